@@ -1,0 +1,145 @@
+# reluserve — build, test, benchmark, install.
+#
+#   make            build/libmlp.a, build/libmlp.so, build/reluserve
+#   make run        install what is missing, build, serve models/ on :8080
+#   make test       every suite, then the whole suite again under ASan+UBSan
+#   make bench      kernel and HTTP benchmarks (ratios against same-run baselines)
+#   make SAN=1 ...  sanitizer build in build/asan
+#   make NATIVE=1   add -march=native (off by default: the binary ships in a container)
+
+PREFIX  ?= /usr/local
+PORT    ?= 8080
+MODELS  ?= models
+CC      ?= cc
+PKGS     = libmicrohttpd jansson libuv openblas
+
+ifeq ($(SAN),1)
+BUILD   ?= build/asan
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT     ?= -O1
+else
+BUILD   ?= build
+SANFLAGS =
+OPT     ?= -O2
+endif
+ifeq ($(NATIVE),1)
+OPT += -march=native
+endif
+
+# -ffp-contract=off: no silent FMA contraction, so results are bit-identical
+# across compilers and machines (our PRNG and the tests rely on that).
+WARN     = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wvla
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -ffp-contract=off $(WARN) $(SANFLAGS) $(CFLAGS) \
+             -Ilib -Iserver -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRC    = $(wildcard lib/*.c)
+SERVER_SRC = $(filter-out server/main.c,$(wildcard server/*.c))
+LIB_TEST_SRC    = $(wildcard tests/unit/lib/test_*.c)
+SERVER_TEST_SRC = $(wildcard tests/unit/server/test_*.c)
+TOOL_SRC   = $(wildcard tests/tools/*.c)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC  = $(wildcard bench/*.c)
+WEB_FILES  = $(wildcard web/*)
+
+LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/web_assets.o
+TESTS      = $(LIB_TEST_SRC:tests/unit/lib/%.c=$(BUILD)/tests/lib/%) \
+             $(SERVER_TEST_SRC:tests/unit/server/%.c=$(BUILD)/tests/server/%)
+TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test-deps run test unit lib-tests integration bench install format clean models check-format
+.DELETE_ON_ERROR:
+
+all: deps $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
+
+# Installs the Debian packages pkg-config cannot find (no-op when all are there).
+deps:
+	@pkg-config --exists $(PKGS) || scripts/install-deps
+
+test-deps:
+	@scripts/install-deps --test
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h server/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/web_assets.c: $(WEB_FILES) scripts/embed-web
+	@mkdir -p $(dir $@)
+	scripts/embed-web $@ $(WEB_FILES)
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+$(BUILD)/libmlp.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmlp.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/reluserve: $(BUILD)/server/main.o $(SERVER_OBJ) $(BUILD)/libmlp.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Library tests link libmlp alone; server module tests also link the server objects.
+$(BUILD)/tests/lib/%: tests/unit/lib/%.c $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tools/%: tests/tools/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---------------------------------------------------------------- running
+
+run: all
+	@scripts/serve-example $(BUILD)/reluserve $(MODELS) $(PORT)
+
+# Regenerates the bundled iris classifier from data/iris.csv (deterministic).
+models: all
+	$(BUILD)/reluserve train --data data/iris.csv --task classification \
+	    --layers 16,16 --epochs 200 --seed 7 --name iris --out models/iris/1/model.json
+
+# ---------------------------------------------------------------- testing
+
+# Everything CI checks: unit + integration, then all of it again under ASan+UBSan.
+test: test-deps
+	@scripts/run-tests
+	@scripts/run-tests --san
+
+# The pieces run-tests drives, for one build directory.
+unit: $(TESTS) $(TOOLS)
+lib-tests: $(filter $(BUILD)/tests/lib/%,$(TESTS))
+integration: all $(TOOLS)
+
+bench: all $(BENCHES)
+	@scripts/run-bench $(BUILD)
+
+# ---------------------------------------------------------------- the rest
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(BUILD)/libmlp.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libmlp.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/mlp.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/reluserve $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] tests/unit/*/*.c tests/tools/*.c bench/*.c)
+
+check-format:
+	clang-format --dry-run -Werror lib/*.[ch] server/*.[ch]
+
+clean:
+	rm -rf build

@@ -1,0 +1,411 @@
+/*
+ * libmlp — a small, exact, thread-safe library for ReLU multilayer perceptrons.
+ *
+ * A quick tour:
+ *
+ *     mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0},
+ *                              {3, MLP_ACT_SOFTMAX, 0}};
+ *     mlp_model *m;
+ *     mlp_error err;
+ *     if (mlp_model_create(&m, 4, spec, 3, &err) != MLP_OK) puts(err.msg);
+ *     mlp_model_init(m, MLP_INIT_HE_NORMAL, 42);           // or mlp_model_load()
+ *
+ *     mlp_workspace *ws = mlp_workspace_create();          // one per thread
+ *     float y[3];
+ *     mlp_forward(m, ws, x, 1, y);                         // outputs for one row
+ *     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &label};
+ *     mlp_backward(m, ws, 0, 1, &t);                       // dg/dW, dg/db, dg/dX
+ *     mlp_diagnostics d;
+ *     mlp_diagnose(m, ws, NULL, &d);                       // dead units, grad norms
+ *
+ * Ownership and threads: a model is read-only once created or loaded (only the
+ * training functions write its parameters) and may be shared by any number of
+ * threads. All scratch memory lives in an mlp_workspace, which belongs to one
+ * thread at a time. The library keeps no global state, starts no threads and
+ * never exits: every failure is an mlp_status plus a message in mlp_error.
+ */
+#ifndef MLP_H
+#define MLP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MLP_VERSION "1.0.0"
+
+/* Hard limits that keep a hostile model file from asking for absurd memory. */
+#define MLP_MAX_LAYERS 64
+#define MLP_MAX_UNITS (1 << 16)          /* units per layer, and input width */
+#define MLP_MAX_PARAMS ((size_t)1 << 28) /* 1 GiB of float32 parameters */
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+    MLP_OK = 0,
+    MLP_ERR_NOMEM,       /* an allocation failed */
+    MLP_ERR_INVALID,     /* a caller passed an impossible argument */
+    MLP_ERR_IO,          /* a file could not be opened, read or written */
+    MLP_ERR_FORMAT,      /* a model file is malformed, truncated or inconsistent */
+    MLP_ERR_UNSUPPORTED, /* well-formed but uses something libmlp does not do */
+    MLP_ERR_LIMIT,       /* a size exceeds one of the MLP_MAX_* limits */
+} mlp_status;
+
+/* Static string naming a status ("ok", "out of memory", ...). */
+const char *mlp_status_str(mlp_status s);
+
+/* Detailed message for the last failure of a call that took it; may be NULL
+ * everywhere it is accepted. On MLP_OK its contents are unspecified. */
+typedef struct {
+    char msg[512];
+} mlp_error;
+
+/* ------------------------------------------------------------ the model */
+
+typedef enum {
+    MLP_ACT_RELU = 0,
+    MLP_ACT_LEAKY_RELU, /* max(x, alpha*x) */
+    MLP_ACT_SIGMOID,
+    MLP_ACT_TANH,
+    MLP_ACT_IDENTITY,
+    MLP_ACT_SOFTMAX, /* last layer only */
+} mlp_activation;
+
+/* "relu", "leaky_relu", ... and back; parse returns false for unknown names. */
+const char *mlp_activation_name(mlp_activation a);
+bool mlp_activation_parse(const char *name, mlp_activation *out);
+/* ReLU and leaky ReLU: the layers dead-unit and sparsity statistics apply to. */
+bool mlp_activation_is_relu_family(mlp_activation a);
+
+typedef enum { MLP_TASK_CLASSIFICATION = 0, MLP_TASK_REGRESSION } mlp_task;
+
+typedef struct {
+    int units;
+    mlp_activation activation;
+    float alpha; /* leaky_relu slope for x < 0; ignored otherwise */
+} mlp_layer_spec;
+
+typedef struct {
+    int in, out; /* weight is out x in, row-major, like torch.nn.Linear */
+    mlp_activation activation;
+    float alpha;
+    size_t weight_offset; /* index of W[0][0] in mlp_model.params */
+    size_t bias_offset;   /* index of b[0] in mlp_model.params */
+} mlp_layer;
+
+/*
+ * One allocation holds the parameters of every layer, W then b per layer, so
+ * optimisers and norms are a single loop over params[0 .. n_params).
+ * Strings and arrays are owned by the model and freed by mlp_model_free.
+ */
+typedef struct mlp_model {
+    char *name;        /* never NULL */
+    mlp_task task;
+    char *input_name;  /* never NULL; default "input" */
+    char *output_name; /* never NULL; default "output" */
+    int n_inputs, n_outputs, n_layers;
+    int max_units; /* widest layer, inputs included */
+    mlp_layer *layers;
+    float *params;
+    size_t n_params;
+    float *input_mean; /* NULL, or n_inputs values subtracted from each input */
+    float *input_std;  /* NULL, or n_inputs values (> 0) the input is divided by */
+    char **labels;     /* NULL, or n_outputs class names (classification) */
+} mlp_model;
+
+/* Allocates a model with zeroed parameters, name "model", task classification
+ * when the last activation is softmax and regression otherwise. Refuses softmax
+ * anywhere but the last layer, zero or over-limit sizes, and alpha outside
+ * [0, 1) for leaky_relu. */
+mlp_status mlp_model_create(mlp_model **out, int n_inputs, const mlp_layer_spec *layers,
+                            int n_layers, mlp_error *err);
+void mlp_model_free(mlp_model *m);
+
+/* Deep copy (used by training on a copy while a server keeps serving). */
+mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err);
+
+/* Metadata setters; each copies its argument. labels: n_outputs strings or NULL.
+ * mean/std: n_inputs values or NULL to clear; std values must be > 0. */
+mlp_status mlp_model_set_name(mlp_model *m, const char *name);
+mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *output);
+mlp_status mlp_model_set_labels(mlp_model *m, const char *const *labels);
+mlp_status mlp_model_set_standardization(mlp_model *m, const float *mean, const float *std,
+                                         mlp_error *err);
+
+static inline float *mlp_layer_weight(const mlp_model *m, int l)
+{
+    return m->params + m->layers[l].weight_offset;
+}
+static inline float *mlp_layer_bias(const mlp_model *m, int l)
+{
+    return m->params + m->layers[l].bias_offset;
+}
+
+/* Multiply-adds for a forward pass over n rows (for GFLOP/s reports). */
+double mlp_model_flops(const mlp_model *m, int n_rows);
+
+/* Checks every parameter is finite and every layer fits the one before it. */
+mlp_status mlp_model_validate(const mlp_model *m, mlp_error *err);
+
+/* ----------------------------------------------------- random numbers */
+
+/* xoshiro256** seeded by splitmix64: identical streams on every machine. */
+typedef struct {
+    uint64_t s[4];
+} mlp_rng;
+
+void mlp_rng_seed(mlp_rng *r, uint64_t seed);
+uint64_t mlp_rng_next(mlp_rng *r);
+double mlp_rng_uniform(mlp_rng *r); /* [0, 1), 53 random bits */
+/* Standard normal. Uses only +, -, *, / and sqrt (all correctly rounded in
+ * IEEE 754), plus a log built from those, so it is bit-identical everywhere. */
+double mlp_rng_normal(mlp_rng *r);
+uint64_t mlp_rng_below(mlp_rng *r, uint64_t n); /* uniform in [0, n), unbiased */
+void mlp_rng_shuffle(mlp_rng *r, int *idx, int n);
+
+/* -------------------------------------------------------- initialisation */
+
+typedef enum {
+    MLP_INIT_AUTO = 0,    /* He normal for ReLU family, Xavier uniform otherwise */
+    MLP_INIT_HE_NORMAL,   /* N(0, 2/fan_in): keeps E[a^2] constant through ReLUs */
+    MLP_INIT_HE_UNIFORM,  /* U(-sqrt(6/fan_in), +sqrt(6/fan_in)) */
+    MLP_INIT_XAVIER_NORMAL,  /* N(0, 2/(fan_in+fan_out)) */
+    MLP_INIT_XAVIER_UNIFORM, /* U(+-sqrt(6/(fan_in+fan_out))) */
+} mlp_init;
+
+/* Draws every weight, zeroes every bias. Same seed, same bits. */
+void mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed);
+
+/* -------------------------------------------------------------- workspace */
+
+/*
+ * Scratch memory for forward/backward/diagnostics: pre-activations Z_l and
+ * activations A_l of every layer for the last forward batch, gradients, and
+ * the diagnostics arrays. It grows to the largest (model, rows) it has served
+ * and is then reused without allocation. One thread at a time.
+ */
+typedef struct mlp_workspace mlp_workspace;
+
+mlp_workspace *mlp_workspace_create(void);
+void mlp_workspace_free(mlp_workspace *ws);
+/* Makes room for n_rows of model m now, so later calls do not allocate. */
+mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows);
+/* Bytes currently held. */
+size_t mlp_workspace_bytes(const mlp_workspace *ws);
+
+/* Results of the last forward pass; valid until the next forward on ws. */
+const float *mlp_workspace_output(const mlp_workspace *ws);                /* n x out */
+const float *mlp_workspace_preactivation(const mlp_workspace *ws, int l);  /* Z_l */
+const float *mlp_workspace_activation(const mlp_workspace *ws, int l);     /* A_l */
+int mlp_workspace_rows(const mlp_workspace *ws);
+
+/* Results of the last backward pass (over its row range); valid until the
+ * next forward or backward on ws. Gradients are parallel to model->params. */
+const float *mlp_workspace_param_grad(const mlp_workspace *ws);
+/* dg/dX for the backward rows, w.r.t. the raw (unstandardised) input. */
+const float *mlp_workspace_input_grad(const mlp_workspace *ws);
+
+/* ---------------------------------------------------------------- forward */
+
+/*
+ * Runs rows x[0 .. n*n_inputs) (row-major) through the model. Keeps Z_l and
+ * A_l in ws for backward and diagnostics. y (n x n_outputs) may be NULL; the
+ * output is then read with mlp_workspace_output. May allocate only when ws is
+ * smaller than (m, n).
+ */
+mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y);
+
+/* Kernel selection for Y = X·Wᵀ + b. AUTO uses the measured crossover. */
+typedef enum { MLP_KERNEL_AUTO = 0, MLP_KERNEL_OWN, MLP_KERNEL_BLAS } mlp_kernel;
+/* Per-workspace override (benchmarks and tests); default AUTO. */
+void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k);
+/* Rows at or above which AUTO picks cblas_sgemm. */
+int mlp_kernel_crossover_rows(int in, int out);
+
+/* --------------------------------------------------------------- backward */
+
+/*
+ * The scalar g whose gradient backward computes (DESIGN.md):
+ * - LABELS: mean over rows of cross-entropy of softmax(Z_L) and class indices;
+ * - DISTRIBUTION: mean over rows of -sum t*log softmax(Z_L), t a row of targets;
+ * - MSE: mean over all output elements of (A_L - t)^2;
+ * - MAX_LOGIT: sum over rows of max_j Z_L[i, j] (no loss; the default probe).
+ * targets/labels point at the backward rows only (rows x n_outputs, or rows).
+ */
+typedef enum {
+    MLP_TARGET_MAX_LOGIT = 0,
+    MLP_TARGET_LABELS,
+    MLP_TARGET_DISTRIBUTION,
+    MLP_TARGET_MSE,
+} mlp_target_kind;
+
+typedef struct {
+    mlp_target_kind kind;
+    const int *labels;    /* LABELS: class indices in [0, n_outputs) */
+    const float *targets; /* DISTRIBUTION, MSE */
+} mlp_target;
+
+/* The loss kind a model's task implies for a `targets` tensor. */
+mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
+
+/*
+ * Back-propagates g over rows [row0, row0 + n) of the last forward batch, as if
+ * those rows had been forwarded alone (so a dynamic batcher can split a merged
+ * batch into per-request gradients exactly). Writes dg/dW, dg/db, dg/dX and
+ * ||dg/dA_l|| into ws. loss (may be NULL) receives g's loss, or NAN for
+ * MAX_LOGIT. Returns MLP_ERR_INVALID for labels out of range.
+ */
+mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n,
+                        const mlp_target *t, float *loss);
+
+/* Loss alone for rows of the last forward (used by training and tests). */
+float mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n, const mlp_target *t);
+
+/* ------------------------------------------------------------ diagnostics */
+
+typedef struct {
+    int index, units;
+    mlp_activation activation;
+    /* ReLU-family hidden layers only (relu_stats true): */
+    bool relu_stats;
+    float dead_fraction;   /* units with Z <= 0 on every row */
+    int n_dead;
+    const int *dead_units; /* n_dead indices, ascending; owned by ws */
+    float sparsity;        /* fraction of A entries exactly 0 */
+    float mean_activation; /* mean of A over rows and units (every layer) */
+    /* sigmoid/tanh layers only (saturation_stats true): */
+    bool saturation_stats;
+    float saturated_fraction; /* entries with |f'(z)| < 0.01 */
+    /* every layer, when gradients were computed: */
+    float weight_grad_norm;     /* ||dg/dW_l||_F */
+    float bias_grad_norm;       /* ||dg/db_l||_2 */
+    float activation_grad_norm; /* ||dg/dA_l||_F; for the last layer, of the
+                                   tensor g reads (Z_L for cross-entropy and
+                                   max-logit, A_L for MSE) */
+} mlp_layer_diag;
+
+typedef struct {
+    int n_layers;
+    const mlp_layer_diag *layers; /* owned by ws */
+    int rows;                     /* rows the statistics cover */
+    float dead_fraction;          /* dead units / units, over ReLU-family hidden layers */
+    bool collapsed;               /* some ReLU-family hidden layer is entirely dead */
+    bool has_gradients;
+    float gradient_ratio; /* weight_grad_norm first / last layer (INFINITY if last is 0) */
+    bool vanishing, exploding;
+    bool has_loss;
+    float loss;
+    const float *input_gradient; /* rows x n_inputs, owned by ws */
+} mlp_diagnostics;
+
+typedef struct {
+    float vanishing_below; /* default 1e-3 */
+    float exploding_above; /* default 1e3 */
+} mlp_diag_params;
+
+mlp_diag_params mlp_diag_default_params(void);
+
+/*
+ * Statistics of the rows of the last backward (or, with no backward since the
+ * last forward, of all forward rows and without gradients). p may be NULL for
+ * the defaults. Everything out points to is owned by ws and valid until the
+ * next forward/backward/diagnose on it. Never allocates after reserve.
+ */
+mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
+                        mlp_diagnostics *out);
+
+/*
+ * Per-unit activity counts across batches: for every hidden unit, on how many
+ * rows its pre-activation was > 0. A unit silent over a whole window of live
+ * traffic (or a probe data set) is dead in the sense that matters for training.
+ */
+typedef struct {
+    int n_layers;      /* hidden layers counted (model layers - 1) */
+    int *units;        /* units per counted layer */
+    uint64_t **active; /* active[l][j]: rows with Z_l[i, j] > 0 */
+    uint64_t rows;     /* rows seen */
+} mlp_activity;
+
+mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m);
+void mlp_activity_free(mlp_activity *a);
+void mlp_activity_reset(mlp_activity *a);
+/* Adds forward rows [row0, row0+n) of ws. */
+void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n);
+/* a += b (same model shape). */
+void mlp_activity_merge(mlp_activity *a, const mlp_activity *b);
+/* Fraction of layer l's units never active in the counted rows (0 if none seen). */
+float mlp_activity_never_active_fraction(const mlp_activity *a, int l);
+
+/* ---------------------------------------------------------------- training */
+
+typedef enum { MLP_OPT_SGD = 0, MLP_OPT_ADAM } mlp_optimizer;
+
+typedef struct {
+    int epoch;           /* 1-based */
+    float loss;          /* mean training loss of the epoch */
+    float accuracy;      /* classification: fraction right; regression: NAN */
+    float dead_fraction; /* of the last mini-batch */
+    float grad_norm;     /* global gradient norm of the last mini-batch */
+} mlp_epoch_stats;
+
+/* Return false to stop training early. */
+typedef bool (*mlp_epoch_cb)(const mlp_epoch_stats *s, void *user);
+
+typedef struct {
+    mlp_optimizer optimizer;
+    float learning_rate; /* default 0.01 (SGD) — Adam users usually want 1e-3 */
+    float momentum;      /* SGD, default 0.9 */
+    float weight_decay;  /* L2 added to the gradient (PyTorch semantics), default 0 */
+    float beta1, beta2, epsilon; /* Adam, defaults 0.9, 0.999, 1e-8 */
+    float clip_norm;     /* clip the global gradient norm to this; 0 = off */
+    int epochs;          /* default 100 */
+    int batch_size;      /* default 32 */
+    uint64_t seed;       /* shuffling, default 1 */
+    mlp_epoch_cb on_epoch;
+    void *user;
+} mlp_train_params;
+
+mlp_train_params mlp_train_default_params(void);
+
+/*
+ * Trains m in place on n rows of x with the loss its task implies: labels
+ * (classification, cross-entropy) or targets (regression MSE, or
+ * classification with target distributions). Exactly one of labels/targets.
+ */
+mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets,
+                     int n, const mlp_train_params *p, mlp_error *err);
+
+/* Fraction of rows whose argmax output equals the label. */
+float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels,
+                   int n);
+
+/* -------------------------------------------------------------- model I/O */
+
+/* Native JSON format (DESIGN.md "Models"). */
+mlp_status mlp_model_load_json(const char *path, mlp_model **out, mlp_error *err);
+mlp_status mlp_model_parse_json(const char *text, size_t len, const char *origin,
+                                mlp_model **out, mlp_error *err);
+mlp_status mlp_model_save_json(const mlp_model *m, const char *path, mlp_error *err);
+/* The same document as a malloc'd string (caller frees). */
+char *mlp_model_to_json(const mlp_model *m);
+
+/* safetensors weights (F32, F64, F16, BF16; torch.nn.Sequential names) plus the
+ * config.json that says what they mean. */
+mlp_status mlp_model_load_safetensors(const char *path, const char *config_path,
+                                      mlp_model **out, mlp_error *err);
+mlp_status mlp_model_parse_safetensors(const uint8_t *data, size_t len, const char *config_json,
+                                       size_t config_len, const char *origin, mlp_model **out,
+                                       mlp_error *err);
+mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path,
+                                      const char *config_path, mlp_error *err);
+
+/* By extension: .json, or .safetensors with config.json in the same folder. */
+mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MLP_H */

@@ -1,0 +1,131 @@
+/*
+ * codec — the wire formats of inference requests and responses: the Open
+ * Inference Protocol v2 JSON (plus its binary tensor extension and the
+ * classification extension) and the TensorFlow Serving style v1 predict API.
+ *
+ * Hot path: numbers are decoded straight into float buffers and floats are
+ * written with the shortest text that reads back as the same float32.
+ * Nothing here touches HTTP or threads; every function is pure and reentrant.
+ */
+#ifndef RS_CODEC_H
+#define RS_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlp.h"
+
+/* ------------------------------------------------------- growable buffer */
+
+/* A byte buffer that grows by doubling. Appends that fail to allocate set
+ * `failed` and are ignored afterwards, so callers check once at the end. */
+typedef struct {
+    char *data; /* owned; NUL-terminated whenever len < cap */
+    size_t len, cap;
+    bool failed;
+} rs_buf;
+
+void rs_buf_init(rs_buf *b);
+void rs_buf_free(rs_buf *b);
+void rs_buf_reset(rs_buf *b); /* len = 0, keeps the memory */
+/* Each of these may reallocate b->data. */
+void rs_buf_append(rs_buf *b, const void *data, size_t len);
+void rs_buf_puts(rs_buf *b, const char *s);
+void rs_buf_printf(rs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rs_buf_int(rs_buf *b, long long v);
+/* Shortest decimal text that strtof() reads back as exactly f; NaN and
+ * infinities (not JSON) are written as null. */
+void rs_buf_float(rs_buf *b, float f);
+/* A JSON string literal, quotes and escapes included. */
+void rs_buf_json_string(rs_buf *b, const char *s);
+/* Hands the memory to the caller (who frees it) and re-initialises b. */
+char *rs_buf_steal(rs_buf *b, size_t *len);
+
+/* Writes the shortest round-trip text of f into out (at least 16 bytes);
+ * returns its length. Exposed for tests and benchmarks. */
+int rs_format_float(float f, char *out);
+
+/* Parses one JSON number at s (not past end) into a double exactly as strtod
+ * would; returns the number of characters used, or 0 if s is not a number. */
+size_t rs_parse_number(const char *s, const char *end, double *out);
+
+/* ------------------------------------------------------------- requests */
+
+typedef enum { RS_PROTO_V2 = 0, RS_PROTO_V1 } rs_protocol;
+typedef enum { RS_DIAG_NONE = 0, RS_DIAG_SUMMARY, RS_DIAG_FULL } rs_diag_level;
+
+/* Outputs a v2 request may name in "outputs" (bit flags). */
+enum {
+    RS_OUT_PRIMARY = 1u << 0,                 /* the model's output tensor */
+    RS_OUT_INPUT_GRADIENT = 1u << 1,          /* "input_gradient" [rows, n_inputs] */
+    RS_OUT_LAYER_DEAD_FRACTION = 1u << 2,     /* "layer_dead_fraction" [n_layers] */
+    RS_OUT_LAYER_SPARSITY = 1u << 3,          /* "layer_sparsity" [n_layers] */
+    RS_OUT_LAYER_WEIGHT_GRAD_NORM = 1u << 4,  /* "layer_weight_grad_norm" [n_layers] */
+    RS_OUT_LAYER_BIAS_GRAD_NORM = 1u << 5,    /* "layer_bias_grad_norm" [n_layers] */
+    RS_OUT_LAYER_ACT_GRAD_NORM = 1u << 6,     /* "layer_activation_grad_norm" [n_layers] */
+    RS_OUT_DEAD_FRACTION = 1u << 7,           /* "dead_fraction" [1] */
+    RS_OUT_LOSS = 1u << 8,                    /* "loss" [1] */
+};
+
+/* A decoded inference request. All pointers are owned and freed by
+ * rs_request_free. */
+typedef struct rs_request {
+    rs_protocol proto;
+    char *id;      /* v2 "id", or NULL */
+    int rows;      /* batch rows of the input tensor */
+    float *x;      /* rows x n_inputs, row-major */
+    int *labels;   /* rows class indices ("labels" input), or NULL */
+    float *targets; /* rows x n_outputs ("targets" input), or NULL */
+    rs_diag_level diag;
+    int64_t timeout_us; /* parameters.timeout_us; 0 = none */
+    unsigned outputs;        /* RS_OUT_* requested; RS_OUT_PRIMARY when none named */
+    unsigned binary_outputs; /* RS_OUT_* to return as binary data */
+    int classification;      /* top-k classes for the primary output; 0 = raw tensor */
+    bool v1_instances;       /* v1: "instances" form (rows as a list) */
+} rs_request;
+
+typedef struct {
+    int max_rows; /* rows per request; larger is a 413 */
+} rs_decode_limits;
+
+/*
+ * Decode a request body for model m. json_len is the value of the
+ * Inference-Header-Content-Length header (binary extension), or 0 when the
+ * whole body is JSON. Returns 0, or an HTTP status (400, 413) with one
+ * sentence naming the field and what was expected in err, e.g.
+ * "input 'input': shape [2,4] needs 8 values, got 7". On failure req holds
+ * nothing that needs freeing (but rs_request_free is still safe).
+ */
+int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_len,
+                 const rs_decode_limits *lim, rs_request *req, char *err, size_t errlen);
+int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_decode_limits *lim,
+                 rs_request *req, char *err, size_t errlen);
+void rs_request_free(rs_request *req);
+
+/* ------------------------------------------------------------ responses */
+
+typedef struct {
+    const char *name;    /* model name */
+    const char *version; /* model version string */
+} rs_model_id;
+
+/*
+ * Encodes the response to req: outputs y (req->rows x n_outputs) and, unless
+ * req->diag is NONE, the diagnostics d of exactly req's rows. For v2 with
+ * binary outputs, *json_len receives the length of the JSON part (the value
+ * of Inference-Header-Content-Length); otherwise *json_len = out->len.
+ * Returns 0, or 500 if the buffer could not grow.
+ */
+int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
+                       const rs_request *req, const float *y, const mlp_diagnostics *d,
+                       size_t *json_len);
+
+/* The "diagnostics" object of DESIGN.md for one request. */
+void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
+                           rs_diag_level level);
+
+/* {"error": "<msg>"} */
+void rs_encode_error(rs_buf *out, const char *msg);
+
+#endif /* RS_CODEC_H */

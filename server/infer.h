@@ -1,0 +1,42 @@
+/*
+ * infer — runs one batch of decoded requests for one model on the calling
+ * thread (a libuv pool thread): one forward pass over all rows merged, then,
+ * per request and over only its own rows, backward, diagnostics and the
+ * encoded response. A request's diagnostics are therefore identical to
+ * serving it alone, however the batcher merged it.
+ */
+#ifndef RS_INFER_H
+#define RS_INFER_H
+
+#include "codec.h"
+#include "mlp.h"
+
+typedef struct {
+    rs_request *req; /* in: decoded request (not owned) */
+    int status;      /* out: HTTP status, 200 on success */
+    rs_buf body;     /* out: response body (JSON, or JSON + binary tail) */
+    size_t json_len; /* out: JSON part length (Inference-Header-Content-Length) */
+} rs_infer_item;
+
+/* Per-thread scratch for rs_infer_run: the workspace plus the merged-input
+ * buffer; grows to the largest batch seen, then reused without allocation. */
+typedef struct {
+    mlp_workspace *ws;
+    float *x;
+    size_t x_cap; /* floats */
+} rs_infer_scratch;
+
+int rs_infer_scratch_init(rs_infer_scratch *s);
+void rs_infer_scratch_free(rs_infer_scratch *s);
+
+/*
+ * Fills every item's status/body/json_len. activity, when not NULL, counts the
+ * batch's rows (per-unit activity for the dying-ReLU monitor); the caller
+ * serialises access to it. dp: vanishing/exploding thresholds.
+ * Returns 0, or -1 if the batch failed as a whole (every item then carries a
+ * 500 with a message).
+ */
+int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s,
+                 rs_infer_item *items, int n, const mlp_diag_params *dp, mlp_activity *activity);
+
+#endif /* RS_INFER_H */
