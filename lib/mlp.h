@@ -261,7 +261,8 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n,
                         const mlp_target *t, float *loss);
 
-/* Loss alone for rows of the last forward (used by training and tests). */
+/* Loss alone for rows of the last forward (used by training and tests); for
+ * MAX_LOGIT, g itself. NAN for an impossible request (as mlp_backward refuses). */
 float mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n, const mlp_target *t);
 
 /* ------------------------------------------------------------ diagnostics */
@@ -294,7 +295,8 @@ typedef struct {
     float dead_fraction;          /* dead units / units, over ReLU-family hidden layers */
     bool collapsed;               /* some ReLU-family hidden layer is entirely dead */
     bool has_gradients;
-    float gradient_ratio; /* weight_grad_norm first / last layer (INFINITY if last is 0) */
+    float gradient_ratio; /* weight_grad_norm first / last layer (INFINITY if last is 0;
+                             NAN, and neither flag set, if both are 0 or !has_gradients) */
     bool vanishing, exploding;
     bool has_loss;
     float loss;

@@ -1,0 +1,97 @@
+/*
+ * activity — per-unit activity counters across batches (the live dying-ReLU
+ * monitor): for every hidden unit, the number of rows with Z > 0.
+ *
+ * One allocation holds every counter; active[l] points into it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* a must not hold counters already (free it first); on failure it is zeroed,
+ * so mlp_activity_free on it is harmless. */
+mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m)
+{
+    if (!a) return MLP_ERR_INVALID;
+    memset(a, 0, sizeof *a);
+    if (!m || m->n_layers < 1 || m->n_layers > MLP_MAX_LAYERS) return MLP_ERR_INVALID;
+    int h = m->n_layers - 1;
+    if (h == 0) return MLP_OK;
+    size_t total = 0;
+    for (int l = 0; l < h; l++)
+        total += (size_t)m->layers[l].out;
+    a->units = calloc((unsigned)h, sizeof *a->units);
+    a->active = calloc((unsigned)h, sizeof *a->active);
+    uint64_t *counts = calloc(total, sizeof *counts);
+    if (!a->units || !a->active || !counts) {
+        free(a->units);
+        free(a->active);
+        free(counts);
+        memset(a, 0, sizeof *a);
+        return MLP_ERR_NOMEM;
+    }
+    size_t off = 0;
+    for (int l = 0; l < h; l++) {
+        a->units[l] = m->layers[l].out;
+        a->active[l] = counts + off;
+        off += (size_t)m->layers[l].out;
+    }
+    a->n_layers = h;
+    return MLP_OK;
+}
+
+void mlp_activity_free(mlp_activity *a)
+{
+    if (!a) return;
+    if (a->active) free(a->active[0]);
+    free(a->active);
+    free(a->units);
+    memset(a, 0, sizeof *a);
+}
+
+void mlp_activity_reset(mlp_activity *a)
+{
+    if (!a) return;
+    for (int l = 0; l < a->n_layers; l++)
+        memset(a->active[l], 0, (size_t)a->units[l] * sizeof *a->active[l]);
+    a->rows = 0;
+}
+
+void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n)
+{
+    /* A workspace of another shape, or rows it does not hold, add nothing. */
+    if (!a || !ws || n < 1 || row0 < 0 || row0 > ws->rows - n || ws->n_layers != a->n_layers + 1)
+        return;
+    for (int l = 0; l < a->n_layers; l++)
+        if (ws->units[l] != a->units[l]) return;
+    for (int l = 0; l < a->n_layers; l++) {
+        int u = a->units[l];
+        const float *z = ws->z[l] + (size_t)row0 * u;
+        uint64_t *act = a->active[l];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < u; j++)
+                act[j] += z[(size_t)i * u + j] > 0.0f;
+    }
+    a->rows += (uint64_t)n;
+}
+
+void mlp_activity_merge(mlp_activity *a, const mlp_activity *b)
+{
+    if (!a || !b || a->n_layers != b->n_layers) return;
+    for (int l = 0; l < a->n_layers; l++)
+        if (a->units[l] != b->units[l]) return;
+    for (int l = 0; l < a->n_layers; l++)
+        for (int j = 0; j < a->units[l]; j++)
+            a->active[l][j] += b->active[l][j];
+    a->rows += b->rows;
+}
+
+float mlp_activity_never_active_fraction(const mlp_activity *a, int l)
+{
+    if (!a || l < 0 || l >= a->n_layers || a->rows == 0) return 0.0f;
+    int never = 0;
+    for (int j = 0; j < a->units[l]; j++)
+        never += a->active[l][j] == 0;
+    return (float)never / (float)a->units[l];
+}

@@ -1,0 +1,135 @@
+/*
+ * diagnostics — per-layer health statistics of a batch (DESIGN.md,
+ * "Diagnostics contract"): dead ReLU units, sparsity, saturation, gradient
+ * norms and the first/last gradient ratio.
+ *
+ * Rows covered: those of the last backward when one ran since the last
+ * forward (so a request in a merged batch sees only its own rows), otherwise
+ * every forward row. All output lives in buffers mlp_workspace_reserve sized.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+mlp_diag_params mlp_diag_default_params(void)
+{
+    mlp_diag_params p = {.vanishing_below = 1e-3f, .exploding_above = 1e3f};
+    return p;
+}
+
+/*
+ * Dead units: j with Z[i, j] <= 0 for every row i (no gradient passes through
+ * it for this batch; with leaky ReLU a little does, but the unit is just as
+ * stuck on its negative side). Written ascending into dead.
+ */
+static int find_dead(const float *z, int n, int units, int *dead)
+{
+    /* dead[] first holds a live flag per unit (rows read in storage order),
+     * then is compacted in place into the ascending list of dead units. */
+    for (int j = 0; j < units; j++)
+        dead[j] = 0;
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)i * units;
+        for (int j = 0; j < units; j++)
+            dead[j] |= zi[j] > 0.0f;
+    }
+    int n_dead = 0;
+    for (int j = 0; j < units; j++)
+        if (!dead[j]) dead[n_dead++] = j;
+    return n_dead;
+}
+
+/* Fraction of entries whose |f'(z)| < 0.01, f = sigmoid or tanh (f' from y). */
+static float saturated(mlp_activation act, const float *y, size_t count)
+{
+    size_t sat = 0;
+    for (size_t i = 0; i < count; i++) {
+        float d = act == MLP_ACT_SIGMOID ? y[i] * (1.0f - y[i]) : 1.0f - y[i] * y[i];
+        if (fabsf(d) < 0.01f) sat++;
+    }
+    return (float)((double)sat / (double)count);
+}
+
+mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
+                        mlp_diagnostics *out)
+{
+    if (!m || !ws || !out || ws->rows == 0 || ws->n_layers != m->n_layers ||
+        ws->n_inputs != m->n_inputs || ws->n_params != m->n_params)
+        return MLP_ERR_INVALID;
+    for (int l = 0; l < m->n_layers; l++)
+        if (ws->units[l] != m->layers[l].out) return MLP_ERR_INVALID;
+    mlp_diag_params dp = p ? *p : mlp_diag_default_params();
+    bool grads = ws->has_grad;
+    int row0 = grads ? ws->grad_row0 : 0;
+    int n = grads ? ws->grad_rows : ws->rows;
+    int L = m->n_layers;
+
+    size_t dead_total = 0, relu_units = 0, dead_off = 0;
+    bool collapsed = false;
+    for (int l = 0; l < L; l++) {
+        const mlp_layer *ly = &m->layers[l];
+        mlp_layer_diag *d = &ws->diag[l];
+        size_t count = (size_t)n * (size_t)ly->out;
+        const float *z = ws->z[l] + (size_t)row0 * ly->out;
+        const float *a = ws->a[l] + (size_t)row0 * ly->out;
+        *d = (mlp_layer_diag){.index = l, .units = ly->out, .activation = ly->activation};
+
+        double sum = 0.0;
+        size_t zeros = 0;
+        for (size_t i = 0; i < count; i++) {
+            sum += a[i];
+            zeros += a[i] == 0.0f;
+        }
+        d->mean_activation = (float)(sum / (double)count);
+
+        if (mlp_activation_is_relu_family(ly->activation) && l < L - 1) {
+            int *dead = ws->dead_units + dead_off;
+            d->relu_stats = true;
+            d->n_dead = find_dead(z, n, ly->out, dead);
+            d->dead_units = dead;
+            d->dead_fraction = (float)d->n_dead / (float)ly->out;
+            d->sparsity = (float)((double)zeros / (double)count);
+            dead_total += (size_t)d->n_dead;
+            relu_units += (size_t)ly->out;
+            collapsed = collapsed || d->n_dead == ly->out;
+        }
+        dead_off += (size_t)ly->out;
+
+        if (ly->activation == MLP_ACT_SIGMOID || ly->activation == MLP_ACT_TANH) {
+            d->saturation_stats = true;
+            d->saturated_fraction = saturated(ly->activation, a, count);
+        }
+        if (grads) {
+            d->weight_grad_norm = mlp_norm2(ws->grad + ly->weight_offset, (size_t)ly->in * ly->out);
+            d->bias_grad_norm = mlp_norm2(ws->grad + ly->bias_offset, (size_t)ly->out);
+            d->activation_grad_norm = ws->act_grad_norm[l];
+        }
+    }
+
+    *out = (mlp_diagnostics){
+        .n_layers = L,
+        .layers = ws->diag,
+        .rows = n,
+        .dead_fraction = relu_units ? (float)((double)dead_total / (double)relu_units) : 0.0f,
+        .collapsed = collapsed,
+        .has_gradients = grads,
+        .gradient_ratio = NAN,
+        .has_loss = grads && ws->has_loss,
+        .loss = grads && ws->has_loss ? ws->loss : NAN,
+        .input_gradient = grads ? ws->dx : NULL,
+    };
+    if (grads) {
+        /* first/last; a zero last norm under a live first is an infinite
+         * ratio (exploding); 0/0 says nothing either way: NAN, no flags. */
+        float first = ws->diag[0].weight_grad_norm, last = ws->diag[L - 1].weight_grad_norm;
+        if (last > 0.0f)
+            out->gradient_ratio = first / last;
+        else if (first > 0.0f)
+            out->gradient_ratio = INFINITY;
+        if (!isnan(out->gradient_ratio)) {
+            out->vanishing = out->gradient_ratio < dp.vanishing_below;
+            out->exploding = out->gradient_ratio > dp.exploding_above;
+        }
+    }
+    return MLP_OK;
+}

@@ -1,0 +1,95 @@
+/*
+ * internal — what libmlp's own files share and users never see: the layout of
+ * mlp_workspace, the error helper and the per-activation maths.
+ */
+#ifndef MLP_INTERNAL_H
+#define MLP_INTERNAL_H
+
+#include "mlp.h"
+
+/*
+ * Every buffer grows only (mlp_workspace_reserve) and is reused afterwards;
+ * each *_cap is that buffer's capacity in elements. Z_l and A_l of the last
+ * forward live in zbuf and abuf, packed layer after layer for exactly `rows`
+ * rows; z[l] and a[l] point into them (mlp_workspace_layout).
+ */
+struct mlp_workspace {
+    mlp_kernel kernel;
+
+    /* shape of the last forward (to refuse a backward with another model) */
+    int rows;     /* rows of the last forward; 0 = none yet */
+    int n_inputs; /* of the model last forwarded */
+    int n_layers;
+    size_t n_params;
+    int *units; /* units of each layer of the last forward */
+
+    float *x;    /* input of layer 0 (standardised copy), rows x n_inputs */
+    float *zbuf; /* Z_0 .. Z_{L-1} */
+    float *abuf; /* A_0 .. A_{L-1} */
+    float **z, **a;
+
+    /* backward */
+    float *grad;          /* parallel to model params */
+    float *dx;            /* dg/dX, backward rows x n_inputs */
+    float *d0, *d1;       /* two rows x max_units scratch tensors */
+    float *act_grad_norm; /* ||dg/dA_l||_F per layer (last: the tensor g reads) */
+    bool has_grad;        /* a backward ran since the last forward */
+    int grad_row0, grad_rows;
+    bool has_loss;
+    float loss;
+
+    /* diagnostics */
+    mlp_layer_diag *diag;
+    int *dead_units; /* sum of units entries; each layer's list at its offset */
+
+    size_t units_cap, x_cap, zbuf_cap, abuf_cap, z_cap, a_cap, grad_cap, dx_cap, d0_cap, d1_cap,
+        norm_cap, diag_cap, dead_cap;
+};
+
+/* Writes a printf-style message into err (which may be NULL); returns s so
+ * callers can `return mlp_set_error(err, MLP_ERR_INVALID, "...")`. */
+mlp_status mlp_set_error(mlp_error *err, mlp_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Applies activation a in place to n rows of `units` values (softmax: per row). */
+void mlp_activation_apply(mlp_activation a, float alpha, const float *z, float *out, int n,
+                          int units);
+
+/* dZ = dA ⊙ f'(Z) elementwise, for every activation but softmax. Uses z and the
+ * stored activation value y = f(z) (sigmoid and tanh derivatives are cheapest
+ * from y). dz may alias da. */
+void mlp_activation_backprop(mlp_activation a, float alpha, const float *z, const float *y,
+                             const float *da, float *dz, size_t count);
+
+/* f'(z) given z and y = f(z), for every activation but softmax. */
+static inline float mlp_activation_derivative(mlp_activation a, float alpha, float z, float y)
+{
+    switch (a) {
+    case MLP_ACT_RELU:
+        return z > 0.0f ? 1.0f : 0.0f; /* ReLU'(0) = 0, as in PyTorch */
+    case MLP_ACT_LEAKY_RELU:
+        return z > 0.0f ? 1.0f : alpha;
+    case MLP_ACT_SIGMOID:
+        return y * (1.0f - y);
+    case MLP_ACT_TANH:
+        return 1.0f - y * y;
+    default:
+        return 1.0f;
+    }
+}
+
+/* sqrt(Σ v²) computed in double (norm.c). */
+float mlp_norm2(const float *v, size_t count);
+
+/* Natural log of x > 0 from +, -, *, / only: bit-identical everywhere (rng.c). */
+double mlp_log_portable(double x);
+
+/* Ensures *p holds at least need elements of size elem, keeping its contents
+ * (realloc); on failure *p is untouched. */
+mlp_status mlp_buffer_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* Points z[l], a[l] at the packed layers for ws->rows rows (after a forward
+ * or after buffers moved). */
+void mlp_workspace_layout(mlp_workspace *ws);
+
+#endif /* MLP_INTERNAL_H */

@@ -1,0 +1,144 @@
+/*
+ * workspace — per-thread scratch memory: allocation, growth and accessors.
+ *
+ * Buffers only grow. mlp_workspace_reserve (and mlp_forward, which calls it)
+ * are the only functions that may allocate; growth uses realloc and keeps the
+ * last forward/backward results valid.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+mlp_status mlp_buffer_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return MLP_OK;
+    if (need > SIZE_MAX / elem) return MLP_ERR_NOMEM;
+    void *q = realloc(*p, need * elem);
+    if (!q) return MLP_ERR_NOMEM;
+    *p = q;
+    *cap = need;
+    return MLP_OK;
+}
+
+mlp_workspace *mlp_workspace_create(void)
+{
+    mlp_workspace *ws = calloc(1, sizeof *ws);
+    if (ws) ws->kernel = MLP_KERNEL_AUTO;
+    return ws;
+}
+
+void mlp_workspace_free(mlp_workspace *ws)
+{
+    if (!ws) return;
+    free(ws->x);
+    free(ws->zbuf);
+    free(ws->abuf);
+    free(ws->z);
+    free(ws->a);
+    free(ws->units);
+    free(ws->grad);
+    free(ws->dx);
+    free(ws->d0);
+    free(ws->d1);
+    free(ws->act_grad_norm);
+    free(ws->diag);
+    free(ws->dead_units);
+    free(ws);
+}
+
+void mlp_workspace_layout(mlp_workspace *ws)
+{
+    size_t off = 0;
+    for (int l = 0; l < ws->n_layers; l++) {
+        ws->z[l] = ws->zbuf + off;
+        ws->a[l] = ws->abuf + off;
+        off += (size_t)ws->rows * (size_t)ws->units[l];
+    }
+}
+
+static size_t sum_units(const mlp_model *m)
+{
+    size_t s = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        s += (size_t)m->layers[l].out;
+    return s;
+}
+
+mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows)
+{
+    if (!ws || !m || n_rows < 0) return MLP_ERR_INVALID;
+    size_t rows = (size_t)n_rows, su = sum_units(m), layers = (size_t)m->n_layers;
+    size_t widest = rows * (size_t)m->max_units, inputs = rows * (size_t)m->n_inputs;
+    /* A failed grow leaves its buffer and capacity as they were, so a failed
+     * reserve still leaves a consistent workspace. */
+    mlp_status s = mlp_buffer_grow((void **)&ws->units, &ws->units_cap, layers, sizeof(int));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->x, &ws->x_cap, inputs, sizeof(float));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->zbuf, &ws->zbuf_cap, rows * su, sizeof(float));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->abuf, &ws->abuf_cap, rows * su, sizeof(float));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->z, &ws->z_cap, layers, sizeof(float *));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->a, &ws->a_cap, layers, sizeof(float *));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->grad, &ws->grad_cap, m->n_params, sizeof(float));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->dx, &ws->dx_cap, inputs, sizeof(float));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->d0, &ws->d0_cap, widest, sizeof(float));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->d1, &ws->d1_cap, widest, sizeof(float));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->act_grad_norm, &ws->norm_cap, layers, sizeof(float));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->diag, &ws->diag_cap, layers, sizeof(mlp_layer_diag));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->dead_units, &ws->dead_cap, su, sizeof(int));
+    if (ws->rows > 0) mlp_workspace_layout(ws); /* zbuf/abuf may have moved */
+    return s;
+}
+
+size_t mlp_workspace_bytes(const mlp_workspace *ws)
+{
+    if (!ws) return 0;
+    return sizeof *ws + ws->units_cap * sizeof(int) +
+           (ws->x_cap + ws->zbuf_cap + ws->abuf_cap + ws->grad_cap + ws->dx_cap + ws->d0_cap +
+            ws->d1_cap + ws->norm_cap) *
+               sizeof(float) +
+           (ws->z_cap + ws->a_cap) * sizeof(float *) + ws->diag_cap * sizeof(mlp_layer_diag) +
+           ws->dead_cap * sizeof(int);
+}
+
+const float *mlp_workspace_output(const mlp_workspace *ws)
+{
+    if (!ws || ws->rows == 0) return NULL;
+    return ws->a[ws->n_layers - 1];
+}
+
+const float *mlp_workspace_preactivation(const mlp_workspace *ws, int l)
+{
+    if (!ws || ws->rows == 0 || l < 0 || l >= ws->n_layers) return NULL;
+    return ws->z[l];
+}
+
+const float *mlp_workspace_activation(const mlp_workspace *ws, int l)
+{
+    if (!ws || ws->rows == 0 || l < 0 || l >= ws->n_layers) return NULL;
+    return ws->a[l];
+}
+
+int mlp_workspace_rows(const mlp_workspace *ws)
+{
+    return ws ? ws->rows : 0;
+}
+
+const float *mlp_workspace_param_grad(const mlp_workspace *ws)
+{
+    return ws && ws->has_grad ? ws->grad : NULL;
+}
+
+const float *mlp_workspace_input_grad(const mlp_workspace *ws)
+{
+    return ws && ws->has_grad ? ws->dx : NULL;
+}
+
+void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k)
+{
+    if (ws) ws->kernel = k;
+}

@@ -1,0 +1,131 @@
+/*
+ * test_activity — per-unit activity counters across batches.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+/* 1 -> 3 relu -> 2 relu -> 1: layer 0 computes z = (x, -x, -1), so unit 2 is
+ * never active; layer 1 sums layer 0's units with weights +1 / -1. */
+static mlp_model *model(void)
+{
+    mlp_layer_spec spec[] = {{3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 3, NULL), MLP_OK);
+    const float p[] = {1, -1, 0, 0,  0,  -1,       /* W0, b0 */
+                       1, 1,  0, -1, -1, 0,  0, 0, /* W1, b1 */
+                       1, 1,  0};                  /* W2, b2 */
+    assert_int_equal(m->n_params, sizeof p / sizeof p[0]);
+    memcpy(m->params, p, sizeof p);
+    return m;
+}
+
+static void test_counts_and_never_active(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    mlp_activity a;
+    assert_int_equal(mlp_activity_init(&a, m), MLP_OK);
+    assert_int_equal(a.n_layers, 2);
+    assert_int_equal(a.units[0], 3);
+    assert_int_equal(a.units[1], 2);
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 0), 0.0, 0); /* nothing seen */
+
+    mlp_workspace *ws = mlp_workspace_create();
+    const float x[4] = {1, 2, 3, -1};
+    assert_int_equal(mlp_forward(m, ws, x, 4, NULL), MLP_OK);
+    mlp_activity_add(&a, ws, 0, 3); /* positive x only */
+    assert_true(a.rows == 3);
+    assert_true(a.active[0][0] == 3 && a.active[0][1] == 0 && a.active[0][2] == 0);
+    /* layer 1: z = (a0 + a1, -a0 - a1) */
+    assert_true(a.active[1][0] == 3 && a.active[1][1] == 0);
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 0), 2.0 / 3.0, 1e-7);
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 1), 0.5, 0);
+
+    mlp_activity_add(&a, ws, 3, 1); /* x = -1 wakes unit 1 of layer 0 */
+    assert_true(a.rows == 4);
+    assert_true(a.active[0][1] == 1);
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 0), 1.0 / 3.0, 1e-7);
+
+    mlp_activity_add(&a, ws, 3, 2); /* past the batch: ignored */
+    assert_true(a.rows == 4);
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 5), 0.0, 0);
+
+    mlp_activity b;
+    assert_int_equal(mlp_activity_init(&b, m), MLP_OK);
+    mlp_activity_add(&b, ws, 0, 4);
+    mlp_activity_merge(&a, &b);
+    assert_true(a.rows == 8);
+    assert_true(a.active[0][0] == 6 && a.active[0][1] == 2 && a.active[0][2] == 0);
+
+    mlp_activity_reset(&a);
+    assert_true(a.rows == 0 && a.active[0][0] == 0 && a.active[1][0] == 0);
+    mlp_activity_free(&a);
+    mlp_activity_free(&b);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+static void test_shape_mismatch_ignored(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *other = NULL;
+    assert_int_equal(mlp_model_create(&other, 1, spec, 2, NULL), MLP_OK);
+    mlp_activity a, b;
+    assert_int_equal(mlp_activity_init(&a, m), MLP_OK);
+    assert_int_equal(mlp_activity_init(&b, other), MLP_OK);
+    mlp_workspace *ws = mlp_workspace_create();
+    const float x = 1.0f;
+    assert_int_equal(mlp_forward(other, ws, &x, 1, NULL), MLP_OK);
+    mlp_activity_add(&a, ws, 0, 1);
+    assert_true(a.rows == 0);
+    mlp_activity_add(&b, ws, 0, 1);
+    assert_true(b.rows == 1);
+    mlp_activity_merge(&a, &b);
+    assert_true(a.rows == 0);
+    mlp_activity_free(&a);
+    mlp_activity_free(&b);
+    mlp_workspace_free(ws);
+    mlp_model_free(other);
+    mlp_model_free(m);
+}
+
+/* A model without hidden layers has nothing to count. */
+static void test_no_hidden_layers(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 3, spec, 1, NULL), MLP_OK);
+    mlp_activity a;
+    assert_int_equal(mlp_activity_init(&a, m), MLP_OK);
+    assert_int_equal(a.n_layers, 0);
+    mlp_workspace *ws = mlp_workspace_create();
+    const float x[3] = {1, 2, 3};
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_activity_add(&a, ws, 0, 1);
+    mlp_activity_reset(&a);
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 0), 0.0, 0);
+    mlp_activity_free(&a);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counts_and_never_active),
+        cmocka_unit_test(test_shape_mismatch_ignored),
+        cmocka_unit_test(test_no_hidden_layers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

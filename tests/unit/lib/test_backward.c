@@ -1,0 +1,407 @@
+/*
+ * test_backward — gradients against central finite differences, losses
+ * against hand values, and the row-range contract of mlp_backward.
+ *
+ * The numerical derivative re-runs mlp_forward + mlp_loss with one parameter
+ * (or input) moved by ±EPS and differences the losses in double. Inputs and
+ * weights are random, so no pre-activation sits within EPS of a ReLU kink
+ * (the check asserts that too, so a kink cannot pass silently).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+#define EPS 1e-3f
+
+static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
+{
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, in, spec, n_layers, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, seed);
+    /* non-zero biases so the bias gradients are exercised off the origin */
+    mlp_rng r;
+    mlp_rng_seed(&r, seed + 1);
+    for (int l = 0; l < n_layers; l++)
+        for (int j = 0; j < m->layers[l].out; j++)
+            mlp_layer_bias(m, l)[j] = (float)(0.3 * mlp_rng_normal(&r));
+    return m;
+}
+
+static void random_fill(float *v, size_t n, uint64_t seed, double scale)
+{
+    mlp_rng r;
+    mlp_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(scale * mlp_rng_normal(&r));
+}
+
+/* Distance of the last forward from the nearest kink: the smallest |Z| on a
+ * ReLU-family layer, and the smallest gap between a row's two largest logits
+ * (max-logit's argmax). A kink closer than the finite-difference step would
+ * make the numerical derivative meaningless. */
+static float kink_margin(const mlp_model *m, const mlp_workspace *ws, int n)
+{
+    float mn = INFINITY;
+    for (int l = 0; l < m->n_layers; l++) {
+        if (!mlp_activation_is_relu_family(m->layers[l].activation)) continue;
+        const float *z = mlp_workspace_preactivation(ws, l);
+        for (int i = 0; i < n * m->layers[l].out; i++)
+            mn = fminf(mn, fabsf(z[i]));
+    }
+    int k = m->n_outputs;
+    const float *z = mlp_workspace_preactivation(ws, m->n_layers - 1);
+    for (int i = 0; i < n && k > 1; i++) {
+        float a = -INFINITY, b = -INFINITY;
+        for (int j = 0; j < k; j++) {
+            float v = z[i * k + j];
+            if (v > a) {
+                b = a;
+                a = v;
+            } else if (v > b) {
+                b = v;
+            }
+        }
+        mn = fminf(mn, a - b);
+    }
+    return mn;
+}
+
+static double loss_at(mlp_model *m, mlp_workspace *ws, const float *x, int n, const mlp_target *t)
+{
+    assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
+    return (double)mlp_loss(m, ws, 0, n, t);
+}
+
+static void assert_close(double num, double ana, const char *what, size_t i)
+{
+    double tol = 5e-4 + 5e-3 * fabs(num);
+    if (fabs(num - ana) > tol)
+        fail_msg("%s[%zu]: analytic %.6g vs numeric %.6g", what, i, ana, num);
+}
+
+/* Checks every parameter gradient and every input gradient of g. */
+static void check_gradients(mlp_model *m, float *x, int n, const mlp_target *t)
+{
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_non_null(ws);
+    assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
+    assert_true(kink_margin(m, ws, n) > 10 * EPS);
+    float loss;
+    assert_int_equal(mlp_backward(m, ws, 0, n, t, &loss), MLP_OK);
+    if (t->kind == MLP_TARGET_MAX_LOGIT)
+        assert_true(isnan(loss));
+    else
+        assert_float_equal(loss, mlp_loss(m, ws, 0, n, t), 1e-6);
+
+    size_t np = m->n_params, nx = (size_t)n * m->n_inputs;
+    float *gp = malloc(np * sizeof *gp), *gx = malloc(nx * sizeof *gx);
+    assert_non_null(gp);
+    assert_non_null(gx);
+    memcpy(gp, mlp_workspace_param_grad(ws), np * sizeof *gp);
+    memcpy(gx, mlp_workspace_input_grad(ws), nx * sizeof *gx);
+
+    for (size_t i = 0; i < np; i++) {
+        float keep = m->params[i];
+        m->params[i] = keep + EPS;
+        double up = loss_at(m, ws, x, n, t);
+        m->params[i] = keep - EPS;
+        double down = loss_at(m, ws, x, n, t);
+        m->params[i] = keep;
+        assert_close((up - down) / (2.0 * EPS), gp[i], "param", i);
+    }
+    for (size_t i = 0; i < nx; i++) {
+        float keep = x[i];
+        x[i] = keep + EPS;
+        double up = loss_at(m, ws, x, n, t);
+        x[i] = keep - EPS;
+        double down = loss_at(m, ws, x, n, t);
+        x[i] = keep;
+        assert_close((up - down) / (2.0 * EPS), gx[i], "input", i);
+    }
+    free(gp);
+    free(gx);
+    mlp_workspace_free(ws);
+}
+
+/* A 3-5-4-3 network with the given activations, checked on 4 rows. */
+static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
+                      mlp_target_kind kind, uint64_t seed)
+{
+    mlp_layer_spec spec[] = {{5, h1, 0.1f}, {4, h2, 0.1f}, {3, last, 0.1f}};
+    enum { N = 4 };
+    float x[N * 3], targets[N * 3];
+    int labels[N] = {0, 2, 1, 2};
+    /* the first seed whose network sits away from every kink */
+    mlp_model *m = NULL;
+    mlp_workspace *probe = mlp_workspace_create();
+    for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
+        mlp_model_free(m);
+        m = make_model(3, spec, 3, seed);
+        random_fill(x, N * 3, seed + 2, 1.0);
+        assert_int_equal(mlp_forward(m, probe, x, N, NULL), MLP_OK);
+        if (kink_margin(m, probe, N) > 10 * EPS) break;
+    }
+    mlp_workspace_free(probe);
+    if (kind == MLP_TARGET_DISTRIBUTION) {
+        /* soft labels: rows sum to 1, except the last row (sums to 1.5) so
+         * the p·Σt term is exercised */
+        const float dist[N * 3] = {0.7f, 0.2f, 0.1f, 0, 0, 1, 0.3f, 0.3f, 0.4f, 0.5f, 0.5f, 0.5f};
+        memcpy(targets, dist, sizeof dist);
+    } else {
+        random_fill(targets, N * 3, seed + 3, 0.5);
+    }
+    mlp_target t = {.kind = kind, .labels = labels, .targets = targets};
+    check_gradients(m, x, N, &t);
+    mlp_model_free(m);
+}
+
+static void test_relu_softmax_labels(void **s)
+{
+    (void)s;
+    check_net(MLP_ACT_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_LABELS, 11);
+}
+
+static void test_relu_softmax_distribution(void **s)
+{
+    (void)s;
+    check_net(MLP_ACT_RELU, MLP_ACT_LEAKY_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_DISTRIBUTION, 12);
+}
+
+static void test_softmax_mse_uses_jacobian(void **s)
+{
+    (void)s;
+    check_net(MLP_ACT_TANH, MLP_ACT_SIGMOID, MLP_ACT_SOFTMAX, MLP_TARGET_MSE, 13);
+}
+
+static void test_max_logit(void **s)
+{
+    (void)s;
+    check_net(MLP_ACT_LEAKY_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_MAX_LOGIT, 14);
+    check_net(MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_MAX_LOGIT, 15);
+}
+
+static void test_identity_outputs_cross_entropy(void **s)
+{
+    (void)s;
+    /* cross-entropy reads Z_L whatever the last activation is */
+    check_net(MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_LABELS, 16);
+    check_net(MLP_ACT_IDENTITY, MLP_ACT_RELU, MLP_ACT_IDENTITY, MLP_TARGET_DISTRIBUTION, 17);
+}
+
+static void test_mse_every_last_activation(void **s)
+{
+    (void)s;
+    check_net(MLP_ACT_RELU, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_MSE, 18);
+    check_net(MLP_ACT_RELU, MLP_ACT_IDENTITY, MLP_ACT_SIGMOID, MLP_TARGET_MSE, 19);
+    check_net(MLP_ACT_LEAKY_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_TARGET_MSE, 20);
+    check_net(MLP_ACT_TANH, MLP_ACT_TANH, MLP_ACT_LEAKY_RELU, MLP_TARGET_MSE, 21);
+    check_net(MLP_ACT_SIGMOID, MLP_ACT_SIGMOID, MLP_ACT_RELU, MLP_TARGET_MSE, 22);
+}
+
+static void test_input_gradient_standardised(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{6, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = make_model(3, spec, 2, 30);
+    const float mean[3] = {1.0f, -2.0f, 0.5f}, std[3] = {2.0f, 0.5f, 4.0f};
+    assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
+    float x[5 * 3], targets[5 * 2];
+    random_fill(x, 15, 31, 2.0);
+    random_fill(targets, 10, 32, 1.0);
+    mlp_target t = {.kind = MLP_TARGET_MSE, .targets = targets};
+    check_gradients(m, x, 5, &t);
+    mlp_model_free(m);
+}
+
+static void test_single_layer(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{4, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = make_model(2, spec, 1, 40);
+    float x[3 * 2];
+    int labels[3] = {3, 0, 1};
+    random_fill(x, 6, 41, 1.0);
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
+    check_gradients(m, x, 3, &t);
+    mlp_model_free(m);
+}
+
+/* Loss values by hand: z = (0, ln 3) -> softmax (1/4, 3/4). */
+static void test_loss_values(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 1, NULL), MLP_OK);
+    float *w = mlp_layer_weight(m, 0);
+    w[0] = 0.0f;
+    w[1] = (float)log(3.0);
+    mlp_workspace *ws = mlp_workspace_create();
+    float x = 1.0f;
+    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL), MLP_OK);
+
+    int label = 0;
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &label};
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), log(4.0), 1e-6);
+    float dist[2] = {0.5f, 0.5f};
+    t = (mlp_target){.kind = MLP_TARGET_DISTRIBUTION, .targets = dist};
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), 0.5 * log(4.0) + 0.5 * log(4.0 / 3.0), 1e-6);
+    float tgt[2] = {0.0f, 1.0f};
+    t = (mlp_target){.kind = MLP_TARGET_MSE, .targets = tgt};
+    /* A = (0.25, 0.75): ((0.25)^2 + (0.25)^2) / 2 */
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), 0.0625, 1e-6);
+    float loss = 0.0f;
+    t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_OK);
+    assert_true(isnan(loss));
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), log(3.0), 1e-6); /* g itself */
+    /* dg/dW = onehot(argmax=1) x^T */
+    const float *g = mlp_workspace_param_grad(ws);
+    assert_float_equal(g[0], 0.0f, 0);
+    assert_float_equal(g[1], 1.0f, 0);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* Rows [2, 5) of a 7-row batch get exactly the gradients of those 3 rows
+ * forwarded alone. */
+static void test_row_range_equals_alone(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {8, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = make_model(4, spec, 3, 50);
+    float x[7 * 4];
+    random_fill(x, 28, 51, 1.0);
+    int labels[7] = {0, 1, 2, 0, 1, 2, 0};
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels + 2};
+
+    mlp_workspace *merged = mlp_workspace_create(), *alone = mlp_workspace_create();
+    mlp_workspace_set_kernel(merged, MLP_KERNEL_OWN);
+    mlp_workspace_set_kernel(alone, MLP_KERNEL_OWN);
+    float l1, l2;
+    assert_int_equal(mlp_forward(m, merged, x, 7, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, merged, 2, 3, &t, &l1), MLP_OK);
+    assert_int_equal(mlp_forward(m, alone, x + 2 * 4, 3, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, alone, 0, 3, &t, &l2), MLP_OK);
+    assert_float_equal(l1, l2, 1e-7);
+    const float *g1 = mlp_workspace_param_grad(merged), *g2 = mlp_workspace_param_grad(alone);
+    for (size_t i = 0; i < m->n_params; i++)
+        assert_float_equal(g1[i], g2[i], 1e-6);
+    const float *x1 = mlp_workspace_input_grad(merged), *x2 = mlp_workspace_input_grad(alone);
+    for (int i = 0; i < 3 * 4; i++)
+        assert_float_equal(x1[i], x2[i], 1e-6);
+    mlp_workspace_free(merged);
+    mlp_workspace_free(alone);
+    mlp_model_free(m);
+}
+
+static void test_refuses_bad_requests(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = make_model(2, spec, 1, 60);
+    mlp_workspace *ws = mlp_workspace_create();
+    int bad = 3, neg = -1, ok = 1;
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &ok};
+    /* no forward yet */
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    float x[2] = {1, 2};
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    float loss = 0.0f;
+    t.labels = &bad;
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_ERR_INVALID);
+    assert_true(isnan(loss));
+    t.labels = &neg;
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    t.labels = &ok;
+    assert_int_equal(mlp_backward(m, ws, 1, 1, &t, NULL), MLP_ERR_INVALID); /* past the batch */
+    assert_int_equal(mlp_backward(m, ws, 0, 0, &t, NULL), MLP_ERR_INVALID);
+    t.labels = NULL;
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    t = (mlp_target){.kind = MLP_TARGET_MSE};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_true(isnan(mlp_loss(m, ws, 0, 1, &t)));
+    /* a model of another shape than the one forwarded */
+    mlp_layer_spec other[] = {{4, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m2 = make_model(2, other, 1, 61);
+    t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT};
+    assert_int_equal(mlp_backward(m2, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    mlp_model_free(m2);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+static void test_target_kind_for_task(void **s)
+{
+    (void)s;
+    mlp_layer_spec cls[] = {{3, MLP_ACT_SOFTMAX, 0}}, reg[] = {{1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *a = make_model(2, cls, 1, 1), *b = make_model(2, reg, 1, 1);
+    assert_int_equal(mlp_target_kind_for_targets(a), MLP_TARGET_DISTRIBUTION);
+    assert_int_equal(mlp_target_kind_for_targets(b), MLP_TARGET_MSE);
+    mlp_model_free(a);
+    mlp_model_free(b);
+}
+
+/* Large enough that the BLAS path of the gradient products runs. */
+static void test_large_batch_blas_path(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = make_model(32, spec, 2, 70);
+    enum { N = 64 };
+    float *x = malloc(N * 32 * sizeof *x);
+    int labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 10;
+    random_fill(x, N * 32, 71, 1.0);
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, N, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, N, &t, NULL), MLP_OK);
+    /* spot-check a few weights of each layer by finite differences */
+    const size_t probe[] = {0, 7, 32 * 64 - 1, 32 * 64 + 5, m->n_params - 1, m->n_params - 20};
+    float gp[6];
+    for (int k = 0; k < 6; k++)
+        gp[k] = mlp_workspace_param_grad(ws)[probe[k]];
+    for (int k = 0; k < 6; k++) {
+        float keep = m->params[probe[k]];
+        m->params[probe[k]] = keep + EPS;
+        double up = loss_at(m, ws, x, N, &t);
+        m->params[probe[k]] = keep - EPS;
+        double down = loss_at(m, ws, x, N, &t);
+        m->params[probe[k]] = keep;
+        assert_close((up - down) / (2.0 * EPS), gp[k], "param", probe[k]);
+    }
+    free(x);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relu_softmax_labels),
+        cmocka_unit_test(test_relu_softmax_distribution),
+        cmocka_unit_test(test_softmax_mse_uses_jacobian),
+        cmocka_unit_test(test_max_logit),
+        cmocka_unit_test(test_identity_outputs_cross_entropy),
+        cmocka_unit_test(test_mse_every_last_activation),
+        cmocka_unit_test(test_input_gradient_standardised),
+        cmocka_unit_test(test_single_layer),
+        cmocka_unit_test(test_loss_values),
+        cmocka_unit_test(test_row_range_equals_alone),
+        cmocka_unit_test(test_refuses_bad_requests),
+        cmocka_unit_test(test_target_kind_for_task),
+        cmocka_unit_test(test_large_batch_blas_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

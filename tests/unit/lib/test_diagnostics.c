@@ -1,0 +1,330 @@
+/*
+ * test_diagnostics — each statistic of DESIGN.md's diagnostics contract on a
+ * network built so the right answer is known.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+static void fill(float *v, size_t n, uint64_t seed, double scale)
+{
+    mlp_rng r;
+    mlp_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(scale * mlp_rng_normal(&r));
+}
+
+static mlp_model *create(int in, const mlp_layer_spec *spec, int n, mlp_init init, uint64_t seed)
+{
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, in, spec, n, NULL), MLP_OK);
+    mlp_model_init(m, init, seed);
+    return m;
+}
+
+/* Biases of -100 kill every unit of layer 0; layer 1 then sees only zeros,
+ * so Z = bias = 0 there: dead too (Z <= 0). */
+static void test_dead_and_collapsed(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {6, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = create(4, spec, 3, MLP_INIT_HE_NORMAL, 1);
+    for (int j = 0; j < 8; j++)
+        mlp_layer_bias(m, 0)[j] = -100.0f;
+    float x[16 * 4];
+    fill(x, 64, 2, 1.0);
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, 16, NULL), MLP_OK);
+    int labels[16] = {0};
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
+    assert_int_equal(mlp_backward(m, ws, 0, 16, &t, NULL), MLP_OK);
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.n_layers, 3);
+    assert_int_equal(d.rows, 16);
+    assert_true(d.collapsed);
+    assert_float_equal(d.dead_fraction, 1.0, 0);
+    assert_true(d.layers[0].relu_stats);
+    assert_float_equal(d.layers[0].dead_fraction, 1.0, 0);
+    assert_int_equal(d.layers[0].n_dead, 8);
+    for (int j = 0; j < 8; j++)
+        assert_int_equal(d.layers[0].dead_units[j], j);
+    assert_float_equal(d.layers[0].sparsity, 1.0, 0);
+    assert_float_equal(d.layers[0].mean_activation, 0.0, 0);
+    assert_int_equal(d.layers[1].n_dead, 6);
+    assert_false(d.layers[2].relu_stats); /* the output layer never has them */
+    assert_int_equal(d.layers[2].index, 2);
+    assert_int_equal(d.layers[2].units, 3);
+    assert_int_equal(d.layers[2].activation, MLP_ACT_SOFTMAX);
+    /* no gradient passes a dead layer */
+    assert_float_equal(d.layers[0].weight_grad_norm, 0.0, 0);
+    assert_true(d.layers[2].bias_grad_norm > 0.0f);
+    assert_true(d.has_loss);
+    assert_float_equal(d.loss, log(3.0), 1e-6); /* all logits equal the zero bias */
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* A He-initialised ReLU layer zeroes about half of a Gaussian input. */
+static void test_fresh_relu_half_sparse(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = create(32, spec, 2, MLP_INIT_HE_NORMAL, 3);
+    enum { N = 1000 };
+    float *x = malloc(N * 32 * sizeof *x);
+    fill(x, N * 32, 4, 1.0);
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, N, NULL), MLP_OK);
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.rows, N);
+    assert_false(d.has_gradients);
+    assert_null(d.input_gradient);
+    assert_false(d.has_loss);
+    assert_true(isnan(d.gradient_ratio));
+    assert_in_range((int)(d.layers[0].sparsity * 1000), 450, 550);
+    assert_int_equal(d.layers[0].n_dead, 0);
+    assert_false(d.collapsed);
+    assert_float_equal(d.dead_fraction, 0.0, 0);
+    /* E[relu(z)] = sd(z)/sqrt(2π), sd(z) = sqrt(2) for He weights on N(0,1) */
+    assert_float_equal(d.layers[0].mean_activation, sqrt(2.0) / sqrt(2.0 * M_PI), 0.08);
+    free(x);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+static void test_saturation(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {
+        {16, MLP_ACT_SIGMOID, 0}, {16, MLP_ACT_TANH, 0}, {2, MLP_ACT_SIGMOID, 0}};
+    mlp_model *m = create(8, spec, 3, MLP_INIT_XAVIER_NORMAL, 5);
+    float x[100 * 8];
+    fill(x, 800, 6, 1.0);
+    mlp_workspace *ws = mlp_workspace_create();
+    mlp_diagnostics d;
+    /* near the origin nothing saturates */
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i] *= 0.1f;
+    assert_int_equal(mlp_forward(m, ws, x, 100, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_true(d.layers[0].saturation_stats && d.layers[1].saturation_stats);
+    assert_true(d.layers[2].saturation_stats);
+    assert_float_equal(d.layers[0].saturated_fraction, 0.0, 0);
+    assert_float_equal(d.layers[1].saturated_fraction, 0.0, 0);
+    assert_false(d.layers[0].relu_stats);
+    /* huge weights push every unit onto its flat tails */
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i] *= 10000.0f;
+    assert_int_equal(mlp_forward(m, ws, x, 100, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_true(d.layers[0].saturated_fraction > 0.97f);
+    assert_true(d.layers[1].saturated_fraction > 0.97f);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* A chain of 1-unit identity layers with weights w_0 .. w_{L-1}, no biases,
+ * input x: dg/dW_0 = x·Π_{l>0} w_l and dg/dW_{L-1} = x·Π_{l<L-1} w_l, so the
+ * gradient ratio is exactly w_{L-1} / w_0. */
+static void chain_ratio(float w_first, float w_last, const mlp_diag_params *p, mlp_diagnostics *d,
+                        mlp_workspace *ws, mlp_model **keep)
+{
+    mlp_layer_spec spec[5];
+    for (int l = 0; l < 5; l++)
+        spec[l] = (mlp_layer_spec){1, MLP_ACT_IDENTITY, 0};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 5, NULL), MLP_OK);
+    for (int l = 0; l < 5; l++)
+        mlp_layer_weight(m, l)[0] = 2.0f;
+    mlp_layer_weight(m, 0)[0] = w_first;
+    mlp_layer_weight(m, 4)[0] = w_last;
+    const float x = 1.5f;
+    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL), MLP_OK);
+    mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, p, d), MLP_OK);
+    *keep = m;
+}
+
+static void test_gradient_ratio_flags(void **s)
+{
+    (void)s;
+    mlp_workspace *ws = mlp_workspace_create();
+    mlp_model *m;
+    mlp_diagnostics d;
+    chain_ratio(1.0f, 1e-4f, NULL, &d, ws, &m);
+    assert_true(d.has_gradients);
+    assert_float_equal(d.gradient_ratio, 1e-4, 1e-9);
+    assert_true(d.vanishing);
+    assert_false(d.exploding);
+    assert_float_equal(d.layers[4].activation_grad_norm, 1.0, 0);     /* dg/dZ_L = 1 */
+    assert_float_equal(d.layers[3].activation_grad_norm, 1e-4, 1e-9); /* = w_last */
+    assert_false(d.has_loss);
+    assert_true(isnan(d.loss));
+    mlp_model_free(m);
+
+    chain_ratio(1.0f, 1e4f, NULL, &d, ws, &m);
+    assert_float_equal(d.gradient_ratio, 1e4, 1e-2);
+    assert_false(d.vanishing);
+    assert_true(d.exploding);
+    mlp_model_free(m);
+
+    chain_ratio(1.0f, 0.5f, NULL, &d, ws, &m);
+    assert_false(d.vanishing || d.exploding);
+    mlp_model_free(m);
+    const mlp_diag_params strict = {.vanishing_below = 0.9f, .exploding_above = 1e3f};
+    chain_ratio(1.0f, 0.5f, &strict, &d, ws, &m);
+    assert_true(d.vanishing);
+    mlp_model_free(m);
+
+    /* w_first = 0 zeroes every activation after layer 0, so dW_last = 0,
+     * while dW_0 = x·Π_{l>0} w_l stays alive: an infinite ratio */
+    chain_ratio(0.0f, 1.0f, NULL, &d, ws, &m);
+    assert_true(isinf(d.gradient_ratio));
+    assert_true(d.exploding);
+    mlp_model_free(m);
+    mlp_workspace_free(ws);
+}
+
+/* 0/0: no gradient anywhere says nothing about vanishing or exploding. */
+static void test_gradient_ratio_zero_over_zero(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 7);
+    const float x[2] = {0, 0}; /* A_{-1} = 0 and A_0 = relu(0) = 0 */
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_true(isnan(d.gradient_ratio));
+    assert_false(d.vanishing || d.exploding);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* Statistics cover the backward's rows only: a unit alive on row 0 and dead
+ * on row 1 is dead for a request that owns row 1. */
+static void test_rows_of_last_backward(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    const float p[] = {1, -1, 0, 0, 1, 1, 0}; /* z0 = (x, -x) */
+    memcpy(m->params, p, sizeof p);
+    const float x[2] = {1, -1};
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, 2, NULL), MLP_OK);
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.rows, 2);
+    assert_int_equal(d.layers[0].n_dead, 0);
+    assert_float_equal(d.layers[0].sparsity, 0.5, 0);
+    mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
+    assert_int_equal(mlp_backward(m, ws, 1, 1, &t, NULL), MLP_OK); /* x = -1 only */
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.rows, 1);
+    assert_int_equal(d.layers[0].n_dead, 1);
+    assert_int_equal(d.layers[0].dead_units[0], 0);
+    assert_float_equal(d.layers[0].dead_fraction, 0.5, 0);
+    assert_float_equal(d.dead_fraction, 0.5, 0);
+    assert_false(d.collapsed);
+    assert_float_equal(d.layers[0].mean_activation, 0.5, 0);
+    assert_non_null(d.input_gradient);
+    assert_float_equal(d.input_gradient[0], -1.0, 0); /* d/dx of relu(-x) at x = -1 */
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* Leaky ReLU units with Z <= 0 everywhere count as dead; sparsity is 0. */
+static void test_leaky_relu_dead_not_sparse(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.1f}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = create(3, spec, 2, MLP_INIT_HE_NORMAL, 8);
+    for (int j = 0; j < 4; j++)
+        mlp_layer_bias(m, 0)[j] = j < 2 ? -50.0f : 50.0f;
+    float x[10 * 3];
+    fill(x, 30, 9, 1.0);
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, 10, NULL), MLP_OK);
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.layers[0].n_dead, 2);
+    assert_float_equal(d.layers[0].sparsity, 0.0, 0);
+    assert_float_equal(d.dead_fraction, 0.5, 0);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* A ReLU output layer is not hidden: no dead-unit statistics, even if dead,
+ * and it does not count towards the top-level dead fraction. */
+static void test_relu_output_layer_has_no_relu_stats(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}};
+    mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 10);
+    mlp_layer_bias(m, 1)[0] = mlp_layer_bias(m, 1)[1] = -100.0f;
+    const float x[2] = {0.5f, -0.5f};
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_true(d.layers[0].relu_stats);
+    assert_false(d.layers[1].relu_stats);
+    assert_int_equal(d.layers[1].n_dead, 0);
+    assert_false(d.collapsed);
+    assert_float_equal(d.dead_fraction, (float)d.layers[0].n_dead / 3.0f, 0);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+static void test_refusals(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = create(2, spec, 2, MLP_INIT_AUTO, 1);
+    mlp_workspace *ws = mlp_workspace_create();
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_ERR_INVALID); /* no forward */
+    const float x[2] = {1, 2};
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_layer_spec other[] = {{3, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m2 = create(2, other, 2, MLP_INIT_AUTO, 1);
+    assert_int_equal(mlp_diagnose(m2, ws, NULL, &d), MLP_ERR_INVALID);
+    mlp_diag_params p = mlp_diag_default_params();
+    assert_float_equal(p.vanishing_below, 1e-3, 0);
+    assert_float_equal(p.exploding_above, 1e3, 0);
+    mlp_model_free(m2);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dead_and_collapsed),
+        cmocka_unit_test(test_fresh_relu_half_sparse),
+        cmocka_unit_test(test_saturation),
+        cmocka_unit_test(test_gradient_ratio_flags),
+        cmocka_unit_test(test_gradient_ratio_zero_over_zero),
+        cmocka_unit_test(test_rows_of_last_backward),
+        cmocka_unit_test(test_leaky_relu_dead_not_sparse),
+        cmocka_unit_test(test_relu_output_layer_has_no_relu_stats),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

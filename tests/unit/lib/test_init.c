@@ -1,0 +1,96 @@
+/*
+ * test_init — each scheme draws the variance its derivation promises,
+ * biases start at zero, and a seed always gives the same weights.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+/* Mean, variance and max |w| of layer 0 of a 200 -> 300 layer, then layer 1. */
+static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var, double *mx)
+{
+    mlp_layer_spec spec[] = {{300, act, 0.01f}, {100, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 200, spec, 2, NULL), MLP_OK);
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i] = 7.0f; /* init must overwrite everything */
+    mlp_model_init(m, scheme, 123);
+    size_t n = (size_t)m->layers[l].in * m->layers[l].out;
+    const float *w = mlp_layer_weight(m, l);
+    double s1 = 0, s2 = 0;
+    *mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        s1 += w[i];
+        s2 += (double)w[i] * w[i];
+        *mx = fmax(*mx, fabs(w[i]));
+    }
+    assert_float_equal(s1 / n, 0.0, 5.0 * sqrt(s2 / n / n)); /* 5 sd of the mean */
+    *var = s2 / n;
+    for (int j = 0; j < m->layers[l].out; j++)
+        assert_true(mlp_layer_bias(m, l)[j] == 0.0f);
+    mlp_model_free(m);
+}
+
+static void test_variances(void **s)
+{
+    (void)s;
+    double var, mx;
+    /* 60000 draws: the sample variance is within ~1% of the truth */
+    layer_stats(MLP_INIT_HE_NORMAL, MLP_ACT_RELU, 0, &var, &mx);
+    assert_float_equal(var, 2.0 / 200, 0.03 * 2.0 / 200);
+    assert_true(mx > sqrt(6.0 / 200)); /* normal tails exceed the uniform bound */
+    layer_stats(MLP_INIT_HE_UNIFORM, MLP_ACT_RELU, 0, &var, &mx);
+    assert_float_equal(var, 2.0 / 200, 0.03 * 2.0 / 200);
+    assert_true(mx <= sqrt(6.0 / 200));
+    layer_stats(MLP_INIT_XAVIER_NORMAL, MLP_ACT_TANH, 0, &var, &mx);
+    assert_float_equal(var, 2.0 / 500, 0.03 * 2.0 / 500);
+    layer_stats(MLP_INIT_XAVIER_UNIFORM, MLP_ACT_TANH, 0, &var, &mx);
+    assert_float_equal(var, 2.0 / 500, 0.03 * 2.0 / 500);
+    assert_true(mx <= sqrt(6.0 / 500));
+}
+
+static void test_auto_picks_by_activation(void **s)
+{
+    (void)s;
+    double var, mx;
+    layer_stats(MLP_INIT_AUTO, MLP_ACT_LEAKY_RELU, 0, &var, &mx); /* He normal */
+    assert_float_equal(var, 2.0 / 200, 0.03 * 2.0 / 200);
+    assert_true(mx > sqrt(6.0 / 200));
+    layer_stats(MLP_INIT_AUTO, MLP_ACT_RELU, 1, &var, &mx); /* identity: Xavier uniform */
+    assert_float_equal(var, 2.0 / 400, 0.03 * 2.0 / 400);
+    assert_true(mx <= sqrt(6.0 / 400));
+}
+
+static void test_same_seed_same_bits(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *a = NULL, *b = NULL;
+    assert_int_equal(mlp_model_create(&a, 5, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(&b, 5, spec, 2, NULL), MLP_OK);
+    mlp_model_init(a, MLP_INIT_AUTO, 77);
+    mlp_model_init(b, MLP_INIT_AUTO, 77);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    mlp_model_init(b, MLP_INIT_AUTO, 78);
+    assert_memory_not_equal(a->params, b->params, a->n_params * sizeof(float));
+    mlp_model_free(a);
+    mlp_model_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_variances),
+        cmocka_unit_test(test_auto_picks_by_activation),
+        cmocka_unit_test(test_same_seed_same_bits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,210 @@
+/*
+ * test_model — creation limits and errors, layout of the parameter block,
+ * clone, metadata setters, validation, status and activation names.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+static void test_create_layout(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
+    assert_int_equal(m->n_inputs, 4);
+    assert_int_equal(m->n_outputs, 3);
+    assert_int_equal(m->max_units, 5);
+    assert_int_equal(m->n_params, 4 * 5 + 5 + 5 * 3 + 3);
+    assert_int_equal(m->layers[0].weight_offset, 0);
+    assert_int_equal(m->layers[0].bias_offset, 20);
+    assert_int_equal(m->layers[1].weight_offset, 25);
+    assert_int_equal(m->layers[1].bias_offset, 40);
+    assert_int_equal(m->layers[1].in, 5);
+    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
+    assert_string_equal(m->name, "model");
+    assert_string_equal(m->input_name, "input");
+    assert_string_equal(m->output_name, "output");
+    assert_null(m->labels);
+    assert_null(m->input_mean);
+    for (size_t i = 0; i < m->n_params; i++)
+        assert_true(m->params[i] == 0.0f);
+    assert_int_equal(mlp_model_validate(m, NULL), MLP_OK);
+    assert_float_equal(mlp_model_flops(m, 10), 10.0 * (4 * 5 + 5 * 3), 0);
+    mlp_model_free(m);
+
+    mlp_layer_spec reg[] = {{1, MLP_ACT_IDENTITY, 0}};
+    assert_int_equal(mlp_model_create(&m, 2, reg, 1, NULL), MLP_OK);
+    assert_int_equal(m->task, MLP_TASK_REGRESSION);
+    mlp_model_free(m);
+}
+
+static void expect_refused(int in, const mlp_layer_spec *spec, int n, mlp_status want)
+{
+    mlp_model *m = (mlp_model *)&m; /* must be reset to NULL on failure */
+    mlp_error err = {{0}};
+    assert_int_equal(mlp_model_create(&m, in, spec, n, &err), want);
+    assert_null(m);
+    assert_true(strlen(err.msg) > 0);
+}
+
+static void test_create_refusals(void **s)
+{
+    (void)s;
+    mlp_layer_spec softmax_hidden[] = {{4, MLP_ACT_SOFTMAX, 0}, {2, MLP_ACT_IDENTITY, 0}};
+    expect_refused(3, softmax_hidden, 2, MLP_ERR_INVALID);
+    mlp_layer_spec zero[] = {{0, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0}};
+    expect_refused(3, zero, 2, MLP_ERR_INVALID);
+    mlp_layer_spec ok[] = {{2, MLP_ACT_RELU, 0}};
+    expect_refused(0, ok, 1, MLP_ERR_INVALID);
+    expect_refused(3, ok, 0, MLP_ERR_INVALID);
+    expect_refused(MLP_MAX_UNITS + 1, ok, 1, MLP_ERR_LIMIT);
+    mlp_layer_spec wide[] = {{MLP_MAX_UNITS + 1, MLP_ACT_RELU, 0}};
+    expect_refused(3, wide, 1, MLP_ERR_LIMIT);
+    /* 2^16 x 2^16 weights: every size within limits, the product is not */
+    mlp_layer_spec huge[] = {{MLP_MAX_UNITS, MLP_ACT_RELU, 0}};
+    expect_refused(MLP_MAX_UNITS, huge, 1, MLP_ERR_LIMIT);
+    mlp_layer_spec deep[MLP_MAX_LAYERS + 1];
+    for (int i = 0; i <= MLP_MAX_LAYERS; i++)
+        deep[i] = (mlp_layer_spec){2, MLP_ACT_RELU, 0};
+    expect_refused(3, deep, MLP_MAX_LAYERS + 1, MLP_ERR_LIMIT);
+    mlp_layer_spec alpha[] = {{2, MLP_ACT_LEAKY_RELU, 1.0f}};
+    expect_refused(3, alpha, 1, MLP_ERR_INVALID);
+    alpha[0].alpha = -0.1f;
+    expect_refused(3, alpha, 1, MLP_ERR_INVALID);
+    alpha[0].alpha = NAN;
+    expect_refused(3, alpha, 1, MLP_ERR_INVALID);
+    mlp_layer_spec unknown[] = {{2, (mlp_activation)99, 0}};
+    expect_refused(3, unknown, 1, MLP_ERR_INVALID);
+    /* exactly at the layer limit is fine */
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 3, deep, MLP_MAX_LAYERS, NULL), MLP_OK);
+    mlp_model_free(m);
+}
+
+static mlp_model *full_model(void)
+{
+    mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.2f}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 9);
+    const char *labels[] = {"a", "b", "c"};
+    const float mean[] = {1, 2}, std[] = {3, 4};
+    assert_int_equal(mlp_model_set_name(m, "iris"), MLP_OK);
+    assert_int_equal(mlp_model_set_io_names(m, "x", "y"), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
+    return m;
+}
+
+static void test_clone_is_deep_and_equal(void **s)
+{
+    (void)s;
+    mlp_model *m = full_model(), *c = NULL;
+    assert_int_equal(mlp_model_clone(m, &c, NULL), MLP_OK);
+    assert_ptr_not_equal(c->params, m->params);
+    assert_memory_equal(c->params, m->params, m->n_params * sizeof(float));
+    assert_string_equal(c->name, "iris");
+    assert_string_equal(c->input_name, "x");
+    assert_string_equal(c->output_name, "y");
+    assert_string_equal(c->labels[2], "c");
+    assert_ptr_not_equal(c->labels, m->labels);
+    assert_float_equal(c->input_std[1], 4.0f, 0);
+    assert_float_equal(c->layers[0].alpha, 0.2f, 0);
+    assert_int_equal(c->task, m->task);
+    c->params[0] += 1.0f;
+    assert_true(c->params[0] != m->params[0]);
+    mlp_model_free(m); /* the clone outlives its source */
+    assert_int_equal(mlp_model_validate(c, NULL), MLP_OK);
+    mlp_model_free(c);
+}
+
+static void test_setters(void **s)
+{
+    (void)s;
+    mlp_model *m = full_model();
+    mlp_error err;
+    const float bad_std[] = {1, 0}, nan_mean[] = {NAN, 0};
+    assert_int_equal(mlp_model_set_standardization(m, NULL, bad_std, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "std[1]"));
+    assert_float_equal(m->input_std[1], 4.0f, 0); /* unchanged on failure */
+    assert_int_equal(mlp_model_set_standardization(m, nan_mean, NULL, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_model_set_standardization(m, NULL, NULL, NULL), MLP_OK);
+    assert_null(m->input_mean);
+    assert_null(m->input_std);
+    assert_int_equal(mlp_model_set_labels(m, NULL), MLP_OK);
+    assert_null(m->labels);
+    const char *holes[] = {"a", NULL, "c"};
+    assert_int_equal(mlp_model_set_labels(m, holes), MLP_ERR_INVALID);
+    assert_int_equal(mlp_model_set_name(m, NULL), MLP_ERR_INVALID);
+    assert_string_equal(m->name, "iris");
+    mlp_model_free(m);
+}
+
+static void test_validate_catches(void **s)
+{
+    (void)s;
+    mlp_model *m = full_model();
+    mlp_error err;
+    m->params[3] = NAN;
+    assert_int_equal(mlp_model_validate(m, &err), MLP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "weight[1][1]"));
+    m->params[3] = 0.0f;
+    m->params[m->n_params - 1] = INFINITY;
+    assert_int_equal(mlp_model_validate(m, &err), MLP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "bias[2]"));
+    m->params[m->n_params - 1] = 0.0f;
+    assert_int_equal(mlp_model_validate(m, NULL), MLP_OK);
+    m->layers[1].in = 5; /* no longer chains to layer 0 */
+    assert_int_equal(mlp_model_validate(m, &err), MLP_ERR_FORMAT);
+    m->layers[1].in = 4;
+    m->input_std[0] = -1.0f;
+    assert_int_equal(mlp_model_validate(m, &err), MLP_ERR_FORMAT);
+    m->input_std[0] = 1.0f;
+    m->layers[0].activation = MLP_ACT_SOFTMAX;
+    assert_int_equal(mlp_model_validate(m, &err), MLP_ERR_INVALID);
+    m->layers[0].activation = MLP_ACT_RELU;
+    assert_int_equal(mlp_model_validate(m, NULL), MLP_OK);
+    assert_int_equal(mlp_model_validate(NULL, NULL), MLP_ERR_INVALID);
+    mlp_model_free(m);
+    mlp_model_free(NULL);
+}
+
+static void test_names(void **s)
+{
+    (void)s;
+    for (int a = MLP_ACT_RELU; a <= MLP_ACT_SOFTMAX; a++) {
+        mlp_activation back;
+        assert_true(mlp_activation_parse(mlp_activation_name((mlp_activation)a), &back));
+        assert_int_equal(back, a);
+    }
+    mlp_activation x = MLP_ACT_TANH;
+    assert_false(mlp_activation_parse("ReLU", &x));
+    assert_false(mlp_activation_parse(NULL, &x));
+    assert_int_equal(x, MLP_ACT_TANH);
+    assert_string_equal(mlp_activation_name(MLP_ACT_LEAKY_RELU), "leaky_relu");
+    assert_true(mlp_activation_is_relu_family(MLP_ACT_RELU));
+    assert_true(mlp_activation_is_relu_family(MLP_ACT_LEAKY_RELU));
+    assert_false(mlp_activation_is_relu_family(MLP_ACT_SIGMOID));
+    assert_string_equal(mlp_status_str(MLP_OK), "ok");
+    assert_string_equal(mlp_status_str(MLP_ERR_NOMEM), "out of memory");
+    assert_string_equal(mlp_status_str((mlp_status)42), "unknown status");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_layout),           cmocka_unit_test(test_create_refusals),
+        cmocka_unit_test(test_clone_is_deep_and_equal), cmocka_unit_test(test_setters),
+        cmocka_unit_test(test_validate_catches),        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
