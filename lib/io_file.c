@@ -1,0 +1,132 @@
+/*
+ * io_file — whole-file reads and atomic writes for the model loaders, with
+ * messages that name the file. Loaders work on a complete in-memory copy so
+ * a truncated or concurrently replaced file can never be read past its end.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* the char * strerror_r */
+#endif
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_internal.h"
+
+/* strerror is not thread-safe and models load on any thread; buf holds the text. */
+static const char *error_text(int e, char buf[128])
+{
+    return strerror_r(e, buf, 128);
+}
+
+const char *mlp_io_origin(const char *origin)
+{
+    return origin && origin[0] ? origin : "<memory>";
+}
+
+mlp_status mlp_io_fail(mlp_error *err, const char *origin, mlp_status s, const char *fmt, ...)
+{
+    if (!err) return s;
+    int n = snprintf(err->msg, sizeof err->msg, "%s: ", mlp_io_origin(origin));
+    if (n < 0 || (size_t)n >= sizeof err->msg) return s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+mlp_status mlp_io_read_file(const char *path, uint8_t **data, size_t *len, mlp_error *err)
+{
+    char eb[128];
+    *data = NULL;
+    *len = 0;
+    if (!path) return mlp_set_error(err, MLP_ERR_INVALID, "model path is NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f) return mlp_io_fail(err, path, MLP_ERR_IO, "cannot open: %s", error_text(errno, eb));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        int e = errno;
+        fclose(f);
+        return mlp_io_fail(err, path, MLP_ERR_IO, "cannot stat: %s", error_text(e, eb));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fclose(f);
+        return mlp_io_fail(err, path, MLP_ERR_IO, "not a regular file");
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > MLP_IO_MAX_FILE) {
+        fclose(f);
+        return mlp_io_fail(err, path, MLP_ERR_LIMIT, "%lld bytes exceed the limit of %zu",
+                           (long long)st.st_size, MLP_IO_MAX_FILE);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size + 1);
+    if (!buf) {
+        fclose(f);
+        return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory reading %zu bytes", size);
+    }
+    size_t got = fread(buf, 1, size, f);
+    /* A file that shrank since fstat is read as what is there (and the parser
+     * reports the truncation); one that grew is read up to the stat size. */
+    if (got < size && ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return mlp_io_fail(err, path, MLP_ERR_IO, "read failed: %s", error_text(e, eb));
+    }
+    fclose(f);
+    buf[got] = 0;
+    *data = buf;
+    *len = got;
+    return MLP_OK;
+}
+
+mlp_status mlp_io_write_file(const char *path, const void *data, size_t len, mlp_error *err)
+{
+    char eb[128];
+    if (!path) return mlp_set_error(err, MLP_ERR_INVALID, "output path is NULL");
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 5);
+    if (!tmp) return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        mlp_status s =
+            mlp_io_fail(err, tmp, MLP_ERR_IO, "cannot create: %s", error_text(errno, eb));
+        free(tmp);
+        return s;
+    }
+    bool ok = fwrite(data, 1, len, f) == len;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        remove(tmp);
+        free(tmp);
+        return mlp_io_fail(err, path, MLP_ERR_IO, "write failed: %s", error_text(e, eb));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        remove(tmp);
+        free(tmp);
+        return mlp_io_fail(err, path, MLP_ERR_IO, "cannot replace: %s", error_text(e, eb));
+    }
+    free(tmp);
+    return MLP_OK;
+}
+
+char *mlp_io_sibling_config(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
+    char *c = malloc(dir + sizeof "config.json");
+    if (c) {
+        memcpy(c, path, dir);
+        memcpy(c + dir, "config.json", sizeof "config.json");
+    }
+    return c;
+}

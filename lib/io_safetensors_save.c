@@ -1,0 +1,117 @@
+/*
+ * io_safetensors_save — writes a model as model.safetensors (F32 tensors
+ * named like a torch.nn.Sequential state_dict) plus its config.json; the
+ * format is described in io_safetensors.c and docs/model-formats.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_internal.h"
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The safetensors bytes of m's parameters (F32, Sequential indices 0, 2, 4,
+ * ... as if a ReLU module sat between Linear layers). */
+static bool build_weights(const mlp_model *m, uint8_t **out, size_t *out_len)
+{
+    mlp_strbuf h = {0};
+    mlp_strbuf_puts(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
+    size_t off = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const mlp_layer *ly = &m->layers[l];
+        size_t wbytes = (size_t)ly->out * (size_t)ly->in * 4, bbytes = (size_t)ly->out * 4;
+        mlp_strbuf_printf(&h,
+                          ",\"%d.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],"
+                          "\"data_offsets\":[%zu,%zu]}",
+                          2 * l, ly->out, ly->in, off, off + wbytes);
+        off += wbytes;
+        mlp_strbuf_printf(&h,
+                          ",\"%d.bias\":{\"dtype\":\"F32\",\"shape\":[%d],"
+                          "\"data_offsets\":[%zu,%zu]}",
+                          2 * l, ly->out, off, off + bbytes);
+        off += bbytes;
+    }
+    mlp_strbuf_puts(&h, "}");
+    /* Pad with spaces so the data starts 8-byte aligned, as the reference
+     * writer does (lets readers map F64 tensors in place). */
+    while (!h.failed && h.len % 8)
+        mlp_strbuf_puts(&h, " ");
+    uint8_t *buf = h.failed ? NULL : malloc(8 + h.len + off);
+    if (!buf) {
+        mlp_strbuf_free(&h);
+        return false;
+    }
+    uint64_t hl = h.len;
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)(hl >> (8 * i));
+    memcpy(buf + 8, h.data, h.len);
+    uint8_t *p = buf + 8 + h.len;
+    for (size_t i = 0; i < m->n_params; i++) {
+        uint32_t bits;
+        memcpy(&bits, &m->params[i], 4);
+        put_le32(p + 4 * i, bits); /* params are W_0 b_0 W_1 b_1 ..., the order above */
+    }
+    *out = buf;
+    *out_len = 8 + h.len + off;
+    mlp_strbuf_free(&h);
+    return true;
+}
+
+static bool build_config(const mlp_model *m, mlp_strbuf *b)
+{
+    mlp_strbuf_puts(b, "{\n  ");
+    if (!mlp_io_meta_write(b, m, "  ")) return false;
+    mlp_strbuf_puts(b, ",\n  \"activations\": [");
+    bool any_leaky = false;
+    for (int l = 0; l < m->n_layers; l++) {
+        mlp_strbuf_printf(b, "%s\"%s\"", l ? ", " : "",
+                          mlp_activation_name(m->layers[l].activation));
+        any_leaky |= m->layers[l].activation == MLP_ACT_LEAKY_RELU;
+    }
+    mlp_strbuf_puts(b, "]");
+    if (any_leaky) {
+        mlp_strbuf_puts(b, ",\n  \"alpha\": [");
+        for (int l = 0; l < m->n_layers; l++) {
+            if (l) mlp_strbuf_puts(b, ", ");
+            if (m->layers[l].activation == MLP_ACT_LEAKY_RELU)
+                mlp_strbuf_float(b, m->layers[l].alpha);
+            else
+                mlp_strbuf_puts(b, "null");
+        }
+        mlp_strbuf_puts(b, "]");
+    }
+    mlp_strbuf_puts(b, "\n}\n");
+    return true;
+}
+
+mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path, const char *config_path,
+                                      mlp_error *err)
+{
+    if (!m || !path) return mlp_io_fail(err, path, MLP_ERR_INVALID, "model or path is NULL");
+    mlp_error e;
+    mlp_status s = mlp_model_validate(m, &e);
+    if (s != MLP_OK)
+        return mlp_io_fail(err, path, MLP_ERR_INVALID, "cannot save an invalid model: %s", e.msg);
+    char *own_config = config_path ? NULL : mlp_io_sibling_config(path);
+    if (!config_path && !own_config) return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
+    const char *cfg_path = config_path ? config_path : own_config;
+
+    mlp_strbuf cfg = {0};
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (!build_config(m, &cfg))
+        s = mlp_io_fail(err, cfg_path, MLP_ERR_INVALID,
+                        "a name is empty, or a name or label is not valid UTF-8");
+    else if (cfg.failed || !build_weights(m, &bytes, &n))
+        s = mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory building the file");
+    else if ((s = mlp_io_write_file(path, bytes, n, err)) == MLP_OK)
+        s = mlp_io_write_file(cfg_path, cfg.data, cfg.len, err);
+    free(bytes);
+    mlp_strbuf_free(&cfg);
+    free(own_config);
+    return s;
+}

@@ -1,0 +1,892 @@
+/*
+ * test_io_json — the native JSON model format: save -> load reproduces every
+ * parameter bit for bit with all metadata, and every malformed document is
+ * refused with the right status and a message naming the file and the field.
+ */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+#define ORIGIN "models/t/1/model.json"
+
+static char tmpdir[64];
+
+static int setup_dir(void **s)
+{
+    (void)s;
+    strcpy(tmpdir, "/tmp/test_io_json_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **s)
+{
+    (void)s;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void tmp_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", tmpdir, name);
+}
+
+/* Floats that stress the shortest-text writer: signed zero, subnormals, the
+ * extremes, values with 9 significant digits, then random finite bit patterns. */
+static void fill_tricky(float *p, size_t n, uint64_t seed)
+{
+    static const float special[] = {0.0f,    -0.0f,        FLT_MIN, 1e-45f,      -1e-45f,
+                                    FLT_MAX, -FLT_MAX,     0.1f,    1.0f / 3.0f, 16777216.0f,
+                                    1e-40f,  123456789.0f, -2.5f,   1.0f,        0.3f};
+    uint64_t x = seed * 0x9e3779b97f4a7c15u + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (i < sizeof special / sizeof special[0]) {
+            p[i] = special[i];
+            continue;
+        }
+        float f;
+        do {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            uint32_t bits = (uint32_t)(x >> 11);
+            memcpy(&f, &bits, 4);
+        } while (!isfinite(f));
+        p[i] = f;
+    }
+}
+
+/* 4 inputs -> leaky_relu(5, alpha 0.2) -> tanh(7) -> softmax(3), with every
+ * kind of metadata, names that need escaping and non-ASCII text. */
+static mlp_model *make_model(void)
+{
+    mlp_layer_spec spec[] = {
+        {5, MLP_ACT_LEAKY_RELU, 0.2f}, {7, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 3, &err), MLP_OK);
+    fill_tricky(m->params, m->n_params, 7);
+    assert_int_equal(mlp_model_set_name(m, "iris \"quoted\" \\ ünïcødé\n"), MLP_OK);
+    assert_int_equal(mlp_model_set_io_names(m, "features", "probs"), MLP_OK);
+    const char *labels[] = {"setosa", "versi\tcolor", "virgínica"};
+    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    float mean[] = {5.84333f, 3.0573f, -0.0f, 1e-38f}, std[] = {0.828f, 0.4359f, 1.7653f, 3e38f};
+    assert_int_equal(mlp_model_set_standardization(m, mean, std, &err), MLP_OK);
+    return m;
+}
+
+static void assert_floats_identical(const float *a, const float *b, size_t n)
+{
+    if (!a || !b) {
+        assert_true(a == b);
+        return;
+    }
+    assert_memory_equal(a, b, n * sizeof *a);
+}
+
+static void assert_models_identical(const mlp_model *a, const mlp_model *b)
+{
+    assert_string_equal(a->name, b->name);
+    assert_int_equal(a->task, b->task);
+    assert_string_equal(a->input_name, b->input_name);
+    assert_string_equal(a->output_name, b->output_name);
+    assert_int_equal(a->n_inputs, b->n_inputs);
+    assert_int_equal(a->n_outputs, b->n_outputs);
+    assert_int_equal(a->n_layers, b->n_layers);
+    assert_int_equal(a->n_params, b->n_params);
+    for (int l = 0; l < a->n_layers; l++) {
+        assert_int_equal(a->layers[l].in, b->layers[l].in);
+        assert_int_equal(a->layers[l].out, b->layers[l].out);
+        assert_int_equal(a->layers[l].activation, b->layers[l].activation);
+        assert_memory_equal(&a->layers[l].alpha, &b->layers[l].alpha, sizeof(float));
+    }
+    assert_floats_identical(a->params, b->params, a->n_params);
+    assert_floats_identical(a->input_mean, b->input_mean, (size_t)a->n_inputs);
+    assert_floats_identical(a->input_std, b->input_std, (size_t)a->n_inputs);
+    assert_true((a->labels == NULL) == (b->labels == NULL));
+    for (int i = 0; a->labels && i < a->n_outputs; i++)
+        assert_string_equal(a->labels[i], b->labels[i]);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strdup(buf);
+}
+
+/* ------------------------------------------------------------ round trips */
+
+static void test_save_load_is_bit_identical(void **s)
+{
+    (void)s;
+    mlp_model *m = make_model(), *back;
+    mlp_error err;
+    char path[128], path2[128];
+    tmp_path(path, sizeof path, "model.json");
+    tmp_path(path2, sizeof path2, "again.json");
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_OK);
+    assert_int_equal(mlp_model_load_json(path, &back, &err), MLP_OK);
+    assert_models_identical(m, back);
+    /* Saving what was loaded writes the same bytes: the text is canonical. */
+    assert_int_equal(mlp_model_save_json(back, path2, &err), MLP_OK);
+    char *t1 = read_text(path), *t2 = read_text(path2);
+    assert_string_equal(t1, t2);
+    free(t1);
+    free(t2);
+    mlp_model_free(back);
+    mlp_model_free(m);
+}
+
+static void test_to_json_parse_is_bit_identical(void **s)
+{
+    (void)s;
+    mlp_model *m = make_model(), *back;
+    mlp_error err;
+    char *text = mlp_model_to_json(m);
+    assert_non_null(text);
+    assert_int_equal(mlp_model_parse_json(text, strlen(text), "mem", &back, &err), MLP_OK);
+    assert_models_identical(m, back);
+    mlp_model_free(back);
+    free(text);
+    mlp_model_free(m);
+}
+
+/* Random parameters over many seeds: the shortest text always reads back. */
+static void test_round_trip_many_random_models(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {10, MLP_ACT_IDENTITY, 0}};
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        mlp_model *m, *back;
+        mlp_error err;
+        assert_int_equal(mlp_model_create(&m, 32, spec, 2, &err), MLP_OK);
+        fill_tricky(m->params, m->n_params, seed);
+        char *text = mlp_model_to_json(m);
+        assert_non_null(text);
+        assert_int_equal(mlp_model_parse_json(text, strlen(text), NULL, &back, &err), MLP_OK);
+        assert_memory_equal(m->params, back->params, m->n_params * sizeof(float));
+        assert_null(back->labels);
+        assert_null(back->input_mean);
+        assert_null(back->input_std);
+        assert_int_equal(back->task, MLP_TASK_REGRESSION);
+        free(text);
+        mlp_model_free(back);
+        mlp_model_free(m);
+    }
+}
+
+static void test_floats_are_written_short(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_create(&m, 3, spec, 1, &err), MLP_OK);
+    m->params[0] = 0.1f;
+    m->params[1] = -0.0f;
+    m->params[2] = 1.0f;
+    m->params[3] = FLT_MAX;
+    char *text = mlp_model_to_json(m);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "[[0.1, -0.0, 1]]"));
+    assert_non_null(strstr(text, "[3.4028235e+38]")); /* 8 digits suffice */
+    free(text);
+    mlp_model_free(m);
+}
+
+static const char *BASE =
+    "{\"format\": \"reluserve-mlp\", \"version\": 1, \"name\": \"t\", \"task\": "
+    "\"classification\",\n"
+    " \"input\": {\"name\": \"x\", \"size\": 2, \"mean\": [0, 1], \"std\": [1, 2]},\n"
+    " \"output\": {\"name\": \"y\", \"labels\": [\"a\", \"b\"]},\n"
+    " \"layers\": [{\"units\": 3, \"activation\": \"relu\", \"weight\": [[1, 2], [3, 4], [5, 6]], "
+    "\"bias\": [0, 0, 0]},\n"
+    "            {\"units\": 2, \"activation\": \"softmax\", \"weight\": [[1, 2, 3], [4, 5, 6]], "
+    "\"bias\": [0.5, -0.5]}]}";
+
+static void test_base_document_loads(void **s)
+{
+    (void)s;
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_parse_json(BASE, strlen(BASE), ORIGIN, &m, &err), MLP_OK);
+    assert_string_equal(m->name, "t");
+    assert_int_equal(m->n_inputs, 2);
+    assert_int_equal(m->n_outputs, 2);
+    assert_true(mlp_layer_weight(m, 0)[3] == 4.0f);
+    assert_true(mlp_layer_weight(m, 1)[5] == 6.0f);
+    assert_true(mlp_layer_bias(m, 1)[1] == -0.5f);
+    assert_true(m->input_std[1] == 2.0f);
+    assert_string_equal(m->labels[1], "b");
+    mlp_model_free(m);
+}
+
+/* text with the first occurrence of `from` replaced by `to` (caller frees). */
+static char *edit_text(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    assert_non_null(at);
+    size_t pre = (size_t)(at - text), n = strlen(text) - strlen(from) + strlen(to);
+    char *d = malloc(n + 1);
+    memcpy(d, text, pre);
+    strcpy(d + pre, to);
+    strcat(d, at + strlen(from));
+    return d;
+}
+
+static char *edit(const char *from, const char *to)
+{
+    return edit_text(BASE, from, to);
+}
+
+static void expect_error_text(const char *text, size_t len, mlp_status want, const char *needle)
+{
+    mlp_model *m = (mlp_model *)1;
+    mlp_error err;
+    mlp_status got = mlp_model_parse_json(text, len, ORIGIN, &m, &err);
+    if (got != want || !strstr(err.msg, needle) || strncmp(err.msg, ORIGIN ": ", 23) != 0)
+        print_error("status %s, message \"%s\" (wanted %s and \"%s\")\n", mlp_status_str(got),
+                    err.msg, mlp_status_str(want), needle);
+    assert_int_equal(got, want);
+    assert_non_null(strstr(err.msg, needle));
+    assert_int_equal(strncmp(err.msg, ORIGIN ": ", 23), 0);
+    assert_null(m);
+}
+
+static void expect_edit_error(const char *from, const char *to, mlp_status want, const char *needle)
+{
+    char *d = edit(from, to);
+    expect_error_text(d, strlen(d), want, needle);
+    free(d);
+}
+
+/* ------------------------------------------------------------ the document */
+
+static void test_refuses_invalid_json(void **s)
+{
+    (void)s;
+    expect_error_text("{\"format\": ", 11, MLP_ERR_FORMAT, "invalid JSON at line 1");
+}
+
+static void test_refuses_truncated_document(void **s)
+{
+    (void)s;
+    expect_error_text(BASE, strlen(BASE) / 2, MLP_ERR_FORMAT, "invalid JSON");
+}
+
+static void test_refuses_empty_input(void **s)
+{
+    (void)s;
+    expect_error_text("", 0, MLP_ERR_FORMAT, "invalid JSON");
+}
+
+static void test_refuses_bad_utf8(void **s)
+{
+    (void)s;
+    expect_edit_error("\"name\": \"t\"", "\"name\": \"t\xff\xfe\"", MLP_ERR_FORMAT, "invalid JSON");
+}
+
+static void test_refuses_nul_in_string(void **s)
+{
+    (void)s;
+    expect_edit_error("\"name\": \"t\"", "\"name\": \"t\\u0000x\"", MLP_ERR_FORMAT, "invalid JSON");
+}
+
+static void test_refuses_duplicate_keys(void **s)
+{
+    (void)s;
+    expect_edit_error("\"name\": \"t\"", "\"name\": \"t\", \"name\": \"u\"", MLP_ERR_FORMAT,
+                      "duplicate");
+}
+
+static void test_refuses_non_object_document(void **s)
+{
+    (void)s;
+    expect_error_text("[1, 2]", 6, MLP_ERR_FORMAT, "the document is an array, expected an object");
+}
+
+static void test_refuses_missing_format(void **s)
+{
+    (void)s;
+    expect_edit_error("\"format\": \"reluserve-mlp\", ", "", MLP_ERR_FORMAT, "missing \"format\"");
+}
+
+static void test_refuses_unknown_format(void **s)
+{
+    (void)s;
+    expect_edit_error("reluserve-mlp", "keras", MLP_ERR_FORMAT,
+                      "\"format\" is \"keras\", expected \"reluserve-mlp\"");
+}
+
+static void test_refuses_unknown_version(void **s)
+{
+    (void)s;
+    expect_edit_error("\"version\": 1", "\"version\": 2", MLP_ERR_UNSUPPORTED,
+                      "format version 2 is not supported");
+}
+
+static void test_refuses_version_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("\"version\": 1", "\"version\": \"1\"", MLP_ERR_FORMAT,
+                      "\"version\" is a string, expected an integer");
+}
+
+static void test_refuses_missing_version(void **s)
+{
+    (void)s;
+    expect_edit_error("\"version\": 1, ", "", MLP_ERR_FORMAT, "missing \"version\"");
+}
+
+/* ------------------------------------------------------------ metadata */
+
+static void test_refuses_missing_name(void **s)
+{
+    (void)s;
+    expect_edit_error("\"name\": \"t\", ", "", MLP_ERR_FORMAT, "missing \"name\"");
+}
+
+static void test_refuses_empty_name(void **s)
+{
+    (void)s;
+    expect_edit_error("\"name\": \"t\"", "\"name\": \"\"", MLP_ERR_FORMAT, "\"name\" is empty");
+}
+
+static void test_refuses_name_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("\"name\": \"t\"", "\"name\": 7", MLP_ERR_FORMAT,
+                      "\"name\" is a number, expected a string");
+}
+
+static void test_refuses_unknown_task(void **s)
+{
+    (void)s;
+    expect_edit_error("\"classification\"", "\"clustering\"", MLP_ERR_UNSUPPORTED,
+                      "task \"clustering\" is not supported");
+}
+
+static void test_refuses_missing_task(void **s)
+{
+    (void)s;
+    expect_edit_error("\"task\": \"classification\",", "", MLP_ERR_FORMAT, "missing \"task\"");
+}
+
+static void test_refuses_missing_input(void **s)
+{
+    (void)s;
+    expect_edit_error(" \"input\": {\"name\": \"x\", \"size\": 2, \"mean\": [0, 1], \"std\": [1, "
+                      "2]},",
+                      "", MLP_ERR_FORMAT, "missing \"input\"");
+}
+
+static void test_refuses_input_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("\"input\": {", "\"input\": [], \"x\": {", MLP_ERR_FORMAT,
+                      "\"input\" is an array, expected an object");
+}
+
+static void test_refuses_missing_input_name(void **s)
+{
+    (void)s;
+    expect_edit_error("{\"name\": \"x\", ", "{", MLP_ERR_FORMAT, "missing input.name");
+}
+
+static void test_refuses_missing_input_size(void **s)
+{
+    (void)s;
+    expect_edit_error("\"size\": 2, ", "", MLP_ERR_FORMAT, "missing input.size");
+}
+
+static void test_refuses_input_size_over_limit(void **s)
+{
+    (void)s;
+    expect_edit_error("\"size\": 2", "\"size\": 70000", MLP_ERR_LIMIT,
+                      "input.size 70000 exceeds the limit of 65536");
+}
+
+static void test_refuses_input_size_zero(void **s)
+{
+    (void)s;
+    expect_edit_error("\"size\": 2", "\"size\": 0", MLP_ERR_FORMAT, "input.size is 0");
+}
+
+static void test_refuses_input_size_not_matching_weight(void **s)
+{
+    (void)s;
+    expect_edit_error("\"size\": 2, \"mean\": [0, 1], \"std\": [1, 2]", "\"size\": 3",
+                      MLP_ERR_FORMAT, "layers[0].weight has 2 columns, expected 3 (input.size)");
+}
+
+static void test_refuses_missing_output(void **s)
+{
+    (void)s;
+    expect_edit_error(" \"output\": {\"name\": \"y\", \"labels\": [\"a\", \"b\"]},", "",
+                      MLP_ERR_FORMAT, "missing \"output\"");
+}
+
+static void test_refuses_missing_output_name(void **s)
+{
+    (void)s;
+    expect_edit_error("{\"name\": \"y\", ", "{", MLP_ERR_FORMAT, "missing output.name");
+}
+
+static void test_refuses_mean_of_wrong_length(void **s)
+{
+    (void)s;
+    expect_edit_error("\"mean\": [0, 1]", "\"mean\": [0, 1, 2]", MLP_ERR_FORMAT,
+                      "input.mean has 3 values, expected 2");
+}
+
+static void test_refuses_mean_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("\"mean\": [0, 1]", "\"mean\": 0", MLP_ERR_FORMAT,
+                      "input.mean is a number, expected an array");
+}
+
+static void test_refuses_mean_overflowing_float(void **s)
+{
+    (void)s;
+    expect_edit_error("\"mean\": [0, 1]", "\"mean\": [0, 1e39]", MLP_ERR_FORMAT,
+                      "input.mean[1] = 1e+39 overflows float32");
+}
+
+static void test_refuses_std_not_positive(void **s)
+{
+    (void)s;
+    expect_edit_error("\"std\": [1, 2]", "\"std\": [1, 0]", MLP_ERR_FORMAT,
+                      "input.std[1] = 0, expected > 0");
+}
+
+static void test_refuses_labels_of_wrong_count(void **s)
+{
+    (void)s;
+    expect_edit_error("[\"a\", \"b\"]", "[\"a\"]", MLP_ERR_FORMAT,
+                      "output.labels has 1 names, expected 2");
+}
+
+static void test_refuses_label_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("[\"a\", \"b\"]", "[\"a\", null]", MLP_ERR_FORMAT,
+                      "output.labels[1] is null, expected a string");
+}
+
+/* ------------------------------------------------------------ layers */
+
+static void test_refuses_missing_layers(void **s)
+{
+    (void)s;
+    static const char doc[] =
+        "{\"format\": \"reluserve-mlp\", \"version\": 1, \"name\": \"t\", \"task\": "
+        "\"regression\", \"input\": {\"name\": \"x\", \"size\": 2}, \"output\": {\"name\": \"y\"}}";
+    expect_error_text(doc, strlen(doc), MLP_ERR_FORMAT, "missing \"layers\"");
+}
+
+static void test_refuses_empty_layers(void **s)
+{
+    (void)s;
+    char *d = edit("\"layers\": [", "\"layers\": [], \"old\": [");
+    expect_error_text(d, strlen(d), MLP_ERR_FORMAT, "\"layers\" is empty");
+    free(d);
+}
+
+static void test_refuses_too_many_layers(void **s)
+{
+    (void)s;
+    char buf[4096] = "{\"format\": \"reluserve-mlp\", \"version\": 1, \"name\": \"t\", \"task\": "
+                     "\"regression\", \"input\": {\"name\": \"x\", \"size\": 2}, \"output\": "
+                     "{\"name\": \"y\"}, \"layers\": [{}";
+    for (int i = 1; i < 65; i++)
+        strcat(buf, ", {}");
+    strcat(buf, "]}");
+    expect_error_text(buf, strlen(buf), MLP_ERR_LIMIT, "65 layers exceed the limit of 64");
+}
+
+static void test_refuses_units_over_limit(void **s)
+{
+    (void)s;
+    expect_edit_error("\"units\": 3", "\"units\": 65537", MLP_ERR_LIMIT,
+                      "layers[0].units = 65537 exceeds the limit of 65536");
+}
+
+static void test_refuses_params_over_limit(void **s)
+{
+    (void)s;
+    /* Every size is legal, but 65536 x 65536 weights are 2^32 parameters;
+     * refused before the (absent) weights are even looked at. */
+    char *d = edit("\"size\": 2, \"mean\": [0, 1], \"std\": [1, 2]", "\"size\": 65536");
+    char *e = edit_text(d, "\"units\": 3", "\"units\": 65536");
+    expect_error_text(e, strlen(e), MLP_ERR_LIMIT, "parameters exceed the limit of 268435456");
+    free(e);
+    free(d);
+}
+
+static void test_refuses_units_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("\"units\": 3", "\"units\": \"3\"", MLP_ERR_FORMAT,
+                      "layers[0].units is a string, expected an integer");
+}
+
+static void test_refuses_zero_units(void **s)
+{
+    (void)s;
+    expect_edit_error("\"units\": 3", "\"units\": 0", MLP_ERR_FORMAT, "layers[0].units is 0");
+}
+
+static void test_refuses_missing_units(void **s)
+{
+    (void)s;
+    expect_edit_error("\"units\": 3, ", "", MLP_ERR_FORMAT, "layers[0]: missing \"units\"");
+}
+
+static void test_refuses_layer_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("\"layers\": [", "\"layers\": [7, ", MLP_ERR_FORMAT,
+                      "layers[0] is a number, expected an object");
+}
+
+static void test_refuses_unknown_activation(void **s)
+{
+    (void)s;
+    expect_edit_error("\"relu\"", "\"gelu\"", MLP_ERR_UNSUPPORTED,
+                      "layers[0].activation \"gelu\" is not supported");
+}
+
+static void test_refuses_softmax_before_last_layer(void **s)
+{
+    (void)s;
+    expect_edit_error("\"relu\"", "\"softmax\"", MLP_ERR_UNSUPPORTED,
+                      "layers[0].activation is softmax, which is allowed on the last layer only");
+}
+
+static void test_refuses_alpha_on_relu(void **s)
+{
+    (void)s;
+    expect_edit_error("\"relu\"", "\"relu\", \"alpha\": 0.1", MLP_ERR_FORMAT,
+                      "layers[0].alpha is given but the activation is relu");
+}
+
+static void test_refuses_alpha_out_of_range(void **s)
+{
+    (void)s;
+    expect_edit_error("\"relu\"", "\"leaky_relu\", \"alpha\": 1.5", MLP_ERR_UNSUPPORTED,
+                      "layers[0].alpha = 1.5 is outside [0, 1)");
+}
+
+static void test_refuses_alpha_rounding_to_one(void **s)
+{
+    (void)s;
+    expect_edit_error("\"relu\"", "\"leaky_relu\", \"alpha\": 0.99999999", MLP_ERR_UNSUPPORTED,
+                      "rounds to 1 in float32");
+}
+
+static void test_leaky_relu_alpha_defaults_to_torch(void **s)
+{
+    (void)s;
+    char *d = edit("\"relu\"", "\"leaky_relu\"");
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_parse_json(d, strlen(d), ORIGIN, &m, &err), MLP_OK);
+    assert_int_equal(m->layers[0].activation, MLP_ACT_LEAKY_RELU);
+    assert_true(m->layers[0].alpha == 0.01f);
+    mlp_model_free(m);
+    free(d);
+}
+
+static void test_refuses_weight_with_wrong_rows(void **s)
+{
+    (void)s;
+    expect_edit_error("[[1, 2], [3, 4], [5, 6]]", "[[1, 2], [3, 4]]", MLP_ERR_FORMAT,
+                      "layers[0].weight has 2 rows, expected 3 (layers[0].units)");
+}
+
+static void test_refuses_layer_not_fitting_the_one_before(void **s)
+{
+    (void)s;
+    expect_edit_error("[[1, 2, 3], [4, 5, 6]]", "[[1, 2], [4, 5]]", MLP_ERR_FORMAT,
+                      "layers[1].weight has 2 columns, expected 3 (the units of layers[0])");
+}
+
+static void test_refuses_ragged_weight(void **s)
+{
+    (void)s;
+    expect_edit_error("[[1, 2, 3], [4, 5, 6]]", "[[1, 2, 3], [4, 5]]", MLP_ERR_FORMAT,
+                      "layers[1].weight[1] has 2 columns, expected 3");
+}
+
+static void test_refuses_weight_row_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("[[1, 2], [3, 4], [5, 6]]", "[[1, 2], 3, [5, 6]]", MLP_ERR_FORMAT,
+                      "layers[0].weight[1] is a number, expected an array of 2 numbers");
+}
+
+static void test_refuses_missing_weight(void **s)
+{
+    (void)s;
+    expect_edit_error("\"weight\": [[1, 2], [3, 4], [5, 6]], ", "", MLP_ERR_FORMAT,
+                      "layers[0]: missing \"weight\"");
+}
+
+static void test_refuses_weight_element_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("[3, 4]", "[\"3\", 4]", MLP_ERR_FORMAT,
+                      "layers[0].weight[1][0] is a string, expected a number");
+}
+
+static void test_refuses_weight_overflowing_float(void **s)
+{
+    (void)s;
+    expect_edit_error("[3, 4]", "[3, 1e39]", MLP_ERR_FORMAT,
+                      "layers[0].weight[1][1] = 1e+39 is too large for float32");
+}
+
+static void test_refuses_number_overflowing_double(void **s)
+{
+    (void)s;
+    expect_edit_error("[3, 4]", "[3, 1e400]", MLP_ERR_FORMAT, "invalid JSON");
+}
+
+static void test_accepts_largest_float_text(void **s)
+{
+    (void)s;
+    /* 3.4028235e38 is above FLT_MAX as a double but rounds to it. */
+    char *d = edit("[3, 4]", "[3.4028235e38, -3.40282356e38]");
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_parse_json(d, strlen(d), ORIGIN, &m, &err), MLP_OK);
+    assert_true(mlp_layer_weight(m, 0)[2] == FLT_MAX);
+    assert_true(mlp_layer_weight(m, 0)[3] == -FLT_MAX);
+    mlp_model_free(m);
+    free(d);
+    /* while 3.4028236e38 is past the rounding boundary */
+    expect_edit_error("[3, 4]", "[3, 3.4028236e38]", MLP_ERR_FORMAT, "too large for float32");
+}
+
+static void test_refuses_bias_of_wrong_length(void **s)
+{
+    (void)s;
+    expect_edit_error("[0, 0, 0]", "[0, 0]", MLP_ERR_FORMAT,
+                      "layers[0].bias has 2 values, expected 3");
+}
+
+static void test_refuses_missing_bias(void **s)
+{
+    (void)s;
+    expect_edit_error(", \"bias\": [0, 0, 0]", "", MLP_ERR_FORMAT, "layers[0]: missing \"bias\"");
+}
+
+static void test_refuses_bias_element_of_wrong_type(void **s)
+{
+    (void)s;
+    expect_edit_error("[0.5, -0.5]", "[0.5, true]", MLP_ERR_FORMAT,
+                      "layers[1].bias[1] is a boolean, expected a number");
+}
+
+/* ------------------------------------------------------------ files */
+
+static void test_load_missing_file(void **s)
+{
+    (void)s;
+    mlp_model *m;
+    mlp_error err;
+    char path[128];
+    tmp_path(path, sizeof path, "nope/model.json");
+    assert_int_equal(mlp_model_load_json(path, &m, &err), MLP_ERR_IO);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "cannot open: No such file or directory"));
+    assert_null(m);
+}
+
+static void test_load_directory(void **s)
+{
+    (void)s;
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_load_json(tmpdir, &m, &err), MLP_ERR_IO);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+static void test_load_truncated_file(void **s)
+{
+    (void)s;
+    char path[128];
+    tmp_path(path, sizeof path, "truncated.json");
+    FILE *f = fopen(path, "wb");
+    fwrite(BASE, 1, 100, f);
+    fclose(f);
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_load(path, &m, &err), MLP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "invalid JSON"));
+}
+
+static void test_load_dispatches_by_extension(void **s)
+{
+    (void)s;
+    mlp_model *m = make_model(), *back;
+    mlp_error err;
+    char path[128];
+    tmp_path(path, sizeof path, "dispatch.json");
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_OK);
+    assert_int_equal(mlp_model_load(path, &back, &err), MLP_OK);
+    assert_models_identical(m, back);
+    mlp_model_free(back);
+    assert_int_equal(mlp_model_load("models/x/1/model.onnx", &back, &err), MLP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "models/x/1/model.onnx: unknown model file type"));
+    mlp_model_free(m);
+}
+
+static void test_save_refuses_non_finite_weights(void **s)
+{
+    (void)s;
+    mlp_model *m = make_model();
+    mlp_error err;
+    char path[128];
+    tmp_path(path, sizeof path, "nan.json");
+    mlp_layer_weight(m, 1)[2] = NAN;
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "not finite"));
+    assert_null(mlp_model_to_json(m));
+    assert_int_equal(access(path, F_OK), -1); /* nothing written */
+    mlp_model_free(m);
+}
+
+static void test_save_refuses_invalid_utf8_label(void **s)
+{
+    (void)s;
+    mlp_model *m = make_model();
+    mlp_error err;
+    char path[128];
+    tmp_path(path, sizeof path, "utf8.json");
+    const char *labels[] = {"a", "b\xc3", "c"};
+    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "UTF-8"));
+    mlp_model_free(m);
+}
+
+static void test_save_into_missing_folder(void **s)
+{
+    (void)s;
+    mlp_model *m = make_model();
+    mlp_error err;
+    char path[128];
+    tmp_path(path, sizeof path, "no/such/dir/model.json");
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_IO);
+    assert_non_null(strstr(err.msg, "cannot create"));
+    mlp_model_free(m);
+}
+
+static void test_null_arguments(void **s)
+{
+    (void)s;
+    mlp_error err;
+    assert_int_equal(mlp_model_parse_json(BASE, strlen(BASE), ORIGIN, NULL, &err), MLP_ERR_INVALID);
+    mlp_model *m;
+    assert_int_equal(mlp_model_parse_json(NULL, 5, ORIGIN, &m, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_model_load_json(NULL, &m, NULL), MLP_ERR_INVALID);
+    assert_null(mlp_model_to_json(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_save_load_is_bit_identical),
+        cmocka_unit_test(test_to_json_parse_is_bit_identical),
+        cmocka_unit_test(test_round_trip_many_random_models),
+        cmocka_unit_test(test_floats_are_written_short),
+        cmocka_unit_test(test_base_document_loads),
+        cmocka_unit_test(test_refuses_invalid_json),
+        cmocka_unit_test(test_refuses_truncated_document),
+        cmocka_unit_test(test_refuses_empty_input),
+        cmocka_unit_test(test_refuses_bad_utf8),
+        cmocka_unit_test(test_refuses_nul_in_string),
+        cmocka_unit_test(test_refuses_duplicate_keys),
+        cmocka_unit_test(test_refuses_non_object_document),
+        cmocka_unit_test(test_refuses_missing_format),
+        cmocka_unit_test(test_refuses_unknown_format),
+        cmocka_unit_test(test_refuses_unknown_version),
+        cmocka_unit_test(test_refuses_version_of_wrong_type),
+        cmocka_unit_test(test_refuses_missing_version),
+        cmocka_unit_test(test_refuses_missing_name),
+        cmocka_unit_test(test_refuses_empty_name),
+        cmocka_unit_test(test_refuses_name_of_wrong_type),
+        cmocka_unit_test(test_refuses_unknown_task),
+        cmocka_unit_test(test_refuses_missing_task),
+        cmocka_unit_test(test_refuses_missing_input),
+        cmocka_unit_test(test_refuses_input_of_wrong_type),
+        cmocka_unit_test(test_refuses_missing_input_name),
+        cmocka_unit_test(test_refuses_missing_input_size),
+        cmocka_unit_test(test_refuses_input_size_over_limit),
+        cmocka_unit_test(test_refuses_input_size_zero),
+        cmocka_unit_test(test_refuses_input_size_not_matching_weight),
+        cmocka_unit_test(test_refuses_missing_output),
+        cmocka_unit_test(test_refuses_missing_output_name),
+        cmocka_unit_test(test_refuses_mean_of_wrong_length),
+        cmocka_unit_test(test_refuses_mean_of_wrong_type),
+        cmocka_unit_test(test_refuses_mean_overflowing_float),
+        cmocka_unit_test(test_refuses_std_not_positive),
+        cmocka_unit_test(test_refuses_labels_of_wrong_count),
+        cmocka_unit_test(test_refuses_label_of_wrong_type),
+        cmocka_unit_test(test_refuses_missing_layers),
+        cmocka_unit_test(test_refuses_empty_layers),
+        cmocka_unit_test(test_refuses_too_many_layers),
+        cmocka_unit_test(test_refuses_units_over_limit),
+        cmocka_unit_test(test_refuses_params_over_limit),
+        cmocka_unit_test(test_refuses_units_of_wrong_type),
+        cmocka_unit_test(test_refuses_zero_units),
+        cmocka_unit_test(test_refuses_missing_units),
+        cmocka_unit_test(test_refuses_layer_of_wrong_type),
+        cmocka_unit_test(test_refuses_unknown_activation),
+        cmocka_unit_test(test_refuses_softmax_before_last_layer),
+        cmocka_unit_test(test_refuses_alpha_on_relu),
+        cmocka_unit_test(test_refuses_alpha_out_of_range),
+        cmocka_unit_test(test_refuses_alpha_rounding_to_one),
+        cmocka_unit_test(test_leaky_relu_alpha_defaults_to_torch),
+        cmocka_unit_test(test_refuses_weight_with_wrong_rows),
+        cmocka_unit_test(test_refuses_layer_not_fitting_the_one_before),
+        cmocka_unit_test(test_refuses_ragged_weight),
+        cmocka_unit_test(test_refuses_weight_row_of_wrong_type),
+        cmocka_unit_test(test_refuses_missing_weight),
+        cmocka_unit_test(test_refuses_weight_element_of_wrong_type),
+        cmocka_unit_test(test_refuses_weight_overflowing_float),
+        cmocka_unit_test(test_refuses_number_overflowing_double),
+        cmocka_unit_test(test_accepts_largest_float_text),
+        cmocka_unit_test(test_refuses_bias_of_wrong_length),
+        cmocka_unit_test(test_refuses_missing_bias),
+        cmocka_unit_test(test_refuses_bias_element_of_wrong_type),
+        cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_load_directory),
+        cmocka_unit_test(test_load_truncated_file),
+        cmocka_unit_test(test_load_dispatches_by_extension),
+        cmocka_unit_test(test_save_refuses_non_finite_weights),
+        cmocka_unit_test(test_save_refuses_invalid_utf8_label),
+        cmocka_unit_test(test_save_into_missing_folder),
+        cmocka_unit_test(test_null_arguments),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
