@@ -106,10 +106,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmlp.a
 run: all
 	@scripts/serve-example $(BUILD)/reluserve $(MODELS) $(PORT)
 
-# Regenerates the bundled iris classifier from data/iris.csv (deterministic).
+# Regenerates the bundled iris classifier from data/iris.csv and the wave
+# regressor from data/wave.csv (scripts/gen-regression-data.py); deterministic.
 models: all
 	$(BUILD)/reluserve train --data data/iris.csv --task classification \
 	    --layers 16,16 --epochs 200 --seed 7 --name iris --out models/iris/1/model.json
+	$(BUILD)/reluserve train --data data/wave.csv --task regression \
+	    --layers 32,32 --epochs 300 --seed 3 --name wave --out models/wave/1/model.json
 
 # ---------------------------------------------------------------- testing
 

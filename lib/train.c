@@ -1,0 +1,388 @@
+/*
+ * train.c — mini-batch training: SGD with momentum, Adam, gradient clipping.
+ *
+ * Everything here goes through the public API (mlp_forward, mlp_backward,
+ * mlp_workspace_param_grad, mlp_diagnose), so training exercises exactly the
+ * code that serves requests. The optimisers follow PyTorch's update rules, so
+ * a user can reproduce a run in torch and compare numbers:
+ *
+ *   SGD (torch.optim.SGD, dampening 0, no Nesterov):
+ *       g += wd * p;   v = mu * v + g;   p -= lr * v
+ *   (torch initialises v to g on the first step, which is mu * 0 + g.)
+ *
+ *   Adam (torch.optim.Adam, weight decay added to the gradient, not AdamW):
+ *       g += wd * p
+ *       m = b1 * m + (1 - b1) * g
+ *       v = b2 * v + (1 - b2) * g^2
+ *       p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *   The bias corrections undo the pull of the zero-initialised moments
+ *   towards 0 during the first steps (E[m_t] = (1 - b1^t) E[g]).
+ *
+ *   Clipping (torch.nn.utils.clip_grad_norm_), before the optimiser step:
+ *       N = ||g||_2 over all parameters;  g *= min(1, c / (N + 1e-6)).
+ *   As in PyTorch, weight decay is added after clipping, inside the step.
+ *
+ * Memory: one workspace, the optimiser moments, one gradient buffer and the
+ * mini-batch gather buffers are allocated once per mlp_train call; the epoch
+ * loop allocates nothing.
+ *
+ * Order: rows are shuffled in place at the start of every epoch by Fisher-Yates
+ * from one mlp_rng seeded with params.seed (the permutation carries over from
+ * epoch to epoch), and the last mini-batch may be short (PyTorch's DataLoader
+ * with drop_last=False). Same model, data and params: same bits.
+ *
+ * Failure: argument errors are found before the model is touched. If the loss
+ * stops being finite mid-way (learning rate too high), mlp_train returns
+ * MLP_ERR_INVALID and m holds the parameters of the failing step; train a
+ * clone (mlp_model_clone) when the original must survive that.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlp.h"
+
+/* Rows per forward pass when evaluating a whole data set. */
+#define TRAIN_EVAL_CHUNK 256
+
+/* ------------------------------------------------------------ defaults */
+
+mlp_train_params mlp_train_default_params(void)
+{
+    mlp_train_params p;
+    memset(&p, 0, sizeof p);
+    p.optimizer = MLP_OPT_SGD;
+    p.learning_rate = 0.01f;
+    p.momentum = 0.9f;
+    p.weight_decay = 0.0f;
+    p.beta1 = 0.9f;
+    p.beta2 = 0.999f;
+    p.epsilon = 1e-8f;
+    p.clip_norm = 0.0f;
+    p.epochs = 100;
+    p.batch_size = 32;
+    p.seed = 1;
+    p.on_epoch = NULL;
+    p.user = NULL;
+    return p;
+}
+
+static mlp_status train_fail(mlp_error *err, mlp_status s, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------ accuracy */
+
+static int argmax_row(const float *row, int k)
+{
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
+/*
+ * Fraction of rows whose predicted class (argmax of the output; ties go to the
+ * lowest index) equals the reference class: labels[i], or the argmax of the
+ * target row when labels is NULL (target distributions). Forwards in chunks so
+ * the workspace never needs more than TRAIN_EVAL_CHUNK rows. NAN on failure.
+ */
+static float accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const float *x,
+                              const int *labels, const float *targets, int n)
+{
+    long right = 0;
+    for (int r0 = 0; r0 < n; r0 += TRAIN_EVAL_CHUNK) {
+        int rows = n - r0 < TRAIN_EVAL_CHUNK ? n - r0 : TRAIN_EVAL_CHUNK;
+        if (mlp_forward(m, ws, x + (size_t)r0 * m->n_inputs, rows, NULL) != MLP_OK) return NAN;
+        const float *y = mlp_workspace_output(ws);
+        for (int i = 0; i < rows; i++) {
+            int want = labels ? labels[r0 + i]
+                              : argmax_row(targets + (size_t)(r0 + i) * m->n_outputs, m->n_outputs);
+            if (argmax_row(y + (size_t)i * m->n_outputs, m->n_outputs) == want) right++;
+        }
+    }
+    return (float)((double)right / (double)n);
+}
+
+float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels, int n)
+{
+    if (!m || !ws || !x || !labels || n <= 0) return NAN;
+    return accuracy_chunked(m, ws, x, labels, NULL, n);
+}
+
+/* ---------------------------------------------------------- optimisers */
+
+/* Per-call optimiser state: moments parallel to m->params. */
+typedef struct {
+    float *grad; /* the step's gradient, clipped in place */
+    float *m1;   /* SGD velocity, or Adam first moment */
+    float *m2;   /* Adam second moment; NULL for SGD */
+    long step;   /* optimiser steps taken (Adam's t) */
+} train_state;
+
+/* ||g||_2 over all parameters, accumulated in double so the sum of ~1e6
+ * squares does not lose the small terms. */
+static double grad_norm(const float *g, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * (double)g[i];
+    return sqrt(s);
+}
+
+static void step_sgd(float *p, train_state *st, size_t n, const mlp_train_params *tp)
+{
+    const float lr = tp->learning_rate, mu = tp->momentum, wd = tp->weight_decay;
+    for (size_t i = 0; i < n; i++) {
+        float g = st->grad[i] + wd * p[i];
+        float v = mu * st->m1[i] + g;
+        st->m1[i] = v;
+        p[i] -= lr * v;
+    }
+}
+
+static void step_adam(float *p, train_state *st, size_t n, const mlp_train_params *tp)
+{
+    const float b1 = tp->beta1, b2 = tp->beta2, eps = tp->epsilon, wd = tp->weight_decay;
+    st->step++;
+    /* Bias corrections in double, as torch computes them in Python floats. */
+    double bc1 = 1.0 - pow((double)b1, (double)st->step);
+    double bc2 = 1.0 - pow((double)b2, (double)st->step);
+    const float step_size = (float)((double)tp->learning_rate / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    for (size_t i = 0; i < n; i++) {
+        float g = st->grad[i] + wd * p[i];
+        float m1 = b1 * st->m1[i] + (1.0f - b1) * g;
+        float m2 = b2 * st->m2[i] + (1.0f - b2) * g * g;
+        st->m1[i] = m1;
+        st->m2[i] = m2;
+        float denom = sqrtf(m2) / bc2_sqrt + eps;
+        p[i] -= step_size * (m1 / denom);
+    }
+}
+
+/* --------------------------------------------------------- validation */
+
+static mlp_status check_params(const mlp_train_params *p, mlp_error *err)
+{
+    if (!(p->learning_rate > 0.0f) || !isfinite(p->learning_rate))
+        return train_fail(err, MLP_ERR_INVALID, "learning_rate must be a finite number > 0");
+    if (!(p->weight_decay >= 0.0f) || !isfinite(p->weight_decay))
+        return train_fail(err, MLP_ERR_INVALID, "weight_decay must be a finite number >= 0");
+    if (!(p->clip_norm >= 0.0f) || !isfinite(p->clip_norm))
+        return train_fail(err, MLP_ERR_INVALID, "clip_norm must be >= 0 (0 turns clipping off)");
+    if (p->epochs < 1) return train_fail(err, MLP_ERR_INVALID, "epochs must be >= 1");
+    if (p->batch_size < 1) return train_fail(err, MLP_ERR_INVALID, "batch_size must be >= 1");
+    if (p->optimizer == MLP_OPT_SGD) {
+        if (!(p->momentum >= 0.0f && p->momentum < 1.0f))
+            return train_fail(err, MLP_ERR_INVALID, "momentum must be in [0, 1)");
+    } else if (p->optimizer == MLP_OPT_ADAM) {
+        if (!(p->beta1 >= 0.0f && p->beta1 < 1.0f) || !(p->beta2 >= 0.0f && p->beta2 < 1.0f))
+            return train_fail(err, MLP_ERR_INVALID, "Adam betas must be in [0, 1)");
+        if (!(p->epsilon > 0.0f) || !isfinite(p->epsilon))
+            return train_fail(err, MLP_ERR_INVALID, "Adam epsilon must be a finite number > 0");
+    } else {
+        return train_fail(err, MLP_ERR_INVALID, "unknown optimizer %d", (int)p->optimizer);
+    }
+    return MLP_OK;
+}
+
+static mlp_status check_data(const mlp_model *m, const float *x, const int *labels,
+                             const float *targets, int n, mlp_error *err)
+{
+    if (!x) return train_fail(err, MLP_ERR_INVALID, "x is NULL");
+    if (n <= 0) return train_fail(err, MLP_ERR_INVALID, "n must be > 0 rows, got %d", n);
+    if ((labels == NULL) == (targets == NULL))
+        return train_fail(err, MLP_ERR_INVALID, "pass exactly one of labels and targets");
+    if (labels && m->task != MLP_TASK_CLASSIFICATION)
+        return train_fail(err, MLP_ERR_INVALID,
+                          "labels need a classification model; use targets for regression");
+    size_t nx = (size_t)n * (size_t)m->n_inputs;
+    for (size_t i = 0; i < nx; i++)
+        if (!isfinite(x[i]))
+            return train_fail(err, MLP_ERR_INVALID, "x[%zu] (row %zu) is not a finite number", i,
+                              i / (size_t)m->n_inputs);
+    if (labels) {
+        for (int i = 0; i < n; i++)
+            if (labels[i] < 0 || labels[i] >= m->n_outputs)
+                return train_fail(err, MLP_ERR_INVALID, "labels[%d] = %d is out of range [0, %d)",
+                                  i, labels[i], m->n_outputs);
+    } else {
+        size_t nt = (size_t)n * (size_t)m->n_outputs;
+        for (size_t i = 0; i < nt; i++)
+            if (!isfinite(targets[i]))
+                return train_fail(err, MLP_ERR_INVALID,
+                                  "targets[%zu] (row %zu) is not a finite number", i,
+                                  i / (size_t)m->n_outputs);
+    }
+    return MLP_OK;
+}
+
+/* ------------------------------------------------------------ training */
+
+/* Buffers owned by one mlp_train call. */
+typedef struct {
+    mlp_workspace *ws;
+    train_state st;
+    int *order; /* row permutation, reshuffled every epoch */
+    float *xb;  /* gathered mini-batch inputs */
+    int *lb;    /* gathered labels, or NULL */
+    float *tb;  /* gathered targets, or NULL */
+} train_buffers;
+
+static void buffers_free(train_buffers *b)
+{
+    mlp_workspace_free(b->ws);
+    free(b->st.grad);
+    free(b->st.m1);
+    free(b->st.m2);
+    free(b->order);
+    free(b->xb);
+    free(b->lb);
+    free(b->tb);
+}
+
+static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int bs, bool labels,
+                                const mlp_train_params *p, mlp_error *err)
+{
+    memset(b, 0, sizeof *b);
+    b->ws = mlp_workspace_create();
+    b->st.grad = malloc(m->n_params * sizeof(float));
+    b->st.m1 = calloc(m->n_params, sizeof(float));
+    if (p->optimizer == MLP_OPT_ADAM) b->st.m2 = calloc(m->n_params, sizeof(float));
+    b->order = malloc((size_t)n * sizeof(int));
+    b->xb = malloc((size_t)bs * (size_t)m->n_inputs * sizeof(float));
+    if (labels)
+        b->lb = malloc((size_t)bs * sizeof(int));
+    else
+        b->tb = malloc((size_t)bs * (size_t)m->n_outputs * sizeof(float));
+    if (!b->ws || !b->st.grad || !b->st.m1 || (p->optimizer == MLP_OPT_ADAM && !b->st.m2) ||
+        !b->order || !b->xb || (labels ? !b->lb : !b->tb))
+        return train_fail(err, MLP_ERR_NOMEM, "out of memory for training buffers");
+    /* Room for a mini-batch and for the evaluation chunks, so the epoch loop
+     * never grows the workspace. */
+    int eval_rows = n < TRAIN_EVAL_CHUNK ? n : TRAIN_EVAL_CHUNK;
+    int rows = bs > eval_rows ? bs : eval_rows;
+    if (mlp_workspace_reserve(b->ws, m, rows) != MLP_OK)
+        return train_fail(err, MLP_ERR_NOMEM, "out of memory for a %d-row workspace", rows);
+    for (int i = 0; i < n; i++)
+        b->order[i] = i;
+    return MLP_OK;
+}
+
+/* Copies the rows order[r0 .. r0+rows) into the contiguous batch buffers. */
+static void batch_gather(train_buffers *b, const mlp_model *m, const float *x, const int *labels,
+                         const float *targets, int r0, int rows)
+{
+    const size_t in = (size_t)m->n_inputs, out = (size_t)m->n_outputs;
+    for (int i = 0; i < rows; i++) {
+        int r = b->order[r0 + i];
+        memcpy(b->xb + (size_t)i * in, x + (size_t)r * in, in * sizeof(float));
+        if (labels)
+            b->lb[i] = labels[r];
+        else
+            memcpy(b->tb + (size_t)i * out, targets + (size_t)r * out, out * sizeof(float));
+    }
+}
+
+/*
+ * One optimiser step from the gradient backward left in ws: copy it, clip it,
+ * update. Returns the global norm before clipping (what clip_grad_norm_
+ * returns), which the epoch statistics report.
+ */
+static float step_take(mlp_model *m, train_buffers *b, const mlp_train_params *p)
+{
+    memcpy(b->st.grad, mlp_workspace_param_grad(b->ws), m->n_params * sizeof(float));
+    double norm = grad_norm(b->st.grad, m->n_params);
+    if (p->clip_norm > 0.0f) {
+        double coef = (double)p->clip_norm / (norm + 1e-6);
+        if (coef < 1.0) {
+            float c = (float)coef;
+            for (size_t i = 0; i < m->n_params; i++)
+                b->st.grad[i] *= c;
+        }
+    }
+    if (p->optimizer == MLP_OPT_ADAM)
+        step_adam(m->params, &b->st, m->n_params, p);
+    else
+        step_sgd(m->params, &b->st, m->n_params, p);
+    return (float)norm;
+}
+
+mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets, int n,
+                     const mlp_train_params *params, mlp_error *err)
+{
+    if (!m) return train_fail(err, MLP_ERR_INVALID, "model is NULL");
+    mlp_train_params p = params ? *params : mlp_train_default_params();
+    mlp_status s = check_params(&p, err);
+    if (s != MLP_OK) return s;
+    s = check_data(m, x, labels, targets, n, err);
+    if (s != MLP_OK) return s;
+    s = mlp_model_validate(m, err);
+    if (s != MLP_OK) return s;
+
+    const int bs = p.batch_size < n ? p.batch_size : n;
+    mlp_target tgt = {.kind = labels ? MLP_TARGET_LABELS : mlp_target_kind_for_targets(m)};
+    const bool classify = m->task == MLP_TASK_CLASSIFICATION;
+
+    train_buffers b;
+    s = buffers_alloc(&b, m, n, bs, labels != NULL, &p, err);
+    if (s != MLP_OK) {
+        buffers_free(&b);
+        return s;
+    }
+    tgt.labels = b.lb;
+    tgt.targets = b.tb;
+
+    mlp_rng rng;
+    mlp_rng_seed(&rng, p.seed);
+    for (int epoch = 1; epoch <= p.epochs; epoch++) {
+        mlp_rng_shuffle(&rng, b.order, n);
+        double loss_sum = 0.0;
+        mlp_epoch_stats es = {.epoch = epoch, .accuracy = NAN, .dead_fraction = 0.0f};
+        for (int r0 = 0; r0 < n; r0 += bs) {
+            int rows = n - r0 < bs ? n - r0 : bs;
+            batch_gather(&b, m, x, labels, targets, r0, rows);
+            float loss = NAN;
+            s = mlp_forward(m, b.ws, b.xb, rows, NULL);
+            if (s == MLP_OK) s = mlp_backward(m, b.ws, 0, rows, &tgt, &loss);
+            if (s != MLP_OK) {
+                train_fail(err, s, "epoch %d: forward/backward failed (%s)", epoch,
+                           mlp_status_str(s));
+                goto done;
+            }
+            if (!isfinite(loss)) {
+                s = train_fail(err, MLP_ERR_INVALID,
+                               "training diverged at epoch %d (loss is not finite); "
+                               "lower the learning rate or set clip_norm",
+                               epoch);
+                goto done;
+            }
+            /* The batch loss is a mean over its rows, so weight it by rows to
+             * make the epoch loss a mean over the epoch's rows. */
+            loss_sum += (double)loss * rows;
+            if (r0 + rows >= n && p.on_epoch) {
+                mlp_diagnostics d;
+                if (mlp_diagnose(m, b.ws, NULL, &d) == MLP_OK) es.dead_fraction = d.dead_fraction;
+            }
+            es.grad_norm = step_take(m, &b, &p);
+        }
+        if (!p.on_epoch) continue;
+        es.loss = (float)(loss_sum / n);
+        if (classify) es.accuracy = accuracy_chunked(m, b.ws, x, labels, targets, n);
+        if (!p.on_epoch(&es, p.user)) break;
+    }
+    s = MLP_OK;
+done:
+    buffers_free(&b);
+    return s;
+}

@@ -1,0 +1,60 @@
+/*
+ * cli — the offline subcommands of the reluserve binary.
+ *
+ *     reluserve train   --data iris.csv --task classification --layers 16,16 \
+ *                       --out models/iris/1/model.json
+ *     reluserve inspect models/iris/1/model.json --data iris.csv
+ *
+ * server/main.c dispatches on the first argument and calls the command with
+ * the arguments from the subcommand name on: argv[0] is "train" or "inspect",
+ * argv[1..argc) its options. Each command returns the process exit code:
+ * 0 success, 1 failure (unreadable data, training diverged, cannot save),
+ * 2 usage error (unknown flag, bad value). Messages go to stderr; `--help`
+ * prints the usage to stdout and returns 0. Neither command exits or aborts.
+ */
+#ifndef RS_CLI_H
+#define RS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+int rs_cmd_train(int argc, char **argv);
+int rs_cmd_inspect(int argc, char **argv);
+
+/* Exit codes shared by the subcommands. */
+enum { RS_EXIT_OK = 0, RS_EXIT_FAIL = 1, RS_EXIT_USAGE = 2 };
+
+/* --------------------------------------------- helpers shared by commands */
+
+/*
+ * A CSV file as read by the subcommands: the first line is a header, then one
+ * record per line, fields separated by commas, surrounding spaces and one pair
+ * of surrounding double quotes stripped (quoted fields cannot contain commas).
+ * Blank lines are skipped; CRLF line ends are accepted. Every record must have
+ * as many fields as the header.
+ */
+typedef struct {
+    int rows, cols;
+    char **header; /* cols column names */
+    float *num;    /* rows x cols, row-major; NAN where a field is not a number */
+    char **last;   /* rows copies of the last field's text (class names) */
+    int *line;     /* rows source line numbers (1-based), for error messages */
+} rs_csv;
+
+/* Reads path into *out (which the caller frees with rs_csv_free, also after a
+ * failure). On failure writes one sentence naming the file and line to msg. */
+bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len);
+void rs_csv_free(rs_csv *c);
+
+/*
+ * Option parsing for `--name value` and `--name=value`. rs_arg_match returns
+ * true when argv[*i] is --name; it then points *value at the value (taking the
+ * next argument when there is no '='), advancing *i, or sets *value to NULL if
+ * the value is missing.
+ */
+bool rs_arg_match(int argc, char **argv, int *i, const char *name, const char **value);
+/* Strict number parsing: the whole string, in range; false otherwise. */
+bool rs_arg_int(const char *s, long lo, long hi, long *out);
+bool rs_arg_float(const char *s, float *out);
+
+#endif /* RS_CLI_H */

@@ -1,0 +1,173 @@
+/*
+ * cli_csv.c — the small CSV reader behind `reluserve train` and `inspect`.
+ *
+ * Data sets for an MLP are a header plus numeric rows, with class names in
+ * the last column at most, so the reader parses every field as a number
+ * (NAN when it is not one) and keeps the text of the last field only. Memory:
+ * rows x cols floats plus one short string per row.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void rs_csv_free(rs_csv *c)
+{
+    if (!c) return;
+    if (c->header)
+        for (int j = 0; j < c->cols; j++)
+            free(c->header[j]);
+    if (c->last)
+        for (int i = 0; i < c->rows; i++)
+            free(c->last[i]);
+    free(c->header);
+    free(c->num);
+    free(c->last);
+    free(c->line);
+    memset(c, 0, sizeof *c);
+}
+
+/* Trims spaces and one pair of double quotes in place; returns the start. */
+static char *field_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+/* Splits line at commas in place into at most cap fields; returns the count
+ * (which may exceed cap: the caller reports the mismatch). */
+static int line_split(char *line, char **fields, int cap)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (n < cap) fields[n] = field_trim(p);
+        n++;
+        if (!comma) return n;
+        p = comma + 1;
+    }
+}
+
+static float field_number(const char *s)
+{
+    if (!*s) return NAN;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE || !isfinite(v) || fabs(v) > 3.0e38) return NAN;
+    return (float)v;
+}
+
+static bool line_blank(const char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    return *s == '\0';
+}
+
+/* Grows the per-row arrays to hold at least need rows. */
+static bool csv_grow(rs_csv *c, int *cap, int need)
+{
+    if (need <= *cap) return true;
+    int ncap = *cap == 0 ? 256 : *cap > INT_MAX / 2 ? INT_MAX : *cap * 2;
+    if (ncap < need) return false;
+    float *num = realloc(c->num, (size_t)ncap * (size_t)c->cols * sizeof(float));
+    if (!num) return false;
+    c->num = num;
+    char **last = realloc(c->last, (size_t)ncap * sizeof(char *));
+    if (!last) return false;
+    c->last = last;
+    int *line = realloc(c->line, (size_t)ncap * sizeof(int));
+    if (!line) return false;
+    c->line = line;
+    *cap = ncap;
+    return true;
+}
+
+bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(msg, msg_len, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    char *buf = NULL;
+    size_t buf_len = 0;
+    char **fields = NULL;
+    int lineno = 0, cap = 0;
+    bool ok = false;
+    ssize_t got;
+
+    /* Header: the first non-blank line. */
+    while ((got = getline(&buf, &buf_len, f)) >= 0) {
+        lineno++;
+        if (!line_blank(buf)) break;
+    }
+    if (got < 0) {
+        snprintf(msg, msg_len, "%s: empty file (expected a header line)", path);
+        goto done;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    int cols = 1;
+    for (const char *p = buf; *p; p++)
+        cols += *p == ',';
+    fields = malloc((size_t)cols * sizeof(char *));
+    out->header = calloc((size_t)cols, sizeof(char *));
+    if (!fields || !out->header) goto nomem;
+    out->cols = cols;
+    line_split(buf, fields, cols);
+    for (int j = 0; j < cols; j++)
+        if (!(out->header[j] = strdup(fields[j]))) goto nomem;
+
+    while ((got = getline(&buf, &buf_len, f)) >= 0) {
+        lineno++;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (line_blank(buf)) continue;
+        int n = line_split(buf, fields, cols);
+        if (n != cols) {
+            snprintf(msg, msg_len, "%s:%d: %d fields, but the header has %d", path, lineno, n,
+                     cols);
+            goto done;
+        }
+        if (out->rows == 0x7fffffff || !csv_grow(out, &cap, out->rows + 1)) goto nomem;
+        float *row = out->num + (size_t)out->rows * (size_t)cols;
+        for (int j = 0; j < cols; j++)
+            row[j] = field_number(fields[j]);
+        out->line[out->rows] = lineno;
+        if (!(out->last[out->rows] = strdup(fields[cols - 1]))) goto nomem;
+        out->rows++;
+    }
+    if (ferror(f)) {
+        snprintf(msg, msg_len, "%s: read error: %s", path, strerror(errno));
+        goto done;
+    }
+    if (out->rows == 0) {
+        snprintf(msg, msg_len, "%s: no data rows after the header", path);
+        goto done;
+    }
+    ok = true;
+    goto done;
+nomem:
+    snprintf(msg, msg_len, "%s: out of memory at line %d", path, lineno);
+done:
+    free(buf);
+    free(fields);
+    fclose(f);
+    return ok;
+}

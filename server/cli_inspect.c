@@ -1,0 +1,254 @@
+/*
+ * cli_inspect.c — `reluserve inspect`: what a model is, and how its units
+ * behave on a probe data set.
+ *
+ * Without --data it prints the architecture. With --data it forwards the
+ * whole CSV through the model in chunks and reports, per hidden layer, the
+ * fraction of units never active on any probe row (mlp_activity: the
+ * dying-ReLU measure that matters, as a unit silent on one batch may still
+ * fire on another), the sparsity of the layer's output over all rows, and the
+ * accuracy (classification) or mean squared error (regression) when the CSV
+ * carries labels or targets after the input columns.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mlp.h"
+
+static const char inspect_usage[] =
+    "usage: reluserve inspect MODEL_PATH [--data FILE.csv]\n"
+    "\n"
+    "Prints a model's architecture (.json, .safetensors with config.json beside it).\n"
+    "\n"
+    "  --data FILE   probe set: a CSV with a header and the model's input columns,\n"
+    "                optionally followed by the class name or index (classification)\n"
+    "                or the target columns (regression). Prints per-layer dead\n"
+    "                fraction (units never active on any row), sparsity, and the\n"
+    "                accuracy or mean squared error.\n"
+    "  --help        this text\n"
+    "\n"
+    "Exit status: 0 ok, 1 failure (unreadable model or data), 2 usage.\n";
+
+#define INSPECT_CHUNK 256
+
+static void arch_print(const mlp_model *m, const char *path)
+{
+    printf("model      %s (%s)\n", m->name,
+           m->task == MLP_TASK_CLASSIFICATION ? "classification" : "regression");
+    printf("file       %s\n", path);
+    printf("input      '%s', %d values%s\n", m->input_name, m->n_inputs,
+           m->input_mean || m->input_std ? ", standardised in the model" : "");
+    printf("output     '%s', %d value%s\n", m->output_name, m->n_outputs,
+           m->n_outputs == 1 ? "" : "s");
+    if (m->labels) {
+        printf("labels     ");
+        for (int k = 0; k < m->n_outputs; k++)
+            printf("%s%s", k ? ", " : "", m->labels[k]);
+        printf("\n");
+    }
+    printf("layers     %d\n", m->n_layers);
+    for (int l = 0; l < m->n_layers; l++) {
+        const mlp_layer *L = &m->layers[l];
+        size_t params = (size_t)L->in * (size_t)L->out + (size_t)L->out;
+        printf("  %2d  %5d -> %-5d  %-10s", l, L->in, L->out, mlp_activation_name(L->activation));
+        if (L->activation == MLP_ACT_LEAKY_RELU) printf(" alpha %g", (double)L->alpha);
+        printf("  %zu params\n", params);
+    }
+    printf("parameters %zu\n", m->n_params);
+}
+
+/* Class index of a probe row's label text: the model's label of that name,
+ * else a plain integer index. -1 when neither. */
+static int label_lookup(const mlp_model *m, const char *text, float as_number)
+{
+    if (m->labels)
+        for (int k = 0; k < m->n_outputs; k++)
+            if (strcmp(m->labels[k], text) == 0) return k;
+    if (!isnan(as_number) && as_number == floorf(as_number) && as_number >= 0.0f &&
+        as_number < (float)m->n_outputs)
+        return (int)as_number;
+    return -1;
+}
+
+/* Per-layer sums of the diagnostics over all chunks. */
+typedef struct {
+    double *zeros; /* sparsity x entries, summed */
+    double *act;   /* mean_activation x entries, summed */
+    long right;    /* classification rows predicted right */
+    double sq_err; /* regression: sum of squared errors */
+} probe_sums;
+
+static int probe_run(const mlp_model *m, const char *data_path)
+{
+    rs_csv csv;
+    char msg[600];
+    if (!rs_csv_read(data_path, &csv, msg, sizeof msg)) {
+        fprintf(stderr, "reluserve inspect: %s\n", msg);
+        rs_csv_free(&csv);
+        return RS_EXIT_FAIL;
+    }
+    const int n = csv.rows, n_in = m->n_inputs;
+    const int extra = csv.cols - n_in;
+    const bool classify = m->task == MLP_TASK_CLASSIFICATION;
+    /* The columns after the inputs: none, one label (classification), or
+     * n_outputs targets (regression). */
+    if (extra < 0 || (extra != 0 && extra != (classify ? 1 : m->n_outputs))) {
+        fprintf(stderr,
+                "reluserve inspect: %s has %d columns; the model takes %d inputs, so expected "
+                "%d, or %d with %s\n",
+                data_path, csv.cols, n_in, n_in, n_in + (classify ? 1 : m->n_outputs),
+                classify ? "a label column" : "the target columns");
+        rs_csv_free(&csv);
+        return RS_EXIT_FAIL;
+    }
+    int rc = RS_EXIT_FAIL;
+    float *x = malloc((size_t)n * (size_t)n_in * sizeof(float));
+    int *labels = classify && extra ? malloc((size_t)n * sizeof(int)) : NULL;
+    float *targets = !classify && extra ? malloc((size_t)n * (size_t)extra * sizeof(float)) : NULL;
+    mlp_workspace *ws = mlp_workspace_create();
+    mlp_activity act;
+    bool act_ok = false;
+    probe_sums sums = {calloc((size_t)m->n_layers, sizeof(double)),
+                       calloc((size_t)m->n_layers, sizeof(double)), 0, 0.0};
+    if (!x || (classify && extra && !labels) || (!classify && extra && !targets) || !ws ||
+        !sums.zeros || !sums.act) {
+        fprintf(stderr, "reluserve inspect: out of memory for %d rows\n", n);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        const float *row = csv.num + (size_t)i * (size_t)csv.cols;
+        int numeric = classify ? n_in : csv.cols;
+        for (int j = 0; j < numeric; j++)
+            if (isnan(row[j])) {
+                fprintf(stderr, "reluserve inspect: %s:%d: column '%s' is not a number\n",
+                        data_path, csv.line[i], csv.header[j]);
+                goto done;
+            }
+        memcpy(x + (size_t)i * n_in, row, (size_t)n_in * sizeof(float));
+        if (targets) memcpy(targets + (size_t)i * extra, row + n_in, (size_t)extra * sizeof(float));
+        if (labels && (labels[i] = label_lookup(m, csv.last[i], row[n_in])) < 0) {
+            fprintf(stderr, "reluserve inspect: %s:%d: '%s' is not one of the model's classes\n",
+                    data_path, csv.line[i], csv.last[i]);
+            goto done;
+        }
+    }
+    if (mlp_activity_init(&act, m) != MLP_OK) {
+        fprintf(stderr, "reluserve inspect: out of memory\n");
+        goto done;
+    }
+    act_ok = true;
+
+    for (int r0 = 0; r0 < n; r0 += INSPECT_CHUNK) {
+        int rows = n - r0 < INSPECT_CHUNK ? n - r0 : INSPECT_CHUNK;
+        mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * n_in, rows, NULL);
+        mlp_diagnostics d;
+        if (s == MLP_OK) s = mlp_diagnose(m, ws, NULL, &d);
+        if (s != MLP_OK) {
+            fprintf(stderr, "reluserve inspect: forward failed: %s\n", mlp_status_str(s));
+            goto done;
+        }
+        mlp_activity_add(&act, ws, 0, rows);
+        for (int l = 0; l < m->n_layers; l++) {
+            double entries = (double)rows * m->layers[l].out;
+            sums.zeros[l] += (double)d.layers[l].sparsity * entries;
+            sums.act[l] += (double)d.layers[l].mean_activation * entries;
+        }
+        const float *y = mlp_workspace_output(ws);
+        for (int i = 0; i < rows; i++) {
+            const float *yi = y + (size_t)i * m->n_outputs;
+            if (labels) {
+                int best = 0;
+                for (int k = 1; k < m->n_outputs; k++)
+                    if (yi[k] > yi[best]) best = k;
+                sums.right += best == labels[r0 + i];
+            } else if (targets) {
+                for (int k = 0; k < m->n_outputs; k++) {
+                    double e = (double)yi[k] - targets[(size_t)(r0 + i) * extra + k];
+                    sums.sq_err += e * e;
+                }
+            }
+        }
+    }
+
+    printf("\nprobe set  %s, %d rows\n", data_path, n);
+    printf("  layer  units  activation  never_active  sparsity  mean_activation\n");
+    int dead = 0, relu_units = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const mlp_layer *L = &m->layers[l];
+        double entries = (double)n * L->out;
+        bool hidden_relu = l < m->n_layers - 1 && mlp_activation_is_relu_family(L->activation);
+        printf("  %5d  %5d  %-10s  ", l, L->out, mlp_activation_name(L->activation));
+        if (hidden_relu) {
+            float f = mlp_activity_never_active_fraction(&act, l);
+            dead += (int)lroundf(f * (float)L->out);
+            relu_units += L->out;
+            printf("%12.4f  %8.4f  ", (double)f, sums.zeros[l] / entries);
+        } else {
+            printf("%12s  %8s  ", "-", "-");
+        }
+        printf("%15.4f\n", sums.act[l] / entries);
+    }
+    if (relu_units)
+        printf(
+            "dead units %d of %d ReLU-family hidden units (%.4f) never active on the probe set\n",
+            dead, relu_units, (double)dead / relu_units);
+    if (labels)
+        printf("accuracy   %.4f (%ld/%d)\n", (double)sums.right / n, sums.right, n);
+    else if (targets)
+        printf("mse        %.6g\n", sums.sq_err / ((double)n * m->n_outputs));
+    rc = RS_EXIT_OK;
+done:
+    if (act_ok) mlp_activity_free(&act);
+    free(sums.zeros);
+    free(sums.act);
+    mlp_workspace_free(ws);
+    free(x);
+    free(labels);
+    free(targets);
+    rs_csv_free(&csv);
+    return rc;
+}
+
+int rs_cmd_inspect(int argc, char **argv)
+{
+    const char *path = NULL, *data = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(inspect_usage, stdout);
+            return RS_EXIT_OK;
+        } else if (rs_arg_match(argc, argv, &i, "data", &v)) {
+            if (!v) {
+                fprintf(stderr, "reluserve inspect: --data needs a file name\n");
+                return RS_EXIT_USAGE;
+            }
+            data = v;
+        } else if (argv[i][0] == '-' || path) {
+            fprintf(stderr,
+                    "reluserve inspect: unexpected argument '%s'\n"
+                    "(see reluserve inspect --help)\n",
+                    argv[i]);
+            return RS_EXIT_USAGE;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "reluserve inspect: MODEL_PATH is required\n"
+                        "(see reluserve inspect --help)\n");
+        return RS_EXIT_USAGE;
+    }
+    mlp_model *m = NULL;
+    mlp_error err;
+    if (mlp_model_load(path, &m, &err) != MLP_OK) {
+        fprintf(stderr, "reluserve inspect: %s\n", err.msg);
+        return RS_EXIT_FAIL;
+    }
+    arch_print(m, path);
+    int rc = data ? probe_run(m, data) : RS_EXIT_OK;
+    mlp_model_free(m);
+    return rc;
+}

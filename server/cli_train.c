@@ -1,0 +1,525 @@
+/*
+ * cli_train.c — `reluserve train`: fit an MLP to a CSV file and save it.
+ *
+ * The CSV's last column is the class name (classification) or the last
+ * --targets columns are the regression targets; every other column is an
+ * input feature. Classes become model labels in order of first appearance in
+ * the file (so output unit k is the k-th distinct class seen), which keeps
+ * the mapping obvious from the data and stable under appending rows.
+ *
+ * Inputs are standardised by default: the training set's per-column mean and
+ * population standard deviation are stored in the model, which applies them
+ * inside forward, so clients keep sending raw values. A constant column gets
+ * std 1 (it carries no information; dividing by 0 would not help).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "mlp.h"
+
+static const char train_usage[] =
+    "usage: reluserve train --data FILE.csv --task classification|regression\n"
+    "                       --layers N[,N...] --out PATH.json|PATH.safetensors [options]\n"
+    "\n"
+    "Trains a multilayer perceptron on a CSV file (header line, one row per sample)\n"
+    "and saves it as a native JSON model or safetensors + config.json.\n"
+    "\n"
+    "  --data FILE            training data; the last column is the class name\n"
+    "                         (classification) or the last --targets columns are the\n"
+    "                         targets (regression); all other columns are inputs\n"
+    "  --task T               classification (softmax output, cross-entropy) or\n"
+    "                         regression (identity output, mean squared error)\n"
+    "  --layers LIST          hidden layer widths, e.g. 16,16\n"
+    "  --out PATH             where to save; .json or .safetensors (config.json is\n"
+    "                         written beside a .safetensors file); folders are created\n"
+    "  --activation A         hidden activation: relu (default), leaky_relu, tanh, sigmoid\n"
+    "  --alpha X              leaky_relu slope for x < 0 (default 0.01)\n"
+    "  --optimizer O          adam (default) or sgd (momentum 0.9)\n"
+    "  --lr X                 learning rate (default 0.01)\n"
+    "  --momentum X           SGD momentum (default 0.9)\n"
+    "  --weight-decay X       L2 penalty added to the gradient (default 0)\n"
+    "  --clip-norm X          clip the global gradient norm to X (default 0: off)\n"
+    "  --epochs N             passes over the data (default 100)\n"
+    "  --batch-size N         rows per mini-batch (default 32)\n"
+    "  --seed N               initialisation and shuffling seed (default 1)\n"
+    "  --standardize yes|no   store per-column mean/std in the model (default yes)\n"
+    "  --targets N            regression: number of target columns (default 1)\n"
+    "  --name NAME            model name (default: the data file's name without .csv)\n"
+    "  --log-every N          progress line every N epochs (default epochs/10)\n"
+    "  --help                 this text\n"
+    "\n"
+    "Classes are numbered in order of first appearance in the file. Progress goes to\n"
+    "stderr, the final summary to stdout. Exit status: 0 ok, 1 failure, 2 usage.\n";
+
+typedef struct {
+    const char *data, *out, *name;
+    mlp_task task;
+    bool task_set;
+    int hidden[MLP_MAX_LAYERS];
+    int n_hidden;
+    mlp_activation activation;
+    float alpha;
+    mlp_train_params tp;
+    bool standardize;
+    int n_targets;
+    int log_every;
+} train_opts;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "reluserve train: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see reluserve train --help)\n");
+    return RS_EXIT_USAGE;
+}
+
+/* "16,16" -> {16, 16}. */
+static bool layers_parse(const char *s, train_opts *o)
+{
+    o->n_hidden = 0;
+    const char *p = s;
+    while (*p) {
+        char tmp[32];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof tmp || o->n_hidden >= MLP_MAX_LAYERS - 1) return false;
+        memcpy(tmp, p, len);
+        tmp[len] = '\0';
+        long v;
+        if (!rs_arg_int(tmp, 1, MLP_MAX_UNITS, &v)) return false;
+        o->hidden[o->n_hidden++] = (int)v;
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (!*p) return false;
+        }
+    }
+    return o->n_hidden > 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Parses argv into o. Returns -1 to go on, or an exit code. */
+static int opts_parse(int argc, char **argv, train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->activation = MLP_ACT_RELU;
+    o->alpha = 0.01f;
+    o->tp = mlp_train_default_params();
+    o->tp.optimizer = MLP_OPT_ADAM;
+    o->tp.learning_rate = 0.01f;
+    o->standardize = true;
+    o->n_targets = 1;
+    bool targets_set = false;
+    const char *layers = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        long n;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(train_usage, stdout);
+            return RS_EXIT_OK;
+        } else if (rs_arg_match(argc, argv, &i, "data", &v)) {
+            if (!v) return usage_error("--data needs a file name", "");
+            o->data = v;
+        } else if (rs_arg_match(argc, argv, &i, "out", &v)) {
+            if (!v) return usage_error("--out needs a path", "");
+            o->out = v;
+        } else if (rs_arg_match(argc, argv, &i, "name", &v)) {
+            if (!v || !*v) return usage_error("--name needs a non-empty name", "");
+            o->name = v;
+        } else if (rs_arg_match(argc, argv, &i, "task", &v)) {
+            if (v && strcmp(v, "classification") == 0)
+                o->task = MLP_TASK_CLASSIFICATION;
+            else if (v && strcmp(v, "regression") == 0)
+                o->task = MLP_TASK_REGRESSION;
+            else
+                return usage_error("--task must be classification or regression, not '%s'",
+                                   v ? v : "");
+            o->task_set = true;
+        } else if (rs_arg_match(argc, argv, &i, "layers", &v)) {
+            if (!v || !layers_parse(v, o))
+                return usage_error("--layers must be a comma-separated list of widths in "
+                                   "[1, 65536], like 16,16 (got '%s')",
+                                   v ? v : "");
+            layers = v;
+        } else if (rs_arg_match(argc, argv, &i, "activation", &v)) {
+            if (!v || !mlp_activation_parse(v, &o->activation) ||
+                o->activation == MLP_ACT_SOFTMAX || o->activation == MLP_ACT_IDENTITY)
+                return usage_error("--activation must be relu, leaky_relu, tanh or sigmoid, "
+                                   "not '%s'",
+                                   v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "alpha", &v)) {
+            if (!rs_arg_float(v, &o->alpha) || o->alpha < 0.0f || o->alpha >= 1.0f)
+                return usage_error("--alpha must be a number in [0, 1), not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "optimizer", &v)) {
+            if (v && strcmp(v, "adam") == 0)
+                o->tp.optimizer = MLP_OPT_ADAM;
+            else if (v && strcmp(v, "sgd") == 0)
+                o->tp.optimizer = MLP_OPT_SGD;
+            else
+                return usage_error("--optimizer must be adam or sgd, not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "lr", &v)) {
+            if (!rs_arg_float(v, &o->tp.learning_rate) || !(o->tp.learning_rate > 0.0f))
+                return usage_error("--lr must be a number > 0, not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "momentum", &v)) {
+            if (!rs_arg_float(v, &o->tp.momentum) || o->tp.momentum < 0.0f ||
+                o->tp.momentum >= 1.0f)
+                return usage_error("--momentum must be a number in [0, 1), not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "weight-decay", &v)) {
+            if (!rs_arg_float(v, &o->tp.weight_decay) || o->tp.weight_decay < 0.0f)
+                return usage_error("--weight-decay must be a number >= 0, not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "clip-norm", &v)) {
+            if (!rs_arg_float(v, &o->tp.clip_norm) || o->tp.clip_norm < 0.0f)
+                return usage_error("--clip-norm must be a number >= 0, not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "epochs", &v)) {
+            if (!rs_arg_int(v, 1, 100000000, &n))
+                return usage_error("--epochs must be an integer >= 1, not '%s'", v ? v : "");
+            o->tp.epochs = (int)n;
+        } else if (rs_arg_match(argc, argv, &i, "batch-size", &v)) {
+            if (!rs_arg_int(v, 1, 1 << 20, &n))
+                return usage_error("--batch-size must be an integer in [1, 1048576], not '%s'",
+                                   v ? v : "");
+            o->tp.batch_size = (int)n;
+        } else if (rs_arg_match(argc, argv, &i, "seed", &v)) {
+            char *end;
+            errno = 0;
+            unsigned long long s = v ? strtoull(v, &end, 10) : 0;
+            if (!v || !*v || *end || errno || v[0] == '-')
+                return usage_error("--seed must be a non-negative integer, not '%s'", v ? v : "");
+            o->tp.seed = (uint64_t)s;
+        } else if (rs_arg_match(argc, argv, &i, "standardize", &v)) {
+            if (v && strcmp(v, "yes") == 0)
+                o->standardize = true;
+            else if (v && strcmp(v, "no") == 0)
+                o->standardize = false;
+            else
+                return usage_error("--standardize must be yes or no, not '%s'", v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "targets", &v)) {
+            if (!rs_arg_int(v, 1, MLP_MAX_UNITS, &n))
+                return usage_error("--targets must be an integer >= 1, not '%s'", v ? v : "");
+            o->n_targets = (int)n;
+            targets_set = true;
+        } else if (rs_arg_match(argc, argv, &i, "log-every", &v)) {
+            if (!rs_arg_int(v, 1, 100000000, &n))
+                return usage_error("--log-every must be an integer >= 1, not '%s'", v ? v : "");
+            o->log_every = (int)n;
+        } else {
+            return usage_error("unknown argument '%s'", argv[i]);
+        }
+    }
+    if (!o->data) return usage_error("--data FILE.csv is required%s", "");
+    if (!o->task_set) return usage_error("--task classification|regression is required%s", "");
+    if (!layers) return usage_error("--layers is required (hidden widths, e.g. 16,16)%s", "");
+    if (!o->out) return usage_error("--out PATH is required%s", "");
+    if (!ends_with(o->out, ".json") && !ends_with(o->out, ".safetensors"))
+        return usage_error("--out must end in .json or .safetensors, not '%s'", o->out);
+    if (targets_set && o->task == MLP_TASK_CLASSIFICATION)
+        return usage_error("--targets is for regression; a classifier reads one label column%s",
+                           "");
+    if (o->log_every == 0) o->log_every = o->tp.epochs >= 10 ? o->tp.epochs / 10 : 1;
+    return -1;
+}
+
+/* ------------------------------------------------------------ the data */
+
+typedef struct {
+    int n, n_in, n_out;
+    float *x;       /* n x n_in */
+    int *labels;    /* classification: n class indices */
+    float *targets; /* regression: n x n_out */
+    char **classes; /* classification: n_out names, owned */
+} train_data;
+
+static void data_free(train_data *d)
+{
+    if (d->classes)
+        for (int k = 0; k < d->n_out; k++)
+            free(d->classes[k]);
+    free(d->classes);
+    free(d->x);
+    free(d->labels);
+    free(d->targets);
+}
+
+/* Index of name among classes, adding it when new; -1 when out of memory. */
+static int class_index(train_data *d, int *cap, const char *name)
+{
+    for (int k = 0; k < d->n_out; k++)
+        if (strcmp(d->classes[k], name) == 0) return k;
+    if (d->n_out == *cap) {
+        int ncap = *cap ? *cap * 2 : 8;
+        char **c = realloc(d->classes, (size_t)ncap * sizeof(char *));
+        if (!c) return -1;
+        d->classes = c;
+        *cap = ncap;
+    }
+    if (!(d->classes[d->n_out] = strdup(name))) return -1;
+    return d->n_out++;
+}
+
+/* Splits the CSV into inputs and labels/targets; false with a message. */
+static bool data_from_csv(const rs_csv *c, const train_opts *o, train_data *d)
+{
+    memset(d, 0, sizeof *d);
+    int n_lab = o->task == MLP_TASK_CLASSIFICATION ? 1 : o->n_targets;
+    if (c->cols <= n_lab) {
+        fprintf(stderr,
+                "reluserve train: %s has %d columns; need at least one input column plus %d "
+                "%s column%s\n",
+                o->data, c->cols, n_lab,
+                n_lab == 1 && o->task == MLP_TASK_CLASSIFICATION ? "label" : "target",
+                n_lab == 1 ? "" : "s");
+        return false;
+    }
+    d->n = c->rows;
+    d->n_in = c->cols - n_lab;
+    if (d->n_in > MLP_MAX_UNITS) {
+        fprintf(stderr, "reluserve train: %s has %d input columns (limit %d)\n", o->data, d->n_in,
+                MLP_MAX_UNITS);
+        return false;
+    }
+    d->x = malloc((size_t)d->n * (size_t)d->n_in * sizeof(float));
+    if (o->task == MLP_TASK_CLASSIFICATION)
+        d->labels = malloc((size_t)d->n * sizeof(int));
+    else
+        d->targets = malloc((size_t)d->n * (size_t)n_lab * sizeof(float));
+    if (!d->x || (!d->labels && !d->targets)) {
+        fprintf(stderr, "reluserve train: out of memory for %d rows\n", d->n);
+        return false;
+    }
+    int class_cap = 0;
+    for (int i = 0; i < d->n; i++) {
+        const float *row = c->num + (size_t)i * (size_t)c->cols;
+        int numeric_cols = o->task == MLP_TASK_CLASSIFICATION ? d->n_in : c->cols;
+        for (int j = 0; j < numeric_cols; j++)
+            if (isnan(row[j])) {
+                fprintf(stderr, "reluserve train: %s:%d: column '%s' is not a number%s\n", o->data,
+                        c->line[i], c->header[j],
+                        j >= d->n_in ? " (regression targets are numbers; class names need "
+                                       "--task classification)"
+                                     : "");
+                return false;
+            }
+        memcpy(d->x + (size_t)i * d->n_in, row, (size_t)d->n_in * sizeof(float));
+        if (d->targets) {
+            memcpy(d->targets + (size_t)i * n_lab, row + d->n_in, (size_t)n_lab * sizeof(float));
+            continue;
+        }
+        if (!c->last[i][0]) {
+            fprintf(stderr, "reluserve train: %s:%d: empty class name in column '%s'\n", o->data,
+                    c->line[i], c->header[c->cols - 1]);
+            return false;
+        }
+        int k = class_index(d, &class_cap, c->last[i]);
+        if (k < 0 || d->n_out > MLP_MAX_UNITS) {
+            fprintf(stderr, "reluserve train: %s: too many classes\n", o->data);
+            return false;
+        }
+        d->labels[i] = k;
+    }
+    if (d->targets) d->n_out = n_lab;
+    if (d->labels && d->n_out < 2) {
+        fprintf(stderr, "reluserve train: %s has a single class '%s'; a classifier needs two\n",
+                o->data, d->classes[0]);
+        return false;
+    }
+    return true;
+}
+
+/* ----------------------------------------------------------- the model */
+
+static mlp_model *model_build(const train_opts *o, const train_data *d)
+{
+    mlp_layer_spec spec[MLP_MAX_LAYERS];
+    for (int l = 0; l < o->n_hidden; l++)
+        spec[l] = (mlp_layer_spec){o->hidden[l], o->activation, o->alpha};
+    spec[o->n_hidden] = (mlp_layer_spec){
+        d->n_out, o->task == MLP_TASK_CLASSIFICATION ? MLP_ACT_SOFTMAX : MLP_ACT_IDENTITY, 0};
+    mlp_model *m = NULL;
+    mlp_error err;
+    if (mlp_model_create(&m, d->n_in, spec, o->n_hidden + 1, &err) != MLP_OK) {
+        fprintf(stderr, "reluserve train: cannot build the model: %s\n", err.msg);
+        return NULL;
+    }
+    m->task = o->task;
+    mlp_model_init(m, MLP_INIT_AUTO, o->tp.seed);
+
+    /* Name: --name, or the data file's base name without its extension. */
+    char name[256];
+    if (o->name) {
+        snprintf(name, sizeof name, "%s", o->name);
+    } else {
+        const char *base = strrchr(o->data, '/');
+        snprintf(name, sizeof name, "%s", base ? base + 1 : o->data);
+        char *dot = strrchr(name, '.');
+        if (dot && dot != name) *dot = '\0';
+    }
+    bool ok = mlp_model_set_name(m, name) == MLP_OK;
+    if (ok && d->classes) ok = mlp_model_set_labels(m, (const char *const *)d->classes) == MLP_OK;
+    if (ok && o->standardize) {
+        float *mean = malloc((size_t)d->n_in * sizeof(float));
+        float *sd = malloc((size_t)d->n_in * sizeof(float));
+        ok = mean && sd;
+        for (int j = 0; ok && j < d->n_in; j++) {
+            double s = 0.0, s2 = 0.0;
+            for (int i = 0; i < d->n; i++)
+                s += d->x[(size_t)i * d->n_in + j];
+            s /= d->n;
+            for (int i = 0; i < d->n; i++) {
+                double e = d->x[(size_t)i * d->n_in + j] - s;
+                s2 += e * e;
+            }
+            double std = sqrt(s2 / d->n);
+            mean[j] = (float)s;
+            sd[j] = std > 1e-12 && (float)std > 0.0f ? (float)std : 1.0f;
+        }
+        if (ok && mlp_model_set_standardization(m, mean, sd, &err) != MLP_OK) {
+            fprintf(stderr, "reluserve train: cannot store standardisation: %s\n", err.msg);
+            ok = false;
+        }
+        free(mean);
+        free(sd);
+    }
+    if (!ok) {
+        fprintf(stderr, "reluserve train: out of memory setting up the model\n");
+        mlp_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct {
+    int every, epochs;
+} progress;
+
+static bool progress_print(const mlp_epoch_stats *s, void *user)
+{
+    const progress *p = user;
+    if (s->epoch % p->every != 0 && s->epoch != p->epochs && s->epoch != 1) return true;
+    if (isnan(s->accuracy))
+        fprintf(stderr, "epoch %6d/%d  loss %.6g  dead %.3f  grad_norm %.4g\n", s->epoch, p->epochs,
+                (double)s->loss, (double)s->dead_fraction, (double)s->grad_norm);
+    else
+        fprintf(stderr, "epoch %6d/%d  loss %.6g  accuracy %.4f  dead %.3f  grad_norm %.4g\n",
+                s->epoch, p->epochs, (double)s->loss, (double)s->accuracy, (double)s->dead_fraction,
+                (double)s->grad_norm);
+    return true;
+}
+
+/* mkdir -p for the folder part of path. */
+static bool parent_mkdirs(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return false;
+    char *slash = strrchr(dir, '/');
+    if (!slash) return true;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return false;
+        *p = '/';
+    }
+    return dir[0] == '\0' || mkdir(dir, 0755) == 0 || errno == EEXIST;
+}
+
+static mlp_status model_save(const mlp_model *m, const char *out, mlp_error *err)
+{
+    if (ends_with(out, ".json")) return mlp_model_save_json(m, out, err);
+    char config[4096];
+    const char *slash = strrchr(out, '/');
+    int dir_len = slash ? (int)(slash - out) : 0;
+    if (snprintf(config, sizeof config, "%.*s%sconfig.json", dir_len, out, slash ? "/" : "") >=
+        (int)sizeof config) {
+        snprintf(err->msg, sizeof err->msg, "path too long: %s", out);
+        return MLP_ERR_INVALID;
+    }
+    return mlp_model_save_safetensors(m, out, config, err);
+}
+
+/* Mean squared error over all outputs of the whole data set, in chunks. */
+static double regression_mse(const mlp_model *m, mlp_workspace *ws, const train_data *d)
+{
+    double sum = 0.0;
+    const int chunk = 256;
+    for (int r0 = 0; r0 < d->n; r0 += chunk) {
+        int rows = d->n - r0 < chunk ? d->n - r0 : chunk;
+        if (mlp_forward(m, ws, d->x + (size_t)r0 * d->n_in, rows, NULL) != MLP_OK) return NAN;
+        mlp_target t = {.kind = MLP_TARGET_MSE, .targets = d->targets + (size_t)r0 * d->n_out};
+        sum += (double)mlp_loss(m, ws, 0, rows, &t) * rows;
+    }
+    return sum / d->n;
+}
+
+int rs_cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    int rc = opts_parse(argc, argv, &o);
+    if (rc >= 0) return rc;
+
+    rs_csv csv;
+    char msg[600];
+    if (!rs_csv_read(o.data, &csv, msg, sizeof msg)) {
+        fprintf(stderr, "reluserve train: %s\n", msg);
+        rs_csv_free(&csv);
+        return RS_EXIT_FAIL;
+    }
+    train_data d;
+    bool ok = data_from_csv(&csv, &o, &d);
+    rs_csv_free(&csv);
+    mlp_model *m = ok ? model_build(&o, &d) : NULL;
+    mlp_workspace *ws = NULL;
+    rc = RS_EXIT_FAIL;
+    if (!m) goto done;
+    if (!parent_mkdirs(o.out)) {
+        fprintf(stderr, "reluserve train: cannot create the folder for %s: %s\n", o.out,
+                strerror(errno));
+        goto done;
+    }
+
+    fprintf(stderr, "training %s on %s: %d rows, %d inputs -> %d %s, %zu parameters\n", m->name,
+            o.data, d.n, d.n_in, d.n_out, o.task == MLP_TASK_CLASSIFICATION ? "classes" : "targets",
+            m->n_params);
+    progress prog = {o.log_every, o.tp.epochs};
+    o.tp.on_epoch = progress_print;
+    o.tp.user = &prog;
+    mlp_error err;
+    if (mlp_train(m, d.x, d.labels, d.targets, d.n, &o.tp, &err) != MLP_OK) {
+        fprintf(stderr, "reluserve train: %s\n", err.msg);
+        goto done;
+    }
+    if (model_save(m, o.out, &err) != MLP_OK) {
+        fprintf(stderr, "reluserve train: cannot save %s: %s\n", o.out, err.msg);
+        goto done;
+    }
+    ws = mlp_workspace_create();
+    if (!ws) {
+        fprintf(stderr, "reluserve train: out of memory\n");
+        goto done;
+    }
+    if (d.labels) {
+        float acc = mlp_accuracy(m, ws, d.x, d.labels, d.n);
+        printf("%s: training accuracy %.4f (%ld/%d), saved to %s\n", m->name, (double)acc,
+               lround((double)acc * d.n), d.n, o.out);
+    } else {
+        printf("%s: training MSE %.6g over %d rows, saved to %s\n", m->name,
+               regression_mse(m, ws, &d), d.n, o.out);
+    }
+    rc = RS_EXIT_OK;
+done:
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+    data_free(&d);
+    return rc;
+}

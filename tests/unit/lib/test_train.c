@@ -1,0 +1,511 @@
+/*
+ * test_train.c — mlp_train, the optimisers, clipping and mlp_accuracy.
+ *
+ * The optimiser references were computed with PyTorch 1.13 (/usr/bin/python3):
+ * torch.nn.Linear(1, 1) with weight 0.5, bias 0.1, x = 2, target 3, MSE loss,
+ * lr 0.1, weight_decay 0.01; SGD momentum 0.9; Adam betas (0.9, 0.999), eps
+ * 1e-8; optionally torch.nn.utils.clip_grad_norm_(params, 1.0) before step().
+ * By hand for the first SGD step: dL/dw = 2(wx + b - t)x = -7.6, plus
+ * wd * w = 0.005 gives -7.595, so w = 0.5 + 0.1 * 7.595 = 1.2595.
+ *
+ * Runs from the repository root (data/iris.csv is read by relative path).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static mlp_model *model_linear_1x1(float w, float b)
+{
+    mlp_layer_spec spec[] = {{1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 1, NULL), MLP_OK);
+    mlp_layer_weight(m, 0)[0] = w;
+    mlp_layer_bias(m, 0)[0] = b;
+    return m;
+}
+
+typedef struct {
+    int calls;
+    int stop_after; /* 0: never stop */
+    mlp_epoch_stats first, last;
+} epoch_log;
+
+static bool log_epoch(const mlp_epoch_stats *s, void *user)
+{
+    epoch_log *log = user;
+    if (log->calls == 0) log->first = *s;
+    log->last = *s;
+    log->calls++;
+    return log->stop_after == 0 || log->calls < log->stop_after;
+}
+
+/* One-row regression run of the 1x1 model; returns (w, b) after `steps`. */
+static void run_linear(mlp_optimizer opt, int steps, float clip, float *w, float *b)
+{
+    mlp_model *m = model_linear_1x1(0.5f, 0.1f);
+    float x = 2.0f, t = 3.0f;
+    mlp_train_params p = mlp_train_default_params();
+    p.optimizer = opt;
+    p.learning_rate = 0.1f;
+    p.momentum = 0.9f;
+    p.weight_decay = 0.01f;
+    p.clip_norm = clip;
+    p.epochs = steps;
+    p.batch_size = 1;
+    mlp_error err;
+    assert_int_equal(mlp_train(m, &x, NULL, &t, 1, &p, &err), MLP_OK);
+    *w = mlp_layer_weight(m, 0)[0];
+    *b = mlp_layer_bias(m, 0)[0];
+    mlp_model_free(m);
+}
+
+static void assert_close(float got, float want, float tol)
+{
+    if (!(fabsf(got - want) <= tol * fmaxf(1.0f, fabsf(want))))
+        fail_msg("got %.9g, want %.9g (tolerance %g)", (double)got, (double)want, (double)tol);
+}
+
+/* Iris from data/iris.csv: 150 rows, 4 features, species -> 0, 1, 2 in order
+ * of first appearance. Returns the row count. */
+static int iris_load(float *x, int *y, int cap)
+{
+    FILE *f = fopen("data/iris.csv", "r");
+    if (!f) fail_msg("cannot open data/iris.csv (run the test from the repository root)");
+    char line[256], names[3][32];
+    int n_names = 0, n = 0;
+    assert_non_null(fgets(line, sizeof line, f)); /* header */
+    while (n < cap && fgets(line, sizeof line, f)) {
+        char species[32];
+        float *r = x + (size_t)n * 4;
+        if (sscanf(line, "%f,%f,%f,%f,%31s", &r[0], &r[1], &r[2], &r[3], species) != 5) continue;
+        int k = 0;
+        while (k < n_names && strcmp(names[k], species) != 0)
+            k++;
+        if (k == n_names) {
+            assert_true(n_names < 3);
+            strcpy(names[n_names++], species);
+        }
+        y[n++] = k;
+    }
+    fclose(f);
+    return n;
+}
+
+/* ------------------------------------------------------------ defaults */
+
+static void test_default_params(void **state)
+{
+    (void)state;
+    mlp_train_params p = mlp_train_default_params();
+    assert_int_equal(p.optimizer, MLP_OPT_SGD);
+    assert_true(p.learning_rate == 0.01f);
+    assert_true(p.momentum == 0.9f);
+    assert_true(p.weight_decay == 0.0f);
+    assert_true(p.beta1 == 0.9f && p.beta2 == 0.999f && p.epsilon == 1e-8f);
+    assert_true(p.clip_norm == 0.0f);
+    assert_int_equal(p.epochs, 100);
+    assert_int_equal(p.batch_size, 32);
+    assert_null(p.on_epoch);
+}
+
+/* ------------------------------------------------- optimiser semantics */
+
+static void test_sgd_momentum_matches_torch(void **state)
+{
+    (void)state;
+    float w, b;
+    run_linear(MLP_OPT_SGD, 1, 0.0f, &w, &b);
+    assert_close(w, 1.2595000267028809f, 1e-6f);
+    assert_close(b, 0.4799000024795532f, 1e-6f);
+    /* The second step uses the velocity: v = 0.9 v + g. */
+    run_linear(MLP_OPT_SGD, 2, 0.0f, &w, &b);
+    assert_close(w, 1.942230463027954f, 1e-6f);
+    assert_close(b, 0.8215501308441162f, 1e-6f);
+}
+
+static void test_adam_matches_torch(void **state)
+{
+    (void)state;
+    float w, b;
+    /* Step 1 of bias-corrected Adam moves each parameter by ~lr * sign(g). */
+    run_linear(MLP_OPT_ADAM, 1, 0.0f, &w, &b);
+    assert_close(w, 0.5999999642372131f, 1e-6f);
+    assert_close(b, 0.19999998807907104f, 1e-6f);
+    run_linear(MLP_OPT_ADAM, 2, 0.0f, &w, &b);
+    assert_close(w, 0.6991874575614929f, 1e-6f);
+    assert_close(b, 0.29918694496154785f, 1e-6f);
+}
+
+static void test_clipping_matches_torch(void **state)
+{
+    (void)state;
+    float w, b;
+    run_linear(MLP_OPT_SGD, 1, 1.0f, &w, &b);
+    assert_close(w, 0.5889427065849304f, 1e-6f);
+    assert_close(b, 0.1446213573217392f, 1e-6f);
+    run_linear(MLP_OPT_SGD, 2, 1.0f, &w, &b);
+    assert_close(w, 0.7578449249267578f, 1e-6f);
+    assert_close(b, 0.2293573021888733f, 1e-6f);
+    run_linear(MLP_OPT_ADAM, 2, 1.0f, &w, &b);
+    assert_close(w, 0.699997067451477f, 1e-6f);
+    assert_close(b, 0.2999941110610962f, 1e-6f);
+}
+
+/* With plain SGD (lr 1, no momentum, no decay) one step moves the parameters
+ * by exactly the clipped gradient, so ||delta|| must equal the cap while the
+ * reported (pre-clip) norm is larger. */
+static void test_clipping_caps_norm(void **state)
+{
+    (void)state;
+    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 3);
+    float x[4 * 4] = {5, -3, 2, 8, -7, 1, 4, -2, 3, 3, -6, 1, 9, -8, 2, 2};
+    int y[4] = {0, 1, 2, 1};
+    float *before = malloc(m->n_params * sizeof(float));
+    assert_non_null(before);
+    memcpy(before, m->params, m->n_params * sizeof(float));
+
+    epoch_log log = {0};
+    mlp_train_params p = mlp_train_default_params();
+    p.learning_rate = 1.0f;
+    p.momentum = 0.0f;
+    p.clip_norm = 0.05f;
+    p.epochs = 1;
+    p.batch_size = 4;
+    p.on_epoch = log_epoch;
+    p.user = &log;
+    assert_int_equal(mlp_train(m, x, y, NULL, 4, &p, NULL), MLP_OK);
+    double d2 = 0.0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        double d = (double)m->params[i] - (double)before[i];
+        d2 += d * d;
+    }
+    assert_int_equal(log.calls, 1);
+    assert_true(log.last.grad_norm > 0.05f); /* it did need clipping */
+    assert_close((float)sqrt(d2), 0.05f, 1e-4f);
+    free(before);
+    mlp_model_free(m);
+}
+
+/* ---------------------------------------------------------- convergence */
+
+static void test_xor_converges(void **state)
+{
+    (void)state;
+    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 11);
+    float x[] = {0, 0, 0, 1, 1, 0, 1, 1};
+    int y[] = {0, 1, 1, 0};
+    epoch_log log = {0};
+    mlp_train_params p = mlp_train_default_params();
+    p.optimizer = MLP_OPT_ADAM;
+    p.learning_rate = 0.05f;
+    p.epochs = 300;
+    p.batch_size = 4;
+    p.seed = 5;
+    p.on_epoch = log_epoch;
+    p.user = &log;
+    mlp_error err;
+    if (mlp_train(m, x, y, NULL, 4, &p, &err) != MLP_OK) fail_msg("%s", err.msg);
+    assert_int_equal(log.calls, 300);
+    assert_int_equal(log.first.epoch, 1);
+    assert_int_equal(log.last.epoch, 300);
+    assert_true(log.last.loss < log.first.loss);
+    assert_true(log.last.loss < 0.05f);
+    assert_true(log.last.accuracy == 1.0f);
+    assert_true(log.last.dead_fraction >= 0.0f && log.last.dead_fraction <= 1.0f);
+
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_non_null(ws);
+    assert_true(mlp_accuracy(m, ws, x, y, 4) == 1.0f);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+static mlp_model *iris_train(const float *x, const int *y, int n, uint64_t init_seed, uint64_t seed,
+                             epoch_log *log)
+{
+    /* Standardise with the training set's mean and (population) std; the
+     * model applies it inside forward, so x stays raw. */
+    float mean[4] = {0}, sd[4] = {0};
+    for (int j = 0; j < 4; j++) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < n; i++)
+            s += x[i * 4 + j];
+        s /= n;
+        for (int i = 0; i < n; i++)
+            s2 += (x[i * 4 + j] - s) * (x[i * 4 + j] - s);
+        mean[j] = (float)s;
+        sd[j] = (float)sqrt(s2 / n);
+    }
+    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 3, NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_standardization(m, mean, sd, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, init_seed);
+    mlp_train_params p = mlp_train_default_params();
+    p.optimizer = MLP_OPT_ADAM;
+    p.learning_rate = 0.01f;
+    p.epochs = 100;
+    p.batch_size = 16;
+    p.seed = seed;
+    p.on_epoch = log ? log_epoch : NULL;
+    p.user = log;
+    mlp_error err;
+    if (mlp_train(m, x, y, NULL, n, &p, &err) != MLP_OK) fail_msg("%s", err.msg);
+    return m;
+}
+
+static void test_iris_reaches_95_percent(void **state)
+{
+    (void)state;
+    float x[150 * 4];
+    int y[150];
+    assert_int_equal(iris_load(x, y, 150), 150);
+    epoch_log log = {0};
+    mlp_model *m = iris_train(x, y, 150, 7, 7, &log);
+    mlp_workspace *ws = mlp_workspace_create();
+    float acc = mlp_accuracy(m, ws, x, y, 150);
+    assert_true(acc >= 0.95f);
+    assert_true(log.last.accuracy == acc); /* the callback saw the same model */
+    assert_true(log.last.loss < 0.2f);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+static void test_same_seed_same_bits(void **state)
+{
+    (void)state;
+    float x[150 * 4];
+    int y[150];
+    assert_int_equal(iris_load(x, y, 150), 150);
+    mlp_model *a = iris_train(x, y, 150, 99, 99, NULL);
+    mlp_model *b = iris_train(x, y, 150, 99, 99, NULL);
+    /* Same initial weights, another shuffling seed: other mini-batches. */
+    mlp_model *c = iris_train(x, y, 150, 99, 100, NULL);
+    assert_int_equal(a->n_params, b->n_params);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_not_equal(a->params, c->params, a->n_params * sizeof(float));
+    mlp_model_free(a);
+    mlp_model_free(b);
+    mlp_model_free(c);
+}
+
+/* Regression with MSE: the loss falls and accuracy is NAN. */
+static void test_regression_trains(void **state)
+{
+    (void)state;
+    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 1);
+    float x[64], t[64];
+    for (int i = 0; i < 64; i++) {
+        x[i] = -1.0f + 2.0f * (float)i / 63.0f;
+        t[i] = x[i] * x[i];
+    }
+    epoch_log log = {0};
+    mlp_train_params p = mlp_train_default_params();
+    p.optimizer = MLP_OPT_ADAM;
+    p.learning_rate = 0.01f;
+    p.epochs = 200;
+    p.batch_size = 16;
+    p.on_epoch = log_epoch;
+    p.user = &log;
+    assert_int_equal(mlp_train(m, x, NULL, t, 64, &p, NULL), MLP_OK);
+    assert_true(isnan(log.last.accuracy));
+    assert_true(log.last.loss < 0.01f);
+    assert_true(log.last.loss < log.first.loss / 5.0f);
+    mlp_model_free(m);
+}
+
+static void test_callback_stops_early(void **state)
+{
+    (void)state;
+    mlp_model *m = model_linear_1x1(0.5f, 0.1f);
+    float x = 2.0f, t = 3.0f;
+    epoch_log log = {.stop_after = 3};
+    mlp_train_params p = mlp_train_default_params();
+    p.epochs = 50;
+    p.on_epoch = log_epoch;
+    p.user = &log;
+    assert_int_equal(mlp_train(m, &x, NULL, &t, 1, &p, NULL), MLP_OK);
+    assert_int_equal(log.calls, 3);
+    assert_int_equal(log.last.epoch, 3);
+    mlp_model_free(m);
+}
+
+/* The epoch loss is the mean over rows, not over mini-batches: with rows of
+ * squared error 0, 1 and 4 in batches of 2 and 1, a mean of batch means would
+ * give 2.25, 1.5 or 1.25 depending on the shuffle, never 5/3. The learning
+ * rate is so small that the parameters do not move within the epoch. */
+static void test_epoch_loss_is_row_mean(void **state)
+{
+    (void)state;
+    mlp_model *m = model_linear_1x1(1.0f, 0.0f);
+    float x[3] = {0, 1, 2}, t[3] = {0, 0, 0};
+    epoch_log log = {0};
+    mlp_train_params p = mlp_train_default_params();
+    p.learning_rate = 1e-20f;
+    p.momentum = 0.0f;
+    p.epochs = 1;
+    p.batch_size = 2;
+    p.on_epoch = log_epoch;
+    p.user = &log;
+    assert_int_equal(mlp_train(m, x, NULL, t, 3, &p, NULL), MLP_OK);
+    assert_int_equal(log.calls, 1);
+    assert_close(log.last.loss, 5.0f / 3.0f, 1e-6f);
+    assert_true(isnan(log.last.accuracy));
+    mlp_model_free(m);
+}
+
+static void test_divergence_is_an_error(void **state)
+{
+    (void)state;
+    mlp_model *m = model_linear_1x1(0.5f, 0.1f);
+    float x = 1e3f, t = 3.0f;
+    mlp_train_params p = mlp_train_default_params();
+    p.learning_rate = 10.0f;
+    p.epochs = 100;
+    mlp_error err;
+    assert_int_equal(mlp_train(m, &x, NULL, &t, 1, &p, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "diverged"));
+    mlp_model_free(m);
+}
+
+/* ------------------------------------------------------- invalid input */
+
+static void test_invalid_arguments(void **state)
+{
+    (void)state;
+    mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 1);
+    float x[4] = {1, 2, 3, 4}, t[6] = {1, 0, 0, 0, 1, 0};
+    int y[2] = {0, 2}, bad_hi[2] = {0, 3}, bad_lo[2] = {-1, 0};
+    mlp_train_params p = mlp_train_default_params();
+    p.epochs = 1;
+    mlp_error err;
+    float *before = malloc(m->n_params * sizeof(float));
+    assert_non_null(before);
+    memcpy(before, m->params, m->n_params * sizeof(float));
+
+    assert_int_equal(mlp_train(m, x, y, t, 2, &p, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "exactly one"));
+    assert_int_equal(mlp_train(m, x, NULL, NULL, 2, &p, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_train(m, x, y, NULL, 0, &p, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_train(m, x, y, NULL, -5, &p, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_train(m, x, bad_hi, NULL, 2, &p, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "labels[1] = 3"));
+    assert_int_equal(mlp_train(m, x, bad_lo, NULL, 2, &p, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_train(NULL, x, y, NULL, 2, &p, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_train(m, NULL, y, NULL, 2, &p, &err), MLP_ERR_INVALID);
+
+    float xnan[4] = {1, NAN, 3, 4};
+    assert_int_equal(mlp_train(m, xnan, y, NULL, 2, &p, &err), MLP_ERR_INVALID);
+
+    mlp_train_params q = p;
+    q.batch_size = 0;
+    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+    q = p;
+    q.learning_rate = 0.0f;
+    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+    q = p;
+    q.epochs = 0;
+    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+    q = p;
+    q.momentum = 1.0f;
+    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+    q = p;
+    q.optimizer = MLP_OPT_ADAM;
+    q.beta2 = 1.0f;
+    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+    q = p;
+    q.clip_norm = -1.0f;
+    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+
+    /* None of the refused calls touched the model. */
+    assert_memory_equal(m->params, before, m->n_params * sizeof(float));
+
+    /* Target distributions train a classifier too. */
+    assert_int_equal(mlp_train(m, x, NULL, t, 2, &p, &err), MLP_OK);
+    free(before);
+    mlp_model_free(m);
+
+    /* Labels make no sense for a regression model. */
+    mlp_model *r = model_linear_1x1(1.0f, 0.0f);
+    int zero = 0;
+    assert_int_equal(mlp_train(r, x, &zero, NULL, 1, &p, &err), MLP_ERR_INVALID);
+    mlp_model_free(r);
+}
+
+static void test_accuracy_counts_argmax(void **state)
+{
+    (void)state;
+    /* Identity 2x2 layer: output = input, so the argmax is the larger input. */
+    mlp_layer_spec spec[] = {{2, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 2, spec, 1, NULL), MLP_OK);
+    float *w = mlp_layer_weight(m, 0);
+    w[0] = 1;
+    w[3] = 1;
+    mlp_workspace *ws = mlp_workspace_create();
+    float x[] = {1, 0, 0, 1, 2, 1, 0, 5};
+    int y[] = {0, 1, 1, 1}; /* third row is wrong */
+    assert_true(mlp_accuracy(m, ws, x, y, 4) == 0.75f);
+    assert_true(isnan(mlp_accuracy(m, ws, x, y, 0)));
+    assert_true(isnan(mlp_accuracy(m, ws, NULL, y, 4)));
+
+    /* More rows than one evaluation chunk. */
+    enum { N = 1000 };
+    float *xs = malloc(N * 2 * sizeof(float));
+    int *ys = malloc(N * sizeof(int));
+    assert_non_null(xs);
+    assert_non_null(ys);
+    for (int i = 0; i < N; i++) {
+        xs[2 * i] = (float)(i % 2);
+        xs[2 * i + 1] = (float)(1 - i % 2);
+        ys[i] = i < 100 ? i % 2 : 1 - i % 2; /* first 100 wrong */
+    }
+    assert_true(mlp_accuracy(m, ws, xs, ys, N) == 0.9f);
+    free(xs);
+    free(ys);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_params),
+        cmocka_unit_test(test_sgd_momentum_matches_torch),
+        cmocka_unit_test(test_adam_matches_torch),
+        cmocka_unit_test(test_clipping_matches_torch),
+        cmocka_unit_test(test_clipping_caps_norm),
+        cmocka_unit_test(test_xor_converges),
+        cmocka_unit_test(test_iris_reaches_95_percent),
+        cmocka_unit_test(test_same_seed_same_bits),
+        cmocka_unit_test(test_regression_trains),
+        cmocka_unit_test(test_callback_stops_early),
+        cmocka_unit_test(test_epoch_loss_is_row_mean),
+        cmocka_unit_test(test_divergence_is_an_error),
+        cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_accuracy_counts_argmax),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

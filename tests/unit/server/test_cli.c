@@ -1,0 +1,306 @@
+/*
+ * test_cli.c — the CSV reader, option parsing, and `reluserve train` /
+ * `reluserve inspect` end to end on small files in a temporary folder.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "mlp.h"
+
+static char tmp_dir[64];
+
+static int dir_setup(void **state)
+{
+    (void)state;
+    strcpy(tmp_dir, "/tmp/rs_test_cli_XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int dir_teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes text to tmp_dir/name; returns the path (static buffer rotation). */
+static const char *file_write(const char *name, const char *text)
+{
+    static char paths[4][256];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 256, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static int run(int (*cmd)(int, char **), const char *first, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    return cmd(argc, argv);
+}
+
+/* ------------------------------------------------------------- CSV */
+
+static void test_csv_reads_numbers_and_last_text(void **state)
+{
+    (void)state;
+    const char *p = file_write("a.csv", "a, b ,\"c\"\r\n"
+                                        "1,2.5,cat\r\n"
+                                        "\n"
+                                        " -3 ,\"4e2\", dog \r\n");
+    rs_csv c;
+    char msg[256];
+    assert_true(rs_csv_read(p, &c, msg, sizeof msg));
+    assert_int_equal(c.rows, 2);
+    assert_int_equal(c.cols, 3);
+    assert_string_equal(c.header[0], "a");
+    assert_string_equal(c.header[1], "b");
+    assert_string_equal(c.header[2], "c");
+    assert_true(c.num[0] == 1.0f && c.num[1] == 2.5f && isnan(c.num[2]));
+    assert_true(c.num[3] == -3.0f && c.num[4] == 400.0f && isnan(c.num[5]));
+    assert_string_equal(c.last[0], "cat");
+    assert_string_equal(c.last[1], "dog");
+    assert_int_equal(c.line[0], 2);
+    assert_int_equal(c.line[1], 4);
+    rs_csv_free(&c);
+}
+
+static void test_csv_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    rs_csv c;
+    char msg[256];
+    const char *p = file_write("ragged.csv", "a,b\n1,2\n3\n");
+    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "ragged.csv:3"));
+    rs_csv_free(&c);
+    p = file_write("empty.csv", "");
+    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "empty"));
+    rs_csv_free(&c);
+    p = file_write("header.csv", "a,b\n\n");
+    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "no data rows"));
+    rs_csv_free(&c);
+    assert_false(rs_csv_read("/nonexistent/x.csv", &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "cannot open"));
+    rs_csv_free(&c);
+}
+
+static void test_csv_grows_past_first_block(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/big.csv", tmp_dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("x,y\n", f);
+    for (int i = 0; i < 1000; i++)
+        fprintf(f, "%d,%d\n", i, 2 * i);
+    fclose(f);
+    rs_csv c;
+    char msg[256];
+    assert_true(rs_csv_read(path, &c, msg, sizeof msg));
+    assert_int_equal(c.rows, 1000);
+    assert_true(c.num[999 * 2] == 999.0f && c.num[999 * 2 + 1] == 1998.0f);
+    rs_csv_free(&c);
+}
+
+/* ------------------------------------------------------------ options */
+
+static void test_arg_match_forms(void **state)
+{
+    (void)state;
+    char *argv[] = {"train", "--lr=0.5", "--epochs", "7", "--lrx", "1", "--seed", NULL};
+    int argc = 7, i = 1;
+    const char *v;
+    assert_true(rs_arg_match(argc, argv, &i, "lr", &v));
+    assert_string_equal(v, "0.5");
+    assert_int_equal(i, 1);
+    i = 2;
+    assert_true(rs_arg_match(argc, argv, &i, "epochs", &v));
+    assert_string_equal(v, "7");
+    assert_int_equal(i, 3);
+    i = 4;
+    assert_false(rs_arg_match(argc, argv, &i, "lr", &v));
+    i = 6;
+    assert_true(rs_arg_match(argc, argv, &i, "seed", &v));
+    assert_null(v);
+}
+
+static void test_arg_numbers_are_strict(void **state)
+{
+    (void)state;
+    long n;
+    float f;
+    assert_true(rs_arg_int("42", 1, 100, &n) && n == 42);
+    assert_false(rs_arg_int("42x", 1, 100, &n));
+    assert_false(rs_arg_int("", 1, 100, &n));
+    assert_false(rs_arg_int("0", 1, 100, &n));
+    assert_false(rs_arg_int("101", 1, 100, &n));
+    assert_true(rs_arg_float("1e-3", &f) && f == 1e-3f);
+    assert_false(rs_arg_float("nan", &f));
+    assert_false(rs_arg_float("inf", &f));
+    assert_false(rs_arg_float("1e39", &f));
+    assert_false(rs_arg_float("0.1.2", &f));
+    assert_false(rs_arg_float(NULL, &f));
+}
+
+/* ------------------------------------------------------------ commands */
+
+/* Two well separated blobs; "right" appears first, so it is class 0. */
+static const char *blobs_csv(void)
+{
+    char text[8192] = "u,v,side\n";
+    size_t len = strlen(text);
+    for (int i = 0; i < 40; i++) {
+        float jitter = (float)(i % 7) * 0.1f;
+        len += (size_t)snprintf(text + len, sizeof text - len, "%g,%g,%s\n",
+                                i % 2 ? -2.0 - jitter : 2.0 + jitter, 10.0 + jitter,
+                                i % 2 ? "left" : "right");
+    }
+    return file_write("blobs.csv", text);
+}
+
+static void test_train_classifier_and_inspect(void **state)
+{
+    (void)state;
+    const char *data = blobs_csv();
+    char out[256];
+    snprintf(out, sizeof out, "%s/models/blobs/1/model.json", tmp_dir);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "8", "--epochs", "30", "--batch-size", "8", "--seed", "3",
+                         "--out", out, NULL),
+                     RS_EXIT_OK);
+    mlp_model *m = NULL;
+    mlp_error err;
+    assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
+    assert_string_equal(m->name, "blobs");
+    assert_int_equal(m->n_inputs, 2);
+    assert_int_equal(m->n_outputs, 2);
+    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
+    assert_non_null(m->labels);
+    assert_string_equal(m->labels[0], "right");
+    assert_string_equal(m->labels[1], "left");
+    assert_non_null(m->input_mean);
+    assert_non_null(m->input_std);
+    assert_true(fabsf(m->input_mean[1] - 10.3f) < 0.05f); /* jitter averages ~0.3 */
+    assert_true(m->input_std[0] > 1.5f);
+    mlp_model_free(m);
+
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, NULL), RS_EXIT_OK);
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", data, NULL), RS_EXIT_OK);
+    const char *bad = file_write("badlabel.csv", "u,v,side\n1,2,up\n");
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", bad, NULL), RS_EXIT_FAIL);
+    assert_int_equal(run(rs_cmd_inspect, "inspect", NULL), RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--nope", NULL), RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_inspect, "inspect", "/nonexistent.json", NULL), RS_EXIT_FAIL);
+}
+
+static void test_train_regression_safetensors(void **state)
+{
+    (void)state;
+    char text[4096] = "a,b,s,d\n";
+    size_t len = strlen(text);
+    for (int i = 0; i < 30; i++) {
+        float a = (float)i / 10.0f, b = (float)(i % 5);
+        len += (size_t)snprintf(text + len, sizeof text - len, "%g,%g,%g,%g\n", a, b, a + b, a - b);
+    }
+    const char *data = file_write("reg.csv", text);
+    char out[256], config[256];
+    snprintf(out, sizeof out, "%s/reg/1/model.safetensors", tmp_dir);
+    snprintf(config, sizeof config, "%s/reg/1/config.json", tmp_dir);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "regression", "--targets",
+                         "2", "--layers", "8,8", "--activation", "tanh", "--optimizer", "sgd",
+                         "--lr", "0.01", "--epochs", "5", "--standardize", "no", "--name", "sums",
+                         "--out", out, NULL),
+                     RS_EXIT_OK);
+    assert_int_equal(access(config, R_OK), 0);
+    mlp_model *m = NULL;
+    mlp_error err;
+    assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
+    assert_string_equal(m->name, "sums");
+    assert_int_equal(m->task, MLP_TASK_REGRESSION);
+    assert_int_equal(m->n_inputs, 2);
+    assert_int_equal(m->n_outputs, 2);
+    assert_int_equal(m->layers[0].activation, MLP_ACT_TANH);
+    assert_null(m->input_mean);
+    mlp_model_free(m);
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", data, NULL), RS_EXIT_OK);
+}
+
+static void test_train_usage_and_failures(void **state)
+{
+    (void)state;
+    const char *data = blobs_csv();
+    char out[256];
+    snprintf(out, sizeof out, "%s/x.json", tmp_dir);
+    assert_int_equal(run(rs_cmd_train, "train", "--help", NULL), RS_EXIT_OK);
+    assert_int_equal(run(rs_cmd_train, "train", NULL), RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "4", NULL),
+                     RS_EXIT_USAGE); /* no --out */
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "cluster", "--layers",
+                         "4", "--out", out, NULL),
+                     RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "4,0", "--out", out, NULL),
+                     RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "4", "--out", "model.txt", NULL),
+                     RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "4", "--lr", "-1", "--out", out, NULL),
+                     RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "4", "--epochs", NULL),
+                     RS_EXIT_USAGE);
+    /* Failures: missing data, class names as regression targets, one class. */
+    assert_int_equal(run(rs_cmd_train, "train", "--data", "/nonexistent.csv", "--task",
+                         "classification", "--layers", "4", "--out", out, NULL),
+                     RS_EXIT_FAIL);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "regression", "--layers",
+                         "4", "--out", out, NULL),
+                     RS_EXIT_FAIL);
+    const char *one = file_write("one.csv", "a,k\n1,x\n2,x\n");
+    assert_int_equal(run(rs_cmd_train, "train", "--data", one, "--task", "classification",
+                         "--layers", "4", "--out", out, NULL),
+                     RS_EXIT_FAIL);
+    assert_int_equal(access(out, F_OK), -1); /* nothing was written */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_csv_reads_numbers_and_last_text),
+        cmocka_unit_test(test_csv_errors_name_file_and_line),
+        cmocka_unit_test(test_csv_grows_past_first_block),
+        cmocka_unit_test(test_arg_match_forms),
+        cmocka_unit_test(test_arg_numbers_are_strict),
+        cmocka_unit_test(test_train_classifier_and_inspect),
+        cmocka_unit_test(test_train_regression_safetensors),
+        cmocka_unit_test(test_train_usage_and_failures),
+    };
+    return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
+}
