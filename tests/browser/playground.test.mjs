@@ -1,0 +1,351 @@
+// Browser test of the web playground: starts build/reluserve on an ephemeral
+// loopback port, drives the page in Debian's headless Chromium through
+// playwright-core, and checks what a person would see. Prints one line per
+// test and, last, "N passed, N failed"; exits non-zero on any failure.
+//
+// Environment: RELUSERVE_BIN (default build/reluserve), RELUSERVE_MODELS
+// (default models/ when it holds iris/1/model.json, else a temporary
+// repository with a small hand-made iris-shaped model; BROWSER_MODEL=handmade
+// forces that one), CHROMIUM
+// (default /usr/bin/chromium), SCREENSHOT_DIR (default build/browser).
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.RELUSERVE_BIN || path.join(ROOT, 'build/reluserve');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const OUT = process.env.SCREENSHOT_DIR || path.join(ROOT, 'build/browser');
+const IRIS_LABELS = ['setosa', 'versicolor', 'virginica'];
+const STEP_TIMEOUT_MS = 10000;
+
+// ------------------------------------------------------------ model repository
+
+/* An iris-shaped classifier whose weights are chosen by hand so that petal
+ * length alone separates the three sample flowers; hidden unit 3 reads
+ * -sepal length and is therefore dead on every real flower. */
+function handMadeIris() {
+  return {
+    format: 'reluserve-mlp', version: 1, name: 'iris', task: 'classification',
+    input: { name: 'input', size: 4 },
+    output: { name: 'output', labels: IRIS_LABELS },
+    layers: [
+      {
+        units: 4, activation: 'relu',
+        weight: [[0, 0, -1, 0], [0, 0, 1, 0], [0, 0, 1, 0], [-1, 0, 0, 0]],
+        bias: [2.5, -2.5, -4.85, 0],
+      },
+      {
+        units: 3, activation: 'softmax',
+        weight: [[3, 0, 0, 0], [0, 2, -6, 0], [0, 0, 8, 0]],
+        bias: [0, 0, 0],
+      },
+    ],
+  };
+}
+
+function modelRepository() {
+  if (process.env.RELUSERVE_MODELS) return { dir: process.env.RELUSERVE_MODELS, bundled: true };
+  if (process.env.BROWSER_MODEL !== 'handmade' && fs.existsSync(path.join(ROOT, 'models/iris/1/model.json'))) return { dir: path.join(ROOT, 'models'), bundled: true };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reluserve-browser-'));
+  fs.mkdirSync(path.join(dir, 'iris/1'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'iris/1/model.json'), JSON.stringify(handMadeIris()));
+  return { dir, bundled: false, temp: true };
+}
+
+// ------------------------------------------------------------ server
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(models, extra = [], key = '') {
+  const port = await freePort();
+  const proc = spawn(BIN, ['serve', '--models', models, '--host', '127.0.0.1', '--port', String(port), ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  let exited = null;
+  proc.on('exit', (code, sig) => { exited = sig || code; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    if (exited !== null) throw new Error(`reluserve exited (${exited}) before it was ready:\n${log}`);
+    try {
+      const r = await fetch(url + '/v2/health/ready', key ? { headers: { Authorization: 'Bearer ' + key } } : {});
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`reluserve was not ready within 15 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    log: () => log,
+    /* SIGTERM; resolves to the exit code (or signal name) once it exited. */
+    async stop() {
+      if (exited === null) {
+        const done = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+        await done;
+        clearTimeout(t);
+      }
+      return exited;
+    },
+  };
+}
+
+// ------------------------------------------------------------ harness
+
+const results = [];
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push(true);
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push(false);
+    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split('\n').slice(0, 4).join('\n     ')}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+function finish() {
+  const passed = results.filter(Boolean).length;
+  const failed = results.length - passed;
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+async function runInference(page) {
+  const before = await page.locator('#raw').textContent();
+  await page.click('#run');
+  await page.waitForFunction((prev) => {
+    const err = document.getElementById('error');
+    const raw = document.getElementById('raw').textContent;
+    return (!err.hidden) || (raw && raw !== prev && !document.getElementById('result').hidden);
+  }, before, { timeout: STEP_TIMEOUT_MS });
+  const err = page.locator('#error');
+  if (await err.isVisible()) throw new Error('page shows an error: ' + (await err.textContent()));
+  return JSON.parse(await page.locator('#raw').textContent());
+}
+
+// ------------------------------------------------------------ tests
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  if (!fs.existsSync(BIN)) {
+    console.log(`FAIL setup: ${BIN} does not exist (run make first)`);
+    results.push(false);
+    return finish();
+  }
+  const repo = modelRepository();
+  console.log(`# binary ${BIN}, models ${repo.dir}${repo.bundled ? '' : ' (hand-made iris)'}`);
+  let server, browser;
+  try {
+    server = await startServer(repo.dir);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  } catch (e) {
+    console.log(`FAIL setup: ${e.message}`);
+    results.push(false);
+    if (server) await server.stop();
+    return finish();
+  }
+
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const jsErrors = [];
+  page.on('pageerror', (e) => jsErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) jsErrors.push(m.text()); });
+
+  try {
+    await test('the page loads and lists the served models', async () => {
+      const res = await page.goto(server.url + '/');
+      assert(res && res.status() === 200, `GET / answered ${res && res.status()}`);
+      assert((await page.title()).includes('reluserve'), 'title should name reluserve');
+      await page.waitForFunction(() => !document.getElementById('model').disabled);
+      const names = await page.locator('#model option').allTextContents();
+      assert(names.some((n) => n.startsWith('iris')), `model list ${JSON.stringify(names)} lacks iris`);
+      await page.waitForFunction(() => /\S/.test(document.getElementById('server-info').textContent)
+        && !/Connecting/.test(document.getElementById('server-info').textContent));
+    });
+
+    await test('choosing iris prefills a sample flower of the right width', async () => {
+      const value = await page.locator('#model option', { hasText: 'iris' }).first().getAttribute('value');
+      await page.selectOption('#model', value);
+      await page.waitForFunction(() => !document.getElementById('run').disabled);
+      const row = (await page.inputValue('#input')).split(/[\s,]+/).filter(Boolean).map(Number);
+      assert(row.length === 4 && row.every(Number.isFinite), `prefilled row ${JSON.stringify(row)} is not 4 numbers`);
+      assert((await page.locator('#model-info').textContent()).includes('classification'), 'model card should show the task');
+    });
+
+    let response;
+    await test('an inference shows the predicted class', async () => {
+      await page.check('input[name="diag"][value="full"]');
+      response = await runInference(page);
+      const cls = (await page.locator('#prediction .class-name').first().textContent()).trim();
+      assert(IRIS_LABELS.includes(cls), `predicted class "${cls}" is not an iris label`);
+      // The prefilled flower is the setosa sample; every sane iris model
+      // (and the hand-made one) calls it setosa.
+      assert(cls === 'setosa', `the setosa sample was shown as "${cls}"`);
+      assert(await page.locator('#prediction .probs li').count() === 3, 'three class probabilities expected');
+      assert((await page.locator('#prediction').textContent()).includes('%'), 'probabilities should be shown in percent');
+    });
+
+    await test('the per-layer diagnostics table and charts appear', async () => {
+      assert(response && response.diagnostics && Array.isArray(response.diagnostics.layers),
+        'response has no diagnostics.layers');
+      const rows = await page.locator('#layers tbody tr').count();
+      assert(rows === response.diagnostics.layers.length && rows >= 2,
+        `table has ${rows} rows, response has ${response.diagnostics.layers.length} layers`);
+      const head = (await page.locator('#layers thead').textContent()).toLowerCase();
+      for (const col of ['dead', 'sparsity', 'mean act', '‖∂w‖']) assert(head.includes(col), `table lacks column "${col}"`);
+      const firstDead = response.diagnostics.layers[0].dead_fraction;
+      const cell = (await page.locator('#layers tbody tr').first().locator('td').nth(2).textContent()).trim();
+      assert(cell === (firstDead * 100).toFixed(1) + '%', `layer 0 dead cell "${cell}" != ${firstDead}`);
+      assert((await page.locator('#summary').textContent()).includes('dead units'), 'summary badge missing');
+      assert(await page.locator('#charts svg rect').count() > 0, 'no bars in the per-layer chart');
+    });
+
+    await test('full diagnostics show the input gradient', async () => {
+      await page.locator('#grad-wrap').waitFor({ state: 'visible' });
+      const rows = await page.locator('#input-grad tbody tr').count();
+      assert(rows === 4, `input gradient has ${rows} rows, expected 4`);
+    });
+
+    await test('the live-window dying-ReLU monitor reports', async () => {
+      await page.click('#monitor-refresh');
+      await page.waitForFunction(() => document.querySelector('#monitor-body table, #monitor-body dl, #monitor-body pre, #monitor-body .error-inline'));
+      const text = await page.locator('#monitor-body').textContent();
+      assert(!/unavailable/i.test(text), 'monitor: ' + text);
+    });
+
+    await page.screenshot({ path: path.join(OUT, 'playground.png'), fullPage: true });
+
+    await test('a label switches the gradient to the loss', async () => {
+      await page.selectOption('#label', '0');
+      const res = await runInference(page);
+      const loss = res.diagnostics && res.diagnostics.loss !== undefined ? res.diagnostics.loss : res.parameters && res.parameters.loss;
+      assert(typeof loss === 'number', 'response has no loss');
+      assert((await page.locator('#summary').textContent()).includes('loss'), 'loss badge missing');
+      await page.selectOption('#label', '');
+    });
+
+    await test('a row of the wrong width shows the server\'s error', async () => {
+      await page.fill('#input', '5.1, 3.5, 1.4');
+      await page.click('#run');
+      await page.locator('#error').waitFor({ state: 'visible' });
+      const shown = await page.locator('#error').textContent();
+      const direct = await fetch(server.url + '/v2/models/iris/infer', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 3], datatype: 'FP32', data: [5.1, 3.5, 1.4] }] }),
+      });
+      const body = await direct.json();
+      assert(direct.status === 400 && typeof body.error === 'string', `server answered ${direct.status}`);
+      assert(shown.includes(body.error), `page shows "${shown}", server said "${body.error}"`);
+      assert(shown.includes('HTTP 400'), 'status code not shown');
+      assert(await page.locator('#result').isHidden(), 'a stale result stayed on screen');
+      assert(await page.getAttribute('#input', 'aria-invalid') === 'true', 'input not marked invalid');
+      await page.screenshot({ path: path.join(OUT, 'playground-error.png') });
+    });
+
+    await test('a non-number is refused before anything is sent', async () => {
+      await page.fill('#input', '5.1, x, 1.4, 0.2');
+      let sent = false;
+      const onReq = (r) => { if (r.url().endsWith('/infer')) sent = true; };
+      page.on('request', onReq);
+      await page.click('#run');
+      await page.locator('#error').waitFor({ state: 'visible' });
+      page.off('request', onReq);
+      assert((await page.locator('#error').textContent()).includes('"x" is not a number'), 'no client-side message');
+      assert(!sent, 'the bad row was sent to the server');
+    });
+
+    await test('a batch of three flowers gets three predictions', async () => {
+      await page.getByRole('button', { name: 'all as a batch' }).click();
+      const res = await runInference(page);
+      assert(res.outputs[0].shape[0] === 3, 'response is not a 3-row batch');
+      const got = await page.locator('#prediction .class-name').allTextContents();
+      assert(got.length === 3, `${got.length} predictions shown`);
+      assert(got.every((c) => IRIS_LABELS.includes(c.trim())), `unexpected classes ${got}`);
+    });
+
+    await test('a narrow screen needs no horizontal scrolling', async () => {
+      const narrow = await context.newPage();
+      await narrow.setViewportSize({ width: 375, height: 800 });
+      await narrow.goto(server.url + '/?model=iris');
+      await narrow.waitForFunction(() => !document.getElementById('run').disabled);
+      await runInference(narrow);
+      const over = await narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      await narrow.screenshot({ path: path.join(OUT, 'playground-narrow.png'), fullPage: true });
+      await narrow.close();
+      assert(over <= 0, `page is ${over}px wider than a 375px screen`);
+    });
+
+    await test('no JavaScript errors on the page', async () => {
+      assert(jsErrors.length === 0, jsErrors.join('; '));
+    });
+  } finally {
+    await context.close();
+  }
+
+  // Nothing the page did may have hurt the server: it still drains and
+  // exits 0 on SIGTERM (under ASan, a leak or error would make this fail).
+  await test('the server exits 0 on SIGTERM after the session', async () => {
+    const code = await server.stop();
+    assert(code === 0, `exit ${code}; last log lines:\n${server.log().split('\n').slice(-15).join('\n')}`);
+  });
+
+  // A server with --api-key: the page asks for the key and then works.
+  let keyed;
+  try {
+    await test('with --api-key the page asks for the key, then works', async () => {
+      keyed = await startServer(repo.dir, ['--api-key', 'playground-secret'], 'playground-secret');
+      const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+      const p = await ctx.newPage();
+      p.setDefaultTimeout(STEP_TIMEOUT_MS);
+      try {
+        const res = await p.goto(keyed.url + '/');
+        assert(res && res.status() === 200, `GET / with --api-key answered ${res && res.status()}`);
+        await p.locator('#error').waitFor({ state: 'visible' });
+        assert(/API key/i.test(await p.locator('#error').textContent()), 'no API key hint in the error');
+        assert(await p.locator('#auth').evaluate((d) => d.open), 'the key form did not open');
+        await p.fill('#apikey', 'playground-secret');
+        await p.click('#auth-form button[type=submit]');
+        await p.waitForFunction(() => !document.getElementById('run').disabled);
+        await runInference(p);
+        assert(IRIS_LABELS.includes((await p.locator('#prediction .class-name').first().textContent()).trim()),
+          'no prediction with the key');
+      } finally {
+        await ctx.close();
+      }
+    });
+  } finally {
+    if (keyed) await keyed.stop();
+    await browser.close();
+    if (repo.temp) fs.rmSync(repo.dir, { recursive: true, force: true });
+  }
+  return finish();
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.log(`FAIL harness: ${e && e.stack || e}`);
+  results.push(false);
+  process.exit(finish());
+});
