@@ -1,0 +1,360 @@
+/*
+ * config — flag/environment parsing driven by one table (see config.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum {
+    OPT_STR,
+    OPT_INT,
+    OPT_INT64,
+    OPT_BYTES,
+    OPT_DOUBLE,
+    OPT_BOOL,
+    OPT_LOGFMT,
+    OPT_LOGLVL
+} opt_type;
+
+typedef struct {
+    const char *flag; /* without the leading "--" */
+    const char *env;  /* RELUSERVE_* twin */
+    opt_type type;
+    size_t offset;     /* into rs_config */
+    int64_t min, max;  /* integer kinds: accepted range */
+    const char *deflt; /* default, as --help shows it */
+    const char *help;
+} opt_def;
+
+#define OFF(f) offsetof(rs_config, f)
+
+static const opt_def OPTS[] = {
+    {"models", "RELUSERVE_MODELS", OPT_STR, OFF(models_dir), 0, 0, "models",
+     "model repository: DIR/<name>/<version>/model.{json,safetensors}"},
+    {"host", "RELUSERVE_HOST", OPT_STR, OFF(host), 0, 0, "0.0.0.0",
+     "address to listen on (0.0.0.0 = every interface, as containers need; 127.0.0.1 = this "
+     "machine only)"},
+    {"port", "RELUSERVE_PORT", OPT_INT, OFF(port), 0, 65535, "8080",
+     "TCP port (0 = any free port)"},
+    {"threads", "RELUSERVE_THREADS", OPT_INT, OFF(threads), 0, 1024, "0",
+     "compute threads of the libuv pool (UV_THREADPOOL_SIZE); 0 = number of cores"},
+    {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
+     "libmicrohttpd polling threads; 0 = 1 on up to 2 cores, else cores/2"},
+    {"max-batch", "RELUSERVE_MAX_BATCH", OPT_INT, OFF(max_batch), 1, 1 << 20, "64",
+     "rows the dynamic batcher merges into one batch (1 = batching off)"},
+    {"batch-delay-us", "RELUSERVE_BATCH_DELAY_US", OPT_INT64, OFF(batch_delay_us), 0, 10000000, "0",
+     "longest a request waits for others to batch with (0 = take what is queued)"},
+    {"max-queue", "RELUSERVE_MAX_QUEUE", OPT_INT, OFF(max_queue), 1, 1 << 24, "1024",
+     "requests waiting per model version; past it, 503 with Retry-After"},
+    {"max-body", "RELUSERVE_MAX_BODY", OPT_BYTES, OFF(max_body), 1, (int64_t)1 << 40, "64M",
+     "largest request body in bytes (suffix K, M or G); larger is 413"},
+    {"max-rows", "RELUSERVE_MAX_ROWS", OPT_INT, OFF(max_rows), 1, 1 << 24, "65536",
+     "rows per request; more is 413"},
+    {"max-connections", "RELUSERVE_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1 << 20,
+     "1024", "open connections; further ones are refused at accept"},
+    {"connection-timeout-s", "RELUSERVE_CONNECTION_TIMEOUT_S", OPT_INT, OFF(connection_timeout_s),
+     0, 86400, "60", "idle connections are closed after this many seconds (0 = never)"},
+    {"request-timeout-ms", "RELUSERVE_REQUEST_TIMEOUT_MS", OPT_INT64, OFF(request_timeout_ms), 0,
+     86400000, "30000",
+     "a request queued longer than this is answered 503 uncomputed (parameters.timeout_us "
+     "overrides; 0 = none)"},
+    {"shutdown-grace-ms", "RELUSERVE_SHUTDOWN_GRACE_MS", OPT_INT64, OFF(shutdown_grace_ms), 0,
+     86400000, "30000", "on SIGTERM, how long to wait for in-flight requests before closing"},
+    {"api-key", "RELUSERVE_API_KEY", OPT_STR, OFF(api_key), 0, 0, "(none)",
+     "require 'Authorization: Bearer KEY' (health endpoints, OPTIONS and the playground stay "
+     "open)"},
+    {"cors-origin", "RELUSERVE_CORS_ORIGIN", OPT_STR, OFF(cors_origin), 0, 0, "(none)",
+     "comma-separated origins allowed by CORS, or *"},
+    {"log-format", "RELUSERVE_LOG_FORMAT", OPT_LOGFMT, OFF(log_format), 0, 0, "text",
+     "text or json (one JSON object per line)"},
+    {"log-level", "RELUSERVE_LOG_LEVEL", OPT_LOGLVL, OFF(log_level), 0, 0, "info",
+     "debug, info (access lines), warn or error"},
+    {"enable-model-control", "RELUSERVE_ENABLE_MODEL_CONTROL", OPT_BOOL, OFF(enable_model_control),
+     0, 0, "false", "allow POST /v2/repository/models/{m}/load and /unload (else 403)"},
+    {"vanishing-threshold", "RELUSERVE_VANISHING_THRESHOLD", OPT_DOUBLE, OFF(vanishing_threshold),
+     0, 0, "0.001", "gradient_ratio below this is reported vanishing"},
+    {"exploding-threshold", "RELUSERVE_EXPLODING_THRESHOLD", OPT_DOUBLE, OFF(exploding_threshold),
+     0, 0, "1000", "gradient_ratio above this is reported exploding"},
+    {"monitor-window-s", "RELUSERVE_MONITOR_WINDOW_S", OPT_INT, OFF(monitor_window_s), 1,
+     30 * 86400, "60", "live window of the never-active (dying ReLU) unit monitor"},
+};
+
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+void rs_config_defaults(rs_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->models_dir = strdup("models");
+    c->host = strdup("0.0.0.0");
+    c->port = 8080;
+    c->max_batch = 64;
+    c->max_queue = 1024;
+    c->max_body = (int64_t)64 << 20;
+    c->max_rows = 65536;
+    c->max_connections = 1024;
+    c->connection_timeout_s = 60;
+    c->request_timeout_ms = 30000;
+    c->shutdown_grace_ms = 30000;
+    c->log_format = RS_LOG_TEXT;
+    c->log_level = RS_LOG_INFO;
+    c->vanishing_threshold = 1e-3;
+    c->exploding_threshold = 1e3;
+    c->monitor_window_s = 60;
+}
+
+void rs_config_free(rs_config *c)
+{
+    free(c->models_dir);
+    free(c->host);
+    free(c->api_key);
+    free(c->cors_origin);
+    memset(c, 0, sizeof *c);
+}
+
+int rs_config_threads(const rs_config *c)
+{
+    if (c->threads > 0) return c->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static bool parse_int64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return false;
+    *out = v;
+    return true;
+}
+
+/* Bytes with an optional binary suffix: 512, 64K, 64M, 1G (case-insensitive). */
+static bool parse_bytes(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0) return false;
+    int shift = 0;
+    if (*end) {
+        switch (toupper((unsigned char)*end)) {
+        case 'K':
+            shift = 10;
+            break;
+        case 'M':
+            shift = 20;
+            break;
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            return false;
+        }
+        end++;
+        if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I') end++;
+        if (toupper((unsigned char)*end) == 'B') end++;
+        if (*end) return false;
+    }
+    if (v > (INT64_MAX >> shift)) return false;
+    *out = (int64_t)v << shift;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (!strcasecmp(s, yes[i])) return *out = true, true;
+        if (!strcasecmp(s, no[i])) return *out = false, true;
+    }
+    return false;
+}
+
+/* Stores value into the field of o; `who` names the flag or variable for err. */
+static int opt_set(rs_config *c, const opt_def *o, const char *value, const char *who, char *err,
+                   size_t errlen)
+{
+    char *field = (char *)c + o->offset;
+    int64_t v;
+    switch (o->type) {
+    case OPT_STR: {
+        char **p = (char **)(void *)field;
+        char *copy = strdup(value);
+        if (!copy) {
+            snprintf(err, errlen, "%s: out of memory", who);
+            return -1;
+        }
+        free(*p);
+        *p = copy;
+        return 0;
+    }
+    case OPT_INT:
+    case OPT_INT64:
+        if (!parse_int64(value, &v) || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s expects an integer from %lld to %lld, got '%s'", who,
+                     (long long)o->min, (long long)o->max, value);
+            return -1;
+        }
+        if (o->type == OPT_INT)
+            *(int *)(void *)field = (int)v;
+        else
+            *(int64_t *)(void *)field = v;
+        return 0;
+    case OPT_BYTES:
+        if (!parse_bytes(value, &v) || v < o->min || v > o->max) {
+            snprintf(err, errlen,
+                     "%s expects a size in bytes such as 1048576, 64K, 64M or 1G (at least %lld), "
+                     "got '%s'",
+                     who, (long long)o->min, value);
+            return -1;
+        }
+        *(int64_t *)(void *)field = v;
+        return 0;
+    case OPT_DOUBLE: {
+        char *end;
+        errno = 0;
+        double d = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(d) || d <= 0) {
+            snprintf(err, errlen, "%s expects a positive number, got '%s'", who, value);
+            return -1;
+        }
+        *(double *)(void *)field = d;
+        return 0;
+    }
+    case OPT_BOOL: {
+        bool b;
+        if (!parse_bool(value, &b)) {
+            snprintf(err, errlen, "%s expects true or false, got '%s'", who, value);
+            return -1;
+        }
+        *(bool *)(void *)field = b;
+        return 0;
+    }
+    case OPT_LOGFMT:
+        if (!strcmp(value, "text"))
+            *(rs_log_format *)(void *)field = RS_LOG_TEXT;
+        else if (!strcmp(value, "json"))
+            *(rs_log_format *)(void *)field = RS_LOG_JSON;
+        else {
+            snprintf(err, errlen, "%s expects text or json, got '%s'", who, value);
+            return -1;
+        }
+        return 0;
+    case OPT_LOGLVL: {
+        static const char *names[] = {"debug", "info", "warn", "error"};
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(value, names[i])) {
+                *(rs_log_level *)(void *)field = (rs_log_level)i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s expects debug, info, warn or error, got '%s'", who, value);
+        return -1;
+    }
+    }
+    return -1;
+}
+
+static const opt_def *opt_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strlen(OPTS[i].flag) == len && !strncmp(OPTS[i].flag, name, len)) return &OPTS[i];
+    return NULL;
+}
+
+/* Cross-field checks the table cannot express. */
+static int config_check(const rs_config *c, char *err, size_t errlen)
+{
+    if (!c->models_dir || !*c->models_dir) {
+        snprintf(err, errlen, "--models expects a directory, got an empty string");
+        return -1;
+    }
+    if (!c->host || !*c->host) {
+        snprintf(err, errlen, "--host expects an IP address, got an empty string");
+        return -1;
+    }
+    if (c->api_key && !*c->api_key) {
+        snprintf(err, errlen, "--api-key expects a non-empty key");
+        return -1;
+    }
+    if (c->vanishing_threshold >= c->exploding_threshold) {
+        snprintf(err, errlen, "--vanishing-threshold (%g) must be below --exploding-threshold (%g)",
+                 c->vanishing_threshold, c->exploding_threshold);
+        return -1;
+    }
+    return 0;
+}
+
+int rs_config_parse(rs_config *c, int argc, char **argv, rs_env_fn env, char *err, size_t errlen)
+{
+    char who[96];
+    if (!env) env = (rs_env_fn)getenv;
+    rs_config_defaults(c);
+    if (!c->models_dir || !c->host) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *v = env(OPTS[i].env);
+        if (!v) continue;
+        snprintf(who, sizeof who, "environment variable %s", OPTS[i].env);
+        if (opt_set(c, &OPTS[i], v, who, err, errlen)) return -1;
+    }
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen,
+                     "unexpected argument '%s'; flags look like --port 8080 (see --help)", a);
+            return -1;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *o = opt_find(name, len);
+        if (!o) {
+            snprintf(err, errlen, "unknown flag '--%.*s' (see reluserve serve --help)", (int)len,
+                     name);
+            return -1;
+        }
+        snprintf(who, sizeof who, "--%s", o->flag);
+        const char *value;
+        if (eq)
+            value = eq + 1;
+        else if (o->type == OPT_BOOL)
+            value = "true"; /* a bare boolean flag switches it on */
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else {
+            snprintf(err, errlen, "%s expects a value", who);
+            return -1;
+        }
+        if (opt_set(c, o, value, who, err, errlen)) return -1;
+    }
+    return config_check(c, err, errlen);
+}
+
+void rs_config_usage(FILE *out)
+{
+    fputs("Usage: reluserve serve [flags]\n\n"
+          "Serves a model repository over HTTP (Open Inference Protocol v2 and the\n"
+          "TensorFlow Serving v1 predict API). Every flag has an environment twin;\n"
+          "a flag wins over its twin, the twin over the default.\n\n",
+          out);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_def *o = &OPTS[i];
+        const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " VALUE" : " N";
+        if (o->type == OPT_LOGFMT || o->type == OPT_LOGLVL) arg = " NAME";
+        if (o->type == OPT_BYTES) arg = " BYTES";
+        fprintf(out, "  --%s%s\n      %s\n      env %s, default %s\n", o->flag, arg, o->help,
+                o->env, o->deflt);
+    }
+}

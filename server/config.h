@@ -1,0 +1,66 @@
+/*
+ * config — the settings of `reluserve serve`: command-line flags, each with a
+ * RELUSERVE_* environment twin (a flag wins over its twin, the twin over the
+ * default). One static table drives parsing, validation and --help, so a flag
+ * cannot exist without its twin and its documentation.
+ */
+#ifndef RS_CONFIG_H
+#define RS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum { RS_LOG_TEXT = 0, RS_LOG_JSON } rs_log_format;
+typedef enum { RS_LOG_DEBUG = 0, RS_LOG_INFO, RS_LOG_WARN, RS_LOG_ERROR } rs_log_level;
+
+typedef struct {
+    char *models_dir; /* owned */
+    char *host;       /* owned; address to bind */
+    int port;
+    int threads;      /* compute pool threads (UV_THREADPOOL_SIZE); 0 = cores */
+    int http_threads; /* libmicrohttpd polling threads; 0 = auto */
+    int max_batch;    /* rows merged into one batch */
+    int64_t batch_delay_us;
+    int max_queue;    /* requests waiting per model version */
+    int64_t max_body; /* bytes */
+    int max_rows;     /* rows per request */
+    int max_connections;
+    int connection_timeout_s;   /* idle keep-alive connections are closed after this */
+    int64_t request_timeout_ms; /* queue wait limit for requests without timeout_us; 0 = none */
+    int64_t shutdown_grace_ms;  /* how long shutdown waits for in-flight requests */
+    char *api_key;              /* owned; NULL = no authentication */
+    char *cors_origin;          /* owned; comma-separated allow-list, "*" for any; NULL = off */
+    rs_log_format log_format;
+    rs_log_level log_level;
+    bool enable_model_control;
+    double vanishing_threshold;
+    double exploding_threshold;
+    int monitor_window_s;
+} rs_config;
+
+/* Looks an environment variable up; getenv when NULL is passed. */
+typedef const char *(*rs_env_fn)(const char *name);
+
+/* Fills c with the defaults (strings owned by c). */
+void rs_config_defaults(rs_config *c);
+void rs_config_free(rs_config *c);
+
+/*
+ * Parses the arguments after `serve` (argv[0] is the first flag) over the
+ * environment and the defaults: c starts from rs_config_defaults, then every
+ * RELUSERVE_* variable that is set, then every flag. Accepts `--flag value`
+ * and `--flag=value`. Returns 0, 1 when --help was asked for (nothing else is
+ * validated), or -1 with one sentence in err naming the flag (or variable)
+ * and what was expected. c always holds something rs_config_free can free.
+ */
+int rs_config_parse(rs_config *c, int argc, char **argv, rs_env_fn env, char *err, size_t errlen);
+
+/* The --help text: every flag with its environment twin and default. */
+void rs_config_usage(FILE *out);
+
+/* Compute threads after resolving 0 to the number of online cores. */
+int rs_config_threads(const rs_config *c);
+
+#endif /* RS_CONFIG_H */

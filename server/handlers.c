@@ -1,0 +1,231 @@
+/*
+ * handlers — see handlers.h. Bodies are built with jansson (these endpoints
+ * are not on the hot path) and serialised compactly.
+ */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlp.h"
+
+#define SERVER_NAME "reluserve"
+
+/* Serialises j into out and drops it. */
+static int put_json(rs_buf *out, json_t *j, int status)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) {
+        rs_encode_error(out, "out of memory while writing the response");
+        return 500;
+    }
+    rs_buf_puts(out, s);
+    free(s);
+    return status;
+}
+
+static int put_error(rs_buf *out, int status, const char *msg)
+{
+    rs_encode_error(out, msg);
+    return status;
+}
+
+int rs_handle_live(rs_app *app, rs_buf *out)
+{
+    (void)app;
+    rs_buf_puts(out, "{\"live\":true}");
+    return 200;
+}
+
+int rs_handle_ready(rs_app *app, rs_buf *out)
+{
+    char why[1024];
+    if (!rs_registry_ready(app->reg, why, sizeof why)) return put_error(out, 503, why);
+    rs_buf_puts(out, "{\"ready\":true}");
+    return 200;
+}
+
+int rs_handle_server_meta(rs_app *app, rs_buf *out)
+{
+    (void)app;
+    return put_json(out,
+                    json_pack("{s:s, s:s, s:[s,s,s,s]}", "name", SERVER_NAME, "version",
+                              MLP_VERSION, "extensions", "binary_tensor_data", "classification",
+                              "model_repository", "diagnostics"),
+                    200);
+}
+
+/* Every loaded version string of model `name`, as a JSON array. */
+static json_t *version_list(rs_app *app, const char *name)
+{
+    json_t *arr = json_array();
+    rs_model_version **vs;
+    int n;
+    if (rs_registry_list(app->reg, &vs, &n)) return arr;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(vs[i]->name, name) && vs[i]->model)
+            json_array_append_new(arr, json_string(vs[i]->version));
+        rs_model_version_release(vs[i]);
+    }
+    free(vs);
+    return arr;
+}
+
+static const char *task_name(mlp_task t)
+{
+    return t == MLP_TASK_CLASSIFICATION ? "classification" : "regression";
+}
+
+/* Acquires the route's version or fills the error body; returns 0 or a status. */
+static int route_acquire(rs_app *app, const rs_route *r, rs_model_version **mv, rs_buf *out)
+{
+    char err[1024];
+    int st = rs_registry_acquire(app->reg, r->model, r->version[0] ? r->version : NULL, mv, err,
+                                 sizeof err);
+    if (st) put_error(out, st, err);
+    return st;
+}
+
+int rs_handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    rs_model_version *mv;
+    int st = route_acquire(app, r, &mv, out);
+    if (st) return st;
+    const mlp_model *m = mv->model;
+    json_t *layers = json_array();
+    for (int l = 0; l < m->n_layers; l++) {
+        json_t *o = json_pack("{s:i, s:s}", "units", m->layers[l].out, "activation",
+                              mlp_activation_name(m->layers[l].activation));
+        if (m->layers[l].activation == MLP_ACT_LEAKY_RELU)
+            json_object_set_new(o, "alpha", json_real(m->layers[l].alpha));
+        json_array_append_new(layers, o);
+    }
+    json_t *j = json_pack(
+        "{s:s, s:o, s:s, s:[{s:s, s:s, s:[i,i]}], s:[{s:s, s:s, s:[i,i]}], s:{s:s, s:s}, s:s, "
+        "s:s, s:i, s:o}",
+        "name", mv->name, "versions", version_list(app, mv->name), "platform", "reluserve_mlp",
+        "inputs", "name", m->input_name, "datatype", "FP32", "shape", -1, m->n_inputs, "outputs",
+        "name", m->output_name, "datatype", "FP32", "shape", -1, m->n_outputs, "parameters", "task",
+        task_name(m->task), "model_version", mv->version, "model_version", mv->version, "task",
+        task_name(m->task), "max_batch", mv->cfg.max_batch, "layers", layers);
+    if (j && m->labels) {
+        json_t *labels = json_array();
+        for (int i = 0; i < m->n_outputs; i++)
+            json_array_append_new(labels, json_string(m->labels[i]));
+        json_object_set_new(j, "labels", labels);
+    }
+    if (j && m->input_mean) json_object_set_new(j, "standardized_input", json_true());
+    rs_model_version_release(mv);
+    return put_json(out, j, 200);
+}
+
+int rs_handle_model_ready(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    rs_model_version *mv;
+    int st = route_acquire(app, r, &mv, out);
+    if (st) return st;
+    st = put_json(
+        out, json_pack("{s:s, s:s, s:b}", "name", mv->name, "version", mv->version, "ready", 1),
+        200);
+    rs_model_version_release(mv);
+    return st;
+}
+
+int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    rs_model_version *mv;
+    int st = route_acquire(app, r, &mv, out);
+    if (st) return st;
+    const mlp_model *m = mv->model;
+    mlp_activity a;
+    if (mlp_activity_init(&a, m) != MLP_OK) {
+        rs_model_version_release(mv);
+        return put_error(out, 500, "out of memory while reading the activity monitor");
+    }
+    rs_monitor_snapshot(mv->monitor, &a);
+    json_t *layers = json_array();
+    int never = 0, units = 0;
+    for (int l = 0; l < a.n_layers; l++) {
+        json_t *idx = json_array();
+        int dead = 0;
+        for (int j = 0; j < a.units[l]; j++)
+            if (a.rows > 0 && a.active[l][j] == 0) {
+                json_array_append_new(idx, json_integer(j));
+                dead++;
+            }
+        never += dead;
+        units += a.units[l];
+        json_array_append_new(
+            layers,
+            json_pack("{s:i, s:s, s:i, s:b, s:f, s:i, s:o}", "index", l, "activation",
+                      mlp_activation_name(m->layers[l].activation), "units", a.units[l],
+                      "relu_family", mlp_activation_is_relu_family(m->layers[l].activation),
+                      "never_active_fraction", (double)mlp_activity_never_active_fraction(&a, l),
+                      "never_active", dead, "never_active_units", idx));
+    }
+    json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:f, s:o}", "model_name", mv->name, "model_version",
+                          mv->version, "window_seconds", rs_monitor_window_s(mv->monitor), "rows",
+                          (json_int_t)a.rows, "never_active_fraction",
+                          units && a.rows ? (double)never / units : 0.0, "layers", layers);
+    mlp_activity_free(&a);
+    rs_model_version_release(mv);
+    return put_json(out, j, 200);
+}
+
+int rs_handle_status_v1(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    rs_model_version **vs;
+    int n;
+    if (rs_registry_list(app->reg, &vs, &n))
+        return put_error(out, 500, "out of memory while listing models");
+    json_t *arr = json_array();
+    bool found_model = false;
+    for (int i = 0; i < n; i++) {
+        rs_model_version *v = vs[i];
+        if (!strcmp(v->name, r->model)) found_model = true;
+        if (!strcmp(v->name, r->model) && (!r->version[0] || !strcmp(v->version, r->version)))
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:{s:s, s:s}}", "version", v->version,
+                                                 "state", v->model ? "AVAILABLE" : "END", "status",
+                                                 "error_code", v->model ? "OK" : "UNAVAILABLE",
+                                                 "error_message", v->model ? "" : v->error));
+        rs_model_version_release(v);
+    }
+    free(vs);
+    char err[600];
+    if (json_array_size(arr) == 0) {
+        json_decref(arr);
+        if (found_model)
+            snprintf(err, sizeof err, "model '%s' has no version '%s'", r->model, r->version);
+        else
+            snprintf(err, sizeof err, "model '%s' is not in the repository", r->model);
+        return put_error(out, 404, err);
+    }
+    return put_json(out, json_pack("{s:o}", "model_version_status", arr), 200);
+}
+
+int rs_handle_repo_index(rs_app *app, rs_buf *out)
+{
+    return put_json(out, rs_registry_index(app->reg), 200);
+}
+
+int rs_handle_repo_control(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    if (!app->cfg->enable_model_control)
+        return put_error(out, 403,
+                         "model control is disabled: start reluserve with --enable-model-control "
+                         "(RELUSERVE_ENABLE_MODEL_CONTROL=true) to load and unload models");
+    char err[1024];
+    int st = r->kind == RS_ROUTE_REPO_LOAD
+                 ? rs_registry_load(app->reg, r->model, err, sizeof err)
+                 : rs_registry_unload(app->reg, r->model, err, sizeof err);
+    if (st) return put_error(out, st, err);
+    rs_buf_puts(out, "{}");
+    return 200;
+}
+
+int rs_handle_metrics(rs_app *app, rs_buf *out)
+{
+    rs_metrics_render(app->metrics, app->reg, rs_scheduler_in_flight(app->sched), out);
+    return 200;
+}

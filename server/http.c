@@ -1,0 +1,669 @@
+/*
+ * http — see http.h.
+ *
+ * Life of a request (all on a libmicrohttpd thread unless noted):
+ *   1st call      state created; route, method, auth, content type and a
+ *                 declared Content-Length checked; any error is remembered
+ *                 and answered once the body has been read (keeps keep-alive).
+ *   body calls    bytes appended up to --max-body (over it: 413 at once).
+ *   last call     cheap endpoints answer; inference decodes the body,
+ *                 suspends the connection and admits a task.
+ *   (loop thread) the task's done() marks the state and resumes.
+ *   resumed call  the task's response is queued.
+ *   completed     the state is freed (MHD_OPTION_NOTIFY_COMPLETED).
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+
+#include "log.h"
+
+struct rs_http {
+    struct MHD_Daemon *d;
+    rs_app *app;
+    int port;
+    atomic_int active, suspended;
+    atomic_bool draining;
+    atomic_ullong next_id;
+    unsigned long long id_salt;
+    char **origins; /* CORS allow-list; NULL = CORS off */
+    int n_origins;
+    bool any_origin;
+};
+
+typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
+
+typedef struct {
+    rs_http *h;
+    struct MHD_Connection *conn;
+    uint64_t start_ns;
+    const char *method, *url; /* owned by MHD, valid until completion */
+    rs_route route;
+    bool is_options;
+    int early_status; /* decided on the first call, answered after the body */
+    char early_msg[768];
+    const char *allow; /* Allow header of a 405 */
+    rs_buf body;
+    bool responded;
+    phase ph;
+    rs_request req;
+    rs_model_version *mv; /* reference held until completion */
+    rs_task task;
+    int rows; /* for the access line; -1 = none */
+    char request_id[72];
+    const char *origin; /* allowed Origin to echo, or NULL */
+} req_state;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- headers */
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* An X-Request-Id worth echoing: short, printable, no spaces or quotes. */
+static bool request_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return false;
+    for (; *s; s++)
+        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\') return false;
+    return true;
+}
+
+static const char *cors_match(rs_http *h, const char *origin)
+{
+    if (!origin || !h->origins) return NULL;
+    if (h->any_origin) return "*";
+    for (int i = 0; i < h->n_origins; i++)
+        if (!strcmp(h->origins[i], origin)) return origin;
+    return NULL;
+}
+
+static void add_common_headers(req_state *st, struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "X-Request-Id", st->request_id);
+    if (st->origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", st->origin);
+        if (strcmp(st->origin, "*")) MHD_add_response_header(r, "Vary", "Origin");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                                "X-Request-Id, Inference-Header-Content-Length, Retry-After");
+    }
+    if (atomic_load(&st->h->draining)) MHD_add_response_header(r, "Connection", "close");
+}
+
+/* Constant-time comparison of the Authorization header with "Bearer KEY". */
+static bool auth_ok(const char *hdr, const char *key)
+{
+    if (!hdr || strncasecmp(hdr, "Bearer ", 7)) return false;
+    hdr += 7;
+    while (*hdr == ' ')
+        hdr++;
+    size_t a = strlen(hdr), b = strlen(key);
+    unsigned char diff = (unsigned char)(a != b);
+    for (size_t i = 0; i < b; i++)
+        diff |= (unsigned char)(key[i] ^ (i < a ? hdr[i] : 0));
+    return diff == 0;
+}
+
+/* Content types whose body is read as JSON (or JSON + binary tensors):
+ * application/json and anything+json; application/octet-stream (binary
+ * extension); none at all; and, leniently, the two types clients send
+ * without being asked: application/x-www-form-urlencoded (curl -d) and
+ * text/plain (a browser fetch that avoids a CORS preflight). Anything else
+ * (XML, multipart, ...) is a 415. */
+static bool content_type_ok(const char *ct)
+{
+    static const char *const ok[] = {"application/json", "application/octet-stream",
+                                     "application/x-www-form-urlencoded", "text/plain"};
+    if (!ct || !*ct) return true;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (n == strlen(ok[i]) && !strncasecmp(ct, ok[i], n)) return true;
+    return n > 5 && !strncasecmp(ct + n - 5, "+json", 5);
+}
+
+/* -------------------------------------------------------------- responses */
+
+static enum MHD_Result respond_raw(req_state *st, int status, const void *data, size_t len,
+                                   enum MHD_ResponseMemoryMode mode, const char *ctype,
+                                   size_t json_len)
+{
+    rs_http *h = st->h;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE) free((void *)data);
+        return MHD_NO;
+    }
+    if (ctype) MHD_add_response_header(r, "Content-Type", ctype);
+    add_common_headers(st, r);
+    if (json_len < len) {
+        char num[32];
+        snprintf(num, sizeof num, "%zu", json_len);
+        MHD_add_response_header(r, "Inference-Header-Content-Length", num);
+    }
+    if (status == 503) MHD_add_response_header(r, "Retry-After", "1");
+    if (status == 405 && st->allow) MHD_add_response_header(r, "Allow", st->allow);
+    if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(st->conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    st->responded = true;
+
+    uint64_t us = (now_ns() - st->start_ns) / 1000;
+    const char *model = st->route.model[0] ? st->route.model : NULL;
+    if (h->app->metrics) rs_metrics_request(h->app->metrics, model, status, us / 1e6);
+    rs_access a = {st->method,
+                   st->url,
+                   model,
+                   st->mv ? st->mv->version : (st->route.version[0] ? st->route.version : NULL),
+                   st->request_id,
+                   status,
+                   st->rows,
+                   us};
+    rs_log_access(&a);
+    return ret;
+}
+
+/* Sends body (its memory passes to libmicrohttpd). */
+static enum MHD_Result respond_buf(req_state *st, int status, rs_buf *body, const char *ctype,
+                                   size_t json_len)
+{
+    if (body->failed) {
+        rs_buf_free(body);
+        rs_encode_error(body, "out of memory while writing the response");
+        status = 500;
+        json_len = body->len;
+    }
+    size_t len;
+    char *data = rs_buf_steal(body, &len);
+    if (!data) return respond_raw(st, status, "", 0, MHD_RESPMEM_PERSISTENT, ctype, 0);
+    if (json_len > len) json_len = len;
+    return respond_raw(st, status, data, len, MHD_RESPMEM_MUST_FREE, ctype, json_len);
+}
+
+static enum MHD_Result respond_json(req_state *st, int status, rs_buf *body)
+{
+    return respond_buf(st, status, body, "application/json", (size_t)-1);
+}
+
+static enum MHD_Result respond_error(req_state *st, int status, const char *msg)
+{
+    rs_buf b;
+    rs_buf_init(&b);
+    rs_encode_error(&b, msg);
+    return respond_json(st, status, &b);
+}
+
+static enum MHD_Result respond_options(req_state *st)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    add_common_headers(st, r);
+    bool post = st->route.kind != RS_ROUTE_NONE && rs_route_is_post(st->route.kind);
+    const char *allow = post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
+    MHD_add_response_header(r, "Allow", allow);
+    if (st->origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                                "Content-Type, Authorization, X-Request-Id, "
+                                "Inference-Header-Content-Length");
+        MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    }
+    enum MHD_Result ret = MHD_queue_response(st->conn, 204, r);
+    MHD_destroy_response(r);
+    st->responded = true;
+    rs_access a = {st->method,     st->url, NULL, NULL,
+                   st->request_id, 204,     -1,   (now_ns() - st->start_ns) / 1000};
+    rs_log_access(&a);
+    return ret;
+}
+
+/* -------------------------------------------------------------- inference */
+
+/* Pool or loop thread: the scheduler's last touch of the task. */
+static void task_done(rs_task *t)
+{
+    req_state *st = t->user;
+    struct MHD_Connection *conn = st->conn;
+    rs_http *h = st->h;
+    st->ph = PHASE_RESUMED;
+    atomic_fetch_sub(&h->suspended, 1);
+    /* Thread-safe; it wakes the daemon, whose next access-handler call sees
+     * PHASE_RESUMED (the daemon's lock orders these writes before it). */
+    MHD_resume_connection(conn); /* st may be freed from here on */
+}
+
+static enum MHD_Result start_inference(req_state *st)
+{
+    rs_app *app = st->h->app;
+    char err[1024];
+    const rs_route *rt = &st->route;
+    int status = rs_registry_acquire(app->reg, rt->model, rt->version[0] ? rt->version : NULL,
+                                     &st->mv, err, sizeof err);
+    if (status) return respond_error(st, status, err);
+
+    const char *body = st->body.data ? st->body.data : "";
+    size_t len = st->body.len;
+    rs_decode_limits lim = {app->cfg->max_rows};
+    if (rt->kind == RS_ROUTE_INFER) {
+        size_t json_len = 0;
+        const char *ihcl = header(st->conn, "Inference-Header-Content-Length");
+        if (ihcl) {
+            char *end;
+            unsigned long long v = strtoull(ihcl, &end, 10);
+            if (end == ihcl || *end || ihcl[0] == '-' || v > len) {
+                snprintf(err, sizeof err,
+                         "header Inference-Header-Content-Length must be an integer from 0 to "
+                         "the body length %zu, got '%.64s'",
+                         len, ihcl);
+                return respond_error(st, 400, err);
+            }
+            json_len = (size_t)v;
+        }
+        status = rs_decode_v2(st->mv->model, body, len, json_len, &lim, &st->req, err, sizeof err);
+    } else {
+        status = rs_decode_v1(st->mv->model, body, len, &lim, &st->req, err, sizeof err);
+    }
+    if (status) return respond_error(st, status, err);
+    st->rows = st->req.rows;
+    /* The body is decoded: give its memory back before the wait. */
+    rs_buf_free(&st->body);
+
+    rs_task *t = &st->task;
+    t->mv = st->mv;
+    t->req = &st->req;
+    t->done = task_done;
+    t->user = st;
+    /* Suspend before admitting: the completion may resume at once. */
+    atomic_fetch_add(&st->h->suspended, 1);
+    st->ph = PHASE_SUSPENDED;
+    MHD_suspend_connection(st->conn);
+    status = rs_scheduler_admit(app->sched, t, err, sizeof err);
+    if (status) {
+        rs_buf_init(&t->body);
+        rs_encode_error(&t->body, err);
+        t->status = status;
+        t->json_len = t->body.len;
+        task_done(t);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result finish_inference(req_state *st)
+{
+    rs_task *t = &st->task;
+    bool binary = t->json_len < t->body.len;
+    return respond_buf(st, t->status, &t->body,
+                       binary ? "application/octet-stream" : "application/json", t->json_len);
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static enum MHD_Result answer(req_state *st)
+{
+    rs_app *app = st->h->app;
+    if (st->is_options) return respond_options(st);
+    if (st->early_status) return respond_error(st, st->early_status, st->early_msg);
+    rs_buf out;
+    rs_buf_init(&out);
+    int status;
+    switch (st->route.kind) {
+    case RS_ROUTE_ASSET: {
+        const rs_web_asset *a = st->route.asset;
+        return respond_raw(st, 200, a->data, a->len, MHD_RESPMEM_PERSISTENT, a->content_type,
+                           (size_t)-1);
+    }
+    case RS_ROUTE_INFER:
+    case RS_ROUTE_PREDICT:
+        return start_inference(st);
+    case RS_ROUTE_LIVE:
+        status = rs_handle_live(app, &out);
+        break;
+    case RS_ROUTE_READY:
+        status = rs_handle_ready(app, &out);
+        break;
+    case RS_ROUTE_SERVER_META:
+        status = rs_handle_server_meta(app, &out);
+        break;
+    case RS_ROUTE_MODEL_META:
+        status = rs_handle_model_meta(app, &st->route, &out);
+        break;
+    case RS_ROUTE_MODEL_READY:
+        status = rs_handle_model_ready(app, &st->route, &out);
+        break;
+    case RS_ROUTE_MODEL_DIAG:
+        status = rs_handle_model_diag(app, &st->route, &out);
+        break;
+    case RS_ROUTE_STATUS_V1:
+        status = rs_handle_status_v1(app, &st->route, &out);
+        break;
+    case RS_ROUTE_REPO_INDEX:
+        status = rs_handle_repo_index(app, &out);
+        break;
+    case RS_ROUTE_REPO_LOAD:
+    case RS_ROUTE_REPO_UNLOAD:
+        status = rs_handle_repo_control(app, &st->route, &out);
+        break;
+    case RS_ROUTE_METRICS:
+        status = rs_handle_metrics(app, &out);
+        return respond_buf(st, status, &out, "text/plain; version=0.0.4; charset=utf-8",
+                           (size_t)-1);
+    default:
+        return respond_error(st, 404, "no such endpoint");
+    }
+    return respond_json(st, status, &out);
+}
+
+/* First call: everything that can be judged from the request line and the
+ * headers. Errors are stored, to be answered after the body. */
+static void judge_headers(req_state *st)
+{
+    rs_http *h = st->h;
+    const rs_config *cfg = h->app->cfg;
+    const char *m = st->method;
+    if (!strcmp(m, "OPTIONS")) {
+        rs_route_parse(st->url, &st->route);
+        st->is_options = true;
+        return;
+    }
+    if (!rs_route_parse(st->url, &st->route)) {
+        st->early_status = 404;
+        if (!strcmp(st->url, "/"))
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "this binary was built without the web playground (web/ was empty)");
+        else
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "no endpoint at path '%.200s'; see GET /v2 and the README for the API",
+                     st->url);
+        return;
+    }
+    bool post = rs_route_is_post(st->route.kind);
+    bool method_ok = post ? !strcmp(m, "POST") : (!strcmp(m, "GET") || !strcmp(m, "HEAD"));
+    if (!method_ok) {
+        st->early_status = 405;
+        st->allow = post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
+        snprintf(st->early_msg, sizeof st->early_msg,
+                 "method %.16s is not allowed on %.200s; use %s", m, st->url,
+                 post ? "POST" : "GET");
+        return;
+    }
+    rs_route_kind k = st->route.kind;
+    bool open = k == RS_ROUTE_LIVE || k == RS_ROUTE_READY || k == RS_ROUTE_ASSET;
+    if (cfg->api_key && !open && !auth_ok(header(st->conn, "Authorization"), cfg->api_key)) {
+        st->early_status = 401;
+        snprintf(st->early_msg, sizeof st->early_msg,
+                 "header Authorization must be 'Bearer <api key>' with the server's API key");
+        return;
+    }
+    if (post) {
+        const char *ct = header(st->conn, "Content-Type");
+        if (!content_type_ok(ct)) {
+            st->early_status = 415;
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "header Content-Type must be application/json (or application/octet-stream "
+                     "with Inference-Header-Content-Length), got '%.100s'",
+                     ct);
+            return;
+        }
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    rs_http *h = cls;
+    req_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) return MHD_NO;
+        *con_cls = st;
+        atomic_fetch_add(&h->active, 1);
+        st->h = h;
+        st->conn = conn;
+        st->start_ns = now_ns();
+        st->method = method;
+        st->url = url;
+        st->rows = -1;
+        rs_buf_init(&st->body);
+        const char *rid = header(conn, "X-Request-Id");
+        if (rid && request_id_ok(rid))
+            snprintf(st->request_id, sizeof st->request_id, "%s", rid);
+        else
+            snprintf(st->request_id, sizeof st->request_id, "%016llx",
+                     (unsigned long long)(atomic_fetch_add(&h->next_id, 1) * 0x9E3779B97F4A7C15ull ^
+                                          h->id_salt));
+        st->origin = cors_match(h, header(conn, "Origin"));
+        judge_headers(st);
+        const char *cl = header(conn, "Content-Length");
+        unsigned long long max = (unsigned long long)h->app->cfg->max_body;
+        if (cl && !st->is_options && !st->early_status) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (*end == 0 && n > max) {
+                st->early_status = 413;
+                snprintf(st->early_msg, sizeof st->early_msg,
+                         "request body of %llu bytes is over the limit of %llu bytes (--max-body)",
+                         n, max);
+                /* Most clients send the whole body before reading: answering now and
+                 * closing would reset the connection under them, so an oversized body
+                 * is read and dropped, and answered once complete. Only an absurd one
+                 * (over 4x the limit plus 16 MiB) is answered at once, closing the
+                 * connection. */
+                if (n > 4 * max + (16ull << 20)) return respond_error(st, 413, st->early_msg);
+            }
+        }
+        return MHD_YES;
+    }
+    if (st->responded) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (st->ph == PHASE_RESUMED) return finish_inference(st);
+    if (st->ph == PHASE_SUSPENDED)
+        return MHD_YES; /* not expected: MHD does not call while suspended */
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (st->early_status || st->is_options) return MHD_YES; /* read and dropped */
+        if ((unsigned long long)st->body.len + n > (unsigned long long)h->app->cfg->max_body) {
+            /* A chunked body with no declared length: libmicrohttpd cannot answer in the
+             * middle of an upload, so stop keeping it, read the rest and answer 413 at the
+             * end. The memory stays bounded by --max-body either way. */
+            rs_buf_free(&st->body);
+            st->early_status = 413;
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "request body is over the limit of %lld bytes (--max-body)",
+                     (long long)h->app->cfg->max_body);
+            return MHD_YES;
+        }
+        rs_buf_append(&st->body, upload_data, n);
+        if (st->body.failed) {
+            rs_buf_free(&st->body);
+            st->early_status = 503;
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "out of memory while reading the request body");
+        }
+        return MHD_YES;
+    }
+    return answer(st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    rs_http *h = cls;
+    req_state *st = *con_cls;
+    if (!st) return;
+    *con_cls = NULL;
+    rs_buf_free(&st->body);
+    rs_buf_free(&st->task.body);
+    rs_request_free(&st->req);
+    rs_model_version_release(st->mv);
+    free(st);
+    atomic_fetch_sub(&h->active, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    rs_log(RS_LOG_WARN, "libmicrohttpd: %s", msg);
+}
+
+/* ---------------------------------------------------------------- daemon */
+
+static int parse_origins(rs_http *h, const char *list)
+{
+    if (!list || !*list) return 0;
+    char *copy = strdup(list);
+    if (!copy) return -1;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = 0;
+        if (!n) continue;
+        if (!strcmp(tok, "*")) h->any_origin = true;
+        char **p = realloc(h->origins, (size_t)(h->n_origins + 1) * sizeof *p);
+        if (!p || !(p[h->n_origins] = strdup(tok))) {
+            if (p) h->origins = p;
+            free(copy);
+            return -1;
+        }
+        h->origins = p;
+        h->n_origins++;
+    }
+    free(copy);
+    return 0;
+}
+
+static void http_free(rs_http *h)
+{
+    for (int i = 0; i < h->n_origins; i++)
+        free(h->origins[i]);
+    free(h->origins);
+    free(h);
+}
+
+int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
+{
+    const rs_config *cfg = app->cfg;
+    rs_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    h->app = app;
+    h->id_salt = ((unsigned long long)getpid() << 32) ^ now_ns();
+    if (parse_origins(h, cfg->cors_origin)) {
+        http_free(h);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai) {
+        snprintf(err, errlen, "--host '%s' is not an address this machine can listen on: %s",
+                 cfg->host, gai_strerror(gai));
+        http_free(h);
+        return -1;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    int threads = cfg->http_threads;
+    if (threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores <= 2 ? 1 : (int)(cores / 2);
+    }
+    /* The logger goes first so that libmicrohttpd reports option problems through it. */
+    struct MHD_OptionItem opts[8];
+    int n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
+    if (threads > 1)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY,
+                            opts, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->d) {
+        snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed to bind there)",
+                 cfg->host, cfg->port);
+        http_free(h);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : cfg->port;
+    *out = h;
+    return 0;
+}
+
+int rs_http_port(const rs_http *h)
+{
+    return h->port;
+}
+
+void rs_http_quiesce(rs_http *h)
+{
+    atomic_store(&h->draining, true);
+    MHD_socket fd = MHD_quiesce_daemon(h->d);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+int rs_http_active(const rs_http *h)
+{
+    return atomic_load(&((rs_http *)h)->active);
+}
+
+int rs_http_suspended(const rs_http *h)
+{
+    return atomic_load(&((rs_http *)h)->suspended);
+}
+
+void rs_http_stop(rs_http *h)
+{
+    if (!h) return;
+    MHD_stop_daemon(h->d);
+    http_free(h);
+}

@@ -1,0 +1,37 @@
+/*
+ * http — the libmicrohttpd side of the server: one epoll polling thread (or
+ * a small pool of them) does connection I/O, accumulates request bodies up
+ * to --max-body, routes, authenticates, applies CORS, answers the cheap
+ * endpoints directly and, for inference, decodes the body, suspends the
+ * connection and admits the request to the scheduler. The scheduler's
+ * completion resumes the connection with its response.
+ *
+ * Keep-alive: a response is queued only once the whole request has been
+ * read (never in the first access-handler call), except 413 for a declared
+ * Content-Length over the limit, which closes the connection on purpose.
+ */
+#ifndef RS_HTTP_H
+#define RS_HTTP_H
+
+#include <stdbool.h>
+
+#include "handlers.h"
+
+typedef struct rs_http rs_http;
+
+/* Starts listening on cfg->host:cfg->port. app must outlive the server.
+ * Returns 0, or -1 with a sentence in err. */
+int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen);
+/* The port actually bound (useful with --port 0). */
+int rs_http_port(const rs_http *h);
+/* Stops accepting connections; open ones keep being served, and every
+ * response from now on carries Connection: close. */
+void rs_http_quiesce(rs_http *h);
+/* Requests between their first byte and their completion. */
+int rs_http_active(const rs_http *h);
+/* Connections suspended waiting for the scheduler. */
+int rs_http_suspended(const rs_http *h);
+/* Closes every connection and frees h (call once nothing is suspended). */
+void rs_http_stop(rs_http *h);
+
+#endif /* RS_HTTP_H */

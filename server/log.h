@@ -1,0 +1,30 @@
+/*
+ * log — lines on stderr, as text or one JSON object per line. Each line is
+ * written with a single write(2), so lines from different threads never
+ * interleave. Configure once before any thread logs.
+ */
+#ifndef RS_LOG_H
+#define RS_LOG_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+void rs_log_init(rs_log_format format, rs_log_level level);
+bool rs_log_enabled(rs_log_level level);
+
+/* A free-form message (printf-style). */
+void rs_log(rs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The access line of one HTTP request (level info). model may be NULL,
+ * rows < 0 when the request carried no tensor. */
+typedef struct {
+    const char *method, *path, *model, *version, *request_id;
+    int status;
+    int rows;
+    uint64_t micros;
+} rs_access;
+
+void rs_log_access(const rs_access *a);
+
+#endif /* RS_LOG_H */

@@ -1,0 +1,589 @@
+/*
+ * registry — see registry.h.
+ */
+#include "registry.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+typedef struct {
+    char *name;
+    rs_model_config cfg;
+    char *error;                 /* model-level problem (bad config.json, no versions), or NULL */
+    rs_model_version **versions; /* ascending by number, each holding one reference */
+    int n_versions;
+} model_group;
+
+struct rs_registry {
+    pthread_mutex_t lock;
+    char *dir;
+    rs_model_config defaults;
+    model_group *groups; /* ascending by name */
+    int n_groups;
+};
+
+/* ------------------------------------------------------------ versions */
+
+void rs_model_version_acquire(rs_model_version *v)
+{
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+}
+
+void rs_model_version_release(rs_model_version *v)
+{
+    if (!v) return;
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1) return;
+    rs_monitor_free(v->monitor);
+    mlp_model_free(v->model);
+    free(v->name);
+    free(v->version);
+    free(v->error);
+    free(v);
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool dir_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Version folders are decimal integers without sign or leading junk. */
+static bool version_number(const char *s, long long *out)
+{
+    if (!*s || strlen(s) > 18) return false;
+    for (const char *p = s; *p; p++)
+        if (!isdigit((unsigned char)*p)) return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+/* Loads DIR/<name>/<version>; never NULL except when out of memory. */
+static rs_model_version *version_load(const char *dir, const char *name, const char *version,
+                                      long long number, const rs_model_config *cfg)
+{
+    rs_model_version *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    atomic_init(&v->refs, 1);
+    atomic_init(&v->queued, 0);
+    v->name = strdup(name);
+    v->version = strdup(version);
+    v->number = number;
+    v->cfg = *cfg;
+    if (!v->name || !v->version) {
+        rs_model_version_release(v);
+        return NULL;
+    }
+    static const char *const files[] = {"model.json", "model.safetensors", "model.onnx"};
+    char path[1024];
+    bool found = false;
+    for (size_t i = 0; i < sizeof files / sizeof files[0] && !found; i++) {
+        snprintf(path, sizeof path, "%s/%s/%s/%s", dir, name, version, files[i]);
+        found = file_exists(path);
+    }
+    char msg[2048];
+    if (!found) {
+        snprintf(msg, sizeof msg, "%s/%s/%s holds no model.json or model.safetensors", dir, name,
+                 version);
+    } else {
+        mlp_error e = {{0}};
+        mlp_status st = mlp_model_load(path, &v->model, &e);
+        if (st == MLP_OK) {
+            v->monitor = rs_monitor_create(v->model, cfg->monitor_window_s);
+            if (!v->monitor) {
+                mlp_model_free(v->model);
+                v->model = NULL;
+                snprintf(msg, sizeof msg, "%s: out of memory for the activity monitor", path);
+            } else {
+                rs_log(RS_LOG_INFO,
+                       "loaded model %s version %s from %s (%d inputs, %d layers, %d outputs)",
+                       name, version, path, v->model->n_inputs, v->model->n_layers,
+                       v->model->n_outputs);
+                return v;
+            }
+        } else {
+            v->model = NULL;
+            /* The loader's message names the file already. */
+            if (e.msg[0] && strstr(e.msg, path))
+                snprintf(msg, sizeof msg, "%s", e.msg);
+            else
+                snprintf(msg, sizeof msg, "%s: %s", path, e.msg[0] ? e.msg : mlp_status_str(st));
+        }
+    }
+    v->error = strdup(msg);
+    rs_log(RS_LOG_ERROR, "model %s version %s failed to load: %s", name, version, msg);
+    return v;
+}
+
+/* --------------------------------------------------------------- config */
+
+static int cfg_int(json_t *root, const char *key, int64_t min, int64_t max, int64_t *out, char *err,
+                   size_t errlen)
+{
+    json_t *j = json_object_get(root, key);
+    if (!j) return 0;
+    if (!json_is_integer(j) || json_integer_value(j) < min || json_integer_value(j) > max) {
+        snprintf(err, errlen, "config.json: \"%s\" must be an integer from %lld to %lld", key,
+                 (long long)min, (long long)max);
+        return -1;
+    }
+    *out = json_integer_value(j);
+    return 1;
+}
+
+int rs_model_config_parse(const char *text, size_t len, rs_model_config *cfg, char *err,
+                          size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    if (!root) {
+        snprintf(err, errlen, "config.json: line %d: %s", je.line, je.text);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        snprintf(err, errlen, "config.json: expected a JSON object");
+        return -1;
+    }
+    rs_model_config c = *cfg;
+    int64_t v;
+    int rc;
+    if ((rc = cfg_int(root, "max_batch", 1, 1 << 20, &v, err, errlen)) < 0) goto fail;
+    if (rc) c.max_batch = (int)v;
+    if ((rc = cfg_int(root, "batch_delay_us", 0, 10000000, &v, err, errlen)) < 0) goto fail;
+    if (rc) c.batch_delay_us = v;
+    if ((rc = cfg_int(root, "max_queue", 1, 1 << 24, &v, err, errlen)) < 0) goto fail;
+    if (rc) c.max_queue = (int)v;
+    if ((rc = cfg_int(root, "monitor_window_s", 1, 30 * 86400, &v, err, errlen)) < 0) goto fail;
+    if (rc) c.monitor_window_s = (int)v;
+    json_decref(root);
+    *cfg = c;
+    return 0;
+fail:
+    json_decref(root);
+    return -1;
+}
+
+static char *file_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            if (cap > (1u << 24)) break; /* a serving config is small */
+            char *p = realloc(buf, cap);
+            if (!p) break;
+            buf = p;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            fclose(f);
+            *len = n;
+            return buf;
+        }
+    }
+    fclose(f);
+    free(buf);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static void group_clear(model_group *g)
+{
+    for (int i = 0; i < g->n_versions; i++)
+        rs_model_version_release(g->versions[i]);
+    free(g->versions);
+    free(g->name);
+    free(g->error);
+    memset(g, 0, sizeof *g);
+}
+
+static int cmp_version(const void *a, const void *b)
+{
+    const rs_model_version *x = *(rs_model_version *const *)a, *y = *(rs_model_version *const *)b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+static void group_set_error(model_group *g, const char *msg)
+{
+    free(g->error);
+    g->error = strdup(msg);
+    rs_log(RS_LOG_ERROR, "model %s is not available: %s", g->name, msg);
+}
+
+/* Reads DIR/<name> into g (which the caller frees with group_clear).
+ * Returns -1 only when out of memory. */
+static int group_scan(const char *dir, const char *name, const rs_model_config *defaults,
+                      model_group *g)
+{
+    memset(g, 0, sizeof *g);
+    g->name = strdup(name);
+    if (!g->name) return -1;
+    g->cfg = *defaults;
+    char path[1024], msg[2048];
+    snprintf(path, sizeof path, "%s/%s/config.json", dir, name);
+    if (file_exists(path)) {
+        size_t len = 0;
+        char *text = file_read(path, &len);
+        if (!text) {
+            snprintf(msg, sizeof msg, "%s: cannot be read", path);
+            group_set_error(g, msg);
+            return 0;
+        }
+        char e[512];
+        int rc = rs_model_config_parse(text, len, &g->cfg, e, sizeof e);
+        free(text);
+        if (rc) {
+            snprintf(msg, sizeof msg, "%s/%s/%s", dir, name, e);
+            group_set_error(g, msg);
+            return 0;
+        }
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
+        group_set_error(g, msg);
+        return 0;
+    }
+    struct dirent *de;
+    int cap = 0;
+    while ((de = readdir(d))) {
+        long long num;
+        if (!version_number(de->d_name, &num)) continue;
+        snprintf(path, sizeof path, "%s/%s/%s", dir, name, de->d_name);
+        if (!dir_exists(path)) continue;
+        if (g->n_versions == cap) {
+            cap = cap ? 2 * cap : 4;
+            rs_model_version **p = realloc(g->versions, (size_t)cap * sizeof *p);
+            if (!p) {
+                closedir(d);
+                return -1;
+            }
+            g->versions = p;
+        }
+        rs_model_version *v = version_load(dir, name, de->d_name, num, &g->cfg);
+        if (!v) {
+            closedir(d);
+            return -1;
+        }
+        g->versions[g->n_versions++] = v;
+    }
+    closedir(d);
+    if (g->n_versions == 0) {
+        snprintf(msg, sizeof msg, "%s/%s has no version folders (expected %s/%s/1/model.json)", dir,
+                 name, dir, name);
+        group_set_error(g, msg);
+        return 0;
+    }
+    qsort(g->versions, (size_t)g->n_versions, sizeof *g->versions, cmp_version);
+    return 0;
+}
+
+/* Model names become URL segments and folder names: keep them plain. */
+static bool name_valid(const char *name)
+{
+    if (!*name || name[0] == '.' || strlen(name) > 255) return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) return false;
+    return true;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp(((const model_group *)a)->name, ((const model_group *)b)->name);
+}
+
+static model_group *group_find(rs_registry *r, const char *name)
+{
+    for (int i = 0; i < r->n_groups; i++)
+        if (!strcmp(r->groups[i].name, name)) return &r->groups[i];
+    return NULL;
+}
+
+/* -------------------------------------------------------------- registry */
+
+int rs_registry_open(rs_registry **out, const char *dir, const rs_model_config *defaults, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "cannot read the model repository '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    rs_registry *r = calloc(1, sizeof *r);
+    if (!r || !(r->dir = strdup(dir))) {
+        free(r);
+        closedir(d);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    r->defaults = *defaults;
+    struct dirent *de;
+    int cap = 0;
+    char path[1024];
+    while ((de = readdir(d))) {
+        if (!name_valid(de->d_name)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (!dir_exists(path)) continue;
+        if (r->n_groups == cap) {
+            cap = cap ? 2 * cap : 8;
+            model_group *p = realloc(r->groups, (size_t)cap * sizeof *p);
+            if (!p) goto oom;
+            r->groups = p;
+        }
+        if (group_scan(dir, de->d_name, defaults, &r->groups[r->n_groups])) {
+            group_clear(&r->groups[r->n_groups]);
+            goto oom;
+        }
+        r->n_groups++;
+    }
+    closedir(d);
+    if (r->n_groups) qsort(r->groups, (size_t)r->n_groups, sizeof *r->groups, cmp_group);
+    *out = r;
+    return 0;
+oom:
+    closedir(d);
+    rs_registry_free(r);
+    snprintf(err, errlen, "out of memory while loading '%s'", dir);
+    return -1;
+}
+
+void rs_registry_free(rs_registry *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->n_groups; i++)
+        group_clear(&r->groups[i]);
+    free(r->groups);
+    free(r->dir);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+int rs_registry_acquire(rs_registry *r, const char *name, const char *version,
+                        rs_model_version **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    int status = 0;
+    pthread_mutex_lock(&r->lock);
+    model_group *g = group_find(r, name);
+    if (!g) {
+        snprintf(err, errlen, "model '%s' is not in the repository", name);
+        status = 404;
+    } else if (version) {
+        rs_model_version *v = NULL;
+        for (int i = 0; i < g->n_versions && !v; i++)
+            if (!strcmp(g->versions[i]->version, version)) v = g->versions[i];
+        if (!v) {
+            snprintf(err, errlen, "model '%s' has no version '%s'", name, version);
+            status = 404;
+        } else if (!v->model) {
+            snprintf(err, errlen, "model '%s' version '%s' is not ready: %s", name, version,
+                     v->error);
+            status = 503;
+        } else {
+            rs_model_version_acquire(v);
+            *out = v;
+        }
+    } else {
+        for (int i = g->n_versions - 1; i >= 0 && !*out; i--)
+            if (g->versions[i]->model) {
+                rs_model_version_acquire(g->versions[i]);
+                *out = g->versions[i];
+            }
+        if (!*out) {
+            const char *why = g->error            ? g->error
+                              : g->n_versions > 0 ? g->versions[g->n_versions - 1]->error
+                                                  : "no versions";
+            snprintf(err, errlen, "model '%s' is not ready: %s", name, why);
+            status = 503;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
+int rs_registry_list(rs_registry *r, rs_model_version ***out, int *n)
+{
+    pthread_mutex_lock(&r->lock);
+    int total = 0;
+    for (int i = 0; i < r->n_groups; i++)
+        total += r->groups[i].n_versions;
+    rs_model_version **a = malloc((size_t)(total ? total : 1) * sizeof *a);
+    if (!a) {
+        pthread_mutex_unlock(&r->lock);
+        return -1;
+    }
+    int k = 0;
+    for (int i = 0; i < r->n_groups; i++)
+        for (int j = 0; j < r->groups[i].n_versions; j++) {
+            rs_model_version_acquire(r->groups[i].versions[j]);
+            a[k++] = r->groups[i].versions[j];
+        }
+    pthread_mutex_unlock(&r->lock);
+    *out = a;
+    *n = k;
+    return 0;
+}
+
+bool rs_registry_ready(rs_registry *r, char *why, size_t whylen)
+{
+    bool ready = true;
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->n_groups && ready; i++) {
+        model_group *g = &r->groups[i];
+        if (g->error) {
+            snprintf(why, whylen, "model '%s' is not ready: %s", g->name, g->error);
+            ready = false;
+        }
+        for (int j = 0; j < g->n_versions && ready; j++)
+            if (!g->versions[j]->model) {
+                snprintf(why, whylen, "model '%s' version '%s' is not ready: %s", g->name,
+                         g->versions[j]->version, g->versions[j]->error);
+                ready = false;
+            }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ready;
+}
+
+json_t *rs_registry_index(rs_registry *r)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->n_groups; i++) {
+        model_group *g = &r->groups[i];
+        if (g->n_versions == 0)
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:s, s:s}", "name", g->name, "state",
+                                            "UNAVAILABLE", "reason", g->error ? g->error : ""));
+        for (int j = 0; j < g->n_versions; j++) {
+            rs_model_version *v = g->versions[j];
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:s, s:s, s:s}", "name", g->name, "version",
+                                            v->version, "state", v->model ? "READY" : "UNAVAILABLE",
+                                            "reason", v->model ? "" : v->error));
+        }
+    }
+    /* Folders in the repository that are not loaded (unloaded through model control). */
+    DIR *d = opendir(r->dir);
+    struct dirent *de;
+    char path[1024];
+    while (d && (de = readdir(d))) {
+        if (!name_valid(de->d_name) || group_find(r, de->d_name)) continue;
+        snprintf(path, sizeof path, "%s/%s", r->dir, de->d_name);
+        if (!dir_exists(path)) continue;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", de->d_name, "state",
+                                             "UNAVAILABLE", "reason", "unloaded"));
+    }
+    if (d) closedir(d);
+    pthread_mutex_unlock(&r->lock);
+    return arr;
+}
+
+int rs_registry_load(rs_registry *r, const char *name, char *err, size_t errlen)
+{
+    if (!name_valid(name)) {
+        snprintf(err, errlen,
+                 "model name '%s' is not valid: use letters, digits, '.', '_' and '-' only", name);
+        return 400;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    if (!dir_exists(path)) {
+        snprintf(err, errlen, "model '%s' has no folder %s in the repository", name, path);
+        return 404;
+    }
+    /* Loading reads files: do it outside the lock, then swap. */
+    model_group fresh;
+    if (group_scan(r->dir, name, &r->defaults, &fresh)) {
+        group_clear(&fresh);
+        snprintf(err, errlen, "out of memory while loading model '%s'", name);
+        return 500;
+    }
+    int status = 0;
+    if (fresh.error) {
+        snprintf(err, errlen, "model '%s' failed to load: %s", name, fresh.error);
+        status = 400;
+    }
+    pthread_mutex_lock(&r->lock);
+    model_group *old = group_find(r, name);
+    for (int i = 0; i < fresh.n_versions; i++) {
+        rs_model_version *v = fresh.versions[i];
+        if (v->model) continue;
+        if (!status) {
+            snprintf(err, errlen, "model '%s' version '%s' failed to load: %s", name, v->version,
+                     v->error);
+            status = 400;
+        }
+        /* Keep serving the copy that loaded before. */
+        for (int j = 0; old && j < old->n_versions; j++)
+            if (old->versions[j]->number == v->number && old->versions[j]->model) {
+                rs_model_version_acquire(old->versions[j]);
+                fresh.versions[i] = old->versions[j];
+                rs_model_version_release(v);
+                break;
+            }
+    }
+    bool keep_old = fresh.error && old; /* a broken config.json keeps what was served */
+    if (!keep_old) {
+        if (old) {
+            group_clear(old);
+            *old = fresh;
+        } else {
+            model_group *p = realloc(r->groups, (size_t)(r->n_groups + 1) * sizeof *p);
+            if (!p) {
+                pthread_mutex_unlock(&r->lock);
+                group_clear(&fresh);
+                snprintf(err, errlen, "out of memory while loading model '%s'", name);
+                return 500;
+            }
+            r->groups = p;
+            r->groups[r->n_groups++] = fresh;
+            qsort(r->groups, (size_t)r->n_groups, sizeof *r->groups, cmp_group);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (keep_old) group_clear(&fresh);
+    return status;
+}
+
+int rs_registry_unload(rs_registry *r, const char *name, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&r->lock);
+    model_group *g = group_find(r, name);
+    if (!g) {
+        pthread_mutex_unlock(&r->lock);
+        snprintf(err, errlen, "model '%s' is not loaded", name);
+        return 404;
+    }
+    model_group gone = *g;
+    int idx = (int)(g - r->groups);
+    memmove(&r->groups[idx], &r->groups[idx + 1],
+            (size_t)(r->n_groups - idx - 1) * sizeof *r->groups);
+    r->n_groups--;
+    pthread_mutex_unlock(&r->lock);
+    rs_log(RS_LOG_INFO, "unloaded model %s", name);
+    group_clear(&gone); /* versions still computing stay alive through their references */
+    return 0;
+}

@@ -1,0 +1,475 @@
+/*
+ * scheduler — see scheduler.h.
+ */
+#include "scheduler.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer.h"
+#include "log.h"
+
+/* One merged batch in flight. The uv_work_t lives here, not in any request's
+ * state, because libuv touches it until after_work returns. */
+typedef struct {
+    uv_work_t work;
+    rs_scheduler *s;
+    rs_model_version *mv; /* reference held for the job */
+    mlp_activity *activity;
+    rs_task *tasks; /* linked through next, queue order */
+    int n, rows;
+    uint64_t compute_ns;
+    rs_infer_item items[]; /* n */
+} batch_job;
+
+struct rs_scheduler {
+    uv_loop_t *loop;
+    uv_async_t wake;
+    uv_timer_t delay_timer;
+    rs_scheduler_params p;
+    rs_metrics *metrics;
+    unsigned id; /* tells this scheduler's pool-thread scratch from older ones */
+
+    pthread_mutex_t inbox_lock; /* guards inbox */
+    rs_task *inbox_head, *inbox_tail;
+    atomic_bool stopping;
+
+    /* Loop thread only: */
+    rs_model_version *ring_head, *ring_tail; /* versions with queued tasks */
+    int ring_len;
+    atomic_int in_flight;
+
+    pthread_mutex_t scratch_lock; /* guards scratch (pool threads register theirs) */
+    rs_infer_scratch **scratch;
+    int n_scratch, cap_scratch;
+};
+
+static atomic_uint g_next_id = 1;
+
+/* ---------------------------------------------------------------- policy */
+
+bool rs_batch_fits(int batch_rows, int next_rows, int max_rows)
+{
+    return batch_rows == 0 || (int64_t)batch_rows + next_rows <= max_rows;
+}
+
+int rs_batch_take(const int *rows, int n, int max_rows)
+{
+    int k = 0, total = 0;
+    while (k < n && rs_batch_fits(total, rows[k], max_rows))
+        total += rows[k++];
+    return k;
+}
+
+bool rs_batch_ready(int queued_rows, int max_rows, uint64_t oldest_wait_ns, uint64_t delay_ns)
+{
+    return delay_ns == 0 || queued_rows >= max_rows || oldest_wait_ns >= delay_ns;
+}
+
+/* ------------------------------------------------------ pool-thread side */
+
+/* Each pool thread keeps one scratch for its life; the owner id makes a
+ * thread that served an earlier (freed) scheduler build a fresh one. */
+static _Thread_local rs_infer_scratch *tls_scratch;
+static _Thread_local unsigned tls_owner;
+
+static rs_infer_scratch *scratch_get(rs_scheduler *s)
+{
+    if (tls_scratch && tls_owner == s->id) return tls_scratch;
+    rs_infer_scratch *sc = calloc(1, sizeof *sc);
+    if (!sc) return NULL;
+    if (rs_infer_scratch_init(sc)) {
+        free(sc);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->scratch_lock);
+    if (s->n_scratch == s->cap_scratch) {
+        int cap = s->cap_scratch ? 2 * s->cap_scratch : 8;
+        rs_infer_scratch **p = realloc(s->scratch, (size_t)cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&s->scratch_lock);
+            rs_infer_scratch_free(sc);
+            free(sc);
+            return NULL;
+        }
+        s->scratch = p;
+        s->cap_scratch = cap;
+    }
+    s->scratch[s->n_scratch++] = sc;
+    pthread_mutex_unlock(&s->scratch_lock);
+    tls_scratch = sc;
+    tls_owner = s->id;
+    return sc;
+}
+
+static void batch_fail(batch_job *b, const char *msg)
+{
+    for (int i = 0; i < b->n; i++) {
+        rs_buf_reset(&b->items[i].body);
+        b->items[i].status = 500;
+        rs_encode_error(&b->items[i].body, msg);
+        b->items[i].json_len = b->items[i].body.len;
+    }
+}
+
+/* Hands every result to its task and calls done(); the batch never touches
+ * a task again afterwards (its owner may free it at once). */
+static void batch_deliver(batch_job *b)
+{
+    rs_task *t = b->tasks;
+    b->tasks = NULL;
+    for (int i = 0; i < b->n; i++) {
+        rs_task *next = t->next;
+        t->status = b->items[i].status;
+        t->body = b->items[i].body; /* ownership moves to the task's owner */
+        t->json_len = b->items[i].json_len;
+        t->compute_ns = b->compute_ns;
+        t->batch_rows = b->rows;
+        t->next = NULL;
+        t->done(t);
+        t = next;
+    }
+}
+
+/*
+ * Pool thread. The responses are delivered from here rather than from the
+ * after-work callback: resuming a connection is thread-safe, and skipping
+ * the hop through the loop thread takes one wake-up off every request's
+ * latency. The loop thread's after-work only does the bookkeeping.
+ */
+static void batch_work(uv_work_t *w)
+{
+    batch_job *b = w->data;
+    uint64_t t0 = uv_hrtime();
+    rs_infer_scratch *sc = scratch_get(b->s);
+    if (!sc) {
+        batch_fail(b, "out of memory for the inference workspace");
+    } else {
+        rs_model_id mid = {b->mv->name, b->mv->version};
+        rs_infer_run(b->mv->model, &mid, sc, b->items, b->n, &b->s->p.diag, b->activity);
+    }
+    b->compute_ns = uv_hrtime() - t0;
+    batch_deliver(b);
+}
+
+/* ------------------------------------------------------- loop-thread side */
+
+static void dispatch(rs_scheduler *s);
+
+/* Answers t without computing it (timeout). */
+static void task_reject(rs_task *t, int status, const char *msg)
+{
+    rs_buf_init(&t->body);
+    rs_encode_error(&t->body, msg);
+    t->status = status;
+    t->json_len = t->body.len;
+    t->batch_rows = 0;
+    t->compute_ns = 0;
+    t->done(t);
+}
+
+static void batch_after(uv_work_t *w, int status)
+{
+    batch_job *b = w->data;
+    rs_scheduler *s = b->s;
+    atomic_fetch_sub(&s->in_flight, 1);
+    if (status == UV_ECANCELED) { /* never cancelled today; answer rather than lose them */
+        batch_fail(b, "the batch was cancelled");
+        batch_deliver(b);
+    }
+    if (b->activity) rs_monitor_give_back(b->mv->monitor, b->activity);
+    if (s->metrics) rs_metrics_batch(s->metrics, b->mv->name, b->rows, b->compute_ns / 1e9);
+    rs_model_version_release(b->mv);
+    free(b);
+    dispatch(s);
+}
+
+static void ring_push(rs_scheduler *s, rs_model_version *mv)
+{
+    mv->sq.next = NULL;
+    if (s->ring_tail)
+        s->ring_tail->sq.next = mv;
+    else
+        s->ring_head = mv;
+    s->ring_tail = mv;
+    s->ring_len++;
+}
+
+static rs_model_version *ring_pop(rs_scheduler *s)
+{
+    rs_model_version *mv = s->ring_head;
+    s->ring_head = mv->sq.next;
+    if (!s->ring_head) s->ring_tail = NULL;
+    mv->sq.next = NULL;
+    s->ring_len--;
+    return mv;
+}
+
+static rs_task *queue_pop(rs_model_version *mv)
+{
+    rs_task *t = mv->sq.head;
+    mv->sq.head = t->next;
+    if (!mv->sq.head) mv->sq.tail = NULL;
+    mv->sq.n_tasks--;
+    mv->sq.rows -= t->req->rows;
+    t->next = NULL;
+    atomic_fetch_sub(&mv->queued, 1);
+    return t;
+}
+
+static int64_t task_timeout_us(const rs_scheduler *s, const rs_task *t)
+{
+    return t->req->timeout_us > 0 ? t->req->timeout_us : s->p.default_timeout_us;
+}
+
+/* Answers every head request that outwaited its timeout with 503. */
+static void queue_expire(rs_scheduler *s, rs_model_version *mv, uint64_t now)
+{
+    while (mv->sq.head) {
+        rs_task *t = mv->sq.head;
+        int64_t limit = task_timeout_us(s, t);
+        uint64_t waited = now - t->admitted_ns;
+        if (limit <= 0 || waited <= (uint64_t)limit * 1000) return;
+        queue_pop(mv);
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "request waited %llu us in the queue of model '%s', longer than its timeout_us "
+                 "%lld; it was not computed",
+                 (unsigned long long)(waited / 1000), mv->name, (long long)limit);
+        t->queue_ns = waited;
+        task_reject(t, 503, msg);
+    }
+}
+
+/* Takes the next batch off mv's queue (the longest FIFO prefix that fits
+ * max_batch rows) and puts it on the pool; when out of memory the batch's
+ * tasks are answered 500 instead. */
+static void batch_submit(rs_scheduler *s, rs_model_version *mv, uint64_t now)
+{
+    int max = mv->cfg.max_batch, n = 0, rows = 0;
+    for (rs_task *t = mv->sq.head; t && rs_batch_fits(rows, t->req->rows, max); t = t->next) {
+        rows += t->req->rows;
+        n++;
+    }
+    batch_job *b = malloc(sizeof *b + (size_t)n * sizeof b->items[0]);
+    rs_task *head = NULL, *tail = NULL;
+    for (int i = 0; i < n; i++) {
+        rs_task *t = queue_pop(mv);
+        t->queue_ns = now - t->admitted_ns;
+        if (s->metrics) rs_metrics_queue_time(s->metrics, mv->name, t->queue_ns / 1e9);
+        if (!b) {
+            task_reject(t, 500, "out of memory while forming a batch");
+            continue;
+        }
+        if (tail)
+            tail->next = t;
+        else
+            head = t;
+        tail = t;
+        b->items[i].req = t->req;
+        b->items[i].status = 0;
+        rs_buf_init(&b->items[i].body);
+        b->items[i].json_len = 0;
+    }
+    if (!b) return;
+    b->work.data = b;
+    b->s = s;
+    b->mv = mv;
+    rs_model_version_acquire(mv);
+    b->activity = mv->monitor ? rs_monitor_borrow(mv->monitor) : NULL;
+    b->tasks = head;
+    b->n = n;
+    b->rows = rows;
+    b->compute_ns = 0;
+    atomic_fetch_add(&s->in_flight, 1);
+    int rc = uv_queue_work(s->loop, &b->work, batch_work, batch_after);
+    if (rc) {
+        /* Only fails for a NULL callback; answer rather than lose the requests. */
+        batch_fail(b, uv_strerror(rc));
+        batch_deliver(b);
+        batch_after(&b->work, 0);
+    }
+}
+
+static void delay_timer_cb(uv_timer_t *h)
+{
+    dispatch(h->data);
+}
+
+/*
+ * Hands out batches round-robin while pool slots are free. A version whose
+ * batching delay has not run out yet is passed over and the timer is armed
+ * for the earliest such deadline (libuv timers count whole milliseconds, so
+ * delays round up to the next millisecond).
+ */
+static void dispatch(rs_scheduler *s)
+{
+    uint64_t earliest = UINT64_MAX;
+    bool progress = true;
+    while (progress && s->ring_len > 0) {
+        progress = false;
+        earliest = UINT64_MAX;
+        int n = s->ring_len;
+        uint64_t now = uv_hrtime();
+        for (int i = 0; i < n; i++) {
+            rs_model_version *mv = ring_pop(s);
+            queue_expire(s, mv, now);
+            if (!mv->sq.head) {
+                mv->sq.listed = false;
+                continue;
+            }
+            if (atomic_load(&s->in_flight) >= s->p.max_in_flight) {
+                ring_push(s, mv);
+                continue;
+            }
+            uint64_t delay = (uint64_t)mv->cfg.batch_delay_us * 1000;
+            uint64_t waited = now - mv->sq.head->admitted_ns;
+            if (!rs_batch_ready(mv->sq.rows, mv->cfg.max_batch, waited, delay)) {
+                uint64_t deadline = mv->sq.head->admitted_ns + delay;
+                if (deadline < earliest) earliest = deadline;
+                ring_push(s, mv);
+                continue;
+            }
+            batch_submit(s, mv, now);
+            progress = true;
+            if (mv->sq.head)
+                ring_push(s, mv);
+            else
+                mv->sq.listed = false;
+        }
+        if (atomic_load(&s->in_flight) >= s->p.max_in_flight) break;
+    }
+    if (earliest != UINT64_MAX) {
+        uint64_t now = uv_hrtime();
+        uint64_t ms = earliest > now ? (earliest - now + 999999) / 1000000 : 0;
+        uv_timer_start(&s->delay_timer, delay_timer_cb, ms, 0);
+    }
+}
+
+/* Moves everything admitted since the last wake-up onto the queues. */
+static void wake_cb(uv_async_t *h)
+{
+    rs_scheduler *s = h->data;
+    pthread_mutex_lock(&s->inbox_lock);
+    rs_task *t = s->inbox_head;
+    s->inbox_head = s->inbox_tail = NULL;
+    pthread_mutex_unlock(&s->inbox_lock);
+    while (t) {
+        rs_task *next = t->next;
+        rs_model_version *mv = t->mv;
+        t->next = NULL;
+        if (mv->sq.tail)
+            mv->sq.tail->next = t;
+        else
+            mv->sq.head = t;
+        mv->sq.tail = t;
+        mv->sq.n_tasks++;
+        mv->sq.rows += t->req->rows;
+        if (!mv->sq.listed) {
+            mv->sq.listed = true;
+            ring_push(s, mv);
+        }
+        t = next;
+    }
+    dispatch(s);
+}
+
+/* ------------------------------------------------------------------ API */
+
+int rs_scheduler_create(rs_scheduler **out, uv_loop_t *loop, const rs_scheduler_params *p,
+                        rs_metrics *metrics)
+{
+    rs_scheduler *s = calloc(1, sizeof *s);
+    if (!s) return UV_ENOMEM;
+    s->loop = loop;
+    s->p = *p;
+    if (s->p.max_in_flight < 1) s->p.max_in_flight = 1;
+    s->metrics = metrics;
+    s->id = atomic_fetch_add(&g_next_id, 1);
+    atomic_init(&s->stopping, false);
+    atomic_init(&s->in_flight, 0);
+    pthread_mutex_init(&s->inbox_lock, NULL);
+    pthread_mutex_init(&s->scratch_lock, NULL);
+    int rc = uv_async_init(loop, &s->wake, wake_cb);
+    if (rc) {
+        pthread_mutex_destroy(&s->inbox_lock);
+        pthread_mutex_destroy(&s->scratch_lock);
+        free(s);
+        return rc;
+    }
+    s->wake.data = s;
+    uv_timer_init(loop, &s->delay_timer);
+    s->delay_timer.data = s;
+    *out = s;
+    return 0;
+}
+
+int rs_scheduler_admit(rs_scheduler *s, rs_task *t, char *err, size_t errlen)
+{
+    if (atomic_load(&s->stopping)) {
+        snprintf(err, errlen, "the server is shutting down and accepts no new requests");
+        return 503;
+    }
+    rs_model_version *mv = t->mv;
+    if (atomic_fetch_add(&mv->queued, 1) >= mv->cfg.max_queue) {
+        atomic_fetch_sub(&mv->queued, 1);
+        snprintf(err, errlen,
+                 "model '%s' has %d requests queued already (max_queue); retry shortly", mv->name,
+                 mv->cfg.max_queue);
+        return 503;
+    }
+    t->next = NULL;
+    t->admitted_ns = uv_hrtime();
+    pthread_mutex_lock(&s->inbox_lock);
+    bool was_empty = s->inbox_head == NULL;
+    if (s->inbox_tail)
+        s->inbox_tail->next = t;
+    else
+        s->inbox_head = t;
+    s->inbox_tail = t;
+    pthread_mutex_unlock(&s->inbox_lock);
+    /* A non-empty inbox has a wake-up pending already: one per burst is enough. */
+    if (was_empty) uv_async_send(&s->wake);
+    return 0;
+}
+
+void rs_scheduler_stop(rs_scheduler *s)
+{
+    atomic_store(&s->stopping, true);
+}
+
+bool rs_scheduler_idle(rs_scheduler *s)
+{
+    pthread_mutex_lock(&s->inbox_lock);
+    bool empty = s->inbox_head == NULL;
+    pthread_mutex_unlock(&s->inbox_lock);
+    return empty && s->ring_len == 0 && atomic_load(&s->in_flight) == 0;
+}
+
+int rs_scheduler_in_flight(rs_scheduler *s)
+{
+    return atomic_load(&s->in_flight);
+}
+
+void rs_scheduler_close(rs_scheduler *s)
+{
+    uv_close((uv_handle_t *)&s->wake, NULL);
+    uv_timer_stop(&s->delay_timer);
+    uv_close((uv_handle_t *)&s->delay_timer, NULL);
+}
+
+void rs_scheduler_free(rs_scheduler *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->n_scratch; i++) {
+        rs_infer_scratch_free(s->scratch[i]);
+        free(s->scratch[i]);
+    }
+    free(s->scratch);
+    pthread_mutex_destroy(&s->inbox_lock);
+    pthread_mutex_destroy(&s->scratch_lock);
+    free(s);
+}

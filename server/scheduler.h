@@ -1,0 +1,96 @@
+/*
+ * scheduler — per-model queues, the dynamic batcher and the hand-off to the
+ * libuv thread pool. It lives on one libuv loop thread:
+ *
+ *   any thread ──admit──▶ inbox ──uv_async──▶ loop thread: per-version queues
+ *        ▲                                      │ batcher: merge up to max_batch rows
+ *        │                                      ▼
+ *   task->done(t) ◀───────────────────── uv_queue_work: rs_infer_run (pool)
+ *                                               │ after_work (loop): bookkeeping,
+ *                                               ▼ next dispatch
+ *
+ * Fairness: versions with queued work sit on a round-robin ring; each turn
+ * takes one batch from the head version and moves it to the back, and at
+ * most max_in_flight batches compute at once (one per pool thread), so a busy
+ * model cannot starve the others and a backlog turns into bigger batches.
+ *
+ * A task belongs to its caller, who keeps it (and its request and model
+ * reference) alive until done() ran; done() is the scheduler's last touch.
+ */
+#ifndef RS_SCHEDULER_H
+#define RS_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "codec.h"
+#include "metrics.h"
+#include "registry.h"
+
+typedef struct rs_task {
+    struct rs_task *next; /* scheduler's link */
+    rs_model_version *mv; /* the version to run on (caller holds a reference) */
+    rs_request *req;      /* decoded request (caller owns) */
+    uint64_t admitted_ns; /* uv_hrtime() at admission; set by rs_scheduler_admit */
+    /* Results, set before done(): */
+    int status;          /* HTTP status */
+    rs_buf body;         /* response body; ownership passes to the caller */
+    size_t json_len;     /* JSON part (binary extension), else body.len */
+    uint64_t queue_ns;   /* admitted → taken into a batch */
+    uint64_t compute_ns; /* the batch's compute time */
+    int batch_rows;      /* rows of the batch it ran in (0 if not computed) */
+    /* Called once: on the pool thread that computed it, or on the loop thread
+     * when it is answered without computing (timeout, out of memory). */
+    void (*done)(struct rs_task *t);
+    void *user;
+} rs_task;
+
+typedef struct {
+    int max_in_flight;          /* batches computing at once (= pool threads) */
+    int64_t default_timeout_us; /* queue wait limit when the request sets none; 0 = none */
+    mlp_diag_params diag;
+} rs_scheduler_params;
+
+typedef struct rs_scheduler rs_scheduler;
+
+/* Creates the scheduler's handles on loop (call on the loop's thread, before
+ * it runs). metrics may be NULL. Returns 0 or a negative libuv error. */
+int rs_scheduler_create(rs_scheduler **out, uv_loop_t *loop, const rs_scheduler_params *p,
+                        rs_metrics *metrics);
+
+/*
+ * Any thread. Queues t (t->mv, t->req, t->done set) and returns 0, or
+ * refuses it at once with 503 — the version's queue holds max_queue requests
+ * already, or the scheduler is stopping — and a sentence in err. A refused
+ * task is not touched again.
+ */
+int rs_scheduler_admit(rs_scheduler *s, rs_task *t, char *err, size_t errlen);
+
+/* Loop thread. After stop, admit refuses new work; queued work still runs. */
+void rs_scheduler_stop(rs_scheduler *s);
+/* Loop thread. True when nothing is queued or computing. */
+bool rs_scheduler_idle(rs_scheduler *s);
+int rs_scheduler_in_flight(rs_scheduler *s); /* any thread (approximate) */
+/* Loop thread, once idle: closes the handles; run the loop to let them close,
+ * then rs_scheduler_free (which also frees every pool thread's scratch). */
+void rs_scheduler_close(rs_scheduler *s);
+void rs_scheduler_free(rs_scheduler *s);
+
+/* ------------------------------------------------- batching policy (pure) */
+
+/* Whether a request of next_rows joins a batch holding batch_rows: always
+ * when the batch is empty (a request larger than max_rows runs alone),
+ * otherwise only while the total stays within max_rows. */
+bool rs_batch_fits(int batch_rows, int next_rows, int max_rows);
+
+/* How many requests, from the front of a FIFO queue with these row counts,
+ * form the next batch: the longest prefix that fits (order is never changed,
+ * so no request is overtaken). 0 only when n is 0. */
+int rs_batch_take(const int *rows, int n, int max_rows);
+
+/* Whether a queue is ready to dispatch under a batching delay: when it holds
+ * max_rows already, or its oldest request has waited delay_ns. */
+bool rs_batch_ready(int queued_rows, int max_rows, uint64_t oldest_wait_ns, uint64_t delay_ns);
+
+#endif /* RS_SCHEDULER_H */

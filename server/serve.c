@@ -1,0 +1,165 @@
+/*
+ * serve — see serve.h.
+ *
+ * Shutdown: the first SIGTERM/SIGINT stops accepting connections
+ * (MHD_quiesce_daemon) and marks responses Connection: close; a 10 ms timer
+ * then waits until no request is open and the scheduler is idle (every
+ * accepted request answered), or until --shutdown-grace-ms has passed and
+ * nothing is computing, before the daemon is stopped and everything freed.
+ */
+#include "serve.h"
+
+#include <cblas.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "http.h"
+#include "log.h"
+
+typedef struct {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain;
+    rs_app app;
+    rs_http *http;
+    uint64_t drain_start_ms;
+    bool stopping;
+} server;
+
+static void drain_tick(uv_timer_t *t)
+{
+    server *s = t->data;
+    bool grace_over =
+        uv_now(&s->loop) - s->drain_start_ms >= (uint64_t)s->app.cfg->shutdown_grace_ms;
+    bool idle = rs_scheduler_idle(s->app.sched);
+    if (grace_over) rs_scheduler_stop(s->app.sched);
+    if (!(idle &&
+          (rs_http_active(s->http) == 0 || (grace_over && rs_http_suspended(s->http) == 0))))
+        return;
+    if (rs_http_active(s->http))
+        rs_log(RS_LOG_WARN, "shutdown grace period over: closing %d unfinished requests",
+               rs_http_active(s->http));
+    rs_http_stop(s->http);
+    s->http = NULL;
+    rs_scheduler_close(s->app.sched);
+    uv_close((uv_handle_t *)&s->drain, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    /* Closing the handles restored the default action; a second SIGTERM (a
+     * supervisor's reminder) must not turn the clean exit into a kill. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    rs_log(RS_LOG_INFO, "stopped");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server *s = h->data;
+    if (s->stopping) {
+        rs_log(RS_LOG_WARN, "%s again: still finishing in-flight requests",
+               signum == SIGINT ? "SIGINT" : "SIGTERM");
+        return;
+    }
+    s->stopping = true;
+    rs_log(RS_LOG_INFO, "%s: no new connections; finishing %d open requests",
+           signum == SIGINT ? "SIGINT" : "SIGTERM", rs_http_active(s->http));
+    rs_http_quiesce(s->http);
+    s->drain_start_ms = uv_now(&s->loop);
+    uv_timer_start(&s->drain, drain_tick, 0, 10);
+}
+
+static int serve(const rs_config *cfg)
+{
+    int threads = rs_config_threads(cfg);
+    /* libuv reads this once, when the pool first starts: before any uv_queue_work. */
+    char num[16];
+    snprintf(num, sizeof num, "%d", threads);
+    setenv("UV_THREADPOOL_SIZE", num, 1);
+    /* Each job runs BLAS on its own pool thread; BLAS threads would oversubscribe. */
+    openblas_set_num_threads(1);
+    signal(SIGPIPE, SIG_IGN);
+
+    server s;
+    memset(&s, 0, sizeof s);
+    s.app.cfg = cfg;
+    char err[1024];
+    /* Signals first: a SIGTERM while models load is then a clean stop, not a kill. */
+    int rc = uv_loop_init(&s.loop);
+    if (rc) {
+        rs_log(RS_LOG_ERROR, "cannot start the event loop: %s", uv_strerror(rc));
+        return 1;
+    }
+    uv_signal_init(&s.loop, &s.sigterm);
+    uv_signal_init(&s.loop, &s.sigint);
+    s.sigterm.data = s.sigint.data = &s;
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_timer_init(&s.loop, &s.drain);
+    s.drain.data = &s;
+
+    int exit_code = 0;
+    rs_model_config defaults = {cfg->max_batch, cfg->batch_delay_us, cfg->max_queue,
+                                cfg->monitor_window_s};
+    rs_scheduler_params sp = {threads,
+                              cfg->request_timeout_ms * 1000,
+                              {(float)cfg->vanishing_threshold, (float)cfg->exploding_threshold}};
+    if (rs_registry_open(&s.app.reg, cfg->models_dir, &defaults, err, sizeof err)) {
+        rs_log(RS_LOG_ERROR, "%s", err);
+        exit_code = 1;
+    } else if (!(s.app.metrics = rs_metrics_create())) {
+        rs_log(RS_LOG_ERROR, "cannot start: out of memory");
+        exit_code = 1;
+    } else if ((rc = rs_scheduler_create(&s.app.sched, &s.loop, &sp, s.app.metrics))) {
+        rs_log(RS_LOG_ERROR, "cannot start the scheduler: %s", uv_strerror(rc));
+        exit_code = 1;
+    } else if (rs_http_start(&s.http, &s.app, err, sizeof err)) {
+        rs_log(RS_LOG_ERROR, "%s", err);
+        rs_scheduler_close(s.app.sched);
+        exit_code = 1;
+    } else {
+        char why[256];
+        bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
+        rs_log(RS_LOG_INFO,
+               "reluserve %s listening on http://%s:%d (models %s, %d compute threads, max batch "
+               "%d%s%s)",
+               MLP_VERSION, cfg->host, rs_http_port(s.http), cfg->models_dir, threads,
+               cfg->max_batch, ready ? "" : "; NOT READY: ", ready ? "" : why);
+    }
+    if (exit_code) {
+        uv_close((uv_handle_t *)&s.drain, NULL);
+        uv_close((uv_handle_t *)&s.sigterm, NULL);
+        uv_close((uv_handle_t *)&s.sigint, NULL);
+    }
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&s.loop)) rs_log(RS_LOG_WARN, "libuv loop closed with open handles");
+    if (s.app.sched) rs_scheduler_free(s.app.sched);
+    rs_metrics_free(s.app.metrics);
+    rs_registry_free(s.app.reg);
+    return exit_code;
+}
+
+int rs_cmd_serve(int argc, char **argv)
+{
+    rs_config cfg;
+    char err[512];
+    int rc = rs_config_parse(&cfg, argc - 1, argv + 1, NULL, err, sizeof err);
+    if (rc == 1) {
+        rs_config_usage(stdout);
+        rs_config_free(&cfg);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "reluserve serve: %s\n", err);
+        rs_config_free(&cfg);
+        return 2;
+    }
+    rs_log_init(cfg.log_format, cfg.log_level);
+    rc = serve(&cfg);
+    rs_config_free(&cfg);
+    return rc;
+}

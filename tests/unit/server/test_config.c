@@ -1,0 +1,182 @@
+/* config: flags over environment over defaults, and clear errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+/* A fake environment: NULL-terminated pairs. */
+static const char *const *g_env;
+
+static const char *fake_env(const char *name)
+{
+    for (const char *const *p = g_env; p && *p; p += 2)
+        if (!strcmp(p[0], name)) return p[1];
+    return NULL;
+}
+
+static int parse(rs_config *c, const char *const *env, int argc, const char **argv, char *err)
+{
+    g_env = env;
+    return rs_config_parse(c, argc, (char **)argv, fake_env, err, 256);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    assert_int_equal(parse(&c, NULL, 0, NULL, err), 0);
+    assert_string_equal(c.models_dir, "models");
+    assert_string_equal(c.host, "0.0.0.0");
+    assert_int_equal(c.port, 8080);
+    assert_int_equal(c.max_batch, 64);
+    assert_int_equal(c.batch_delay_us, 0);
+    assert_int_equal(c.max_queue, 1024);
+    assert_int_equal(c.max_body, 64 << 20);
+    assert_null(c.api_key);
+    assert_false(c.enable_model_control);
+    assert_int_equal(c.log_format, RS_LOG_TEXT);
+    rs_config_free(&c);
+}
+
+static void test_flags_both_forms(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    const char *argv[] = {"--port",
+                          "9000",
+                          "--max-batch=8",
+                          "--models",
+                          "/m",
+                          "--enable-model-control",
+                          "--log-format=json",
+                          "--max-body",
+                          "2M",
+                          "--cors-origin",
+                          "*"};
+    assert_int_equal(parse(&c, NULL, 11, argv, err), 0);
+    assert_int_equal(c.port, 9000);
+    assert_int_equal(c.max_batch, 8);
+    assert_string_equal(c.models_dir, "/m");
+    assert_true(c.enable_model_control);
+    assert_int_equal(c.log_format, RS_LOG_JSON);
+    assert_int_equal(c.max_body, 2 << 20);
+    assert_string_equal(c.cors_origin, "*");
+    rs_config_free(&c);
+}
+
+static void test_env_used_and_flag_wins(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    const char *env[] = {"RELUSERVE_PORT",
+                         "7000",
+                         "RELUSERVE_MAX_QUEUE",
+                         "5",
+                         "RELUSERVE_API_KEY",
+                         "s3cret",
+                         "RELUSERVE_ENABLE_MODEL_CONTROL",
+                         "yes",
+                         NULL};
+    const char *argv[] = {"--port", "7001"};
+    assert_int_equal(parse(&c, env, 2, argv, err), 0);
+    assert_int_equal(c.port, 7001);   /* flag over environment */
+    assert_int_equal(c.max_queue, 5); /* environment over default */
+    assert_string_equal(c.api_key, "s3cret");
+    assert_true(c.enable_model_control);
+    rs_config_free(&c);
+}
+
+static void test_bad_values_name_the_flag(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    const char *a1[] = {"--port", "http"};
+    assert_int_equal(parse(&c, NULL, 2, a1, err), -1);
+    assert_non_null(strstr(err, "--port"));
+    assert_non_null(strstr(err, "'http'"));
+    rs_config_free(&c);
+
+    const char *a2[] = {"--max-batch", "0"};
+    assert_int_equal(parse(&c, NULL, 2, a2, err), -1);
+    assert_non_null(strstr(err, "--max-batch"));
+    rs_config_free(&c);
+
+    const char *a3[] = {"--no-such-flag"};
+    assert_int_equal(parse(&c, NULL, 1, a3, err), -1);
+    assert_non_null(strstr(err, "--no-such-flag"));
+    rs_config_free(&c);
+
+    const char *a4[] = {"--port"};
+    assert_int_equal(parse(&c, NULL, 1, a4, err), -1);
+    assert_non_null(strstr(err, "expects a value"));
+    rs_config_free(&c);
+
+    const char *a5[] = {"--log-level", "loud"};
+    assert_int_equal(parse(&c, NULL, 2, a5, err), -1);
+    assert_non_null(strstr(err, "debug, info, warn or error"));
+    rs_config_free(&c);
+
+    const char *a6[] = {"--max-body", "12Q"};
+    assert_int_equal(parse(&c, NULL, 2, a6, err), -1);
+    assert_non_null(strstr(err, "--max-body"));
+    rs_config_free(&c);
+
+    const char *a7[] = {"--vanishing-threshold", "10", "--exploding-threshold", "5"};
+    assert_int_equal(parse(&c, NULL, 4, a7, err), -1);
+    assert_non_null(strstr(err, "--vanishing-threshold"));
+    rs_config_free(&c);
+}
+
+static void test_bad_env_names_the_variable(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    const char *env[] = {"RELUSERVE_THREADS", "many", NULL};
+    assert_int_equal(parse(&c, env, 0, NULL, err), -1);
+    assert_non_null(strstr(err, "RELUSERVE_THREADS"));
+    rs_config_free(&c);
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    const char *argv[] = {"--port", "1", "--help"};
+    assert_int_equal(parse(&c, NULL, 3, argv, err), 1);
+    rs_config_free(&c);
+    /* --help lists every flag with its environment twin. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    rs_config_usage(f);
+    fclose(f);
+    assert_non_null(strstr(text, "--batch-delay-us"));
+    assert_non_null(strstr(text, "RELUSERVE_BATCH_DELAY_US"));
+    assert_non_null(strstr(text, "--monitor-window-s"));
+    assert_non_null(strstr(text, "RELUSERVE_API_KEY"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_flags_both_forms),
+        cmocka_unit_test(test_env_used_and_flag_wins),
+        cmocka_unit_test(test_bad_values_name_the_flag),
+        cmocka_unit_test(test_bad_env_names_the_variable),
+        cmocka_unit_test(test_help),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

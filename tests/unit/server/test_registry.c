@@ -1,0 +1,244 @@
+/* registry: versions, newest-by-number, broken models, serving config,
+ * model control, and references that outlive an unload. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "registry.h"
+
+static char g_dir[64];
+static const rs_model_config DEFAULTS = {64, 0, 1024, 60};
+
+static void mkdir_p(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    mkdir(buf, 0755);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A 3-input model whose first hidden layer has `hidden` units, so tests can
+ * tell versions apart by shape. */
+static void save_model(const char *name, const char *version, int hidden)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s", g_dir, name, version);
+    mkdir_p(path);
+    mlp_layer_spec spec[] = {{hidden, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m;
+    assert_int_equal(mlp_model_create(&m, 3, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1);
+    snprintf(path, sizeof path, "%s/%s/%s/model.json", g_dir, name, version);
+    assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);
+    mlp_model_free(m);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    rs_log_init(RS_LOG_TEXT, RS_LOG_ERROR); /* loaders log the broken files */
+    snprintf(g_dir, sizeof g_dir, "/tmp/rs_registry_XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    save_model("m", "1", 4);
+    save_model("m", "3", 6);
+    save_model("m", "10", 8); /* numerically newest, though "10" < "3" as text */
+    char path[512];
+    snprintf(path, sizeof path, "%s/m/2", g_dir);
+    mkdir_p(path);
+    snprintf(path, sizeof path, "%s/m/2/model.json", g_dir);
+    write_file(path, "{\"format\": \"reluserve-mlp\", \"layers\": [");
+    save_model("fast", "1", 5);
+    snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
+    write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500}");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    return system(cmd);
+}
+
+static rs_registry *open_repo(void)
+{
+    rs_registry *r;
+    char err[512];
+    assert_int_equal(rs_registry_open(&r, g_dir, &DEFAULTS, err, sizeof err), 0);
+    return r;
+}
+
+static void test_newest_loaded_version_serves(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    rs_model_version *v;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(r, "m", NULL, &v, err, sizeof err), 0);
+    assert_string_equal(v->version, "10");
+    assert_int_equal(v->model->layers[0].out, 8);
+    rs_model_version_release(v);
+    assert_int_equal(rs_registry_acquire(r, "m", "1", &v, err, sizeof err), 0);
+    assert_int_equal(v->model->layers[0].out, 4);
+    rs_model_version_release(v);
+    rs_registry_free(r);
+}
+
+static void test_unknown_and_broken(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    rs_model_version *v;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(r, "nope", NULL, &v, err, sizeof err), 404);
+    assert_non_null(strstr(err, "'nope'"));
+    assert_null(v);
+    assert_int_equal(rs_registry_acquire(r, "m", "7", &v, err, sizeof err), 404);
+    assert_non_null(strstr(err, "version '7'"));
+    /* The broken version is known but not ready; its error names the file. */
+    assert_int_equal(rs_registry_acquire(r, "m", "2", &v, err, sizeof err), 503);
+    assert_non_null(strstr(err, "m/2/model.json"));
+    char why[1024];
+    assert_false(rs_registry_ready(r, why, sizeof why));
+    assert_non_null(strstr(why, "version '2'"));
+    rs_registry_free(r);
+}
+
+static void test_serving_config_overrides(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    rs_model_version *v;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
+    assert_int_equal(v->cfg.max_batch, 8);
+    assert_int_equal(v->cfg.batch_delay_us, 500);
+    assert_int_equal(v->cfg.max_queue, 1024); /* not overridden: the default */
+    rs_model_version_release(v);
+    rs_registry_free(r);
+}
+
+static void test_model_config_parse_errors(void **state)
+{
+    (void)state;
+    rs_model_config c = DEFAULTS;
+    char err[256];
+    assert_int_equal(rs_model_config_parse("{\"max_batch\": 0}", 16, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max_batch"));
+    assert_int_equal(rs_model_config_parse("[1]", 3, &c, err, sizeof err), -1);
+    assert_int_equal(rs_model_config_parse("{\"max_queue\": \"5\"}", 18, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max_queue"));
+    assert_int_equal(c.max_queue, 1024); /* untouched on failure */
+    assert_int_equal(
+        rs_model_config_parse("{\"max_queue\": 5, \"other\": 1}", 28, &c, err, sizeof err), 0);
+    assert_int_equal(c.max_queue, 5);
+}
+
+static void test_reference_outlives_unload(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    rs_model_version *v;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
+    assert_int_equal(rs_registry_unload(r, "fast", err, sizeof err), 0);
+    assert_int_equal(rs_registry_unload(r, "fast", err, sizeof err), 404);
+    /* Still usable by the request that holds it (ASan would catch a free). */
+    assert_int_equal(v->model->n_inputs, 3);
+    rs_model_version *again;
+    assert_int_equal(rs_registry_acquire(r, "fast", NULL, &again, err, sizeof err), 404);
+    rs_model_version_release(v);
+    /* Load brings it back. */
+    assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 0);
+    assert_int_equal(rs_registry_acquire(r, "fast", NULL, &again, err, sizeof err), 0);
+    rs_model_version_release(again);
+    assert_int_equal(rs_registry_load(r, "../etc", err, sizeof err), 400);
+    assert_int_equal(rs_registry_load(r, "ghost", err, sizeof err), 404);
+    rs_registry_free(r);
+}
+
+static void test_failed_reload_keeps_old_copy(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    char err[512], path[512];
+    snprintf(path, sizeof path, "%s/fast/1/model.json", g_dir);
+    write_file(path, "not json");
+    assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 400);
+    assert_non_null(strstr(err, "version '1'"));
+    rs_model_version *v;
+    assert_int_equal(rs_registry_acquire(r, "fast", "1", &v, err, sizeof err), 0);
+    assert_int_equal(v->model->layers[0].out, 5);
+    rs_model_version_release(v);
+    rs_registry_free(r);
+    save_model("fast", "1", 5);
+}
+
+static void test_index_lists_every_version(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    json_t *idx = rs_registry_index(r);
+    assert_true(json_is_array(idx));
+    /* fast/1, m/1, m/2, m/3, m/10 */
+    assert_int_equal(json_array_size(idx), 5);
+    int ready = 0, unavailable = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(idx, i, e)
+    {
+        const char *st = json_string_value(json_object_get(e, "state"));
+        if (!strcmp(st, "READY")) ready++;
+        if (!strcmp(st, "UNAVAILABLE")) unavailable++;
+    }
+    assert_int_equal(ready, 4);
+    assert_int_equal(unavailable, 1);
+    json_decref(idx);
+    rs_registry_free(r);
+}
+
+static void test_missing_repository(void **state)
+{
+    (void)state;
+    rs_registry *r;
+    char err[512];
+    assert_int_equal(rs_registry_open(&r, "/nonexistent/models", &DEFAULTS, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/models"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_newest_loaded_version_serves),
+        cmocka_unit_test(test_unknown_and_broken),
+        cmocka_unit_test(test_serving_config_overrides),
+        cmocka_unit_test(test_model_config_parse_errors),
+        cmocka_unit_test(test_reference_outlives_unload),
+        cmocka_unit_test(test_failed_reload_keeps_old_copy),
+        cmocka_unit_test(test_index_lists_every_version),
+        cmocka_unit_test(test_missing_repository),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
