@@ -96,6 +96,10 @@ mlp_status mlp_io_meta_apply(const mlp_io_meta *meta, mlp_model *m, const char *
  * Returns false when a name is empty or a name or label is not valid UTF-8. */
 bool mlp_io_meta_write(mlp_strbuf *b, const mlp_model *m, const char *indent);
 
+/* binary16 and bfloat16 bit patterns as float32 (exact; io_half.c). */
+float mlp_io_half_to_float(uint16_t h);
+float mlp_io_bf16_to_float(uint16_t h);
+
 /* Converts a JSON number to float32, refusing values that overflow it.
  * Values below the smallest subnormal round to (signed) zero, as strtof does. */
 bool mlp_io_json_float(const json_t *v, float *out);

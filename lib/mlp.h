@@ -404,7 +404,18 @@ mlp_status mlp_model_parse_safetensors(const uint8_t *data, size_t len, const ch
 mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path,
                                       const char *config_path, mlp_error *err);
 
-/* By extension: .json, or .safetensors with config.json in the same folder. */
+/* ONNX subset (torch.onnx.export of an MLP): Gemm, MatMul+Add, Relu, LeakyRelu,
+ * Sigmoid, Tanh, Softmax, Flatten, Identity; anything else is refused naming
+ * the node. config_path / config_json may be NULL: the optional config.json
+ * (safetensors keys) adds task, labels, standardisation and names. */
+mlp_status mlp_model_load_onnx(const char *path, const char *config_path, mlp_model **out,
+                               mlp_error *err);
+mlp_status mlp_model_parse_onnx(const uint8_t *data, size_t len, const char *config_json,
+                                size_t config_len, const char *origin, mlp_model **out,
+                                mlp_error *err);
+
+/* By extension: .json, .safetensors with config.json in the same folder, or
+ * .onnx with config.json in the same folder when there is one. */
 mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err);
 
 #ifdef __cplusplus
