@@ -80,35 +80,6 @@ static uint64_t read_le(const uint8_t *p, int bytes)
     return v;
 }
 
-/*
- * IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 fraction bits.
- * Normal: (1024 + f) * 2^(e - 25); subnormal (e = 0): f * 2^-24; e = 31 is
- * infinity (f = 0) or NaN. Every half is exactly a float, and ldexpf by a
- * power of two is exact, so the conversion is exact.
- */
-static float half_to_float(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f;
-    int f = h & 0x3ff;
-    float v;
-    if (e == 0)
-        v = ldexpf((float)f, -24);
-    else if (e == 31)
-        v = f ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(f | 0x400), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* bfloat16 is the top half of a float32: same exponent, 7 fraction bits. */
-static float bf16_to_float(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
 /* Element i of tensor data p as float32; false when it is NaN, infinite or
  * (F64) beyond float32's range, with the offending value in *bad. */
 static bool element(const uint8_t *p, dtype t, size_t i, float *out, double *bad)
@@ -131,11 +102,11 @@ static bool element(const uint8_t *p, dtype t, size_t i, float *out, double *bad
         return true;
     }
     case DT_F16:
-        *out = half_to_float((uint16_t)read_le(p + 2 * i, 2));
+        *out = mlp_io_half_to_float((uint16_t)read_le(p + 2 * i, 2));
         *bad = *out;
         return isfinite(*out);
     default:
-        *out = bf16_to_float((uint16_t)read_le(p + 2 * i, 2));
+        *out = mlp_io_bf16_to_float((uint16_t)read_le(p + 2 * i, 2));
         *bad = *out;
         return isfinite(*out);
     }

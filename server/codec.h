@@ -34,6 +34,10 @@ void rs_buf_append(rs_buf *b, const void *data, size_t len);
 void rs_buf_puts(rs_buf *b, const char *s);
 void rs_buf_printf(rs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rs_buf_int(rs_buf *b, long long v);
+/* Makes room for extra more bytes (plus the NUL) so that many bytes can be
+ * written at data + len directly; false (and failed set) if it cannot. May
+ * reallocate b->data. */
+bool rs_buf_reserve(rs_buf *b, size_t extra);
 /* Shortest decimal text that strtof() reads back as exactly f; NaN and
  * infinities (not JSON) are written as null. */
 void rs_buf_float(rs_buf *b, float f);
@@ -57,28 +61,28 @@ typedef enum { RS_DIAG_NONE = 0, RS_DIAG_SUMMARY, RS_DIAG_FULL } rs_diag_level;
 
 /* Outputs a v2 request may name in "outputs" (bit flags). */
 enum {
-    RS_OUT_PRIMARY = 1u << 0,                 /* the model's output tensor */
-    RS_OUT_INPUT_GRADIENT = 1u << 1,          /* "input_gradient" [rows, n_inputs] */
-    RS_OUT_LAYER_DEAD_FRACTION = 1u << 2,     /* "layer_dead_fraction" [n_layers] */
-    RS_OUT_LAYER_SPARSITY = 1u << 3,          /* "layer_sparsity" [n_layers] */
-    RS_OUT_LAYER_WEIGHT_GRAD_NORM = 1u << 4,  /* "layer_weight_grad_norm" [n_layers] */
-    RS_OUT_LAYER_BIAS_GRAD_NORM = 1u << 5,    /* "layer_bias_grad_norm" [n_layers] */
-    RS_OUT_LAYER_ACT_GRAD_NORM = 1u << 6,     /* "layer_activation_grad_norm" [n_layers] */
-    RS_OUT_DEAD_FRACTION = 1u << 7,           /* "dead_fraction" [1] */
-    RS_OUT_LOSS = 1u << 8,                    /* "loss" [1] */
+    RS_OUT_PRIMARY = 1u << 0,                /* the model's output tensor */
+    RS_OUT_INPUT_GRADIENT = 1u << 1,         /* "input_gradient" [rows, n_inputs] */
+    RS_OUT_LAYER_DEAD_FRACTION = 1u << 2,    /* "layer_dead_fraction" [n_layers] */
+    RS_OUT_LAYER_SPARSITY = 1u << 3,         /* "layer_sparsity" [n_layers] */
+    RS_OUT_LAYER_WEIGHT_GRAD_NORM = 1u << 4, /* "layer_weight_grad_norm" [n_layers] */
+    RS_OUT_LAYER_BIAS_GRAD_NORM = 1u << 5,   /* "layer_bias_grad_norm" [n_layers] */
+    RS_OUT_LAYER_ACT_GRAD_NORM = 1u << 6,    /* "layer_activation_grad_norm" [n_layers] */
+    RS_OUT_DEAD_FRACTION = 1u << 7,          /* "dead_fraction" [1] */
+    RS_OUT_LOSS = 1u << 8,                   /* "loss" [1] */
 };
 
 /* A decoded inference request. All pointers are owned and freed by
  * rs_request_free. */
 typedef struct rs_request {
     rs_protocol proto;
-    char *id;      /* v2 "id", or NULL */
-    int rows;      /* batch rows of the input tensor */
-    float *x;      /* rows x n_inputs, row-major */
-    int *labels;   /* rows class indices ("labels" input), or NULL */
+    char *id;       /* v2 "id", or NULL */
+    int rows;       /* batch rows of the input tensor */
+    float *x;       /* rows x n_inputs, row-major */
+    int *labels;    /* rows class indices ("labels" input), or NULL */
     float *targets; /* rows x n_outputs ("targets" input), or NULL */
     rs_diag_level diag;
-    int64_t timeout_us; /* parameters.timeout_us; 0 = none */
+    int64_t timeout_us;      /* parameters.timeout_us; 0 = none */
     unsigned outputs;        /* RS_OUT_* requested; RS_OUT_PRIMARY when none named */
     unsigned binary_outputs; /* RS_OUT_* to return as binary data */
     int classification;      /* top-k classes for the primary output; 0 = raw tensor */
@@ -92,10 +96,14 @@ typedef struct {
 /*
  * Decode a request body for model m. json_len is the value of the
  * Inference-Header-Content-Length header (binary extension), or 0 when the
- * whole body is JSON. Returns 0, or an HTTP status (400, 413) with one
- * sentence naming the field and what was expected in err, e.g.
- * "input 'input': shape [2,4] needs 8 values, got 7". On failure req holds
- * nothing that needs freeing (but rs_request_free is still safe).
+ * whole body is JSON. Returns 0, or an HTTP status (400, 413; 500 only if
+ * memory runs out) with one sentence naming the field and what was expected
+ * in err, e.g. "input 'input': shape [2,4] needs 8 values, got 7". On
+ * failure req holds nothing that needs freeing (but rs_request_free is still
+ * safe). body may be NULL when len is 0. v2 diagnostics default to
+ * "summary", v1 to "none"; the v1 bodies accepted are listed in
+ * codec_decode.c. Diagnostic tensors in a v2 response follow the model
+ * output in RS_OUT_* order, whatever order "outputs" named them in.
  */
 int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_len,
                  const rs_decode_limits *lim, rs_request *req, char *err, size_t errlen);
