@@ -1,0 +1,342 @@
+"""Every endpoint of DESIGN.md / issue 3, one behaviour per test."""
+
+import os
+import subprocess
+import time
+import uuid
+
+import numpy as np
+
+import helpers
+from helpers import get, post
+
+import mlpref
+
+
+def test_health_live(port):
+    r = get(port, "/v2/health/live")
+    assert r.status == 200, r
+
+
+def test_health_ready(port):
+    r = get(port, "/v2/health/ready")
+    assert r.status == 200, r
+
+
+def test_server_metadata_has_required_fields(port):
+    r = get(port, "/v2")
+    assert r.status == 200, r
+    assert r.headers["content-type"].startswith("application/json")
+    doc = r.json()
+    assert isinstance(doc["name"], str) and doc["name"]
+    assert isinstance(doc["version"], str) and doc["version"]
+    assert isinstance(doc["extensions"], list)
+    assert all(isinstance(e, str) for e in doc["extensions"])
+
+
+def test_model_metadata(port, models):
+    r = get(port, "/v2/models/tiny")
+    assert r.status == 200, r
+    doc = r.json()
+    assert doc["name"] == "tiny"
+    assert doc["platform"] == "reluserve_mlp"
+    assert doc["versions"] == ["1"], doc["versions"]
+    assert len(doc["inputs"]) >= 1 and len(doc["outputs"]) >= 1
+    inp, out = doc["inputs"][0], doc["outputs"][0]
+    assert inp["name"] == "input" and inp["datatype"] == "FP32" and inp["shape"] == [-1, 4], inp
+    assert out["name"] == "output" and out["datatype"] == "FP32" and out["shape"] == [-1, 3], out
+
+
+def test_model_metadata_lists_every_version(port):
+    doc = get(port, "/v2/models/ver").json()
+    assert sorted(doc["versions"], key=int) == ["2", "10"], doc["versions"]
+
+
+def test_model_version_metadata(port):
+    r = get(port, "/v2/models/ver/versions/2")
+    assert r.status == 200, r
+    doc = r.json()
+    assert doc["name"] == "ver"
+    assert doc["inputs"][0]["shape"] == [-1, 3]
+
+
+def test_model_ready(port):
+    assert get(port, "/v2/models/tiny/ready").status == 200
+    assert get(port, "/v2/models/ver/versions/2/ready").status == 200
+
+
+def test_unknown_model_not_ready(port):
+    assert get(port, "/v2/models/nope/ready").status == 404
+
+
+def _infer_ver(port, path, models, version):
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], np.float32)
+    r = post(port, path, helpers.v2_body(x, diag="none"))
+    assert r.status == 200, r
+    doc = r.json()
+    helpers.check_v2_response(doc, models["ver"][version], x, "ver", version, diag="none")
+    # the other version's weights must not match (the test can tell them apart)
+    other = "2" if version == "10" else "10"
+    assert not np.allclose(helpers.tensor_array(helpers.output_tensor(doc)),
+                           mlpref.reference(models["ver"][other], x)["outputs"], atol=1e-4)
+
+
+def test_newest_version_serves_by_default(port, models):
+    _infer_ver(port, "/v2/models/ver/infer", models, "10")
+
+
+def test_version_addressing(port, models):
+    _infer_ver(port, "/v2/models/ver/versions/2/infer", models, "2")
+    _infer_ver(port, "/v2/models/ver/versions/10/infer", models, "10")
+
+
+def test_v1_predict_instances(port, models):
+    x = np.array([[0.1, 0.2, 0.3, 0.4], [-1, 2, -3, 4]], np.float32)
+    r = post(port, "/v1/models/tiny:predict", {"instances": x.tolist()})
+    assert r.status == 200, r
+    doc = r.json()
+    mlpref.assert_close(doc["predictions"], mlpref.reference(models["tiny"]["1"], x)["outputs"],
+                        "predictions")
+
+
+def test_v1_predict_inputs_form(port, models):
+    x = np.array([[0.1, 0.2, 0.3, 0.4]], np.float32)
+    r = post(port, "/v1/models/tiny:predict", {"inputs": x.tolist()})
+    assert r.status == 200, r
+    doc = r.json()
+    got = doc.get("predictions", doc.get("outputs"))
+    assert got is not None, doc
+    mlpref.assert_close(got, mlpref.reference(models["tiny"]["1"], x)["outputs"], "outputs")
+
+
+def test_v1_predict_version(port, models):
+    x = np.array([[0.1, 0.2, 0.3]], np.float32)
+    r = post(port, "/v1/models/ver/versions/2:predict", {"instances": x.tolist()})
+    assert r.status == 200, r
+    mlpref.assert_close(r.json()["predictions"], mlpref.reference(models["ver"]["2"], x)["outputs"],
+                        "predictions")
+
+
+def test_v1_predict_with_diagnostics(port, models):
+    x = np.array([[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]], np.float32)
+    r = post(port, "/v1/models/tiny:predict",
+             {"instances": x.tolist(), "parameters": {"diagnostics": "full"}})
+    assert r.status == 200, r
+    d = r.json()["diagnostics"]
+    mlpref.compare_diagnostics(d, mlpref.reference(models["tiny"]["1"], x))
+
+
+def test_v1_model_status(port):
+    r = get(port, "/v1/models/tiny")
+    assert r.status == 200, r
+    st = r.json()["model_version_status"]
+    assert any(s["version"] == "1" and s["state"] == "AVAILABLE" for s in st), st
+
+
+def test_metrics_prometheus_text(port):
+    post(port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]]))
+    r = get(port, "/metrics")
+    assert r.status == 200, r
+    assert r.headers["content-type"].startswith("text/plain"), r.headers["content-type"]
+    text = r.body.decode()
+    samples = 0
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            if line.startswith("# TYPE"):
+                assert line.split()[3] in ("counter", "gauge", "histogram", "summary",
+                                           "untyped"), line
+            continue
+        assert helpers.PROM_LINE.match(line), f"not Prometheus text: {line!r}"
+        samples += 1
+    assert samples > 0
+    assert 'model="tiny"' in text, "no per-model metric for tiny"
+
+
+def test_repository_index(port, models):
+    r = post(port, "/v2/repository/index", {})
+    assert r.status == 200, r
+    doc = r.json()
+    assert isinstance(doc, list)
+    names = {e["name"] for e in doc}
+    assert set(models) <= names, names
+    for e in doc:
+        if e["name"] in models:
+            assert e.get("state") == "READY", e
+
+
+def test_playground_html(port):
+    r = get(port, "/")
+    assert r.status == 200, r
+    assert r.headers["content-type"].startswith("text/html")
+    assert b"<html" in r.body.lower()
+
+
+def test_request_id_echoed(port):
+    rid = "test-" + uuid.uuid4().hex
+    r = post(port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]]),
+             headers={"X-Request-Id": rid})
+    assert r.status == 200, r
+    assert r.headers.get("x-request-id") == rid
+
+
+def test_request_id_generated(port):
+    r = get(port, "/v2/health/live")
+    assert r.headers.get("x-request-id"), r.headers
+
+
+def test_request_id_on_errors_too(port):
+    r = get(port, "/v2/models/nope", headers={"X-Request-Id": "err-1"})
+    assert r.status == 404 and r.headers.get("x-request-id") == "err-1"
+
+
+def test_v2_id_echoed(port, models):
+    x = [[1, 2, 3, 4]]
+    r = post(port, "/v2/models/tiny/infer", helpers.v2_body(x, rid="my-id-7"))
+    assert r.status == 200, r
+    helpers.check_v2_response(r.json(), models["tiny"]["1"], x, "tiny", "1", rid="my-id-7")
+
+
+def test_iris_bundled_model_serves(port, repo):
+    if not os.path.isdir(os.path.join(helpers.ROOT, "models", "iris")):
+        import pytest
+        pytest.fail("models/iris is missing from the repository")
+    r = post(port, "/v2/models/iris/infer", helpers.v2_body([[5.1, 3.5, 1.4, 0.2],
+                                                             [6.7, 3.0, 5.2, 2.3]]))
+    assert r.status == 200, r
+    y = helpers.tensor_array(helpers.output_tensor(r.json()))
+    assert y.shape == (2, 3)
+    assert int(np.argmax(y[0])) == 0 and int(np.argmax(y[1])) == 2, y
+
+
+def test_head_or_keepalive_many_requests_one_connection(port):
+    """Keep-alive: several requests on one connection all answered."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * helpers.SLOW)
+    try:
+        for _ in range(20):
+            conn.request("POST", "/v2/models/tiny/infer",
+                         body=b'{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32",'
+                              b'"data":[1,2,3,4]}]}',
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            assert r.status == 200
+            r.read()
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ config
+
+def test_help_lists_flags_with_env_twins():
+    p = subprocess.run([helpers.binary(), "serve", "--help"], capture_output=True, text=True,
+                       timeout=10 * helpers.SLOW)
+    assert p.returncode == 0, p.stderr
+    text = p.stdout + p.stderr
+    for flag in ("port", "host", "models", "threads", "max-batch", "batch-delay-us", "max-queue",
+                 "max-body", "max-rows", "log-format", "api-key", "cors-origin"):
+        assert f"--{flag}" in text, f"--{flag} missing from --help"
+        env = "RELUSERVE_" + flag.upper().replace("-", "_")
+        assert env in text, f"{env} missing from --help"
+
+
+def test_env_twins_configure_the_server(repo, tmp_path):
+    port = helpers.free_port()
+    s = helpers.Server(repo[0], [], env={"RELUSERVE_PORT": str(port), "RELUSERVE_HOST": "127.0.0.1",
+                                         "RELUSERVE_MODELS": str(repo[0]),
+                                         "RELUSERVE_MAX_ROWS": "3"},
+                       port=port, log_dir=str(tmp_path), flags=False)
+    try:
+        s.wait_ready()
+        assert post(port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]] * 3)).status == 200
+        helpers.assert_error(post(port, "/v2/models/tiny/infer",
+                                  helpers.v2_body([[1, 2, 3, 4]] * 4)), 413)
+    except BaseException:
+        s.kill()
+        raise
+    s.stop()
+
+
+def test_flag_wins_over_env_twin(repo, tmp_path):
+    s = helpers.Server(repo[0], ["--max-rows", "5"], env={"RELUSERVE_MAX_ROWS": "2"},
+                       log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+        assert post(s.port, "/v2/models/tiny/infer",
+                    helpers.v2_body([[1, 2, 3, 4]] * 5)).status == 200
+    except BaseException:
+        s.kill()
+        raise
+    s.stop()
+
+
+def test_bad_flag_is_refused_clearly(repo):
+    p = subprocess.run([helpers.binary(), "serve", "--models", str(repo[0]), "--max-batch", "zero"],
+                       capture_output=True, text=True, timeout=10 * helpers.SLOW)
+    assert p.returncode != 0
+    assert "--max-batch" in p.stderr, p.stderr
+
+
+def test_json_log_format_access_lines(repo, tmp_path):
+    import json
+    s = helpers.Server(repo[0], ["--log-format", "json"], log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+        post(s.port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]] * 2))
+    except BaseException:
+        s.kill()
+        raise
+    _, log = s.stop()
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    docs = []
+    for ln in lines:
+        if ln.startswith("{"):
+            docs.append(json.loads(ln))
+    assert docs, f"no JSON log lines:\n{log[:2000]}"
+    access = [d for d in docs if d.get("model") == "tiny"]
+    assert access, f"no access line naming the model:\n{log[:2000]}"
+    assert any(d.get("status") == 200 and d.get("rows") == 2 for d in access), access
+
+
+def test_model_diagnostics_window_finds_never_active_units(port, models):
+    """GET /v2/models/{m}/diagnostics: a hidden layer silent for every row of
+    live traffic has never_active_fraction 1; a healthy layer less."""
+    rng = np.random.default_rng(31)
+    x = mlpref.random_inputs(rng, models["dead"]["1"], 20)
+    assert post(port, "/v2/models/dead/infer", helpers.v2_body(x, diag="none")).status == 200
+    # the batch's counts are merged on the loop thread just after the answer
+    # goes out, so the window may lag the response by a moment
+    deadline = time.time() + 5 * helpers.SLOW
+    while True:
+        r = get(port, "/v2/models/dead/diagnostics")
+        assert r.status == 200, r
+        doc = r.json()
+        if doc["rows"] >= 20 or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    assert doc["rows"] >= 20, doc
+    layers = doc["layers"]
+    assert layers[1]["never_active_fraction"] == 1.0, layers[1]
+    assert layers[1]["never_active_units"] == list(range(8)), layers[1]
+    ref = mlpref.reference(models["dead"]["1"], x)
+    never0 = float(np.mean((ref["z"][0] <= 0).all(axis=0)))
+    assert layers[0]["never_active_fraction"] <= never0 + 1e-6, (layers[0], never0)
+    text = get(port, "/metrics").body.decode()
+    assert any('model="dead"' in ln and not ln.startswith("#") for ln in text.splitlines())
+
+
+def test_api_key_required_when_set(repo, tmp_path):
+    s = helpers.Server(repo[0], ["--api-key", "s3cret"], log_dir=str(tmp_path))
+    try:
+        s.wait_ready()  # probes stay open for Kubernetes
+        body = helpers.v2_body([[1, 2, 3, 4]])
+        r = post(s.port, "/v2/models/tiny/infer", body)
+        helpers.assert_error(r, 401, "authorization")
+        assert r.headers.get("www-authenticate", "").startswith("Bearer")
+        helpers.assert_error(post(s.port, "/v2/models/tiny/infer", body,
+                                  headers={"Authorization": "Bearer wrong"}), 401)
+        assert post(s.port, "/v2/models/tiny/infer", body,
+                    headers={"Authorization": "Bearer s3cret"}).status == 200
+    except BaseException:
+        s.kill()
+        raise
+    s.stop()

@@ -1,0 +1,390 @@
+"""libmlp against PyTorch autograd: outputs, losses, every gradient and every
+diagnostic field, for random models of several depths and activations.
+
+libmlp is driven through tests/tools/mlp_eval (path: env MLP_EVAL, default
+$RELUSERVE_BUILD/tools/mlp_eval, RELUSERVE_BUILD defaulting to build). Run:  /usr/bin/python3 -m pytest tests/numerics -q
+"""
+
+import itertools
+import math
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import mlpref  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def eval_binary():
+    build = os.environ.get("RELUSERVE_BUILD", "build")
+    path = os.environ.get("MLP_EVAL", os.path.join(build, "tools", "mlp_eval"))
+    if not os.path.isabs(path):
+        path = os.path.join(ROOT, path)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} not built (make build/tools/mlp_eval, or set MLP_EVAL)")
+    return path
+
+
+def run_eval(tmp_path, model_path, x, **request):
+    req = {"x": np.asarray(x, dtype=np.float64).tolist()}
+    for k, v in request.items():
+        req[k] = v.tolist() if isinstance(v, np.ndarray) else v
+    req_path = tmp_path / "request.json"
+    req_path.write_text(json.dumps(req))
+    p = subprocess.run([eval_binary(), str(model_path), str(req_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"mlp_eval failed ({p.returncode}): {p.stderr}"
+    return json.loads(p.stdout)
+
+
+def write(tmp_path, model):
+    path = tmp_path / "model.json"
+    mlpref.write_model(model, path)
+    return path
+
+
+def compare_all(got, ref, with_grads=True):
+    mlpref.assert_close(got["outputs"], ref["outputs"], "outputs")
+    if not with_grads:
+        return
+    assert got["status"] == "ok", got
+    if ref["loss"] is None:
+        assert mlpref._numeric(got["loss"]) != mlpref._numeric(got["loss"]), \
+            f"loss without a target should be NaN, got {got['loss']}"
+    else:
+        mlpref.assert_close(got["loss"], ref["loss"], "loss")
+        assert got["diagnostics"]["has_loss"] is True
+        mlpref.assert_close(got["diagnostics"]["loss"], ref["loss"], "diagnostics.loss")
+    for l, (g, w) in enumerate(zip(got["param_grads"], ref["param_grads"])):
+        mlpref.assert_close(g["weight"], w["weight"], f"layer {l} weight grad")
+        mlpref.assert_close(g["bias"], w["bias"], f"layer {l} bias grad")
+    assert len(got["param_grads"]) == len(ref["param_grads"])
+    mlpref.assert_close(got["input_gradient"], ref["input_gradient"], "input gradient")
+    d = got["diagnostics"]
+    assert d["has_gradients"] is True
+    assert d["rows"] == ref["diagnostics"]["rows"]
+    mlpref.assert_close(d["input_gradient"], ref["input_gradient"], "diagnostics.input_gradient")
+    mlpref.compare_diagnostics(d, ref)
+
+
+# ------------------------------------------------- the random model matrix
+
+LASTS = [("identity", "regression"), ("softmax", "classification"),
+         ("identity", "classification"), ("sigmoid", "regression"),
+         ("sigmoid", "classification")]
+TARGETS = ["none", "labels", "targets"]
+ROWS = [1, 5, 33, 70]
+KERNELS = ["auto", "own", "blas"]
+
+
+def matrix_cases():
+    cases = []
+    for i, (depth, act) in enumerate(itertools.product([1, 2, 3, 5], mlpref.HIDDEN_ACTS)):
+        last, task = LASTS[i % len(LASTS)]
+        target = TARGETS[i % len(TARGETS)]
+        if target == "labels" and task == "regression":
+            target = "targets"
+        cases.append(pytest.param(
+            dict(seed=1000 + i, depth=depth, act=act, last=last, task=task, target=target,
+                 standardize=bool(i % 2), rows=ROWS[i % len(ROWS)],
+                 kernel=KERNELS[(i // 2) % len(KERNELS)]),
+            id=f"d{depth}-{act}-{last}-{task[:5]}-{target}-r{ROWS[i % len(ROWS)]}"
+               f"{'-std' if i % 2 else ''}-{KERNELS[(i // 2) % len(KERNELS)]}"))
+    return cases
+
+
+@pytest.mark.parametrize("case", matrix_cases())
+def test_random_model_matches_torch(tmp_path, case):
+    rng = np.random.default_rng(case["seed"])
+    n_in = int(rng.integers(2, 12))
+    hidden = [int(rng.integers(3, 24)) for _ in range(case["depth"])]
+    n_out = int(rng.integers(2, 6))
+    model = mlpref.random_model(rng, n_in, hidden, n_out, hidden_act=case["act"],
+                                last_act=case["last"], task=case["task"],
+                                alpha=float(rng.uniform(0.01, 0.3)),
+                                standardize=case["standardize"],
+                                dead_units=2 if case["act"] in mlpref.RELU_FAMILY else 0)
+    rows = case["rows"]
+    x = mlpref.random_inputs(rng, model, rows)
+    req = {"kernel": case["kernel"]}
+    labels = targets = None
+    if case["target"] == "labels":
+        labels = [int(v) for v in rng.integers(0, n_out, rows)]
+        req["labels"] = labels
+    elif case["target"] == "targets":
+        if case["task"] == "classification":
+            t = rng.uniform(0.0, 1.0, (rows, n_out)).astype(np.float32)
+            t = (t / t.sum(axis=1, keepdims=True)).astype(np.float32)
+        else:
+            t = rng.normal(0.0, 1.0, (rows, n_out)).astype(np.float32)
+        targets = t.astype(np.float64)
+        req["targets"] = targets
+    got = run_eval(tmp_path, write(tmp_path, model), x, **req)
+    ref = mlpref.reference(model, x, labels=labels, targets=targets)
+    compare_all(got, ref)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_mixed_activations_and_dead_units(tmp_path, act):
+    """Every hidden activation in one network, ReLU-family layers with dead units."""
+    rng = np.random.default_rng(7)
+    acts = [act, "tanh", act, "sigmoid", "identity"]
+    model = mlpref.random_model(rng, 6, [16, 12, 10, 8, 8], 4, hidden_act=acts,
+                                last_act="softmax", dead_units=3, alpha=0.05)
+    x = mlpref.random_inputs(rng, model, 17)
+    labels = [int(v) for v in rng.integers(0, 4, 17)]
+    got = run_eval(tmp_path, write(tmp_path, model), x, labels=labels)
+    ref = mlpref.reference(model, x, labels=labels)
+    assert ref["diagnostics"]["layers"][0]["n_dead"] >= 3  # the test means something
+    compare_all(got, ref)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_relu_derivative_at_zero_is_pytorchs(tmp_path, act):
+    """Zero biases and all-zero input rows make Z of layer 0 exactly 0:
+    ReLU'(0) = 0 and leaky ReLU'(0) = alpha, as in PyTorch."""
+    rng = np.random.default_rng(11)
+    model = mlpref.random_model(rng, 5, [8, 8], 3, hidden_act=act, last_act="softmax",
+                                zero_bias=True, alpha=0.125)
+    x = mlpref.random_inputs(rng, model, 4, zero_rows=4)
+    labels = [0, 1, 2, 1]
+    got = run_eval(tmp_path, write(tmp_path, model), x, labels=labels)
+    ref = mlpref.reference(model, x, labels=labels)
+    assert np.all(ref["z"][0] == 0)
+    compare_all(got, ref)
+    if act == "relu":
+        # every unit dead (Z <= 0 on all rows), sparsity 1, input gradient exactly 0
+        d = got["diagnostics"]
+        assert d["layers"][0]["dead_fraction"] == 1.0
+        assert d["layers"][0]["sparsity"] == 1.0
+        assert d["collapsed"] is True
+        assert np.all(np.asarray(got["input_gradient"]) == 0.0)
+
+
+def test_collapsed_network_vanishing(tmp_path):
+    """A hidden layer with all biases -1e3 is entirely dead: collapsed, first
+    layer gradient 0, gradient_ratio 0 → vanishing."""
+    rng = np.random.default_rng(12)
+    model = mlpref.random_model(rng, 4, [10, 10, 10], 3, last_act="softmax", dead_layer=1)
+    x = mlpref.random_inputs(rng, model, 9)
+    got = run_eval(tmp_path, write(tmp_path, model), x, labels=[0, 1, 2] * 3)
+    ref = mlpref.reference(model, x, labels=[0, 1, 2] * 3)
+    compare_all(got, ref)
+    d = got["diagnostics"]
+    assert d["collapsed"] is True
+    assert d["layers"][1]["dead_fraction"] == 1.0
+    assert d["layers"][1]["dead_units"] == list(range(10))
+    assert float(d["gradient_ratio"]) == 0.0
+    assert d["vanishing"] is True and d["exploding"] is False
+
+
+def test_backward_over_a_row_range_equals_those_rows_alone(tmp_path):
+    """mlp_backward(row0, n) must give what forwarding those rows alone gives
+    (the batcher's exactness rests on it)."""
+    rng = np.random.default_rng(13)
+    model = mlpref.random_model(rng, 7, [20, 15], 4, last_act="softmax", dead_units=2,
+                                standardize=True)
+    x = mlpref.random_inputs(rng, model, 40)
+    labels = [int(v) for v in rng.integers(0, 4, 12)]
+    got = run_eval(tmp_path, write(tmp_path, model), x, row0=25, rows=12, labels=labels)
+    mlpref.assert_close(got["outputs"], mlpref.reference(model, x)["outputs"], "outputs")
+    ref = mlpref.reference(model, x[25:37], labels=labels)
+    got["outputs"] = got["outputs"][25:37]
+    compare_all(got, ref)
+
+
+def test_forward_only_diagnostics_cover_all_rows(tmp_path):
+    rng = np.random.default_rng(14)
+    model = mlpref.random_model(rng, 5, [12, 9], 3, hidden_act="relu", last_act="identity",
+                                dead_units=2)
+    x = mlpref.random_inputs(rng, model, 21)
+    got = run_eval(tmp_path, write(tmp_path, model), x, backward=False)
+    ref = mlpref.reference(model, x)
+    mlpref.assert_close(got["outputs"], ref["outputs"], "outputs")
+    d = got["diagnostics"]
+    assert d["has_gradients"] is False
+    assert d["rows"] == 21
+    mlpref.compare_diagnostics(d, ref, check_grads=False)
+
+
+def test_labels_out_of_range_is_an_error_not_a_crash(tmp_path):
+    rng = np.random.default_rng(15)
+    model = mlpref.random_model(rng, 3, [4], 3, last_act="softmax")
+    x = mlpref.random_inputs(rng, model, 2)
+    for bad in ([0, 3], [-1, 0]):
+        got = run_eval(tmp_path, write(tmp_path, model), x, labels=bad)
+        assert got["status"] != "ok", f"labels {bad} accepted"
+
+
+def test_float32_reference_agrees_too(tmp_path):
+    """The same comparison against a float32 PyTorch run: the tolerance is
+    about float32 rounding, not about precision libmlp lacks."""
+    rng = np.random.default_rng(16)
+    model = mlpref.random_model(rng, 10, [32, 32, 32], 5, last_act="softmax", dead_units=4)
+    x = mlpref.random_inputs(rng, model, 50)
+    labels = [int(v) for v in rng.integers(0, 5, 50)]
+    got = run_eval(tmp_path, write(tmp_path, model), x, labels=labels)
+    ref32 = mlpref.reference(model, x, labels=labels, dtype=torch.float32)
+    compare_all(got, ref32)
+
+
+@pytest.mark.parametrize("kernel", ["own", "blas", "auto"])
+def test_wide_model_both_kernels(tmp_path, kernel):
+    rng = np.random.default_rng(17)
+    model = mlpref.random_model(rng, 64, [128, 96], 10, last_act="softmax", dead_units=5,
+                                standardize=True)
+    x = mlpref.random_inputs(rng, model, 130)
+    labels = [int(v) for v in rng.integers(0, 10, 130)]
+    got = run_eval(tmp_path, write(tmp_path, model), x, labels=labels, kernel=kernel)
+    compare_all(got, mlpref.reference(model, x, labels=labels))
+
+
+def test_tolerance_catches_a_wrong_value():
+    """The comparison must be able to fail: a single perturbed element of a
+    gradient fails it, a float32 rounding of the same tensor passes."""
+    rng = np.random.default_rng(18)
+    w = rng.normal(size=(20, 30))
+    mlpref.assert_close(w.astype(np.float32), w, "rounded")
+    bad = w.copy()
+    bad[3, 4] *= 1.001
+    with pytest.raises(AssertionError):
+        mlpref.assert_close(bad, w, "perturbed")
+
+
+# ------------------------------------------------------------ safetensors
+
+def _bf16_bytes(a):
+    """float32 values already representable in bfloat16 -> their upper halves."""
+    u = np.ascontiguousarray(a, dtype="<f4").view("<u4")
+    return (u >> 16).astype("<u2").tobytes()
+
+
+def _round_to(a, dtype):
+    a = np.asarray(a, np.float32)
+    if dtype == "F16":
+        return a.astype(np.float16).astype(np.float32)
+    if dtype == "BF16":  # round to nearest even on the upper 16 bits
+        u = a.view(np.uint32).astype(np.uint64)
+        u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+        return u.astype(np.uint32).view(np.float32)
+    return a
+
+
+def safetensors_bytes(tensors, dtype):
+    """tensors: [(name, np.ndarray)] in order. The format: u64 little-endian
+    header length, the JSON header {name: {dtype, shape, data_offsets}}, the
+    raw little-endian data."""
+    header, blobs, off = {}, [], 0
+    for name, arr in tensors:
+        if dtype == "BF16":
+            raw = _bf16_bytes(arr)
+        else:
+            np_dtype = {"F32": "<f4", "F16": "<f2", "F64": "<f8"}[dtype]
+            raw = np.ascontiguousarray(arr, dtype=np_dtype).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(arr.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+@pytest.mark.parametrize("dtype", ["F32", "F16", "BF16", "F64"])
+def test_safetensors_from_a_torch_state_dict(tmp_path, dtype):
+    """A torch.nn.Sequential's state_dict written as safetensors by hand, with
+    the config.json of lib/io_safetensors.c / docs/model-formats.md: outputs,
+    loss and every gradient equal PyTorch's."""
+    rng = np.random.default_rng(19)
+    torch.manual_seed(5)
+    seq = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.LeakyReLU(0.125),
+                              torch.nn.Linear(16, 12), torch.nn.ReLU(),
+                              torch.nn.Linear(12, 3))
+    # the parameters at the file's precision, so both sides use the same numbers
+    with torch.no_grad():
+        for p in seq.parameters():
+            p.copy_(torch.tensor(_round_to(p.numpy(), dtype)))
+    prefix = "net." if dtype == "F16" else ""  # a Sequential stored as attribute `net`
+    tensors = [(prefix + k, v.numpy()) for k, v in seq.state_dict().items()]
+    (tmp_path / "model.safetensors").write_bytes(safetensors_bytes(tensors, dtype))
+    mean = rng.normal(size=6).astype(np.float32).astype(np.float64).tolist()
+    std = rng.uniform(0.5, 2, size=6).astype(np.float32).astype(np.float64).tolist()
+    config = {"name": "seq", "task": "classification",
+              "input": {"name": "input", "size": 6, "mean": mean, "std": std},
+              "output": {"name": "output", "labels": ["a", "b", "c"]},
+              "activations": ["leaky_relu", "relu", "softmax"], "alpha": [0.125, None, None]}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    # the same model in the native JSON form, for the reference
+    lin = [m for m in seq if isinstance(m, torch.nn.Linear)]
+    model = {"task": "classification", "input": {"size": 6, "mean": mean, "std": std},
+             "output": {"name": "output"},
+             "layers": [{"units": m.out_features, "activation": a, "alpha": 0.125,
+                         "weight": m.weight.detach().numpy().astype(np.float64).tolist(),
+                         "bias": m.bias.detach().numpy().astype(np.float64).tolist()}
+                        for m, a in zip(lin, ["leaky_relu", "relu", "softmax"])]}
+    x = mlpref.random_inputs(rng, model, 9)
+    labels = [int(v) for v in rng.integers(0, 3, 9)]
+    got = run_eval(tmp_path, tmp_path / "model.safetensors", x, labels=labels)
+    compare_all(got, mlpref.reference(model, x, labels=labels))
+    with torch.no_grad():
+        xs = (torch.tensor(x, dtype=torch.float64) - torch.tensor(mean, dtype=torch.float64)) \
+            / torch.tensor(std, dtype=torch.float64)
+        want = torch.softmax(seq.double()(xs), dim=1)
+    mlpref.assert_close(got["outputs"], want.numpy(), "outputs vs the torch module itself")
+
+
+def test_safetensors_truncated_file_is_refused(tmp_path):
+    seq = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    data = safetensors_bytes([(k, v.numpy()) for k, v in seq.state_dict().items()], "F32")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"task": "regression", "input": {"name": "input"}, "output": {"name": "output"},
+         "activations": ["relu", "identity"]}))
+    (tmp_path / "model.safetensors").write_bytes(data[:-5])
+    (tmp_path / "request.json").write_text('{"x": [[1, 2, 3]]}')
+    p = subprocess.run([eval_binary(), str(tmp_path / "model.safetensors"),
+                        str(tmp_path / "request.json")], capture_output=True, text=True)
+    assert p.returncode != 0 and "model.safetensors" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("target", ["labels", "targets"])
+def test_huge_logits_stay_finite_and_exact(tmp_path, target):
+    """Inputs x1000 push logits to ~1e3: softmax and cross-entropy must be
+    computed stably (log-sum-exp), as PyTorch does, not overflow to inf/NaN."""
+    rng = np.random.default_rng(21)
+    model = mlpref.random_model(rng, 5, [16, 16], 4, last_act="softmax")
+    x = (mlpref.random_inputs(rng, model, 8) * 1000).astype(np.float32)
+    req, labels, targets = {}, None, None
+    if target == "labels":
+        labels = [int(v) for v in rng.integers(0, 4, 8)]
+        req["labels"] = labels
+    else:
+        t = rng.uniform(0, 1, (8, 4)).astype(np.float32)
+        targets = (t / t.sum(1, keepdims=True)).astype(np.float32).astype(np.float64)
+        req["targets"] = targets
+    got = run_eval(tmp_path, write(tmp_path, model), x, **req)
+    ref = mlpref.reference(model, x, labels=labels, targets=targets)
+    assert np.all(np.isfinite(np.asarray(got["outputs"], dtype=np.float64)))
+    assert math.isfinite(float(got["loss"]))
+    compare_all(got, ref)
+
+
+def test_saturated_sigmoid_and_tanh_layers(tmp_path):
+    """Large pre-activations saturate sigmoid/tanh: saturated_fraction near 1,
+    gradients tiny but still PyTorch's."""
+    rng = np.random.default_rng(22)
+    model = mlpref.random_model(rng, 4, [12, 12], 2, hidden_act=["sigmoid", "tanh"],
+                                last_act="sigmoid", task="regression")
+    x = (mlpref.random_inputs(rng, model, 10) * 30).astype(np.float32)
+    t = rng.uniform(0, 1, (10, 2)).astype(np.float32).astype(np.float64)
+    got = run_eval(tmp_path, write(tmp_path, model), x, targets=t)
+    ref = mlpref.reference(model, x, targets=t)
+    assert ref["diagnostics"]["layers"][0]["saturated_fraction"] > 0.5
+    compare_all(got, ref)
