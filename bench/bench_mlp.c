@@ -1,0 +1,217 @@
+/*
+ * bench_mlp — libmlp forward speed against a hand-written cblas_sgemm chain.
+ *
+ * Models 4-16-16-3 and 784-512-512-10 (ReLU hidden layers, softmax output,
+ * He-normal weights from mlp_model_init, seed 1) at batch 1, 8, 64 and 256.
+ * For each: microseconds per forward batch and GFLOP/s (2 flops per
+ * multiply-add, mlp_model_flops counts multiply-adds) of
+ *   - mlp_forward with the AUTO kernel choice (what the server runs),
+ *   - the baseline measured in the same run: per layer, Z pre-filled with the
+ *     bias, one cblas_sgemm (beta = 1), a ReLU loop in place, and a softmax on
+ *     the last layer — the plain chain anyone would write by hand,
+ *   - mlp_forward forced to the own kernel and forced to BLAS
+ *     (mlp_workspace_set_kernel), to show where the crossover lies,
+ *   - forward + backward (max-logit target, all rows) + mlp_diagnose, the
+ *     work of one inference request with summary diagnostics.
+ * "auto/chain" is time over the chain's time: < 1 is faster. Aims (issue 2):
+ * <= 1.10 from batch 64 on, < 1 at batch 1.
+ *
+ *     build/bench/bench_mlp [--quick]
+ *
+ * OpenBLAS runs single-threaded, as in the server (one job per pool thread).
+ * Timing: bench_timer.h (median of samples after a warm-up). Exits 1 only if
+ * mlp_forward and the chain disagree or a call fails — never on speed.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_timer.h"
+#include "mlp.h"
+
+/* The baseline: one sgemm per layer plus the loops a hand-written forward
+ * needs. a0/a1 are ping-pong buffers of n x max_units floats. */
+typedef struct {
+    const mlp_model *m;
+    const float *x;
+    int n;
+    float *a0, *a1;
+    const float *y; /* where the last chain left its output */
+} chain_ctx;
+
+static void chain_forward(void *p)
+{
+    chain_ctx *c = p;
+    const mlp_model *m = c->m;
+    const float *in = c->x;
+    float *bufs[2] = {c->a0, c->a1};
+    for (int l = 0; l < m->n_layers; l++) {
+        const mlp_layer *ly = &m->layers[l];
+        float *z = bufs[l % 2];
+        const float *b = mlp_layer_bias(m, l);
+        for (int i = 0; i < c->n; i++)
+            memcpy(z + (size_t)i * ly->out, b, sizeof(float) * (size_t)ly->out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->n, ly->out, ly->in, 1.0f, in,
+                    ly->in, mlp_layer_weight(m, l), ly->in, 1.0f, z, ly->out);
+        size_t count = (size_t)c->n * (size_t)ly->out;
+        if (ly->activation == MLP_ACT_RELU) {
+            for (size_t k = 0; k < count; k++)
+                z[k] = z[k] > 0.0f ? z[k] : 0.0f;
+        } else if (ly->activation == MLP_ACT_SOFTMAX) {
+            for (int i = 0; i < c->n; i++) {
+                float *r = z + (size_t)i * ly->out, mx = r[0], s = 0.0f;
+                for (int j = 1; j < ly->out; j++)
+                    mx = r[j] > mx ? r[j] : mx;
+                for (int j = 0; j < ly->out; j++)
+                    s += r[j] = expf(r[j] - mx);
+                for (int j = 0; j < ly->out; j++)
+                    r[j] /= s;
+            }
+        }
+        in = z;
+    }
+    c->y = in;
+}
+
+typedef struct {
+    const mlp_model *m;
+    mlp_workspace *ws;
+    const float *x;
+    int n;
+    mlp_status status; /* first failure, if any */
+} lib_ctx;
+
+static void lib_forward(void *p)
+{
+    lib_ctx *c = p;
+    mlp_status s = mlp_forward(c->m, c->ws, c->x, c->n, NULL);
+    if (s != MLP_OK) c->status = s;
+}
+
+static void lib_request(void *p)
+{
+    lib_ctx *c = p;
+    mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
+    mlp_diagnostics d;
+    mlp_status s = mlp_forward(c->m, c->ws, c->x, c->n, NULL);
+    if (s == MLP_OK) s = mlp_backward(c->m, c->ws, 0, c->n, &t, NULL);
+    if (s == MLP_OK) s = mlp_diagnose(c->m, c->ws, NULL, &d);
+    if (s != MLP_OK) c->status = s;
+}
+
+static int bench_model(const int *units, int n_layers, int n_inputs, int samples, double sample_us)
+{
+    static const int batches[] = {1, 8, 64, 256};
+    const int max_batch = 256;
+    mlp_layer_spec spec[4];
+    for (int l = 0; l < n_layers; l++) {
+        spec[l].units = units[l];
+        spec[l].activation = l == n_layers - 1 ? MLP_ACT_SOFTMAX : MLP_ACT_RELU;
+        spec[l].alpha = 0.0f;
+    }
+    mlp_model *m;
+    mlp_error err;
+    if (mlp_model_create(&m, n_inputs, spec, n_layers, &err) != MLP_OK) {
+        fprintf(stderr, "bench_mlp: %s\n", err.msg);
+        return 1;
+    }
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1);
+
+    mlp_rng rng;
+    mlp_rng_seed(&rng, 2);
+    size_t nx = (size_t)max_batch * (size_t)n_inputs;
+    size_t na = (size_t)max_batch * (size_t)m->max_units;
+    float *x = malloc(sizeof(float) * nx);
+    float *a0 = malloc(sizeof(float) * na), *a1 = malloc(sizeof(float) * na);
+    mlp_workspace *ws = mlp_workspace_create(), *ws_own = mlp_workspace_create();
+    mlp_workspace *ws_blas = mlp_workspace_create();
+    if (!x || !a0 || !a1 || !ws || !ws_own || !ws_blas ||
+        mlp_workspace_reserve(ws, m, max_batch) != MLP_OK ||
+        mlp_workspace_reserve(ws_own, m, max_batch) != MLP_OK ||
+        mlp_workspace_reserve(ws_blas, m, max_batch) != MLP_OK) {
+        fprintf(stderr, "bench_mlp: out of memory\n");
+        return 1;
+    }
+    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_OWN);
+    mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)mlp_rng_normal(&rng);
+
+    printf("\nmodel %d", n_inputs);
+    for (int l = 0; l < n_layers; l++)
+        printf("-%d", units[l]);
+    printf(" (relu hidden, softmax out), us per forward batch, GFLOP/s in brackets\n");
+    printf("%5s %16s %16s %10s %16s %16s %12s\n", "batch", "auto", "sgemm chain", "auto/chain",
+           "own forced", "blas forced", "fwd+bwd+diag");
+    int fail = 0;
+    for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
+        int n = batches[bi];
+        double gflop = 2.0 * mlp_model_flops(m, n) * 1e-3; /* per us -> GFLOP/s */
+        chain_ctx cc = {m, x, n, a0, a1, NULL};
+        lib_ctx lc = {m, ws, x, n, MLP_OK};
+
+        /* Same answers first: the chain and mlp_forward must agree. */
+        chain_forward(&cc);
+        mlp_workspace_set_kernel(ws, MLP_KERNEL_AUTO);
+        lib_forward(&lc);
+        const float *y = mlp_workspace_output(ws);
+        double worst = 0.0;
+        for (size_t k = 0; k < (size_t)n * (size_t)m->n_outputs; k++)
+            worst = fmax(worst, fabs((double)y[k] - (double)cc.y[k]));
+        if (lc.status != MLP_OK || !(worst < 1e-4)) {
+            printf("  MISMATCH at batch %d: status %s, max |mlp - chain| = %g\n", n,
+                   mlp_status_str(lc.status), worst);
+            fail = 1;
+        }
+
+        /* Each case has its own context: the kernel choice lives in the
+         * workspace, so every forced kernel needs a workspace of its own. */
+        lib_ctx own = {m, ws_own, x, n, MLP_OK}, blas = {m, ws_blas, x, n, MLP_OK};
+        lib_ctx req = {m, ws, x, n, MLP_OK};
+        bench_case cases[5] = {{.fn = lib_forward, .ctx = &lc},
+                               {.fn = chain_forward, .ctx = &cc},
+                               {.fn = lib_forward, .ctx = &own},
+                               {.fn = lib_forward, .ctx = &blas},
+                               {.fn = lib_request, .ctx = &req}};
+        bench_run(cases, 5, samples, sample_us);
+        double t_auto = cases[0].median_us, t_chain = cases[1].median_us;
+        double t_own = cases[2].median_us, t_blas = cases[3].median_us;
+        double t_req = cases[4].median_us;
+        mlp_status st = lc.status != MLP_OK     ? lc.status
+                        : own.status != MLP_OK  ? own.status
+                        : blas.status != MLP_OK ? blas.status
+                                                : req.status;
+        if (st != MLP_OK) {
+            printf("  FAILED at batch %d: %s\n", n, mlp_status_str(st));
+            fail = 1;
+        }
+        printf("%5d %9.2f [%4.1f] %9.2f [%4.1f] %10.2f %9.2f [%4.1f] %9.2f [%4.1f] %12.2f\n", n,
+               t_auto, gflop / t_auto, t_chain, gflop / t_chain, t_auto / t_chain, t_own,
+               gflop / t_own, t_blas, gflop / t_blas, t_req);
+    }
+    mlp_workspace_free(ws);
+    mlp_workspace_free(ws_own);
+    mlp_workspace_free(ws_blas);
+    mlp_model_free(m);
+    free(x);
+    free(a0);
+    free(a1);
+    return fail;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int samples = quick ? 7 : 31;
+    double sample_us = quick ? 300.0 : 1000.0;
+    openblas_set_num_threads(1);
+    printf("libmlp forward vs a cblas_sgemm chain (OpenBLAS, 1 thread); median of %d "
+           "interleaved samples of ~%.1f ms\n",
+           samples, sample_us / 1000.0);
+    static const int tiny[] = {16, 16, 3}, medium[] = {512, 512, 10};
+    int fail = bench_model(tiny, 3, 4, samples, sample_us);
+    fail |= bench_model(medium, 3, 784, samples, sample_us);
+    return fail;
+}
