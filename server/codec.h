@@ -102,7 +102,7 @@ typedef struct {
  * failure req holds nothing that needs freeing (but rs_request_free is still
  * safe). body may be NULL when len is 0. v2 diagnostics default to
  * "summary", v1 to "none"; the v1 bodies accepted are listed in
- * codec_decode.c. Diagnostic tensors in a v2 response follow the model
+ * codec_decode_v1.c. Diagnostic tensors in a v2 response follow the model
  * output in RS_OUT_* order, whatever order "outputs" named them in.
  */
 int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_len,

@@ -1,0 +1,170 @@
+/*
+ * codec_buf — the growable byte buffer every encoder writes into.
+ *
+ * Growth doubles the capacity, so n appends cost O(n) amortised. An append
+ * that cannot allocate marks the buffer failed and every later append is a
+ * no-op: encoders write a whole response and check `failed` once at the end.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+
+void rs_buf_init(rs_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->failed = false;
+}
+
+void rs_buf_free(rs_buf *b)
+{
+    free(b->data);
+    rs_buf_init(b);
+}
+
+void rs_buf_reset(rs_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data != NULL) b->data[0] = '\0';
+}
+
+bool rs_buf_reserve(rs_buf *b, size_t extra)
+{
+    if (b->failed) return false;
+    if (extra > SIZE_MAX / 2 - b->len) {
+        b->failed = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (p == NULL) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void rs_buf_append(rs_buf *b, const void *data, size_t len)
+{
+    if (!rs_buf_reserve(b, len)) return;
+    if (len > 0) memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void rs_buf_puts(rs_buf *b, const char *s)
+{
+    rs_buf_append(b, s, strlen(s));
+}
+
+void rs_buf_printf(rs_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if (!rs_buf_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void rs_buf_int(rs_buf *b, long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    /* Work on the magnitude as unsigned so LLONG_MIN does not overflow. */
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) *--p = '-';
+    rs_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void rs_buf_float(rs_buf *b, float f)
+{
+    if (!rs_buf_reserve(b, 16)) return;
+    int n = rs_format_float(f, b->data + b->len);
+    b->len += (size_t)n;
+    b->data[b->len] = '\0';
+}
+
+void rs_buf_json_string(rs_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(s);
+    /* Worst case every byte becomes \u00XX (6 bytes), plus two quotes. */
+    if (n > (SIZE_MAX - 2) / 6 || !rs_buf_reserve(b, n * 6 + 2)) return;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c >= 0x80) {
+            /* Valid UTF-8 passes through; any other byte (a message that
+             * cut a name in the middle of a character, say) becomes U+FFFD
+             * so the body stays valid JSON. */
+            int k = rs_utf8_sequence((const unsigned char *)s + i, (const unsigned char *)s + n);
+            if (k > 0) {
+                memcpy(o, s + i, (size_t)k);
+                o += k;
+                i += (size_t)k - 1;
+            } else {
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+            }
+        } else if (c >= 0x20) {
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else if (c == '\r') {
+            *o++ = '\\';
+            *o++ = 'r';
+        } else {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+}
+
+char *rs_buf_steal(rs_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len != NULL) *len = b->len;
+    if (p == NULL) {
+        /* Callers always get a string they can free and print. */
+        p = malloc(1);
+        if (p != NULL) p[0] = '\0';
+    }
+    rs_buf_init(b);
+    return p;
+}

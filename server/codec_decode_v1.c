@@ -1,0 +1,305 @@
+/*
+ * codec_decode_v1 — TensorFlow Serving style v1 predict bodies into
+ * rs_request. Accepted (documented in the README's v1 section too):
+ *
+ *   {"instances": [[x0, x1, ...], ...]}              rows as lists
+ *   {"instances": [{"<input>": [x0, ...]}, ...]}     rows as objects
+ *   {"instances": [x, ...]}                          models with one input value
+ *   {"inputs": [[...], ...]}  or  {"inputs": {"<input>": [[...], ...],
+ *                                             "labels"?: [...], "targets"?: [[...]]}}
+ *
+ * plus optional top-level "labels": [..] (class indices, one per row),
+ * "targets": [[..]] (rows x n_outputs), "parameters": {"diagnostics": ...,
+ * "timeout_us": ...} or "diagnostics": "..." at the top, and
+ * "signature_name" (ignored, like any unknown key). v1 diagnostics default
+ * to "none": the v1 API is the plain, fastest path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+
+/* A tensor given as nested arrays: checks it is [rows, width] (or, when
+ * width is 1, a flat list of rows) and returns its values and rows. */
+static int v1_matrix(rs_json *j, int width, const char *path, float **vals, int64_t *rows)
+{
+    rs_tensor_data t;
+    if (rs_tensor_data_read(j, &t, 0, path) < 0) return -1;
+    if (t.saw_bool) {
+        rs_tensor_data_free(&t);
+        return rs_json_fail(j, "%s[%zu]: expected a number, got a boolean", path, t.bool_at);
+    }
+    if (t.n == 0 && t.dims[0] == 0) {
+        *rows = 0; /* "[]": refused later as "needs at least one row" */
+    } else if (t.depth == 2 && t.dims[1] == width) {
+        *rows = t.dims[0];
+    } else if (t.depth == 1 && width == 1) {
+        *rows = (int64_t)t.n;
+    } else {
+        int got0 = t.dims[0] < 0 ? 0 : t.dims[0], got1 = t.dims[1] < 0 ? 0 : t.dims[1];
+        int depth = t.depth;
+        rs_tensor_data_free(&t);
+        if (depth == 2)
+            return rs_json_fail(j, "%s: expected rows of %d values, got shape [%d,%d]", path, width,
+                                got0, got1);
+        return rs_json_fail(j, "%s: expected a list of rows of %d values each", path, width);
+    }
+    *vals = t.v;
+    return 0;
+}
+
+typedef struct {
+    float *x, *labels, *targets;
+    int64_t rows, label_rows, target_rows;
+    bool has_x, has_labels, has_targets;
+} v1_body;
+
+static void v1_body_free(v1_body *b)
+{
+    free(b->x);
+    free(b->labels);
+    free(b->targets);
+}
+
+/* "labels": a flat list of class indices (or [n, 1]). */
+static int v1_labels(rs_json *j, v1_body *b, const char *path)
+{
+    if (b->has_labels) return rs_json_fail(j, "%s: given twice", path);
+    if (v1_matrix(j, 1, path, &b->labels, &b->label_rows) < 0) return -1;
+    b->has_labels = true;
+    return 0;
+}
+
+static int v1_targets(rs_json *j, const mlp_model *m, v1_body *b, const char *path)
+{
+    if (b->has_targets) return rs_json_fail(j, "%s: given twice", path);
+    if (v1_matrix(j, m->n_outputs, path, &b->targets, &b->target_rows) < 0) return -1;
+    b->has_targets = true;
+    return 0;
+}
+
+/* {"instances": [{"<input>": [...]}, ...]}: one object per row. */
+static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
+{
+    size_t cap = 16, rows = 0, width = (size_t)m->n_inputs;
+    float *x = malloc(cap * width * sizeof(float));
+    if (x == NULL) return rs_json_fail(j, "instances: out of memory");
+    bool first = true;
+    int r;
+    while ((r = rs_json_array_next(j, &first)) == 1) {
+        char path[48];
+        snprintf(path, sizeof path, "instances[%zu]", rows);
+        int c = rs_json_peek(j);
+        if (c != '{') {
+            free(x);
+            return rs_json_fail(j, "%s: expected an object like the others, got %s", path,
+                                rs_json_kind(c));
+        }
+        rs_json_object_begin(j);
+        bool ofirst = true, trunc, got = false;
+        char key[RS_KEY_CAP];
+        int orr;
+        while ((orr = rs_json_object_next(j, &ofirst, key, sizeof key, &trunc)) == 1) {
+            if (trunc || strcmp(key, m->input_name) != 0) {
+                free(x);
+                return rs_json_fail(j, "%s: unknown key '%s'; expected '%s'", path, key,
+                                    m->input_name);
+            }
+            rs_tensor_data t;
+            char dpath[64];
+            snprintf(dpath, sizeof dpath, "%s.%s", path, m->input_name);
+            if (rs_tensor_data_read(j, &t, width, dpath) < 0) {
+                free(x);
+                return -1;
+            }
+            if (t.depth != 1 || t.n != width || t.saw_bool) {
+                rs_tensor_data_free(&t);
+                free(x);
+                return rs_json_fail(j, "%s: expected a list of %zu numbers", dpath, width);
+            }
+            if (rows == cap) {
+                float *nx = realloc(x, cap * 2 * width * sizeof(float));
+                if (nx == NULL) {
+                    rs_tensor_data_free(&t);
+                    free(x);
+                    return rs_json_fail(j, "instances: out of memory");
+                }
+                x = nx;
+                cap *= 2;
+            }
+            memcpy(x + rows * width, t.v, width * sizeof(float));
+            rs_tensor_data_free(&t);
+            got = true;
+        }
+        if (orr < 0) {
+            free(x);
+            return -1;
+        }
+        if (!got) {
+            free(x);
+            return rs_json_fail(j, "%s: missing '%s'", path, m->input_name);
+        }
+        rows++;
+    }
+    if (r < 0) {
+        free(x);
+        return -1;
+    }
+    b->x = x;
+    b->rows = (int64_t)rows;
+    return 0;
+}
+
+/* {"inputs": {"<input>": [[...]], "labels"?: [...], "targets"?: [[...]]}} */
+static int v1_inputs_object(rs_json *j, const mlp_model *m, v1_body *b)
+{
+    rs_json_object_begin(j);
+    bool first = true, trunc;
+    char key[RS_KEY_CAP];
+    int r;
+    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
+        char path[RS_KEY_CAP + 16];
+        snprintf(path, sizeof path, "inputs.%s", key);
+        if (!trunc && strcmp(key, m->input_name) == 0) {
+            if (b->has_x) return rs_json_fail(j, "%s: given twice", path);
+            if (v1_matrix(j, m->n_inputs, path, &b->x, &b->rows) < 0) return -1;
+            b->has_x = true;
+        } else if (!trunc && strcmp(key, "labels") == 0) {
+            if (v1_labels(j, b, path) < 0) return -1;
+        } else if (!trunc && strcmp(key, "targets") == 0) {
+            if (v1_targets(j, m, b, path) < 0) return -1;
+        } else {
+            return rs_json_fail(j, "inputs: unknown key '%s'; expected '%s', 'labels' or 'targets'",
+                                key, m->input_name);
+        }
+    }
+    return r;
+}
+
+static int v1_parse(rs_json *j, const mlp_model *m, v1_body *b, rs_request *req)
+{
+    int c = rs_json_peek(j);
+    if (c != '{')
+        return rs_json_fail(j, "request body: expected a JSON object, got %s", rs_json_kind(c));
+    rs_json_object_begin(j);
+    bool first = true, trunc;
+    char key[RS_KEY_CAP];
+    int r;
+    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
+        if (trunc) {
+            if (rs_json_skip(j, 1) < 0) return -1;
+        } else if (strcmp(key, "instances") == 0 || strcmp(key, "inputs") == 0) {
+            bool inst = strcmp(key, "instances") == 0;
+            if (b->has_x)
+                return rs_json_fail(j, "request body: send either 'instances' or 'inputs', once");
+            b->has_x = true;
+            req->v1_instances = inst;
+            c = rs_json_peek(j);
+            if (inst) {
+                if (c != '[')
+                    return rs_json_fail(j, "instances: expected an array of rows, got %s",
+                                        rs_json_kind(c));
+                /* Look past '[' to see whether rows are objects. */
+                const char *save = j->p;
+                j->p++;
+                int c2 = rs_json_peek(j);
+                if (c2 == '{') {
+                    if (v1_instance_objects(j, m, b) < 0) return -1;
+                } else {
+                    j->p = save;
+                    if (v1_matrix(j, m->n_inputs, "instances", &b->x, &b->rows) < 0) return -1;
+                }
+            } else if (c == '{') {
+                b->has_x = false;
+                if (v1_inputs_object(j, m, b) < 0) return -1;
+                if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", m->input_name);
+            } else if (c == '[') {
+                if (v1_matrix(j, m->n_inputs, "inputs", &b->x, &b->rows) < 0) return -1;
+            } else {
+                return rs_json_fail(j, "inputs: expected an array of rows or an object, got %s",
+                                    rs_json_kind(c));
+            }
+        } else if (strcmp(key, "labels") == 0) {
+            if (v1_labels(j, b, "labels") < 0) return -1;
+        } else if (strcmp(key, "targets") == 0) {
+            if (v1_targets(j, m, b, "targets") < 0) return -1;
+        } else if (strcmp(key, "parameters") == 0) {
+            c = rs_json_peek(j);
+            if (c != '{')
+                return rs_json_fail(j, "parameters: expected an object, got %s", rs_json_kind(c));
+            rs_json_object_begin(j);
+            bool pfirst = true;
+            int pr;
+            while ((pr = rs_json_object_next(j, &pfirst, key, sizeof key, &trunc)) == 1) {
+                int k = trunc ? 0 : rs_decode_param(j, key, "parameters", req);
+                if (k < 0 || (k == 0 && rs_json_skip(j, 2) < 0)) return -1;
+            }
+            if (pr < 0) return -1;
+        } else if (strcmp(key, "diagnostics") == 0) {
+            if (rs_decode_param(j, key, "request", req) < 0) return -1;
+        } else if (rs_json_skip(j, 1) < 0) {
+            return -1;
+        }
+    }
+    if (r < 0) return -1;
+    return rs_json_end(j);
+}
+
+int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_decode_limits *lim,
+                 rs_request *req, char *err, size_t errlen)
+{
+    memset(req, 0, sizeof *req);
+    if (body == NULL) body = "", len = 0;
+    req->proto = RS_PROTO_V1;
+    req->diag = RS_DIAG_NONE;
+    req->outputs = RS_OUT_PRIMARY;
+    v1_body b;
+    memset(&b, 0, sizeof b);
+    rs_json j;
+    rs_json_init(&j, body, len, err, errlen);
+    int status = 0;
+    if (v1_parse(&j, m, &b, req) < 0) {
+        status = 400;
+        goto done;
+    }
+    if (!b.has_x) {
+        snprintf(err, errlen, "request body: missing 'instances' or 'inputs'");
+        status = 400;
+        goto done;
+    }
+    status = rs_decode_rows(lim, b.rows, req->v1_instances ? "instances" : "inputs", err, errlen);
+    if (status) goto done;
+    if (b.has_labels && b.has_targets) {
+        snprintf(err, errlen, "request body: send either 'labels' or 'targets', not both");
+        status = 400;
+        goto done;
+    }
+    if (b.has_labels) {
+        if (b.label_rows != b.rows) {
+            snprintf(err, errlen, "labels: expected %lld class indices (one per row), got %lld",
+                     (long long)b.rows, (long long)b.label_rows);
+            status = 400;
+            goto done;
+        }
+        status = rs_decode_labels(m, b.labels, (size_t)b.rows, "labels", req, err, errlen);
+        if (status) goto done;
+    }
+    if (b.has_targets) {
+        if (b.target_rows != b.rows) {
+            snprintf(err, errlen, "targets: expected %lld rows (one per input row), got %lld",
+                     (long long)b.rows, (long long)b.target_rows);
+            status = 400;
+            goto done;
+        }
+        req->targets = b.targets;
+        b.targets = NULL;
+    }
+    req->rows = (int)b.rows;
+    req->x = b.x;
+    b.x = NULL;
+done:
+    v1_body_free(&b);
+    if (status) rs_request_free(req);
+    return status;
+}

@@ -1,0 +1,392 @@
+/*
+ * codec_encode — responses: v2 (with the binary tensor and classification
+ * extensions, diagnostic tensors and the diagnostics object), v1 predictions,
+ * and error bodies.
+ *
+ * JSON has no NaN or infinity; a non-finite number (gradient_ratio when the
+ * last layer's gradient is exactly zero, or an overflowed norm) is written as
+ * null, which every JSON reader accepts.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+
+/* Longest text rs_format_float writes, plus a separator. */
+#define FLOAT_TEXT_MAX 17
+
+/* Writes n floats separated by commas (no brackets). The hot loop of every
+ * response: room is reserved once, then digits go straight into the buffer. */
+static void floats_write(rs_buf *out, const float *v, size_t n)
+{
+    if (n == 0) return;
+    if (n > (SIZE_MAX / 2) / FLOAT_TEXT_MAX || !rs_buf_reserve(out, n * FLOAT_TEXT_MAX)) return;
+    char *o = out->data + out->len;
+    o += rs_format_float(v[0], o);
+    for (size_t i = 1; i < n; i++) {
+        *o++ = ',';
+        o += rs_format_float(v[i], o);
+    }
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+}
+
+static void bool_write(rs_buf *out, bool b)
+{
+    rs_buf_puts(out, b ? "true" : "false");
+}
+
+void rs_encode_error(rs_buf *out, const char *msg)
+{
+    rs_buf_puts(out, "{\"error\":");
+    rs_buf_json_string(out, msg);
+    rs_buf_puts(out, "}");
+}
+
+/* ----------------------------------------------------------- diagnostics */
+
+static const char *gradient_target(const mlp_model *m, const mlp_diagnostics *d)
+{
+    if (!d->has_loss) return "max_logit";
+    /* Labels are refused for regression models, so a loss on a regression
+     * model is MSE on targets; on a classifier it is cross-entropy. */
+    return mlp_target_kind_for_targets(m) == MLP_TARGET_MSE ? "mse" : "cross_entropy";
+}
+
+void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
+                           rs_diag_level level)
+{
+    rs_buf_puts(out, "{\"rows\":");
+    rs_buf_int(out, d->rows);
+    rs_buf_puts(out, ",\"dead_fraction\":");
+    rs_buf_float(out, d->dead_fraction);
+    rs_buf_puts(out, ",\"collapsed\":");
+    bool_write(out, d->collapsed);
+    rs_buf_puts(out, ",\"gradient_target\":\"");
+    rs_buf_puts(out, gradient_target(m, d));
+    rs_buf_puts(out, "\"");
+    if (d->has_loss) {
+        rs_buf_puts(out, ",\"loss\":");
+        rs_buf_float(out, d->loss);
+    }
+    if (d->has_gradients) {
+        rs_buf_puts(out, ",\"gradient_ratio\":");
+        rs_buf_float(out, d->gradient_ratio);
+        rs_buf_puts(out, ",\"vanishing\":");
+        bool_write(out, d->vanishing);
+        rs_buf_puts(out, ",\"exploding\":");
+        bool_write(out, d->exploding);
+    }
+    rs_buf_puts(out, ",\"layers\":[");
+    for (int l = 0; l < d->n_layers; l++) {
+        const mlp_layer_diag *L = &d->layers[l];
+        if (l) rs_buf_puts(out, ",");
+        rs_buf_puts(out, "{\"index\":");
+        rs_buf_int(out, L->index);
+        rs_buf_puts(out, ",\"activation\":\"");
+        rs_buf_puts(out, mlp_activation_name(L->activation));
+        rs_buf_puts(out, "\",\"units\":");
+        rs_buf_int(out, L->units);
+        if (L->relu_stats) {
+            rs_buf_puts(out, ",\"dead_fraction\":");
+            rs_buf_float(out, L->dead_fraction);
+            rs_buf_puts(out, ",\"sparsity\":");
+            rs_buf_float(out, L->sparsity);
+            rs_buf_puts(out, ",\"mean_activation\":");
+            rs_buf_float(out, L->mean_activation);
+            if (level == RS_DIAG_FULL) {
+                rs_buf_puts(out, ",\"dead_units\":[");
+                for (int i = 0; i < L->n_dead; i++) {
+                    if (i) rs_buf_puts(out, ",");
+                    rs_buf_int(out, L->dead_units[i]);
+                }
+                rs_buf_puts(out, "]");
+            }
+        }
+        if (L->saturation_stats) {
+            rs_buf_puts(out, ",\"saturated_fraction\":");
+            rs_buf_float(out, L->saturated_fraction);
+        }
+        if (d->has_gradients) {
+            rs_buf_puts(out, ",\"weight_grad_norm\":");
+            rs_buf_float(out, L->weight_grad_norm);
+            rs_buf_puts(out, ",\"bias_grad_norm\":");
+            rs_buf_float(out, L->bias_grad_norm);
+            rs_buf_puts(out, ",\"activation_grad_norm\":");
+            rs_buf_float(out, L->activation_grad_norm);
+        }
+        rs_buf_puts(out, "}");
+    }
+    rs_buf_puts(out, "]");
+    if (level == RS_DIAG_FULL && d->has_gradients && d->input_gradient != NULL) {
+        rs_buf_puts(out, ",\"input_gradient\":{\"shape\":[");
+        rs_buf_int(out, d->rows);
+        rs_buf_puts(out, ",");
+        rs_buf_int(out, m->n_inputs);
+        rs_buf_puts(out, "],\"data\":[");
+        floats_write(out, d->input_gradient, (size_t)d->rows * (size_t)m->n_inputs);
+        rs_buf_puts(out, "]}");
+    }
+    rs_buf_puts(out, "}");
+}
+
+/* -------------------------------------------------------------- v2 tensors */
+
+/* Writes one FP32 tensor: JSON data, or binary bytes appended to tail. */
+static void tensor_write(rs_buf *out, rs_buf *tail, const char *name, const float *v, size_t rows,
+                         size_t cols, bool rank2, bool binary)
+{
+    rs_buf_puts(out, "{\"name\":");
+    rs_buf_json_string(out, name);
+    rs_buf_puts(out, ",\"datatype\":\"FP32\",\"shape\":[");
+    rs_buf_int(out, (long long)rows);
+    if (rank2) {
+        rs_buf_puts(out, ",");
+        rs_buf_int(out, (long long)cols);
+    }
+    size_t n = rank2 ? rows * cols : rows;
+    if (binary) {
+        rs_buf_puts(out, "],\"parameters\":{\"binary_data_size\":");
+        rs_buf_int(out, (long long)(n * sizeof(float)));
+        rs_buf_puts(out, "}}");
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        rs_buf_append(tail, v, n * sizeof(float));
+#else
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &v[i], 4);
+            unsigned char b[4] = {u & 255, (u >> 8) & 255, (u >> 16) & 255, u >> 24};
+            rs_buf_append(tail, b, 4);
+        }
+#endif
+    } else {
+        rs_buf_puts(out, "],\"data\":[");
+        floats_write(out, v, n);
+        rs_buf_puts(out, "]}");
+    }
+}
+
+typedef struct {
+    float v;
+    int i;
+} scored;
+
+/* Descending by score, NaN last, ties by ascending index (a total order, so
+ * the result does not depend on qsort's algorithm). */
+static int scored_cmp(const void *pa, const void *pb)
+{
+    const scored *a = pa, *b = pb;
+    bool na = isnan(a->v), nb = isnan(b->v);
+    if (na != nb) return na ? 1 : -1;
+    if (!na && a->v != b->v) return a->v > b->v ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* Sorts row v[0..n) into sc, highest first; O(n log n) whatever k is. */
+static void scores_sort(const float *v, int n, scored *sc)
+{
+    for (int i = 0; i < n; i++) {
+        sc[i].v = v[i];
+        sc[i].i = i;
+    }
+    qsort(sc, (size_t)n, sizeof *sc, scored_cmp);
+}
+
+/* The classification extension: a BYTES tensor [rows, k] of
+ * "score:index:label" strings ("score:index" without labels). */
+static int classification_write(rs_buf *out, rs_buf *tail, const mlp_model *m, const float *y,
+                                int rows, int k, bool binary)
+{
+    scored *sc = malloc((size_t)m->n_outputs * sizeof *sc);
+    if (sc == NULL) return -1;
+    rs_buf_puts(out, "{\"name\":");
+    rs_buf_json_string(out, m->output_name);
+    rs_buf_puts(out, ",\"datatype\":\"BYTES\",\"shape\":[");
+    rs_buf_int(out, rows);
+    rs_buf_puts(out, ",");
+    rs_buf_int(out, k);
+    rs_buf_puts(out, binary ? "]" : "],\"data\":[");
+    size_t tail_start = tail->len;
+    rs_buf s;
+    rs_buf_init(&s);
+    for (int r = 0; r < rows; r++) {
+        const float *row = y + (size_t)r * (size_t)m->n_outputs;
+        scores_sort(row, m->n_outputs, sc);
+        for (int q = 0; q < k; q++) {
+            rs_buf_reset(&s);
+            rs_buf_float(&s, sc[q].v);
+            rs_buf_puts(&s, ":");
+            rs_buf_int(&s, sc[q].i);
+            if (m->labels != NULL) {
+                rs_buf_puts(&s, ":");
+                rs_buf_puts(&s, m->labels[sc[q].i]);
+            }
+            if (s.failed) break;
+            if (binary) {
+                /* BYTES elements: a 4-byte little-endian length, then the bytes. */
+                uint32_t n = (uint32_t)s.len;
+                unsigned char len4[4] = {(unsigned char)n, (unsigned char)(n >> 8),
+                                         (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
+                rs_buf_append(tail, len4, 4);
+                rs_buf_append(tail, s.data, s.len);
+            } else {
+                if (r || q) rs_buf_puts(out, ",");
+                rs_buf_json_string(out, s.data);
+            }
+        }
+    }
+    bool failed = s.failed;
+    rs_buf_free(&s);
+    free(sc);
+    if (binary) {
+        rs_buf_puts(out, ",\"parameters\":{\"binary_data_size\":");
+        rs_buf_int(out, (long long)(tail->len - tail_start));
+        rs_buf_puts(out, "}}");
+    } else {
+        rs_buf_puts(out, "]}");
+    }
+    return failed ? -1 : 0;
+}
+
+/* One value per layer for a layer_* diagnostic tensor (0 where the
+ * statistic does not apply, e.g. dead_fraction of a sigmoid layer). */
+static void layer_values(const mlp_diagnostics *d, unsigned flag, float *v)
+{
+    for (int l = 0; l < d->n_layers; l++) {
+        const mlp_layer_diag *L = &d->layers[l];
+        switch (flag) {
+        case RS_OUT_LAYER_DEAD_FRACTION:
+            v[l] = L->relu_stats ? L->dead_fraction : 0.0f;
+            break;
+        case RS_OUT_LAYER_SPARSITY:
+            v[l] = L->relu_stats ? L->sparsity : 0.0f;
+            break;
+        case RS_OUT_LAYER_WEIGHT_GRAD_NORM:
+            v[l] = L->weight_grad_norm;
+            break;
+        case RS_OUT_LAYER_BIAS_GRAD_NORM:
+            v[l] = L->bias_grad_norm;
+            break;
+        default:
+            v[l] = L->activation_grad_norm;
+            break;
+        }
+    }
+}
+
+static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, const rs_request *req,
+                     const float *y, const mlp_diagnostics *d, size_t *json_len)
+{
+    rs_buf tail;
+    rs_buf_init(&tail);
+    rs_buf_puts(out, "{\"model_name\":");
+    rs_buf_json_string(out, mid->name);
+    rs_buf_puts(out, ",\"model_version\":");
+    rs_buf_json_string(out, mid->version);
+    if (req->id != NULL) {
+        rs_buf_puts(out, ",\"id\":");
+        rs_buf_json_string(out, req->id);
+    }
+    rs_buf_puts(out, ",\"outputs\":[");
+    bool any = false;
+    bool have_diag = req->diag != RS_DIAG_NONE && d != NULL;
+    int status = 0;
+    if (req->outputs & RS_OUT_PRIMARY) {
+        bool bin = (req->binary_outputs & RS_OUT_PRIMARY) != 0;
+        if (req->classification > 0) {
+            if (classification_write(out, &tail, m, y, req->rows, req->classification, bin) < 0)
+                status = 500;
+        } else {
+            tensor_write(out, &tail, m->output_name, y, (size_t)req->rows, (size_t)m->n_outputs,
+                         true, bin);
+        }
+        any = true;
+    }
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } diag_tensors[] = {
+        {RS_OUT_INPUT_GRADIENT, "input_gradient"},
+        {RS_OUT_LAYER_DEAD_FRACTION, "layer_dead_fraction"},
+        {RS_OUT_LAYER_SPARSITY, "layer_sparsity"},
+        {RS_OUT_LAYER_WEIGHT_GRAD_NORM, "layer_weight_grad_norm"},
+        {RS_OUT_LAYER_BIAS_GRAD_NORM, "layer_bias_grad_norm"},
+        {RS_OUT_LAYER_ACT_GRAD_NORM, "layer_activation_grad_norm"},
+        {RS_OUT_DEAD_FRACTION, "dead_fraction"},
+        {RS_OUT_LOSS, "loss"},
+    };
+    for (size_t i = 0; have_diag && i < sizeof diag_tensors / sizeof diag_tensors[0]; i++) {
+        unsigned f = diag_tensors[i].flag;
+        if (!(req->outputs & f)) continue;
+        bool bin = (req->binary_outputs & f) != 0;
+        float v[MLP_MAX_LAYERS];
+        if (any) rs_buf_puts(out, ",");
+        any = true;
+        if (f == RS_OUT_INPUT_GRADIENT) {
+            if (d->input_gradient != NULL)
+                tensor_write(out, &tail, diag_tensors[i].name, d->input_gradient, (size_t)d->rows,
+                             (size_t)m->n_inputs, true, bin);
+            else
+                tensor_write(out, &tail, diag_tensors[i].name, v, 0, (size_t)m->n_inputs, true,
+                             bin);
+        } else if (f == RS_OUT_DEAD_FRACTION || f == RS_OUT_LOSS) {
+            v[0] = f == RS_OUT_LOSS ? (d->has_loss ? d->loss : NAN) : d->dead_fraction;
+            tensor_write(out, &tail, diag_tensors[i].name, v, 1, 1, false, bin);
+        } else {
+            layer_values(d, f, v);
+            tensor_write(out, &tail, diag_tensors[i].name, v, (size_t)d->n_layers, 1, false, bin);
+        }
+    }
+    rs_buf_puts(out, "]");
+    if (have_diag) {
+        rs_buf_puts(out, ",\"parameters\":{\"dead_fraction\":");
+        rs_buf_float(out, d->dead_fraction);
+        if (d->has_loss) {
+            rs_buf_puts(out, ",\"loss\":");
+            rs_buf_float(out, d->loss);
+        }
+        rs_buf_puts(out, "},\"diagnostics\":");
+        rs_encode_diagnostics(out, m, d, req->diag);
+    }
+    rs_buf_puts(out, "}");
+    *json_len = out->len;
+    if (tail.len > 0) rs_buf_append(out, tail.data, tail.len);
+    if (tail.failed) out->failed = true;
+    rs_buf_free(&tail);
+    return status;
+}
+
+/* v1: rows as nested lists. */
+static void v1_encode(rs_buf *out, const mlp_model *m, const rs_request *req, const float *y,
+                      const mlp_diagnostics *d)
+{
+    rs_buf_puts(out, req->v1_instances ? "{\"predictions\":[" : "{\"outputs\":[");
+    size_t w = (size_t)m->n_outputs;
+    for (int r = 0; r < req->rows; r++) {
+        rs_buf_puts(out, r ? ",[" : "[");
+        floats_write(out, y + (size_t)r * w, w);
+        rs_buf_puts(out, "]");
+    }
+    rs_buf_puts(out, "]");
+    if (req->diag != RS_DIAG_NONE && d != NULL) {
+        rs_buf_puts(out, ",\"diagnostics\":");
+        rs_encode_diagnostics(out, m, d, req->diag);
+    }
+    rs_buf_puts(out, "}");
+}
+
+int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
+                       const rs_request *req, const float *y, const mlp_diagnostics *d,
+                       size_t *json_len)
+{
+    int status = 0;
+    if (req->proto == RS_PROTO_V2) {
+        status = v2_encode(out, mid, m, req, y, d, json_len);
+    } else {
+        v1_encode(out, m, req, y, d);
+        *json_len = out->len;
+    }
+    if (out->failed) return 500;
+    return status;
+}

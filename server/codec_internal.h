@@ -1,0 +1,151 @@
+/*
+ * codec_internal — what the codec's own files share: a small JSON scanner
+ * that walks the bytes in place (no tree, no NUL terminator needed), and the
+ * tensor-data reader that turns JSON arrays or binary bytes into float32.
+ */
+#ifndef RS_CODEC_INTERNAL_H
+#define RS_CODEC_INTERNAL_H
+
+#include "codec.h"
+
+#define RS_JSON_MAX_DEPTH 64  /* nesting the scanner accepts anywhere */
+#define RS_MAX_RANK       8   /* tensor dimensions */
+#define RS_KEY_CAP        128 /* object keys and tensor names decoded in full */
+
+/* ------------------------------------------------------------- scanner */
+
+/* A cursor over JSON text [start, end). On a syntax error the first message
+ * is kept in err and every later call fails. */
+typedef struct {
+    const char *start, *p, *end;
+    char *err;
+    size_t errlen;
+    bool failed;
+} rs_json;
+
+void rs_json_init(rs_json *j, const char *s, size_t len, char *err, size_t errlen);
+
+/* Records "invalid JSON at byte N: expected <what>" (first error wins);
+ * returns -1 so callers can `return rs_json_syntax(...)`. */
+int rs_json_syntax(rs_json *j, const char *what);
+/* Records a free-form message (first error wins); returns -1. */
+int rs_json_fail(rs_json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void rs_json_ws(rs_json *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+/* Next significant character, or -1 at the end of the text. */
+static inline int rs_json_peek(rs_json *j)
+{
+    rs_json_ws(j);
+    return j->p < j->end ? (unsigned char)*j->p : -1;
+}
+
+/* "an object", "an array", "a string", "a number", "a boolean", "null" for
+ * the value starting with character c (from rs_json_peek). */
+const char *rs_json_kind(int c);
+
+/*
+ * Object and array iteration. Call *_begin at the opening bracket, then
+ * *_next until it returns 0 (closing bracket consumed); 1 means a member or
+ * element follows (for objects, its key was decoded into key, truncated to
+ * keycap - 1 bytes with *key_truncated set); -1 is a syntax error.
+ */
+int rs_json_object_begin(rs_json *j);
+int rs_json_object_next(rs_json *j, bool *first, char *key, size_t keycap, bool *key_truncated);
+int rs_json_array_begin(rs_json *j);
+int rs_json_array_next(rs_json *j, bool *first);
+
+/* Skips one value of any kind, nested at most RS_JSON_MAX_DEPTH - depth. */
+int rs_json_skip(rs_json *j, int depth);
+
+/* Decodes a string value into out (NUL-terminated, at most cap - 1 bytes).
+ * Returns 0, 1 if it was longer than that (the value is still consumed and
+ * out holds its prefix), or -1 on a syntax error. */
+int rs_json_string(rs_json *j, char *out, size_t cap, size_t *len);
+/* Decodes a string value into a new allocation (caller frees); *out NULL and
+ * -1 on error. Strings longer than maxlen are an error naming `what`. */
+int rs_json_string_dup(rs_json *j, size_t maxlen, const char *what, char **out);
+
+/* A number; *integral is true when it has no fraction or exponent part. */
+int rs_json_number(rs_json *j, double *out, bool *integral);
+/* true/false */
+int rs_json_bool(rs_json *j, bool *out);
+/* Checks that only whitespace is left. */
+int rs_json_end(rs_json *j);
+
+/* Length (2-4) of the valid UTF-8 sequence starting with byte p[0] >= 0x80
+ * and ending before end, or 0 if it is not one (overlong forms, surrogates
+ * and code points above U+10FFFF are invalid, as RFC 3629 says). */
+int rs_utf8_sequence(const unsigned char *p, const unsigned char *end);
+
+/* ---------------------------------------------------------- tensor data */
+
+typedef enum {
+    RS_DT_INVALID = 0,
+    RS_DT_BOOL,
+    RS_DT_UINT8,
+    RS_DT_UINT16,
+    RS_DT_UINT32,
+    RS_DT_UINT64,
+    RS_DT_INT8,
+    RS_DT_INT16,
+    RS_DT_INT32,
+    RS_DT_INT64,
+    RS_DT_FP32,
+    RS_DT_FP64,
+} rs_datatype;
+
+/* "FP32" -> RS_DT_FP32; RS_DT_INVALID for anything else. */
+rs_datatype rs_datatype_parse(const char *s);
+const char *rs_datatype_name(rs_datatype t);
+/* Bytes per element in the binary extension. */
+size_t rs_datatype_size(rs_datatype t);
+
+/* Values read from a JSON "data" array, with what the later checks against
+ * shape and datatype need. v is owned (free with rs_tensor_data_free). */
+typedef struct {
+    float *v;
+    size_t n, cap;
+    int depth;             /* nesting of the scalars: 1 = flat */
+    int dims[RS_MAX_RANK]; /* length of the arrays at each nesting level */
+    bool saw_bool, saw_number, saw_fraction;
+    size_t bool_at, number_at, fraction_at; /* flat index of the first of each */
+    double min, max;                        /* over numbers */
+} rs_tensor_data;
+
+void rs_tensor_data_free(rs_tensor_data *t);
+/* Reads a (possibly nested) array of numbers or booleans at j into t.
+ * size_hint: expected element count (0 if unknown). path names the field
+ * in messages ("inputs[0].data"). Numbers that overflow float32 are errors. */
+int rs_tensor_data_read(rs_json *j, rs_tensor_data *t, size_t size_hint, const char *path);
+
+/* Checks that the values t holds fit datatype dt (integers for integer
+ * types, in range, booleans exactly for BOOL). name is "input 'x'". Returns
+ * 0 or -1 with a message in err. */
+int rs_tensor_data_check_type(const rs_tensor_data *t, rs_datatype dt, const char *name, char *err,
+                              size_t errlen);
+
+/* Converts n little-endian elements of dt at src into floats at dst.
+ * Returns 0, or -1 with a message (non-finite or out-of-float32-range value)
+ * naming `name` and the index. */
+int rs_tensor_from_binary(const unsigned char *src, size_t n, rs_datatype dt, float *dst,
+                          const char *name, char *err, size_t errlen);
+
+/* ------------------------------------------------- checks v1 and v2 share */
+
+/* Class indices: integral and in [0, n_outputs), a classifier only. Stores a
+ * new int array in req->labels. Returns 0 or a status with err set. */
+int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char *name,
+                     rs_request *req, char *err, size_t errlen);
+/* At least one row, at most lim->max_rows (413). */
+int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, char *err,
+                   size_t errlen);
+/* "diagnostics" and "timeout_us" parameter values into req: 1 when key was
+ * one of them (value consumed), 0 when not, -1 on error. */
+int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req);
+
+#endif /* RS_CODEC_INTERNAL_H */

@@ -1,0 +1,390 @@
+/*
+ * codec_json — a cursor over JSON text for the request decoders.
+ *
+ * It builds no tree: decoders walk objects key by key and pull values
+ * straight into their own structures, and tensor data goes from digits to
+ * float buffers without an intermediate. The text is not NUL-terminated and
+ * every read checks the end pointer. Nesting is bounded (RS_JSON_MAX_DEPTH),
+ * so hostile input cannot exhaust the stack.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+
+void rs_json_init(rs_json *j, const char *s, size_t len, char *err, size_t errlen)
+{
+    j->start = s;
+    j->p = s;
+    j->end = s + len;
+    j->err = err;
+    j->errlen = errlen;
+    j->failed = false;
+}
+
+int rs_json_fail(rs_json *j, const char *fmt, ...)
+{
+    if (!j->failed && j->err != NULL && j->errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(j->err, j->errlen, fmt, ap);
+        va_end(ap);
+    }
+    j->failed = true;
+    return -1;
+}
+
+int rs_json_syntax(rs_json *j, const char *what)
+{
+    size_t at = (size_t)(j->p - j->start);
+    if (j->p >= j->end)
+        return rs_json_fail(j, "invalid JSON: the body ends at byte %zu where %s was expected", at,
+                            what);
+    unsigned char c = (unsigned char)*j->p;
+    if (c >= 0x21 && c < 0x7f)
+        return rs_json_fail(j, "invalid JSON at byte %zu: expected %s, got '%c'", at, what, c);
+    return rs_json_fail(j, "invalid JSON at byte %zu: expected %s, got byte 0x%02x", at, what, c);
+}
+
+const char *rs_json_kind(int c)
+{
+    switch (c) {
+    case '{':
+        return "an object";
+    case '[':
+        return "an array";
+    case '"':
+        return "a string";
+    case 't':
+    case 'f':
+        return "a boolean";
+    case 'n':
+        return "null";
+    case -1:
+        return "nothing";
+    default:
+        return (c == '-' || (c >= '0' && c <= '9')) ? "a number" : "an invalid value";
+    }
+}
+
+int rs_json_object_begin(rs_json *j)
+{
+    if (rs_json_peek(j) != '{') return rs_json_syntax(j, "'{'");
+    j->p++;
+    return 0;
+}
+
+int rs_json_array_begin(rs_json *j)
+{
+    if (rs_json_peek(j) != '[') return rs_json_syntax(j, "'['");
+    j->p++;
+    return 0;
+}
+
+int rs_json_array_next(rs_json *j, bool *first)
+{
+    if (j->failed) return -1;
+    int c = rs_json_peek(j);
+    if (c == ']') {
+        j->p++;
+        return 0;
+    }
+    if (!*first) {
+        if (c != ',') return rs_json_syntax(j, "',' or ']'");
+        j->p++;
+        if (rs_json_peek(j) == ']') return rs_json_syntax(j, "a value after ','");
+    } else if (c == -1) {
+        return rs_json_syntax(j, "a value or ']'");
+    }
+    *first = false;
+    return 1;
+}
+
+int rs_json_object_next(rs_json *j, bool *first, char *key, size_t keycap, bool *key_truncated)
+{
+    if (j->failed) return -1;
+    int c = rs_json_peek(j);
+    if (c == '}') {
+        j->p++;
+        return 0;
+    }
+    if (!*first) {
+        if (c != ',') return rs_json_syntax(j, "',' or '}'");
+        j->p++;
+        c = rs_json_peek(j);
+    }
+    if (c != '"') return rs_json_syntax(j, *first ? "a string key or '}'" : "a string key");
+    *first = false;
+    size_t len;
+    int r = rs_json_string(j, key, keycap, &len);
+    if (r < 0) return -1;
+    if (key_truncated != NULL) *key_truncated = r == 1;
+    if (rs_json_peek(j) != ':') return rs_json_syntax(j, "':'");
+    j->p++;
+    rs_json_ws(j);
+    return 1;
+}
+
+/* Matches a literal word (true/false/null) at j->p. */
+static int literal_eat(rs_json *j, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+        return rs_json_syntax(j, "a value");
+    j->p += n;
+    return 0;
+}
+
+int rs_json_bool(rs_json *j, bool *out)
+{
+    int c = rs_json_peek(j);
+    if (c == 't') {
+        *out = true;
+        return literal_eat(j, "true");
+    }
+    if (c == 'f') {
+        *out = false;
+        return literal_eat(j, "false");
+    }
+    return rs_json_syntax(j, "true or false");
+}
+
+int rs_json_number(rs_json *j, double *out, bool *integral)
+{
+    rs_json_ws(j);
+    size_t n = rs_parse_number(j->p, j->end, out);
+    if (n == 0) return rs_json_syntax(j, "a number");
+    if (integral != NULL) {
+        *integral = true;
+        for (size_t i = 0; i < n; i++)
+            if (j->p[i] == '.' || j->p[i] == 'e' || j->p[i] == 'E') *integral = false;
+    }
+    j->p += n;
+    return 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads the 4 hex digits of a \u escape at p (p + 4 <= end checked). */
+static long hex4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hex_value(p[i]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Appends byte c to out if there is room; counts it either way. */
+static inline void out_put(char *out, size_t cap, size_t *n, char c)
+{
+    if (*n + 1 < cap) out[*n] = c;
+    (*n)++;
+}
+
+int rs_json_string(rs_json *j, char *out, size_t cap, size_t *len)
+{
+    if (rs_json_peek(j) != '"') return rs_json_syntax(j, "a string");
+    j->p++;
+    size_t n = 0;
+    for (;;) {
+        if (j->p >= j->end) return rs_json_syntax(j, "'\"' closing the string");
+        unsigned char c = (unsigned char)*j->p;
+        if (c == '"') {
+            j->p++;
+            break;
+        }
+        if (c < 0x20) return rs_json_syntax(j, "an escaped control character");
+        if (c >= 0x80) {
+            /* JSON text is UTF-8 (RFC 8259); refusing anything else here
+             * means every string we echo back is valid too. */
+            int k = rs_utf8_sequence((const unsigned char *)j->p, (const unsigned char *)j->end);
+            if (k == 0) return rs_json_syntax(j, "valid UTF-8 in the string");
+            for (int i = 0; i < k; i++)
+                out_put(out, cap, &n, j->p[i]);
+            j->p += k;
+            continue;
+        }
+        if (c != '\\') {
+            out_put(out, cap, &n, (char)c);
+            j->p++;
+            continue;
+        }
+        if (j->end - j->p < 2) return rs_json_syntax(j, "an escape sequence");
+        char e = j->p[1];
+        j->p += 2;
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            out_put(out, cap, &n, e);
+            break;
+        case 'b':
+            out_put(out, cap, &n, '\b');
+            break;
+        case 'f':
+            out_put(out, cap, &n, '\f');
+            break;
+        case 'n':
+            out_put(out, cap, &n, '\n');
+            break;
+        case 'r':
+            out_put(out, cap, &n, '\r');
+            break;
+        case 't':
+            out_put(out, cap, &n, '\t');
+            break;
+        case 'u': {
+            if (j->end - j->p < 4) return rs_json_syntax(j, "4 hex digits after \\u");
+            long cp = hex4(j->p);
+            if (cp < 0) return rs_json_syntax(j, "4 hex digits after \\u");
+            j->p += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                /* A high surrogate must be followed by \u and a low one. */
+                long lo = -1;
+                if (j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') lo = hex4(j->p + 2);
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return rs_json_syntax(j, "a low surrogate \\uDC00-\\uDFFF");
+                j->p += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+                return rs_json_syntax(j, "a high surrogate before a low one");
+            }
+            /* UTF-8 encoding of the code point. */
+            if (cp < 0x80) {
+                out_put(out, cap, &n, (char)cp);
+            } else if (cp < 0x800) {
+                out_put(out, cap, &n, (char)(0xc0 | (cp >> 6)));
+                out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
+            } else if (cp < 0x10000) {
+                out_put(out, cap, &n, (char)(0xe0 | (cp >> 12)));
+                out_put(out, cap, &n, (char)(0x80 | ((cp >> 6) & 0x3f)));
+                out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
+            } else {
+                out_put(out, cap, &n, (char)(0xf0 | (cp >> 18)));
+                out_put(out, cap, &n, (char)(0x80 | ((cp >> 12) & 0x3f)));
+                out_put(out, cap, &n, (char)(0x80 | ((cp >> 6) & 0x3f)));
+                out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
+            }
+            break;
+        }
+        default:
+            j->p -= 1;
+            return rs_json_syntax(j, "a valid escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)");
+        }
+    }
+    bool truncated = n + 1 > cap;
+    if (cap > 0) out[truncated ? cap - 1 : n] = '\0';
+    if (len != NULL) *len = truncated ? (cap > 0 ? cap - 1 : 0) : n;
+    return truncated ? 1 : 0;
+}
+
+int rs_utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    int len;
+    unsigned cp, min;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, cp = c & 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, cp = c & 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (end - p < len) return 0;
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return len;
+}
+
+int rs_json_string_dup(rs_json *j, size_t maxlen, const char *what, char **out)
+{
+    *out = NULL;
+    /* Measure first (escapes only shrink), then decode into an exact buffer. */
+    char probe[1];
+    size_t len;
+    if (rs_json_peek(j) != '"')
+        return rs_json_fail(j, "%s: expected a string, got %s", what,
+                            rs_json_kind(rs_json_peek(j)));
+    const char *save = j->p;
+    int r = rs_json_string(j, probe, 0, &len);
+    if (r < 0) return -1;
+    size_t raw = (size_t)(j->p - save); /* decoded length <= raw */
+    j->p = save;
+    char *s = malloc(raw);
+    if (s == NULL) return rs_json_fail(j, "%s: out of memory", what);
+    r = rs_json_string(j, s, raw, &len);
+    if (r != 0) {
+        free(s);
+        return r < 0 ? -1 : rs_json_fail(j, "%s: string too long", what);
+    }
+    if (len > maxlen) {
+        free(s);
+        return rs_json_fail(j, "%s: longer than %zu bytes", what, maxlen);
+    }
+    *out = s;
+    return 0;
+}
+
+int rs_json_skip(rs_json *j, int depth)
+{
+    if (depth >= RS_JSON_MAX_DEPTH)
+        return rs_json_fail(j, "invalid JSON at byte %zu: nested deeper than %d levels",
+                            (size_t)(j->p - j->start), RS_JSON_MAX_DEPTH);
+    int c = rs_json_peek(j);
+    switch (c) {
+    case '{': {
+        j->p++;
+        bool first = true;
+        char key[1];
+        int r;
+        while ((r = rs_json_object_next(j, &first, key, sizeof key, NULL)) == 1)
+            if (rs_json_skip(j, depth + 1) < 0) return -1;
+        return r;
+    }
+    case '[': {
+        j->p++;
+        bool first = true;
+        int r;
+        while ((r = rs_json_array_next(j, &first)) == 1)
+            if (rs_json_skip(j, depth + 1) < 0) return -1;
+        return r;
+    }
+    case '"': {
+        char tmp[1];
+        return rs_json_string(j, tmp, 0, NULL) < 0 ? -1 : 0;
+    }
+    case 't':
+        return literal_eat(j, "true");
+    case 'f':
+        return literal_eat(j, "false");
+    case 'n':
+        return literal_eat(j, "null");
+    default: {
+        double d;
+        return rs_json_number(j, &d, NULL);
+    }
+    }
+}
+
+int rs_json_end(rs_json *j)
+{
+    if (j->failed) return -1;
+    if (rs_json_peek(j) != -1) return rs_json_syntax(j, "the end of the JSON text");
+    return 0;
+}

@@ -1,0 +1,325 @@
+/*
+ * codec_tensor — tensor "data" into float32: JSON arrays (flat or nested) and
+ * the raw little-endian bytes of the binary tensor extension.
+ *
+ * The JSON reader is the decoder's hot loop: one pass, digits straight into
+ * the float buffer, and only the facts the datatype check needs afterwards
+ * (were there booleans, fractions, what were min and max) — because "shape"
+ * and "datatype" may come after "data" in the object.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+
+static const struct {
+    const char *name;
+    rs_datatype dt;
+    size_t size;
+} datatypes[] = {
+    {"BOOL", RS_DT_BOOL, 1},     {"UINT8", RS_DT_UINT8, 1},   {"UINT16", RS_DT_UINT16, 2},
+    {"UINT32", RS_DT_UINT32, 4}, {"UINT64", RS_DT_UINT64, 8}, {"INT8", RS_DT_INT8, 1},
+    {"INT16", RS_DT_INT16, 2},   {"INT32", RS_DT_INT32, 4},   {"INT64", RS_DT_INT64, 8},
+    {"FP32", RS_DT_FP32, 4},     {"FP64", RS_DT_FP64, 8},
+};
+#define N_DATATYPES (sizeof datatypes / sizeof datatypes[0])
+
+rs_datatype rs_datatype_parse(const char *s)
+{
+    for (size_t i = 0; i < N_DATATYPES; i++)
+        if (strcmp(s, datatypes[i].name) == 0) return datatypes[i].dt;
+    return RS_DT_INVALID;
+}
+
+const char *rs_datatype_name(rs_datatype t)
+{
+    for (size_t i = 0; i < N_DATATYPES; i++)
+        if (datatypes[i].dt == t) return datatypes[i].name;
+    return "INVALID";
+}
+
+size_t rs_datatype_size(rs_datatype t)
+{
+    for (size_t i = 0; i < N_DATATYPES; i++)
+        if (datatypes[i].dt == t) return datatypes[i].size;
+    return 0;
+}
+
+void rs_tensor_data_free(rs_tensor_data *t)
+{
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* Doubles the buffer (from the hint, or 1024). May reallocate t->v. */
+static int data_grow(rs_json *j, rs_tensor_data *t, size_t hint, const char *path)
+{
+    size_t cap = t->cap ? t->cap * 2 : (hint > 0 ? hint : 1024);
+    /* Every value takes at least two bytes of text ("1,"), so the text
+     * bounds the count; a larger hint is a lie we need not honour. */
+    size_t bound = (size_t)(j->end - j->start) / 2 + 1;
+    if (cap > bound) cap = bound;
+    if (cap <= t->n) cap = t->n + 1;
+    if (cap > SIZE_MAX / sizeof(float)) return rs_json_fail(j, "%s: too many values", path);
+    float *v = realloc(t->v, cap * sizeof(float));
+    if (v == NULL) return rs_json_fail(j, "%s: out of memory for %zu values", path, cap);
+    t->v = v;
+    t->cap = cap;
+    return 0;
+}
+
+/* One scalar leaf: a number or a boolean. */
+static inline int data_scalar(rs_json *j, rs_tensor_data *t, size_t hint, const char *path)
+{
+    if (t->n == t->cap && data_grow(j, t, hint, path) < 0) return -1;
+    const char *p = j->p;
+    char c = *p;
+    if (c == 't' || c == 'f') {
+        bool b;
+        if (rs_json_bool(j, &b) < 0) return -1;
+        if (!t->saw_bool) {
+            t->saw_bool = true;
+            t->bool_at = t->n;
+        }
+        t->v[t->n++] = b ? 1.0f : 0.0f;
+        return 0;
+    }
+    double d;
+    size_t n = rs_parse_number(p, j->end, &d);
+    if (n == 0) {
+        int k = rs_json_peek(j);
+        if (k == '"' || k == '{' || k == 'n')
+            return rs_json_fail(j, "%s[%zu]: expected a number, got %s", path, t->n,
+                                rs_json_kind(k));
+        return rs_json_syntax(j, "a number");
+    }
+    if (!t->saw_fraction) {
+        for (size_t i = 0; i < n; i++)
+            if (p[i] == '.' || p[i] == 'e' || p[i] == 'E') {
+                t->saw_fraction = true;
+                t->fraction_at = t->n;
+                break;
+            }
+    }
+    float f = (float)d;
+    if (isinf(f))
+        return rs_json_fail(j, "%s[%zu]: %.*s does not fit in float32", path, t->n,
+                            (int)(n > 40 ? 40 : n), p);
+    if (!t->saw_number) {
+        t->saw_number = true;
+        t->number_at = t->n;
+        t->min = t->max = d;
+    }
+    if (d < t->min) t->min = d;
+    if (d > t->max) t->max = d;
+    t->v[t->n++] = f;
+    j->p = p + n;
+    return 0;
+}
+
+/* An array at nesting `depth` (1 = the outermost). Arrays at one depth must
+ * all have one length and scalars must all sit at one depth. */
+static int data_array(rs_json *j, rs_tensor_data *t, int depth, size_t hint, const char *path)
+{
+    if (depth > RS_MAX_RANK)
+        return rs_json_fail(j, "%s: nested deeper than %d levels", path, RS_MAX_RANK);
+    j->p++; /* '[' */
+    size_t count = 0;
+    int c = rs_json_peek(j);
+    if (c != ']') {
+        for (;;) {
+            if (c == '[') {
+                if (t->depth != 0 && t->depth <= depth)
+                    return rs_json_fail(j, "%s[%zu]: mixes numbers and arrays at one level", path,
+                                        t->n);
+                if (data_array(j, t, depth + 1, hint, path) < 0) return -1;
+            } else {
+                if (t->depth == 0)
+                    t->depth = depth;
+                else if (t->depth != depth)
+                    return rs_json_fail(j, "%s[%zu]: mixes numbers and arrays at one level", path,
+                                        t->n);
+                if (c == -1) return rs_json_syntax(j, "a value");
+                if (data_scalar(j, t, hint, path) < 0) return -1;
+            }
+            count++;
+            c = rs_json_peek(j);
+            if (c == ']') break;
+            if (c != ',') return rs_json_syntax(j, "',' or ']'");
+            j->p++;
+            c = rs_json_peek(j);
+        }
+    }
+    j->p++; /* ']' */
+    if (count > (size_t)INT32_MAX) return rs_json_fail(j, "%s: too many values", path);
+    int *dim = &t->dims[depth - 1];
+    if (*dim < 0) {
+        *dim = (int)count;
+    } else if (*dim != (int)count) {
+        return rs_json_fail(j, "%s: nested arrays are ragged (lengths %d and %zu at level %d)",
+                            path, *dim, count, depth);
+    }
+    return 0;
+}
+
+int rs_tensor_data_read(rs_json *j, rs_tensor_data *t, size_t size_hint, const char *path)
+{
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < RS_MAX_RANK; i++)
+        t->dims[i] = -1;
+    int c = rs_json_peek(j);
+    if (c != '[') return rs_json_fail(j, "%s: expected an array, got %s", path, rs_json_kind(c));
+    if (data_array(j, t, 1, size_hint, path) < 0) {
+        rs_tensor_data_free(t);
+        return -1;
+    }
+    if (t->depth == 0) {
+        /* Only empty arrays: the depth is that of the deepest array. */
+        int d = 0;
+        while (d < RS_MAX_RANK && t->dims[d] >= 0)
+            d++;
+        t->depth = d;
+    }
+    return 0;
+}
+
+int rs_tensor_data_check_type(const rs_tensor_data *t, rs_datatype dt, const char *name, char *err,
+                              size_t errlen)
+{
+    if (dt == RS_DT_BOOL) {
+        if (t->saw_number) {
+            snprintf(err, errlen,
+                     "%s: datatype BOOL needs true or false, got a number at data[%zu]", name,
+                     t->number_at);
+            return -1;
+        }
+        return 0;
+    }
+    if (t->saw_bool) {
+        snprintf(err, errlen, "%s: datatype %s needs numbers, got a boolean at data[%zu]", name,
+                 rs_datatype_name(dt), t->bool_at);
+        return -1;
+    }
+    if (dt == RS_DT_FP32 || dt == RS_DT_FP64 || !t->saw_number) return 0;
+    if (t->saw_fraction) {
+        snprintf(err, errlen, "%s: datatype %s needs integers, got %.9g at data[%zu]", name,
+                 rs_datatype_name(dt), (double)t->v[t->fraction_at], t->fraction_at);
+        return -1;
+    }
+    double lo, hi; /* inclusive range */
+    switch (dt) {
+    case RS_DT_UINT8:
+        lo = 0, hi = 255;
+        break;
+    case RS_DT_UINT16:
+        lo = 0, hi = 65535;
+        break;
+    case RS_DT_UINT32:
+        lo = 0, hi = 4294967295.0;
+        break;
+    case RS_DT_UINT64:
+        lo = 0, hi = 18446744073709551615.0;
+        break;
+    case RS_DT_INT8:
+        lo = -128, hi = 127;
+        break;
+    case RS_DT_INT16:
+        lo = -32768, hi = 32767;
+        break;
+    case RS_DT_INT32:
+        lo = -2147483648.0, hi = 2147483647.0;
+        break;
+    default: /* INT64 */
+        lo = -9223372036854775808.0, hi = 9223372036854775807.0;
+        break;
+    }
+    if (t->min < lo || t->max > hi) {
+        snprintf(err, errlen, "%s: datatype %s holds [%.0f, %.0f], got %.17g", name,
+                 rs_datatype_name(dt), lo, hi, t->min < lo ? t->min : t->max);
+        return -1;
+    }
+    return 0;
+}
+
+/* Little-endian loads that work at any alignment on any host. */
+static inline uint64_t load_le(const unsigned char *p, size_t size)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < size; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int rs_tensor_from_binary(const unsigned char *src, size_t n, rs_datatype dt, float *dst,
+                          const char *name, char *err, size_t errlen)
+{
+    size_t i;
+    switch (dt) {
+    case RS_DT_FP32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(dst, src, n * sizeof(float));
+#else
+        for (i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)load_le(src + 4 * i, 4);
+            memcpy(&dst[i], &u, 4);
+        }
+#endif
+        for (i = 0; i < n; i++)
+            if (!isfinite(dst[i])) goto not_finite;
+        return 0;
+    case RS_DT_FP64:
+        for (i = 0; i < n; i++) {
+            uint64_t u = load_le(src + 8 * i, 8);
+            double d;
+            memcpy(&d, &u, 8);
+            if (!isfinite(d)) goto not_finite;
+            if (fabs(d) > (double)FLT_MAX && isinf((float)d)) {
+                snprintf(err, errlen, "%s: binary value %.17g at index %zu does not fit in float32",
+                         name, d, i);
+                return -1;
+            }
+            dst[i] = (float)d;
+        }
+        return 0;
+    case RS_DT_BOOL:
+        for (i = 0; i < n; i++)
+            dst[i] = src[i] ? 1.0f : 0.0f;
+        return 0;
+    case RS_DT_UINT8:
+    case RS_DT_UINT16:
+    case RS_DT_UINT32:
+    case RS_DT_UINT64: {
+        size_t size = rs_datatype_size(dt);
+        for (i = 0; i < n; i++)
+            dst[i] = (float)load_le(src + size * i, size);
+        return 0;
+    }
+    case RS_DT_INT8:
+    case RS_DT_INT16:
+    case RS_DT_INT32:
+    case RS_DT_INT64: {
+        size_t size = rs_datatype_size(dt);
+        unsigned bits = (unsigned)(8 * size);
+        for (i = 0; i < n; i++) {
+            uint64_t u = load_le(src + size * i, size);
+            /* Sign-extend from `bits` (two's complement). */
+            int64_t v;
+            if (bits < 64 && (u >> (bits - 1)) & 1)
+                v = -(int64_t)((~u + 1) & ((1ull << bits) - 1));
+            else
+                memcpy(&v, &u, sizeof v);
+            dst[i] = (float)v;
+        }
+        return 0;
+    }
+    default:
+        snprintf(err, errlen, "%s: datatype cannot be sent as binary data", name);
+        return -1;
+    }
+not_finite:
+    snprintf(err, errlen, "%s: binary value at index %zu is not finite (NaN or infinity)", name, i);
+    return -1;
+}

@@ -1,0 +1,139 @@
+/*
+ * infer — one batch of requests for one model, on the calling pool thread.
+ *
+ * The rows of every request are stacked into one input matrix (no copy when
+ * the batch holds one request) and go through ONE forward pass: that is where
+ * batching pays, one X·Wᵀ per layer instead of one per request. Backward and
+ * diagnostics then run per request over its own row range; mlp_backward
+ * treats those rows as if they had been forwarded alone, so each request gets
+ * exactly the statistics and gradients it would get unbatched.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer.h"
+
+int rs_infer_scratch_init(rs_infer_scratch *s)
+{
+    s->x = NULL;
+    s->x_cap = 0;
+    s->ws = mlp_workspace_create();
+    return s->ws != NULL ? 0 : -1;
+}
+
+void rs_infer_scratch_free(rs_infer_scratch *s)
+{
+    mlp_workspace_free(s->ws);
+    free(s->x);
+    s->ws = NULL;
+    s->x = NULL;
+    s->x_cap = 0;
+}
+
+/* Replaces an item's body with {"error": msg}. */
+static void item_fail(rs_infer_item *it, int status, const char *msg)
+{
+    rs_buf_reset(&it->body);
+    rs_encode_error(&it->body, msg);
+    it->status = status;
+    it->json_len = it->body.len;
+}
+
+static int batch_fail(rs_infer_item *items, int n, const char *msg)
+{
+    for (int i = 0; i < n; i++)
+        item_fail(&items[i], 500, msg);
+    return -1;
+}
+
+/* The gradient target a request asks for (DESIGN.md "Diagnostics contract"). */
+static mlp_target request_target(const mlp_model *m, const rs_request *req)
+{
+    mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT, .labels = NULL, .targets = NULL};
+    if (req->labels != NULL) {
+        t.kind = MLP_TARGET_LABELS;
+        t.labels = req->labels;
+    } else if (req->targets != NULL) {
+        t.kind = mlp_target_kind_for_targets(m);
+        t.targets = req->targets;
+    }
+    return t;
+}
+
+int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s,
+                 rs_infer_item *items, int n, const mlp_diag_params *dp, mlp_activity *activity)
+{
+    if (n <= 0) return 0;
+    size_t width = (size_t)m->n_inputs;
+    long long total = 0;
+    for (int i = 0; i < n; i++)
+        total += items[i].req->rows;
+    if (total <= 0 || total > (1 << 30))
+        return batch_fail(items, n, "batch has an impossible row count");
+
+    /* The merged input: the request's own buffer when it is alone. */
+    const float *x = items[0].req->x;
+    if (n > 1) {
+        size_t need = (size_t)total * width;
+        if (need > s->x_cap) {
+            float *p = realloc(s->x, need * sizeof(float));
+            if (p == NULL) return batch_fail(items, n, "out of memory for the batch input");
+            s->x = p;
+            s->x_cap = need;
+        }
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            size_t cnt = (size_t)items[i].req->rows * width;
+            memcpy(s->x + off, items[i].req->x, cnt * sizeof(float));
+            off += cnt;
+        }
+        x = s->x;
+    }
+
+    mlp_status st = mlp_forward(m, s->ws, x, (int)total, NULL);
+    if (st != MLP_OK) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "forward pass failed: %s", mlp_status_str(st));
+        return batch_fail(items, n, msg);
+    }
+    if (activity != NULL) mlp_activity_add(activity, s->ws, 0, (int)total);
+
+    /* The output buffer belongs to ws and is overwritten by nothing below
+     * (backward and diagnose leave the forward results in place). */
+    const float *y = mlp_workspace_output(s->ws);
+    int row0 = 0;
+    for (int i = 0; i < n; i++) {
+        rs_infer_item *it = &items[i];
+        const rs_request *req = it->req;
+        const float *yi = y + (size_t)row0 * (size_t)m->n_outputs;
+        mlp_diagnostics d;
+        const mlp_diagnostics *dptr = NULL;
+        rs_buf_reset(&it->body);
+        if (req->diag != RS_DIAG_NONE) {
+            mlp_target t = request_target(m, req);
+            st = mlp_backward(m, s->ws, row0, req->rows, &t, NULL);
+            if (st == MLP_ERR_INVALID && req->labels != NULL) {
+                item_fail(it, 400, "input 'labels': a class index is out of range");
+                row0 += req->rows;
+                continue;
+            }
+            if (st == MLP_OK) st = mlp_diagnose(m, s->ws, dp, &d);
+            if (st != MLP_OK) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "diagnostics failed: %s", mlp_status_str(st));
+                item_fail(it, 500, msg);
+                row0 += req->rows;
+                continue;
+            }
+            dptr = &d;
+        }
+        int status = rs_encode_response(&it->body, mid, m, req, yi, dptr, &it->json_len);
+        if (status != 0)
+            item_fail(it, status, "could not encode the response (out of memory)");
+        else
+            it->status = 200;
+        row0 += req->rows;
+    }
+    return 0;
+}

@@ -1,0 +1,962 @@
+/*
+ * test_codec — request decoding (v2 JSON, binary extension, v1) and response
+ * encoding, including every error a client can provoke.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "codec.h"
+
+static mlp_model *classifier(void)
+{
+    mlp_layer_spec spec[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 7);
+    const char *labels[] = {"setosa", "versicolor", "virginica"};
+    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    return m;
+}
+
+static mlp_model *regressor(void)
+{
+    mlp_layer_spec spec[] = {{3, MLP_ACT_TANH, 0}, {2, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 3);
+    return m;
+}
+
+static int decode2(const mlp_model *m, const char *body, rs_request *r, char *err)
+{
+    rs_decode_limits lim = {.max_rows = 64};
+    return rs_decode_v2(m, body, strlen(body), 0, &lim, r, err, 256);
+}
+
+static int decode1(const mlp_model *m, const char *body, rs_request *r, char *err)
+{
+    rs_decode_limits lim = {.max_rows = 64};
+    return rs_decode_v1(m, body, strlen(body), &lim, r, err, 256);
+}
+
+#define X8 "[1,2,3,4,5,6,7,8]"
+#define IN(shape, dt, data)                                                                        \
+    "{\"name\":\"input\",\"shape\":" shape ",\"datatype\":\"" dt "\",\"data\":" data "}"
+
+static void expect_x(const rs_request *r, int rows, const float *want)
+{
+    assert_int_equal(r->rows, rows);
+    assert_non_null(r->x);
+    for (int i = 0; i < rows * 4; i++)
+        assert_float_equal(r->x[i], want[i], 0);
+}
+
+/* ------------------------------------------------------------ v2 decode */
+
+static void test_v2_flat_and_nested(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    const float want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const char *bodies[] = {
+        "{\"inputs\":[" IN("[2,4]", "FP32", X8) "]}",
+        "{\"inputs\":[" IN("[2,4]", "FP32", "[[1,2,3,4],[5,6,7,8]]") "]}",
+        /* keys in any order, whitespace anywhere */
+        " { \"inputs\" : [ { \"data\" : [ [1, 2.0, 3e0, 4] , [5,6,7,8] ] , \"datatype\": \"FP64\","
+        " \"shape\" : [ 2 , 4 ] , \"name\" : \"input\" } ] } \n",
+        "{\"inputs\":[" IN("[2,4]", "INT32", X8) "]}",
+        "{\"inputs\":[" IN("[2,4]", "UINT8", X8) "]}",
+        "{\"inputs\":[" IN("[2,4]", "INT64", X8) "],\"unknown\":{\"deep\":[1,{}]}}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        rs_request r;
+        char err[256] = "";
+        int st = decode2(m, bodies[i], &r, err);
+        if (st != 0) fail_msg("body %zu: %d %s", i, st, err);
+        expect_x(&r, 2, want);
+        assert_int_equal(r.proto, RS_PROTO_V2);
+        assert_int_equal(r.diag, RS_DIAG_SUMMARY);
+        assert_int_equal(r.outputs, RS_OUT_PRIMARY);
+        assert_null(r.labels);
+        assert_null(r.targets);
+        rs_request_free(&r);
+    }
+    mlp_model_free(m);
+}
+
+static void test_v2_bool_and_negative_ints(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(
+        decode2(m, "{\"inputs\":[" IN("[1,4]", "BOOL", "[true,false,false,true]") "]}", &r, err),
+        0);
+    const float b[4] = {1, 0, 0, 1};
+    expect_x(&r, 1, b);
+    rs_request_free(&r);
+    assert_int_equal(
+        decode2(m, "{\"inputs\":[" IN("[1,4]", "INT8", "[-128,127,0,-1]") "]}", &r, err), 0);
+    const float i8[4] = {-128, 127, 0, -1};
+    expect_x(&r, 1, i8);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_v2_id_parameters_outputs(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    const char *body = "{\"id\":\"req-\\u00e9\\n\",\"inputs\":[" IN(
+        "[2,4]", "FP32",
+        X8) ",{\"name\":\"labels\",\"shape\":[2],\"datatype\":\"INT64\",\"data\":[2,0]}],"
+            "\"outputs\":[{\"name\":\"output\",\"parameters\":{\"classification\":2}},"
+            "{\"name\":\"input_gradient\",\"parameters\":{\"binary_data\":true}},{\"name\":"
+            "\"loss\"}],"
+            "\"parameters\":{\"diagnostics\":\"full\",\"timeout_us\":2500,\"extra\":\"ok\"}}";
+    int st = decode2(m, body, &r, err);
+    if (st) fail_msg("%s", err);
+    assert_string_equal(r.id, "req-\xc3\xa9\n");
+    assert_int_equal(r.diag, RS_DIAG_FULL);
+    assert_true(r.timeout_us == 2500);
+    assert_int_equal(r.outputs, RS_OUT_PRIMARY | RS_OUT_INPUT_GRADIENT | RS_OUT_LOSS);
+    assert_int_equal(r.binary_outputs, RS_OUT_INPUT_GRADIENT);
+    assert_int_equal(r.classification, 2);
+    assert_non_null(r.labels);
+    assert_int_equal(r.labels[0], 2);
+    assert_int_equal(r.labels[1], 0);
+    rs_request_free(&r);
+
+    /* binary_data_output applies to every output without its own setting;
+     * classification above the class count is clamped. */
+    body = "{\"inputs\":[" IN(
+        "[1,4]", "FP32",
+        "[1,2,3,4]") "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"layer_sparsity\","
+                     "\"parameters\":{\"binary_data\":false}}],"
+                     "\"parameters\":{\"binary_data_output\":true,\"classification\":9}}";
+    assert_int_equal(decode2(m, body, &r, err), 0);
+    assert_int_equal(r.binary_outputs, RS_OUT_PRIMARY);
+    assert_int_equal(r.classification, 3);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_v2_targets_regression(void **s)
+{
+    (void)s;
+    mlp_model *m = regressor();
+    rs_request r;
+    char err[256];
+    const char *body = "{\"inputs\":[{\"name\":\"targets\",\"shape\":[2,2],\"datatype\":\"FP32\","
+                       "\"data\":[[0.5,1],[-1,2]]}," IN("[2,4]", "FP32", X8) "]}";
+    int st = decode2(m, body, &r, err);
+    if (st) fail_msg("%s", err);
+    assert_non_null(r.targets);
+    assert_float_equal(r.targets[0], 0.5, 0);
+    assert_float_equal(r.targets[3], 2, 0);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+/* The binary tensor extension: JSON header, then raw little-endian bytes. */
+static void test_v2_binary_inputs(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    const char *json =
+        "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+        "\"parameters\":{\"binary_data_size\":32}},{\"name\":\"labels\",\"shape\":[2],"
+        "\"datatype\":\"INT16\",\"parameters\":{\"binary_data_size\":4}}]}";
+    size_t jl = strlen(json);
+    char body[512];
+    memcpy(body, json, jl);
+    const float x[8] = {1.5f, -2, 3, 4, 5, 6, 7, 8.25f};
+    memcpy(body + jl, x, sizeof x);
+    const unsigned char lab[4] = {2, 0, 1, 0}; /* int16 LE: 2, 1 */
+    memcpy(body + jl + 32, lab, 4);
+    rs_request r;
+    char err[256];
+    rs_decode_limits lim = {.max_rows = 8};
+    int st = rs_decode_v2(m, body, jl + 36, jl, &lim, &r, err, sizeof err);
+    if (st) fail_msg("%s", err);
+    expect_x(&r, 2, x);
+    assert_int_equal(r.labels[0], 2);
+    assert_int_equal(r.labels[1], 1);
+    rs_request_free(&r);
+
+    /* Errors: too few bytes, too many, size not matching the shape, NaN. */
+    assert_int_equal(rs_decode_v2(m, body, jl + 35, jl, &lim, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "runs past the end"));
+    assert_int_equal(rs_decode_v2(m, body, jl + 36, jl + 37, &lim, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "Inference-Header-Content-Length"));
+    memcpy(body + jl + 36, "xx", 2);
+    assert_int_equal(rs_decode_v2(m, body, jl + 38, jl, &lim, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "add up to"));
+    float nan = NAN;
+    memcpy(body + jl + 4, &nan, 4);
+    assert_int_equal(rs_decode_v2(m, body, jl + 36, jl, &lim, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "not finite"));
+    /* binary_data_size without the header length */
+    assert_int_equal(rs_decode_v2(m, json, jl, 0, &lim, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "Inference-Header-Content-Length"));
+    mlp_model_free(m);
+}
+
+static void test_v2_binary_every_datatype(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    static const struct {
+        const char *dt;
+        size_t size;
+        unsigned char bytes[32];
+        float want[4];
+    } cases[] = {
+        {"UINT8", 1, {1, 2, 255, 0}, {1, 2, 255, 0}},
+        {"INT8", 1, {1, 0xfe, 0x80, 0x7f}, {1, -2, -128, 127}},
+        {"BOOL", 1, {1, 0, 0, 1}, {1, 0, 0, 1}},
+        {"UINT16", 2, {1, 0, 0, 1, 0xff, 0xff, 0, 0}, {1, 256, 65535, 0}},
+        {"INT16", 2, {0xff, 0xff, 0, 0x80, 0xff, 0x7f, 3, 0}, {-1, -32768, 32767, 3}},
+        {"INT32",
+         4,
+         {0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0, 0, 0, 0, 0x80, 0, 1, 0, 0},
+         {-1, 5, -2147483648.0f, 256}},
+        {"UINT32",
+         4,
+         {0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0},
+         {4294967295.0f, 5, 0, 256}},
+        {"INT64",
+         8,
+         {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0, 0, 0, 0,
+          0,    0,    0,    0,    0,    0,    0,    0,    1, 0, 0, 0, 0, 0, 0, 0},
+         {-2, 7, 0, 1}},
+        {"UINT64",
+         8,
+         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0, 0, 0, 0,
+          0,    0,    0,    0,    0,    0,    0,    0,    1, 0, 0, 0, 0, 0, 0, 0},
+         {18446744073709551615.0f, 7, 0, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[512];
+        int jl = snprintf(body, sizeof body,
+                          "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"%s\","
+                          "\"parameters\":{\"binary_data_size\":%zu}}]}",
+                          cases[i].dt, 4 * cases[i].size);
+        memcpy(body + jl, cases[i].bytes, 4 * cases[i].size);
+        rs_request r;
+        char err[256];
+        int st = rs_decode_v2(m, body, (size_t)jl + 4 * cases[i].size, (size_t)jl, NULL, &r, err,
+                              sizeof err);
+        if (st) fail_msg("%s: %s", cases[i].dt, err);
+        for (int k = 0; k < 4; k++)
+            if (r.x[k] != cases[i].want[k])
+                fail_msg("%s[%d]: got %.9g want %.9g", cases[i].dt, k, (double)r.x[k],
+                         (double)cases[i].want[k]);
+        rs_request_free(&r);
+    }
+    /* FP64 */
+    char body[512];
+    int jl = snprintf(body, sizeof body,
+                      "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP64\","
+                      "\"parameters\":{\"binary_data_size\":32}}]}");
+    const double d[4] = {0.1, -2, 1e300, 4};
+    memcpy(body + jl, d, 32);
+    rs_request r;
+    char err[256];
+    assert_int_equal(rs_decode_v2(m, body, (size_t)jl + 32, (size_t)jl, NULL, &r, err, sizeof err),
+                     400);
+    assert_non_null(strstr(err, "does not fit in float32"));
+    mlp_model_free(m);
+}
+
+/* Every way a body can be wrong: status and a piece of the message. */
+static void test_v2_errors(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    static const struct {
+        const char *body;
+        int status;
+        const char *msg;
+    } cases[] = {
+        {"", 400, "request body: expected a JSON object, got nothing"},
+        {"   ", 400, "expected a JSON object"},
+        {"[]", 400, "expected a JSON object, got an array"},
+        {"{", 400, "invalid JSON"},
+        {"{\"inputs\":[", 400, "invalid JSON"},
+        {"{\"inputs\":[]}", 400, "inputs: missing"},
+        {"{}", 400, "inputs: missing"},
+        {"{\"inputs\":{}}", 400, "inputs: expected an array of tensors, got an object"},
+        {"{\"inputs\":[1]}", 400, "inputs[0]: expected an object, got a number"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,4,5,6,7]") "]}", 400,
+         "input 'input': shape [2,4] needs 8 values, got 7"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[[1,2,3,4],[5,6,7]]") "]}", 400, "ragged"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[[1,2,3,4,5,6,7,8]]") "]}", 400,
+         "nested data has shape [1,8], expected [2,4]"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[[1,2,3,4],5,6,7,8]") "]}", 400,
+         "mixes numbers and arrays"},
+        {"{\"inputs\":[" IN("[2,3]", "FP32", "[1,2,3,4,5,6]") "]}", 400,
+         "shape must be [rows, 4], got [2,3]"},
+        {"{\"inputs\":[" IN("[8]", "FP32", X8) "]}", 400, "shape must be [rows, 4], got [8]"},
+        {"{\"inputs\":[" IN("[0,4]", "FP32", "[]") "]}", 400, "at least one row"},
+        {"{\"inputs\":[" IN("[65,4]", "FP32", "[]") "]}", 400, "needs 260 values, got 0"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[65,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":1040}}]}",
+         400, "Inference-Header-Content-Length"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,\"4\",5,6,7,8]") "]}", 400,
+         "inputs[0].data[3]: expected a number, got a string"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,null,5,6,7,8]") "]}", 400,
+         "inputs[0].data[3]: expected a number, got null"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,1e39,5,6,7,8]") "]}", 400,
+         "inputs[0].data[3]: 1e39 does not fit in float32"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,-1e999,5,6,7,8]") "]}", 400,
+         "does not fit in float32"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,NaN,5,6,7,8]") "]}", 400,
+         "invalid JSON at byte 73: expected a number, got 'N'"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,Infinity,5,6,7,8]") "]}", 400,
+         "expected a number"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,01,5,6,7,8]") "]}", 400, "invalid JSON"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,4,5,6,7,8,]") "]}", 400, "invalid JSON"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[1,2,3,true,5,6,7,8]") "]}", 400,
+         "datatype FP32 needs numbers, got a boolean at data[3]"},
+        {"{\"inputs\":[" IN("[2,4]", "BOOL", "[1,0,1,0,1,0,1,0]") "]}", 400,
+         "datatype BOOL needs true or false"},
+        {"{\"inputs\":[" IN("[2,4]", "INT8", "[1,2,3,4,5,6,7,128]") "]}", 400,
+         "datatype INT8 holds [-128, 127], got 128"},
+        {"{\"inputs\":[" IN("[2,4]", "UINT16", "[1,2,3,4,5,6,7,-1]") "]}", 400,
+         "datatype UINT16 holds [0, 65535], got -1"},
+        {"{\"inputs\":[" IN("[2,4]", "INT32", "[1,2,3,4.5,5,6,7,8]") "]}", 400,
+         "datatype INT32 needs integers, got 4.5 at data[3]"},
+        {"{\"inputs\":[" IN("[2,4]", "FP16", X8) "]}", 400, "inputs[0].datatype: expected one of"},
+        {"{\"inputs\":[" IN("[2,4]", "BYTES", X8) "]}", 400, "inputs[0].datatype: expected one of"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"data\":" X8 "}]}", 400,
+         "input 'input': missing 'datatype'"},
+        {"{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"data\":" X8 "}]}", 400,
+         "input 'input': missing 'shape'"},
+        {"{\"inputs\":[{\"shape\":[2,4],\"datatype\":\"FP32\",\"data\":" X8 "}]}", 400,
+         "inputs[0]: missing 'name'"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\"}]}", 400,
+         "input 'input': missing 'data'"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,-4],\"datatype\":\"FP32\",\"data\":[]}]}",
+         400, "inputs[0].shape[1]: expected a non-negative integer"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4.5],\"datatype\":\"FP32\",\"data\":[]}]}",
+         400, "inputs[0].shape[1]: expected a non-negative integer"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":\"2,4\",\"datatype\":\"FP32\",\"data\":[]}]}",
+         400, "inputs[0].shape: expected an array of integers, got a string"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,1,1,1,1,1,1,1,1],\"datatype\":\"FP32\","
+         "\"data\":[]}]}",
+         400, "more than 8 dimensions"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2147483647,2147483647,2147483647],"
+         "\"datatype\":\"FP32\",\"data\":[]}]}",
+         413, "too large"},
+        {"{\"inputs\":[{\"name\":7}]}", 400, "inputs[0].name: expected a string, got a number"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "{}") "]}", 400,
+         "inputs[0].data: expected an array, got an object"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2,4],\"datatype\":\"FP32\",\"data\":" X8 "}]}",
+         400, "unknown input 'x'; expected 'input', 'labels' or 'targets'"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "," IN("[2,4]", "FP32", X8) "]}", 400,
+         "input 'input' given twice"},
+        {"{\"inputs\":[{\"name\":\"labels\",\"shape\":[2],\"datatype\":\"INT32\",\"data\":[0,1]}]}",
+         400, "no tensor named 'input'"},
+        {"{\"inputs\":[" IN(
+             "[2,4]", "FP32",
+             X8) ",{\"name\":\"labels\",\"shape\":[2],\"datatype\":\"INT32\",\"data\":[0,3]}]}",
+         400, "input 'labels': value 3 at index 1 is not a class index in [0, 3)"},
+        {"{\"inputs\":[" IN(
+             "[2,4]", "FP32",
+             X8) ",{\"name\":\"labels\",\"shape\":[2],\"datatype\":\"INT32\",\"data\":[-1,0]}]}",
+         400, "value -1 at index 0 is not a class index"},
+        {"{\"inputs\":[" IN(
+             "[2,4]", "FP32",
+             X8) ",{\"name\":\"labels\",\"shape\":[3],\"datatype\":\"INT32\",\"data\":[0,1,2]}]}",
+         400, "input 'labels': shape must be [2]"},
+        {"{\"inputs\":[" IN(
+             "[2,4]", "FP32",
+             X8) ",{\"name\":\"labels\",\"shape\":[2],\"datatype\":\"FP32\",\"data\":[0.5,1]}]}",
+         400, "value 0.5 at index 0 is not a class index"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) ",{\"name\":\"targets\",\"shape\":[2,2],"
+                                                 "\"datatype\":\"FP32\",\"data\":[0,1,0,1]}]}",
+         400, "input 'targets': shape must be [2, 3], got [2,2]"},
+        {"{\"inputs\":[" IN(
+             "[2,4]", "FP32",
+             X8) ",{\"name\":\"labels\",\"shape\":[2],\"datatype\":\"INT32\",\"data\":[0,1]},"
+                 "{\"name\":\"targets\",\"shape\":[2,3],\"datatype\":\"FP32\",\"data\":[0,1,0,1,0,"
+                 "0]}]}",
+         400, "either 'labels' or 'targets'"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"diagnostics\":\"all\"}}", 400,
+         "parameters.diagnostics: expected \"none\", \"summary\" or \"full\""},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"diagnostics\":1}}", 400,
+         "parameters.diagnostics: expected \"none\", \"summary\" or \"full\", got a number"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"timeout_us\":-5}}", 400,
+         "parameters.timeout_us: expected a non-negative integer"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"timeout_us\":\"5\"}}", 400,
+         "parameters.timeout_us: expected a non-negative integer, got a string"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"binary_data_output\":1}}",
+         400, "parameters.binary_data_output: expected true or false"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"classification\":0}}", 400,
+         "parameters.classification: expected a positive integer"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":[]}", 400,
+         "parameters: expected an object, got an array"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"outputs\":[{\"name\":\"logits\"}]}", 400,
+         "outputs[0].name: unknown output 'logits'; expected one of 'output', 'input_gradient'"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"outputs\":[{}]}", 400,
+         "outputs[0]: missing 'name'"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"outputs\":{}}", 400,
+         "outputs: expected an array, got an object"},
+        {"{\"inputs\":[" IN(
+             "[2,4]", "FP32",
+             X8) "],\"outputs\":[{\"name\":\"loss\",\"parameters\":{\"classification\":2}}]}",
+         400, "only the model output 'output' can be classified"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"outputs\":[{\"name\":\"loss\"}]}", 400,
+         "'loss' needs a 'labels' or 'targets' input"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"outputs\":[{\"name\":\"input_gradient\"}],"
+                                                 "\"parameters\":{\"diagnostics\":\"none\"}}",
+         400, "diagnostic tensors need parameters.diagnostics"},
+        {"{\"id\":5,\"inputs\":[" IN("[2,4]", "FP32", X8) "]}", 400,
+         "id: expected a string, got a number"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "]} x", 400, "expected the end of the JSON text"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "]}{}", 400, "expected the end of the JSON text"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],}", 400, "invalid JSON"},
+        {"{\"inputs\" [" IN("[2,4]", "FP32", X8) "]}", 400, "expected ':'"},
+        {"{inputs:[]}", 400, "a string key"},
+        {"{\"a\":\"\\x\"}", 400, "valid escape"},
+        {"{\"a\":\"\\ud800\"}", 400, "low surrogate"},
+        {"{\"a\":\"\x01\"}", 400, "control character"},
+        {"{\"id\":\"\xf8\"}", 400, "valid UTF-8"},
+        {"{\"id\":\"\xc3\"}", 400, "valid UTF-8"},
+        {"{\"id\":\"\xed\xa0\x80\"}", 400, "valid UTF-8"}, /* encoded surrogate */
+        {"{\"id\":\"\xc0\xaf\"}", 400, "valid UTF-8"},     /* overlong '/' */
+        {"{\"a\":tru}", 400, "invalid JSON"},
+        {"{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]"
+         "]]"
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+         400, "nested deeper than"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", "[[[[[[[[[1]]]]]]]]]") "]}", 400,
+         "nested deeper than 8 levels"},
+        {"{\"inputs\":[" IN("[80,4]", "FP32", "[]") "]}", 400, "needs 320 values"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rs_request r;
+        char err[256] = "";
+        int st = decode2(m, cases[i].body, &r, err);
+        if (st != cases[i].status || strstr(err, cases[i].msg) == NULL)
+            fail_msg("case %zu: %s\n  got %d '%s'\n  want %d '...%s...'", i, cases[i].body, st, err,
+                     cases[i].status, cases[i].msg);
+        assert_null(r.x); /* nothing left to free after a failure */
+        rs_request_free(&r);
+    }
+    mlp_model_free(m);
+}
+
+static void test_empty_body_without_buffer(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(rs_decode_v2(m, NULL, 0, 0, NULL, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "expected a JSON object, got nothing"));
+    assert_int_equal(rs_decode_v1(m, NULL, 0, NULL, &r, err, sizeof err), 400);
+    assert_non_null(strstr(err, "expected a JSON object, got nothing"));
+    mlp_model_free(m);
+}
+
+static void test_v2_row_limit_is_413(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    char body[4096];
+    int n = snprintf(body, sizeof body,
+                     "{\"inputs\":[{\"name\":\"input\",\"shape\":[65,4],\"datatype\":\"FP32\","
+                     "\"data\":[0");
+    for (int i = 1; i < 260; i++)
+        n += snprintf(body + n, sizeof body - (size_t)n, ",%d", i);
+    snprintf(body + n, sizeof body - (size_t)n, "]}]}");
+    rs_request r;
+    char err[256];
+    assert_int_equal(decode2(m, body, &r, err), 413);
+    assert_non_null(strstr(err, "65 rows exceed the limit of 64"));
+    mlp_model_free(m);
+}
+
+/* Truncating a valid body at every length never succeeds or crashes, and
+ * never reads past the end (ASan checks: the copy is exactly that long). */
+static void test_v2_every_truncation(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    const char *full =
+        "{\"id\":\"x\\u0041\",\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":"
+        "\"FP32\",\"data\":[[1.5e-3,2,3,4],[5,6,7,-8.25E+2]]},{\"name\":\"labels\",\"shape\":[2],"
+        "\"datatype\":\"INT32\",\"data\":[1,2]}],\"outputs\":[{\"name\":\"output\"}],"
+        "\"parameters\":{\"diagnostics\":\"full\",\"binary_data_output\":false}}";
+    size_t len = strlen(full);
+    rs_request r;
+    char err[256];
+    assert_int_equal(decode2(m, full, &r, err), 0);
+    rs_request_free(&r);
+    for (size_t n = 0; n < len; n++) {
+        char *copy = malloc(n ? n : 1);
+        memcpy(copy, full, n);
+        int st = rs_decode_v2(m, copy, n, 0, NULL, &r, err, sizeof err);
+        assert_int_equal(st, 400);
+        assert_true(strlen(err) > 0);
+        free(copy);
+    }
+    mlp_model_free(m);
+}
+
+/* ------------------------------------------------------------ v1 decode */
+
+static void test_v1_forms(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    const float want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    static const struct {
+        const char *body;
+        bool instances;
+        rs_diag_level diag;
+    } cases[] = {
+        {"{\"instances\":[[1,2,3,4],[5,6,7,8]]}", true, RS_DIAG_NONE},
+        {"{\"instances\":[{\"input\":[1,2,3,4]},{\"input\":[5,6,7,8]}]}", true, RS_DIAG_NONE},
+        {"{\"signature_name\":\"serving_default\",\"inputs\":[[1,2,3,4],[5,6,7,8]]}", false,
+         RS_DIAG_NONE},
+        {"{\"inputs\":{\"input\":[[1,2,3,4],[5,6,7,8]]},\"diagnostics\":\"summary\"}", false,
+         RS_DIAG_SUMMARY},
+        {"{\"parameters\":{\"diagnostics\":\"full\"},\"instances\":[[1,2,3,4],[5,6,7,8]]}", true,
+         RS_DIAG_FULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rs_request r;
+        char err[256];
+        int st = decode1(m, cases[i].body, &r, err);
+        if (st) fail_msg("case %zu: %s", i, err);
+        expect_x(&r, 2, want);
+        assert_int_equal(r.proto, RS_PROTO_V1);
+        assert_int_equal(r.v1_instances, cases[i].instances);
+        assert_int_equal(r.diag, cases[i].diag);
+        rs_request_free(&r);
+    }
+    rs_request r;
+    char err[256];
+    assert_int_equal(decode1(m, "{\"instances\":[[1,2,3,4],[5,6,7,8]],\"labels\":[2,1]}", &r, err),
+                     0);
+    assert_int_equal(r.labels[0], 2);
+    assert_int_equal(r.labels[1], 1);
+    rs_request_free(&r);
+    assert_int_equal(
+        decode1(m, "{\"inputs\":{\"input\":[[1,2,3,4]],\"targets\":[[0,1,0]]}}", &r, err), 0);
+    assert_float_equal(r.targets[1], 1, 0);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_v1_errors(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    static const struct {
+        const char *body;
+        int status;
+        const char *msg;
+    } cases[] = {
+        {"{}", 400, "missing 'instances' or 'inputs'"},
+        {"[]", 400, "expected a JSON object"},
+        {"{\"instances\":[[1,2,3]]}", 400, "instances: expected rows of 4 values, got shape [1,3]"},
+        {"{\"instances\":[1,2,3,4]}", 400, "instances: expected a list of rows of 4 values"},
+        {"{\"instances\":[[1,2,3,4],[1,2,3]]}", 400, "ragged"},
+        {"{\"instances\":[]}", 400, "at least one row"},
+        {"{\"instances\":{}}", 400, "instances: expected an array of rows, got an object"},
+        {"{\"instances\":[{\"input\":[1,2,3]}]}", 400, "instances[0].input: expected a list of 4"},
+        {"{\"instances\":[{\"x\":[1,2,3,4]}]}", 400, "instances[0]: unknown key 'x'"},
+        {"{\"instances\":[{\"input\":[1,2,3,4]},[1,2,3,4]]}", 400,
+         "instances[1]: expected an object like the others"},
+        {"{\"instances\":[{}]}", 400, "instances[0]: missing 'input'"},
+        {"{\"instances\":[[1,2,3,4]],\"inputs\":[[1,2,3,4]]}", 400, "either 'instances' or"},
+        {"{\"inputs\":{\"x\":[[1,2,3,4]]}}", 400, "inputs: unknown key 'x'"},
+        {"{\"inputs\":{}}", 400, "inputs: missing 'input'"},
+        {"{\"inputs\":\"a\"}", 400, "inputs: expected an array of rows or an object, got a string"},
+        {"{\"instances\":[[1,2,3,true]]}", 400, "expected a number, got a boolean"},
+        {"{\"instances\":[[1,2,3,4]],\"labels\":[3]}", 400, "labels: value 3 at index 0"},
+        {"{\"instances\":[[1,2,3,4]],\"labels\":[0,1]}", 400, "labels: expected 1 class indices"},
+        {"{\"instances\":[[1,2,3,4]],\"targets\":[[0,1]]}", 400, "targets: expected rows of 3"},
+        {"{\"instances\":[[1,2,3,4]],\"diagnostics\":\"most\"}", 400,
+         "request.diagnostics: expected"},
+        {"{\"instances\":[[1,2,3,4]],\"labels\":[0],\"targets\":[[0,1,0]]}", 400,
+         "either 'labels' or 'targets'"},
+        {"{\"instances\":[[1,2,3,4]]", 400, "invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rs_request r;
+        char err[256] = "";
+        int st = decode1(m, cases[i].body, &r, err);
+        if (st != cases[i].status || strstr(err, cases[i].msg) == NULL)
+            fail_msg("case %zu: %s\n  got %d '%s'\n  want %d '...%s...'", i, cases[i].body, st, err,
+                     cases[i].status, cases[i].msg);
+        rs_request_free(&r);
+    }
+    mlp_model_free(m);
+}
+
+static void test_v1_labels_on_regression_model(void **s)
+{
+    (void)s;
+    mlp_model *m = regressor();
+    rs_request r;
+    char err[256];
+    assert_int_equal(decode1(m, "{\"instances\":[[1,2,3,4]],\"labels\":[0]}", &r, err), 400);
+    assert_non_null(strstr(err, "regression model"));
+    mlp_model_free(m);
+}
+
+/* --------------------------------------------------------------- encode */
+
+/* Runs forward + (optionally) backward/diagnose and encodes. */
+static char *encode(const mlp_model *m, rs_request *r, size_t *len, size_t *json_len)
+{
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, r->x, r->rows, NULL), MLP_OK);
+    mlp_diagnostics d;
+    if (r->diag != RS_DIAG_NONE) {
+        mlp_target t = {.kind = r->labels ? MLP_TARGET_LABELS : MLP_TARGET_MAX_LOGIT,
+                        .labels = r->labels};
+        assert_int_equal(mlp_backward(m, ws, 0, r->rows, &t, NULL), MLP_OK);
+        assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    }
+    rs_buf b;
+    rs_buf_init(&b);
+    rs_model_id mid = {"iris", "3"};
+    assert_int_equal(rs_encode_response(&b, &mid, m, r, mlp_workspace_output(ws),
+                                        r->diag != RS_DIAG_NONE ? &d : NULL, json_len),
+                     0);
+    mlp_workspace_free(ws);
+    return rs_buf_steal(&b, len);
+}
+
+static void test_encode_v2_json_parses_and_round_trips(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(
+        decode2(m,
+                "{\"id\":\"a\\\"b\",\"inputs\":[" IN(
+                    "[2,4]", "FP32",
+                    "[0.1,-2,3,4,5,6,-7,8]") ",{\"name\":\"labels\",\"shape\":[2,1],\"datatype\":"
+                                             "\"INT32\",\"data\":[[1],[2]]}],"
+                                             "\"outputs\":[{\"name\":\"output\"},{\"name\":\"layer_"
+                                             "dead_fraction\"},"
+                                             "{\"name\":\"loss\"},{\"name\":\"input_gradient\"}],"
+                                             "\"parameters\":{\"diagnostics\":\"full\"}}",
+                &r, err),
+        0);
+    size_t len, jl;
+    char *text = encode(m, &r, &len, &jl);
+    assert_int_equal(jl, len);
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    if (root == NULL) fail_msg("invalid JSON (%s): %s", je.text, text);
+    assert_string_equal(json_string_value(json_object_get(root, "model_name")), "iris");
+    assert_string_equal(json_string_value(json_object_get(root, "model_version")), "3");
+    assert_string_equal(json_string_value(json_object_get(root, "id")), "a\"b");
+    json_t *outs = json_object_get(root, "outputs");
+    assert_int_equal(json_array_size(outs), 4);
+    json_t *o0 = json_array_get(outs, 0);
+    assert_string_equal(json_string_value(json_object_get(o0, "name")), "output");
+    assert_string_equal(json_string_value(json_object_get(o0, "datatype")), "FP32");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(o0, "shape"), 0)), 2);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(o0, "shape"), 1)), 3);
+    /* Every output value reads back as exactly the float computed. */
+    mlp_workspace *ws = mlp_workspace_create();
+    float y[6];
+    assert_int_equal(mlp_forward(m, ws, r.x, 2, y), MLP_OK);
+    mlp_workspace_free(ws);
+    json_t *data = json_object_get(o0, "data");
+    assert_int_equal(json_array_size(data), 6);
+    for (int i = 0; i < 6; i++)
+        assert_true((float)json_number_value(json_array_get(data, (size_t)i)) == y[i]);
+    /* Diagnostic tensors follow the model output in a fixed order. */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 1), "name")),
+                        "input_gradient");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 2), "name")),
+                        "layer_dead_fraction");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 3), "name")),
+                        "loss");
+    json_t *params = json_object_get(root, "parameters");
+    assert_non_null(json_object_get(params, "dead_fraction"));
+    assert_non_null(json_object_get(params, "loss"));
+    json_t *diag = json_object_get(root, "diagnostics");
+    assert_int_equal(json_integer_value(json_object_get(diag, "rows")), 2);
+    assert_string_equal(json_string_value(json_object_get(diag, "gradient_target")),
+                        "cross_entropy");
+    json_t *layers = json_object_get(diag, "layers");
+    assert_int_equal(json_array_size(layers), 2);
+    json_t *l0 = json_array_get(layers, 0);
+    assert_string_equal(json_string_value(json_object_get(l0, "activation")), "relu");
+    assert_non_null(json_object_get(l0, "dead_units"));
+    assert_non_null(json_object_get(l0, "sparsity"));
+    assert_null(json_object_get(json_array_get(layers, 1), "sparsity"));
+    assert_non_null(json_object_get(json_array_get(layers, 1), "weight_grad_norm"));
+    json_t *ig = json_object_get(diag, "input_gradient");
+    assert_int_equal(json_array_size(json_object_get(ig, "data")), 8);
+    json_decref(root);
+    free(text);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_encode_v2_diag_none_has_no_diagnostics(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(
+        decode2(m,
+                "{\"inputs\":[" IN("[1,4]", "FP32",
+                                   "[1,2,3,4]") "],\"parameters\":{\"diagnostics\":\"none\"}}",
+                &r, err),
+        0);
+    size_t len, jl;
+    char *text = encode(m, &r, &len, &jl);
+    assert_null(strstr(text, "diagnostics"));
+    assert_null(strstr(text, "parameters"));
+    assert_null(strstr(text, "\"id\""));
+    free(text);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_encode_v2_binary_outputs(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(
+        decode2(m,
+                "{\"inputs\":[" IN(
+                    "[2,4]", "FP32",
+                    X8) "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"layer_sparsity\","
+                        "\"parameters\":{\"binary_data\":false}},{\"name\":\"input_gradient\"}],"
+                        "\"parameters\":{\"binary_data_output\":true}}",
+                &r, err),
+        0);
+    size_t len, jl;
+    char *text = encode(m, &r, &len, &jl);
+    assert_true(jl < len);
+    assert_int_equal(len - jl, 2 * 3 * 4 + 2 * 4 * 4); /* output + input_gradient */
+    json_error_t je;
+    json_t *root = json_loadb(text, jl, 0, &je);
+    assert_non_null(root);
+    json_t *outs = json_object_get(root, "outputs");
+    json_t *o0 = json_array_get(outs, 0);
+    assert_null(json_object_get(o0, "data"));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(o0, "parameters"), "binary_data_size")),
+        24);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 1), "name")),
+                        "input_gradient");
+    assert_null(json_object_get(json_array_get(outs, 1), "data"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 2), "name")),
+                        "layer_sparsity");
+    assert_non_null(json_object_get(json_array_get(outs, 2), "data"));
+    /* The raw floats are the forward outputs. */
+    mlp_workspace *ws = mlp_workspace_create();
+    float y[6], got[6];
+    assert_int_equal(mlp_forward(m, ws, r.x, 2, y), MLP_OK);
+    mlp_workspace_free(ws);
+    memcpy(got, text + jl, sizeof got);
+    assert_memory_equal(got, y, sizeof y);
+    json_decref(root);
+    free(text);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_encode_classification(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(
+        decode2(m,
+                "{\"inputs\":[" IN(
+                    "[2,4]", "FP32",
+                    X8) "],\"outputs\":[{\"name\":\"output\",\"parameters\":"
+                        "{\"classification\":2}}],\"parameters\":{\"diagnostics\":\"none\"}}",
+                &r, err),
+        0);
+    size_t len, jl;
+    char *text = encode(m, &r, &len, &jl);
+    json_t *root = json_loadb(text, len, 0, NULL);
+    assert_non_null(root);
+    json_t *o0 = json_array_get(json_object_get(root, "outputs"), 0);
+    assert_string_equal(json_string_value(json_object_get(o0, "datatype")), "BYTES");
+    json_t *data = json_object_get(o0, "data");
+    assert_int_equal(json_array_size(data), 4);
+    mlp_workspace *ws = mlp_workspace_create();
+    float y[6];
+    assert_int_equal(mlp_forward(m, ws, r.x, 2, y), MLP_OK);
+    mlp_workspace_free(ws);
+    const char *names[] = {"setosa", "versicolor", "virginica"};
+    for (int row = 0; row < 2; row++) {
+        const float *p = y + 3 * row;
+        int best = 0;
+        for (int j = 1; j < 3; j++)
+            if (p[j] > p[best]) best = j;
+        const char *str = json_string_value(json_array_get(data, (size_t)(2 * row)));
+        float score;
+        int idx;
+        char label[32];
+        assert_int_equal(sscanf(str, "%f:%d:%31s", &score, &idx, label), 3);
+        assert_int_equal(idx, best);
+        assert_true(score == p[best]);
+        assert_string_equal(label, names[best]);
+        const char *second = json_string_value(json_array_get(data, (size_t)(2 * row + 1)));
+        float score2;
+        assert_int_equal(sscanf(second, "%f:%d", &score2, &idx), 2);
+        assert_true(score2 <= score);
+    }
+    json_decref(root);
+    free(text);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+static void test_encode_v1(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(decode1(m, "{\"instances\":[[1,2,3,4],[5,6,7,8]]}", &r, err), 0);
+    size_t len, jl;
+    char *text = encode(m, &r, &len, &jl);
+    json_t *root = json_loadb(text, len, 0, NULL);
+    assert_non_null(root);
+    json_t *pred = json_object_get(root, "predictions");
+    assert_int_equal(json_array_size(pred), 2);
+    assert_int_equal(json_array_size(json_array_get(pred, 1)), 3);
+    assert_null(json_object_get(root, "diagnostics"));
+    json_decref(root);
+    free(text);
+    rs_request_free(&r);
+
+    assert_int_equal(decode1(m, "{\"inputs\":[[1,2,3,4]],\"diagnostics\":\"summary\"}", &r, err),
+                     0);
+    text = encode(m, &r, &len, &jl);
+    root = json_loadb(text, len, 0, NULL);
+    assert_non_null(root);
+    assert_non_null(json_object_get(root, "outputs"));
+    assert_non_null(json_object_get(root, "diagnostics"));
+    json_decref(root);
+    free(text);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+/* Non-finite numbers become null, so the body stays valid JSON. */
+static void test_encode_diagnostics_non_finite_is_null(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    mlp_layer_diag layers[2] = {
+        {.index = 0,
+         .units = 5,
+         .activation = MLP_ACT_RELU,
+         .relu_stats = true,
+         .weight_grad_norm = 1,
+         .bias_grad_norm = NAN,
+         .activation_grad_norm = 2},
+        {.index = 1, .units = 3, .activation = MLP_ACT_SOFTMAX, .weight_grad_norm = 0},
+    };
+    mlp_diagnostics d = {.n_layers = 2,
+                         .layers = layers,
+                         .rows = 1,
+                         .has_gradients = true,
+                         .gradient_ratio = INFINITY,
+                         .exploding = true};
+    rs_buf b;
+    rs_buf_init(&b);
+    rs_encode_diagnostics(&b, m, &d, RS_DIAG_SUMMARY);
+    assert_non_null(strstr(b.data, "\"gradient_ratio\":null"));
+    assert_non_null(strstr(b.data, "\"bias_grad_norm\":null"));
+    json_t *root = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(root);
+    json_decref(root);
+    rs_buf_free(&b);
+    mlp_model_free(m);
+}
+
+static void test_buf_helpers(void **s)
+{
+    (void)s;
+    rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_int(&b, -9223372036854775807LL - 1);
+    rs_buf_puts(&b, " ");
+    rs_buf_json_string(&b, "q\"\\\n\x01/é");
+    rs_buf_printf(&b, " %d", 42);
+    assert_string_equal(b.data, "-9223372036854775808 \"q\\\"\\\\\\n\\u0001/é\" 42");
+    rs_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    /* Bytes that are not UTF-8 become U+FFFD; valid sequences pass. */
+    rs_buf_json_string(&b, "a\xc3\xa9\xff\xe2\x82");
+    assert_string_equal(b.data, "\"a\xc3\xa9\\ufffd\\ufffd\\ufffd\"");
+    rs_buf_reset(&b);
+    rs_encode_error(&b, "bad \"thing\"");
+    assert_string_equal(b.data, "{\"error\":\"bad \\\"thing\\\"\"}");
+    size_t len;
+    char *p = rs_buf_steal(&b, &len);
+    assert_int_equal(len, strlen(p));
+    assert_null(b.data);
+    free(p);
+    for (int i = 0; i < 100000; i++)
+        rs_buf_append(&b, "0123456789", 10);
+    assert_int_equal(b.len, 1000000);
+    assert_false(b.failed);
+    rs_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_v2_flat_and_nested),
+        cmocka_unit_test(test_v2_bool_and_negative_ints),
+        cmocka_unit_test(test_v2_id_parameters_outputs),
+        cmocka_unit_test(test_v2_targets_regression),
+        cmocka_unit_test(test_v2_binary_inputs),
+        cmocka_unit_test(test_v2_binary_every_datatype),
+        cmocka_unit_test(test_v2_errors),
+        cmocka_unit_test(test_empty_body_without_buffer),
+        cmocka_unit_test(test_v2_row_limit_is_413),
+        cmocka_unit_test(test_v2_every_truncation),
+        cmocka_unit_test(test_v1_forms),
+        cmocka_unit_test(test_v1_errors),
+        cmocka_unit_test(test_v1_labels_on_regression_model),
+        cmocka_unit_test(test_encode_v2_json_parses_and_round_trips),
+        cmocka_unit_test(test_encode_v2_diag_none_has_no_diagnostics),
+        cmocka_unit_test(test_encode_v2_binary_outputs),
+        cmocka_unit_test(test_encode_classification),
+        cmocka_unit_test(test_encode_v1),
+        cmocka_unit_test(test_encode_diagnostics_non_finite_is_null),
+        cmocka_unit_test(test_buf_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

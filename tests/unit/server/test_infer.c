@@ -1,0 +1,248 @@
+/*
+ * test_infer — the batch runner: merged forward, per-request backward,
+ * diagnostics and encoding; a request's body is the same batched or alone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "infer.h"
+
+static mlp_model *model(void)
+{
+    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0},
+                             {8, MLP_ACT_LEAKY_RELU, 0.1f},
+                             {6, MLP_ACT_TANH, 0},
+                             {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 4, spec, 4, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 11);
+    /* Negative biases so some units die on some rows but not others. */
+    for (int l = 0; l < 2; l++)
+        for (int j = 0; j < m->layers[l].out; j++)
+            mlp_layer_bias(m, l)[j] = (j % 3 == 0) ? -3.0f : 0.1f;
+    return m;
+}
+
+static const rs_model_id mid = {"t", "1"};
+
+/* Request bodies of several shapes, forms and diagnostic levels. */
+static const char *bodies[] = {
+    "{\"id\":\"one\",\"inputs\":[{\"name\":\"input\",\"shape\":[3,4],\"datatype\":\"FP32\","
+    "\"data\":[1,-2,3,0.5,0,0,0,0,-1,2,-3,4]},{\"name\":\"labels\",\"shape\":[3],\"datatype\":"
+    "\"INT32\",\"data\":[0,2,1]}],\"parameters\":{\"diagnostics\":\"full\"}}",
+    "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\","
+    "\"data\":[0.25,0.5,-0.75,2]}]}",
+    "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+    "\"data\":[[5,4,3,2],[-5,-4,-3,-2]]},{\"name\":\"targets\",\"shape\":[2,3],\"datatype\":"
+    "\"FP32\",\"data\":[[0.2,0.3,0.5],[1,0,0]]}],\"outputs\":[{\"name\":\"output\"},"
+    "{\"name\":\"input_gradient\"},{\"name\":\"loss\"}],\"parameters\":{\"diagnostics\":\"full\","
+    "\"binary_data_output\":true}}",
+    "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+    "\"data\":[1,1,1,1,2,2,2,2]}],\"parameters\":{\"diagnostics\":\"none\"}}",
+    "{\"inputs\":[{\"name\":\"input\",\"shape\":[4,4],\"datatype\":\"FP32\","
+    "\"data\":[1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1]},{\"name\":\"labels\",\"shape\":[4],"
+    "\"datatype\":\"INT32\",\"data\":[2,2,2,2]}],\"outputs\":[{\"name\":\"output\","
+    "\"parameters\":{\"classification\":2}},{\"name\":\"layer_dead_fraction\"}]}",
+};
+#define N_V2 (sizeof bodies / sizeof bodies[0])
+static const char *v1_body = "{\"instances\":[[3,1,4,1],[5,9,2,6]],\"diagnostics\":\"full\"}";
+#define N_REQ (N_V2 + 1)
+
+static void decode_all(const mlp_model *m, rs_request *reqs)
+{
+    char err[256];
+    for (size_t i = 0; i < N_V2; i++) {
+        int st = rs_decode_v2(m, bodies[i], strlen(bodies[i]), 0, NULL, &reqs[i], err, sizeof err);
+        if (st) fail_msg("body %zu: %s", i, err);
+    }
+    assert_int_equal(rs_decode_v1(m, v1_body, strlen(v1_body), NULL, &reqs[N_V2], err, sizeof err),
+                     0);
+}
+
+static void items_init(rs_infer_item *items, rs_request *reqs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        items[i].req = &reqs[i];
+        items[i].status = 0;
+        items[i].json_len = 0;
+        rs_buf_init(&items[i].body);
+    }
+}
+
+static void test_batch_equals_alone(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    rs_request reqs[N_REQ];
+    decode_all(m, reqs);
+
+    /* Each request alone, on a fresh scratch each time. */
+    rs_infer_item alone[N_REQ];
+    items_init(alone, reqs, N_REQ);
+    for (int i = 0; i < (int)N_REQ; i++) {
+        rs_infer_scratch sc;
+        assert_int_equal(rs_infer_scratch_init(&sc), 0);
+        assert_int_equal(rs_infer_run(m, &mid, &sc, &alone[i], 1, NULL, NULL), 0);
+        assert_int_equal(alone[i].status, 200);
+        rs_infer_scratch_free(&sc);
+    }
+    assert_non_null(strstr(alone[0].body.data, "\"dead_units\""));
+    assert_non_null(strstr(alone[0].body.data, "\"loss\""));
+    assert_true(alone[2].json_len < alone[2].body.len); /* binary tail */
+
+    /* All together, and in every rotation, on one reused scratch. */
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    for (int rot = 0; rot < (int)N_REQ; rot++) {
+        rs_request order[N_REQ];
+        int map[N_REQ];
+        for (int i = 0; i < (int)N_REQ; i++) {
+            map[i] = (i + rot) % (int)N_REQ;
+            order[i] = reqs[map[i]];
+        }
+        rs_infer_item batch[N_REQ];
+        items_init(batch, order, N_REQ);
+        assert_int_equal(rs_infer_run(m, &mid, &sc, batch, N_REQ, NULL, NULL), 0);
+        for (int i = 0; i < (int)N_REQ; i++) {
+            const rs_infer_item *a = &alone[map[i]];
+            assert_int_equal(batch[i].status, 200);
+            assert_int_equal(batch[i].json_len, a->json_len);
+            assert_int_equal(batch[i].body.len, a->body.len);
+            if (memcmp(batch[i].body.data, a->body.data, a->body.len) != 0)
+                fail_msg("rotation %d, request %d differs:\n%s\n%s", rot, map[i],
+                         batch[i].body.data, a->body.data);
+            rs_buf_free(&batch[i].body);
+        }
+    }
+    rs_infer_scratch_free(&sc);
+    for (int i = 0; i < (int)N_REQ; i++) {
+        rs_buf_free(&alone[i].body);
+        rs_request_free(&reqs[i]);
+    }
+    mlp_model_free(m);
+}
+
+/* Activity counts cover every row of the batch once. */
+static void test_activity_counts_whole_batch(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    rs_request reqs[N_REQ];
+    decode_all(m, reqs);
+    int rows = 0;
+    for (int i = 0; i < (int)N_REQ; i++)
+        rows += reqs[i].rows;
+    mlp_activity a;
+    assert_int_equal(mlp_activity_init(&a, m), MLP_OK);
+    rs_infer_item items[N_REQ];
+    items_init(items, reqs, N_REQ);
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, items, N_REQ, NULL, &a), 0);
+    assert_true(a.rows == (uint64_t)rows);
+    /* Same counts as one forward over all rows stacked by hand. */
+    float *x = malloc((size_t)rows * 4 * sizeof(float));
+    int off = 0;
+    for (int i = 0; i < (int)N_REQ; i++) {
+        memcpy(x + off * 4, reqs[i].x, (size_t)reqs[i].rows * 4 * sizeof(float));
+        off += reqs[i].rows;
+    }
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, rows, NULL), MLP_OK);
+    mlp_activity b;
+    assert_int_equal(mlp_activity_init(&b, m), MLP_OK);
+    mlp_activity_add(&b, ws, 0, rows);
+    for (int l = 0; l < a.n_layers; l++)
+        assert_memory_equal(a.active[l], b.active[l], (size_t)a.units[l] * sizeof(uint64_t));
+    mlp_activity_free(&a);
+    mlp_activity_free(&b);
+    mlp_workspace_free(ws);
+    free(x);
+    rs_infer_scratch_free(&sc);
+    for (int i = 0; i < (int)N_REQ; i++) {
+        rs_buf_free(&items[i].body);
+        rs_request_free(&reqs[i]);
+    }
+    mlp_model_free(m);
+}
+
+/* A bad request in a batch fails alone; the others still succeed. */
+static void test_bad_labels_fail_only_their_item(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    rs_request reqs[2];
+    char err[256];
+    assert_int_equal(
+        rs_decode_v2(m, bodies[1], strlen(bodies[1]), 0, NULL, &reqs[0], err, sizeof err), 0);
+    assert_int_equal(
+        rs_decode_v2(m, bodies[0], strlen(bodies[0]), 0, NULL, &reqs[1], err, sizeof err), 0);
+    reqs[1].labels[2] = 7; /* out of range: decode would have refused it */
+    rs_infer_item items[2];
+    items_init(items, reqs, 2);
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, items, 2, NULL, NULL), 0);
+    assert_int_equal(items[0].status, 200);
+    assert_int_equal(items[1].status, 400);
+    assert_non_null(strstr(items[1].body.data, "\"error\""));
+    assert_non_null(strstr(items[1].body.data, "labels"));
+    assert_int_equal(items[1].json_len, items[1].body.len);
+    rs_infer_scratch_free(&sc);
+    for (int i = 0; i < 2; i++) {
+        rs_buf_free(&items[i].body);
+        rs_request_free(&reqs[i]);
+    }
+    mlp_model_free(m);
+}
+
+/* The scratch grows to the largest batch and is reused (results unchanged
+ * after a big batch then a small one). */
+static void test_scratch_reuse(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    rs_request reqs[N_REQ];
+    decode_all(m, reqs);
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    rs_infer_item first;
+    items_init(&first, &reqs[1], 1);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, &first, 1, NULL, NULL), 0);
+    rs_infer_item all[N_REQ];
+    items_init(all, reqs, N_REQ);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, all, N_REQ, NULL, NULL), 0);
+    size_t cap = sc.x_cap;
+    assert_true(cap >= 14 * 4);
+    rs_infer_item again;
+    items_init(&again, &reqs[1], 1);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, &again, 1, NULL, NULL), 0);
+    assert_int_equal(sc.x_cap, cap);
+    assert_string_equal(first.body.data, again.body.data);
+    rs_buf_free(&first.body);
+    rs_buf_free(&again.body);
+    for (int i = 0; i < (int)N_REQ; i++) {
+        rs_buf_free(&all[i].body);
+        rs_request_free(&reqs[i]);
+    }
+    rs_infer_scratch_free(&sc);
+    mlp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_equals_alone),
+        cmocka_unit_test(test_activity_counts_whole_batch),
+        cmocka_unit_test(test_bad_labels_fail_only_their_item),
+        cmocka_unit_test(test_scratch_reuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
