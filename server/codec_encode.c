@@ -88,13 +88,13 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
         rs_buf_puts(out, mlp_activation_name(L->activation));
         rs_buf_puts(out, "\",\"units\":");
         rs_buf_int(out, L->units);
+        rs_buf_puts(out, ",\"mean_activation\":");
+        rs_buf_float(out, L->mean_activation);
         if (L->relu_stats) {
             rs_buf_puts(out, ",\"dead_fraction\":");
             rs_buf_float(out, L->dead_fraction);
             rs_buf_puts(out, ",\"sparsity\":");
             rs_buf_float(out, L->sparsity);
-            rs_buf_puts(out, ",\"mean_activation\":");
-            rs_buf_float(out, L->mean_activation);
             if (level == RS_DIAG_FULL) {
                 rs_buf_puts(out, ",\"dead_units\":[");
                 for (int i = 0; i < L->n_dead; i++) {

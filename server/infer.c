@@ -19,7 +19,13 @@ int rs_infer_scratch_init(rs_infer_scratch *s)
     s->x = NULL;
     s->x_cap = 0;
     s->ws = mlp_workspace_create();
-    return s->ws != NULL ? 0 : -1;
+    if (s->ws == NULL) return -1;
+    /* Our own kernel computes every row in one fixed order whatever the batch
+     * (cblas_sgemm does not: OpenBLAS blocks differently with the row count),
+     * so a request's outputs and diagnostics are bit-identical however the
+     * batcher merged it — the promise of dynamic batching here. */
+    mlp_workspace_set_kernel(s->ws, MLP_KERNEL_OWN);
+    return 0;
 }
 
 void rs_infer_scratch_free(rs_infer_scratch *s)

@@ -215,6 +215,8 @@ def test_batched_diagnostics_identical_to_alone(batching_server, models):
     print(f"\nbatched == alone bit for bit in {exact} of {total} responses; "
           f"{requests} requests in {batches:.0f} batches")
     assert batches < requests, f"no request was merged: {batches} batches for {requests}"
+    # the server pins the batch-invariant kernel, so "identical" means bit for bit
+    assert exact == total, f"only {exact} of {total} batched responses equal the lone ones"
 
 
 # ------------------------------------------------------------- overload 503

@@ -271,13 +271,10 @@ def compare_diagnostics(got, ref, what="diagnostics", check_grads=True, has_unit
         assert g["index"] == l, f"{where}.index = {g['index']}"
         assert g["units"] == w["units"], f"{where}.units = {g['units']}, expected {w['units']}"
         assert g["activation"] == w["activation"], f"{where}.activation = {g['activation']}"
-        # mlp.h defines mean_activation on every layer; the HTTP encoder may
-        # leave it out of non-ReLU layers (DESIGN.md lists it beside the ReLU
-        # statistics), so it is required on ReLU-family layers only.
-        if "mean_activation" in g or w["relu_stats"]:
-            assert "mean_activation" in g, f"{where}: no mean_activation"
-            assert_close(g["mean_activation"], w["mean_activation"], f"{where}.mean_activation",
-                         atol_min=1e-6)
+        # mean_activation is reported on every layer (mlp.h), output included.
+        assert "mean_activation" in g, f"{where}: no mean_activation"
+        assert_close(g["mean_activation"], w["mean_activation"], f"{where}.mean_activation",
+                     atol_min=1e-6)
         if w["relu_stats"]:
             amb = ambiguous_units(ref, l)
             total_dead_slack += len(amb)
