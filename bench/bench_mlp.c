@@ -12,7 +12,10 @@
  *   - mlp_forward forced to the own kernel and forced to BLAS
  *     (mlp_workspace_set_kernel), to show where the crossover lies,
  *   - forward + backward (max-logit target, all rows) + mlp_diagnose, the
- *     work of one inference request with summary diagnostics.
+ *     work of one inference request with summary diagnostics, with the full
+ *     parameter gradient ("f+b+d full") and in norms-only mode
+ *     (mlp_workspace_set_param_grads false, "f+b+d norms"), which is what
+ *     a server needs for its gradient-norm diagnostics.
  * "auto/chain" is time over the chain's time: < 1 is faster. Aims (issue 2):
  * <= 1.10 from batch 64 on, < 1 at batch 1.
  *
@@ -126,16 +129,18 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     float *x = malloc(sizeof(float) * nx);
     float *a0 = malloc(sizeof(float) * na), *a1 = malloc(sizeof(float) * na);
     mlp_workspace *ws = mlp_workspace_create(), *ws_own = mlp_workspace_create();
-    mlp_workspace *ws_blas = mlp_workspace_create();
-    if (!x || !a0 || !a1 || !ws || !ws_own || !ws_blas ||
+    mlp_workspace *ws_blas = mlp_workspace_create(), *ws_norms = mlp_workspace_create();
+    if (!x || !a0 || !a1 || !ws || !ws_own || !ws_blas || !ws_norms ||
         mlp_workspace_reserve(ws, m, max_batch) != MLP_OK ||
         mlp_workspace_reserve(ws_own, m, max_batch) != MLP_OK ||
-        mlp_workspace_reserve(ws_blas, m, max_batch) != MLP_OK) {
+        mlp_workspace_reserve(ws_blas, m, max_batch) != MLP_OK ||
+        mlp_workspace_reserve(ws_norms, m, max_batch) != MLP_OK) {
         fprintf(stderr, "bench_mlp: out of memory\n");
         return 1;
     }
     mlp_workspace_set_kernel(ws_own, MLP_KERNEL_OWN);
     mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS);
+    mlp_workspace_set_param_grads(ws_norms, false);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)mlp_rng_normal(&rng);
 
@@ -143,8 +148,8 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     for (int l = 0; l < n_layers; l++)
         printf("-%d", units[l]);
     printf(" (relu hidden, softmax out), us per forward batch, GFLOP/s in brackets\n");
-    printf("%5s %16s %16s %10s %16s %16s %12s\n", "batch", "auto", "sgemm chain", "auto/chain",
-           "own forced", "blas forced", "fwd+bwd+diag");
+    printf("%5s %16s %16s %10s %16s %16s %12s %12s\n", "batch", "auto", "sgemm chain", "auto/chain",
+           "own forced", "blas forced", "f+b+d full", "f+b+d norms");
     int fail = 0;
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
         int n = batches[bi];
@@ -169,31 +174,32 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         /* Each case has its own context: the kernel choice lives in the
          * workspace, so every forced kernel needs a workspace of its own. */
         lib_ctx own = {m, ws_own, x, n, MLP_OK}, blas = {m, ws_blas, x, n, MLP_OK};
-        lib_ctx req = {m, ws, x, n, MLP_OK};
-        bench_case cases[5] = {{.fn = lib_forward, .ctx = &lc},
-                               {.fn = chain_forward, .ctx = &cc},
-                               {.fn = lib_forward, .ctx = &own},
-                               {.fn = lib_forward, .ctx = &blas},
-                               {.fn = lib_request, .ctx = &req}};
-        bench_run(cases, 5, samples, sample_us);
+        lib_ctx req = {m, ws, x, n, MLP_OK}, req_norms = {m, ws_norms, x, n, MLP_OK};
+        bench_case cases[6] = {
+            {.fn = lib_forward, .ctx = &lc},  {.fn = chain_forward, .ctx = &cc},
+            {.fn = lib_forward, .ctx = &own}, {.fn = lib_forward, .ctx = &blas},
+            {.fn = lib_request, .ctx = &req}, {.fn = lib_request, .ctx = &req_norms}};
+        bench_run(cases, 6, samples, sample_us);
         double t_auto = cases[0].median_us, t_chain = cases[1].median_us;
         double t_own = cases[2].median_us, t_blas = cases[3].median_us;
-        double t_req = cases[4].median_us;
+        double t_req = cases[4].median_us, t_norms = cases[5].median_us;
         mlp_status st = lc.status != MLP_OK     ? lc.status
                         : own.status != MLP_OK  ? own.status
                         : blas.status != MLP_OK ? blas.status
-                                                : req.status;
+                        : req.status != MLP_OK  ? req.status
+                                                : req_norms.status;
         if (st != MLP_OK) {
             printf("  FAILED at batch %d: %s\n", n, mlp_status_str(st));
             fail = 1;
         }
-        printf("%5d %9.2f [%4.1f] %9.2f [%4.1f] %10.2f %9.2f [%4.1f] %9.2f [%4.1f] %12.2f\n", n,
-               t_auto, gflop / t_auto, t_chain, gflop / t_chain, t_auto / t_chain, t_own,
-               gflop / t_own, t_blas, gflop / t_blas, t_req);
+        printf("%5d %9.2f [%4.1f] %9.2f [%4.1f] %10.2f %9.2f [%4.1f] %9.2f [%4.1f] %12.2f %12.2f\n",
+               n, t_auto, gflop / t_auto, t_chain, gflop / t_chain, t_auto / t_chain, t_own,
+               gflop / t_own, t_blas, gflop / t_blas, t_req, t_norms);
     }
     mlp_workspace_free(ws);
     mlp_workspace_free(ws_own);
     mlp_workspace_free(ws_blas);
+    mlp_workspace_free(ws_norms);
     mlp_model_free(m);
     free(x);
     free(a0);

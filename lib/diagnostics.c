@@ -100,8 +100,9 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
             d->saturated_fraction = saturated(ly->activation, a, count);
         }
         if (grads) {
-            d->weight_grad_norm = mlp_norm2(ws->grad + ly->weight_offset, (size_t)ly->in * ly->out);
-            d->bias_grad_norm = mlp_norm2(ws->grad + ly->bias_offset, (size_t)ly->out);
+            /* measured by mlp_backward (in either gradient mode) */
+            d->weight_grad_norm = ws->w_grad_norm[l];
+            d->bias_grad_norm = ws->b_grad_norm[l];
             d->activation_grad_norm = ws->act_grad_norm[l];
         }
     }

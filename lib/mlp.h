@@ -203,7 +203,8 @@ const float *mlp_workspace_activation(const mlp_workspace *ws, int l);     /* A_
 int mlp_workspace_rows(const mlp_workspace *ws);
 
 /* Results of the last backward pass (over its row range); valid until the
- * next forward or backward on ws. Gradients are parallel to model->params. */
+ * next forward or backward on ws. Gradients are parallel to model->params.
+ * NULL when that backward ran in norms-only mode (set_param_grads false). */
 const float *mlp_workspace_param_grad(const mlp_workspace *ws);
 /* dg/dX for the backward rows, w.r.t. the raw (unstandardised) input. */
 const float *mlp_workspace_input_grad(const mlp_workspace *ws);
@@ -222,6 +223,14 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
 typedef enum { MLP_KERNEL_AUTO = 0, MLP_KERNEL_OWN, MLP_KERNEL_BLAS } mlp_kernel;
 /* Per-workspace override (benchmarks and tests); default AUTO. */
 void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k);
+/* keep = true (the default): mlp_backward forms dg/dW and dg/db for
+ * mlp_workspace_param_grad (training needs them). keep = false, norms-only
+ * mode for serving: backward computes only ||dg/dW_l||_F and ||dg/db_l|| per
+ * layer (from the n x n Gram matrices of dZ_l and A_{l-1} when that is
+ * cheaper than the out x in product), plus ||dg/dA_l|| and dg/dX as always;
+ * mlp_diagnose reports the same norms (to float32 rounding) in both modes, and
+ * mlp_workspace_param_grad returns NULL. Takes effect at the next backward. */
+void mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep);
 /* Rows at or above which AUTO picks cblas_sgemm. */
 int mlp_kernel_crossover_rows(int in, int out);
 
@@ -254,8 +263,9 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
 /*
  * Back-propagates g over rows [row0, row0 + n) of the last forward batch, as if
  * those rows had been forwarded alone (so a dynamic batcher can split a merged
- * batch into per-request gradients exactly). Writes dg/dW, dg/db, dg/dX and
- * ||dg/dA_l|| into ws. loss (may be NULL) receives g's loss, or NAN for
+ * batch into per-request gradients exactly). Writes dg/dW and dg/db (unless
+ * ws is in norms-only mode), their per-layer norms, dg/dX and ||dg/dA_l||
+ * into ws. loss (may be NULL) receives g's loss, or NAN for
  * MAX_LOGIT. Returns MLP_ERR_INVALID for labels out of range.
  */
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n,

@@ -2,20 +2,32 @@
  * workspace — per-thread scratch memory: allocation, growth and accessors.
  *
  * Buffers only grow. mlp_workspace_reserve (and mlp_forward, which calls it)
- * are the only functions that may allocate; growth uses realloc and keeps the
- * last forward/backward results valid.
+ * are the only functions that may allocate; growth copies the old contents
+ * into the new block, so the last forward/backward results stay valid. Every
+ * buffer starts on a 64-byte boundary (MLP_ALIGN), so rows of layers whose
+ * width is a multiple of 16 floats are cache-line aligned for the kernels.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+void *mlp_aligned_alloc(size_t n)
+{
+    void *p = NULL;
+    /* posix_memalign rather than C11 aligned_alloc: no size-multiple rule. */
+    if (n == 0 || posix_memalign(&p, MLP_ALIGN, n) != 0) return NULL;
+    return p;
+}
+
 mlp_status mlp_buffer_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return MLP_OK;
     if (need > SIZE_MAX / elem) return MLP_ERR_NOMEM;
-    void *q = realloc(*p, need * elem);
+    void *q = mlp_aligned_alloc(need * elem);
     if (!q) return MLP_ERR_NOMEM;
+    if (*p && *cap) memcpy(q, *p, *cap * elem);
+    free(*p);
     *p = q;
     *cap = need;
     return MLP_OK;
@@ -24,7 +36,10 @@ mlp_status mlp_buffer_grow(void **p, size_t *cap, size_t need, size_t elem)
 mlp_workspace *mlp_workspace_create(void)
 {
     mlp_workspace *ws = calloc(1, sizeof *ws);
-    if (ws) ws->kernel = MLP_KERNEL_AUTO;
+    if (ws) {
+        ws->kernel = MLP_KERNEL_AUTO;
+        ws->param_grads = true;
+    }
     return ws;
 }
 
@@ -42,6 +57,9 @@ void mlp_workspace_free(mlp_workspace *ws)
     free(ws->d0);
     free(ws->d1);
     free(ws->act_grad_norm);
+    free(ws->w_grad_norm);
+    free(ws->b_grad_norm);
+    free(ws->gram);
     free(ws->diag);
     free(ws->dead_units);
     free(ws);
@@ -88,6 +106,11 @@ mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_ro
     if (s == MLP_OK)
         s = mlp_buffer_grow((void **)&ws->act_grad_norm, &ws->norm_cap, layers, sizeof(float));
     if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->w_grad_norm, &ws->w_norm_cap, layers, sizeof(float));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->b_grad_norm, &ws->b_norm_cap, layers, sizeof(float));
+    if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->gram, &ws->gram_cap, rows, sizeof(double));
+    if (s == MLP_OK)
         s = mlp_buffer_grow((void **)&ws->diag, &ws->diag_cap, layers, sizeof(mlp_layer_diag));
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->dead_units, &ws->dead_cap, su, sizeof(int));
     if (ws->rows > 0) mlp_workspace_layout(ws); /* zbuf/abuf may have moved */
@@ -99,10 +122,10 @@ size_t mlp_workspace_bytes(const mlp_workspace *ws)
     if (!ws) return 0;
     return sizeof *ws + ws->units_cap * sizeof(int) +
            (ws->x_cap + ws->zbuf_cap + ws->abuf_cap + ws->grad_cap + ws->dx_cap + ws->d0_cap +
-            ws->d1_cap + ws->norm_cap) *
+            ws->d1_cap + ws->norm_cap + ws->w_norm_cap + ws->b_norm_cap) *
                sizeof(float) +
-           (ws->z_cap + ws->a_cap) * sizeof(float *) + ws->diag_cap * sizeof(mlp_layer_diag) +
-           ws->dead_cap * sizeof(int);
+           ws->gram_cap * sizeof(double) + (ws->z_cap + ws->a_cap) * sizeof(float *) +
+           ws->diag_cap * sizeof(mlp_layer_diag) + ws->dead_cap * sizeof(int);
 }
 
 const float *mlp_workspace_output(const mlp_workspace *ws)
@@ -130,7 +153,8 @@ int mlp_workspace_rows(const mlp_workspace *ws)
 
 const float *mlp_workspace_param_grad(const mlp_workspace *ws)
 {
-    return ws && ws->has_grad ? ws->grad : NULL;
+    /* grad_formed, not the current mode: what the last backward actually did */
+    return ws && ws->has_grad && ws->grad_formed ? ws->grad : NULL;
 }
 
 const float *mlp_workspace_input_grad(const mlp_workspace *ws)
@@ -141,4 +165,9 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws)
 void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k)
 {
     if (ws) ws->kernel = k;
+}
+
+void mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep)
+{
+    if (ws) ws->param_grads = keep; /* takes effect at the next backward */
 }
