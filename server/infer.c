@@ -25,6 +25,9 @@ int rs_infer_scratch_init(rs_infer_scratch *s)
      * so a request's outputs and diagnostics are bit-identical however the
      * batcher merged it — the promise of dynamic batching here. */
     mlp_workspace_set_kernel(s->ws, MLP_KERNEL_OWN);
+    /* Responses carry gradient norms, never the gradients themselves, so the
+     * backward pass skips forming dg/dW (see mlp_workspace_set_param_grads). */
+    mlp_workspace_set_param_grads(s->ws, false);
     return 0;
 }
 

@@ -9,7 +9,8 @@
  *           "targets"?: [[...], ...],   -> the loss mlp_target_kind_for_targets picks
  *           "row0"?: int, "rows"?: int, backward row range (default: all rows)
  *           "backward"?: bool,          false: diagnose forward statistics only
- *           "kernel"?: "auto"|"own"|"blas"}
+ *           "kernel"?: "auto"|"own"|"blas",
+ *           "param_grads"?: bool}        false: norms-only backward (as the server runs)
  * labels/targets cover the backward rows only, as mlp_backward expects.
  *
  * Output: {"outputs", "loss", "status", "param_grads": [{"weight", "bias"}],
@@ -183,6 +184,8 @@ static int run(const mlp_model *m, const json_t *req)
                                      : strcmp(k, "blas") == 0 ? MLP_KERNEL_BLAS
                                                               : MLP_KERNEL_AUTO);
     }
+    if (ws && json_is_false(json_object_get(req, "param_grads")))
+        mlp_workspace_set_param_grads(ws, false);
     float *y = malloc(sizeof(float) * (size_t)rows * (size_t)m->n_outputs);
     json_t *out = json_object();
     int rc = 0;
@@ -205,7 +208,7 @@ static int run(const mlp_model *m, const json_t *req)
         json_object_set_new(out, "loss", float_json(loss));
         const float *g = mlp_workspace_param_grad(ws);
         json_t *pg = json_array();
-        for (int l = 0; l < m->n_layers; l++) {
+        for (int l = 0; g != NULL && l < m->n_layers; l++) {
             const mlp_layer *ly = &m->layers[l];
             json_t *lo = json_object();
             json_object_set_new(lo, "weight", matrix_json(g + ly->weight_offset, ly->out, ly->in));
