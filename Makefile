@@ -26,6 +26,18 @@ ifeq ($(NATIVE),1)
 OPT += -march=native
 endif
 
+# A fresh machine: install the Debian packages pkg-config cannot find before
+# anything below asks pkg-config for flags (no-op when all are there).
+ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(info reluserve: installing missing build dependencies (scripts/install-deps))
+DEPS_LOG := $(shell scripts/install-deps >&2; echo $$?)
+ifneq ($(DEPS_LOG),0)
+$(error scripts/install-deps failed; install the packages it lists and retry)
+endif
+endif
+endif
+
 # -ffp-contract=off: no silent FMA contraction, so results are bit-identical
 # across compilers and machines (our PRNG and the tests rely on that).
 WARN     = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wvla
@@ -51,14 +63,10 @@ TESTS      = $(LIB_TEST_SRC:tests/unit/lib/%.c=$(BUILD)/tests/lib/%) \
 TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test-deps run test unit lib-tests integration bench install format clean models check-format
+.PHONY: all test-deps run test unit lib-tests integration bench install format clean models check-format
 .DELETE_ON_ERROR:
 
-all: deps $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
-
-# Installs the Debian packages pkg-config cannot find (no-op when all are there).
-deps:
-	@pkg-config --exists $(PKGS) || scripts/install-deps
+all: $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
 
 test-deps:
 	@scripts/install-deps --test
