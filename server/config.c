@@ -58,7 +58,11 @@ static const opt_def OPTS[] = {
     {"max-rows", "RELUSERVE_MAX_ROWS", OPT_INT, OFF(max_rows), 1, 1 << 24, "65536",
      "rows per request; more is 413"},
     {"max-connections", "RELUSERVE_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1 << 20,
-     "1024", "open connections; further ones are refused at accept"},
+     "1024",
+     "open connections served normally. Up to max/8 more (16..256) are accepted so that "
+     "each of their requests is answered at once: 503 with Retry-After and Connection: close "
+     "(GET /v2/health/live still 200), and they are closed after 2 s idle. Past that margin, "
+     "new connections wait in the listen backlog until a slot frees"},
     {"connection-timeout-s", "RELUSERVE_CONNECTION_TIMEOUT_S", OPT_INT, OFF(connection_timeout_s),
      0, 86400, "60", "idle connections are closed after this many seconds (0 = never)"},
     {"request-timeout-ms", "RELUSERVE_REQUEST_TIMEOUT_MS", OPT_INT64, OFF(request_timeout_ms), 0,
@@ -66,7 +70,10 @@ static const opt_def OPTS[] = {
      "a request queued longer than this is answered 503 uncomputed (parameters.timeout_us "
      "overrides; 0 = none)"},
     {"shutdown-grace-ms", "RELUSERVE_SHUTDOWN_GRACE_MS", OPT_INT64, OFF(shutdown_grace_ms), 0,
-     86400000, "30000", "on SIGTERM, how long to wait for in-flight requests before closing"},
+     86400000, "30000",
+     "on SIGTERM, how long to wait for accepted requests (fully received: queued, computing or "
+     "being sent) before closing; idle connections and partly received requests are closed as "
+     "soon as the accepted ones are answered"},
     {"api-key", "RELUSERVE_API_KEY", OPT_STR, OFF(api_key), 0, 0, "(none)",
      "require 'Authorization: Bearer KEY' (health endpoints, OPTIONS and the playground stay "
      "open)"},

@@ -11,10 +11,41 @@
  *   (loop thread) the task's done() marks the state and resumes.
  *   resumed call  the task's response is queued.
  *   completed     the state is freed (MHD_OPTION_NOTIFY_COMPLETED).
+ *
+ * Hang-ups mid-upload: the epoll mode of libmicrohttpd 0.9.75 registers
+ * sockets edge-triggered without EPOLLRDHUP and, after a recv() shorter than
+ * its buffer, takes the socket as drained until the next edge. When a
+ * client's last bytes and its FIN arrive together (a client hanging up
+ * partway through an upload), they make one edge: the short read takes the
+ * bytes, the FIN is never read, and the connection with its half-read body
+ * (up to --max-body of memory) lingers until the idle timeout. (Fixed
+ * upstream in 1.0 by adding EPOLLRDHUP; Debian 12 ships 0.9.75.) MHD_USE_POLL
+ * would see the pending EOF, but costs an O(open connections) scan per
+ * wake-up: with 1000 idle keep-alive connections open it halved health and
+ * cut inference throughput by 60%. So epoll stays, and while a declared body
+ * is incomplete the access handler peeks at the socket after each piece
+ * (peer_hung_up): a pending EOF means the body can never complete, and the
+ * request is aborted at once.
+ *
+ * Connection limit: libmicrohttpd stops polling the listen socket once at its
+ * limit, so a client past it would wait silently in the listen backlog.
+ * libmicrohttpd is therefore given --max-connections plus a margin, and the
+ * connections we count past --max-connections (on_connection) are "excess":
+ * each request on them is answered 503 + Retry-After + Connection: close
+ * (GET /v2/health/live excepted, still with Connection: close), and they are
+ * closed after EXCESS_IDLE_S idle seconds so the margin turns over quickly.
+ *
+ * Shutdown: a request is "owed" an answer from the moment its body is
+ * complete until its completion (queued, computing or its response being
+ * sent). Shutdown waits for owed requests only; connections that are idle or
+ * mid-upload are closed with the daemon. OWED_CLOSED in h->owed closes the
+ * gate atomically so that no request becomes owed after the stop decision.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,6 +64,10 @@ struct rs_http {
     rs_app *app;
     int port;
     atomic_int active, suspended;
+    atomic_int owed;  /* requests owed an answer, | OWED_CLOSED once stopping */
+    atomic_int open;  /* open connections (on_connection) */
+    int max_open;     /* --max-connections */
+    int excess_idle_s; /* idle timeout of excess connections */
     atomic_bool draining;
     atomic_ullong next_id;
     unsigned long long id_salt;
@@ -42,6 +77,12 @@ struct rs_http {
 };
 
 typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
+
+#define OWED_CLOSED (1 << 30)
+/* Excess connections are closed after this many idle seconds. */
+#define EXCESS_IDLE_S 2
+/* The socket context of an excess connection points here. */
+static char excess_mark;
 
 typedef struct {
     rs_http *h;
@@ -55,6 +96,10 @@ typedef struct {
     const char *allow; /* Allow header of a 405 */
     rs_buf body;
     bool responded;
+    bool owed;  /* counted in h->owed */
+    long long declared; /* Content-Length, or -1 (none: chunked) */
+    unsigned long long received; /* body bytes seen so far */
+    bool close; /* answer with Connection: close (excess connection) */
     phase ph;
     rs_request req;
     rs_model_version *mv; /* reference held until completion */
@@ -106,7 +151,8 @@ static void add_common_headers(req_state *st, struct MHD_Response *r)
         MHD_add_response_header(r, "Access-Control-Expose-Headers",
                                 "X-Request-Id, Inference-Header-Content-Length, Retry-After");
     }
-    if (atomic_load(&st->h->draining)) MHD_add_response_header(r, "Connection", "close");
+    if (st->close || atomic_load(&st->h->draining))
+        MHD_add_response_header(r, "Connection", "close");
 }
 
 /* Constant-time comparison of the Authorization header with "Bearer KEY". */
@@ -152,6 +198,7 @@ static enum MHD_Result respond_raw(req_state *st, int status, const void *data, 
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
     if (!r) {
         if (mode == MHD_RESPMEM_MUST_FREE) free((void *)data);
+        rs_log(RS_LOG_ERROR, "request %s: out of memory for its response", st->request_id);
         return MHD_NO;
     }
     if (ctype) MHD_add_response_header(r, "Content-Type", ctype);
@@ -216,7 +263,10 @@ static enum MHD_Result respond_error(req_state *st, int status, const char *msg)
 static enum MHD_Result respond_options(req_state *st)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!r) return MHD_NO;
+    if (!r) {
+        rs_log(RS_LOG_ERROR, "request %s: out of memory for its response", st->request_id);
+        return MHD_NO;
+    }
     add_common_headers(st, r);
     bool post = st->route.kind != RS_ROUTE_NONE && rs_route_is_post(st->route.kind);
     const char *allow = post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
@@ -317,6 +367,69 @@ static enum MHD_Result finish_inference(req_state *st)
 }
 
 /* ------------------------------------------------------------- dispatch */
+
+/* Counts st as owed an answer. False once shutdown has closed the gate (the
+ * daemon is being stopped): the caller then drops the connection. */
+static bool owed_take(req_state *st)
+{
+    if (st->owed) return true;
+    int before = atomic_fetch_add(&st->h->owed, 1);
+    if (before & OWED_CLOSED) {
+        atomic_fetch_sub(&st->h->owed, 1);
+        return false;
+    }
+    st->owed = true;
+    return true;
+}
+
+/* Whether the client has closed its side (or the connection failed): a peek
+ * that reads 0 bytes is a pending EOF. Called on the polling thread inside
+ * the access handler, where libmicrohttpd's socket is valid; MSG_PEEK leaves
+ * any data for libmicrohttpd. See the top of this file for why. */
+static bool peer_hung_up(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return false;
+    char b;
+    ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* True when st's declared body is not complete and its client has hung up:
+ * the request can never be answered, so the caller returns MHD_NO (close). */
+static bool upload_abandoned(req_state *st)
+{
+    if (st->declared <= 0 || st->received >= (unsigned long long)st->declared) return false;
+    if (!peer_hung_up(st->conn)) return false;
+    rs_log(RS_LOG_DEBUG, "request %s: client hung up after %llu of %lld body bytes",
+           st->request_id, st->received, st->declared);
+    return true;
+}
+
+static bool is_excess(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci && ci->socket_context == &excess_mark;
+}
+
+/* A request on a connection past --max-connections: 503 for everything but
+ * the liveness probe (a saturated server is still alive; failing the probe
+ * would get it restarted and lose every request in flight). */
+static void judge_excess(req_state *st)
+{
+    st->close = true;
+    bool get = !strcmp(st->method, "GET") || !strcmp(st->method, "HEAD");
+    if (get && !st->is_options && st->route.kind == RS_ROUTE_LIVE && !st->early_status) return;
+    st->is_options = false;
+    st->early_status = 503;
+    st->allow = NULL;
+    snprintf(st->early_msg, sizeof st->early_msg,
+             "the server is at its connection limit (--max-connections %d); retry later on a "
+             "new connection",
+             st->h->max_open);
+}
 
 static enum MHD_Result answer(req_state *st)
 {
@@ -436,7 +549,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req_state *st = *con_cls;
     if (!st) {
         st = calloc(1, sizeof *st);
-        if (!st) return MHD_NO;
+        if (!st) {
+            rs_log(RS_LOG_ERROR, "out of memory for a new request");
+            return MHD_NO;
+        }
         *con_cls = st;
         atomic_fetch_add(&h->active, 1);
         st->h = h;
@@ -455,7 +571,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                           h->id_salt));
         st->origin = cors_match(h, header(conn, "Origin"));
         judge_headers(st);
+        if (is_excess(conn)) judge_excess(st);
         const char *cl = header(conn, "Content-Length");
+        st->declared = -1;
+        if (cl) {
+            char *end;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (*end == 0 && end != cl && v <= (unsigned long long)LLONG_MAX)
+                st->declared = (long long)v;
+        }
         unsigned long long max = (unsigned long long)h->app->cfg->max_body;
         if (cl && !st->is_options && !st->early_status) {
             char *end;
@@ -470,10 +594,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                  * is read and dropped, and answered once complete. Only an absurd one
                  * (over 4x the limit plus 16 MiB) is answered at once, closing the
                  * connection. */
-                if (n > 4 * max + (16ull << 20)) return respond_error(st, 413, st->early_msg);
+                if (n > 4 * max + (16ull << 20))
+                    return owed_take(st) ? respond_error(st, 413, st->early_msg) : MHD_NO;
             }
         }
-        return MHD_YES;
+        return upload_abandoned(st) ? MHD_NO : MHD_YES;
     }
     if (st->responded) {
         *upload_data_size = 0;
@@ -485,6 +610,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        st->received += n;
+        if (upload_abandoned(st)) return MHD_NO;
         if (st->early_status || st->is_options) return MHD_YES; /* read and dropped */
         if ((unsigned long long)st->body.len + n > (unsigned long long)h->app->cfg->max_body) {
             /* A chunked body with no declared length: libmicrohttpd cannot answer in the
@@ -506,6 +633,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
+    /* The whole request is in: from here it is owed an answer, and shutdown waits for it. */
+    if (!owed_take(st)) return MHD_NO;
     return answer(st);
 }
 
@@ -522,8 +651,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     rs_buf_free(&st->task.body);
     rs_request_free(&st->req);
     rs_model_version_release(st->mv);
+    if (st->owed) atomic_fetch_sub(&h->owed, 1);
     free(st);
     atomic_fetch_sub(&h->active, 1);
+}
+
+/* Counts open connections; the ones past --max-connections are marked excess
+ * (answered 503, see judge_excess) and get a short idle timeout. Called on a
+ * polling thread; safe to set the per-connection timeout here (the connection
+ * is already in libmicrohttpd's lists and nothing else touches it yet). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    rs_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&h->open, 1);
+        return;
+    }
+    if (atomic_fetch_add(&h->open, 1) + 1 <= h->max_open) return;
+    *socket_context = &excess_mark;
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)h->excess_idle_s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -534,7 +681,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = 0;
-    rs_log(RS_LOG_WARN, "libmicrohttpd: %s", msg);
+    /* Its answer to our MHD_NO, which we return only for a client that hung up
+     * mid-upload or a request arriving as shutdown closes (both normal), or
+     * after out-of-memory (reported where it happens): not a warning. */
+    bool ours = !strncmp(msg, "Application reported internal error", 35);
+    rs_log(ours ? RS_LOG_DEBUG : RS_LOG_WARN, "libmicrohttpd: %s", msg);
 }
 
 /* ---------------------------------------------------------------- daemon */
@@ -612,12 +763,18 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         threads = cores <= 2 ? 1 : (int)(cores / 2);
     }
     /* The logger goes first so that libmicrohttpd reports option problems through it. */
-    struct MHD_OptionItem opts[8];
+    h->max_open = cfg->max_connections;
+    h->excess_idle_s = cfg->connection_timeout_s > 0 && cfg->connection_timeout_s < EXCESS_IDLE_S
+                           ? cfg->connection_timeout_s
+                           : EXCESS_IDLE_S;
+    unsigned limit = (unsigned)cfg->max_connections + (unsigned)rs_http_connection_margin(cfg);
+    struct MHD_OptionItem opts[9];
     int n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL};
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
@@ -659,6 +816,28 @@ int rs_http_active(const rs_http *h)
 int rs_http_suspended(const rs_http *h)
 {
     return atomic_load(&((rs_http *)h)->suspended);
+}
+
+int rs_http_owed(const rs_http *h)
+{
+    return atomic_load(&((rs_http *)h)->owed) & ~OWED_CLOSED;
+}
+
+bool rs_http_close_if_done(rs_http *h)
+{
+    int zero = 0;
+    return atomic_compare_exchange_strong(&h->owed, &zero, OWED_CLOSED);
+}
+
+void rs_http_close_gate(rs_http *h)
+{
+    atomic_fetch_or(&h->owed, OWED_CLOSED);
+}
+
+int rs_http_connection_margin(const rs_config *cfg)
+{
+    int m = cfg->max_connections / 8;
+    return m < 16 ? 16 : m > 256 ? 256 : m;
 }
 
 void rs_http_stop(rs_http *h)

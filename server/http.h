@@ -31,7 +31,20 @@ void rs_http_quiesce(rs_http *h);
 int rs_http_active(const rs_http *h);
 /* Connections suspended waiting for the scheduler. */
 int rs_http_suspended(const rs_http *h);
-/* Closes every connection and frees h (call once nothing is suspended). */
+/* Requests owed an answer: whole request received, and queued, computing or
+ * their response being sent. Idle and mid-upload connections are not counted. */
+int rs_http_owed(const rs_http *h);
+/* Shutdown's gate: true when nothing is owed, and from then on no request
+ * becomes owed (a request completing its body afterwards has its connection
+ * dropped); false, changing nothing, while something is owed. */
+bool rs_http_close_if_done(rs_http *h);
+/* Closes the gate even though requests are owed (grace period over). */
+void rs_http_close_gate(rs_http *h);
+/* Connections accepted past --max-connections (each answered 503) before
+ * libmicrohttpd stops accepting: max/8, clamped to 16..256. */
+int rs_http_connection_margin(const rs_config *cfg);
+/* Closes every connection and frees h (call once nothing is suspended,
+ * normally after rs_http_close_if_done). */
 void rs_http_stop(rs_http *h);
 
 #endif /* RS_HTTP_H */

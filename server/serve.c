@@ -3,9 +3,12 @@
  *
  * Shutdown: the first SIGTERM/SIGINT stops accepting connections
  * (MHD_quiesce_daemon) and marks responses Connection: close; a 10 ms timer
- * then waits until no request is open and the scheduler is idle (every
- * accepted request answered), or until --shutdown-grace-ms has passed and
- * nothing is computing, before the daemon is stopped and everything freed.
+ * then waits until every request owed an answer (whole request received:
+ * queued, computing or its response being sent) is answered and the
+ * scheduler is idle, or until --shutdown-grace-ms has passed and nothing is
+ * computing, before the daemon is stopped and everything freed. Connections
+ * that are idle or mid-upload are not waited for: stopping the daemon closes
+ * them.
  */
 #include "serve.h"
 
@@ -38,12 +41,17 @@ static void drain_tick(uv_timer_t *t)
         uv_now(&s->loop) - s->drain_start_ms >= (uint64_t)s->app.cfg->shutdown_grace_ms;
     bool idle = rs_scheduler_idle(s->app.sched);
     if (grace_over) rs_scheduler_stop(s->app.sched);
-    if (!(idle &&
-          (rs_http_active(s->http) == 0 || (grace_over && rs_http_suspended(s->http) == 0))))
-        return;
-    if (rs_http_active(s->http))
-        rs_log(RS_LOG_WARN, "shutdown grace period over: closing %d unfinished requests",
-               rs_http_active(s->http));
+    if (!idle) return;
+    /* Closing the gate atomically with the check: no request can become owed
+     * (and be admitted) between this decision and the daemon's stop. */
+    if (!rs_http_close_if_done(s->http)) {
+        if (!grace_over) return;
+        rs_http_close_gate(s->http);
+        if (rs_http_suspended(s->http)) return; /* their completions will resume them */
+        if (rs_http_owed(s->http))
+            rs_log(RS_LOG_WARN, "shutdown grace period over: closing %d unfinished requests",
+                   rs_http_owed(s->http));
+    }
     rs_http_stop(s->http);
     s->http = NULL;
     rs_scheduler_close(s->app.sched);
@@ -66,8 +74,11 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     s->stopping = true;
-    rs_log(RS_LOG_INFO, "%s: no new connections; finishing %d open requests",
-           signum == SIGINT ? "SIGINT" : "SIGTERM", rs_http_active(s->http));
+    int owed = rs_http_owed(s->http), partial = rs_http_active(s->http) - owed;
+    rs_log(RS_LOG_INFO,
+           "%s: no new connections; finishing %d open requests (%d still being received are "
+           "dropped)",
+           signum == SIGINT ? "SIGINT" : "SIGTERM", owed, partial > 0 ? partial : 0);
     rs_http_quiesce(s->http);
     s->drain_start_ms = uv_now(&s->loop);
     uv_timer_start(&s->drain, drain_tick, 0, 10);
