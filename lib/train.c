@@ -37,11 +37,11 @@
  * clone (mlp_model_clone) when the original must survive that.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "mlp.h"
 
 /* Rows per forward pass when evaluating a whole data set. */
@@ -67,17 +67,6 @@ mlp_train_params mlp_train_default_params(void)
     p.on_epoch = NULL;
     p.user = NULL;
     return p;
-}
-
-static mlp_status train_fail(mlp_error *err, mlp_status s, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return s;
 }
 
 /* ------------------------------------------------------------ accuracy */
@@ -175,23 +164,23 @@ static void step_adam(float *p, train_state *st, size_t n, const mlp_train_param
 static mlp_status check_params(const mlp_train_params *p, mlp_error *err)
 {
     if (!(p->learning_rate > 0.0f) || !isfinite(p->learning_rate))
-        return train_fail(err, MLP_ERR_INVALID, "learning_rate must be a finite number > 0");
+        return mlp_set_error(err, MLP_ERR_INVALID, "learning_rate must be a finite number > 0");
     if (!(p->weight_decay >= 0.0f) || !isfinite(p->weight_decay))
-        return train_fail(err, MLP_ERR_INVALID, "weight_decay must be a finite number >= 0");
+        return mlp_set_error(err, MLP_ERR_INVALID, "weight_decay must be a finite number >= 0");
     if (!(p->clip_norm >= 0.0f) || !isfinite(p->clip_norm))
-        return train_fail(err, MLP_ERR_INVALID, "clip_norm must be >= 0 (0 turns clipping off)");
-    if (p->epochs < 1) return train_fail(err, MLP_ERR_INVALID, "epochs must be >= 1");
-    if (p->batch_size < 1) return train_fail(err, MLP_ERR_INVALID, "batch_size must be >= 1");
+        return mlp_set_error(err, MLP_ERR_INVALID, "clip_norm must be >= 0 (0 turns clipping off)");
+    if (p->epochs < 1) return mlp_set_error(err, MLP_ERR_INVALID, "epochs must be >= 1");
+    if (p->batch_size < 1) return mlp_set_error(err, MLP_ERR_INVALID, "batch_size must be >= 1");
     if (p->optimizer == MLP_OPT_SGD) {
         if (!(p->momentum >= 0.0f && p->momentum < 1.0f))
-            return train_fail(err, MLP_ERR_INVALID, "momentum must be in [0, 1)");
+            return mlp_set_error(err, MLP_ERR_INVALID, "momentum must be in [0, 1)");
     } else if (p->optimizer == MLP_OPT_ADAM) {
         if (!(p->beta1 >= 0.0f && p->beta1 < 1.0f) || !(p->beta2 >= 0.0f && p->beta2 < 1.0f))
-            return train_fail(err, MLP_ERR_INVALID, "Adam betas must be in [0, 1)");
+            return mlp_set_error(err, MLP_ERR_INVALID, "Adam betas must be in [0, 1)");
         if (!(p->epsilon > 0.0f) || !isfinite(p->epsilon))
-            return train_fail(err, MLP_ERR_INVALID, "Adam epsilon must be a finite number > 0");
+            return mlp_set_error(err, MLP_ERR_INVALID, "Adam epsilon must be a finite number > 0");
     } else {
-        return train_fail(err, MLP_ERR_INVALID, "unknown optimizer %d", (int)p->optimizer);
+        return mlp_set_error(err, MLP_ERR_INVALID, "unknown optimizer %d", (int)p->optimizer);
     }
     return MLP_OK;
 }
@@ -199,28 +188,28 @@ static mlp_status check_params(const mlp_train_params *p, mlp_error *err)
 static mlp_status check_data(const mlp_model *m, const float *x, const int *labels,
                              const float *targets, int n, mlp_error *err)
 {
-    if (!x) return train_fail(err, MLP_ERR_INVALID, "x is NULL");
-    if (n <= 0) return train_fail(err, MLP_ERR_INVALID, "n must be > 0 rows, got %d", n);
+    if (!x) return mlp_set_error(err, MLP_ERR_INVALID, "x is NULL");
+    if (n <= 0) return mlp_set_error(err, MLP_ERR_INVALID, "n must be > 0 rows, got %d", n);
     if ((labels == NULL) == (targets == NULL))
-        return train_fail(err, MLP_ERR_INVALID, "pass exactly one of labels and targets");
+        return mlp_set_error(err, MLP_ERR_INVALID, "pass exactly one of labels and targets");
     if (labels && m->task != MLP_TASK_CLASSIFICATION)
-        return train_fail(err, MLP_ERR_INVALID,
+        return mlp_set_error(err, MLP_ERR_INVALID,
                           "labels need a classification model; use targets for regression");
     size_t nx = (size_t)n * (size_t)m->n_inputs;
     for (size_t i = 0; i < nx; i++)
         if (!isfinite(x[i]))
-            return train_fail(err, MLP_ERR_INVALID, "x[%zu] (row %zu) is not a finite number", i,
+            return mlp_set_error(err, MLP_ERR_INVALID, "x[%zu] (row %zu) is not a finite number", i,
                               i / (size_t)m->n_inputs);
     if (labels) {
         for (int i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= m->n_outputs)
-                return train_fail(err, MLP_ERR_INVALID, "labels[%d] = %d is out of range [0, %d)",
+                return mlp_set_error(err, MLP_ERR_INVALID, "labels[%d] = %d is out of range [0, %d)",
                                   i, labels[i], m->n_outputs);
     } else {
         size_t nt = (size_t)n * (size_t)m->n_outputs;
         for (size_t i = 0; i < nt; i++)
             if (!isfinite(targets[i]))
-                return train_fail(err, MLP_ERR_INVALID,
+                return mlp_set_error(err, MLP_ERR_INVALID,
                                   "targets[%zu] (row %zu) is not a finite number", i,
                                   i / (size_t)m->n_outputs);
     }
@@ -267,13 +256,13 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
         b->tb = malloc((size_t)bs * (size_t)m->n_outputs * sizeof(float));
     if (!b->ws || !b->st.grad || !b->st.m1 || (p->optimizer == MLP_OPT_ADAM && !b->st.m2) ||
         !b->order || !b->xb || (labels ? !b->lb : !b->tb))
-        return train_fail(err, MLP_ERR_NOMEM, "out of memory for training buffers");
+        return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory for training buffers");
     /* Room for a mini-batch and for the evaluation chunks, so the epoch loop
      * never grows the workspace. */
     int eval_rows = n < TRAIN_EVAL_CHUNK ? n : TRAIN_EVAL_CHUNK;
     int rows = bs > eval_rows ? bs : eval_rows;
     if (mlp_workspace_reserve(b->ws, m, rows) != MLP_OK)
-        return train_fail(err, MLP_ERR_NOMEM, "out of memory for a %d-row workspace", rows);
+        return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory for a %d-row workspace", rows);
     for (int i = 0; i < n; i++)
         b->order[i] = i;
     return MLP_OK;
@@ -321,7 +310,7 @@ static float step_take(mlp_model *m, train_buffers *b, const mlp_train_params *p
 mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets, int n,
                      const mlp_train_params *params, mlp_error *err)
 {
-    if (!m) return train_fail(err, MLP_ERR_INVALID, "model is NULL");
+    if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
     mlp_train_params p = params ? *params : mlp_train_default_params();
     mlp_status s = check_params(&p, err);
     if (s != MLP_OK) return s;
@@ -356,12 +345,12 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
             s = mlp_forward(m, b.ws, b.xb, rows, NULL);
             if (s == MLP_OK) s = mlp_backward(m, b.ws, 0, rows, &tgt, &loss);
             if (s != MLP_OK) {
-                train_fail(err, s, "epoch %d: forward/backward failed (%s)", epoch,
+                mlp_set_error(err, s, "epoch %d: forward/backward failed (%s)", epoch,
                            mlp_status_str(s));
                 goto done;
             }
             if (!isfinite(loss)) {
-                s = train_fail(err, MLP_ERR_INVALID,
+                s = mlp_set_error(err, MLP_ERR_INVALID,
                                "training diverged at epoch %d (loss is not finite); "
                                "lower the learning rate or set clip_norm",
                                epoch);
