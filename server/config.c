@@ -79,6 +79,10 @@ static const opt_def OPTS[] = {
      "open)"},
     {"cors-origin", "RELUSERVE_CORS_ORIGIN", OPT_STR, OFF(cors_origin), 0, 0, "(none)",
      "comma-separated origins allowed by CORS, or *"},
+    {"tls-cert", "RELUSERVE_TLS_CERT", OPT_STR, OFF(tls_cert), 0, 0, "(none)",
+     "PEM certificate (chain) file: serve HTTPS through libmicrohttpd's GnuTLS (needs --tls-key)"},
+    {"tls-key", "RELUSERVE_TLS_KEY", OPT_STR, OFF(tls_key), 0, 0, "(none)",
+     "PEM private key file of --tls-cert"},
     {"log-format", "RELUSERVE_LOG_FORMAT", OPT_LOGFMT, OFF(log_format), 0, 0, "text",
      "text or json (one JSON object per line)"},
     {"log-level", "RELUSERVE_LOG_LEVEL", OPT_LOGLVL, OFF(log_level), 0, 0, "info",
@@ -121,6 +125,8 @@ void rs_config_free(rs_config *c)
     free(c->models_dir);
     free(c->host);
     free(c->api_key);
+    free(c->tls_cert);
+    free(c->tls_key);
     free(c->cors_origin);
     memset(c, 0, sizeof *c);
 }
@@ -288,6 +294,10 @@ static int config_check(const rs_config *c, char *err, size_t errlen)
     }
     if (c->api_key && !*c->api_key) {
         snprintf(err, errlen, "--api-key expects a non-empty key");
+        return -1;
+    }
+    if ((c->tls_cert && *c->tls_cert) != (c->tls_key && *c->tls_key)) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together: give both files or neither");
         return -1;
     }
     if (c->vanishing_threshold >= c->exploding_threshold) {

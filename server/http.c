@@ -74,6 +74,7 @@ struct rs_http {
     char **origins; /* CORS allow-list; NULL = CORS off */
     int n_origins;
     bool any_origin;
+    char *tls_cert, *tls_key; /* PEM text for GnuTLS, kept for the daemon's life; NULL = HTTP */
 };
 
 typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
@@ -722,7 +723,31 @@ static void http_free(rs_http *h)
     for (int i = 0; i < h->n_origins; i++)
         free(h->origins[i]);
     free(h->origins);
+    free(h->tls_cert);
+    free(h->tls_key);
     free(h);
+}
+
+/* Reads a PEM file (at most 1 MiB: a certificate chain, not a data set) as a
+ * NUL-terminated string for MHD_OPTION_HTTPS_MEM_*. */
+static char *pem_read(const char *flag, const char *path, char *err, size_t errlen)
+{
+    enum { PEM_MAX = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s '%s': %s", flag, path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(PEM_MAX + 1);
+    size_t n = buf ? fread(buf, 1, PEM_MAX + 1, f) : 0;
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (!buf || bad || n == 0 || n > PEM_MAX || !strstr((buf[n] = 0, buf), "-----BEGIN ")) {
+        snprintf(err, errlen, "%s '%s': expected a PEM file of at most 1 MiB", flag, path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
@@ -741,6 +766,19 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         return -1;
     }
 
+    if (cfg->tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, errlen, "--tls-cert: this libmicrohttpd was built without TLS support");
+            http_free(h);
+            return -1;
+        }
+        if (!(h->tls_cert = pem_read("--tls-cert", cfg->tls_cert, err, errlen)) ||
+            !(h->tls_key = pem_read("--tls-key", cfg->tls_key, err, errlen))) {
+            http_free(h);
+            return -1;
+        }
+    }
+
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -757,6 +795,7 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (h->tls_cert) flags |= MHD_USE_TLS;
     int threads = cfg->http_threads;
     if (threads <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -768,7 +807,7 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
                            ? cfg->connection_timeout_s
                            : EXCESS_IDLE_S;
     unsigned limit = (unsigned)cfg->max_connections + (unsigned)rs_http_connection_margin(cfg);
-    struct MHD_OptionItem opts[9];
+    struct MHD_OptionItem opts[11];
     int n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
@@ -780,12 +819,19 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     if (threads > 1)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    if (h->tls_cert) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY,
                             opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
-        snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed to bind there)",
+        snprintf(err, errlen,
+                 h->tls_cert ? "cannot listen on %s:%d (port in use, not allowed to bind there, "
+                               "or --tls-cert/--tls-key are not a matching certificate and key)"
+                             : "cannot listen on %s:%d (port in use, or not allowed to bind there)",
                  cfg->host, cfg->port);
         http_free(h);
         return -1;

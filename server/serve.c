@@ -136,9 +136,9 @@ static int serve(const rs_config *cfg)
         char why[256];
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
         rs_log(RS_LOG_INFO,
-               "reluserve %s listening on http://%s:%d (models %s, %d compute threads, max batch "
+               "reluserve %s listening on %s://%s:%d (models %s, %d compute threads, max batch "
                "%d%s%s)",
-               MLP_VERSION, cfg->host, rs_http_port(s.http), cfg->models_dir, threads,
+               MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http), cfg->models_dir, threads,
                cfg->max_batch, ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {
