@@ -21,7 +21,7 @@
 static const char inspect_usage[] =
     "usage: reluserve inspect MODEL_PATH [--data FILE.csv]\n"
     "\n"
-    "Prints a model's architecture (.json, .safetensors with config.json beside it).\n"
+    "Prints a model's architecture (.json, .safetensors with config.json beside it, .onnx).\n"
     "\n"
     "  --data FILE   probe set: a CSV with a header and the model's input columns,\n"
     "                optionally followed by the class name or index (classification)\n"

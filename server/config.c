@@ -37,7 +37,7 @@ typedef struct {
 
 static const opt_def OPTS[] = {
     {"models", "RELUSERVE_MODELS", OPT_STR, OFF(models_dir), 0, 0, "models",
-     "model repository: DIR/<name>/<version>/model.{json,safetensors}"},
+     "model repository: DIR/<name>/<version>/model.{json,safetensors,onnx}"},
     {"host", "RELUSERVE_HOST", OPT_STR, OFF(host), 0, 0, "0.0.0.0",
      "address to listen on (0.0.0.0 = every interface, as containers need; 127.0.0.1 = this "
      "machine only)"},
