@@ -191,6 +191,21 @@ static bool content_type_ok(const char *ct)
 
 /* -------------------------------------------------------------- responses */
 
+/* The model label of st's metrics: the URL's model name only when the
+ * repository knows it. The name is the client's to choose, and a series per
+ * name would let anyone grow /metrics and our memory without bound; requests
+ * naming an unknown model count under "" with the rest. */
+static const char *metrics_model(req_state *st)
+{
+    if (st->mv) return st->mv->name;
+    if (!st->route.model[0]) return NULL;
+    rs_model_version *mv;
+    char err[8];
+    int status = rs_registry_acquire(st->h->app->reg, st->route.model, NULL, &mv, err, sizeof err);
+    rs_model_version_release(mv);
+    return status == 404 ? NULL : st->route.model;
+}
+
 static enum MHD_Result respond_raw(req_state *st, int status, const void *data, size_t len,
                                    enum MHD_ResponseMemoryMode mode, const char *ctype,
                                    size_t json_len)
@@ -218,7 +233,7 @@ static enum MHD_Result respond_raw(req_state *st, int status, const void *data, 
 
     uint64_t us = (now_ns() - st->start_ns) / 1000;
     const char *model = st->route.model[0] ? st->route.model : NULL;
-    if (h->app->metrics) rs_metrics_request(h->app->metrics, model, status, us / 1e6);
+    if (h->app->metrics) rs_metrics_request(h->app->metrics, metrics_model(st), status, us / 1e6);
     rs_access a = {st->method,
                    st->url,
                    model,

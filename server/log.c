@@ -64,6 +64,20 @@ static void lb_json_escaped(line_buf *b, const char *s)
     }
 }
 
+/* s for a text line: control bytes (a decoded %0A in a URL, a terminal
+ * escape) become \xHH so that no client-supplied string can end the line
+ * and forge another one. */
+static void lb_text_escaped(line_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == 0x7f)
+            lb_printf(b, "\\x%02x", ch);
+        else if (b->len < b->cap - 1)
+            b->p[b->len++] = (char)ch; /* the common case, without a printf per byte */
+    }
+}
+
 static void lb_time(line_buf *b)
 {
     struct timespec ts;
@@ -103,7 +117,8 @@ void rs_log(rs_log_level level, const char *fmt, ...)
         lb_printf(&b, "\"}");
     } else {
         lb_time(&b);
-        lb_printf(&b, " %-5s %s", LEVEL_NAMES[level], msg);
+        lb_printf(&b, " %-5s ", LEVEL_NAMES[level]);
+        lb_text_escaped(&b, msg);
     }
     lb_flush(&b);
 }
@@ -137,15 +152,22 @@ void rs_log_access(const rs_access *a)
         lb_printf(&b, "\"}");
     } else {
         lb_time(&b);
-        lb_printf(&b, " info  %s %s %d model=%s", a->method, a->path, a->status,
-                  a->model ? a->model : "-");
-        if (a->version) lb_printf(&b, "/%s", a->version);
+        lb_printf(&b, " info  ");
+        lb_text_escaped(&b, a->method);
+        lb_printf(&b, " ");
+        lb_text_escaped(&b, a->path);
+        lb_printf(&b, " %d model=", a->status);
+        lb_text_escaped(&b, a->model ? a->model : "-");
+        if (a->version) {
+            lb_printf(&b, "/");
+            lb_text_escaped(&b, a->version);
+        }
         if (a->rows >= 0)
             lb_printf(&b, " rows=%d", a->rows);
         else
             lb_printf(&b, " rows=-");
-        lb_printf(&b, " us=%llu id=%s", (unsigned long long)a->micros,
-                  a->request_id ? a->request_id : "-");
+        lb_printf(&b, " us=%llu id=", (unsigned long long)a->micros);
+        lb_text_escaped(&b, a->request_id ? a->request_id : "-");
     }
     lb_flush(&b);
 }

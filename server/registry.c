@@ -467,9 +467,43 @@ bool rs_registry_ready(rs_registry *r, char *why, size_t whylen)
     return ready;
 }
 
+/* The model folders of dir (valid names only), read without the registry's
+ * lock: every request takes that lock, and a directory scan is file I/O.
+ * Returns a NULL-terminated array the caller frees (each name, then it), or
+ * NULL when out of memory or dir cannot be read. */
+static char **folders_read(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char **names = calloc(1, sizeof *names);
+    size_t n = 0;
+    struct dirent *de;
+    char path[1024];
+    while (names && (de = readdir(d))) {
+        if (!name_valid(de->d_name)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (!dir_exists(path)) continue;
+        char **p = realloc(names, (n + 2) * sizeof *p);
+        if (p) names = p;
+        char *name = p ? strdup(de->d_name) : NULL;
+        if (!name) {
+            for (size_t i = 0; i < n; i++)
+                free(names[i]);
+            free(names);
+            names = NULL;
+            break;
+        }
+        names[n++] = name;
+        names[n] = NULL;
+    }
+    closedir(d);
+    return names;
+}
+
 json_t *rs_registry_index(rs_registry *r)
 {
     json_t *arr = json_array();
+    char **folders = folders_read(r->dir);
     pthread_mutex_lock(&r->lock);
     for (int i = 0; i < r->n_groups; i++) {
         model_group *g = &r->groups[i];
@@ -486,18 +520,14 @@ json_t *rs_registry_index(rs_registry *r)
         }
     }
     /* Folders in the repository that are not loaded (unloaded through model control). */
-    DIR *d = opendir(r->dir);
-    struct dirent *de;
-    char path[1024];
-    while (d && (de = readdir(d))) {
-        if (!name_valid(de->d_name) || group_find(r, de->d_name)) continue;
-        snprintf(path, sizeof path, "%s/%s", r->dir, de->d_name);
-        if (!dir_exists(path)) continue;
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", de->d_name, "state",
-                                             "UNAVAILABLE", "reason", "unloaded"));
-    }
-    if (d) closedir(d);
+    for (size_t i = 0; folders && folders[i]; i++)
+        if (!group_find(r, folders[i]))
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", folders[i], "state",
+                                                 "UNAVAILABLE", "reason", "unloaded"));
     pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; folders && folders[i]; i++)
+        free(folders[i]);
+    free(folders);
     return arr;
 }
 

@@ -208,6 +208,17 @@ static rs_model_version *ring_pop(rs_scheduler *s)
     return mv;
 }
 
+/* A version on the ring holds a reference of its own: its tasks' references
+ * are not enough, because answering the last of them (timeout, out of
+ * memory) lets its owner drop the version at once on another thread — after
+ * an unload that can be the last reference, while dispatch still reads the
+ * queue. Taken in wake_cb when listed, dropped here as the last touch. */
+static void ring_unlist(rs_model_version *mv)
+{
+    mv->sq.listed = false;
+    rs_model_version_release(mv);
+}
+
 static rs_task *queue_pop(rs_model_version *mv)
 {
     rs_task *t = mv->sq.head;
@@ -232,7 +243,9 @@ static void queue_expire(rs_scheduler *s, rs_model_version *mv, uint64_t now)
         rs_task *t = mv->sq.head;
         int64_t limit = task_timeout_us(s, t);
         uint64_t waited = now - t->admitted_ns;
-        if (limit <= 0 || waited <= (uint64_t)limit * 1000) return;
+        /* Compared in microseconds: a client's timeout_us (up to 9.2e18) times
+         * 1000 would wrap past 2^64 and expire the request at once. */
+        if (limit <= 0 || waited / 1000 <= (uint64_t)limit) return;
         queue_pop(mv);
         char msg[160];
         snprintf(msg, sizeof msg,
@@ -318,7 +331,7 @@ static void dispatch(rs_scheduler *s)
             rs_model_version *mv = ring_pop(s);
             queue_expire(s, mv, now);
             if (!mv->sq.head) {
-                mv->sq.listed = false;
+                ring_unlist(mv);
                 continue;
             }
             if (atomic_load(&s->in_flight) >= s->p.max_in_flight) {
@@ -338,7 +351,7 @@ static void dispatch(rs_scheduler *s)
             if (mv->sq.head)
                 ring_push(s, mv);
             else
-                mv->sq.listed = false;
+                ring_unlist(mv);
         }
         if (atomic_load(&s->in_flight) >= s->p.max_in_flight) break;
     }
@@ -370,6 +383,7 @@ static void wake_cb(uv_async_t *h)
         mv->sq.rows += t->req->rows;
         if (!mv->sq.listed) {
             mv->sq.listed = true;
+            rs_model_version_acquire(mv); /* the ring's reference, see ring_unlist */
             ring_push(s, mv);
         }
         t = next;

@@ -152,6 +152,23 @@ def test_metrics_prometheus_text(port):
     assert 'model="tiny"' in text, "no per-model metric for tiny"
 
 
+def test_metrics_do_not_grow_with_unknown_model_names(port):
+    """Model names in URLs are the client's: a label per name would let anyone
+    grow /metrics (and the server's memory) without bound. Unknown names are
+    counted under model="" instead."""
+    names = [f"nosuch-{uuid.uuid4().hex[:12]}" for _ in range(5)]
+    for n in names:
+        assert get(port, f"/v2/models/{n}/ready").status == 404
+        assert post(port, f"/v2/models/{n}/infer", helpers.v2_body([[1, 2, 3, 4]])).status == 404
+        assert get(port, f"/v1/models/{n}").status == 404
+        assert post(port, f"/v1/models/{n}:predict", {"instances": [[1, 2, 3, 4]]}).status == 404
+    text = get(port, "/metrics").body.decode()
+    for n in names:
+        assert n not in text, f"/metrics grew a series for the unknown model {n}"
+    assert 'reluserve_requests_total{model="",status="404"}' in text
+    assert 'model="tiny"' in text
+
+
 def test_repository_index(port, models):
     r = post(port, "/v2/repository/index", {})
     assert r.status == 200, r

@@ -420,3 +420,19 @@ def test_zero_rows_is_400(port):
     assert_error(post(port, INFER, '{"inputs":[{"name":"input","shape":[0,4],"datatype":"FP32",'
                                    '"data":[]}]}', headers={"Content-Type": "application/json"}),
                  400)
+
+
+def test_access_log_cannot_be_forged_through_the_url(server, port):
+    """libmicrohttpd decodes %0A in the path: written raw into the text access
+    log, a URL could start a line of its own and forge an entry."""
+    marker = "forged-entry-7f3a"
+    r = get(port, f"/v2/models/x%0A{marker}%0D%1B[31m/ready")
+    assert r.status == 404, r
+    r = get(port, f"/nosuch%0A{marker}")
+    assert r.status == 404, r
+    time.sleep(0.2)
+    log = server.stderr()
+    assert marker in log, "the access lines are missing"
+    for line in log.splitlines():
+        assert not line.startswith(marker), f"forged log line: {line!r}"
+    assert "\x1b" not in log, "a terminal escape reached the log"

@@ -219,6 +219,43 @@ static void test_index_lists_every_version(void **state)
     rs_registry_free(r);
 }
 
+/* A folder unloaded through model control stays in the index, marked so
+ * (the folder scan runs outside the registry's lock). */
+static void test_index_lists_unloaded_folders(void **state)
+{
+    (void)state;
+    rs_registry *r = open_repo();
+    char err[512];
+    assert_int_equal(rs_registry_unload(r, "fast", err, sizeof err), 0);
+    json_t *idx = rs_registry_index(r);
+    assert_int_equal(json_array_size(idx), 5); /* m/1, m/2, m/3, m/10 and fast (unloaded) */
+    size_t i;
+    json_t *e;
+    int unloaded = 0;
+    json_array_foreach(idx, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *reason = json_string_value(json_object_get(e, "reason"));
+        if (!strcmp(name, "fast")) {
+            assert_string_equal(reason, "unloaded");
+            assert_string_equal(json_string_value(json_object_get(e, "state")), "UNAVAILABLE");
+            unloaded++;
+        }
+    }
+    assert_int_equal(unloaded, 1);
+    json_decref(idx);
+    assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 0);
+    idx = rs_registry_index(r);
+    assert_int_equal(json_array_size(idx), 5);
+    json_array_foreach(idx, i, e)
+    {
+        const char *reason = json_string_value(json_object_get(e, "reason"));
+        assert_false(reason && !strcmp(reason, "unloaded"));
+    }
+    json_decref(idx);
+    rs_registry_free(r);
+}
+
 static void test_missing_repository(void **state)
 {
     (void)state;
@@ -238,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_reference_outlives_unload),
         cmocka_unit_test(test_failed_reload_keeps_old_copy),
         cmocka_unit_test(test_index_lists_every_version),
+        cmocka_unit_test(test_index_lists_unloaded_folders),
         cmocka_unit_test(test_missing_repository),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -218,6 +218,33 @@ static void test_timed_out_request_is_not_computed(void **state)
     tasks_free(t, r, 2);
 }
 
+/* The codec accepts timeout_us up to 9.2e18; a limit past 2^64 ns must mean
+ * "a very long wait", not wrap around to a few nanoseconds. */
+static void test_huge_timeout_does_not_wrap(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
+    rs_request r[2];
+    rs_task t[2];
+    char err[256];
+    for (int i = 0; i < 2; i++) {
+        request_init(&r[i], 1);
+        task_init(&t[i], &f, &r[i]);
+    }
+    r[0].timeout_us = 18446744073709552LL; /* * 1000 = 2^64 + 384 */
+    r[1].timeout_us = 9200000000000000000LL;
+    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
+    usleep(3000);
+    fixture_run(&f, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(t[i].status, 200);
+        assert_int_equal(t[i].batch_rows, 2);
+    }
+    tasks_free(t, r, 2);
+}
+
 static void test_batch_delay_waits_for_company(void **state)
 {
     (void)state;
@@ -259,6 +286,51 @@ static void test_stopped_scheduler_refuses(void **state)
     tasks_free(&t, &r, 1);
 }
 
+/* done() of a request whose owner drops its model reference at once (the
+ * HTTP side releases it when the connection completes, which can happen
+ * before the loop thread looks at the queue again). */
+static void task_done_release(rs_task *t)
+{
+    fixture *f = t->user;
+    rs_model_version_release(t->mv);
+    atomic_fetch_add(&f->done, 1);
+}
+
+/* A model unloaded while its requests wait: the queue holds the only
+ * references, and the last request to time out drops the last one. The
+ * scheduler must not touch the version after that (ASan: use after free). */
+static void test_unloaded_version_expiring_is_not_touched(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
+    rs_request r[2];
+    rs_task t[2];
+    char err[256];
+    for (int i = 0; i < 2; i++) {
+        request_init(&r[i], 1);
+        r[i].timeout_us = 1;
+        task_init(&t[i], &f, &r[i]);
+        t[i].done = task_done_release;
+        rs_model_version_acquire(f.mv); /* the request's reference */
+        assert_int_equal(rs_scheduler_admit(f.s, &t[i], err, sizeof err), 0);
+    }
+    rs_model_version_release(f.mv); /* unloaded: the registry's reference is gone */
+    f.mv = NULL;
+    usleep(3000);
+    while (atomic_load(&f.done) < 2 || !rs_scheduler_idle(f.s))
+        uv_run(&f.loop, UV_RUN_ONCE);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(t[i].status, 503);
+        assert_non_null(strstr(t[i].body.data, "timeout_us"));
+    }
+    rs_scheduler_close(f.s);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+    rs_scheduler_free(f.s);
+    tasks_free(t, r, 2);
+}
+
 int main(void)
 {
     rs_log_init(RS_LOG_TEXT, RS_LOG_ERROR);
@@ -270,8 +342,10 @@ int main(void)
         cmocka_unit_test(test_max_batch_splits),
         cmocka_unit_test(test_queue_cap_refuses_at_once),
         cmocka_unit_test(test_timed_out_request_is_not_computed),
+        cmocka_unit_test(test_huge_timeout_does_not_wrap),
         cmocka_unit_test(test_batch_delay_waits_for_company),
         cmocka_unit_test(test_stopped_scheduler_refuses),
+        cmocka_unit_test(test_unloaded_version_expiring_is_not_touched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
