@@ -4,12 +4,15 @@
  * The ReLU-family loops are branchless: a branch on the sign of z
  * mispredicts about half the time on real pre-activations (5-11% of a
  * forward at batch 64). Four lanes (one SSE register) at a time, GCC vector extensions turn
- * the comparison z > 0 into an all-ones/all-zeros lane mask, and the result
+ * the comparison z <= 0 into an all-ones/all-zeros lane mask, and the result
  * is picked with bitwise and/or. Each lane gives exactly the bits of the
- * scalar `z > 0 ? z : 0` (and of the scalar tail loop): z = NaN and z = -0
- * compare false and give +0 (ReLU) or alpha*z (leaky), and the derivative is
- * da times exactly 1 or 0 (alpha), so ReLU'(0) = 0 and a NaN or infinite
- * upstream gradient still propagates as da*0 = NaN, as before.
+ * scalar `z <= 0 ? 0 : z` (and of the scalar tail loop): z = -0 gives +0
+ * (ReLU) or alpha*z (leaky), and z = NaN compares false and stays NaN, as
+ * torch.relu(NaN) is NaN: a hidden overflow (inf - inf) must reach the output
+ * as NaN, not turn into a finite, wrong answer. The derivative is da times
+ * exactly 1 or 0 (alpha), so ReLU'(0) = 0 and a NaN or infinite upstream
+ * gradient still propagates as da*0 = NaN; at z = NaN it is PyTorch's (1 for
+ * ReLU, alpha for leaky ReLU, see relu_family_backprop).
  */
 #include <math.h>
 #include <stdint.h>
@@ -39,33 +42,36 @@ static inline act_v4 v4_select(act_m4 m, act_v4 a, act_v4 b)
     return (act_v4)((m & (act_m4)a) | (~m & (act_m4)b));
 }
 
-/* out = z > 0 ? z : alpha*z (alpha = 0: ReLU, with +0 for z <= 0 or NaN). */
+/* out = z <= 0 ? alpha*z : z (ReLU: +0 for z <= 0); NaN stays NaN. */
 static void relu_family(const float *z, float *out, size_t count, float alpha, bool leaky)
 {
     const act_v4 zero = {0}, va = {alpha, alpha, alpha, alpha};
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
         act_v4 v = v4_get(z + i);
-        act_m4 pos = v > zero;
-        v4_put(out + i, v4_select(pos, v, leaky ? va * v : zero));
+        act_m4 neg = v <= zero;
+        v4_put(out + i, v4_select(neg, leaky ? va * v : zero, v));
     }
     for (; i < count; i++)
-        out[i] = z[i] > 0.0f ? z[i] : leaky ? alpha * z[i] : 0.0f;
+        out[i] = z[i] <= 0.0f ? (leaky ? alpha * z[i] : 0.0f) : z[i];
 }
 
-/* dz = da * (z > 0 ? 1 : alpha); dz may alias da. */
+/* dz = da * f'(z); dz may alias da. At z = NaN, PyTorch's: ReLU's backward
+ * masks where its result is <= 0, which NaN is not (factor 1); leaky ReLU's
+ * passes where z > 0, which NaN is not (factor alpha). */
 static void relu_family_backprop(const float *z, const float *da, float *dz, size_t count,
-                                 float alpha)
+                                 float alpha, bool leaky)
 {
     const act_v4 zero = {0}, one = {1, 1, 1, 1};
     const act_v4 va = {alpha, alpha, alpha, alpha};
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        act_m4 pos = v4_get(z + i) > zero;
-        v4_put(dz + i, v4_get(da + i) * v4_select(pos, one, va));
+        act_v4 v = v4_get(z + i);
+        act_m4 low = leaky ? ~(v > zero) : v <= zero;
+        v4_put(dz + i, v4_get(da + i) * v4_select(low, va, one));
     }
     for (; i < count; i++)
-        dz[i] = da[i] * (z[i] > 0.0f ? 1.0f : alpha);
+        dz[i] = da[i] * ((leaky ? !(z[i] > 0.0f) : z[i] <= 0.0f) ? alpha : 1.0f);
 }
 
 /* Softmax of one row, stable: subtracting the row max makes every exponent
@@ -128,7 +134,8 @@ void mlp_activation_backprop(mlp_activation a, float alpha, const float *z, cons
                              const float *da, float *dz, size_t count)
 {
     if (a == MLP_ACT_RELU || a == MLP_ACT_LEAKY_RELU) {
-        relu_family_backprop(z, da, dz, count, a == MLP_ACT_RELU ? 0.0f : alpha);
+        relu_family_backprop(z, da, dz, count, a == MLP_ACT_RELU ? 0.0f : alpha,
+                             a == MLP_ACT_LEAKY_RELU);
         return;
     }
     for (size_t i = 0; i < count; i++)

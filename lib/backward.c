@@ -117,7 +117,14 @@ static float weight_norm(mlp_workspace *ws, const float *dz, const float *a, int
     double pairs = 0.5 * (double)n * (double)(n + 1), elems = (double)in * (double)out;
     double gram_ns = 0.4 * pairs * (double)(in + out);
     double form_ns = elems * (0.6 + (use_blas(n, in, out) ? 0.035 : 0.2) * (double)n);
-    if (gram_ns <= form_ns) return mlp_outer_norm2(dz, out, a, in, n, ws->gram);
+    if (gram_ns <= form_ns) {
+        /* A non-finite result means an inf or NaN in dZ or A. The Gram sums
+         * cannot tell whether the product holds inf·0 = NaN entries (for
+         * n = 1 it is |u|·|v| = inf), so form dW and measure what full mode
+         * and PyTorch see; only overflowed batches pay for it. */
+        float norm = mlp_outer_norm2(dz, out, a, in, n, ws->gram);
+        if (isfinite(norm)) return norm;
+    }
     grad_weights(dz, a, n, in, out, ws->grad);
     return mlp_norm2(ws->grad, (size_t)in * (size_t)out);
 }

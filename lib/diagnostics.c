@@ -121,9 +121,11 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
     };
     if (grads) {
         /* first/last; a zero last norm under a live first is an infinite
-         * ratio (exploding); 0/0 says nothing either way: NAN, no flags. */
+         * ratio (exploding); 0/0 says nothing either way: NAN, no flags. A
+         * NaN norm (inf·0 in an overflowed layer) makes the ratio NaN, as
+         * first / last does in PyTorch, not an infinite one. */
         float first = ws->diag[0].weight_grad_norm, last = ws->diag[L - 1].weight_grad_norm;
-        if (last > 0.0f)
+        if (last != 0.0f)
             out->gradient_ratio = first / last;
         else if (first > 0.0f)
             out->gradient_ratio = INFINITY;

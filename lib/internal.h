@@ -79,7 +79,8 @@ static inline float mlp_activation_derivative(mlp_activation a, float alpha, flo
 {
     switch (a) {
     case MLP_ACT_RELU:
-        return z > 0.0f ? 1.0f : 0.0f; /* ReLU'(0) = 0, as in PyTorch */
+        /* ReLU'(0) = 0, as in PyTorch; and 1 at NaN, whose result is not <= 0 */
+        return z <= 0.0f ? 0.0f : 1.0f;
     case MLP_ACT_LEAKY_RELU:
         return z > 0.0f ? 1.0f : alpha;
     case MLP_ACT_SIGMOID:

@@ -191,7 +191,9 @@ typedef struct mlp_workspace mlp_workspace;
 
 mlp_workspace *mlp_workspace_create(void);
 void mlp_workspace_free(mlp_workspace *ws);
-/* Makes room for n_rows of model m now, so later calls do not allocate. */
+/* Makes room for n_rows of model m now, so later calls do not allocate.
+ * Growth keeps the last results but may move them: pointers obtained from
+ * ws before (outputs, gradients, diagnostics) must be fetched again. */
 mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows);
 /* Bytes currently held. */
 size_t mlp_workspace_bytes(const mlp_workspace *ws);

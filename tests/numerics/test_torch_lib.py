@@ -390,3 +390,79 @@ def test_saturated_sigmoid_and_tanh_layers(tmp_path):
     ref = mlpref.reference(model, x, targets=t)
     assert ref["diagnostics"]["layers"][0]["saturated_fraction"] > 0.5
     compare_all(got, ref)
+
+
+def test_relu_propagates_nan_like_pytorch(tmp_path):
+    """A hidden overflow (inputs near FLT_MAX are legal requests) turns Z into
+    inf, the next layer into inf - inf = NaN. torch.relu(NaN) is NaN, so
+    PyTorch's output is NaN; a ReLU that maps NaN to 0 would hide the
+    overflow behind a finite, wrong answer."""
+    model = {"format": "reluserve-mlp", "version": 1, "name": "ovf", "task": "regression",
+             "input": {"name": "input", "size": 1}, "output": {"name": "output"},
+             "layers": [
+                 {"units": 2, "activation": "relu", "weight": [[10.0], [10.0]],
+                  "bias": [0.0, 0.0]},
+                 {"units": 1, "activation": "relu", "weight": [[1.0, -1.0]], "bias": [0.0]},
+                 {"units": 1, "activation": "identity", "weight": [[1.0]], "bias": [0.5]}]}
+    x = np.array([[3e38], [1.0]], dtype=np.float32)
+    ref = mlpref.reference(model, x, dtype=torch.float32)
+    want = np.asarray(ref["outputs"], dtype=np.float64)
+    assert math.isnan(want[0, 0]) and want[1, 0] == 0.5  # what PyTorch says
+    for kernel in ("own", "blas"):
+        got = run_eval(tmp_path, write(tmp_path, model), x, backward=False, kernel=kernel)
+        out = [[mlpref._numeric(v) for v in row] for row in got["outputs"]]
+        assert math.isnan(out[0][0]), (kernel, out)
+        assert out[1][0] == 0.5, (kernel, out)
+
+
+@pytest.mark.parametrize("param_grads", [True, False])
+def test_nan_last_layer_gradient_gives_nan_ratio_not_exploding(tmp_path, param_grads):
+    """Z_0 overflows to inf (a legal input near FLT_MAX), so dg/dW of the last
+    layer holds inf·0 = NaN while the first layer's gradient stays finite.
+    PyTorch's ||dW_last|| is NaN, so first/last is NaN: no vanishing or
+    exploding verdict, in both gradient modes (the Gram route of norms-only
+    mode cannot see the inf·0 products by itself)."""
+    model = {"format": "reluserve-mlp", "version": 1, "name": "ovf", "task": "regression",
+             "input": {"name": "input", "size": 1}, "output": {"name": "output"},
+             "layers": [
+                 {"units": 1, "activation": "relu", "weight": [[1e30]], "bias": [0.0]},
+                 {"units": 2, "activation": "identity", "weight": [[1.0], [-1.0]],
+                  "bias": [0.0, 0.0]}]}
+    # Z_0 = 1e30 * 1e10 overflows float32 (1e40); dg/dW_0 = x = 1e10 is finite
+    x = np.array([[1e10]], dtype=np.float32)
+    ref = mlpref.reference(model, x, dtype=torch.float32)["diagnostics"]
+    assert math.isnan(ref["layers"][1]["weight_grad_norm"])  # what PyTorch says
+    assert math.isfinite(ref["layers"][0]["weight_grad_norm"])
+    assert math.isnan(ref["gradient_ratio"]) and not ref["vanishing"] and not ref["exploding"]
+    got = run_eval(tmp_path, write(tmp_path, model), x, param_grads=param_grads)
+    d = got["diagnostics"]
+    assert math.isnan(mlpref._numeric(d["layers"][1]["weight_grad_norm"])), d["layers"][1]
+    mlpref.assert_close(d["layers"][0]["weight_grad_norm"], ref["layers"][0]["weight_grad_norm"],
+                        "first layer weight_grad_norm")
+    assert math.isnan(mlpref._numeric(d["gradient_ratio"])), d
+    assert not d["vanishing"] and not d["exploding"], d
+
+
+@pytest.mark.parametrize("param_grads", [True, False])
+def test_relu_backward_through_nan_like_pytorch(tmp_path, param_grads):
+    """Z_0 = 1e30 * 1e10 overflows to inf, Z_1 = inf - inf = NaN. torch.relu's
+    backward lets the gradient through a NaN (it masks where the result is
+    <= 0, and NaN is not), so dg/dW_0 is finite and non-zero in PyTorch;
+    blocking it at the NaN unit would report a zero first-layer gradient."""
+    model = {"format": "reluserve-mlp", "version": 1, "name": "ovf", "task": "regression",
+             "input": {"name": "input", "size": 1}, "output": {"name": "output"},
+             "layers": [
+                 {"units": 2, "activation": "relu", "weight": [[1e30], [1e30]],
+                  "bias": [0.0, 0.0]},
+                 {"units": 1, "activation": "relu", "weight": [[1.0, -1.0]], "bias": [0.0]},
+                 {"units": 1, "activation": "identity", "weight": [[1.0]], "bias": [0.0]}]}
+    x = np.array([[1e10]], dtype=np.float32)
+    ref = mlpref.reference(model, x, dtype=torch.float32)
+    want = [d["weight_grad_norm"] for d in ref["diagnostics"]["layers"]]
+    assert math.isfinite(want[0]) and want[0] > 0 and math.isinf(want[1])  # PyTorch's
+    got = run_eval(tmp_path, write(tmp_path, model), x, param_grads=param_grads)
+    layers = got["diagnostics"]["layers"]
+    mlpref.assert_close(layers[0]["weight_grad_norm"], want[0], "layer 0 weight_grad_norm")
+    assert math.isinf(mlpref._numeric(layers[1]["weight_grad_norm"])), layers[1]
+    assert math.isnan(mlpref._numeric(layers[2]["weight_grad_norm"])), layers[2]
+    mlpref.assert_close(got["input_gradient"], ref["input_gradient"], "input_gradient")

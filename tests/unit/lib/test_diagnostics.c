@@ -215,6 +215,37 @@ static void test_gradient_ratio_zero_over_zero(void **s)
     mlp_model_free(m);
 }
 
+/* Z_0 = 1e30·1e10 overflows to inf, so dg/dW_last = dZᵀ·A_0 holds inf·0 =
+ * NaN while dg/dW_0 = x stays finite: ||dW_last|| is NaN (as in PyTorch) in
+ * both gradient modes, and first/last is NaN with no verdict, not an
+ * infinite ratio flagged as exploding. */
+static void test_gradient_ratio_nan_last_layer(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{1, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    mlp_layer_weight(m, 0)[0] = 1e30f;
+    mlp_layer_weight(m, 1)[0] = 1.0f;
+    mlp_layer_weight(m, 1)[1] = -1.0f;
+    const float x[1] = {1e10f};
+    for (int keep = 0; keep < 2; keep++) {
+        mlp_workspace *ws = mlp_workspace_create();
+        mlp_workspace_set_param_grads(ws, keep);
+        assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+        mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
+        assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+        mlp_diagnostics d;
+        assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+        assert_true(isnan(d.layers[1].weight_grad_norm));
+        assert_float_equal(d.layers[0].weight_grad_norm, 1e10f, 1e3f);
+        assert_true(isnan(d.gradient_ratio));
+        assert_false(d.vanishing || d.exploding);
+        mlp_workspace_free(ws);
+    }
+    mlp_model_free(m);
+}
+
 /* Statistics cover the backward's rows only: a unit alive on row 0 and dead
  * on row 1 is dead for a request that owns row 1. */
 static void test_rows_of_last_backward(void **s)
@@ -321,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_saturation),
         cmocka_unit_test(test_gradient_ratio_flags),
         cmocka_unit_test(test_gradient_ratio_zero_over_zero),
+        cmocka_unit_test(test_gradient_ratio_nan_last_layer),
         cmocka_unit_test(test_rows_of_last_backward),
         cmocka_unit_test(test_leaky_relu_dead_not_sparse),
         cmocka_unit_test(test_relu_output_layer_has_no_relu_stats),

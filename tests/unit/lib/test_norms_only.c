@@ -216,10 +216,12 @@ static void check_relu_family(mlp_activation act, float alpha)
     assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
     const float *z = mlp_workspace_preactivation(ws, 0), *a = mlp_workspace_activation(ws, 0);
     for (int j = 0; j < K; j++) {
-        float want = z[j] > 0.0f ? z[j] : act == MLP_ACT_RELU ? 0.0f : alpha * z[j];
+        /* NaN stays NaN (bits and all), as torch.relu and leaky_relu do */
+        float want = z[j] <= 0.0f ? (act == MLP_ACT_RELU ? 0.0f : alpha * z[j]) : z[j];
         if (memcmp(&want, &a[j], sizeof want) != 0)
             fail_msg("unit %d: f(%g) = %g, want %g", j, (double)z[j], (double)a[j], (double)want);
-        if (act == MLP_ACT_RELU) assert_false(signbit(a[j]) || isnan(a[j]));
+        assert_int_equal(isnan(a[j]) != 0, isnan(z[j]) != 0);
+        if (act == MLP_ACT_RELU && !isnan(z[j])) assert_false(signbit(a[j]));
     }
     /* Derivative on finite inputs (a NaN would reach every column of dX
      * through the zero weights): dX_j = f'(z_j)·2a_j/K, with ReLU'(0) = 0. */
