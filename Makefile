@@ -121,12 +121,14 @@ run: all
 	@scripts/serve-example $(BUILD)/reluserve $(MODELS) $(PORT)
 
 # Regenerates the bundled iris classifier from data/iris.csv and the wave
-# regressor from data/wave.csv (scripts/gen-regression-data.py); deterministic.
+# regressor from data/wave.csv (scripts/gen-regression-data.py); deterministic:
+# tests/integration/test_models.py checks the committed files are what this makes.
+MODELS_OUT ?= models
 models: all
 	$(BUILD)/reluserve train --data data/iris.csv --task classification \
-	    --layers 16,16 --epochs 200 --seed 7 --name iris --out models/iris/1/model.json
+	    --layers 16,16 --epochs 200 --seed 7 --name iris --out $(MODELS_OUT)/iris/1/model.json
 	$(BUILD)/reluserve train --data data/wave.csv --task regression \
-	    --layers 32,32 --epochs 300 --seed 3 --name wave --out models/wave/1/model.json
+	    --layers 32,32 --epochs 300 --seed 3 --name wave --out $(MODELS_OUT)/wave/1/model.json
 
 # ---------------------------------------------------------------- testing
 

@@ -1,0 +1,60 @@
+"""The bundled models are what `make models` trains from data/.
+
+Training is deterministic for a given machine (seeded PRNG, fixed summation
+order in our kernel), so two runs give the same bytes. Across CPUs OpenBLAS
+may pick other FMA kernels for the large products of backward, so the last
+bits of the weights may differ there; what must hold everywhere is that the
+model trained now makes the same predictions as the committed one."""
+
+import csv
+import filecmp
+import json
+import os
+import subprocess
+
+import numpy as np
+
+import helpers
+import mlpref
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def make_models(out):
+    build = os.path.dirname(helpers.binary())
+    san = ["SAN=1"] if build.rstrip("/").endswith("asan") else []
+    p = subprocess.run(["make", "-s", "--no-print-directory", "models", f"BUILD={build}",
+                        f"MODELS_OUT={out}"] + san,
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+
+
+def predict(path, x):
+    with open(path) as f:
+        model = json.load(f)
+    return np.asarray(mlpref.reference(model, x)["outputs"])
+
+
+def test_make_models_is_deterministic_and_matches_the_committed_models(tmp_path):
+    make_models(tmp_path / "a")
+    make_models(tmp_path / "b")
+    with open(os.path.join(ROOT, "data", "iris.csv")) as f:
+        rows = list(csv.reader(f))[1:]
+    x_iris = np.array([[float(v) for v in r[:4]] for r in rows])
+    species = sorted(set(r[4] for r in rows), key=[r[4] for r in rows].index)
+    labels = np.array([species.index(r[4]) for r in rows])
+    with open(os.path.join(ROOT, "data", "wave.csv")) as f:
+        x_wave = np.array([[float(v) for v in r[:2]] for r in list(csv.reader(f))[1:]])
+    for name, x in (("iris", x_iris), ("wave", x_wave)):
+        rel = os.path.join(name, "1", "model.json")
+        a, b = tmp_path / "a" / rel, tmp_path / "b" / rel
+        assert filecmp.cmp(a, b, shallow=False), f"two `make models` runs differ for {name}"
+        committed = os.path.join(ROOT, "models", rel)
+        got, want = predict(a, x), predict(committed, x)
+        if name == "iris":
+            assert (got.argmax(1) == want.argmax(1)).all(), \
+                "models/iris predicts other classes than `make models` trains now"
+            assert (got.argmax(1) == labels).mean() >= 0.95
+        else:
+            assert np.abs(got - want).max() < 1e-3, \
+                "models/wave drifted from what `make models` trains now"
