@@ -17,7 +17,7 @@ void mlp_dense_own(const float *x, int n, int in, const float *w, const float *b
 void mlp_dense_blas(const float *x, int n, int in, const float *w, const float *b, int out,
                     float *z);
 /* Picks by k (AUTO: by mlp_kernel_crossover_rows). */
-void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, const float *b,
-               int out, float *z);
+void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, const float *b, int out,
+               float *z);
 
 #endif /* MLP_KERNELS_H */

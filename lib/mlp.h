@@ -39,7 +39,7 @@ extern "C" {
 
 /* Hard limits that keep a hostile model file from asking for absurd memory. */
 #define MLP_MAX_LAYERS 64
-#define MLP_MAX_UNITS (1 << 16)          /* units per layer, and input width */
+#define MLP_MAX_UNITS  (1 << 16)         /* units per layer, and input width */
 #define MLP_MAX_PARAMS ((size_t)1 << 28) /* 1 GiB of float32 parameters */
 
 /* ---------------------------------------------------------------- status */
@@ -102,7 +102,7 @@ typedef struct {
  * Strings and arrays are owned by the model and freed by mlp_model_free.
  */
 typedef struct mlp_model {
-    char *name;        /* never NULL */
+    char *name; /* never NULL */
     mlp_task task;
     char *input_name;  /* never NULL; default "input" */
     char *output_name; /* never NULL; default "output" */
@@ -169,9 +169,9 @@ void mlp_rng_shuffle(mlp_rng *r, int *idx, int n);
 /* -------------------------------------------------------- initialisation */
 
 typedef enum {
-    MLP_INIT_AUTO = 0,    /* He normal for ReLU family, Xavier uniform otherwise */
-    MLP_INIT_HE_NORMAL,   /* N(0, 2/fan_in): keeps E[a^2] constant through ReLUs */
-    MLP_INIT_HE_UNIFORM,  /* U(-sqrt(6/fan_in), +sqrt(6/fan_in)) */
+    MLP_INIT_AUTO = 0,       /* He normal for ReLU family, Xavier uniform otherwise */
+    MLP_INIT_HE_NORMAL,      /* N(0, 2/fan_in): keeps E[a^2] constant through ReLUs */
+    MLP_INIT_HE_UNIFORM,     /* U(-sqrt(6/fan_in), +sqrt(6/fan_in)) */
     MLP_INIT_XAVIER_NORMAL,  /* N(0, 2/(fan_in+fan_out)) */
     MLP_INIT_XAVIER_UNIFORM, /* U(+-sqrt(6/(fan_in+fan_out))) */
 } mlp_init;
@@ -199,9 +199,9 @@ mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_ro
 size_t mlp_workspace_bytes(const mlp_workspace *ws);
 
 /* Results of the last forward pass; valid until the next forward on ws. */
-const float *mlp_workspace_output(const mlp_workspace *ws);                /* n x out */
-const float *mlp_workspace_preactivation(const mlp_workspace *ws, int l);  /* Z_l */
-const float *mlp_workspace_activation(const mlp_workspace *ws, int l);     /* A_l */
+const float *mlp_workspace_output(const mlp_workspace *ws);               /* n x out */
+const float *mlp_workspace_preactivation(const mlp_workspace *ws, int l); /* Z_l */
+const float *mlp_workspace_activation(const mlp_workspace *ws, int l);    /* A_l */
 int mlp_workspace_rows(const mlp_workspace *ws);
 
 /* Results of the last backward pass (over its row range); valid until the
@@ -270,8 +270,8 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
  * into ws. loss (may be NULL) receives g's loss, or NAN for
  * MAX_LOGIT. Returns MLP_ERR_INVALID for labels out of range.
  */
-mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n,
-                        const mlp_target *t, float *loss);
+mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
+                        float *loss);
 
 /* Loss alone for rows of the last forward (used by training and tests); for
  * MAX_LOGIT, g itself. NAN for an impossible request (as mlp_backward refuses). */
@@ -284,7 +284,7 @@ typedef struct {
     mlp_activation activation;
     /* ReLU-family hidden layers only (relu_stats true): */
     bool relu_stats;
-    float dead_fraction;   /* units with Z <= 0 on every row */
+    float dead_fraction; /* units with Z <= 0 on every row */
     int n_dead;
     const int *dead_units; /* n_dead indices, ascending; owned by ws */
     float sparsity;        /* fraction of A entries exactly 0 */
@@ -370,14 +370,14 @@ typedef bool (*mlp_epoch_cb)(const mlp_epoch_stats *s, void *user);
 
 typedef struct {
     mlp_optimizer optimizer;
-    float learning_rate; /* default 0.01 (SGD) — Adam users usually want 1e-3 */
-    float momentum;      /* SGD, default 0.9 */
-    float weight_decay;  /* L2 added to the gradient (PyTorch semantics), default 0 */
+    float learning_rate;         /* default 0.01 (SGD) — Adam users usually want 1e-3 */
+    float momentum;              /* SGD, default 0.9 */
+    float weight_decay;          /* L2 added to the gradient (PyTorch semantics), default 0 */
     float beta1, beta2, epsilon; /* Adam, defaults 0.9, 0.999, 1e-8 */
-    float clip_norm;     /* clip the global gradient norm to this; 0 = off */
-    int epochs;          /* default 100 */
-    int batch_size;      /* default 32 */
-    uint64_t seed;       /* shuffling, default 1 */
+    float clip_norm;             /* clip the global gradient norm to this; 0 = off */
+    int epochs;                  /* default 100 */
+    int batch_size;              /* default 32 */
+    uint64_t seed;               /* shuffling, default 1 */
     mlp_epoch_cb on_epoch;
     void *user;
 } mlp_train_params;
@@ -389,32 +389,31 @@ mlp_train_params mlp_train_default_params(void);
  * (classification, cross-entropy) or targets (regression MSE, or
  * classification with target distributions). Exactly one of labels/targets.
  */
-mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets,
-                     int n, const mlp_train_params *p, mlp_error *err);
+mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets, int n,
+                     const mlp_train_params *p, mlp_error *err);
 
 /* Fraction of rows whose argmax output equals the label. */
-float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels,
-                   int n);
+float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels, int n);
 
 /* -------------------------------------------------------------- model I/O */
 
 /* Native JSON format (DESIGN.md "Models"). */
 mlp_status mlp_model_load_json(const char *path, mlp_model **out, mlp_error *err);
-mlp_status mlp_model_parse_json(const char *text, size_t len, const char *origin,
-                                mlp_model **out, mlp_error *err);
+mlp_status mlp_model_parse_json(const char *text, size_t len, const char *origin, mlp_model **out,
+                                mlp_error *err);
 mlp_status mlp_model_save_json(const mlp_model *m, const char *path, mlp_error *err);
 /* The same document as a malloc'd string (caller frees). */
 char *mlp_model_to_json(const mlp_model *m);
 
 /* safetensors weights (F32, F64, F16, BF16; torch.nn.Sequential names) plus the
  * config.json that says what they mean. */
-mlp_status mlp_model_load_safetensors(const char *path, const char *config_path,
-                                      mlp_model **out, mlp_error *err);
+mlp_status mlp_model_load_safetensors(const char *path, const char *config_path, mlp_model **out,
+                                      mlp_error *err);
 mlp_status mlp_model_parse_safetensors(const uint8_t *data, size_t len, const char *config_json,
                                        size_t config_len, const char *origin, mlp_model **out,
                                        mlp_error *err);
-mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path,
-                                      const char *config_path, mlp_error *err);
+mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path, const char *config_path,
+                                      mlp_error *err);
 
 /* ONNX subset (torch.onnx.export of an MLP): Gemm, MatMul+Add, Relu, LeakyRelu,
  * Sigmoid, Tanh, Softmax, Flatten, Identity; anything else is refused naming

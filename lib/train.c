@@ -194,24 +194,25 @@ static mlp_status check_data(const mlp_model *m, const float *x, const int *labe
         return mlp_set_error(err, MLP_ERR_INVALID, "pass exactly one of labels and targets");
     if (labels && m->task != MLP_TASK_CLASSIFICATION)
         return mlp_set_error(err, MLP_ERR_INVALID,
-                          "labels need a classification model; use targets for regression");
+                             "labels need a classification model; use targets for regression");
     size_t nx = (size_t)n * (size_t)m->n_inputs;
     for (size_t i = 0; i < nx; i++)
         if (!isfinite(x[i]))
             return mlp_set_error(err, MLP_ERR_INVALID, "x[%zu] (row %zu) is not a finite number", i,
-                              i / (size_t)m->n_inputs);
+                                 i / (size_t)m->n_inputs);
     if (labels) {
         for (int i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= m->n_outputs)
-                return mlp_set_error(err, MLP_ERR_INVALID, "labels[%d] = %d is out of range [0, %d)",
-                                  i, labels[i], m->n_outputs);
+                return mlp_set_error(err, MLP_ERR_INVALID,
+                                     "labels[%d] = %d is out of range [0, %d)", i, labels[i],
+                                     m->n_outputs);
     } else {
         size_t nt = (size_t)n * (size_t)m->n_outputs;
         for (size_t i = 0; i < nt; i++)
             if (!isfinite(targets[i]))
                 return mlp_set_error(err, MLP_ERR_INVALID,
-                                  "targets[%zu] (row %zu) is not a finite number", i,
-                                  i / (size_t)m->n_outputs);
+                                     "targets[%zu] (row %zu) is not a finite number", i,
+                                     i / (size_t)m->n_outputs);
     }
     return MLP_OK;
 }
@@ -346,14 +347,14 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
             if (s == MLP_OK) s = mlp_backward(m, b.ws, 0, rows, &tgt, &loss);
             if (s != MLP_OK) {
                 mlp_set_error(err, s, "epoch %d: forward/backward failed (%s)", epoch,
-                           mlp_status_str(s));
+                              mlp_status_str(s));
                 goto done;
             }
             if (!isfinite(loss)) {
                 s = mlp_set_error(err, MLP_ERR_INVALID,
-                               "training diverged at epoch %d (loss is not finite); "
-                               "lower the learning rate or set clip_norm",
-                               epoch);
+                                  "training diverged at epoch %d (loss is not finite); "
+                                  "lower the learning rate or set clip_norm",
+                                  epoch);
                 goto done;
             }
             /* The batch loss is a mean over its rows, so weight it by rows to

@@ -64,9 +64,9 @@ struct rs_http {
     rs_app *app;
     int port;
     atomic_int active, suspended;
-    atomic_int owed;  /* requests owed an answer, | OWED_CLOSED once stopping */
-    atomic_int open;  /* open connections (on_connection) */
-    int max_open;     /* --max-connections */
+    atomic_int owed;   /* requests owed an answer, | OWED_CLOSED once stopping */
+    atomic_int open;   /* open connections (on_connection) */
+    int max_open;      /* --max-connections */
     int excess_idle_s; /* idle timeout of excess connections */
     atomic_bool draining;
     atomic_ullong next_id;
@@ -97,10 +97,10 @@ typedef struct {
     const char *allow; /* Allow header of a 405 */
     rs_buf body;
     bool responded;
-    bool owed;  /* counted in h->owed */
-    long long declared; /* Content-Length, or -1 (none: chunked) */
+    bool owed;                   /* counted in h->owed */
+    long long declared;          /* Content-Length, or -1 (none: chunked) */
     unsigned long long received; /* body bytes seen so far */
-    bool close; /* answer with Connection: close (excess connection) */
+    bool close;                  /* answer with Connection: close (excess connection) */
     phase ph;
     rs_request req;
     rs_model_version *mv; /* reference held until completion */
@@ -418,8 +418,8 @@ static bool upload_abandoned(req_state *st)
 {
     if (st->declared <= 0 || st->received >= (unsigned long long)st->declared) return false;
     if (!peer_hung_up(st->conn)) return false;
-    rs_log(RS_LOG_DEBUG, "request %s: client hung up after %llu of %lld body bytes",
-           st->request_id, st->received, st->declared);
+    rs_log(RS_LOG_DEBUG, "request %s: client hung up after %llu of %lld body bytes", st->request_id,
+           st->received, st->declared);
     return true;
 }
 

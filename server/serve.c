@@ -138,8 +138,9 @@ static int serve(const rs_config *cfg)
         rs_log(RS_LOG_INFO,
                "reluserve %s listening on %s://%s:%d (models %s, %d compute threads, max batch "
                "%d%s%s)",
-               MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http), cfg->models_dir, threads,
-               cfg->max_batch, ready ? "" : "; NOT READY: ", ready ? "" : why);
+               MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
+               cfg->models_dir, threads, cfg->max_batch,
+               ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {
         uv_close((uv_handle_t *)&s.drain, NULL);
