@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,6 +375,39 @@ static enum MHD_Result start_inference(req_state *st)
     return MHD_YES;
 }
 
+/* Loading reads and parses model files (seconds for a big model), so it runs
+ * on a thread of its own while the connection waits suspended, like an
+ * inference, instead of stalling the polling thread every client shares. The
+ * answer goes through the task fields and task_done, as inference results do. */
+static void *control_run(void *arg)
+{
+    req_state *st = arg;
+    rs_task *t = &st->task;
+    rs_buf_init(&t->body);
+    t->status = rs_handle_repo_control(st->h->app, &st->route, &t->body);
+    t->json_len = t->body.len;
+    task_done(t);
+    return NULL;
+}
+
+static enum MHD_Result start_control(req_state *st)
+{
+    st->task.user = st;
+    atomic_fetch_add(&st->h->suspended, 1);
+    st->ph = PHASE_SUSPENDED;
+    MHD_suspend_connection(st->conn);
+    pthread_t th;
+    pthread_attr_t attr;
+    bool started = false;
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&th, &attr, control_run, st) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) control_run(st); /* no thread to be had: answer here, late but right */
+    return MHD_YES;
+}
+
 static enum MHD_Result finish_inference(req_state *st)
 {
     rs_task *t = &st->task;
@@ -490,7 +524,8 @@ static enum MHD_Result answer(req_state *st)
         break;
     case RS_ROUTE_REPO_LOAD:
     case RS_ROUTE_REPO_UNLOAD:
-        status = rs_handle_repo_control(app, &st->route, &out);
+        if (app->cfg->enable_model_control) return start_control(st);
+        status = rs_handle_repo_control(app, &st->route, &out); /* the 403 */
         break;
     case RS_ROUTE_METRICS:
         status = rs_handle_metrics(app, &out);

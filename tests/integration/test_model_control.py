@@ -1,0 +1,132 @@
+"""The model repository extension's control endpoints: off by default (403),
+and with --enable-model-control they load, reload and unload models while the
+server keeps serving — a broken file keeps the version that was serving, and a
+slow load never stalls other clients."""
+
+import json
+import os
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import helpers
+import mlpref
+
+
+def infer_body(n_inputs):
+    return {"inputs": [{"name": "input", "shape": [1, n_inputs], "datatype": "FP32",
+                        "data": [0.5] * n_inputs}], "parameters": {"diagnostics": "none"}}
+
+
+def test_control_is_off_by_default(port):
+    for action in ("load", "unload"):
+        r = helpers.post(port, f"/v2/repository/models/iris/{action}")
+        helpers.assert_error(r, 403, "--enable-model-control")
+    # nothing was unloaded
+    assert helpers.post(port, "/v2/models/iris/infer", infer_body(4)).status == 200
+
+
+@pytest.fixture
+def control(tmp_path):
+    root = tmp_path / "models"
+    helpers.make_repo(str(root))
+    s = helpers.Server(str(root), ["--enable-model-control"], log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+    except BaseException:
+        s.kill()
+        raise
+    yield s, root
+    s.stop()
+
+
+def state_of(port, name):
+    index = json.loads(helpers.post(port, "/v2/repository/index").body)
+    return sorted((m.get("version"), m.get("state")) for m in index if m["name"] == name)
+
+
+def test_unload_then_load_again(control):
+    s, _ = control
+    assert helpers.post(s.port, "/v2/models/iris/infer", infer_body(4)).status == 200
+    r = helpers.post(s.port, "/v2/repository/models/iris/unload")
+    assert r.status == 200, r.body
+    assert helpers.post(s.port, "/v2/models/iris/infer", infer_body(4)).status in (404, 503)
+    assert all(st != "READY" for _, st in state_of(s.port, "iris")), state_of(s.port, "iris")
+    r = helpers.post(s.port, "/v2/repository/models/iris/load")
+    assert r.status == 200, r.body
+    assert helpers.post(s.port, "/v2/models/iris/infer", infer_body(4)).status == 200
+
+
+def test_load_a_model_added_at_run_time(control):
+    s, root = control
+    rng = np.random.default_rng(5)
+    model = mlpref.random_model(rng, 3, [6], 2, last_act="softmax", name="fresh")
+    os.makedirs(root / "fresh" / "1")
+    mlpref.write_model(model, root / "fresh" / "1" / "model.json")
+    assert helpers.post(s.port, "/v2/models/fresh/infer", infer_body(3)).status == 404
+    r = helpers.post(s.port, "/v2/repository/models/fresh/load")
+    assert r.status == 200, r.body
+    r = helpers.post(s.port, "/v2/models/fresh/infer", infer_body(3))
+    assert r.status == 200, r.body
+
+
+def test_broken_reload_keeps_serving_the_old_version(control):
+    s, root = control
+    before = json.loads(helpers.post(s.port, "/v2/models/tiny/infer", infer_body(4)).body)
+    (root / "tiny" / "1" / "model.json").write_text('{"format": "reluserve-mlp", "layers": [')
+    r = helpers.post(s.port, "/v2/repository/models/tiny/load")
+    helpers.assert_error(r, 400, "model.json")
+    after = helpers.post(s.port, "/v2/models/tiny/infer", infer_body(4))
+    assert after.status == 200
+    assert json.loads(after.body)["outputs"] == before["outputs"]
+
+
+def test_unknown_and_invalid_names(control):
+    s, _ = control
+    helpers.assert_error(helpers.post(s.port, "/v2/repository/models/nosuch/load"), 404, "nosuch")
+    helpers.assert_error(helpers.post(s.port, "/v2/repository/models/bad%24name/load"), 400,
+                        "not valid")
+
+
+def test_a_slow_load_does_not_stall_other_clients(control):
+    s, root = control
+    # ~6M parameters of JSON: seconds to parse, on a thread of its own
+    big = root / "big" / "1"
+    os.makedirs(big)
+    rng = np.random.default_rng(9)
+    sizes = [784, 1536, 1536, 1536, 10]
+    with open(big / "model.json", "w") as f:
+        f.write('{"format":"reluserve-mlp","version":1,"name":"big","task":"classification",'
+                '"input":{"name":"input","size":784},"output":{"name":"output"},"layers":[')
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            w = np.round(rng.normal(0, (2.0 / n_in) ** 0.5, (n_out, n_in)), 4)
+            rows = ",".join("[" + ",".join(map(str, r)) + "]" for r in w.tolist())
+            act = "softmax" if i == len(sizes) - 2 else "relu"
+            f.write(("," if i else "") + f'{{"units":{n_out},"activation":"{act}",'
+                    f'"weight":[{rows}],"bias":[{",".join(["0"] * n_out)}]}}')
+        f.write("]}")
+    result = {}
+
+    def load():
+        t0 = time.monotonic()
+        result["r"] = helpers.post(s.port, "/v2/repository/models/big/load", timeout=300)
+        result["seconds"] = time.monotonic() - t0
+
+    th = threading.Thread(target=load)
+    th.start()
+    time.sleep(0.2)
+    worst = 0.0
+    while th.is_alive():
+        t0 = time.monotonic()
+        assert helpers.get(s.port, "/v2/health/live").status == 200
+        worst = max(worst, time.monotonic() - t0)
+        time.sleep(0.05)
+    th.join()
+    assert result["r"].status == 200, result["r"].body
+    assert result["seconds"] > 1.0, f"the load took {result['seconds']:.2f}s: too fast to tell"
+    assert worst < 0.5, f"a health check waited {worst:.2f}s behind a {result['seconds']:.1f}s load"
+    assert helpers.post(s.port, "/v2/models/big/infer", infer_body(784)).status == 200
+    shutil.rmtree(root / "big")
