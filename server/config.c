@@ -55,6 +55,12 @@ static const opt_def OPTS[] = {
      "requests waiting per model version; past it, 503 with Retry-After"},
     {"max-body", "RELUSERVE_MAX_BODY", OPT_BYTES, OFF(max_body), 1, (int64_t)1 << 40, "64M",
      "largest request body in bytes (suffix K, M or G); larger is 413"},
+    {"max-body-total", "RELUSERVE_MAX_BODY_TOTAL", OPT_BYTES, OFF(max_body_total), 1,
+     (int64_t)1 << 42, "1G",
+     "request data held at once over all connections — bodies while they arrive, decoded "
+     "tensors until answered (at least --max-body); a request that would pass it is "
+     "answered 503 with Retry-After, so memory stays bounded however many clients send at "
+     "once"},
     {"max-rows", "RELUSERVE_MAX_ROWS", OPT_INT, OFF(max_rows), 1, 1 << 24, "65536",
      "rows per request; more is 413"},
     {"max-connections", "RELUSERVE_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1 << 20,
@@ -108,6 +114,7 @@ void rs_config_defaults(rs_config *c)
     c->max_batch = 64;
     c->max_queue = 1024;
     c->max_body = (int64_t)64 << 20;
+    c->max_body_total = (int64_t)1 << 30;
     c->max_rows = 65536;
     c->max_connections = 1024;
     c->connection_timeout_s = 60;
@@ -294,6 +301,12 @@ static int config_check(const rs_config *c, char *err, size_t errlen)
     }
     if (c->api_key && !*c->api_key) {
         snprintf(err, errlen, "--api-key expects a non-empty key");
+        return -1;
+    }
+    if (c->max_body_total < c->max_body) {
+        snprintf(err, errlen,
+                 "--max-body-total (%lld bytes) must be at least --max-body (%lld bytes)",
+                 (long long)c->max_body_total, (long long)c->max_body);
         return -1;
     }
     if ((c->tls_cert && *c->tls_cert) != (c->tls_key && *c->tls_key)) {

@@ -65,10 +65,11 @@ struct rs_http {
     rs_app *app;
     int port;
     atomic_int active, suspended;
-    atomic_int owed;   /* requests owed an answer, | OWED_CLOSED once stopping */
-    atomic_int open;   /* open connections (on_connection) */
-    int max_open;      /* --max-connections */
-    int excess_idle_s; /* idle timeout of excess connections */
+    atomic_int owed;         /* requests owed an answer, | OWED_CLOSED once stopping */
+    atomic_int open;         /* open connections (on_connection) */
+    atomic_llong body_bytes; /* request body bytes held now (--max-body-total) */
+    int max_open;            /* --max-connections */
+    int excess_idle_s;       /* idle timeout of excess connections */
     atomic_bool draining;
     atomic_ullong next_id;
     unsigned long long id_salt;
@@ -101,6 +102,7 @@ typedef struct {
     bool owed;                   /* counted in h->owed */
     long long declared;          /* Content-Length, or -1 (none: chunked) */
     unsigned long long received; /* body bytes seen so far */
+    long long charged;           /* bytes of body counted in h->body_bytes */
     bool close;                  /* answer with Connection: close (excess connection) */
     phase ph;
     rs_request req;
@@ -319,6 +321,28 @@ static void task_done(rs_task *t)
     MHD_resume_connection(conn); /* st may be freed from here on */
 }
 
+/* Frees st's body and gives the bytes st holds (its body while it arrives,
+ * then its decoded tensors) back to the --max-body-total budget. */
+static void body_release(req_state *st)
+{
+    rs_buf_free(&st->body);
+    atomic_fetch_sub(&st->h->body_bytes, st->charged);
+    st->charged = 0;
+}
+
+/* Counts n more body bytes against --max-body-total; false (nothing counted)
+ * when that would pass the budget. */
+static bool body_charge(req_state *st, size_t n)
+{
+    long long budget = st->h->app->cfg->max_body_total;
+    if (atomic_fetch_add(&st->h->body_bytes, (long long)n) + (long long)n > budget) {
+        atomic_fetch_sub(&st->h->body_bytes, (long long)n);
+        return false;
+    }
+    st->charged += (long long)n;
+    return true;
+}
+
 static enum MHD_Result start_inference(req_state *st)
 {
     rs_app *app = st->h->app;
@@ -352,8 +376,18 @@ static enum MHD_Result start_inference(req_state *st)
     }
     if (status) return respond_error(st, status, err);
     st->rows = st->req.rows;
-    /* The body is decoded: give its memory back before the wait. */
-    rs_buf_free(&st->body);
+    /* The body is decoded: give its memory back before the wait, and count the
+     * decoded tensors instead (they live until the answer is sent, and can be
+     * larger than the text: "0,0" is 2 bytes a value, a float 4). */
+    body_release(st);
+    const mlp_model *m = st->mv->model;
+    size_t held = (size_t)st->req.rows * sizeof(float) *
+                  ((size_t)m->n_inputs + (st->req.targets ? (size_t)m->n_outputs : 0) +
+                   (st->req.labels ? 1 : 0));
+    if (!body_charge(st, held))
+        return respond_error(st, 503,
+                             "the server is holding its limit of request data "
+                             "(--max-body-total); retry shortly");
 
     rs_task *t = &st->task;
     t->mv = st->mv;
@@ -668,16 +702,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* A chunked body with no declared length: libmicrohttpd cannot answer in the
              * middle of an upload, so stop keeping it, read the rest and answer 413 at the
              * end. The memory stays bounded by --max-body either way. */
-            rs_buf_free(&st->body);
+            body_release(st);
             st->early_status = 413;
             snprintf(st->early_msg, sizeof st->early_msg,
                      "request body is over the limit of %lld bytes (--max-body)",
                      (long long)h->app->cfg->max_body);
             return MHD_YES;
         }
+        if (!body_charge(st, n)) {
+            /* Too many bodies in flight at once: drop this one, read the rest and
+             * answer 503 with Retry-After at the end. */
+            body_release(st);
+            st->early_status = 503;
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "the server is holding its limit of %lld bytes of request bodies "
+                     "(--max-body-total); retry shortly",
+                     (long long)h->app->cfg->max_body_total);
+            return MHD_YES;
+        }
         rs_buf_append(&st->body, upload_data, n);
         if (st->body.failed) {
-            rs_buf_free(&st->body);
+            body_release(st);
             st->early_status = 503;
             snprintf(st->early_msg, sizeof st->early_msg,
                      "out of memory while reading the request body");
@@ -698,7 +743,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_state *st = *con_cls;
     if (!st) return;
     *con_cls = NULL;
-    rs_buf_free(&st->body);
+    body_release(st);
     rs_buf_free(&st->task.body);
     rs_request_free(&st->req);
     rs_model_version_release(st->mv);
