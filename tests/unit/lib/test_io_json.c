@@ -20,22 +20,7 @@
 
 #define ORIGIN "models/t/1/model.json"
 
-static char tmpdir[64];
-
-static int setup_dir(void **s)
-{
-    (void)s;
-    strcpy(tmpdir, "/tmp/test_io_json_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "../test_tmpdir.h"
 
 static void tmp_path(char *buf, size_t n, const char *name)
 {

@@ -22,22 +22,7 @@
 
 #define ORIGIN "models/o/1/model.onnx"
 
-static char tmpdir[64];
-
-static int setup_dir(void **s)
-{
-    (void)s;
-    strcpy(tmpdir, "/tmp/test_io_onnx_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "../test_tmpdir.h"
 
 static const char *fixtures(void)
 {

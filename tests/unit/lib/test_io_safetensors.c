@@ -23,22 +23,7 @@
 #define ORIGIN        "models/s/1/model.safetensors"
 #define CONFIG_ORIGIN "config of " ORIGIN
 
-static char tmpdir[64];
-
-static int setup_dir(void **s)
-{
-    (void)s;
-    strcpy(tmpdir, "/tmp/test_io_st_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "../test_tmpdir.h"
 
 /* ------------------------------------------------------------ file builder */
 

@@ -16,30 +16,15 @@
 #include "cli.h"
 #include "mlp.h"
 
-static char tmp_dir[64];
+#include "../test_tmpdir.h"
 
-static int dir_setup(void **state)
-{
-    (void)state;
-    strcpy(tmp_dir, "/tmp/rs_test_cli_XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int dir_teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Writes text to tmp_dir/name; returns the path (static buffer rotation). */
+/* Writes text to tmpdir/name; returns the path (static buffer rotation). */
 static const char *file_write(const char *name, const char *text)
 {
     static char paths[4][256];
     static int next;
     char *p = paths[next++ % 4];
-    snprintf(p, 256, "%s/%s", tmp_dir, name);
+    snprintf(p, 256, "%s/%s", tmpdir, name);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -112,7 +97,7 @@ static void test_csv_grows_past_first_block(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/big.csv", tmp_dir);
+    snprintf(path, sizeof path, "%s/big.csv", tmpdir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs("x,y\n", f);
@@ -188,7 +173,7 @@ static void test_train_classifier_and_inspect(void **state)
     (void)state;
     const char *data = blobs_csv();
     char out[256];
-    snprintf(out, sizeof out, "%s/models/blobs/1/model.json", tmp_dir);
+    snprintf(out, sizeof out, "%s/models/blobs/1/model.json", tmpdir);
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
                          "--layers", "8", "--epochs", "30", "--batch-size", "8", "--seed", "3",
                          "--out", out, NULL),
@@ -229,8 +214,8 @@ static void test_train_regression_safetensors(void **state)
     }
     const char *data = file_write("reg.csv", text);
     char out[256], config[256];
-    snprintf(out, sizeof out, "%s/reg/1/model.safetensors", tmp_dir);
-    snprintf(config, sizeof config, "%s/reg/1/config.json", tmp_dir);
+    snprintf(out, sizeof out, "%s/reg/1/model.safetensors", tmpdir);
+    snprintf(config, sizeof config, "%s/reg/1/config.json", tmpdir);
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "regression", "--targets",
                          "2", "--layers", "8,8", "--activation", "tanh", "--optimizer", "sgd",
                          "--lr", "0.01", "--epochs", "5", "--standardize", "no", "--name", "sums",
@@ -255,7 +240,7 @@ static void test_train_usage_and_failures(void **state)
     (void)state;
     const char *data = blobs_csv();
     char out[256];
-    snprintf(out, sizeof out, "%s/x.json", tmp_dir);
+    snprintf(out, sizeof out, "%s/x.json", tmpdir);
     assert_int_equal(run(rs_cmd_train, "train", "--help", NULL), RS_EXIT_OK);
     assert_int_equal(run(rs_cmd_train, "train", NULL), RS_EXIT_USAGE);
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
@@ -302,5 +287,5 @@ int main(void)
         cmocka_unit_test(test_train_regression_safetensors),
         cmocka_unit_test(test_train_usage_and_failures),
     };
-    return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
