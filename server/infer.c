@@ -49,10 +49,15 @@ static void item_fail(rs_infer_item *it, int status, const char *msg)
     it->json_len = it->body.len;
 }
 
-static int batch_fail(rs_infer_item *items, int n, const char *msg)
+void rs_infer_fail(rs_infer_item *items, int n, const char *msg)
 {
     for (int i = 0; i < n; i++)
         item_fail(&items[i], 500, msg);
+}
+
+static int batch_fail(rs_infer_item *items, int n, const char *msg)
+{
+    rs_infer_fail(items, n, msg);
     return -1;
 }
 

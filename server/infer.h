@@ -39,4 +39,8 @@ void rs_infer_scratch_free(rs_infer_scratch *s);
 int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s,
                  rs_infer_item *items, int n, const mlp_diag_params *dp, mlp_activity *activity);
 
+/* Answers every item with status 500 and {"error": msg} (a batch that failed
+ * as a whole: out of memory, cancelled). */
+void rs_infer_fail(rs_infer_item *items, int n, const char *msg);
+
 #endif /* RS_INFER_H */

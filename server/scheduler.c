@@ -105,16 +105,6 @@ static rs_infer_scratch *scratch_get(rs_scheduler *s)
     return sc;
 }
 
-static void batch_fail(batch_job *b, const char *msg)
-{
-    for (int i = 0; i < b->n; i++) {
-        rs_buf_reset(&b->items[i].body);
-        b->items[i].status = 500;
-        rs_encode_error(&b->items[i].body, msg);
-        b->items[i].json_len = b->items[i].body.len;
-    }
-}
-
 /* Hands every result to its task and calls done(); the batch never touches
  * a task again afterwards (its owner may free it at once). */
 static void batch_deliver(batch_job *b)
@@ -146,7 +136,7 @@ static void batch_work(uv_work_t *w)
     uint64_t t0 = uv_hrtime();
     rs_infer_scratch *sc = scratch_get(b->s);
     if (!sc) {
-        batch_fail(b, "out of memory for the inference workspace");
+        rs_infer_fail(b->items, b->n, "out of memory for the inference workspace");
     } else {
         rs_model_id mid = {b->mv->name, b->mv->version};
         rs_infer_run(b->mv->model, &mid, sc, b->items, b->n, &b->s->p.diag, b->activity);
@@ -177,7 +167,7 @@ static void batch_after(uv_work_t *w, int status)
     rs_scheduler *s = b->s;
     atomic_fetch_sub(&s->in_flight, 1);
     if (status == UV_ECANCELED) { /* never cancelled today; answer rather than lose them */
-        batch_fail(b, "the batch was cancelled");
+        rs_infer_fail(b->items, b->n, "the batch was cancelled");
         batch_deliver(b);
     }
     if (b->activity) rs_monitor_give_back(b->mv->monitor, b->activity);
@@ -301,7 +291,7 @@ static void batch_submit(rs_scheduler *s, rs_model_version *mv, uint64_t now)
     int rc = uv_queue_work(s->loop, &b->work, batch_work, batch_after);
     if (rc) {
         /* Only fails for a NULL callback; answer rather than lose the requests. */
-        batch_fail(b, uv_strerror(rc));
+        rs_infer_fail(b->items, b->n, uv_strerror(rc));
         batch_deliver(b);
         batch_after(&b->work, 0);
     }
