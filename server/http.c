@@ -709,7 +709,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      (long long)h->app->cfg->max_body);
             return MHD_YES;
         }
-        if (!body_charge(st, n)) {
+        /* A body of declared length is counted whole at its first bytes and
+         * gets one allocation (not a doubling series of copies); a chunked one
+         * is counted as it arrives. */
+        bool first = st->body.cap == 0;
+        size_t charge = st->declared > 0 ? (first ? (size_t)st->declared : 0) : n;
+        if (!body_charge(st, charge)) {
             /* Too many bodies in flight at once: drop this one, read the rest and
              * answer 503 with Retry-After at the end. */
             body_release(st);
@@ -720,6 +725,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      (long long)h->app->cfg->max_body_total);
             return MHD_YES;
         }
+        if (first && st->declared > 0) rs_buf_reserve(&st->body, (size_t)st->declared);
         rs_buf_append(&st->body, upload_data, n);
         if (st->body.failed) {
             body_release(st);
