@@ -112,10 +112,9 @@ float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const 
 
 /* Per-call optimiser state: moments parallel to m->params. */
 typedef struct {
-    float *grad; /* the step's gradient, clipped in place */
-    float *m1;   /* SGD velocity, or Adam first moment */
-    float *m2;   /* Adam second moment; NULL for SGD */
-    long step;   /* optimiser steps taken (Adam's t) */
+    float *m1; /* SGD velocity, or Adam first moment */
+    float *m2; /* Adam second moment; NULL for SGD */
+    long step; /* optimiser steps taken (Adam's t) */
 } train_state;
 
 /* ||g||_2 over all parameters, accumulated in double so the sum of ~1e6
@@ -128,18 +127,22 @@ static double grad_norm(const float *g, size_t n)
     return sqrt(s);
 }
 
-static void step_sgd(float *p, train_state *st, size_t n, const mlp_train_params *tp)
+/* The optimisers read the gradient where backward left it and apply the
+ * clipping factor c (1 when not clipping) on the way: no copy, no extra pass. */
+static void step_sgd(float *p, const float *grad, float c, train_state *st, size_t n,
+                     const mlp_train_params *tp)
 {
     const float lr = tp->learning_rate, mu = tp->momentum, wd = tp->weight_decay;
     for (size_t i = 0; i < n; i++) {
-        float g = st->grad[i] + wd * p[i];
+        float g = grad[i] * c + wd * p[i];
         float v = mu * st->m1[i] + g;
         st->m1[i] = v;
         p[i] -= lr * v;
     }
 }
 
-static void step_adam(float *p, train_state *st, size_t n, const mlp_train_params *tp)
+static void step_adam(float *p, const float *grad, float c, train_state *st, size_t n,
+                      const mlp_train_params *tp)
 {
     const float b1 = tp->beta1, b2 = tp->beta2, eps = tp->epsilon, wd = tp->weight_decay;
     st->step++;
@@ -149,7 +152,7 @@ static void step_adam(float *p, train_state *st, size_t n, const mlp_train_param
     const float step_size = (float)((double)tp->learning_rate / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     for (size_t i = 0; i < n; i++) {
-        float g = st->grad[i] + wd * p[i];
+        float g = grad[i] * c + wd * p[i];
         float m1 = b1 * st->m1[i] + (1.0f - b1) * g;
         float m2 = b2 * st->m2[i] + (1.0f - b2) * g * g;
         st->m1[i] = m1;
@@ -232,7 +235,6 @@ typedef struct {
 static void buffers_free(train_buffers *b)
 {
     mlp_workspace_free(b->ws);
-    free(b->st.grad);
     free(b->st.m1);
     free(b->st.m2);
     free(b->order);
@@ -246,7 +248,6 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
 {
     memset(b, 0, sizeof *b);
     b->ws = mlp_workspace_create();
-    b->st.grad = malloc(m->n_params * sizeof(float));
     b->st.m1 = calloc(m->n_params, sizeof(float));
     if (p->optimizer == MLP_OPT_ADAM) b->st.m2 = calloc(m->n_params, sizeof(float));
     b->order = malloc((size_t)n * sizeof(int));
@@ -255,8 +256,8 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
         b->lb = malloc((size_t)bs * sizeof(int));
     else
         b->tb = malloc((size_t)bs * (size_t)m->n_outputs * sizeof(float));
-    if (!b->ws || !b->st.grad || !b->st.m1 || (p->optimizer == MLP_OPT_ADAM && !b->st.m2) ||
-        !b->order || !b->xb || (labels ? !b->lb : !b->tb))
+    if (!b->ws || !b->st.m1 || (p->optimizer == MLP_OPT_ADAM && !b->st.m2) || !b->order || !b->xb ||
+        (labels ? !b->lb : !b->tb))
         return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory for training buffers");
     /* Room for a mini-batch and for the evaluation chunks, so the epoch loop
      * never grows the workspace. */
@@ -285,26 +286,23 @@ static void batch_gather(train_buffers *b, const mlp_model *m, const float *x, c
 }
 
 /*
- * One optimiser step from the gradient backward left in ws: copy it, clip it,
- * update. Returns the global norm before clipping (what clip_grad_norm_
+ * One optimiser step from the gradient backward left in ws, clipped on the
+ * fly. Returns the global norm before clipping (what clip_grad_norm_
  * returns), which the epoch statistics report.
  */
 static float step_take(mlp_model *m, train_buffers *b, const mlp_train_params *p)
 {
-    memcpy(b->st.grad, mlp_workspace_param_grad(b->ws), m->n_params * sizeof(float));
-    double norm = grad_norm(b->st.grad, m->n_params);
+    const float *grad = mlp_workspace_param_grad(b->ws);
+    double norm = grad_norm(grad, m->n_params);
+    float c = 1.0f;
     if (p->clip_norm > 0.0f) {
         double coef = (double)p->clip_norm / (norm + 1e-6);
-        if (coef < 1.0) {
-            float c = (float)coef;
-            for (size_t i = 0; i < m->n_params; i++)
-                b->st.grad[i] *= c;
-        }
+        if (coef < 1.0) c = (float)coef;
     }
     if (p->optimizer == MLP_OPT_ADAM)
-        step_adam(m->params, &b->st, m->n_params, p);
+        step_adam(m->params, grad, c, &b->st, m->n_params, p);
     else
-        step_sgd(m->params, &b->st, m->n_params, p);
+        step_sgd(m->params, grad, c, &b->st, m->n_params, p);
     return (float)norm;
 }
 
