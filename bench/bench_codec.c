@@ -277,7 +277,7 @@ int main(int argc, char **argv)
     double t0 = bench_now_us();
     size_t chars = 0;
     for (size_t i = 0; i < (size_t)ROWS * COLS; i++)
-        chars += (size_t)rs_format_float(x[i], tmp);
+        chars += (size_t)mlp_format_float(x[i], tmp);
     double t_fmt = bench_now_us() - t0;
 
 #define MBS(bytes, us) ((double)(bytes) / (us))
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
            MBS(enc_j_len, t_enc_j));
     printf("%-34s %10zu %10.0f %10.1f\n", "encode binary rs_encode_response", enc_b_len, t_enc_b,
            MBS(enc_b_len, t_enc_b));
-    printf("%-34s %10zu %10.0f %10.1f  (%.1f ns/float)\n", "rs_format_float alone", chars, t_fmt,
+    printf("%-34s %10zu %10.0f %10.1f  (%.1f ns/float)\n", "mlp_format_float alone", chars, t_fmt,
            MBS(chars, t_fmt), t_fmt * 1e3 / (ROWS * COLS));
     printf("ratios: decode ours/jansson %.1fx, encode ours/jansson %.1fx (jansson writes %.0f%% "
            "more bytes), binary/JSON decode %.1fx, binary/JSON encode %.1fx\n",

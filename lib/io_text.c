@@ -5,9 +5,8 @@
  * Why not jansson's dumper: it prints doubles with 17 significant digits,
  * which for a float32 weight is both long ("0.10000000149011612") and not the
  * number anyone wrote. A float32 needs at most 9 significant digits to round
- * trip (FLT_DECIMAL_DIG), usually fewer; we look for the fewest of 6..9 that
- * the reader's own path (strtod, then rounding to float) maps back to the same
- * value.
+ * trip (FLT_DECIMAL_DIG), usually fewer: mlp_format_float (float_text.c)
+ * finds the fewest, checked here against the reader's own path.
  */
 #include <locale.h>
 #include <math.h>
@@ -74,14 +73,6 @@ void mlp_strbuf_printf(mlp_strbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Prints v with `digits` significant digits into buf; true when the text
- * reads back (strtod, then rounding to float, as the JSON reader does) as v. */
-static bool reads_back(char buf[32], float v, int digits)
-{
-    snprintf(buf, 32, "%.*g", digits, (double)v);
-    return (float)strtod(buf, NULL) == v;
-}
-
 void mlp_io_format_float(char buf[32], float v)
 {
     if (v == 0.0f) {
@@ -89,16 +80,15 @@ void mlp_io_format_float(char buf[32], float v)
         strcpy(buf, signbit(v) ? "-0.0" : "0");
         return;
     }
-    /* Every choice but 9 is verified, and 9 digits always round-trip
-     * (FLT_DECIMAL_DIG), so the text is always exact. Round-tripping is
-     * monotone in the digit count but for rare values next to a power of two
-     * (whose rounding interval is narrower below), so a binary search over
-     * 6..9 finds the shortest in two tries instead of up to four. */
-    int digits =
-        reads_back(buf, v, 7) ? (reads_back(buf, v, 6) ? 6 : 7) : (reads_back(buf, v, 8) ? 8 : 9);
-    snprintf(buf, 32, "%.*g", digits, (double)v);
-    /* snprintf and strtod follow LC_NUMERIC; JSON wants '.' whatever the
-     * host program set. */
+    /* The shortest text strtof reads back as v. Our reader (jansson) goes
+     * through strtod and then rounds to float; check that path agrees, and
+     * fall back to 9 digits, which round-trip through it always
+     * (FLT_DECIMAL_DIG; the decimal is far closer to v than any tie). */
+    mlp_format_float(v, buf);
+    if ((float)strtod(buf, NULL) == v) return;
+    snprintf(buf, 32, "%.9g", (double)v);
+    /* snprintf follows LC_NUMERIC; JSON wants '.' whatever the host program
+     * set (which is also what makes the check above fail there). */
     const char *dp = localeconv()->decimal_point;
     if (dp && dp[0] && dp[0] != '.' && !dp[1])
         for (char *p = buf; *p; p++)

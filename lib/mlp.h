@@ -395,6 +395,14 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
 /* Fraction of rows whose argmax output equals the label. */
 float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels, int n);
 
+/* ------------------------------------------------------------ float text */
+
+/* Writes the shortest decimal text that strtof() reads back as exactly f into
+ * out (at least 16 bytes, NUL-terminated) and returns its length. Locale-free;
+ * NaN and infinities, which JSON lacks, are written as null. Used by the JSON
+ * writers here and by the server's response encoder. */
+int mlp_format_float(float f, char *out);
+
 /* -------------------------------------------------------------- model I/O */
 
 /* Native JSON format (DESIGN.md "Models"). */

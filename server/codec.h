@@ -46,10 +46,6 @@ void rs_buf_json_string(rs_buf *b, const char *s);
 /* Hands the memory to the caller (who frees it) and re-initialises b. */
 char *rs_buf_steal(rs_buf *b, size_t *len);
 
-/* Writes the shortest round-trip text of f into out (at least 16 bytes);
- * returns its length. Exposed for tests and benchmarks. */
-int rs_format_float(float f, char *out);
-
 /* Parses one JSON number at s (not past end) into a double exactly as strtod
  * would; returns the number of characters used, or 0 if s is not a number. */
 size_t rs_parse_number(const char *s, const char *end, double *out);

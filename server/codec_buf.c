@@ -102,7 +102,7 @@ void rs_buf_int(rs_buf *b, long long v)
 void rs_buf_float(rs_buf *b, float f)
 {
     if (!rs_buf_reserve(b, 16)) return;
-    int n = rs_format_float(f, b->data + b->len);
+    int n = mlp_format_float(f, b->data + b->len);
     b->len += (size_t)n;
     b->data[b->len] = '\0';
 }

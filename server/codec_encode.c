@@ -13,7 +13,7 @@
 
 #include "codec_internal.h"
 
-/* Longest text rs_format_float writes, plus a separator. */
+/* Longest text mlp_format_float writes, plus a separator. */
 #define FLOAT_TEXT_MAX 17
 
 /* Writes n floats separated by commas (no brackets). The hot loop of every
@@ -23,10 +23,10 @@ static void floats_write(rs_buf *out, const float *v, size_t n)
     if (n == 0) return;
     if (n > (SIZE_MAX / 2) / FLOAT_TEXT_MAX || !rs_buf_reserve(out, n * FLOAT_TEXT_MAX)) return;
     char *o = out->data + out->len;
-    o += rs_format_float(v[0], o);
+    o += mlp_format_float(v[0], o);
     for (size_t i = 1; i < n; i++) {
         *o++ = ',';
-        o += rs_format_float(v[i], o);
+        o += mlp_format_float(v[i], o);
     }
     out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';

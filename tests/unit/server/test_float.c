@@ -74,7 +74,7 @@ static void check_round_trip(float f)
 {
     char out[32];
     memset(out, 'x', sizeof out);
-    int n = rs_format_float(f, out);
+    int n = mlp_format_float(f, out);
     assert_true(n > 0 && n < 16);
     assert_int_equal((int)strlen(out), n);
     float g = strtof(out, NULL);
@@ -86,37 +86,37 @@ static void test_special_values(void **s)
 {
     (void)s;
     char out[32];
-    assert_int_equal(rs_format_float(0.0f, out), 1);
+    assert_int_equal(mlp_format_float(0.0f, out), 1);
     assert_string_equal(out, "0");
-    rs_format_float(-0.0f, out);
+    mlp_format_float(-0.0f, out);
     assert_string_equal(out, "-0");
-    rs_format_float(INFINITY, out);
+    mlp_format_float(INFINITY, out);
     assert_string_equal(out, "null");
-    rs_format_float(-INFINITY, out);
+    mlp_format_float(-INFINITY, out);
     assert_string_equal(out, "null");
-    rs_format_float(NAN, out);
+    mlp_format_float(NAN, out);
     assert_string_equal(out, "null");
-    rs_format_float(1.0f, out);
+    mlp_format_float(1.0f, out);
     assert_string_equal(out, "1");
-    rs_format_float(0.1f, out);
+    mlp_format_float(0.1f, out);
     assert_string_equal(out, "0.1");
-    rs_format_float(-2.5f, out);
+    mlp_format_float(-2.5f, out);
     assert_string_equal(out, "-2.5");
-    rs_format_float(100.0f, out);
+    mlp_format_float(100.0f, out);
     assert_string_equal(out, "100");
-    rs_format_float(1e-5f, out);
+    mlp_format_float(1e-5f, out);
     assert_string_equal(out, "0.00001");
-    rs_format_float(1e-6f, out);
+    mlp_format_float(1e-6f, out);
     assert_string_equal(out, "1e-6");
-    rs_format_float(1e10f, out);
+    mlp_format_float(1e10f, out);
     assert_string_equal(out, "1e10");
-    rs_format_float(16777216.0f, out);
+    mlp_format_float(16777216.0f, out);
     assert_string_equal(out, "16777216");
-    rs_format_float(FLT_MAX, out);
+    mlp_format_float(FLT_MAX, out);
     assert_string_equal(out, "3.4028235e38");
-    rs_format_float(FLT_MIN, out);
+    mlp_format_float(FLT_MIN, out);
     assert_string_equal(out, "1.1754944e-38");
-    rs_format_float(float_from_bits(1), out); /* smallest subnormal */
+    mlp_format_float(float_from_bits(1), out); /* smallest subnormal */
     assert_string_equal(out, "1e-45");
     check_round_trip(float_from_bits(0x007fffff)); /* largest subnormal */
     check_round_trip(float_from_bits(0x7f7fffff));
@@ -137,11 +137,11 @@ static void test_powers_and_integers(void **s)
         snprintf(tmp, sizeof tmp, "1e%d", e);
         float f = strtof(tmp, NULL);
         check_round_trip(f);
-        rs_format_float(f, out);
+        mlp_format_float(f, out);
         assert_int_equal(significant_digits(out), 1); /* 10^e: one digit */
     }
     for (int i = -100000; i <= 100000; i++) {
-        rs_format_float((float)i, out);
+        mlp_format_float((float)i, out);
         snprintf(tmp, sizeof tmp, "%d", i);
         assert_string_equal(out, tmp);
     }
@@ -155,7 +155,7 @@ static void test_random_bits_round_trip(void **s)
         uint32_t u = (uint32_t)rng_next();
         float f = float_from_bits(u);
         if (!isfinite(f)) continue;
-        rs_format_float(f, out);
+        mlp_format_float(f, out);
         float g = strtof(out, NULL);
         if (!same_bits(f, g))
             fail_msg("0x%08x written as %s reads back as %.9g", (unsigned)u, out, (double)g);
@@ -175,7 +175,7 @@ static void test_shortest_against_brute_force(void **s)
         float f = float_from_bits(u);
         if (!isfinite(f)) continue;
         if (i % 2) f = (float)((double)(u >> 8) / 16777216.0 * 2 - 1); /* typical outputs */
-        rs_format_float(f, out);
+        mlp_format_float(f, out);
         int ours = significant_digits(out);
         int best = brute_force_digits(f);
         samples++;
@@ -195,7 +195,7 @@ static void test_output_is_json_number(void **s)
     for (long i = 0; i < 100000; i++) {
         float f = float_from_bits((uint32_t)rng_next());
         if (!isfinite(f)) continue;
-        int n = rs_format_float(f, out);
+        int n = mlp_format_float(f, out);
         double d;
         assert_int_equal(rs_parse_number(out, out + n, &d), (size_t)n);
         assert_true(same_bits((float)d, f));
