@@ -43,6 +43,8 @@ COPY docker/healthcheck /usr/local/bin/reluserve-healthcheck
 COPY models /models
 
 # Every flag has a RELUSERVE_* twin; these are the container's defaults.
+# The server listens on 127.0.0.1 unless told otherwise; a container must
+# listen on every interface for its published port to reach it.
 # OpenBLAS runs single-threaded inside each pool job (DESIGN.md: the libuv
 # pool owns the cores), so its own thread pool is switched off.
 ENV RELUSERVE_MODELS=/models \

@@ -38,9 +38,9 @@ typedef struct {
 static const opt_def OPTS[] = {
     {"models", "RELUSERVE_MODELS", OPT_STR, OFF(models_dir), 0, 0, "models",
      "model repository: DIR/<name>/<version>/model.{json,safetensors,onnx}"},
-    {"host", "RELUSERVE_HOST", OPT_STR, OFF(host), 0, 0, "0.0.0.0",
-     "address to listen on (0.0.0.0 = every interface, as containers need; 127.0.0.1 = this "
-     "machine only)"},
+    {"host", "RELUSERVE_HOST", OPT_STR, OFF(host), 0, 0, "127.0.0.1",
+     "address to listen on (127.0.0.1 = this machine only; 0.0.0.0 = every interface, as "
+     "containers need)"},
     {"port", "RELUSERVE_PORT", OPT_INT, OFF(port), 0, 65535, "8080",
      "TCP port (0 = any free port)"},
     {"threads", "RELUSERVE_THREADS", OPT_INT, OFF(threads), 0, 1024, "0",
@@ -109,7 +109,7 @@ void rs_config_defaults(rs_config *c)
 {
     memset(c, 0, sizeof *c);
     c->models_dir = strdup("models");
-    c->host = strdup("0.0.0.0");
+    c->host = strdup("127.0.0.1");
     c->port = 8080;
     c->max_batch = 64;
     c->max_queue = 1024;

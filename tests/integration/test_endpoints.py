@@ -273,6 +273,38 @@ def test_env_twins_configure_the_server(repo, tmp_path):
     s.stop()
 
 
+def _listen_addresses(port):
+    """Local addresses of the sockets listening on port, from /proc/net/tcp{,6}
+    (hex, as the kernel writes them)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                local, state = line.split()[1], line.split()[3]
+                addr, p = local.split(":")
+                if state == "0A" and int(p, 16) == port:
+                    found.append(addr)
+    return found
+
+
+def test_default_host_is_loopback_only(repo, tmp_path, monkeypatch):
+    """Without --host (or RELUSERVE_HOST) the server listens on 127.0.0.1
+    only: `make run` on a laptop must not expose it to the network."""
+    monkeypatch.delenv("RELUSERVE_HOST", raising=False)
+    port = helpers.free_port()
+    s = helpers.Server(repo[0], ["--models", str(repo[0]), "--port", str(port)], port=port,
+                       log_dir=str(tmp_path), flags=False)
+    try:
+        s.wait_ready()
+        assert _listen_addresses(port) == ["0100007F"], _listen_addresses(port)
+    except BaseException:
+        s.kill()
+        raise
+    _, log = s.stop()
+    assert f"listening on http://127.0.0.1:{port}" in log, log[:2000]
+
+
 def test_flag_wins_over_env_twin(repo, tmp_path):
     s = helpers.Server(repo[0], ["--max-rows", "5"], env={"RELUSERVE_MAX_ROWS": "2"},
                        log_dir=str(tmp_path))

@@ -32,7 +32,7 @@ static void test_defaults(void **state)
     char err[256];
     assert_int_equal(parse(&c, NULL, 0, NULL, err), 0);
     assert_string_equal(c.models_dir, "models");
-    assert_string_equal(c.host, "0.0.0.0");
+    assert_string_equal(c.host, "127.0.0.1");
     assert_int_equal(c.port, 8080);
     assert_int_equal(c.max_batch, 64);
     assert_int_equal(c.batch_delay_us, 0);
