@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -288,3 +289,57 @@ def check_v2_response(doc, model, x, name, version, labels=None, targets=None, d
 
 
 PROM_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEinfaINFNa]+( [0-9]+)?$')
+
+
+# ------------------------------------------------------------ safetensors
+
+def safetensors_bytes(tensors):
+    """A safetensors file of (name, float32 array) pairs, in order."""
+    header, blobs, off = {}, [], 0
+    for name, arr in tensors:
+        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def write_relu_mlp_safetensors(folder, name, sizes, seed):
+    """A ReLU classifier of these layer sizes (He-normal weights, softmax
+    output) as model.safetensors + config.json in folder: seconds faster
+    than JSON for the big models the load tests want. Returns the number of
+    parameters."""
+    rng = np.random.default_rng(seed)
+    tensors = []
+    for l, (fan_in, units) in enumerate(zip(sizes, sizes[1:])):
+        tensors.append((f"{2 * l}.weight",
+                        rng.normal(0.0, (2.0 / fan_in) ** 0.5, (units, fan_in)).astype(np.float32)))
+        tensors.append((f"{2 * l}.bias", rng.normal(0.0, 0.1, units).astype(np.float32)))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(safetensors_bytes(tensors))
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump({"name": name, "task": "classification",
+                   "input": {"name": "input", "size": sizes[0]}, "output": {"name": "output"},
+                   "activations": ["relu"] * (len(sizes) - 2) + ["softmax"]}, f)
+    return sum(t.size for _, t in tensors)
+
+
+def read_rss_kib(pid):
+    """The process's resident set (VmRSS) in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
+METRIC_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)', re.M)
+
+
+def metrics(port):
+    """GET /metrics as {"name{labels}": value}."""
+    text = get(port, "/metrics").body.decode()
+    return {m.group(1) + (m.group(2) or ""): float(m.group(3)) for m in METRIC_LINE.finditer(text)}

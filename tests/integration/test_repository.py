@@ -3,7 +3,6 @@ next to native JSON, and a corrupt model that must not take the server down."""
 
 import json
 import os
-import struct
 
 import numpy as np
 import pytest
@@ -15,18 +14,6 @@ from helpers import get, post
 import mlpref
 
 
-def _safetensors(tensors):
-    header, blobs, off = {}, [], 0
-    for name, arr in tensors:
-        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape),
-                        "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header).encode()
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
-
-
 @pytest.fixture(scope="module")
 def mixed_repo(tmp_path_factory):
     root = tmp_path_factory.mktemp("mixed")
@@ -36,7 +23,7 @@ def mixed_repo(tmp_path_factory):
     d = root / "st" / "1"
     os.makedirs(d)
     (d / "model.safetensors").write_bytes(
-        _safetensors([(k, v.numpy()) for k, v in seq.state_dict().items()]))
+        helpers.safetensors_bytes([(k, v.numpy()) for k, v in seq.state_dict().items()]))
     (d / "config.json").write_text(json.dumps({
         "name": "st", "task": "classification", "input": {"name": "features", "size": 5},
         "output": {"name": "scores", "labels": ["a", "b", "c"]},

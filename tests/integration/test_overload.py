@@ -1,0 +1,204 @@
+"""Overload at 4x what the server can hold (issue 7, section 3): the excess is
+refused at once with 503 + Retry-After + {"error"} while the accepted work
+is still queued, no other status or socket error appears, the server's
+resident memory stays under a bound computed from what it may hold, and the
+first request after the burst is served.
+
+The server runs with --threads 1 --max-queue 3 --max-batch 1: one request
+computes (a request's 1024 rows exceed --max-batch, so it runs alone) and
+three wait, so it holds CAPACITY = 4 requests. A 16-2048-2048-2048-10 model
+makes each of them compute for a few hundred milliseconds. Sixteen clients
+(4 x CAPACITY) send one request each: the first CAPACITY fill the server, and
+once /metrics shows all of them accepted, the other twelve arrive together."""
+
+import http.client
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import helpers
+
+THREADS = 1
+MAX_QUEUE = 3
+CAPACITY = THREADS + MAX_QUEUE
+CLIENTS = 4 * CAPACITY
+SIZES = [16, 2048, 2048, 2048, 10]
+ROWS = 1024
+MODEL = "slow"
+LABELS = f'{{model="{MODEL}"}}'
+# What the allocator may keep beyond the accounted buffers: libmicrohttpd's
+# per-connection pools (CLIENTS x 32 KiB), thread stacks, glibc arena slack,
+# metrics and log buffers. Under ASan the shadow (1/8 of what is touched) and
+# the quarantine of freed blocks come on top.
+SLACK_KIB = 16 * 1024 * (3 if helpers.SLOW > 1 else 1)
+
+
+@pytest.fixture(scope="module")
+def slow_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("overload")
+    n_params = helpers.write_relu_mlp_safetensors(str(root / MODEL / "1"), MODEL, SIZES, 5)
+    return root, n_params
+
+
+def _body(rows, seed):
+    x = np.random.default_rng(seed).normal(size=(rows, SIZES[0])).astype(np.float32)
+    return helpers.v2_body(x, diag="none")
+
+
+def _send(port, body, out, i):
+    """POST body on a fresh connection; out[i] = (status, headers, data,
+    seconds) or the exception (a reset, a timeout) as a string."""
+    t0 = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120 * helpers.SLOW)
+    try:
+        conn.request("POST", f"/v2/models/{MODEL}/infer", body=body,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        out[i] = (r.status, {k.lower(): v for k, v in r.getheaders()}, data,
+                  time.monotonic() - t0)
+    except Exception as ex:  # noqa: BLE001 — every failure is reported by the test
+        out[i] = f"{type(ex).__name__}: {ex}"
+    finally:
+        conn.close()
+
+
+class RssSampler(threading.Thread):
+    """Reads the server's VmRSS every 5 ms until stopped; keeps the maximum."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.samples = pid, 0, 0
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            self.peak = max(self.peak, helpers.read_rss_kib(self.pid))
+            self.samples += 1
+            self.halt.wait(0.005)
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+        return self.peak
+
+
+def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_path):
+    root, n_params = slow_repo
+    s = helpers.Server(root, ["--threads", str(THREADS), "--max-queue", str(MAX_QUEUE),
+                              "--max-batch", "1"], log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+        body = json.dumps(_body(ROWS, 1)).encode()
+        before = helpers.metrics(s.port)
+        rss_ready = helpers.read_rss_kib(s.proc.pid)
+        sampler = RssSampler(s.proc.pid)
+        sampler.start()
+
+        # Fill: CAPACITY requests, until the server has accepted every one
+        # (queued, computing or answered). They are ahead of the burst in the
+        # FIFO queue.
+        results = [None] * CLIENTS
+        fill = [threading.Thread(target=_send, args=(s.port, body, results, i))
+                for i in range(CAPACITY)]
+        for t in fill:
+            t.start()
+        deadline = time.monotonic() + 30 * helpers.SLOW
+        while True:
+            m = helpers.metrics(s.port)
+            queued = m.get(f'reluserve_queue_depth{{model="{MODEL}",version="1"}}', 0)
+            computing = m["reluserve_batches_in_flight"]
+            answered = (m.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0) -
+                        before.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0))
+            if queued + computing + answered >= CAPACITY:
+                break
+            assert time.monotonic() < deadline, \
+                f"the server never held the {CAPACITY} fill requests: {queued} queued, " \
+                f"{computing} computing, {answered} answered"
+            time.sleep(0.005)
+        fill_state = (queued, computing, answered)
+
+        # The burst: 3 x CAPACITY more clients at once.
+        barrier = threading.Barrier(CLIENTS - CAPACITY)
+
+        def burst_client(i):
+            barrier.wait()
+            _send(s.port, body, results, i)
+
+        burst = [threading.Thread(target=burst_client, args=(i,))
+                 for i in range(CAPACITY, CLIENTS)]
+        for t in burst:
+            t.start()
+        for t in burst:
+            t.join(120 * helpers.SLOW)
+        assert not any(t.is_alive() for t in burst), "burst clients still waiting"
+        # Ordering, not timing: every burst client has its answer, and the
+        # server has not yet answered all the requests it accepted before the
+        # burst (the FIFO queue serves them first), so no 503 waited for
+        # queued work to drain.
+        after_burst = helpers.metrics(s.port)
+        answered_then = (
+            after_burst.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0) -
+            before.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0))
+
+        for t in fill:
+            t.join(120 * helpers.SLOW)
+        assert not any(t.is_alive() for t in fill), "fill clients still waiting"
+        rss_peak = sampler.stop()
+        rss_after = helpers.read_rss_kib(s.proc.pid)
+
+        errors = [f"client {i}: {r}" for i, r in enumerate(results) if isinstance(r, str)]
+        assert not errors, "socket errors under overload:\n" + "\n".join(errors)
+        statuses = [r[0] for r in results]
+        assert set(statuses) <= {200, 503}, f"statuses other than 200/503: {statuses}"
+        assert all(st == 200 for st in statuses[:CAPACITY]), \
+            f"a request accepted before the burst failed: {statuses[:CAPACITY]}"
+        refused = [r for r in results if r[0] == 503]
+        assert refused, f"no 503 with {CLIENTS} clients against a capacity of {CAPACITY}: " \
+                        f"the queue limit is not enforced ({statuses})"
+        for st, hdrs, data, _ in refused:
+            helpers.assert_error(helpers.Response(st, hdrs, data), 503, "max_queue")
+            ra = hdrs.get("retry-after", "")
+            assert ra.isdigit() and int(ra) >= 1, f"503 with Retry-After {ra!r}"
+        assert answered_then < CAPACITY, \
+            f"the 503s came only after the server had answered all {CAPACITY} requests " \
+            f"accepted before them ({answered_then} answered)"
+        served_503 = (after_burst.get(f'reluserve_requests_total{{model="{MODEL}",status="503"}}', 0)
+                      - before.get(f'reluserve_requests_total{{model="{MODEL}",status="503"}}', 0))
+        assert served_503 == len(refused), (served_503, len(refused))
+
+        # Memory: what the server had at ready (binary, libraries, the
+        # weights), plus the pool thread's workspace (forward keeps the input
+        # and Z and A of every layer: rows x (inputs + 2 x units) floats),
+        # plus every client's request in flight at once (its body, the decoded
+        # tensor, the response), plus the fixed slack above.
+        weights_kib = n_params * 4 // 1024
+        workspace_kib = THREADS * ROWS * (SIZES[0] + 2 * sum(SIZES[1:])) * 4 // 1024
+        response_kib = max(len(r[2]) for r in results) // 1024 + 1
+        request_kib = CLIENTS * (len(body) // 1024 + ROWS * SIZES[0] * 4 // 1024 + response_kib)
+        bound = rss_ready + workspace_kib + request_kib + SLACK_KIB
+        assert rss_ready >= weights_kib, (rss_ready, weights_kib)
+        assert rss_peak <= bound and rss_after <= bound, \
+            f"RSS peak {rss_peak} KiB / after {rss_after} KiB over the bound {bound} KiB " \
+            f"(ready {rss_ready} + workspace {workspace_kib} + requests {request_kib} + " \
+            f"slack {SLACK_KIB})"
+
+        # The load is gone: the very next request is served.
+        small = _body(4, 2)
+        r = helpers.post(s.port, f"/v2/models/{MODEL}/infer", small)
+        assert r.status == 200, r
+        assert helpers.output_tensor(r.json())["shape"] == [4, SIZES[-1]]
+
+        lat_503 = [r[3] for r in refused]
+        print(f"\n{CLIENTS} clients, capacity {CAPACITY}: fill state {fill_state} "
+              f"(queued, computing, answered); {statuses.count(200)} x 200, {len(refused)} x 503 "
+              f"(client-side latency max {max(lat_503) * 1e3:.1f} ms), answered when the last "
+              f"503 arrived: {answered_then}; RSS KiB ready {rss_ready} (weights {weights_kib}), "
+              f"peak {rss_peak} ({sampler.samples} samples), after {rss_after}, bound {bound}")
+    except BaseException:
+        s.kill()
+        raise
+    s.stop()
