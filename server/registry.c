@@ -71,7 +71,20 @@ static bool version_number(const char *s, long long *out)
     return true;
 }
 
-/* Loads DIR/<name>/<version>; never NULL except when out of memory. */
+/* Removes every occurrence of prefix from msg. Errors are kept without the
+ * repository's location because HTTP answers (ready, metadata, the index,
+ * load) carry them: a client learns which file failed and why, never where
+ * the server keeps it. The log line says where. */
+static void strip_all(char *msg, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (!n) return;
+    for (char *p; (p = strstr(msg, prefix));)
+        memmove(p, p + n, strlen(p + n) + 1);
+}
+
+/* Loads DIR/<name>/<version>; never NULL except when out of memory. v->error
+ * names files relative to the version folder (see strip_all). */
 static rs_model_version *version_load(const char *dir, const char *name, const char *version,
                                       long long number, const rs_model_config *cfg)
 {
@@ -96,8 +109,8 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
     }
     char msg[2048];
     if (!found) {
-        snprintf(msg, sizeof msg, "%s/%s/%s holds no model.json or model.safetensors", dir, name,
-                 version);
+        snprintf(msg, sizeof msg,
+                 "the version folder holds no model.json, model.safetensors or model.onnx");
     } else {
         mlp_error e = {{0}};
         mlp_status st = mlp_model_load(path, &v->model, &e);
@@ -106,7 +119,7 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
             if (!v->monitor) {
                 mlp_model_free(v->model);
                 v->model = NULL;
-                snprintf(msg, sizeof msg, "%s: out of memory for the activity monitor", path);
+                snprintf(msg, sizeof msg, "out of memory for the activity monitor");
             } else {
                 rs_log(RS_LOG_INFO,
                        "loaded model %s version %s from %s (%d inputs, %d layers, %d outputs)",
@@ -123,8 +136,11 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
                 snprintf(msg, sizeof msg, "%s: %s", path, e.msg[0] ? e.msg : mlp_status_str(st));
         }
     }
+    char folder[1024];
+    snprintf(folder, sizeof folder, "%s/%s/%s/", dir, name, version);
+    strip_all(msg, folder);
     v->error = strdup(msg);
-    rs_log(RS_LOG_ERROR, "model %s version %s failed to load: %s", name, version, msg);
+    rs_log(RS_LOG_ERROR, "model %s version %s (%s) failed to load: %s", name, version, folder, msg);
     return v;
 }
 
@@ -222,11 +238,12 @@ static int cmp_version(const void *a, const void *b)
     return (x->number > y->number) - (x->number < y->number);
 }
 
-static void group_set_error(model_group *g, const char *msg)
+/* msg names files relative to the model's folder DIR/<name>/ (see strip_all). */
+static void group_set_error(model_group *g, const char *dir, const char *msg)
 {
     free(g->error);
     g->error = strdup(msg);
-    rs_log(RS_LOG_ERROR, "model %s is not available: %s", g->name, msg);
+    rs_log(RS_LOG_ERROR, "model %s (%s/%s/) is not available: %s", g->name, dir, g->name, msg);
 }
 
 /* Reads DIR/<name> into g (which the caller frees with group_clear).
@@ -244,24 +261,23 @@ static int group_scan(const char *dir, const char *name, const rs_model_config *
         size_t len = 0;
         char *text = file_read(path, &len);
         if (!text) {
-            snprintf(msg, sizeof msg, "%s: cannot be read", path);
-            group_set_error(g, msg);
+            snprintf(msg, sizeof msg, "config.json: cannot be read");
+            group_set_error(g, dir, msg);
             return 0;
         }
         char e[512];
         int rc = rs_model_config_parse(text, len, &g->cfg, e, sizeof e);
         free(text);
         if (rc) {
-            snprintf(msg, sizeof msg, "%s/%s/%s", dir, name, e);
-            group_set_error(g, msg);
+            group_set_error(g, dir, e); /* e starts with "config.json: " */
             return 0;
         }
     }
     snprintf(path, sizeof path, "%s/%s", dir, name);
     DIR *d = opendir(path);
     if (!d) {
-        snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
-        group_set_error(g, msg);
+        snprintf(msg, sizeof msg, "the model folder cannot be read: %s", strerror(errno));
+        group_set_error(g, dir, msg);
         return 0;
     }
     struct dirent *de;
@@ -289,9 +305,10 @@ static int group_scan(const char *dir, const char *name, const rs_model_config *
     }
     closedir(d);
     if (g->n_versions == 0) {
-        snprintf(msg, sizeof msg, "%s/%s has no version folders (expected %s/%s/1/model.json)", dir,
-                 name, dir, name);
-        group_set_error(g, msg);
+        snprintf(msg, sizeof msg,
+                 "the model folder has no version folders (expected a numbered folder such as "
+                 "'1' holding model.json)");
+        group_set_error(g, dir, msg);
         return 0;
     }
     qsort(g->versions, (size_t)g->n_versions, sizeof *g->versions, cmp_version);
@@ -541,7 +558,7 @@ int rs_registry_load(rs_registry *r, const char *name, char *err, size_t errlen)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", r->dir, name);
     if (!dir_exists(path)) {
-        snprintf(err, errlen, "model '%s' has no folder %s in the repository", name, path);
+        snprintf(err, errlen, "model '%s' has no folder in the repository", name);
         return 404;
     }
     /* Loading reads files: do it outside the lock, then swap. */

@@ -42,6 +42,7 @@ def mixed_repo(tmp_path_factory):
     os.makedirs(root / "broken" / "1")
     text = json.dumps(good)
     (root / "broken" / "1" / "model.json").write_text(text[: len(text) // 2])
+    os.makedirs(root / "empty")  # a model folder without versions
     return root, model
 
 
@@ -111,3 +112,22 @@ def test_index_reports_the_broken_model(mixed_server):
     assert states["st"]["state"] == "READY"
     assert states["broken"]["state"] != "READY"
     assert "model.json" in states["broken"].get("reason", ""), states["broken"]
+
+
+def test_no_filesystem_path_in_any_answer(mixed_server, mixed_repo):
+    """Errors about broken files name the model, the version and the file, never
+    where the repository lives on the server's disk."""
+    port, root = mixed_server.port, str(mixed_repo[0])
+    r = get(port, "/v2/health/ready")
+    msg = helpers.assert_error(r, 503, "model 'broken'", "version '1'", "model.json")
+    assert "/" not in msg, msg
+    answers = [get(port, "/v2/models/broken"), get(port, "/v2/models/broken/versions/1"),
+               get(port, "/v2/models/empty"), post(port, "/v2/models/broken/infer", {}),
+               post(port, "/v2/repository/index", {})]
+    for a in answers:
+        assert a.status in (200, 503), a
+        assert root not in a.body.decode(), a
+    reasons = {e["name"]: e["reason"] for e in answers[-1].json()}
+    for name in ("broken", "empty"):
+        assert reasons[name] and "/" not in reasons[name], reasons
+    assert root in mixed_server.stderr(), "the log must still say where the files are"
