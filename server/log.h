@@ -2,6 +2,11 @@
  * log — lines on stderr, as text or one JSON object per line. Each line is
  * written with a single write(2), so lines from different threads never
  * interleave. Configure once before any thread logs.
+ *
+ * Strings may hold any bytes (a client chooses its URL): a JSON line is
+ * always one valid JSON object in UTF-8, a text line never gains a line or
+ * (in access lines) a field, and overlong strings are cut inside themselves
+ * at a whole character, ending with "...".
  */
 #ifndef RS_LOG_H
 #define RS_LOG_H

@@ -346,6 +346,36 @@ def test_json_log_format_access_lines(repo, tmp_path):
     assert any(d.get("status") == 200 and d.get("rows") == 2 for d in access), access
 
 
+def test_json_log_lines_stay_valid_json_whatever_the_url(repo, tmp_path):
+    """A 10 KiB URL (cut in the log) and bytes >= 0x80 (libmicrohttpd decodes
+    %XX in the path) still give one valid JSON object per line, in UTF-8."""
+    import json
+    s = helpers.Server(repo[0], ["--log-format", "json"], log_dir=str(tmp_path))
+    long_path = "/v2/models/" + "a%22%5C%80%0A%C3%A9" * 700 + "/ready"
+    try:
+        s.wait_ready()
+        for path in (long_path, "/v2/models/caf%C3%A9%80%FF%C0%AF%ED%A0%80/ready",
+                     "/x%E2%82%AC%F0%9F%98%80"):
+            r = get(s.port, path, headers={"X-Request-Id": "odd-url"})
+            assert r.status == 404, r
+    except BaseException:
+        s.kill()
+        raise
+    _, log = s.stop()
+    raw = open(s.log_path, "rb").read()
+    text = raw.decode("utf-8")  # strict: the log is UTF-8
+    docs = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+    odd = [d for d in docs if d.get("request_id") == "odd-url"]
+    assert len(odd) == 3, odd
+    for d in odd:
+        assert d["msg"] == "access" and d["status"] == 404 and d["method"] == "GET", d
+    assert len(odd[0]["path"]) > 500 and odd[0]["path"].endswith("..."), odd[0]["path"][-50:]
+    # well-formed UTF-8 as sent, every other byte as U+00XX
+    assert odd[1]["path"] == ("/v2/models/caf\u00e9\u0080\u00ff\u00c0\u00af\u00ed\u00a0\u0080"
+                              "/ready")
+    assert odd[2]["path"] == "/x\u20ac\U0001f600"
+
+
 def test_model_diagnostics_window_finds_never_active_units(port, models):
     """GET /v2/models/{m}/diagnostics: a hidden layer silent for every row of
     live traffic has never_active_fraction 1; a healthy layer less."""

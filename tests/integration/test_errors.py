@@ -436,3 +436,19 @@ def test_access_log_cannot_be_forged_through_the_url(server, port):
     for line in log.splitlines():
         assert not line.startswith(marker), f"forged log line: {line!r}"
     assert "\x1b" not in log, "a terminal escape reached the log"
+
+
+def test_text_log_line_cannot_gain_a_field_from_the_url(server, port):
+    """libmicrohttpd decodes %20 in the path: written raw into a text access
+    line, a URL could add fields (status, model=...) that log readers split on."""
+    rid = "field-forge-1c9e"
+    r = get(port, "/x%20200%20model=evil%20rows=9%22", headers={"X-Request-Id": rid})
+    assert r.status == 404, r
+    time.sleep(0.2)
+    lines = [ln for ln in server.stderr().splitlines() if ln.endswith("id=" + rid)]
+    assert len(lines) == 1, lines
+    fields = lines[0].split()
+    # ts, level, method, path, status, model=, rows=, us=, id=
+    assert len(fields) == 9, fields
+    assert fields[3] == "/x\\x20200\\x20model=evil\\x20rows=9\\x22", fields
+    assert fields[4] == "404" and fields[5] == "model=-", fields
