@@ -17,6 +17,8 @@
  *   MSE (t):           g = (1/(n·K)) Σ (A - t)²,  dA = 2(A - t)/(n·K), then
  *                      through f' of the last activation (softmax: its Jacobian,
  *                      dz_j = p_j (da_j - Σ_k p_k da_k))
+ *   BINARY (y in [0,1]): g = (1/(n·K)) Σ [max(z,0) - z·y + log(1 + e^-|z|)],
+ *                      dZ = (σ(z) - y)/(n·K)  (binary cross-entropy on the logit)
  *   MAX_LOGIT:         g = Σ_i max_j z_ij,  dZ = onehot(argmax_j z_ij) (first max)
  * lse is log Σ exp, computed after subtracting the row max (no overflow).
  * Because every formula uses only the range's rows and its own n, a range of
@@ -152,19 +154,7 @@ static mlp_status check_request(const mlp_model *m, const mlp_workspace *ws, int
         return MLP_ERR_INVALID;
     for (int l = 0; l < m->n_layers; l++)
         if (ws->units[l] != m->layers[l].out) return MLP_ERR_INVALID;
-    switch (t->kind) {
-    case MLP_TARGET_MAX_LOGIT:
-        return MLP_OK;
-    case MLP_TARGET_LABELS:
-        if (!t->labels) return MLP_ERR_INVALID;
-        for (int i = 0; i < n; i++)
-            if (t->labels[i] < 0 || t->labels[i] >= m->n_outputs) return MLP_ERR_INVALID;
-        return MLP_OK;
-    case MLP_TARGET_DISTRIBUTION:
-    case MLP_TARGET_MSE:
-        return t->targets ? MLP_OK : MLP_ERR_INVALID;
-    }
-    return MLP_ERR_INVALID;
+    return mlp_target_check(m, t, n, NULL) == MLP_OK ? MLP_OK : MLP_ERR_INVALID;
 }
 
 /*
@@ -221,6 +211,22 @@ static double output_value(const mlp_model *m, const mlp_workspace *ws, int row0
             }
         }
         return g / n;
+    case MLP_TARGET_BINARY: {
+        /* PyTorch's BCEWithLogitsLoss, written so exp never overflows:
+         * -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z·y + log(1 + e^-|z|) */
+        double count = (double)n * (double)K;
+        for (size_t i = 0; i < (size_t)n * (size_t)K; i++) {
+            double zi = z[i];
+            double y = t->labels ? (double)t->labels[i] : (double)t->targets[i];
+            double e = exp(-fabs(zi));
+            g += (zi > 0.0 ? zi : 0.0) - zi * y + log1p(e);
+            if (d) {
+                double sig = zi >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+                d[i] = (float)((sig - y) / count);
+            }
+        }
+        return g / count;
+    }
     case MLP_TARGET_MSE: {
         double count = (double)n * (double)K;
         for (size_t i = 0; i < (size_t)n * (size_t)K; i++) {
@@ -238,11 +244,6 @@ float mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n, con
 {
     if (check_request(m, ws, row0, n, t) != MLP_OK) return NAN;
     return (float)output_value(m, ws, row0, n, t, NULL);
-}
-
-mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m)
-{
-    return m->task == MLP_TASK_CLASSIFICATION ? MLP_TARGET_DISTRIBUTION : MLP_TARGET_MSE;
 }
 
 /* dZ_L from dA_L for MSE: elementwise f', or softmax's Jacobian per row. */
@@ -333,6 +334,7 @@ mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, 
     ws->grad_row0 = row0;
     ws->grad_rows = n;
     ws->has_loss = t->kind != MLP_TARGET_MAX_LOGIT;
+    ws->target = t->kind;
     ws->loss = ws->has_loss ? (float)g : NAN;
     if (loss) *loss = ws->loss;
     return MLP_OK;

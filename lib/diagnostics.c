@@ -117,6 +117,7 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
         .gradient_ratio = NAN,
         .has_loss = grads && ws->has_loss,
         .loss = grads && ws->has_loss ? ws->loss : NAN,
+        .target = grads && ws->has_loss ? ws->target : MLP_TARGET_MAX_LOGIT,
         .input_gradient = grads ? ws->dx : NULL,
     };
     if (grads) {

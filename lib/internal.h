@@ -50,6 +50,7 @@ struct mlp_workspace {
     int grad_row0, grad_rows;
     bool has_loss;
     float loss;
+    mlp_target_kind target; /* g of the last backward */
 
     /* diagnostics */
     mlp_layer_diag *diag;

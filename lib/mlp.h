@@ -242,24 +242,49 @@ int mlp_kernel_crossover_rows(int in, int out);
  * The scalar g whose gradient backward computes (DESIGN.md):
  * - LABELS: mean over rows of cross-entropy of softmax(Z_L) and class indices;
  * - DISTRIBUTION: mean over rows of -sum t*log softmax(Z_L), t a row of targets;
+ * - BINARY: mean over all output elements of binary cross-entropy on the
+ *   logit Z_L (PyTorch's BCEWithLogitsLoss): labels 0/1 (one-output models
+ *   only) or targets in [0, 1], the probability of class 1;
  * - MSE: mean over all output elements of (A_L - t)^2;
  * - MAX_LOGIT: sum over rows of max_j Z_L[i, j] (no loss; the default probe).
  * targets/labels point at the backward rows only (rows x n_outputs, or rows).
+ * Cross-entropy over one output is refused: the softmax of one logit is 1, so
+ * it would be 0 with every gradient 0.
  */
 typedef enum {
     MLP_TARGET_MAX_LOGIT = 0,
     MLP_TARGET_LABELS,
     MLP_TARGET_DISTRIBUTION,
     MLP_TARGET_MSE,
+    MLP_TARGET_BINARY,
 } mlp_target_kind;
 
 typedef struct {
     mlp_target_kind kind;
-    const int *labels;    /* LABELS: class indices in [0, n_outputs) */
-    const float *targets; /* DISTRIBUTION, MSE */
+    const int *labels;    /* LABELS: class indices in [0, n_outputs); BINARY: 0 or 1 */
+    const float *targets; /* DISTRIBUTION, MSE; BINARY when labels is NULL */
 } mlp_target;
 
-/* The loss kind a model's task implies for a `targets` tensor. */
+/* Classes a `labels` tensor may name: n_outputs for a classifier with several
+ * outputs, 2 for a one-output classifier (binary cross-entropy), 0 where
+ * labels have no loss (regression, or one softmax output). */
+int mlp_model_classes(const mlp_model *m);
+
+/* The loss a model's task and output imply for a `labels` (labels true) or
+ * `targets` tensor: LABELS or DISTRIBUTION for a classifier with several
+ * outputs, BINARY for one with one output, MSE for targets on regression.
+ * MLP_ERR_INVALID, with err naming the model and the combination, where
+ * no loss is defined (labels on regression, a one-softmax-output model). */
+mlp_status mlp_target_select(const mlp_model *m, bool labels, mlp_target_kind *kind,
+                             mlp_error *err);
+
+/* Checks a target's values for n rows, as mlp_backward does before it
+ * computes: labels in range, BINARY targets in [0, 1], no cross-entropy over
+ * one output. MLP_ERR_INVALID with err naming the first bad entry. */
+mlp_status mlp_target_check(const mlp_model *m, const mlp_target *t, int n, mlp_error *err);
+
+/* What mlp_target_select picks for a `targets` tensor (DISTRIBUTION where it
+ * refuses, which mlp_backward then refuses too). */
 mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
 
 /*
@@ -268,7 +293,7 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
  * batch into per-request gradients exactly). Writes dg/dW and dg/db (unless
  * ws is in norms-only mode), their per-layer norms, dg/dX and ||dg/dA_l||
  * into ws. loss (may be NULL) receives g's loss, or NAN for
- * MAX_LOGIT. Returns MLP_ERR_INVALID for labels out of range.
+ * MAX_LOGIT. Returns MLP_ERR_INVALID for what mlp_target_check refuses.
  */
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
                         float *loss);
@@ -312,6 +337,7 @@ typedef struct {
     bool vanishing, exploding;
     bool has_loss;
     float loss;
+    mlp_target_kind target;      /* g's kind (MAX_LOGIT when !has_loss) */
     const float *input_gradient; /* rows x n_inputs, owned by ws */
 } mlp_diagnostics;
 
@@ -385,14 +411,19 @@ typedef struct {
 mlp_train_params mlp_train_default_params(void);
 
 /*
- * Trains m in place on n rows of x with the loss its task implies: labels
- * (classification, cross-entropy) or targets (regression MSE, or
- * classification with target distributions). Exactly one of labels/targets.
+ * Trains m in place on n rows of x with the loss mlp_target_select picks:
+ * labels (classification: cross-entropy, or binary cross-entropy for a
+ * one-output classifier) or targets (regression MSE, classification with
+ * target distributions or, one output, probabilities of class 1). Exactly
+ * one of labels/targets; what mlp_target_select or mlp_target_check refuses
+ * is refused before the model is touched.
  */
 mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets, int n,
                      const mlp_train_params *p, mlp_error *err);
 
-/* Fraction of rows whose argmax output equals the label. */
+/* Fraction of rows whose predicted class equals the label: the argmax
+ * output, or for a one-output classifier 1 when its logit is > 0 (sigmoid
+ * > 0.5) and 0 otherwise. */
 float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels, int n);
 
 /* ------------------------------------------------------------ float text */

@@ -82,17 +82,30 @@ static int argmax_row(const float *row, int k)
 /*
  * Fraction of rows whose predicted class (argmax of the output; ties go to the
  * lowest index) equals the reference class: labels[i], or the argmax of the
- * target row when labels is NULL (target distributions). Forwards in chunks so
- * the workspace never needs more than TRAIN_EVAL_CHUNK rows. NAN on failure.
+ * target row when labels is NULL (target distributions). A one-output
+ * classifier predicts class 1 when its logit z is > 0, which is σ(z) > 1/2
+ * decided on z (σ of a tiny z rounds to exactly 0.5 in float); its reference
+ * class for a target t (the probability of class 1) is t > 1/2, the argmax of
+ * (1-t, t). Forwards in chunks so the workspace never needs more than
+ * TRAIN_EVAL_CHUNK rows. NAN on failure.
  */
 static float accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const float *x,
                               const int *labels, const float *targets, int n)
 {
     long right = 0;
+    const bool binary = mlp_model_classes(m) == 2 && m->n_outputs == 1;
     for (int r0 = 0; r0 < n; r0 += TRAIN_EVAL_CHUNK) {
         int rows = n - r0 < TRAIN_EVAL_CHUNK ? n - r0 : TRAIN_EVAL_CHUNK;
         if (mlp_forward(m, ws, x + (size_t)r0 * m->n_inputs, rows, NULL) != MLP_OK) return NAN;
         const float *y = mlp_workspace_output(ws);
+        if (binary) {
+            const float *z = mlp_workspace_preactivation(ws, m->n_layers - 1);
+            for (int i = 0; i < rows; i++) {
+                int want = labels ? labels[r0 + i] : targets[r0 + i] > 0.5f;
+                right += (z[i] > 0.0f) == (want == 1);
+            }
+            continue;
+        }
         for (int i = 0; i < rows; i++) {
             int want = labels ? labels[r0 + i]
                               : argmax_row(targets + (size_t)(r0 + i) * m->n_outputs, m->n_outputs);
@@ -195,21 +208,15 @@ static mlp_status check_data(const mlp_model *m, const float *x, const int *labe
     if (n <= 0) return mlp_set_error(err, MLP_ERR_INVALID, "n must be > 0 rows, got %d", n);
     if ((labels == NULL) == (targets == NULL))
         return mlp_set_error(err, MLP_ERR_INVALID, "pass exactly one of labels and targets");
-    if (labels && m->task != MLP_TASK_CLASSIFICATION)
-        return mlp_set_error(err, MLP_ERR_INVALID,
-                             "labels need a classification model; use targets for regression");
+    mlp_target_kind kind;
+    mlp_status s = mlp_target_select(m, labels != NULL, &kind, err);
+    if (s != MLP_OK) return s;
     size_t nx = (size_t)n * (size_t)m->n_inputs;
     for (size_t i = 0; i < nx; i++)
         if (!isfinite(x[i]))
             return mlp_set_error(err, MLP_ERR_INVALID, "x[%zu] (row %zu) is not a finite number", i,
                                  i / (size_t)m->n_inputs);
-    if (labels) {
-        for (int i = 0; i < n; i++)
-            if (labels[i] < 0 || labels[i] >= m->n_outputs)
-                return mlp_set_error(err, MLP_ERR_INVALID,
-                                     "labels[%d] = %d is out of range [0, %d)", i, labels[i],
-                                     m->n_outputs);
-    } else {
+    if (targets) {
         size_t nt = (size_t)n * (size_t)m->n_outputs;
         for (size_t i = 0; i < nt; i++)
             if (!isfinite(targets[i]))
@@ -217,7 +224,8 @@ static mlp_status check_data(const mlp_model *m, const float *x, const int *labe
                                      "targets[%zu] (row %zu) is not a finite number", i,
                                      i / (size_t)m->n_outputs);
     }
-    return MLP_OK;
+    mlp_target t = {.kind = kind, .labels = labels, .targets = targets};
+    return mlp_target_check(m, &t, n, err);
 }
 
 /* ------------------------------------------------------------ training */
@@ -319,7 +327,8 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
     if (s != MLP_OK) return s;
 
     const int bs = p.batch_size < n ? p.batch_size : n;
-    mlp_target tgt = {.kind = labels ? MLP_TARGET_LABELS : mlp_target_kind_for_targets(m)};
+    mlp_target tgt = {.kind = MLP_TARGET_MAX_LOGIT};
+    mlp_target_select(m, labels != NULL, &tgt.kind, NULL); /* check_data ran it */
     const bool classify = m->task == MLP_TASK_CLASSIFICATION;
 
     train_buffers b;

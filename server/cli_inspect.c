@@ -61,15 +61,25 @@ static void arch_print(const mlp_model *m, const char *path)
 }
 
 /* Class index of a probe row's label text: the model's label of that name,
- * else a plain integer index. -1 when neither. */
-static int label_lookup(const mlp_model *m, const char *text, float as_number)
+ * else a plain integer index. -1 when neither. A one-output classifier has
+ * classes 0 and 1 and names only class 1 (its output is P(class 1)), so the
+ * first other name in the file is taken as class 0 (*negative remembers it)
+ * and any third name is refused. */
+static int label_lookup(const mlp_model *m, const char *text, float as_number,
+                        const char **negative)
 {
+    const int classes = mlp_model_classes(m);
+    const bool binary = m->n_outputs == 1 && classes == 2;
     if (m->labels)
         for (int k = 0; k < m->n_outputs; k++)
-            if (strcmp(m->labels[k], text) == 0) return k;
+            if (strcmp(m->labels[k], text) == 0) return binary ? 1 : k;
     if (!isnan(as_number) && as_number == floorf(as_number) && as_number >= 0.0f &&
-        as_number < (float)m->n_outputs)
+        as_number < (float)classes)
         return (int)as_number;
+    if (binary && m->labels && isnan(as_number)) {
+        if (!*negative) *negative = text;
+        if (strcmp(*negative, text) == 0) return 0;
+    }
     return -1;
 }
 
@@ -105,6 +115,8 @@ static int probe_run(const mlp_model *m, const char *data_path)
         return RS_EXIT_FAIL;
     }
     int rc = RS_EXIT_FAIL;
+    const char *negative = NULL; /* a one-output classifier's class-0 name */
+    const bool binary = m->n_outputs == 1 && mlp_model_classes(m) == 2;
     float *x = malloc((size_t)n * (size_t)n_in * sizeof(float));
     int *labels = classify && extra ? malloc((size_t)n * sizeof(int)) : NULL;
     float *targets = !classify && extra ? malloc((size_t)n * (size_t)extra * sizeof(float)) : NULL;
@@ -129,7 +141,7 @@ static int probe_run(const mlp_model *m, const char *data_path)
             }
         memcpy(x + (size_t)i * n_in, row, (size_t)n_in * sizeof(float));
         if (targets) memcpy(targets + (size_t)i * extra, row + n_in, (size_t)extra * sizeof(float));
-        if (labels && (labels[i] = label_lookup(m, csv.last[i], row[n_in])) < 0) {
+        if (labels && (labels[i] = label_lookup(m, csv.last[i], row[n_in], &negative)) < 0) {
             fprintf(stderr, "reluserve inspect: %s:%d: '%s' is not one of the model's classes\n",
                     data_path, csv.line[i], csv.last[i]);
             goto done;
@@ -157,9 +169,12 @@ static int probe_run(const mlp_model *m, const char *data_path)
             sums.act[l] += (double)d.layers[l].mean_activation * entries;
         }
         const float *y = mlp_workspace_output(ws);
+        const float *logit = mlp_workspace_preactivation(ws, m->n_layers - 1);
         for (int i = 0; i < rows; i++) {
             const float *yi = y + (size_t)i * m->n_outputs;
-            if (labels) {
+            if (labels && binary) {
+                sums.right += (logit[i] > 0.0f) == (labels[r0 + i] == 1); /* sigmoid > 1/2 */
+            } else if (labels) {
                 int best = 0;
                 for (int k = 1; k < m->n_outputs; k++)
                     if (yi[k] > yi[best]) best = k;

@@ -34,6 +34,9 @@ static const char train_usage[] =
     "                         targets (regression); all other columns are inputs\n"
     "  --task T               classification (softmax output, cross-entropy) or\n"
     "                         regression (identity output, mean squared error)\n"
+    "  --output-activation A  classification output: softmax (default; one unit per\n"
+    "                         class) or sigmoid (two classes only: one unit, the\n"
+    "                         probability of the second class, binary cross-entropy)\n"
     "  --layers LIST          hidden layer widths, e.g. 16,16\n"
     "  --out PATH             where to save; .json or .safetensors (config.json is\n"
     "                         written beside a .safetensors file); folders are created\n"
@@ -53,8 +56,9 @@ static const char train_usage[] =
     "  --log-every N          progress line every N epochs (default epochs/10)\n"
     "  --help                 this text\n"
     "\n"
-    "Classes are numbered in order of first appearance in the file. Progress goes to\n"
-    "stderr, the final summary to stdout. Exit status: 0 ok, 1 failure, 2 usage.\n";
+    "Classes are numbered in order of first appearance in the file; a sigmoid model's\n"
+    "label is the name of class 1 (the second seen). Progress goes to stderr, the\n"
+    "final summary to stdout. Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 typedef struct {
     const char *data, *out, *name;
@@ -64,6 +68,8 @@ typedef struct {
     int n_hidden;
     mlp_activation activation;
     float alpha;
+    bool sigmoid_output; /* classification: one sigmoid unit, binary cross-entropy */
+    bool output_set;
     mlp_train_params tp;
     bool standardize;
     int n_targets;
@@ -157,6 +163,15 @@ static int opts_parse(int argc, char **argv, train_opts *o)
                 return usage_error("--activation must be relu, leaky_relu, tanh or sigmoid, "
                                    "not '%s'",
                                    v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "output-activation", &v)) {
+            if (v && strcmp(v, "softmax") == 0)
+                o->sigmoid_output = false;
+            else if (v && strcmp(v, "sigmoid") == 0)
+                o->sigmoid_output = true;
+            else
+                return usage_error("--output-activation must be softmax or sigmoid, not '%s'",
+                                   v ? v : "");
+            o->output_set = true;
         } else if (rs_arg_match(argc, argv, &i, "alpha", &v)) {
             if (!rs_arg_float(v, &o->alpha) || o->alpha < 0.0f || o->alpha >= 1.0f)
                 return usage_error("--alpha must be a number in [0, 1), not '%s'", v ? v : "");
@@ -224,6 +239,10 @@ static int opts_parse(int argc, char **argv, train_opts *o)
         return usage_error("--out must end in .json or .safetensors, not '%s'", o->out);
     if (targets_set && o->task == MLP_TASK_CLASSIFICATION)
         return usage_error("--targets is for regression; a classifier reads one label column%s",
+                           "");
+    if (o->output_set && o->task != MLP_TASK_CLASSIFICATION)
+        return usage_error("--output-activation is for classification; regression has an "
+                           "identity output%s",
                            "");
     if (o->log_every == 0) o->log_every = o->tp.epochs >= 10 ? o->tp.epochs / 10 : 1;
     return -1;
@@ -332,6 +351,13 @@ static bool data_from_csv(const rs_csv *c, const train_opts *o, train_data *d)
                 o->data, d->classes[0]);
         return false;
     }
+    if (d->labels && o->sigmoid_output && d->n_out != 2) {
+        fprintf(stderr,
+                "reluserve train: %s has %d classes; a sigmoid output separates exactly two "
+                "(use --output-activation softmax)\n",
+                o->data, d->n_out);
+        return false;
+    }
     return true;
 }
 
@@ -342,8 +368,12 @@ static mlp_model *model_build(const train_opts *o, const train_data *d)
     mlp_layer_spec spec[MLP_MAX_LAYERS];
     for (int l = 0; l < o->n_hidden; l++)
         spec[l] = (mlp_layer_spec){o->hidden[l], o->activation, o->alpha};
-    spec[o->n_hidden] = (mlp_layer_spec){
-        d->n_out, o->task == MLP_TASK_CLASSIFICATION ? MLP_ACT_SOFTMAX : MLP_ACT_IDENTITY, 0};
+    /* A sigmoid classifier has one unit for two classes: its logit is the
+     * log-odds of class 1, trained with binary cross-entropy. */
+    mlp_activation out_act = o->task != MLP_TASK_CLASSIFICATION ? MLP_ACT_IDENTITY
+                             : o->sigmoid_output                ? MLP_ACT_SIGMOID
+                                                                : MLP_ACT_SOFTMAX;
+    spec[o->n_hidden] = (mlp_layer_spec){o->sigmoid_output ? 1 : d->n_out, out_act, 0};
     mlp_model *m = NULL;
     mlp_error err;
     if (mlp_model_create(&m, d->n_in, spec, o->n_hidden + 1, &err) != MLP_OK) {
@@ -364,7 +394,9 @@ static mlp_model *model_build(const train_opts *o, const train_data *d)
         if (dot && dot != name) *dot = '\0';
     }
     bool ok = mlp_model_set_name(m, name) == MLP_OK;
-    if (ok && d->classes) ok = mlp_model_set_labels(m, (const char *const *)d->classes) == MLP_OK;
+    /* One name per output unit: a sigmoid model's one output is class 1. */
+    const char *const *names = (const char *const *)d->classes;
+    if (ok && names) ok = mlp_model_set_labels(m, o->sigmoid_output ? names + 1 : names) == MLP_OK;
     if (ok && o->standardize) {
         float *mean = malloc((size_t)d->n_in * sizeof(float));
         float *sd = malloc((size_t)d->n_in * sizeof(float));
@@ -491,6 +523,9 @@ int rs_cmd_train(int argc, char **argv)
     fprintf(stderr, "training %s on %s: %d rows, %d inputs -> %d %s, %zu parameters\n", m->name,
             o.data, d.n, d.n_in, d.n_out, o.task == MLP_TASK_CLASSIFICATION ? "classes" : "targets",
             m->n_params);
+    if (o.sigmoid_output)
+        fprintf(stderr, "one sigmoid output: P('%s') against '%s' (binary cross-entropy)\n",
+                d.classes[1], d.classes[0]);
     progress prog = {o.log_every, o.tp.epochs};
     o.tp.on_epoch = progress_print;
     o.tp.user = &prog;

@@ -55,16 +55,18 @@ static void shape_format(const int64_t *shape, int rank, char *out, size_t cap)
 
 /* --------------------------------------------------- shared request checks */
 
-/* Labels: class indices, integral and in [0, n_outputs). Takes vals (n). */
+/* Labels: class indices, integral and in [0, mlp_model_classes) (0/1 for a
+ * one-output classifier). Takes vals (n). */
 int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char *name,
                      rs_request *req, char *err, size_t errlen)
 {
-    if (m->task != MLP_TASK_CLASSIFICATION) {
-        snprintf(err, errlen,
-                 "%s: model '%s' is a regression model; send 'targets' instead of class labels",
-                 name, m->name);
+    mlp_target_kind kind;
+    mlp_error e;
+    if (mlp_target_select(m, true, &kind, &e) != MLP_OK) {
+        snprintf(err, errlen, "%s: %s", name, e.msg);
         return 400;
     }
+    int classes = mlp_model_classes(m);
     int *labels = malloc((n ? n : 1) * sizeof(int));
     if (labels == NULL) {
         snprintf(err, errlen, "%s: out of memory", name);
@@ -72,9 +74,10 @@ int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char
     }
     for (size_t i = 0; i < n; i++) {
         float v = vals[i];
-        if (!(v >= 0.0f && v < (float)m->n_outputs) || v != floorf(v)) {
-            snprintf(err, errlen, "%s: value %.9g at index %zu is not a class index in [0, %d)",
-                     name, (double)v, i, m->n_outputs);
+        if (!(v >= 0.0f && v < (float)classes) || v != floorf(v)) {
+            snprintf(err, errlen, "%s: value %.9g at index %zu is not a class index in [0, %d)%s",
+                     name, (double)v, i, classes,
+                     kind == MLP_TARGET_BINARY ? " (a one-output classifier takes 0 or 1)" : "");
             free(labels);
             return 400;
         }

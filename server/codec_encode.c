@@ -46,12 +46,17 @@ void rs_encode_error(rs_buf *out, const char *msg)
 
 /* ----------------------------------------------------------- diagnostics */
 
-static const char *gradient_target(const mlp_model *m, const mlp_diagnostics *d)
+static const char *gradient_target(const mlp_diagnostics *d)
 {
     if (!d->has_loss) return "max_logit";
-    /* Labels are refused for regression models, so a loss on a regression
-     * model is MSE on targets; on a classifier it is cross-entropy. */
-    return mlp_target_kind_for_targets(m) == MLP_TARGET_MSE ? "mse" : "cross_entropy";
+    switch (d->target) {
+    case MLP_TARGET_MSE:
+        return "mse";
+    case MLP_TARGET_BINARY:
+        return "binary_cross_entropy";
+    default:
+        return "cross_entropy";
+    }
 }
 
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
@@ -64,7 +69,7 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
     rs_buf_puts(out, ",\"collapsed\":");
     bool_write(out, d->collapsed);
     rs_buf_puts(out, ",\"gradient_target\":\"");
-    rs_buf_puts(out, gradient_target(m, d));
+    rs_buf_puts(out, gradient_target(d));
     rs_buf_puts(out, "\"");
     if (d->has_loss) {
         rs_buf_puts(out, ",\"loss\":");

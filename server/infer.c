@@ -61,18 +61,26 @@ static int batch_fail(rs_infer_item *items, int n, const char *msg)
     return -1;
 }
 
-/* The gradient target a request asks for (DESIGN.md "Diagnostics contract"). */
-static mlp_target request_target(const mlp_model *m, const rs_request *req)
+/*
+ * The gradient target a request asks for (DESIGN.md "Diagnostics contract"),
+ * or 400 with msg when the model has no loss for it (labels on a regression
+ * model, any target on a one-softmax-output model) or a value lies outside
+ * that loss's domain (binary cross-entropy targets outside [0, 1]). The
+ * decoders check shapes and label indices; the loss itself is libmlp's call.
+ */
+static int request_target(const mlp_model *m, const rs_request *req, mlp_target *t, char *msg,
+                          size_t cap)
 {
-    mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT, .labels = NULL, .targets = NULL};
-    if (req->labels != NULL) {
-        t.kind = MLP_TARGET_LABELS;
-        t.labels = req->labels;
-    } else if (req->targets != NULL) {
-        t.kind = mlp_target_kind_for_targets(m);
-        t.targets = req->targets;
+    *t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT, .labels = NULL, .targets = NULL};
+    if (req->labels == NULL && req->targets == NULL) return 0;
+    mlp_error e;
+    if (mlp_target_select(m, req->labels != NULL, &t->kind, &e) == MLP_OK) {
+        t->labels = req->labels;
+        t->targets = req->labels != NULL ? NULL : req->targets;
+        if (mlp_target_check(m, t, req->rows, &e) == MLP_OK) return 0;
     }
-    return t;
+    snprintf(msg, cap, "input '%s': %s", req->labels != NULL ? "labels" : "targets", e.msg);
+    return 400;
 }
 
 int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s,
@@ -124,17 +132,18 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
         mlp_diagnostics d;
         const mlp_diagnostics *dptr = NULL;
         rs_buf_reset(&it->body);
+        mlp_target t;
+        char msg[640];
+        int bad = request_target(m, req, &t, msg, sizeof msg);
+        if (bad) {
+            item_fail(it, bad, msg);
+            row0 += req->rows;
+            continue;
+        }
         if (req->diag != RS_DIAG_NONE) {
-            mlp_target t = request_target(m, req);
             st = mlp_backward(m, s->ws, row0, req->rows, &t, NULL);
-            if (st == MLP_ERR_INVALID && req->labels != NULL) {
-                item_fail(it, 400, "input 'labels': a class index is out of range");
-                row0 += req->rows;
-                continue;
-            }
             if (st == MLP_OK) st = mlp_diagnose(m, s->ws, dp, &d);
             if (st != MLP_OK) {
-                char msg[128];
                 snprintf(msg, sizeof msg, "diagnostics failed: %s", mlp_status_str(st));
                 item_fail(it, 500, msg);
                 row0 += req->rows;

@@ -185,6 +185,12 @@ def make_repo(root, seed=1234):
                                            dead_layer=1, name="dead")},
         "ver": {"2": mlpref.random_model(rng, 3, [5], 2, last_act="softmax", name="ver"),
                 "10": mlpref.random_model(rng, 3, [5], 2, last_act="softmax", name="ver")},
+        # one-output classifiers: binary cross-entropy on the logit, and the
+        # one-softmax-output model that has no loss at all
+        "bin": {"1": mlpref.random_model(rng, 4, [10, 6], 1, last_act="sigmoid",
+                                          task="classification", standardize=True, name="bin",
+                                          labels=["spam"])},
+        "soft1": {"1": mlpref.random_model(rng, 3, [5], 1, last_act="softmax", name="soft1")},
     }
     for name, versions in models.items():
         for v, m in versions.items():

@@ -88,6 +88,13 @@ def n_outputs(model):
     return model["layers"][-1]["units"]
 
 
+def is_binary(model):
+    """A one-output classifier (not softmax): binary cross-entropy on its logit."""
+    last = model["layers"][-1]
+    return model["task"] == "classification" and last["units"] == 1 and \
+        last["activation"] != "softmax"
+
+
 # -------------------------------------------------------------- reference
 
 def _act(name, z, alpha):
@@ -139,7 +146,13 @@ def reference(model, x, labels=None, targets=None, dtype=torch.float64):
         h = a
     zl, al = Zs[-1], As[-1]
     mse = False
-    if labels is not None:
+    if is_binary(model) and (labels is not None or targets is not None):
+        # one-output classifier: BCEWithLogitsLoss on the logit, labels 0/1
+        # or targets in [0, 1] (mean over all output elements)
+        y = np.asarray(labels if labels is not None else targets, dtype=np.float64)
+        t = torch.tensor(y.reshape(zl.shape), dtype=dtype)
+        g = F.binary_cross_entropy_with_logits(zl, t)
+    elif labels is not None:
         g = F.cross_entropy(zl, torch.tensor(labels, dtype=torch.long))
     elif targets is not None:
         t = torch.tensor(np.asarray(targets, dtype=np.float64), dtype=dtype)

@@ -5,7 +5,8 @@
  *     mlp_eval MODEL_PATH REQUEST.json
  *
  * REQUEST: {"x": [[...], ...],          rows of raw (unstandardised) input
- *           "labels"?: [int, ...],      class indices -> cross-entropy
+ *           "labels"?: [int, ...],      class indices -> the loss mlp_target_select
+ *                                       picks (cross-entropy, binary for one output)
  *           "targets"?: [[...], ...],   -> the loss mlp_target_kind_for_targets picks
  *           "row0"?: int, "rows"?: int, backward row range (default: all rows)
  *           "backward"?: bool,          false: diagnose forward statistics only
@@ -95,6 +96,8 @@ static json_t *diagnostics_json(const mlp_diagnostics *d, int n_inputs)
     json_object_set_new(o, "exploding", json_boolean(d->exploding));
     json_object_set_new(o, "has_loss", json_boolean(d->has_loss));
     json_object_set_new(o, "loss", float_json(d->loss));
+    static const char *const kinds[] = {"max_logit", "labels", "distribution", "mse", "binary"};
+    json_object_set_new(o, "target", json_string(kinds[d->target]));
     if (d->has_gradients && d->input_gradient)
         json_object_set_new(o, "input_gradient", matrix_json(d->input_gradient, d->rows, n_inputs));
     json_t *layers = json_array();
@@ -164,6 +167,7 @@ static int run(const mlp_model *m, const json_t *req)
         for (size_t i = 0; labels && i < nl; i++)
             labels[i] = (int)json_integer_value(json_array_get(jl, i));
         t.kind = MLP_TARGET_LABELS;
+        mlp_target_select(m, true, &t.kind, NULL); /* BINARY for one output */
         t.labels = labels;
     } else if (json_is_array(jt)) {
         int tr = 0;

@@ -351,6 +351,171 @@ static void test_target_kind_for_task(void **s)
     mlp_model_free(b);
 }
 
+/* A one-output sigmoid classifier: binary cross-entropy on the logit, from
+ * labels 0/1 and from targets in [0, 1], against finite differences. */
+static void test_binary_cross_entropy_gradients(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{5, MLP_ACT_TANH, 0}, {4, MLP_ACT_RELU, 0}, {1, MLP_ACT_SIGMOID, 0}};
+    enum { N = 4 };
+    float x[N * 3];
+    mlp_model *m = NULL;
+    mlp_workspace *probe = mlp_workspace_create();
+    uint64_t seed = 80;
+    for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
+        mlp_model_free(m);
+        m = make_model(3, spec, 3, seed);
+        random_fill(x, N * 3, seed + 2, 1.0);
+        assert_int_equal(mlp_forward(m, probe, x, N, NULL), MLP_OK);
+        if (kink_margin(m, probe, N) > 10 * EPS) break;
+    }
+    mlp_workspace_free(probe);
+    m->task = MLP_TASK_CLASSIFICATION;
+    int labels[N] = {1, 0, 0, 1};
+    mlp_target t = {.kind = MLP_TARGET_BINARY, .labels = labels};
+    check_gradients(m, x, N, &t);
+    float targets[N] = {0.25f, 1.0f, 0.0f, 0.5f};
+    t = (mlp_target){.kind = MLP_TARGET_BINARY, .targets = targets};
+    check_gradients(m, x, N, &t);
+    mlp_model_free(m);
+}
+
+/* Several outputs with BINARY targets: independent logits, mean over all
+ * rows x outputs (BCEWithLogitsLoss on a multi-label output). */
+static void test_binary_cross_entropy_multi_output_targets(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{5, MLP_ACT_TANH, 0}, {3, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = make_model(2, spec, 2, 90);
+    float x[3 * 2], targets[3 * 3] = {0, 1, 0.5f, 1, 1, 0, 0.125f, 0, 1};
+    random_fill(x, 6, 91, 1.0);
+    mlp_target t = {.kind = MLP_TARGET_BINARY, .targets = targets};
+    check_gradients(m, x, 3, &t);
+    mlp_model_free(m);
+}
+
+/* Loss values by hand: z = ln 3 -> σ(z) = 3/4; z = 0 -> 1/2. */
+static void test_binary_loss_values(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{1, MLP_ACT_SIGMOID, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 1, NULL), MLP_OK);
+    mlp_layer_weight(m, 0)[0] = (float)log(3.0);
+    mlp_workspace *ws = mlp_workspace_create();
+    float x[2] = {1.0f, 0.0f}; /* z = ln 3, then z = 0 */
+    assert_int_equal(mlp_forward(m, ws, x, 2, NULL), MLP_OK);
+    int one[2] = {1, 1}, zero[2] = {0, 0};
+    mlp_target t = {.kind = MLP_TARGET_BINARY, .labels = one};
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), -log(0.75), 1e-6);
+    assert_float_equal(mlp_loss(m, ws, 0, 2, &t), 0.5 * (-log(0.75) + log(2.0)), 1e-6);
+    t.labels = zero;
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), -log(0.25), 1e-6);
+    float half[1] = {0.5f};
+    t = (mlp_target){.kind = MLP_TARGET_BINARY, .targets = half};
+    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), 0.5 * (-log(0.75) - log(0.25)), 1e-6);
+    /* dg/dz = σ(z) - y, and the gradient is not the zero a softmax gives */
+    float loss;
+    t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = zero};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_OK);
+    assert_float_equal(loss, -log(0.25), 1e-6);
+    assert_float_equal(mlp_workspace_param_grad(ws)[1], 0.75f, 1e-6); /* db */
+    assert_float_equal(mlp_workspace_param_grad(ws)[0], 0.75f, 1e-6); /* dW = dz·x */
+    mlp_diagnostics d;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.target, MLP_TARGET_BINARY);
+    assert_true(d.has_loss);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
+/* What has no loss is refused, never computed as a zero: cross-entropy
+ * over one output (softmax of one logit is 1), labels other than 0/1 and
+ * targets outside [0, 1] for binary cross-entropy, labels for a BINARY loss
+ * over several outputs. */
+static void test_binary_refusals(void **s)
+{
+    (void)s;
+    mlp_layer_spec one[] = {{1, MLP_ACT_SIGMOID, 0}}, three[] = {{3, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = make_model(2, one, 1, 95), *m3 = make_model(2, three, 1, 96);
+    mlp_workspace *ws = mlp_workspace_create();
+    float x[2] = {0.5f, -1.0f};
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    int zero = 0, two = 2, neg = -1;
+    float t0 = 0.0f, big = 1.5f, below = -0.25f, nan = NAN;
+    float loss = 0.0f;
+    mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &zero};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_ERR_INVALID);
+    assert_true(isnan(loss));
+    t = (mlp_target){.kind = MLP_TARGET_DISTRIBUTION, .targets = &t0};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    mlp_error err;
+    t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = &two};
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_target_check(m, &t, 1, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "labels[0] = 2 is out of range [0, 2)"));
+    t.labels = &neg;
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    const float *bad[] = {&big, &below, &nan};
+    for (int i = 0; i < 3; i++) {
+        t = (mlp_target){.kind = MLP_TARGET_BINARY, .targets = bad[i]};
+        assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+        assert_int_equal(mlp_target_check(m, &t, 1, &err), MLP_ERR_INVALID);
+        assert_non_null(strstr(err.msg, "is not in [0, 1]"));
+    }
+    assert_int_equal(mlp_forward(m3, ws, x, 1, NULL), MLP_OK);
+    t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = &zero};
+    assert_int_equal(mlp_backward(m3, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+    mlp_model_free(m3);
+}
+
+/* mlp_target_select: the loss each task and output implies, and a message
+ * naming the combination where there is none. */
+static void test_target_select(void **s)
+{
+    (void)s;
+    mlp_layer_spec soft3[] = {{3, MLP_ACT_SOFTMAX, 0}}, sig1[] = {{1, MLP_ACT_SIGMOID, 0}},
+                   id1[] = {{1, MLP_ACT_IDENTITY, 0}}, soft1[] = {{1, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *c3 = make_model(2, soft3, 1, 1), *b = make_model(2, sig1, 1, 2),
+              *bi = make_model(2, id1, 1, 3), *s1 = make_model(2, soft1, 1, 4),
+              *r = make_model(2, id1, 1, 5);
+    b->task = bi->task = MLP_TASK_CLASSIFICATION;
+    assert_int_equal(s1->task, MLP_TASK_CLASSIFICATION);
+    assert_int_equal(r->task, MLP_TASK_REGRESSION);
+    mlp_target_kind k;
+    mlp_error err;
+    assert_int_equal(mlp_target_select(c3, true, &k, &err), MLP_OK);
+    assert_int_equal(k, MLP_TARGET_LABELS);
+    assert_int_equal(mlp_target_select(c3, false, &k, &err), MLP_OK);
+    assert_int_equal(k, MLP_TARGET_DISTRIBUTION);
+    for (int i = 0; i < 2; i++) {
+        mlp_model *one = i ? bi : b;
+        assert_int_equal(mlp_target_select(one, true, &k, &err), MLP_OK);
+        assert_int_equal(k, MLP_TARGET_BINARY);
+        assert_int_equal(mlp_target_select(one, false, &k, &err), MLP_OK);
+        assert_int_equal(k, MLP_TARGET_BINARY);
+        assert_int_equal(mlp_model_classes(one), 2);
+        assert_int_equal(mlp_target_kind_for_targets(one), MLP_TARGET_BINARY);
+    }
+    assert_int_equal(mlp_target_select(r, false, &k, &err), MLP_OK);
+    assert_int_equal(k, MLP_TARGET_MSE);
+    assert_int_equal(mlp_target_select(r, true, &k, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "regression model"));
+    assert_int_equal(mlp_target_select(s1, true, &k, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "one softmax output"));
+    assert_int_equal(mlp_target_select(s1, false, &k, &err), MLP_ERR_INVALID);
+    assert_int_equal(mlp_model_classes(c3), 3);
+    assert_int_equal(mlp_model_classes(s1), 0);
+    assert_int_equal(mlp_model_classes(r), 0);
+    mlp_model_free(c3);
+    mlp_model_free(b);
+    mlp_model_free(bi);
+    mlp_model_free(s1);
+    mlp_model_free(r);
+}
+
 /* Large enough that the BLAS path of the gradient products runs. */
 static void test_large_batch_blas_path(void **s)
 {
@@ -398,6 +563,11 @@ int main(void)
         cmocka_unit_test(test_input_gradient_standardised),
         cmocka_unit_test(test_single_layer),
         cmocka_unit_test(test_loss_values),
+        cmocka_unit_test(test_binary_cross_entropy_gradients),
+        cmocka_unit_test(test_binary_cross_entropy_multi_output_targets),
+        cmocka_unit_test(test_binary_loss_values),
+        cmocka_unit_test(test_binary_refusals),
+        cmocka_unit_test(test_target_select),
         cmocka_unit_test(test_row_range_equals_alone),
         cmocka_unit_test(test_refuses_bad_requests),
         cmocka_unit_test(test_target_kind_for_task),

@@ -236,6 +236,80 @@ static void test_xor_converges(void **state)
     mlp_model_free(m);
 }
 
+/* XOR with one sigmoid output: binary cross-entropy on the logit trains it
+ * (cross-entropy over one softmax output would be 0 with zero gradients, and
+ * the model would never move). Soft targets in [0, 1] train it too. */
+static void test_one_output_classifier_learns_xor(void **state)
+{
+    (void)state;
+    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {1, MLP_ACT_SIGMOID, 0}};
+    float x[] = {0, 0, 0, 1, 1, 0, 1, 1};
+    int y[] = {0, 1, 1, 0};
+    float soft[] = {0.0625f, 0.9375f, 1.0f, 0.0f};
+    for (int variant = 0; variant < 2; variant++) {
+        mlp_model *m = NULL;
+        assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
+        m->task = MLP_TASK_CLASSIFICATION;
+        mlp_model_init(m, MLP_INIT_HE_NORMAL, 11);
+        epoch_log log = {0};
+        mlp_train_params p = mlp_train_default_params();
+        p.optimizer = MLP_OPT_ADAM;
+        p.learning_rate = 0.05f;
+        p.epochs = 300;
+        p.batch_size = 4;
+        p.seed = 5;
+        p.on_epoch = log_epoch;
+        p.user = &log;
+        mlp_error err;
+        mlp_status st = variant == 0 ? mlp_train(m, x, y, NULL, 4, &p, &err)
+                                     : mlp_train(m, x, NULL, soft, 4, &p, &err);
+        if (st != MLP_OK) fail_msg("%s", err.msg);
+        assert_true(log.first.loss > 0.3f); /* about log 2 at the start, not 0 */
+        assert_true(log.last.loss < log.first.loss / 2);
+        assert_true(log.last.accuracy == 1.0f);
+        mlp_workspace *ws = mlp_workspace_create();
+        assert_true(mlp_accuracy(m, ws, x, y, 4) == 1.0f);
+        /* the prediction is sigmoid > 1/2, i.e. logit > 0 */
+        float out[4];
+        assert_int_equal(mlp_forward(m, ws, x, 4, out), MLP_OK);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(out[i] > 0.5f, y[i]);
+        mlp_workspace_free(ws);
+        mlp_model_free(m);
+    }
+}
+
+/* Labels other than 0/1, targets outside [0, 1] and a one-softmax-output
+ * classifier are refused before the model is touched, with a message. */
+static void test_one_output_classifier_refusals(void **state)
+{
+    (void)state;
+    mlp_layer_spec sig[] = {{1, MLP_ACT_SIGMOID, 0}}, soft[] = {{1, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m = NULL, *s1 = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, sig, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(&s1, 1, soft, 1, NULL), MLP_OK);
+    m->task = MLP_TASK_CLASSIFICATION;
+    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, 3);
+    float before[2];
+    memcpy(before, m->params, sizeof before);
+    float x[] = {1, 2};
+    int two[] = {0, 2};
+    float wide[] = {0.5f, 1.5f};
+    mlp_error err;
+    mlp_train_params p = mlp_train_default_params();
+    p.epochs = 1;
+    assert_int_equal(mlp_train(m, x, two, NULL, 2, &p, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "labels[1] = 2"));
+    assert_int_equal(mlp_train(m, x, NULL, wide, 2, &p, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "targets[1] (row 1) = 1.5 is not in [0, 1]"));
+    assert_memory_equal(m->params, before, sizeof before);
+    int zero[] = {0, 0};
+    assert_int_equal(mlp_train(s1, x, zero, NULL, 2, &p, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "one softmax output"));
+    mlp_model_free(m);
+    mlp_model_free(s1);
+}
+
 static mlp_model *iris_train(const float *x, const int *y, int n, uint64_t init_seed, uint64_t seed,
                              epoch_log *log)
 {
@@ -498,6 +572,8 @@ int main(void)
         cmocka_unit_test(test_clipping_matches_torch),
         cmocka_unit_test(test_clipping_caps_norm),
         cmocka_unit_test(test_xor_converges),
+        cmocka_unit_test(test_one_output_classifier_learns_xor),
+        cmocka_unit_test(test_one_output_classifier_refusals),
         cmocka_unit_test(test_iris_reaches_95_percent),
         cmocka_unit_test(test_same_seed_same_bits),
         cmocka_unit_test(test_regression_trains),

@@ -159,11 +159,14 @@ static void test_random_sequences(void **state)
                 n = 1 + (int)mlp_rng_below(&r, (uint64_t)(lf.rows - row0));
             }
             mlp_target_kind kinds[] = {MLP_TARGET_MAX_LOGIT, MLP_TARGET_LABELS,
-                                       MLP_TARGET_DISTRIBUTION, MLP_TARGET_MSE};
-            mlp_target t = {.kind = kinds[mlp_rng_below(&r, 4)], .labels = p.label, .targets = p.t};
+                                       MLP_TARGET_DISTRIBUTION, MLP_TARGET_MSE, MLP_TARGET_BINARY};
+            mlp_target t = {.kind = kinds[mlp_rng_below(&r, 5)], .labels = p.label, .targets = p.t};
             bool valid = same_shape(m, lf.m) && n >= 1 && row0 >= 0 && row0 <= lf.rows - n;
-            if (t.kind == MLP_TARGET_LABELS && m->n_outputs == 1 && n >= 2)
-                valid = false; /* labels[1] = 1 is not a class of a one-output model */
+            bool softmax_ce = t.kind == MLP_TARGET_LABELS || t.kind == MLP_TARGET_DISTRIBUTION;
+            if (softmax_ce && m->n_outputs == 1)
+                valid = false; /* cross-entropy over one output is identically 0 */
+            if (t.kind == MLP_TARGET_BINARY && m->n_outputs != 1)
+                valid = false; /* labels 0/1 name the class of one logit */
             float loss;
             mlp_status s = mlp_backward(m, ws, row0, n, &t, &loss);
             if (!valid) {

@@ -203,6 +203,57 @@ static void test_train_classifier_and_inspect(void **state)
     assert_int_equal(run(rs_cmd_inspect, "inspect", "/nonexistent.json", NULL), RS_EXIT_FAIL);
 }
 
+/* --output-activation sigmoid: two classes in one sigmoid unit trained with
+ * binary cross-entropy (the blobs are separable, so it reaches accuracy 1;
+ * a one-output softmax would have trained nothing); inspect reads it back
+ * with the class names of the same CSV. */
+static void test_train_binary_sigmoid_classifier(void **state)
+{
+    (void)state;
+    const char *data = blobs_csv();
+    char out[256];
+    snprintf(out, sizeof out, "%s/models/bin/1/model.json", tmpdir);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--output-activation", "sigmoid", "--layers", "8", "--epochs", "30",
+                         "--batch-size", "8", "--seed", "3", "--out", out, NULL),
+                     RS_EXIT_OK);
+    mlp_model *m = NULL;
+    mlp_error err;
+    assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
+    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
+    assert_int_equal(m->n_outputs, 1);
+    assert_int_equal(m->layers[m->n_layers - 1].activation, MLP_ACT_SIGMOID);
+    assert_non_null(m->labels);
+    assert_string_equal(m->labels[0], "left"); /* class 1: the second name seen */
+    /* "right" rows (u > 0) are class 0: P(left) < 1/2 there */
+    float x[4] = {2.0f, 10.0f, -2.0f, 10.0f}, y[2];
+    int want[2] = {0, 1};
+    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_forward(m, ws, x, 2, y), MLP_OK);
+    assert_true(y[0] < 0.5f && y[1] > 0.5f);
+    assert_true(mlp_accuracy(m, ws, x, want, 2) == 1.0f);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", data, NULL), RS_EXIT_OK);
+    const char *third = file_write("third.csv", "u,v,side\n1,2,left\n1,2,right\n1,2,up\n");
+    assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", third, NULL), RS_EXIT_FAIL);
+
+    /* Three classes do not fit one sigmoid; regression has no such option. */
+    const char *three = file_write("three.csv", "a,k\n1,x\n2,y\n3,z\n");
+    char out2[256];
+    snprintf(out2, sizeof out2, "%s/three.json", tmpdir);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", three, "--task", "classification",
+                         "--output-activation", "sigmoid", "--layers", "4", "--out", out2, NULL),
+                     RS_EXIT_FAIL);
+    assert_int_equal(access(out2, F_OK), -1);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", three, "--task", "regression",
+                         "--output-activation", "sigmoid", "--layers", "4", "--out", out2, NULL),
+                     RS_EXIT_USAGE);
+    assert_int_equal(run(rs_cmd_train, "train", "--data", three, "--task", "classification",
+                         "--output-activation", "tanh", "--layers", "4", "--out", out2, NULL),
+                     RS_EXIT_USAGE);
+}
+
 static void test_train_regression_safetensors(void **state)
 {
     (void)state;
@@ -284,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_arg_match_forms),
         cmocka_unit_test(test_arg_numbers_are_strict),
         cmocka_unit_test(test_train_classifier_and_inspect),
+        cmocka_unit_test(test_train_binary_sigmoid_classifier),
         cmocka_unit_test(test_train_regression_safetensors),
         cmocka_unit_test(test_train_usage_and_failures),
     };
