@@ -69,7 +69,11 @@ enum {
 };
 
 /* A decoded inference request. All pointers are owned and freed by
- * rs_request_free. */
+ * rs_request_free. The decoders set rows, x, labels and targets only from
+ * tensors whose values were checked against their shapes (rs_tensor in
+ * codec_internal.h): x holds exactly rows x n_inputs values, rows is the
+ * input tensor's first dimension, labels rows class indices in
+ * [0, mlp_model_classes), targets rows x n_outputs values. */
 typedef struct rs_request {
     rs_protocol proto;
     char *id;       /* v2 "id", or NULL */

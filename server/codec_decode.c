@@ -43,22 +43,12 @@ void rs_request_free(rs_request *req)
     memset(req, 0, sizeof *req);
 }
 
-/* Writes "[2,4]" for a shape. */
-static void shape_format(const int64_t *shape, int rank, char *out, size_t cap)
-{
-    size_t n = 0;
-    n += (size_t)snprintf(out + n, cap - n, "[");
-    for (int i = 0; i < rank && n < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, i ? ",%lld" : "%lld", (long long)shape[i]);
-    if (n < cap) snprintf(out + n, cap - n, "]");
-}
-
 /* --------------------------------------------------- shared request checks */
 
-/* Labels: class indices, integral and in [0, mlp_model_classes) (0/1 for a
- * one-output classifier). Takes vals (n). */
-int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char *name,
-                     rs_request *req, char *err, size_t errlen)
+/* Class indices: integral and in [0, mlp_model_classes) (0/1 for a
+ * one-output classifier). */
+static int labels_convert(const mlp_model *m, const rs_tensor *t, const char *name, int **out,
+                          char *err, size_t errlen)
 {
     mlp_target_kind kind;
     mlp_error e;
@@ -67,13 +57,13 @@ int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char
         return 400;
     }
     int classes = mlp_model_classes(m);
-    int *labels = malloc((n ? n : 1) * sizeof(int));
+    int *labels = malloc((t->count ? t->count : 1) * sizeof(int));
     if (labels == NULL) {
         snprintf(err, errlen, "%s: out of memory", name);
         return 500;
     }
-    for (size_t i = 0; i < n; i++) {
-        float v = vals[i];
+    for (size_t i = 0; i < t->count; i++) {
+        float v = t->v[i];
         if (!(v >= 0.0f && v < (float)classes) || v != floorf(v)) {
             snprintf(err, errlen, "%s: value %.9g at index %zu is not a class index in [0, %d)%s",
                      name, (double)v, i, classes,
@@ -83,7 +73,51 @@ int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char
         }
         labels[i] = (int)v;
     }
-    req->labels = labels;
+    *out = labels;
+    return 0;
+}
+
+int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor *labels,
+                    const char *labels_name, rs_tensor *targets, char *err, size_t errlen)
+{
+    /* The decoders word these for their protocol before they get here; this
+     * is the one check every path passes, so it does not trust them. */
+    char sh[128];
+    rs_shape_format(x->shape, x->rank, sh, sizeof sh);
+    if (x->rank != 2 || x->shape[1] != m->n_inputs || x->shape[0] < 1 || x->shape[0] > INT32_MAX ||
+        x->count != (size_t)x->shape[0] * (size_t)m->n_inputs) {
+        snprintf(err, errlen, "input: %zu values of shape %s are not [rows, %d] with rows >= 1",
+                 x->count, sh, m->n_inputs);
+        return 400;
+    }
+    int rows = (int)x->shape[0];
+    if (targets != NULL) {
+        rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
+        if (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs ||
+            targets->count != (size_t)rows * (size_t)m->n_outputs) {
+            snprintf(err, errlen, "targets: %zu values of shape %s are not [%d, %d]",
+                     targets->count, sh, rows, m->n_outputs);
+            return 400;
+        }
+    }
+    int *lab = NULL;
+    if (labels != NULL) {
+        if (labels->count != (size_t)rows) {
+            snprintf(err, errlen, "%s: expected %d class indices (one per row), got %zu",
+                     labels_name, rows, labels->count);
+            return 400;
+        }
+        int st = labels_convert(m, labels, labels_name, &lab, err, errlen);
+        if (st) return st;
+    }
+    req->rows = rows;
+    req->x = x->v;
+    x->v = NULL;
+    req->labels = lab;
+    if (targets != NULL) {
+        req->targets = targets->v;
+        targets->v = NULL;
+    }
     return 0;
 }
 
@@ -180,8 +214,7 @@ typedef struct {
     bool has_data;
     bool has_binary;
     uint64_t binary_size;
-    float *vals; /* converted values (JSON or binary), owned */
-    size_t count;
+    rs_tensor tensor; /* the validated values (JSON or binary) */
 } v2_input;
 
 static int v2_shape(rs_json *j, v2_input *t, const char *path)
@@ -237,6 +270,8 @@ static int v2_input_parameters(rs_json *j, v2_input *t, const char *path)
             if (!integral || d < 0 || d > 9e15)
                 return rs_json_fail(j, "%s.parameters.binary_data_size: expected a byte count",
                                     path);
+            if (t->has_binary)
+                return rs_json_fail(j, "%s.parameters: 'binary_data_size' given twice", path);
             t->has_binary = true;
             t->binary_size = (uint64_t)d;
         } else if (rs_json_skip(j, 3) < 0) {
@@ -261,6 +296,7 @@ static int v2_input_parse(rs_json *j, v2_input *t, int idx)
         if (trunc) {
             if (rs_json_skip(j, 2) < 0) return -1;
         } else if (strcmp(key, "name") == 0) {
+            if (t->has_name) return rs_json_fail(j, "%s: 'name' given twice", path);
             c = rs_json_peek(j);
             if (c != '"')
                 return rs_json_fail(j, "%s.name: expected a string, got %s", path, rs_json_kind(c));
@@ -269,8 +305,10 @@ static int v2_input_parse(rs_json *j, v2_input *t, int idx)
             t->name_long = s == 1;
             t->has_name = true;
         } else if (strcmp(key, "shape") == 0) {
+            if (t->has_shape) return rs_json_fail(j, "%s: 'shape' given twice", path);
             if (v2_shape(j, t, path) < 0) return -1;
         } else if (strcmp(key, "datatype") == 0) {
+            if (t->has_dt) return rs_json_fail(j, "%s: 'datatype' given twice", path);
             char dt[16];
             c = rs_json_peek(j);
             if (c != '"')
@@ -306,19 +344,8 @@ static int v2_input_parse(rs_json *j, v2_input *t, int idx)
     return r;
 }
 
-/* The element count of shape, or -1 beyond 2^40 (no body holds that). */
-static int64_t shape_count(const int64_t *shape, int rank)
-{
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) {
-        if (shape[i] != 0 && n > ((int64_t)1 << 40) / shape[i]) return -1;
-        n *= shape[i];
-    }
-    return n;
-}
-
-/* Checks one input's fields and converts its values (JSON already read, or
- * binary from tail at *tail_off). */
+/* Checks one input's fields and builds its validated tensor (from the JSON
+ * already read, or from the binary tail at *tail_off). */
 static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size_t tail_len,
                            size_t *tail_off, char *err, size_t errlen)
 {
@@ -336,10 +363,9 @@ static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size
         snprintf(err, errlen, "%s: missing 'datatype'", name);
         return 400;
     }
-    char sh[128];
-    shape_format(t->shape, t->rank, sh, sizeof sh);
-    int64_t count = shape_count(t->shape, t->rank);
-    if (count < 0) {
+    if (rs_shape_count(t->shape, t->rank) < 0) {
+        char sh[128];
+        rs_shape_format(t->shape, t->rank, sh, sizeof sh);
         snprintf(err, errlen, "%s: shape %s is too large", name, sh);
         return 413;
     }
@@ -355,61 +381,19 @@ static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size
                      name);
             return 400;
         }
-        size_t esize = rs_datatype_size(t->dt);
-        if ((uint64_t)count * esize != t->binary_size) {
-            snprintf(err, errlen,
-                     "%s: binary_data_size %llu does not match shape %s of %s (%llu bytes)", name,
-                     (unsigned long long)t->binary_size, sh, rs_datatype_name(t->dt),
-                     (unsigned long long)((uint64_t)count * esize));
-            return 400;
-        }
-        if (t->binary_size > tail_len - *tail_off) {
-            snprintf(err, errlen,
-                     "%s: binary_data_size %llu runs past the end of the body (%zu bytes left)",
-                     name, (unsigned long long)t->binary_size, tail_len - *tail_off);
-            return 400;
-        }
-        t->vals = malloc((size_t)(count ? count : 1) * sizeof(float));
-        if (t->vals == NULL) {
-            snprintf(err, errlen, "%s: out of memory", name);
-            return 500;
-        }
-        if (rs_tensor_from_binary(tail + *tail_off, (size_t)count, t->dt, t->vals, name, err,
-                                  errlen) < 0)
-            return 400;
+        int st = rs_tensor_from_bytes(&t->tensor, tail + *tail_off, tail_len - *tail_off,
+                                      t->binary_size, t->dt, t->shape, t->rank, name, err, errlen);
+        if (st) return st;
         *tail_off += (size_t)t->binary_size;
-        t->count = (size_t)count;
         return 0;
     }
     if (!t->has_data) {
         snprintf(err, errlen, "%s: missing 'data' (or parameters.binary_data_size)", name);
         return 400;
     }
-    const rs_tensor_data *d = &t->data;
-    if (d->depth <= 1) {
-        if ((int64_t)d->n != count) {
-            snprintf(err, errlen, "%s: shape %s needs %lld values, got %zu", name, sh,
-                     (long long)count, d->n);
-            return 400;
-        }
-    } else {
-        bool same = d->depth == t->rank;
-        for (int i = 0; same && i < t->rank; i++)
-            same = d->dims[i] == t->shape[i];
-        if (!same) {
-            int64_t got[RS_MAX_RANK];
-            for (int i = 0; i < d->depth; i++)
-                got[i] = d->dims[i] < 0 ? 0 : d->dims[i];
-            char gs[128];
-            shape_format(got, d->depth, gs, sizeof gs);
-            snprintf(err, errlen, "%s: nested data has shape %s, expected %s", name, gs, sh);
-            return 400;
-        }
-    }
-    if (rs_tensor_data_check_type(d, t->dt, name, err, errlen) < 0) return 400;
-    t->vals = t->data.v;
-    t->data.v = NULL;
-    t->count = (size_t)count;
+    int st = rs_tensor_from_json(&t->tensor, &t->data, t->shape, t->rank, name, err, errlen);
+    if (st) return st;
+    if (rs_tensor_data_check_type(&t->data, t->dt, name, err, errlen) < 0) return 400;
     return 0;
 }
 
@@ -514,7 +498,7 @@ static void v2_body_free(v2_body *b)
 {
     for (int i = 0; i < b->n_in; i++) {
         rs_tensor_data_free(&b->in[i].data);
-        free(b->in[i].vals);
+        rs_tensor_free(&b->in[i].tensor);
     }
 }
 
@@ -627,7 +611,7 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
         return 400;
     }
     char sh[128];
-    shape_format(x->shape, x->rank, sh, sizeof sh);
+    rs_shape_format(x->shape, x->rank, sh, sizeof sh);
     if (x->rank != 2 || x->shape[1] != m->n_inputs) {
         snprintf(err, errlen, "input '%s': shape must be [rows, %d], got %s", x->name, m->n_inputs,
                  sh);
@@ -635,7 +619,7 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
     }
     int st = rs_decode_rows(lim, x->shape[0], "input", err, errlen);
     if (st) return st;
-    int rows = (int)x->shape[0];
+    int64_t rows = x->shape[0];
     if (labels != NULL && targets != NULL) {
         snprintf(err, errlen, "inputs: send either 'labels' or 'targets', not both");
         return 400;
@@ -644,29 +628,22 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
         bool ok = (labels->rank == 1 && labels->shape[0] == rows) ||
                   (labels->rank == 2 && labels->shape[0] == rows && labels->shape[1] == 1);
         if (!ok) {
-            shape_format(labels->shape, labels->rank, sh, sizeof sh);
+            rs_shape_format(labels->shape, labels->rank, sh, sizeof sh);
             snprintf(err, errlen,
-                     "input 'labels': shape must be [%d] (one class index per row), got %s", rows,
-                     sh);
+                     "input 'labels': shape must be [%lld] (one class index per row), got %s",
+                     (long long)rows, sh);
             return 400;
         }
-        st = rs_decode_labels(m, labels->vals, labels->count, "input 'labels'", req, err, errlen);
-        if (st) return st;
     }
-    if (targets != NULL) {
-        if (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs) {
-            shape_format(targets->shape, targets->rank, sh, sizeof sh);
-            snprintf(err, errlen, "input 'targets': shape must be [%d, %d], got %s", rows,
-                     m->n_outputs, sh);
-            return 400;
-        }
-        req->targets = targets->vals;
-        targets->vals = NULL;
+    if (targets != NULL &&
+        (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs)) {
+        rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
+        snprintf(err, errlen, "input 'targets': shape must be [%lld, %d], got %s", (long long)rows,
+                 m->n_outputs, sh);
+        return 400;
     }
-    req->rows = rows;
-    req->x = x->vals;
-    x->vals = NULL;
-    return 0;
+    return rs_request_bind(req, m, &x->tensor, labels ? &labels->tensor : NULL, "input 'labels'",
+                           targets ? &targets->tensor : NULL, err, errlen);
 }
 
 int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_len,

@@ -20,53 +20,55 @@
 
 #include "codec_internal.h"
 
-/* A tensor given as nested arrays: checks it is [rows, width] (or, when
- * width is 1, a flat list of rows) and returns its values and rows. */
-static int v1_matrix(rs_json *j, int width, const char *path, float **vals, int64_t *rows)
+/* A tensor given as nested arrays: [rows, width], or, when width is 1, a
+ * flat list of rows. Builds the validated tensor t of shape [rows, width]. */
+static int v1_matrix(rs_json *j, int width, const char *path, rs_tensor *t)
 {
-    rs_tensor_data t;
-    if (rs_tensor_data_read(j, &t, 0, path) < 0) return -1;
-    if (t.saw_bool) {
-        rs_tensor_data_free(&t);
-        return rs_json_fail(j, "%s[%zu]: expected a number, got a boolean", path, t.bool_at);
+    rs_tensor_data d;
+    if (rs_tensor_data_read(j, &d, 0, path) < 0) return -1;
+    if (d.saw_bool) {
+        rs_tensor_data_free(&d);
+        return rs_json_fail(j, "%s[%zu]: expected a number, got a boolean", path, d.bool_at);
     }
-    if (t.n == 0 && t.dims[0] == 0) {
-        *rows = 0; /* "[]": refused later as "needs at least one row" */
-    } else if (t.depth == 2 && t.dims[1] == width) {
-        *rows = t.dims[0];
-    } else if (t.depth == 1 && width == 1) {
-        *rows = (int64_t)t.n;
+    int64_t shape[2] = {0, width};
+    if (d.n == 0 && d.dims[0] == 0) {
+        shape[0] = 0; /* "[]": refused later as "needs at least one row" */
+    } else if (d.depth == 2 && d.dims[1] == width) {
+        shape[0] = d.dims[0];
+    } else if (d.depth == 1 && width == 1) {
+        shape[0] = (int64_t)d.n;
     } else {
-        int got0 = t.dims[0] < 0 ? 0 : t.dims[0], got1 = t.dims[1] < 0 ? 0 : t.dims[1];
-        int depth = t.depth;
-        rs_tensor_data_free(&t);
+        int got0 = d.dims[0] < 0 ? 0 : d.dims[0], got1 = d.dims[1] < 0 ? 0 : d.dims[1];
+        int depth = d.depth;
+        rs_tensor_data_free(&d);
         if (depth == 2)
             return rs_json_fail(j, "%s: expected rows of %d values, got shape [%d,%d]", path, width,
                                 got0, got1);
         return rs_json_fail(j, "%s: expected a list of rows of %d values each", path, width);
     }
-    *vals = t.v;
-    return 0;
+    char msg[256];
+    int st = rs_tensor_from_json(t, &d, shape, 2, path, msg, sizeof msg);
+    rs_tensor_data_free(&d);
+    return st ? rs_json_fail(j, "%s", msg) : 0;
 }
 
 typedef struct {
-    float *x, *labels, *targets;
-    int64_t rows, label_rows, target_rows;
+    rs_tensor x, labels, targets;
     bool has_x, has_labels, has_targets;
 } v1_body;
 
 static void v1_body_free(v1_body *b)
 {
-    free(b->x);
-    free(b->labels);
-    free(b->targets);
+    rs_tensor_free(&b->x);
+    rs_tensor_free(&b->labels);
+    rs_tensor_free(&b->targets);
 }
 
 /* "labels": a flat list of class indices (or [n, 1]). */
 static int v1_labels(rs_json *j, v1_body *b, const char *path)
 {
     if (b->has_labels) return rs_json_fail(j, "%s: given twice", path);
-    if (v1_matrix(j, 1, path, &b->labels, &b->label_rows) < 0) return -1;
+    if (v1_matrix(j, 1, path, &b->labels) < 0) return -1;
     b->has_labels = true;
     return 0;
 }
@@ -74,8 +76,36 @@ static int v1_labels(rs_json *j, v1_body *b, const char *path)
 static int v1_targets(rs_json *j, const mlp_model *m, v1_body *b, const char *path)
 {
     if (b->has_targets) return rs_json_fail(j, "%s: given twice", path);
-    if (v1_matrix(j, m->n_outputs, path, &b->targets, &b->target_rows) < 0) return -1;
+    if (v1_matrix(j, m->n_outputs, path, &b->targets) < 0) return -1;
     b->has_targets = true;
+    return 0;
+}
+
+/* One row object's input list, appended to x (rows rows so far, room for
+ * cap). */
+static int v1_instance_row(rs_json *j, const mlp_model *m, const char *path, float **x, size_t *cap,
+                           size_t rows)
+{
+    size_t width = (size_t)m->n_inputs;
+    rs_tensor_data t;
+    char dpath[64];
+    snprintf(dpath, sizeof dpath, "%s.%s", path, m->input_name);
+    if (rs_tensor_data_read(j, &t, width, dpath) < 0) return -1;
+    if (t.depth != 1 || t.n != width || t.saw_bool) {
+        rs_tensor_data_free(&t);
+        return rs_json_fail(j, "%s: expected a list of %zu numbers", dpath, width);
+    }
+    if (rows == *cap) {
+        float *nx = realloc(*x, *cap * 2 * width * sizeof(float));
+        if (nx == NULL) {
+            rs_tensor_data_free(&t);
+            return rs_json_fail(j, "instances: out of memory");
+        }
+        *x = nx;
+        *cap *= 2;
+    }
+    memcpy(*x + rows * width, t.v, width * sizeof(float));
+    rs_tensor_data_free(&t);
     return 0;
 }
 
@@ -106,30 +136,14 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
                 return rs_json_fail(j, "%s: unknown key '%s'; expected '%s'", path, key,
                                     m->input_name);
             }
-            rs_tensor_data t;
-            char dpath[64];
-            snprintf(dpath, sizeof dpath, "%s.%s", path, m->input_name);
-            if (rs_tensor_data_read(j, &t, width, dpath) < 0) {
+            if (got) {
+                free(x);
+                return rs_json_fail(j, "%s: '%s' given twice", path, key);
+            }
+            if (v1_instance_row(j, m, path, &x, &cap, rows) < 0) {
                 free(x);
                 return -1;
             }
-            if (t.depth != 1 || t.n != width || t.saw_bool) {
-                rs_tensor_data_free(&t);
-                free(x);
-                return rs_json_fail(j, "%s: expected a list of %zu numbers", dpath, width);
-            }
-            if (rows == cap) {
-                float *nx = realloc(x, cap * 2 * width * sizeof(float));
-                if (nx == NULL) {
-                    rs_tensor_data_free(&t);
-                    free(x);
-                    return rs_json_fail(j, "instances: out of memory");
-                }
-                x = nx;
-                cap *= 2;
-            }
-            memcpy(x + rows * width, t.v, width * sizeof(float));
-            rs_tensor_data_free(&t);
             got = true;
         }
         if (orr < 0) {
@@ -146,8 +160,10 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
         free(x);
         return -1;
     }
-    b->x = x;
-    b->rows = (int64_t)rows;
+    int64_t shape[2] = {(int64_t)rows, (int64_t)width};
+    char msg[256];
+    if (rs_tensor_from_values(&b->x, shape, 2, x, rows * width, "instances", msg, sizeof msg))
+        return rs_json_fail(j, "%s", msg);
     return 0;
 }
 
@@ -163,7 +179,7 @@ static int v1_inputs_object(rs_json *j, const mlp_model *m, v1_body *b)
         snprintf(path, sizeof path, "inputs.%s", key);
         if (!trunc && strcmp(key, m->input_name) == 0) {
             if (b->has_x) return rs_json_fail(j, "%s: given twice", path);
-            if (v1_matrix(j, m->n_inputs, path, &b->x, &b->rows) < 0) return -1;
+            if (v1_matrix(j, m->n_inputs, path, &b->x) < 0) return -1;
             b->has_x = true;
         } else if (!trunc && strcmp(key, "labels") == 0) {
             if (v1_labels(j, b, path) < 0) return -1;
@@ -208,14 +224,14 @@ static int v1_parse(rs_json *j, const mlp_model *m, v1_body *b, rs_request *req)
                     if (v1_instance_objects(j, m, b) < 0) return -1;
                 } else {
                     j->p = save;
-                    if (v1_matrix(j, m->n_inputs, "instances", &b->x, &b->rows) < 0) return -1;
+                    if (v1_matrix(j, m->n_inputs, "instances", &b->x) < 0) return -1;
                 }
             } else if (c == '{') {
                 b->has_x = false;
                 if (v1_inputs_object(j, m, b) < 0) return -1;
                 if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", m->input_name);
             } else if (c == '[') {
-                if (v1_matrix(j, m->n_inputs, "inputs", &b->x, &b->rows) < 0) return -1;
+                if (v1_matrix(j, m->n_inputs, "inputs", &b->x) < 0) return -1;
             } else {
                 return rs_json_fail(j, "inputs: expected an array of rows or an object, got %s",
                                     rs_json_kind(c));
@@ -268,36 +284,22 @@ int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_deco
         status = 400;
         goto done;
     }
-    status = rs_decode_rows(lim, b.rows, req->v1_instances ? "instances" : "inputs", err, errlen);
+    int64_t rows = b.x.rank == 2 ? b.x.shape[0] : 0;
+    status = rs_decode_rows(lim, rows, req->v1_instances ? "instances" : "inputs", err, errlen);
     if (status) goto done;
     if (b.has_labels && b.has_targets) {
         snprintf(err, errlen, "request body: send either 'labels' or 'targets', not both");
         status = 400;
         goto done;
     }
-    if (b.has_labels) {
-        if (b.label_rows != b.rows) {
-            snprintf(err, errlen, "labels: expected %lld class indices (one per row), got %lld",
-                     (long long)b.rows, (long long)b.label_rows);
-            status = 400;
-            goto done;
-        }
-        status = rs_decode_labels(m, b.labels, (size_t)b.rows, "labels", req, err, errlen);
-        if (status) goto done;
+    if (b.has_targets && b.targets.shape[0] != rows) {
+        snprintf(err, errlen, "targets: expected %lld rows (one per input row), got %lld",
+                 (long long)rows, (long long)b.targets.shape[0]);
+        status = 400;
+        goto done;
     }
-    if (b.has_targets) {
-        if (b.target_rows != b.rows) {
-            snprintf(err, errlen, "targets: expected %lld rows (one per input row), got %lld",
-                     (long long)b.rows, (long long)b.target_rows);
-            status = 400;
-            goto done;
-        }
-        req->targets = b.targets;
-        b.targets = NULL;
-    }
-    req->rows = (int)b.rows;
-    req->x = b.x;
-    b.x = NULL;
+    status = rs_request_bind(req, m, &b.x, b.has_labels ? &b.labels : NULL, "labels",
+                             b.has_targets ? &b.targets : NULL, err, errlen);
 done:
     v1_body_free(&b);
     if (status) rs_request_free(req);

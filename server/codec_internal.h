@@ -106,41 +106,105 @@ const char *rs_datatype_name(rs_datatype t);
 size_t rs_datatype_size(rs_datatype t);
 
 /* Values read from a JSON "data" array, with what the later checks against
- * shape and datatype need. v is owned (free with rs_tensor_data_free). */
+ * shape and datatype need. v is owned (free with rs_tensor_data_free).
+ * After a successful read the nesting is rectangular: every array at one
+ * level has the same length, numbers sit only in the deepest arrays, and the
+ * values fill the nested shape exactly (n == dims[0] * ... * dims[depth-1]). */
 typedef struct {
     float *v;
     size_t n, cap;
-    int depth;             /* nesting of the scalars: 1 = flat */
-    int dims[RS_MAX_RANK]; /* length of the arrays at each nesting level */
+    int depth;               /* nesting of the arrays: 1 = flat */
+    int dims[RS_MAX_RANK];   /* length of the arrays at each nesting level */
+    int leaf_depth;          /* level of the numbers so far (0 = none yet) */
+    int max_depth;           /* deepest array so far */
+    size_t pos[RS_MAX_RANK]; /* index being read at each level, for messages */
     bool saw_bool, saw_number, saw_fraction;
     size_t bool_at, number_at, fraction_at; /* flat index of the first of each */
+    double fraction_value;                  /* the first fraction, as a float */
     double min, max;                        /* over numbers */
 } rs_tensor_data;
 
 void rs_tensor_data_free(rs_tensor_data *t);
 /* Reads a (possibly nested) array of numbers or booleans at j into t.
  * size_hint: expected element count (0 if unknown). path names the field
- * in messages ("inputs[0].data"). Numbers that overflow float32 are errors. */
+ * in messages ("inputs[0].data"). Numbers that overflow float32, ragged
+ * arrays and arrays nested deeper than the numbers beside them are errors. */
 int rs_tensor_data_read(rs_json *j, rs_tensor_data *t, size_t size_hint, const char *path);
 
-/* Checks that the values t holds fit datatype dt (integers for integer
- * types, in range, booleans exactly for BOOL). name is "input 'x'". Returns
+/* Checks that the values t read fit datatype dt (integers for integer
+ * types, in range, booleans exactly for BOOL), from the facts recorded while
+ * reading (t->v may have moved into a tensor). name is "input 'x'". Returns
  * 0 or -1 with a message in err. */
 int rs_tensor_data_check_type(const rs_tensor_data *t, rs_datatype dt, const char *name, char *err,
                               size_t errlen);
 
-/* Converts n little-endian elements of dt at src into floats at dst.
- * Returns 0, or -1 with a message (non-finite or out-of-float32-range value)
- * naming `name` and the index. */
-int rs_tensor_from_binary(const unsigned char *src, size_t n, rs_datatype dt, float *dst,
+/* Converts n little-endian elements of dt at src into floats at dst (all n
+ * written, or an error). Returns 0, or -1 with a message (non-finite or
+ * out-of-float32-range value) naming `name` and the index. */
+int rs_binary_convert(const unsigned char *src, size_t n, rs_datatype dt, float *dst,
+                      const char *name, char *err, size_t errlen);
+
+/* ------------------------------------------------------ validated tensor */
+
+#define RS_MAX_VALUES ((int64_t)1 << 40) /* more values than any body can carry */
+
+/*
+ * The one tensor type a decoder hands on: its values match its shape. count
+ * is the product of shape (at most RS_MAX_VALUES), and v holds exactly count
+ * values, every one written from the request (v is a valid allocation even
+ * when count is 0). The rs_tensor_from_* constructors below are the only
+ * way to make one, and rs_request_bind the only way into an rs_request.
+ */
+typedef struct {
+    int rank;
+    int64_t shape[RS_MAX_RANK];
+    size_t count;
+    float *v; /* owned; free with rs_tensor_free */
+} rs_tensor;
+
+void rs_tensor_free(rs_tensor *t);
+
+/* The element count of shape, or -1 if a dimension is negative or the
+ * product passes RS_MAX_VALUES (no overflow on the way). */
+int64_t rs_shape_count(const int64_t *shape, int rank);
+/* Writes "[2,4]" for a shape. */
+void rs_shape_format(const int64_t *shape, int rank, char *out, size_t cap);
+
+/*
+ * Constructors. name names the tensor in messages ("input 'input'",
+ * "instances"). Each returns 0, or a status (400; 413 for a shape beyond
+ * RS_MAX_VALUES; 500 when memory runs out) with one sentence in err and t
+ * zeroed (rs_tensor_free is safe either way).
+ */
+
+/* From `written` values at v (malloc'd; always taken: owned by t on success,
+ * freed on failure) for shape: written must equal the shape's count. */
+int rs_tensor_from_values(rs_tensor *t, const int64_t *shape, int rank, float *v, size_t written,
                           const char *name, char *err, size_t errlen);
+/* From JSON values d for the declared shape: nested exactly rank deep with
+ * the lengths of shape, or flat with the shape's count of values. Takes d's
+ * values (d keeps only what the datatype check read). */
+int rs_tensor_from_json(rs_tensor *t, rs_tensor_data *d, const int64_t *shape, int rank,
+                        const char *name, char *err, size_t errlen);
+/* From nbytes bytes of dt at src, of which avail are readable: nbytes must
+ * be the shape's count times the size of dt, and at most avail. */
+int rs_tensor_from_bytes(rs_tensor *t, const unsigned char *src, size_t avail, uint64_t nbytes,
+                         rs_datatype dt, const int64_t *shape, int rank, const char *name,
+                         char *err, size_t errlen);
 
 /* ------------------------------------------------- checks v1 and v2 share */
 
-/* Class indices: integral and in [0, n_outputs), a classifier only. Stores a
- * new int array in req->labels. Returns 0 or a status with err set. */
-int rs_decode_labels(const mlp_model *m, const float *vals, size_t n, const char *name,
-                     rs_request *req, char *err, size_t errlen);
+/*
+ * Moves validated tensors into req, the only way its x, labels and targets
+ * are set: x must be [rows, n_inputs] with rows at least 1; labels (NULL if
+ * none) rows class indices of a classifier (integral, in [0, mlp_model_classes));
+ * targets (NULL if none) [rows, n_outputs]. req->rows is x's first
+ * dimension. labels_name names the labels in messages. Returns 0 (the
+ * tensors' values now belong to req) or a status with err set (the tensors
+ * keep their values).
+ */
+int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor *labels,
+                    const char *labels_name, rs_tensor *targets, char *err, size_t errlen);
 /* At least one row, at most lim->max_rows (413). */
 int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, char *err,
                    size_t errlen);

@@ -101,6 +101,7 @@ static inline int data_scalar(rs_json *j, rs_tensor_data *t, size_t hint, const 
             if (p[i] == '.' || p[i] == 'e' || p[i] == 'E') {
                 t->saw_fraction = true;
                 t->fraction_at = t->n;
+                t->fraction_value = (double)(float)d;
                 break;
             }
     }
@@ -120,28 +121,54 @@ static inline int data_scalar(rs_json *j, rs_tensor_data *t, size_t hint, const 
     return 0;
 }
 
-/* An array at nesting `depth` (1 = the outermost). Arrays at one depth must
- * all have one length and scalars must all sit at one depth. */
+/* "[2047][0]": where the reader is, one index per open array up to depth. */
+static void data_where(const rs_tensor_data *t, int depth, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < depth && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "[%zu]", t->pos[i]);
+}
+
+/* Numbers and arrays side by side at one nesting level, in one array or in
+ * two: [[1,2],[[],[]]] would claim 2 x 2 values while holding 2. */
+static int data_mixed(rs_json *j, const rs_tensor_data *t, int depth, const char *path)
+{
+    char where[RS_MAX_RANK * 24];
+    data_where(t, depth, where, sizeof where);
+    return rs_json_fail(j,
+                        "%s%s: mixes numbers and arrays at one level; nested arrays must be "
+                        "rectangular",
+                        path, where);
+}
+
+/*
+ * An array at nesting `depth` (1 = the outermost). Arrays at one depth must
+ * all have one length, and numbers must all sit at one depth with no array
+ * anywhere deeper (checked both ways round, whichever comes first): then the
+ * lengths multiply to the number of values, which is what makes the nested
+ * shape trustworthy.
+ */
 static int data_array(rs_json *j, rs_tensor_data *t, int depth, size_t hint, const char *path)
 {
     if (depth > RS_MAX_RANK)
         return rs_json_fail(j, "%s: nested deeper than %d levels", path, RS_MAX_RANK);
+    if (depth > t->max_depth) t->max_depth = depth;
     j->p++; /* '[' */
     size_t count = 0;
     int c = rs_json_peek(j);
     if (c != ']') {
         for (;;) {
+            t->pos[depth - 1] = count;
             if (c == '[') {
-                if (t->depth != 0 && t->depth <= depth)
-                    return rs_json_fail(j, "%s[%zu]: mixes numbers and arrays at one level", path,
-                                        t->n);
+                /* The new array's elements sit at depth + 1. */
+                if (t->leaf_depth != 0 && t->leaf_depth <= depth)
+                    return data_mixed(j, t, depth, path);
                 if (data_array(j, t, depth + 1, hint, path) < 0) return -1;
             } else {
-                if (t->depth == 0)
-                    t->depth = depth;
-                else if (t->depth != depth)
-                    return rs_json_fail(j, "%s[%zu]: mixes numbers and arrays at one level", path,
-                                        t->n);
+                if (t->leaf_depth == 0) t->leaf_depth = depth;
+                if (t->leaf_depth != depth || t->max_depth > depth)
+                    return data_mixed(j, t, depth, path);
                 if (c == -1) return rs_json_syntax(j, "a value");
                 if (data_scalar(j, t, hint, path) < 0) return -1;
             }
@@ -176,12 +203,21 @@ int rs_tensor_data_read(rs_json *j, rs_tensor_data *t, size_t size_hint, const c
         rs_tensor_data_free(t);
         return -1;
     }
-    if (t->depth == 0) {
-        /* Only empty arrays: the depth is that of the deepest array. */
-        int d = 0;
-        while (d < RS_MAX_RANK && t->dims[d] >= 0)
-            d++;
-        t->depth = d;
+    /* With numbers present they sit at max_depth (data_array refused
+     * anything else); with none, the deepest array holds nothing. Either
+     * way the lengths must multiply to the count: checked here once more so
+     * that no later step depends on the argument above. */
+    t->depth = t->max_depth;
+    int64_t dims[RS_MAX_RANK];
+    for (int i = 0; i < t->depth; i++)
+        dims[i] = t->dims[i];
+    int64_t want = rs_shape_count(dims, t->depth);
+    if (want < 0 || (uint64_t)want != (uint64_t)t->n) {
+        char sh[128];
+        rs_shape_format(dims, t->depth, sh, sizeof sh);
+        rs_json_fail(j, "%s: %zu values do not fill nested arrays of shape %s", path, t->n, sh);
+        rs_tensor_data_free(t);
+        return -1;
     }
     return 0;
 }
@@ -206,7 +242,7 @@ int rs_tensor_data_check_type(const rs_tensor_data *t, rs_datatype dt, const cha
     if (dt == RS_DT_FP32 || dt == RS_DT_FP64 || !t->saw_number) return 0;
     if (t->saw_fraction) {
         snprintf(err, errlen, "%s: datatype %s needs integers, got %.9g at data[%zu]", name,
-                 rs_datatype_name(dt), (double)t->v[t->fraction_at], t->fraction_at);
+                 rs_datatype_name(dt), t->fraction_value, t->fraction_at);
         return -1;
     }
     double lo, hi; /* inclusive range */
@@ -253,8 +289,8 @@ static inline uint64_t load_le(const unsigned char *p, size_t size)
     return v;
 }
 
-int rs_tensor_from_binary(const unsigned char *src, size_t n, rs_datatype dt, float *dst,
-                          const char *name, char *err, size_t errlen)
+int rs_binary_convert(const unsigned char *src, size_t n, rs_datatype dt, float *dst,
+                      const char *name, char *err, size_t errlen)
 {
     size_t i;
     switch (dt) {

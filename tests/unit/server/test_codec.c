@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "codec.h"
+#include "codec_internal.h"
 
 static mlp_model *classifier(void)
 {
@@ -518,6 +519,505 @@ static void test_v2_every_truncation(void **s)
     mlp_model_free(m);
 }
 
+/* ------------------------------------------------ the validated tensor */
+
+/* The reader's view of nested arrays: rectangular or refused. */
+static void test_tensor_data_nesting(void **s)
+{
+    (void)s;
+    static const struct {
+        const char *text;
+        int depth; /* 0: refused with msg */
+        int dims[3];
+        size_t n;
+        const char *msg;
+    } cases[] = {
+        {"[]", 1, {0}, 0, NULL},
+        {"[1,2,3]", 1, {3}, 3, NULL},
+        {"[[],[]]", 2, {2, 0}, 0, NULL},
+        {"[[[]],[[]]]", 3, {2, 1, 0}, 0, NULL},
+        {"[[[1,2]],[[3,4]]]", 3, {2, 1, 2}, 4, NULL},
+        {"[[[],[]],[1,2]]", 0, {0}, 0, "d[1][0]: mixes numbers and arrays at one level"},
+        {"[[1,2],[[],[]]]", 0, {0}, 0, "d[1][0]: mixes numbers and arrays at one level"},
+        {"[[[]],[1]]", 0, {0}, 0, "d[1][0]: mixes numbers and arrays"},
+        {"[[[[]]],[[1]]]", 0, {0}, 0, "d[1][0][0]: mixes numbers and arrays"},
+        {"[[1],[]]", 0, {0}, 0, "d: nested arrays are ragged (lengths 1 and 0 at level 2)"},
+        {"[1,[]]", 0, {0}, 0, "d[1]: mixes numbers and arrays"},
+        {"[[],1]", 0, {0}, 0, "d[1]: mixes numbers and arrays"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256] = "";
+        rs_json j;
+        rs_json_init(&j, cases[i].text, strlen(cases[i].text), err, sizeof err);
+        rs_tensor_data d;
+        int r = rs_tensor_data_read(&j, &d, 0, "d");
+        if (cases[i].depth == 0) {
+            if (r == 0 || strstr(err, cases[i].msg) == NULL)
+                fail_msg("case %zu %s: got %d '%s', want '%s'", i, cases[i].text, r, err,
+                         cases[i].msg);
+            continue;
+        }
+        if (r != 0) fail_msg("case %zu %s: %s", i, cases[i].text, err);
+        assert_int_equal(d.depth, cases[i].depth);
+        for (int k = 0; k < d.depth; k++)
+            assert_int_equal(d.dims[k], cases[i].dims[k]);
+        assert_int_equal(d.n, cases[i].n);
+        rs_tensor_data_free(&d);
+    }
+}
+
+/* The constructors refuse any value count that is not the shape's. */
+static void test_tensor_constructors(void **s)
+{
+    (void)s;
+    char err[256];
+    rs_tensor t;
+    int64_t s24[2] = {2, 4}, s04[2] = {0, 4}, neg[2] = {-1, 4},
+            huge[3] = {2147483647, 2147483647, 2147483647};
+
+    float *v = calloc(8, sizeof(float));
+    assert_int_equal(rs_tensor_from_values(&t, s24, 2, v, 7, "x", err, sizeof err), 400);
+    assert_string_equal(err, "x: shape [2,4] needs 8 values, got 7");
+    assert_null(t.v);
+    v = calloc(8, sizeof(float));
+    assert_int_equal(rs_tensor_from_values(&t, s24, 2, v, 8, "x", err, sizeof err), 0);
+    assert_int_equal(t.rank, 2);
+    assert_int_equal(t.count, 8);
+    assert_ptr_equal(t.v, v);
+    rs_tensor_free(&t);
+    assert_int_equal(rs_tensor_from_values(&t, s04, 2, NULL, 0, "x", err, sizeof err), 0);
+    assert_int_equal(t.count, 0);
+    assert_non_null(t.v);
+    rs_tensor_free(&t);
+    assert_int_equal(rs_tensor_from_values(&t, neg, 2, NULL, 0, "x", err, sizeof err), 400);
+    assert_non_null(strstr(err, "x: shape[0] is -1"));
+    assert_int_equal(rs_tensor_from_values(&t, huge, 3, NULL, 0, "x", err, sizeof err), 413);
+    assert_non_null(strstr(err, "is too large"));
+    assert_int_equal(rs_shape_count(huge, 3), -1);
+    int64_t zero_last[3] = {2147483647, 2147483647, 0};
+    assert_int_equal(rs_shape_count(zero_last, 3), 0);
+    int64_t zero_first[3] = {0, 2147483647, 2147483647};
+    assert_int_equal(rs_shape_count(zero_first, 3), 0);
+
+    /* JSON: nested to the shape exactly, or flat with the shape's count. */
+    static const struct {
+        const char *text;
+        int64_t shape[2];
+        int status;
+        const char *msg;
+    } js[] = {
+        {"[[1,2,3,4],[5,6,7,8]]", {2, 4}, 0, NULL},
+        {"[1,2,3,4,5,6,7,8]", {2, 4}, 0, NULL},
+        {"[1,2,3,4,5,6,7]", {2, 4}, 400, "t: shape [2,4] needs 8 values, got 7"},
+        {"[[1,2,3,4,5,6,7,8]]", {2, 4}, 400, "t: nested data has shape [1,8], expected [2,4]"},
+        {"[[1,2],[3,4],[5,6],[7,8]]", {2, 4}, 400, "nested data has shape [4,2]"},
+        {"[[],[]]", {2, 4}, 400, "t: nested data has shape [2,0], expected [2,4]"},
+    };
+    for (size_t i = 0; i < sizeof js / sizeof js[0]; i++) {
+        rs_json j;
+        rs_json_init(&j, js[i].text, strlen(js[i].text), err, sizeof err);
+        rs_tensor_data d;
+        assert_int_equal(rs_tensor_data_read(&j, &d, 0, "t.data"), 0);
+        int st = rs_tensor_from_json(&t, &d, js[i].shape, 2, "t", err, sizeof err);
+        if (st != js[i].status ||
+            (js[i].msg && strcmp(err, js[i].msg) != 0 && strstr(err, js[i].msg) == NULL))
+            fail_msg("json case %zu: got %d '%s'", i, st, err);
+        if (st == 0) {
+            assert_int_equal(t.count, 8);
+            for (int k = 0; k < 8; k++)
+                assert_true(t.v[k] == (float)(k + 1));
+        }
+        rs_tensor_free(&t);
+        rs_tensor_data_free(&d);
+    }
+
+    /* Binary: the byte count is the shape's, and no more than the body has. */
+    unsigned char bytes[32];
+    for (int k = 0; k < 8; k++) {
+        float f = (float)k;
+        memcpy(bytes + 4 * k, &f, 4);
+    }
+    assert_int_equal(
+        rs_tensor_from_bytes(&t, bytes, 32, 28, RS_DT_FP32, s24, 2, "b", err, sizeof err), 400);
+    assert_string_equal(err,
+                        "b: binary_data_size 28 does not match shape [2,4] of FP32 (32 bytes)");
+    assert_int_equal(
+        rs_tensor_from_bytes(&t, bytes, 31, 32, RS_DT_FP32, s24, 2, "b", err, sizeof err), 400);
+    assert_non_null(strstr(err, "b: binary_data_size 32 runs past the end of the body"));
+    assert_int_equal(
+        rs_tensor_from_bytes(&t, bytes, 32, 32, RS_DT_FP32, s24, 2, "b", err, sizeof err), 0);
+    assert_int_equal(t.count, 8);
+    assert_memory_equal(t.v, bytes, 32);
+    rs_tensor_free(&t);
+}
+
+/* ---------------------------------------------- value count vs shape */
+
+/* The server's own row limit (config.c --max-rows default): the crash body of
+ * the review has 65536 rows and passed it. */
+#define SERVER_MAX_ROWS 65536
+
+/* Rows past the reader's first allocation (1024 floats): with one real row
+ * among `EMPTY_ROWS` rows of empty arrays, a decoder trusting the row count
+ * reads 4 * 2048 floats from a buffer of 1024. */
+#define EMPTY_ROWS 2047
+
+static int decode_any(const mlp_model *m, int v1, const char *body, rs_request *r, char *err)
+{
+    rs_decode_limits lim = {.max_rows = SERVER_MAX_ROWS};
+    if (v1) return rs_decode_v1(m, body, strlen(body), &lim, r, err, 256);
+    return rs_decode_v2(m, body, strlen(body), 0, &lim, r, err, 256);
+}
+
+/* prefix, then `n` copies of `row` and `last` as one array's elements, then
+ * suffix. `%d` in prefix or suffix is replaced by n + 1 (the row count). */
+static char *rows_body(const char *prefix, const char *row, int n, const char *last,
+                       const char *suffix)
+{
+    rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_printf(&b, prefix, n + 1);
+    for (int i = 0; i < n; i++) {
+        rs_buf_puts(&b, row);
+        rs_buf_puts(&b, ",");
+    }
+    rs_buf_puts(&b, last);
+    rs_buf_printf(&b, suffix, n + 1);
+    assert_false(b.failed);
+    return rs_buf_steal(&b, NULL);
+}
+
+/* A v2 input tensor of n real rows as nested JSON, for the bodies below. */
+#define X_ROWS_FMT "{\"name\":\"input\",\"shape\":[%d,4],\"datatype\":\"FP32\",\"data\":["
+
+static char *x_rows(int n)
+{
+    char pre[128];
+    snprintf(pre, sizeof pre, X_ROWS_FMT, n);
+    return rows_body(pre, "[1,2,3,4]", n - 1, "[1,2,3,4]", "]}");
+}
+
+/*
+ * Arrays nested deeper than the numbers (empty, so they add no values): the
+ * nesting says N rows while the numbers fill one. Every decoder must refuse it
+ * naming the field, instead of handing the model N rows over a buffer of one.
+ * This is the review's crash body (65535 empty rows + one real row), scaled.
+ */
+static void test_nesting_deeper_than_numbers_is_400(void **s)
+{
+    (void)s;
+    mlp_model *cls = classifier(), *reg = regressor();
+    char *x = x_rows(EMPTY_ROWS + 1); /* 2048 real rows, for labels/targets */
+    char inst[32768], xpre[32768];
+    snprintf(xpre, sizeof xpre, "{\"inputs\":[%s,", x);
+    {
+        char *rows = rows_body("[", "[1,2,3,4]", EMPTY_ROWS, "[1,2,3,4]", "]");
+        snprintf(inst, sizeof inst, "{\"instances\":%s,", rows);
+        free(rows);
+    }
+    char lab_before[33000], lab_after[33000], tgt_after[33000], tgt_v1[33000], lab_v1[33000];
+    snprintf(lab_before, sizeof lab_before,
+             "%s{\"name\":\"labels\",\"shape\":[%%d,1],\"datatype\":\"INT32\",\"data\":[", xpre);
+    snprintf(lab_after, sizeof lab_after, "%s{\"name\":\"labels\",\"data\":[", xpre);
+    snprintf(tgt_after, sizeof tgt_after, "%s{\"name\":\"targets\",\"data\":[", xpre);
+    snprintf(lab_v1, sizeof lab_v1, "%s\"labels\":[", inst);
+    snprintf(tgt_v1, sizeof tgt_v1, "%s\"targets\":[", inst);
+    static const char *v2_shape_before =
+        "{\"inputs\":[{\"name\":\"input\",\"shape\":[%d,4],\"datatype\":\"FP32\",\"data\":[";
+    static const char *v2_shape_after =
+        "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"data\":[";
+    const struct {
+        int v1;
+        const mlp_model *m;
+        const char *prefix, *row, *last, *suffix;
+        const char *msg; /* the start of the message: the field, then why */
+    } cases[] = {
+        /* v1: the review's body, as instances, inputs and inputs.<name> */
+        {1, cls, "{\"instances\":[", "[[],[],[],[]]", "[5.1,3.5,1.4,0.2]", "]}",
+         "instances[2047][0]: mixes numbers and arrays at one level"},
+        {1, cls, "{\"inputs\":[", "[[],[],[],[]]", "[5.1,3.5,1.4,0.2]", "]}",
+         "inputs[2047][0]: mixes numbers and arrays at one level"},
+        {1, cls, "{\"inputs\":{\"input\":[", "[[],[],[],[]]", "[5.1,3.5,1.4,0.2]", "]}}",
+         "inputs.input[2047][0]: mixes numbers and arrays at one level"},
+        /* two levels deeper */
+        {1, cls, "{\"instances\":[", "[[[]],[[]],[[]],[[]]]", "[5.1,3.5,1.4,0.2]", "]}",
+         "instances[2047][0]: mixes numbers and arrays at one level"},
+        /* the real row first, the empty ones after */
+        {1, cls, "{\"instances\":[[5.1,3.5,1.4,0.2],", "[[],[],[],[]]", "[[],[],[],[]]", "]}",
+         "instances[1][0]: mixes numbers and arrays at one level"},
+        /* v1 labels and targets, beside 2048 real rows */
+        {1, cls, lab_v1, "[[]]", "[0]", "]}", "labels[2047][0]: mixes numbers and arrays"},
+        {1, reg, tgt_v1, "[[],[]]", "[0.5,1]", "]}", "targets[2047][0]: mixes numbers and arrays"},
+        /* v2 data, with "shape" before and after "data" */
+        {0, cls, v2_shape_before, "[[],[],[],[]]", "[5.1,3.5,1.4,0.2]", "]}]}",
+         "inputs[0].data[2047][0]: mixes numbers and arrays at one level"},
+        {0, cls, v2_shape_after, "[[],[],[],[]]", "[5.1,3.5,1.4,0.2]", "],\"shape\":[%d,4]}]}",
+         "inputs[0].data[2047][0]: mixes numbers and arrays at one level"},
+        {0, cls, v2_shape_after, "[[[]],[[]],[[]],[[]]]", "[5.1,3.5,1.4,0.2]",
+         "],\"shape\":[%d,4]}]}", "inputs[0].data[2047][0]: mixes numbers and arrays"},
+        /* v2 labels ([rows, 1]) and targets, shape before and after data */
+        {0, cls, lab_before, "[[]]", "[0]", "]}]}", "inputs[1].data[2047][0]: mixes numbers"},
+        {0, cls, lab_after, "[[]]", "[0]", "],\"shape\":[%d,1],\"datatype\":\"INT32\"}]}",
+         "inputs[1].data[2047][0]: mixes numbers"},
+        {0, reg, tgt_after, "[[],[]]", "[0.5,1]", "],\"shape\":[%d,2],\"datatype\":\"FP32\"}]}",
+         "inputs[1].data[2047][0]: mixes numbers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *body =
+            rows_body(cases[i].prefix, cases[i].row, EMPTY_ROWS, cases[i].last, cases[i].suffix);
+        rs_request r;
+        char err[256] = "";
+        int st = decode_any(cases[i].m, cases[i].v1, body, &r, err);
+        if (st != 400 || strncmp(err, cases[i].msg, strlen(cases[i].msg)) != 0)
+            fail_msg("case %zu (%.80s...): got %d '%s', want 400 '%s...'", i, body, st, err,
+                     cases[i].msg);
+        assert_null(r.x);
+        rs_request_free(&r);
+        free(body);
+    }
+    free(x);
+    mlp_model_free(cls);
+    mlp_model_free(reg);
+}
+
+/* The same bodies with every row real decode, with every value in place. */
+static void test_many_rows_decode_every_value(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    const struct {
+        int v1;
+        const char *prefix, *suffix;
+    } cases[] = {
+        {1, "{\"instances\":[", "]}"},
+        {1, "{\"inputs\":{\"input\":[", "]}}"},
+        {0, "{\"inputs\":[{\"name\":\"input\",\"shape\":[%d,4],\"datatype\":\"FP32\",\"data\":[",
+         "]}]}"},
+        {0, "{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"data\":[",
+         "],\"shape\":[%d,4]}]}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *body = rows_body(cases[i].prefix, "[1,2,3,4]", EMPTY_ROWS, "[5.1,3.5,1.4,0.2]",
+                               cases[i].suffix);
+        rs_request r;
+        char err[256] = "";
+        int st = decode_any(m, cases[i].v1, body, &r, err);
+        if (st) fail_msg("case %zu: %d %s", i, st, err);
+        assert_int_equal(r.rows, EMPTY_ROWS + 1);
+        for (int row = 0; row < EMPTY_ROWS; row++)
+            for (int k = 0; k < 4; k++)
+                assert_true(r.x[row * 4 + k] == (float)(k + 1));
+        const float last[4] = {5.1f, 3.5f, 1.4f, 0.2f};
+        assert_memory_equal(r.x + EMPTY_ROWS * 4, last, sizeof last);
+        rs_request_free(&r);
+        free(body);
+    }
+    mlp_model_free(m);
+}
+
+/* A key that says what a tensor is, given twice, is ambiguous: 400. */
+static void test_duplicate_tensor_keys_are_400(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    static const struct {
+        int v1;
+        const char *body, *msg;
+    } cases[] = {
+        {0,
+         "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"data\":" X8 "}]}",
+         "inputs[0]: 'shape' given twice"},
+        {0,
+         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\",\"data\":" X8
+         ",\"shape\":[2,4]}]}",
+         "inputs[0]: 'shape' given twice"},
+        {0,
+         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"datatype\":\"INT8\",\"data\":" X8 "}]}",
+         "inputs[0]: 'datatype' given twice"},
+        {0,
+         "{\"inputs\":[{\"name\":\"labels\",\"name\":\"input\",\"shape\":[2,4],"
+         "\"datatype\":\"FP32\",\"data\":" X8 "}]}",
+         "inputs[0]: 'name' given twice"},
+        {0,
+         "{\"inputs\":[" IN("[2,4]", "FP32", X8) ",{\"name\":\"labels\",\"shape\":[2],"
+                                                 "\"datatype\":\"INT32\",\"shape\":[2],"
+                                                 "\"data\":[0,1]}]}",
+         "inputs[1]: 'shape' given twice"},
+        {0,
+         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":32,\"binary_data_size\":32}}]}",
+         "inputs[0].parameters: 'binary_data_size' given twice"},
+        {0, "{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"inputs\":[]}", "inputs: given twice"},
+        {1, "{\"instances\":[{\"input\":[1,2,3,4],\"input\":[5,6,7,8]}]}",
+         "instances[0]: 'input' given twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rs_request r;
+        char err[256] = "";
+        int st = decode_any(m, cases[i].v1, cases[i].body, &r, err);
+        if (st != 400 || strstr(err, cases[i].msg) == NULL)
+            fail_msg("case %zu: %s\n  got %d '%s'\n  want 400 '...%s...'", i, cases[i].body, st,
+                     err, cases[i].msg);
+        assert_null(r.x);
+        rs_request_free(&r);
+    }
+    mlp_model_free(m);
+}
+
+/* The binary extension: byte counts that do not fit the shape, the body or
+ * each other are refused, naming the input. */
+static void test_v2_binary_byte_counts(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    static const struct {
+        const char *inputs; /* the "inputs" array's tensors */
+        size_t tail;        /* bytes after the JSON */
+        int status;
+        const char *msg;
+    } cases[] = {
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":31}}",
+         31, 400,
+         "input 'input': binary_data_size 31 does not match shape [2,4] of FP32 (32 bytes)"},
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":33}}",
+         33, 400, "input 'input': binary_data_size 33 does not match shape [2,4]"},
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP64\","
+         "\"parameters\":{\"binary_data_size\":32}}",
+         32, 400, "does not match shape [2,4] of FP64 (64 bytes)"},
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":32}}",
+         31, 400,
+         "input 'input': binary_data_size 32 runs past the end of the body (31 bytes left)"},
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":32}}",
+         40, 400, "40 bytes after the JSON header but the inputs' binary_data_size add up to 32"},
+        /* the labels' bytes are counted from the labels' own shape */
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":32}},{\"name\":\"labels\",\"shape\":[2],"
+         "\"datatype\":\"INT16\",\"parameters\":{\"binary_data_size\":2}}",
+         34, 400, "input 'labels': binary_data_size 2 does not match shape [2] of INT16 (4 bytes)"},
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":32}},{\"name\":\"labels\",\"shape\":[4],"
+         "\"datatype\":\"UINT8\",\"parameters\":{\"binary_data_size\":4}}",
+         36, 400, "input 'labels': shape must be [2] (one class index per row), got [4]"},
+        {"{\"name\":\"input\",\"shape\":[0,4],\"datatype\":\"FP32\","
+         "\"parameters\":{\"binary_data_size\":0}}",
+         0, 400, "input: needs at least one row"},
+        {"{\"name\":\"input\",\"shape\":[2147483647,2147483647,2147483647],\"datatype\":\"FP64\","
+         "\"parameters\":{\"binary_data_size\":8}}",
+         8, 413, "input 'input': shape [2147483647,2147483647,2147483647] is too large"},
+        {"{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\",\"data\":" X8
+         ",\"parameters\":{\"binary_data_size\":32}}",
+         32, 400, "input 'input': has both 'data' and parameters.binary_data_size"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[1024];
+        int jl = snprintf(body, sizeof body, "{\"inputs\":[%s]}", cases[i].inputs);
+        assert_true(jl > 0 && (size_t)jl + cases[i].tail <= sizeof body);
+        for (size_t k = 0; k < cases[i].tail; k++)
+            body[(size_t)jl + k] = (char)(k % 3); /* small integers: valid in any datatype */
+        char *exact = malloc((size_t)jl + cases[i].tail); /* ASan sees any read past it */
+        memcpy(exact, body, (size_t)jl + cases[i].tail);
+        rs_request r;
+        char err[256] = "";
+        rs_decode_limits lim = {.max_rows = SERVER_MAX_ROWS};
+        int st = rs_decode_v2(m, exact, (size_t)jl + cases[i].tail, (size_t)jl, &lim, &r, err,
+                              sizeof err);
+        if (st != cases[i].status || strstr(err, cases[i].msg) == NULL)
+            fail_msg("case %zu: %s\n  got %d '%s'\n  want %d '...%s...'", i, cases[i].inputs, st,
+                     err, cases[i].status, cases[i].msg);
+        assert_null(r.x);
+        rs_request_free(&r);
+        free(exact);
+    }
+    mlp_model_free(m);
+}
+
+/* Every accepted form gives exactly these bits: rows, inputs, labels and
+ * targets (the fix must not change a valid request's meaning). */
+static void test_valid_forms_decode_bit_identical(void **s)
+{
+    (void)s;
+    mlp_model *cls = classifier(), *reg = regressor();
+    static const float x[8] = {0.1f, -2.5f, 3e-7f, 4, 5, 6.25f, -7, 8};
+#define XS "[0.1,-2.5,3e-7,4,5,6.25,-7,8]"
+#define XN "[[0.1,-2.5,3e-7,4],[5,6.25,-7,8]]"
+    static const struct {
+        int v1, regression;
+        const char *body;
+        int labels[2];    /* -1: none */
+        float targets[4]; /* used when regression */
+    } cases[] = {
+        {0, 0, "{\"inputs\":[" IN("[2,4]", "FP32", XS) "]}", {-1, -1}, {0}},
+        {0, 0, "{\"inputs\":[" IN("[2,4]", "FP32", XN) "]}", {-1, -1}, {0}},
+        {0,
+         0,
+         "{\"inputs\":[{\"data\":" XN
+         ",\"datatype\":\"FP64\",\"name\":\"input\",\"shape\":[2,4]}]}",
+         {-1, -1},
+         {0}},
+        {0,
+         0,
+         "{\"inputs\":[" IN("[2,4]", "FP32", XS) ",{\"name\":\"labels\",\"shape\":[2],"
+                                                 "\"datatype\":\"INT64\",\"data\":[2,0]}]}",
+         {2, 0},
+         {0}},
+        {0,
+         0,
+         "{\"inputs\":[{\"name\":\"labels\",\"data\":[[1],[2]],\"shape\":[2,1],"
+         "\"datatype\":\"UINT8\"}," IN("[2,4]", "FP32", XN) "]}",
+         {1, 2},
+         {0}},
+        {0,
+         1,
+         "{\"inputs\":[" IN("[2,4]", "FP32",
+                            XN) ",{\"name\":\"targets\",\"shape\":[2,2],"
+                                "\"datatype\":\"FP32\",\"data\":[[1,-1],[0.5,2]]}]}",
+         {-1, -1},
+         {1, -1, 0.5f, 2}},
+        {1, 0, "{\"instances\":" XN "}", {-1, -1}, {0}},
+        {1, 0, "{\"inputs\":" XN "}", {-1, -1}, {0}},
+        {1, 0, "{\"inputs\":{\"input\":" XN ",\"labels\":[[1],[0]]}}", {1, 0}, {0}},
+        {1,
+         0,
+         "{\"instances\":[{\"input\":[0.1,-2.5,3e-7,4]},{\"input\":[5,6.25,-7,8]}],"
+         "\"labels\":[0,2]}",
+         {0, 2},
+         {0}},
+        {1, 1, "{\"instances\":" XN ",\"targets\":[[1,-1],[0.5,2]]}", {-1, -1}, {1, -1, 0.5f, 2}},
+    };
+#undef XS
+#undef XN
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const mlp_model *m = cases[i].regression ? reg : cls;
+        rs_request r;
+        char err[256] = "";
+        int st = decode_any(m, cases[i].v1, cases[i].body, &r, err);
+        if (st) fail_msg("case %zu: %d %s", i, st, err);
+        assert_int_equal(r.rows, 2);
+        assert_memory_equal(r.x, x, sizeof x);
+        if (cases[i].labels[0] >= 0) {
+            assert_non_null(r.labels);
+            assert_memory_equal(r.labels, cases[i].labels, sizeof cases[i].labels);
+        } else {
+            assert_null(r.labels);
+        }
+        if (cases[i].regression) {
+            assert_non_null(r.targets);
+            assert_memory_equal(r.targets, cases[i].targets, sizeof cases[i].targets);
+        } else {
+            assert_null(r.targets);
+        }
+        rs_request_free(&r);
+    }
+    mlp_model_free(cls);
+    mlp_model_free(reg);
+}
+
 /* ------------------------------------------------------------ v1 decode */
 
 static void test_v1_forms(void **s)
@@ -947,6 +1447,13 @@ int main(void)
         cmocka_unit_test(test_empty_body_without_buffer),
         cmocka_unit_test(test_v2_row_limit_is_413),
         cmocka_unit_test(test_v2_every_truncation),
+        cmocka_unit_test(test_tensor_data_nesting),
+        cmocka_unit_test(test_tensor_constructors),
+        cmocka_unit_test(test_nesting_deeper_than_numbers_is_400),
+        cmocka_unit_test(test_many_rows_decode_every_value),
+        cmocka_unit_test(test_duplicate_tensor_keys_are_400),
+        cmocka_unit_test(test_v2_binary_byte_counts),
+        cmocka_unit_test(test_valid_forms_decode_bit_identical),
         cmocka_unit_test(test_v1_forms),
         cmocka_unit_test(test_v1_errors),
         cmocka_unit_test(test_v1_labels_on_regression_model),
