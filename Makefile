@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, serve models/ on :8080
 #   make test       every suite, then the whole suite again under ASan+UBSan
 #   make bench      kernel and HTTP benchmarks (ratios against same-run baselines)
+#   make fuzz       libFuzzer targets (clang) in build/fuzz; scripts/run-fuzz runs them
 #   make SAN=1 ...  sanitizer build in build/asan
 #   make NATIVE=1   add -march=native (off by default: the binary ships in a container)
 
@@ -63,7 +64,8 @@ TESTS      = $(LIB_TEST_SRC:tests/unit/lib/%.c=$(BUILD)/tests/lib/%) \
 TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test-deps run test unit lib-tests integration bench install format clean models check-format
+.PHONY: all test-deps run test unit lib-tests integration bench fuzz fuzz-clang install format clean \
+        models check-format
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
@@ -145,6 +147,46 @@ integration: all $(TOOLS)
 bench: all $(BENCHES)
 	@scripts/run-bench $(BUILD)
 
+# ---------------------------------------------------------------- fuzzing
+
+# One libFuzzer binary per tests/fuzz/fuzz_*.c, linked against libmlp and the
+# server objects compiled again with clang, coverage instrumentation and
+# ASan+UBSan in their own folder (any make flags or SAN= leave it alone).
+# tests/README.md says how to run them; scripts/run-fuzz runs all of them.
+FUZZ_DIR     = build/fuzz
+FUZZ_CC     ?= clang
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -fPIC -ffp-contract=off $(WARN) -O1 -g $(FUZZ_SAN) \
+               -Ilib -Iserver $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJ     = $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(SERVER_SRC:%.c=$(FUZZ_DIR)/obj/%.o) \
+               $(FUZZ_DIR)/obj/gen/web_assets.o
+FUZZ_TARGETS = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+
+fuzz: $(FUZZ_TARGETS)
+
+fuzz-clang:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz: $(FUZZ_CC) not found;" \
+	    "run scripts/install-deps --test (clang, libclang-rt-dev)" >&2; exit 1; }
+
+# -fsanitize=fuzzer-no-link: the library is coverage-instrumented for the
+# fuzzer, but only the target links libFuzzer's main().
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard lib/*.h server/*.h) | fuzz-clang
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c | fuzz-clang
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+# An archive, so each target links only the objects it reaches.
+$(FUZZ_DIR)/libreluserve.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_DIR)/libreluserve.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_DIR)/libreluserve.a $(LDLIBS)
+
 # ---------------------------------------------------------------- the rest
 
 install: all
@@ -155,7 +197,7 @@ install: all
 	install -m 755 $(BUILD)/reluserve $(DESTDIR)$(PREFIX)/bin/
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] tests/unit/*/*.c tests/tools/*.c bench/*.c)
+	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] tests/unit/*/*.c tests/tools/*.c tests/fuzz/*.[ch] bench/*.c)
 
 check-format:
 	clang-format --dry-run -Werror lib/*.[ch] server/*.[ch]

@@ -104,7 +104,7 @@ static ON_INLINE void gram_row(const float *m, int k, int n, int i, double *gu)
         gu[j] = dot1(mi, m + (size_t)j * k, k);
 }
 
-ON_CLONES float mlp_outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu)
+static ON_CLONES float outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu)
 {
     if (n == 1) {
         double uu = dot1(u, u, p), vv = dot1(v, v, q);
@@ -130,4 +130,12 @@ ON_CLONES float mlp_outer_norm2(const float *u, int p, const float *v, int q, in
     }
     if (total < 0.0) total = 0.0; /* NaN stays NaN, as in the formed product */
     return (float)sqrt(total);
+}
+
+/* The clones sit behind a plain function because clang 14 names the ifunc of
+ * an external target_clones function "<name>.ifunc" and emits no "<name>", so
+ * a call from another file (backward.c) would not link in the fuzz build. */
+float mlp_outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu)
+{
+    return outer_norm2(u, p, v, q, n, gu);
 }
