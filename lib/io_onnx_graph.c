@@ -265,9 +265,11 @@ static mlp_status parse_tensor(const mlp_pb_reader *parent, const mlp_pb_field *
     t->msg = (onnx_span){tf->data, tf->len};
     while ((s = mlp_pb_next(&r, &f)) == MLP_PB_OK) {
         if (f.number == 1) { /* dims: packed or not */
-            const uint8_t *p = f.data, *end = f.data + f.len;
-            uint64_t v = f.value;
             bool packed = f.wire == MLP_PB_LEN;
+            /* A varint field has no data pointer (NULL), and NULL + 0 is
+             * undefined behaviour: form the end only for a packed field. */
+            const uint8_t *p = f.data, *end = packed ? f.data + f.len : NULL;
+            uint64_t v = f.value;
             if (!packed && f.wire != MLP_PB_VARINT) return wire_fail(err, origin, &f, where);
             while (!packed || p < end) {
                 if (packed && (s = mlp_pb_varint(&p, end, &v)) != MLP_PB_OK)
