@@ -30,8 +30,10 @@ enum { RS_EXIT_OK = 0, RS_EXIT_FAIL = 1, RS_EXIT_USAGE = 2 };
  * A CSV file as read by the subcommands: the first line is a header, then one
  * record per line, fields separated by commas, surrounding spaces and one pair
  * of surrounding double quotes stripped (quoted fields cannot contain commas).
- * Blank lines are skipped; CRLF line ends are accepted. Every record must have
- * as many fields as the header.
+ * Lines end at "\n" or "\r\n" (a "\r" elsewhere belongs to its field).
+ * Blank lines are skipped. Every record must
+ * have as many fields as the header; a NUL byte anywhere is an error (text
+ * has none; UTF-16 files are full of them).
  */
 typedef struct {
     int rows, cols;
@@ -44,6 +46,9 @@ typedef struct {
 /* Reads path into *out (which the caller frees with rs_csv_free, also after a
  * failure). On failure writes one sentence naming the file and line to msg. */
 bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len);
+/* The same from an open stream (which the caller closes); path names it in
+ * messages. */
+bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_t msg_len);
 void rs_csv_free(rs_csv *c);
 
 /*

@@ -73,6 +73,19 @@ static float field_number(const char *s)
     return (float)v;
 }
 
+/* Cuts the line end ("\n" or "\r\n", none on a last line without one) off
+ * the got bytes of buf. False when the line holds a NUL byte: C strings would
+ * silently end there and drop the rest of the line (a UTF-16 file is full of
+ * them), so the reader refuses such a file instead. */
+static bool line_cut(char *buf, ssize_t got)
+{
+    size_t n = (size_t)got;
+    if (memchr(buf, '\0', n)) return false;
+    if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0';
+    return true;
+}
+
 static bool line_blank(const char *s)
 {
     while (*s && isspace((unsigned char)*s))
@@ -107,6 +120,14 @@ bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
         snprintf(msg, msg_len, "%s: cannot open: %s", path, strerror(errno));
         return false;
     }
+    bool ok = rs_csv_read_stream(f, path, out, msg, msg_len);
+    fclose(f);
+    return ok;
+}
+
+bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_t msg_len)
+{
+    memset(out, 0, sizeof *out);
     char *buf = NULL;
     size_t buf_len = 0;
     char **fields = NULL;
@@ -117,13 +138,13 @@ bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
     /* Header: the first non-blank line. */
     while ((got = getline(&buf, &buf_len, f)) >= 0) {
         lineno++;
+        if (!line_cut(buf, got)) goto nul;
         if (!line_blank(buf)) break;
     }
     if (got < 0) {
         snprintf(msg, msg_len, "%s: empty file (expected a header line)", path);
         goto done;
     }
-    buf[strcspn(buf, "\r\n")] = '\0';
     int cols = 1;
     for (const char *p = buf; *p; p++)
         cols += *p == ',';
@@ -137,7 +158,7 @@ bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
 
     while ((got = getline(&buf, &buf_len, f)) >= 0) {
         lineno++;
-        buf[strcspn(buf, "\r\n")] = '\0';
+        if (!line_cut(buf, got)) goto nul;
         if (line_blank(buf)) continue;
         int n = line_split(buf, fields, cols);
         if (n != cols) {
@@ -163,11 +184,16 @@ bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
     }
     ok = true;
     goto done;
+nul:
+    snprintf(msg, msg_len,
+             "%s:%d: holds a NUL byte, which text does not (is it UTF-16 or binary? save it as "
+             "UTF-8 text)",
+             path, lineno);
+    goto done;
 nomem:
     snprintf(msg, msg_len, "%s: out of memory at line %d", path, lineno);
 done:
     free(buf);
     free(fields);
-    fclose(f);
     return ok;
 }

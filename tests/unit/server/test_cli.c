@@ -93,6 +93,57 @@ static void test_csv_errors_name_file_and_line(void **state)
     rs_csv_free(&c);
 }
 
+/* Writes n bytes (NULs included) to tmpdir/name; returns the path. */
+static const char *bytes_write(const char *name, const char *bytes, size_t n)
+{
+    static char p[256];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    return p;
+}
+
+/* Found by fuzz_csv: the reader cut lines at the first NUL, so "1,2\0,3"
+ * was a two-field row and the rest of the line vanished silently. */
+static void test_csv_refuses_nul_bytes(void **state)
+{
+    (void)state;
+    rs_csv c;
+    char msg[256];
+    static const char mid[] = "a,b\n1,2\0,3\n4,5\n";
+    assert_false(rs_csv_read(bytes_write("nul.csv", mid, sizeof mid - 1), &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "nul.csv:2"));
+    assert_non_null(strstr(msg, "NUL byte"));
+    rs_csv_free(&c);
+    /* UTF-16LE "a,b\n1,2\n": a NUL after every character. */
+    static const char utf16[] = "a\0,\0b\0\n\0001\0,\0002\0\n\0";
+    assert_false(
+        rs_csv_read(bytes_write("utf16.csv", utf16, sizeof utf16 - 1), &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "UTF-16"));
+    rs_csv_free(&c);
+}
+
+/* Found by fuzz_csv: a "\r" inside a line ended it, so "1,2\r3,4" read as
+ * the row 1,2 and dropped 3,4. Only "\n" and "\r\n" end a line now. */
+static void test_csv_lone_cr_does_not_end_a_line(void **state)
+{
+    (void)state;
+    rs_csv c;
+    char msg[256];
+    const char *p = file_write("cr.csv", "a,b\n1,2\r3,4\n");
+    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "cr.csv:2: 3 fields, but the header has 2"));
+    rs_csv_free(&c);
+    p = file_write("cr_end.csv", "a,b\r\n1,2\r\n3,4\r"); /* last line: "\r", no "\n" */
+    assert_true(rs_csv_read(p, &c, msg, sizeof msg));
+    assert_int_equal(c.rows, 2);
+    assert_true(c.num[2] == 3.0f && c.num[3] == 4.0f);
+    assert_string_equal(c.last[1], "4");
+    rs_csv_free(&c);
+}
+
 static void test_csv_grows_past_first_block(void **state)
 {
     (void)state;
@@ -331,6 +382,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_reads_numbers_and_last_text),
         cmocka_unit_test(test_csv_errors_name_file_and_line),
+        cmocka_unit_test(test_csv_refuses_nul_bytes),
+        cmocka_unit_test(test_csv_lone_cr_does_not_end_a_line),
         cmocka_unit_test(test_csv_grows_past_first_block),
         cmocka_unit_test(test_arg_match_forms),
         cmocka_unit_test(test_arg_numbers_are_strict),
