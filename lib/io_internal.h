@@ -96,6 +96,14 @@ mlp_status mlp_io_meta_apply(const mlp_io_meta *meta, mlp_model *m, const char *
  * Returns false when a name is empty or a name or label is not valid UTF-8. */
 bool mlp_io_meta_write(mlp_strbuf *b, const mlp_model *m, const char *indent);
 
+/* The two files mlp_model_save_safetensors writes, in memory: the
+ * safetensors bytes (*weights, malloc'd) and the config.json text (*config,
+ * malloc'd, NUL-terminated); the caller frees both. path and config_path only
+ * name them in messages (NULL: "<memory>"). On failure both are NULL. */
+mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const char *config_path,
+                                    uint8_t **weights, size_t *weights_len, char **config,
+                                    size_t *config_len, mlp_error *err);
+
 /* binary16 and bfloat16 bit patterns as float32 (exact; io_half.c). */
 float mlp_io_half_to_float(uint16_t h);
 float mlp_io_bf16_to_float(uint16_t h);

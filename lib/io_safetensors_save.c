@@ -88,30 +88,48 @@ static bool build_config(const mlp_model *m, mlp_strbuf *b)
     return true;
 }
 
-mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path, const char *config_path,
-                                      mlp_error *err)
+mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const char *config_path,
+                                    uint8_t **weights, size_t *weights_len, char **config,
+                                    size_t *config_len, mlp_error *err)
 {
-    if (!m || !path) return mlp_io_fail(err, path, MLP_ERR_INVALID, "model or path is NULL");
+    *weights = NULL;
+    *config = NULL;
+    if (!m) return mlp_io_fail(err, path, MLP_ERR_INVALID, "model is NULL");
     mlp_error e;
     mlp_status s = mlp_model_validate(m, &e);
     if (s != MLP_OK)
         return mlp_io_fail(err, path, MLP_ERR_INVALID, "cannot save an invalid model: %s", e.msg);
+    mlp_strbuf cfg = {0};
+    if (!build_config(m, &cfg)) {
+        mlp_strbuf_free(&cfg);
+        return mlp_io_fail(err, config_path, MLP_ERR_INVALID,
+                           "a name is empty, or a name or label is not valid UTF-8");
+    }
+    if (cfg.failed || !build_weights(m, weights, weights_len)) {
+        mlp_strbuf_free(&cfg);
+        return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory building the file");
+    }
+    *config = cfg.data;
+    *config_len = cfg.len;
+    return MLP_OK;
+}
+
+mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path, const char *config_path,
+                                      mlp_error *err)
+{
+    if (!m || !path) return mlp_io_fail(err, path, MLP_ERR_INVALID, "model or path is NULL");
     char *own_config = config_path ? NULL : mlp_io_sibling_config(path);
     if (!config_path && !own_config) return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
     const char *cfg_path = config_path ? config_path : own_config;
 
-    mlp_strbuf cfg = {0};
-    uint8_t *bytes = NULL;
-    size_t n = 0;
-    if (!build_config(m, &cfg))
-        s = mlp_io_fail(err, cfg_path, MLP_ERR_INVALID,
-                        "a name is empty, or a name or label is not valid UTF-8");
-    else if (cfg.failed || !build_weights(m, &bytes, &n))
-        s = mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory building the file");
-    else if ((s = mlp_io_write_file(path, bytes, n, err)) == MLP_OK)
-        s = mlp_io_write_file(cfg_path, cfg.data, cfg.len, err);
+    uint8_t *bytes;
+    char *cfg;
+    size_t n = 0, cfg_len = 0;
+    mlp_status s = mlp_io_safetensors_build(m, path, cfg_path, &bytes, &n, &cfg, &cfg_len, err);
+    if (s == MLP_OK && (s = mlp_io_write_file(path, bytes, n, err)) == MLP_OK)
+        s = mlp_io_write_file(cfg_path, cfg, cfg_len, err);
     free(bytes);
-    mlp_strbuf_free(&cfg);
+    free(cfg);
     free(own_config);
     return s;
 }
