@@ -84,7 +84,8 @@ static const opt_def OPTS[] = {
      "require 'Authorization: Bearer KEY' (health endpoints, OPTIONS and the playground stay "
      "open)"},
     {"cors-origin", "RELUSERVE_CORS_ORIGIN", OPT_STR, OFF(cors_origin), 0, 0, "(none)",
-     "comma-separated origins allowed by CORS, or *"},
+     "comma-separated origins (scheme://host[:port]) whose web pages may call the server, or *; "
+     "a request with any other Origin header but the server's own gets 403"},
     {"tls-cert", "RELUSERVE_TLS_CERT", OPT_STR, OFF(tls_cert), 0, 0, "(none)",
      "PEM certificate (chain) file: serve HTTPS through libmicrohttpd's GnuTLS (needs --tls-key)"},
     {"tls-key", "RELUSERVE_TLS_KEY", OPT_STR, OFF(tls_key), 0, 0, "(none)",

@@ -137,6 +137,19 @@ static bool request_id_ok(const char *s)
     return true;
 }
 
+/* ------------------------------------------------------------------ CORS
+ *
+ * A browser attaches Origin to every cross-origin request and to same-origin
+ * ones other than GET/HEAD. Requests it sends without a preflight (GET, HEAD,
+ * and POST with text/plain, a form type or no Content-Type) reach us whatever
+ * the page's origin, so the answer headers alone protect nothing: a page on
+ * any site could run inference or unload models on a server it can reach.
+ * Hence a request whose Origin is neither this server's own (the playground)
+ * nor on --cors-origin is refused with 403 before it runs, preflight
+ * included. Requests without Origin (curl, SDKs) are not from a web page. */
+
+/* The allowed Origin to echo in Access-Control-Allow-Origin ("*" for
+ * --cors-origin '*'), or NULL. */
 static const char *cors_match(rs_http *h, const char *origin)
 {
     if (!origin || !h->origins) return NULL;
@@ -146,12 +159,79 @@ static const char *cors_match(rs_http *h, const char *origin)
     return NULL;
 }
 
+/* Splits an authority "host[:port]" (host may be "[v6]") of length n; the
+ * port defaults to dflt. False when malformed. */
+static bool authority_split(const char *a, size_t n, unsigned dflt, size_t *host_len,
+                            unsigned *port)
+{
+    size_t h;
+    if (n && a[0] == '[') {
+        const char *close = memchr(a, ']', n);
+        if (!close) return false;
+        h = (size_t)(close - a) + 1;
+    } else {
+        const char *colon = memchr(a, ':', n);
+        h = colon ? (size_t)(colon - a) : n;
+    }
+    if (h == 0) return false;
+    *host_len = h;
+    *port = dflt;
+    if (h == n) return true;
+    if (a[h] != ':' || h + 1 == n || n - h - 1 > 5) return false;
+    unsigned p = 0;
+    for (size_t i = h + 1; i < n; i++) {
+        if (a[i] < '0' || a[i] > '9') return false;
+        p = p * 10 + (unsigned)(a[i] - '0');
+    }
+    if (p > 65535) return false;
+    *port = p;
+    return true;
+}
+
+/* Whether origin is the server's own: the scheme this daemon speaks and the
+ * host and port of the Host header the request was sent to (the page the
+ * playground was loaded from calling its own API). Hosts compare without
+ * case, and an absent port means the scheme's default, as browsers write
+ * them. */
+static bool origin_is_own(const rs_http *h, const char *origin, const char *host)
+{
+    const char *scheme = h->tls_cert ? "https://" : "http://";
+    unsigned dflt = h->tls_cert ? 443 : 80;
+    size_t sl = strlen(scheme);
+    if (!host || strncasecmp(origin, scheme, sl)) return false;
+    const char *oa = origin + sl;
+    size_t on = strlen(oa), hn = strlen(host), ohl, hhl;
+    unsigned op, hp;
+    if (!authority_split(oa, on, dflt, &ohl, &op) || !authority_split(host, hn, dflt, &hhl, &hp))
+        return false;
+    return ohl == hhl && !strncasecmp(oa, host, ohl) && op == hp;
+}
+
+/* Refuses st (403, answered after its body is dropped, nothing run) when it
+ * comes from a web page of a foreign origin. Decided before everything else
+ * but the connection limit: a refused page learns nothing, not even whether
+ * its API key or path was right. */
+static void judge_origin(req_state *st)
+{
+    const char *origin = header(st->conn, "Origin");
+    if (!origin || st->origin || origin_is_own(st->h, origin, header(st->conn, "Host"))) return;
+    st->is_options = false;
+    st->allow = NULL;
+    st->early_status = 403;
+    snprintf(st->early_msg, sizeof st->early_msg,
+             "header Origin '%.200s' is neither this server's own origin nor allowed by "
+             "--cors-origin; web pages of other origins may not call this server",
+             origin);
+}
+
 static void add_common_headers(req_state *st, struct MHD_Response *r)
 {
     MHD_add_response_header(r, "X-Request-Id", st->request_id);
+    /* Every answer depends on Origin (refused, or with CORS headers): a shared
+     * cache must not give one origin's answer to another. */
+    MHD_add_response_header(r, "Vary", "Origin");
     if (st->origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", st->origin);
-        if (strcmp(st->origin, "*")) MHD_add_response_header(r, "Vary", "Origin");
         MHD_add_response_header(r, "Access-Control-Expose-Headers",
                                 "X-Request-Id, Inference-Header-Content-Length, Retry-After");
     }
@@ -177,8 +257,8 @@ static bool auth_ok(const char *hdr, const char *key)
  * application/json and anything+json; application/octet-stream (binary
  * extension); none at all; and, leniently, the two types clients send
  * without being asked: application/x-www-form-urlencoded (curl -d) and
- * text/plain (a browser fetch that avoids a CORS preflight). Anything else
- * (XML, multipart, ...) is a 415. */
+ * text/plain (a browser fetch that avoids a CORS preflight; from a foreign
+ * page judge_origin refuses it). Anything else (XML, multipart, ...) is a 415. */
 static bool content_type_ok(const char *ct)
 {
     static const char *const ok[] = {"application/json", "application/octet-stream",
@@ -656,6 +736,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                           h->id_salt));
         st->origin = cors_match(h, header(conn, "Origin"));
         judge_headers(st);
+        judge_origin(st);
         if (is_excess(conn)) judge_excess(st);
         const char *cl = header(conn, "Content-Length");
         st->declared = -1;

@@ -67,6 +67,22 @@ def test_https_serves_inference(tls_server):
     assert "listening on https://" in s.stderr()
 
 
+def test_own_origin_over_https_is_the_https_one(tls_server):
+    """The playground served over TLS calls its API with an https:// Origin;
+    the same host and port with http:// is another origin (403)."""
+    s, cert = tls_server
+    ctx = ssl.create_default_context(cafile=cert)
+    for scheme, want in (("https", 200), ("http", 403)):
+        c = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=10 * helpers.SLOW)
+        try:
+            c.request("GET", "/v2", headers={"Origin": f"{scheme}://127.0.0.1:{s.port}"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == want, (scheme, r.status)
+        finally:
+            c.close()
+
+
 def test_plain_http_on_tls_port_gets_no_response(tls_server):
     s, _ = tls_server
     with pytest.raises((OSError, http.client.HTTPException)):
