@@ -9,6 +9,8 @@
  *   last call     cheap endpoints answer; inference decodes the body,
  *                 suspends the connection and admits a task.
  *   (loop thread) the task's done() marks the state and resumes.
+ *   Model control (load/unload) suspends the same way while the control
+ *   worker (control.h) runs the job; its done() resumes.
  *   resumed call  the task's response is queued.
  *   completed     the state is freed (MHD_OPTION_NOTIFY_COMPLETED).
  *
@@ -47,7 +49,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
+#include "control.h"
 #include "log.h"
 
 struct rs_http {
@@ -77,6 +79,7 @@ struct rs_http {
     int n_origins;
     bool any_origin;
     char *tls_cert, *tls_key; /* PEM text for GnuTLS, kept for the daemon's life; NULL = HTTP */
+    rs_control *control;      /* model control worker; NULL unless --enable-model-control */
 };
 
 typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
@@ -108,7 +111,8 @@ typedef struct {
     rs_request req;
     rs_model_version *mv; /* reference held until completion */
     rs_task task;
-    int rows; /* for the access line; -1 = none */
+    rs_control_job job; /* model control: its result moves into task */
+    int rows;           /* for the access line; -1 = none */
     char request_id[72];
     const char *origin; /* allowed Origin to echo, or NULL */
 } req_state;
@@ -395,10 +399,14 @@ static void task_done(rs_task *t)
     struct MHD_Connection *conn = st->conn;
     rs_http *h = st->h;
     st->ph = PHASE_RESUMED;
-    atomic_fetch_sub(&h->suspended, 1);
     /* Thread-safe; it wakes the daemon, whose next access-handler call sees
      * PHASE_RESUMED (the daemon's lock orders these writes before it). */
     MHD_resume_connection(conn); /* st may be freed from here on */
+    /* Counted as done only now: shutdown stops the daemon once nothing is
+     * suspended, and libmicrohttpd panics on a connection still suspended
+     * (one whose resume has been asked for is fine: the stop resumes it).
+     * h lives until that stop, which waits for this count. */
+    atomic_fetch_sub(&h->suspended, 1);
 }
 
 /* Frees st's body and gives the bytes st holds (its body while it arrives,
@@ -489,36 +497,37 @@ static enum MHD_Result start_inference(req_state *st)
     return MHD_YES;
 }
 
-/* Loading reads and parses model files (seconds for a big model), so it runs
- * on a thread of its own while the connection waits suspended, like an
- * inference, instead of stalling the polling thread every client shares. The
- * answer goes through the task fields and task_done, as inference results do. */
-static void *control_run(void *arg)
+/* Worker thread (see control.h): the job's answer goes out as a task's. */
+static void control_done(rs_control_job *j)
 {
-    req_state *st = arg;
+    req_state *st = j->user;
     rs_task *t = &st->task;
-    rs_buf_init(&t->body);
-    t->status = rs_handle_repo_control(st->h->app, &st->route, &t->body);
-    t->json_len = t->body.len;
+    t->status = j->status;
+    t->body = j->body;
+    t->json_len = j->body.len;
     task_done(t);
-    return NULL;
 }
 
+/* Loading takes seconds for a big model: the connection waits suspended, like
+ * an inference, while the control worker runs the job. */
 static enum MHD_Result start_control(req_state *st)
 {
+    rs_control_job *j = &st->job;
+    j->route = &st->route;
+    j->done = control_done;
+    j->user = st;
     st->task.user = st;
     atomic_fetch_add(&st->h->suspended, 1);
     st->ph = PHASE_SUSPENDED;
     MHD_suspend_connection(st->conn);
-    pthread_t th;
-    pthread_attr_t attr;
-    bool started = false;
-    if (pthread_attr_init(&attr) == 0) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&th, &attr, control_run, st) == 0;
-        pthread_attr_destroy(&attr);
+    char err[256];
+    int status = rs_control_submit(st->h->control, j, err, sizeof err);
+    if (status) {
+        rs_buf_init(&j->body);
+        rs_encode_error(&j->body, err);
+        j->status = status;
+        control_done(j);
     }
-    if (!started) control_run(st); /* no thread to be had: answer here, late but right */
     return MHD_YES;
 }
 
@@ -638,7 +647,7 @@ static enum MHD_Result answer(req_state *st)
         break;
     case RS_ROUTE_REPO_LOAD:
     case RS_ROUTE_REPO_UNLOAD:
-        if (app->cfg->enable_model_control) return start_control(st);
+        if (st->h->control) return start_control(st);
         status = rs_handle_repo_control(app, &st->route, &out); /* the 403 */
         break;
     case RS_ROUTE_METRICS:
@@ -902,6 +911,7 @@ static int parse_origins(rs_http *h, const char *list)
 
 static void http_free(rs_http *h)
 {
+    rs_control_free(h->control);
     for (int i = 0; i < h->n_origins; i++)
         free(h->origins[i]);
     free(h->origins);
@@ -946,6 +956,14 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         http_free(h);
         snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    if (cfg->enable_model_control) {
+        int rc = rs_control_start(&h->control, app);
+        if (rc) {
+            snprintf(err, errlen, "cannot start the model control thread: %s", strerror(rc));
+            http_free(h);
+            return -1;
+        }
     }
 
     if (cfg->tls_cert) {
@@ -1032,6 +1050,7 @@ int rs_http_port(const rs_http *h)
 void rs_http_quiesce(rs_http *h)
 {
     atomic_store(&h->draining, true);
+    if (h->control) rs_control_stop(h->control);
     MHD_socket fd = MHD_quiesce_daemon(h->d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
@@ -1071,6 +1090,9 @@ int rs_http_connection_margin(const rs_config *cfg)
 void rs_http_stop(rs_http *h)
 {
     if (!h) return;
+    /* Nothing is suspended, so no control job is left: this join is quick. */
+    rs_control_free(h->control);
+    h->control = NULL;
     MHD_stop_daemon(h->d);
     http_free(h);
 }

@@ -25,7 +25,9 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen);
 /* The port actually bound (useful with --port 0). */
 int rs_http_port(const rs_http *h);
 /* Stops accepting connections; open ones keep being served, and every
- * response from now on carries Connection: close. */
+ * response from now on carries Connection: close. Model control requests are
+ * refused from now on (503), and those waiting for their turn are answered
+ * 503; a load already running finishes. */
 void rs_http_quiesce(rs_http *h);
 /* Requests between their first byte and their completion. */
 int rs_http_active(const rs_http *h);
@@ -43,8 +45,8 @@ void rs_http_close_gate(rs_http *h);
 /* Connections accepted past --max-connections (each answered 503) before
  * libmicrohttpd stops accepting: max/8, clamped to 16..256. */
 int rs_http_connection_margin(const rs_config *cfg);
-/* Closes every connection and frees h (call once nothing is suspended,
- * normally after rs_http_close_if_done). */
+/* Joins the model control worker, closes every connection and frees h (call
+ * once nothing is suspended, normally after rs_http_close_if_done). */
 void rs_http_stop(rs_http *h);
 
 #endif /* RS_HTTP_H */

@@ -2,7 +2,8 @@
  * serve — see serve.h.
  *
  * Shutdown: the first SIGTERM/SIGINT stops accepting connections
- * (MHD_quiesce_daemon) and marks responses Connection: close; a 10 ms timer
+ * (MHD_quiesce_daemon), refuses model control and marks responses
+ * Connection: close; a 10 ms timer
  * then waits until every request owed an answer (whole request received:
  * queued, computing or its response being sent) is answered and the
  * scheduler is idle, or until --shutdown-grace-ms has passed and nothing is
