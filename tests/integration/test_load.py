@@ -1,11 +1,10 @@
-"""Concurrency, dynamic batching exactness, overload (503) and SIGTERM under load."""
+"""Concurrency, dynamic batching exactness, overload (503) and aborted uploads."""
 
 import http.client
 import json
 import os
 import random
 import re
-import signal
 import threading
 import time
 
@@ -303,86 +302,9 @@ def test_request_timeout_us_is_503_and_not_computed(medium_repo, tmp_path):
     s.stop()
 
 
-# ---------------------------------------------------------- SIGTERM, load
+# ---------------------------------------------------------- shutdown
 
-def test_sigterm_under_load_loses_no_accepted_request(medium_repo, tmp_path):
-    root, ms = medium_repo
-    s = helpers.Server(root, ["--threads", "2"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    x, body = _medium_request(ms["medium"], 32, 4, diag="summary")
-    want = mlpref.reference(ms["medium"], x)["outputs"]
-    sigterm_at = [None]
-    lock = threading.Lock()
-    outcome = {"ok": 0, "503": 0, "refused": 0, "late_drop": 0}
-    failures = []
-
-    def worker(i):
-        deadline = time.time() + 60 * helpers.SLOW
-        while time.time() < deadline:
-            sent_at = None
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60 * helpers.SLOW)
-                conn.connect()
-                conn.request("POST", "/v2/models/medium/infer", body=body,
-                             headers={"Content-Type": "application/json"})
-                sent_at = time.time()
-                r = conn.getresponse()
-                data = r.read()
-                conn.close()
-            except ConnectionRefusedError:
-                with lock:
-                    outcome["refused"] += 1
-                return
-            except Exception as ex:  # noqa: BLE001
-                t = sigterm_at[0]
-                with lock:
-                    # A connection still in the listen backlog when the server
-                    # closes its socket is reset by the kernel: tolerated only
-                    # for requests sent after (or just before) SIGTERM.
-                    if t is not None and sent_at is not None and sent_at > t - 0.05 or \
-                            t is not None and sent_at is None:
-                        outcome["late_drop"] += 1
-                    else:
-                        failures.append(f"{type(ex).__name__}: {ex} (sent "
-                                        f"{'-' if sent_at is None else round(sent_at - (t or 0), 3)}"
-                                        f" s after SIGTERM)")
-                return
-            with lock:
-                if r.status == 200:
-                    try:
-                        y = helpers.tensor_array(helpers.output_tensor(json.loads(data)))
-                        mlpref.assert_close(y, want, "outputs")
-                        outcome["ok"] += 1
-                    except Exception as ex:  # noqa: BLE001
-                        failures.append(f"bad 200: {ex}")
-                elif r.status == 503:
-                    outcome["503"] += 1
-                else:
-                    failures.append(f"status {r.status}: {data[:200]!r}")
-                    return
-
-    ts = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
-    for t in ts:
-        t.start()
-    time.sleep(1.0 * helpers.SLOW)
-    sigterm_at[0] = time.time()
-    s.proc.send_signal(signal.SIGTERM)
-    for t in ts:
-        t.join(120)
-    rc, log = s.stop(timeout=60)
-    assert rc == 0
-    assert not failures, f"{len(failures)} lost requests: {failures[:5]}; outcomes {outcome}"
-    assert outcome["ok"] > 0, outcome
-    # the test means something only if requests were in flight at SIGTERM
-    m = re.search(r"finishing (\d+) open requests", log)
-    if m:
-        assert int(m.group(1)) > 0, "nothing was in flight when SIGTERM arrived"
-    print(f"\nSIGTERM under load: {outcome}; in flight at SIGTERM: {m and m.group(1)}")
-
+# SIGTERM under load: test_shutdown.py.
 
 def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
     """Clients that send part of a large body and hang up are gone: the

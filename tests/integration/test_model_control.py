@@ -3,6 +3,7 @@ and with --enable-model-control they load, reload and unload models while the
 server keeps serving — a broken file keeps the version that was serving, and a
 slow load never stalls other clients."""
 
+import http.client
 import json
 import os
 import shutil
@@ -132,3 +133,109 @@ def test_a_slow_load_does_not_stall_other_clients(control):
     assert worst < 0.5, f"a health check waited {worst:.2f}s behind a {result['seconds']:.1f}s load"
     assert helpers.post(s.port, "/v2/models/big/infer", infer_body(784)).status == 200
     shutil.rmtree(root / "big")
+
+
+def _outputs(r):
+    assert r.status == 200, r
+    return helpers.tensor_array(helpers.output_tensor(json.loads(r.body)))
+
+
+def test_reload_serves_the_new_weights(control):
+    s, root = control
+    rng = np.random.default_rng(21)
+    old = json.loads((root / "tiny" / "1" / "model.json").read_text())
+    x = mlpref.random_inputs(rng, old, 3)
+    new = mlpref.random_model(rng, 4, [16, 16], 3, last_act="softmax", name="tiny")
+    body = helpers.v2_body(x, diag="none")
+    mlpref.assert_close(_outputs(helpers.post(s.port, "/v2/models/tiny/infer", body)),
+                        mlpref.reference(old, x)["outputs"], "before the reload")
+    mlpref.write_model(new, root / "tiny" / "1" / "model.json")
+    # written but not loaded: still the old weights
+    mlpref.assert_close(_outputs(helpers.post(s.port, "/v2/models/tiny/infer", body)),
+                        mlpref.reference(old, x)["outputs"], "before the load request")
+    r = helpers.post(s.port, "/v2/repository/models/tiny/load")
+    assert r.status == 200, r
+    got = _outputs(helpers.post(s.port, "/v2/models/tiny/infer", body))
+    mlpref.assert_close(got, mlpref.reference(new, x)["outputs"], "after the reload")
+    assert not np.allclose(got, mlpref.reference(old, x)["outputs"], atol=1e-3)
+
+
+def test_load_and_unload_under_concurrent_traffic_lose_no_request(control):
+    """The promise (docs/api.md, model control): a model being reloaded keeps
+    answering, every request 200 with the old weights or the new ones; an
+    unloaded model answers 404 from the moment its unload returns, and the
+    requests admitted before finish with 200; other models never notice.
+    No 5xx, no dropped connection."""
+    s, root = control
+    rng = np.random.default_rng(22)
+    weights = [json.loads((root / "tiny" / "1" / "model.json").read_text()),
+               mlpref.random_model(rng, 4, [16, 16], 3, last_act="softmax", name="tiny")]
+    texts = [json.dumps(w) for w in weights]
+    x = mlpref.random_inputs(rng, weights[0], 4)
+    tiny_want = [mlpref.reference(w, x)["outputs"] for w in weights]
+    deep = json.loads((root / "deep" / "1" / "model.json").read_text())
+    reg = json.loads((root / "reg" / "1" / "model.json").read_text())
+    xd = mlpref.random_inputs(rng, deep, 2)
+    xr = mlpref.random_inputs(rng, reg, 2)
+    cases = {
+        "tiny": (helpers.v2_body(x, diag="none"), tiny_want),
+        "deep": (helpers.v2_body(xd, diag="none"), [mlpref.reference(deep, xd)["outputs"]]),
+        "reg": (helpers.v2_body(xr, diag="none"), [mlpref.reference(reg, xr)["outputs"]]),
+    }
+    stop = threading.Event()
+    seen = {"tiny": [0, 0], "deep": [0], "reg": [0], "reg404": 0}
+    problems = []
+    lock = threading.Lock()
+
+    def client(name):
+        body, wants = cases[name]
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60 * helpers.SLOW)
+        try:
+            while not stop.is_set():
+                conn.request("POST", f"/v2/models/{name}/infer", body=json.dumps(body),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
+                with lock:
+                    if r.status == 404 and name == "reg" and \
+                            b"'reg' is not in the repository" in data:
+                        seen["reg404"] += 1
+                        continue
+                    if r.status != 200:
+                        problems.append(f"{name}: {r.status} {data[:200]!r}")
+                        continue
+                    y = helpers.tensor_array(helpers.output_tensor(json.loads(data)))
+                    match = [k for k, w in enumerate(wants) if np.allclose(y, w, rtol=1e-5,
+                                                                          atol=1e-6)]
+                    if not match:
+                        problems.append(f"{name}: outputs match no loaded weights: {y}")
+                    else:
+                        seen[name][match[0]] += 1
+        except Exception as ex:  # noqa: BLE001
+            with lock:
+                problems.append(f"{name}: {type(ex).__name__}: {ex}")
+        finally:
+            conn.close()
+
+    ts = [threading.Thread(target=client, args=(n,)) for n in ("tiny", "deep", "reg") * 3]
+    for t in ts:
+        t.start()
+    control_statuses = []
+    try:
+        for k in range(12):
+            (root / "tiny" / "1" / "model.json").write_text(texts[(k + 1) % 2])
+            control_statuses.append(helpers.post(s.port, "/v2/repository/models/tiny/load").status)
+            action = "unload" if k % 2 == 0 else "load"
+            control_statuses.append(
+                helpers.post(s.port, f"/v2/repository/models/reg/{action}").status)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(60 * helpers.SLOW)
+    assert not problems, problems[:5]
+    assert control_statuses == [200] * len(control_statuses), control_statuses
+    # each weight set served, the reg unload seen, and deep served throughout
+    assert min(seen["tiny"]) > 0 and seen["reg"][0] > 0 and seen["reg404"] > 0 and \
+        seen["deep"][0] > 0, seen
+    print(f"\nanswers during 12 reloads and 12 unload/loads: {seen}")
