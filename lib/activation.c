@@ -9,10 +9,12 @@
  * scalar `z <= 0 ? 0 : z` (and of the scalar tail loop): z = -0 gives +0
  * (ReLU) or alpha*z (leaky), and z = NaN compares false and stays NaN, as
  * torch.relu(NaN) is NaN: a hidden overflow (inf - inf) must reach the output
- * as NaN, not turn into a finite, wrong answer. The derivative is da times
- * exactly 1 or 0 (alpha), so ReLU'(0) = 0 and a NaN or infinite upstream
- * gradient still propagates as da*0 = NaN; at z = NaN it is PyTorch's (1 for
- * ReLU, alpha for leaky ReLU, see relu_family_backprop).
+ * as NaN, not turn into a finite, wrong answer. The backward is PyTorch's
+ * exactly, NaN included: ReLU's selects 0 where z <= 0 (so ReLU'(0) = 0, and
+ * a NaN or infinite upstream gradient stops there: torch's threshold_backward
+ * picks 0 rather than multiplying, and 0·NaN would be NaN), leaky ReLU's
+ * multiplies by alpha there (NaN·alpha stays NaN, as in torch); at z = NaN
+ * the gradient passes (see relu_family_backprop).
  */
 #include <math.h>
 #include <stdint.h>
@@ -56,9 +58,11 @@ static void relu_family(const float *z, float *out, size_t count, float alpha, b
         out[i] = z[i] <= 0.0f ? (leaky ? alpha * z[i] : 0.0f) : z[i];
 }
 
-/* dz = da * f'(z); dz may alias da. At z = NaN, PyTorch's: ReLU's backward
- * masks where its result is <= 0, which NaN is not (factor 1); leaky ReLU's
- * passes where z > 0, which NaN is not (factor alpha). */
+/* dz = f'(z)·da as PyTorch computes it; dz may alias da. ReLU: z <= 0 ?
+ * 0 : da, a select, so a NaN or infinite da where the unit is off gives 0,
+ * not 0·da = NaN (torch's threshold_backward). Leaky ReLU: z > 0 ? da :
+ * alpha·da. At z = NaN: ReLU masks where its result is <= 0, which NaN is not
+ * (da passes); leaky ReLU passes where z > 0, which NaN is not (alpha·da). */
 static void relu_family_backprop(const float *z, const float *da, float *dz, size_t count,
                                  float alpha, bool leaky)
 {
@@ -66,12 +70,18 @@ static void relu_family_backprop(const float *z, const float *da, float *dz, siz
     const act_v4 va = {alpha, alpha, alpha, alpha};
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        act_v4 v = v4_get(z + i);
-        act_m4 low = leaky ? ~(v > zero) : v <= zero;
-        v4_put(dz + i, v4_get(da + i) * v4_select(low, va, one));
+        act_v4 v = v4_get(z + i), d = v4_get(da + i);
+        if (leaky)
+            v4_put(dz + i, d * v4_select(~(v > zero), va, one));
+        else
+            v4_put(dz + i, v4_select(v <= zero, zero, d));
     }
-    for (; i < count; i++)
-        dz[i] = da[i] * ((leaky ? !(z[i] > 0.0f) : z[i] <= 0.0f) ? alpha : 1.0f);
+    for (; i < count; i++) {
+        if (leaky)
+            dz[i] = da[i] * (z[i] > 0.0f ? 1.0f : alpha);
+        else
+            dz[i] = z[i] <= 0.0f ? 0.0f : da[i];
+    }
 }
 
 /* Softmax of one row, stable: subtracting the row max makes every exponent

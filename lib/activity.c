@@ -1,9 +1,14 @@
 /*
  * activity — per-unit activity counters across batches (the live dying-ReLU
- * monitor): for every hidden unit, the number of rows with Z > 0.
+ * monitor): for every hidden unit, the number of rows with Z finite and > 0,
+ * and the number with Z NaN or ±inf. A unit is never active when it has
+ * neither: a NaN row says nothing about whether the unit would fire, so it
+ * makes the unit non-finite rather than silent (or, with +inf, active).
  *
- * One allocation holds every counter; active[l] points into it.
+ * One allocation holds every counter: active[l] points into its first half,
+ * nonfinite[l] into its second.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,10 +28,12 @@ mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m)
         total += (size_t)m->layers[l].out;
     a->units = calloc((unsigned)h, sizeof *a->units);
     a->active = calloc((unsigned)h, sizeof *a->active);
-    uint64_t *counts = calloc(total, sizeof *counts);
-    if (!a->units || !a->active || !counts) {
+    a->nonfinite = calloc((unsigned)h, sizeof *a->nonfinite);
+    uint64_t *counts = calloc(2 * total, sizeof *counts);
+    if (!a->units || !a->active || !a->nonfinite || !counts) {
         free(a->units);
         free(a->active);
+        free(a->nonfinite);
         free(counts);
         memset(a, 0, sizeof *a);
         return MLP_ERR_NOMEM;
@@ -35,6 +42,7 @@ mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m)
     for (int l = 0; l < h; l++) {
         a->units[l] = m->layers[l].out;
         a->active[l] = counts + off;
+        a->nonfinite[l] = counts + total + off;
         off += (size_t)m->layers[l].out;
     }
     a->n_layers = h;
@@ -46,6 +54,7 @@ void mlp_activity_free(mlp_activity *a)
     if (!a) return;
     if (a->active) free(a->active[0]);
     free(a->active);
+    free(a->nonfinite);
     free(a->units);
     memset(a, 0, sizeof *a);
 }
@@ -53,8 +62,10 @@ void mlp_activity_free(mlp_activity *a)
 void mlp_activity_reset(mlp_activity *a)
 {
     if (!a) return;
-    for (int l = 0; l < a->n_layers; l++)
+    for (int l = 0; l < a->n_layers; l++) {
         memset(a->active[l], 0, (size_t)a->units[l] * sizeof *a->active[l]);
+        memset(a->nonfinite[l], 0, (size_t)a->units[l] * sizeof *a->nonfinite[l]);
+    }
     a->rows = 0;
 }
 
@@ -68,10 +79,14 @@ void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n)
     for (int l = 0; l < a->n_layers; l++) {
         int u = a->units[l];
         const float *z = ws->z[l] + (size_t)row0 * u;
-        uint64_t *act = a->active[l];
+        uint64_t *act = a->active[l], *nf = a->nonfinite[l];
         for (int i = 0; i < n; i++)
-            for (int j = 0; j < u; j++)
-                act[j] += z[(size_t)i * u + j] > 0.0f;
+            for (int j = 0; j < u; j++) {
+                float v = z[(size_t)i * u + j];
+                bool finite = isfinite(v);
+                act[j] += finite && v > 0.0f;
+                nf[j] += !finite;
+            }
     }
     a->rows += (uint64_t)n;
 }
@@ -82,9 +97,17 @@ void mlp_activity_merge(mlp_activity *a, const mlp_activity *b)
     for (int l = 0; l < a->n_layers; l++)
         if (a->units[l] != b->units[l]) return;
     for (int l = 0; l < a->n_layers; l++)
-        for (int j = 0; j < a->units[l]; j++)
+        for (int j = 0; j < a->units[l]; j++) {
             a->active[l][j] += b->active[l][j];
+            a->nonfinite[l][j] += b->nonfinite[l][j];
+        }
     a->rows += b->rows;
+}
+
+bool mlp_activity_never_active(const mlp_activity *a, int l, int j)
+{
+    if (!a || l < 0 || l >= a->n_layers || j < 0 || j >= a->units[l] || a->rows == 0) return false;
+    return a->active[l][j] == 0 && a->nonfinite[l][j] == 0;
 }
 
 float mlp_activity_never_active_fraction(const mlp_activity *a, int l)
@@ -92,6 +115,15 @@ float mlp_activity_never_active_fraction(const mlp_activity *a, int l)
     if (!a || l < 0 || l >= a->n_layers || a->rows == 0) return 0.0f;
     int never = 0;
     for (int j = 0; j < a->units[l]; j++)
-        never += a->active[l][j] == 0;
+        never += mlp_activity_never_active(a, l, j);
     return (float)never / (float)a->units[l];
+}
+
+float mlp_activity_nonfinite_fraction(const mlp_activity *a, int l)
+{
+    if (!a || l < 0 || l >= a->n_layers || a->rows == 0) return 0.0f;
+    int bad = 0;
+    for (int j = 0; j < a->units[l]; j++)
+        bad += a->nonfinite[l][j] != 0;
+    return (float)bad / (float)a->units[l];
 }

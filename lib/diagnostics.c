@@ -1,7 +1,7 @@
 /*
  * diagnostics — per-layer health statistics of a batch (DESIGN.md,
- * "Diagnostics contract"): dead ReLU units, sparsity, saturation, gradient
- * norms and the first/last gradient ratio.
+ * "Diagnostics contract"): dead ReLU units, units gone non-finite, sparsity,
+ * saturation, gradient norms and the first/last gradient ratio.
  *
  * Rows covered: those of the last backward when one ran since the last
  * forward (so a request in a merged batch sees only its own rows), otherwise
@@ -17,26 +17,58 @@ mlp_diag_params mlp_diag_default_params(void)
     return p;
 }
 
+/* Per-unit verdict bits over the rows: LIVE when some Z is finite and > 0,
+ * NONFINITE when some Z is NaN or ±inf. A unit with neither is dead. */
+enum { UNIT_LIVE = 1, UNIT_NONFINITE = 2 };
+
 /*
- * Dead units: j with Z[i, j] <= 0 for every row i (no gradient passes through
- * it for this batch; with leaky ReLU a little does, but the unit is just as
- * stuck on its negative side). Written ascending into dead.
+ * Dead units: j with Z[i, j] finite and <= 0 for every row i (no gradient
+ * passes through it for this batch; with leaky ReLU a little does, but the
+ * unit is just as stuck on its negative side). Written ascending into dead.
+ * A unit with a NaN or infinite Z on some row is not dead, whatever its other
+ * rows say: NaN compares false both ways, so calling it dead (or alive) would
+ * report how the comparison was written, not the unit. It is counted into
+ * *nonfinite instead.
  */
-static int find_dead(const float *z, int n, int units, int *dead)
+static int find_dead(const float *z, int n, int units, int *dead, int *nonfinite)
 {
-    /* dead[] first holds a live flag per unit (rows read in storage order),
-     * then is compacted in place into the ascending list of dead units. */
+    /* dead[] first holds the verdict bits per unit (rows read in storage
+     * order), then is compacted in place into the ascending list of dead
+     * units. */
     for (int j = 0; j < units; j++)
         dead[j] = 0;
     for (int i = 0; i < n; i++) {
         const float *zi = z + (size_t)i * units;
-        for (int j = 0; j < units; j++)
-            dead[j] |= zi[j] > 0.0f;
+        for (int j = 0; j < units; j++) {
+            float v = zi[j];
+            bool finite = isfinite(v);
+            dead[j] |= (finite && v > 0.0f ? UNIT_LIVE : 0) | (finite ? 0 : UNIT_NONFINITE);
+        }
     }
-    int n_dead = 0;
-    for (int j = 0; j < units; j++)
+    int n_dead = 0, n_nonfinite = 0;
+    for (int j = 0; j < units; j++) {
+        n_nonfinite += (dead[j] & UNIT_NONFINITE) != 0;
         if (!dead[j]) dead[n_dead++] = j;
+    }
+    *nonfinite = n_nonfinite;
     return n_dead;
+}
+
+/* Units of a layer whose Z is NaN or ±inf on some row (layers without dead
+ * statistics). scratch: units ints. */
+static int count_nonfinite(const float *z, int n, int units, int *scratch)
+{
+    for (int j = 0; j < units; j++)
+        scratch[j] = 0;
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)i * units;
+        for (int j = 0; j < units; j++)
+            scratch[j] |= !isfinite(zi[j]);
+    }
+    int count = 0;
+    for (int j = 0; j < units; j++)
+        count += scratch[j];
+    return count;
 }
 
 /* Fraction of entries whose |f'(z)| < 0.01, f = sigmoid or tanh (f' from y). */
@@ -65,7 +97,7 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
     int L = m->n_layers;
 
     size_t dead_total = 0, relu_units = 0, dead_off = 0;
-    bool collapsed = false;
+    bool collapsed = false, nonfinite = false;
     for (int l = 0; l < L; l++) {
         const mlp_layer *ly = &m->layers[l];
         mlp_layer_diag *d = &ws->diag[l];
@@ -82,17 +114,20 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
         }
         d->mean_activation = (float)(sum / (double)count);
 
+        int *dead = ws->dead_units + dead_off;
         if (mlp_activation_is_relu_family(ly->activation) && l < L - 1) {
-            int *dead = ws->dead_units + dead_off;
             d->relu_stats = true;
-            d->n_dead = find_dead(z, n, ly->out, dead);
+            d->n_dead = find_dead(z, n, ly->out, dead, &d->n_nonfinite);
             d->dead_units = dead;
             d->dead_fraction = (float)d->n_dead / (float)ly->out;
             d->sparsity = (float)((double)zeros / (double)count);
             dead_total += (size_t)d->n_dead;
             relu_units += (size_t)ly->out;
             collapsed = collapsed || d->n_dead == ly->out;
+        } else {
+            d->n_nonfinite = count_nonfinite(z, n, ly->out, dead); /* its list is unused */
         }
+        nonfinite = nonfinite || d->n_nonfinite > 0;
         dead_off += (size_t)ly->out;
 
         if (ly->activation == MLP_ACT_SIGMOID || ly->activation == MLP_ACT_TANH) {
@@ -113,6 +148,7 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
         .rows = n,
         .dead_fraction = relu_units ? (float)((double)dead_total / (double)relu_units) : 0.0f,
         .collapsed = collapsed,
+        .nonfinite = nonfinite,
         .has_gradients = grads,
         .gradient_ratio = NAN,
         .has_loss = grads && ws->has_loss,

@@ -309,11 +309,15 @@ typedef struct {
     mlp_activation activation;
     /* ReLU-family hidden layers only (relu_stats true): */
     bool relu_stats;
-    float dead_fraction; /* units with Z <= 0 on every row */
+    float dead_fraction; /* units with Z finite and <= 0 on every row */
     int n_dead;
     const int *dead_units; /* n_dead indices, ascending; owned by ws */
     float sparsity;        /* fraction of A entries exactly 0 */
     float mean_activation; /* mean of A over rows and units (every layer) */
+    /* every layer: units whose Z is NaN or ±inf on some row. Such a unit is
+     * neither dead nor alive (its verdict would be an artefact of how NaN
+     * compares), so it is counted here and never in n_dead. */
+    int n_nonfinite;
     /* sigmoid/tanh layers only (saturation_stats true): */
     bool saturation_stats;
     float saturated_fraction; /* entries with |f'(z)| < 0.01 */
@@ -331,6 +335,7 @@ typedef struct {
     int rows;                     /* rows the statistics cover */
     float dead_fraction;          /* dead units / units, over ReLU-family hidden layers */
     bool collapsed;               /* some ReLU-family hidden layer is entirely dead */
+    bool nonfinite;               /* some layer has a NaN or infinite Z (n_nonfinite > 0) */
     bool has_gradients;
     float gradient_ratio; /* weight_grad_norm first / last layer (INFINITY if last is 0;
                              NAN, and neither flag set, if both are 0 or !has_gradients) */
@@ -359,14 +364,17 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
 
 /*
  * Per-unit activity counts across batches: for every hidden unit, on how many
- * rows its pre-activation was > 0. A unit silent over a whole window of live
- * traffic (or a probe data set) is dead in the sense that matters for training.
+ * rows its pre-activation was finite and > 0 (active), and on how many it was
+ * NaN or ±inf (nonfinite). A unit silent over a whole window of live traffic
+ * (or a probe data set) is dead in the sense that matters for training; one
+ * that went non-finite is broken instead, and counted as such, not as dead.
  */
 typedef struct {
-    int n_layers;      /* hidden layers counted (model layers - 1) */
-    int *units;        /* units per counted layer */
-    uint64_t **active; /* active[l][j]: rows with Z_l[i, j] > 0 */
-    uint64_t rows;     /* rows seen */
+    int n_layers;         /* hidden layers counted (model layers - 1) */
+    int *units;           /* units per counted layer */
+    uint64_t **active;    /* active[l][j]: rows with Z_l[i, j] finite and > 0 */
+    uint64_t **nonfinite; /* nonfinite[l][j]: rows with Z_l[i, j] NaN or ±inf */
+    uint64_t rows;        /* rows seen */
 } mlp_activity;
 
 mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m);
@@ -376,8 +384,13 @@ void mlp_activity_reset(mlp_activity *a);
 void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n);
 /* a += b (same model shape). */
 void mlp_activity_merge(mlp_activity *a, const mlp_activity *b);
+/* Unit j of layer l never active in the counted rows: rows were counted, and
+ * its Z was finite and <= 0 on every one of them. */
+bool mlp_activity_never_active(const mlp_activity *a, int l, int j);
 /* Fraction of layer l's units never active in the counted rows (0 if none seen). */
 float mlp_activity_never_active_fraction(const mlp_activity *a, int l);
+/* Fraction of layer l's units whose Z was NaN or ±inf on some counted row. */
+float mlp_activity_nonfinite_fraction(const mlp_activity *a, int l);
 
 /* ---------------------------------------------------------------- training */
 

@@ -68,6 +68,8 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
     rs_buf_float(out, d->dead_fraction);
     rs_buf_puts(out, ",\"collapsed\":");
     bool_write(out, d->collapsed);
+    rs_buf_puts(out, ",\"nonfinite\":");
+    bool_write(out, d->nonfinite);
     rs_buf_puts(out, ",\"gradient_target\":\"");
     rs_buf_puts(out, gradient_target(d));
     rs_buf_puts(out, "\"");
@@ -95,6 +97,8 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
         rs_buf_int(out, L->units);
         rs_buf_puts(out, ",\"mean_activation\":");
         rs_buf_float(out, L->mean_activation);
+        rs_buf_puts(out, ",\"nonfinite_units\":");
+        rs_buf_int(out, L->n_nonfinite);
         if (L->relu_stats) {
             rs_buf_puts(out, ",\"dead_fraction\":");
             rs_buf_float(out, L->dead_fraction);

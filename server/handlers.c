@@ -145,29 +145,33 @@ int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
     }
     rs_monitor_snapshot(mv->monitor, &a);
     json_t *layers = json_array();
-    int never = 0, units = 0;
+    int never = 0, units = 0, nonfinite = 0;
     for (int l = 0; l < a.n_layers; l++) {
         json_t *idx = json_array();
-        int dead = 0;
-        for (int j = 0; j < a.units[l]; j++)
-            if (a.rows > 0 && a.active[l][j] == 0) {
+        int dead = 0, bad = 0;
+        for (int j = 0; j < a.units[l]; j++) {
+            if (mlp_activity_never_active(&a, l, j)) {
                 json_array_append_new(idx, json_integer(j));
                 dead++;
             }
+            bad += a.nonfinite[l][j] != 0; /* NaN/inf: neither fired nor silent */
+        }
         never += dead;
+        nonfinite += bad;
         units += a.units[l];
         json_array_append_new(
             layers,
-            json_pack("{s:i, s:s, s:i, s:b, s:f, s:i, s:o}", "index", l, "activation",
+            json_pack("{s:i, s:s, s:i, s:b, s:f, s:i, s:o, s:i}", "index", l, "activation",
                       mlp_activation_name(m->layers[l].activation), "units", a.units[l],
                       "relu_family", mlp_activation_is_relu_family(m->layers[l].activation),
                       "never_active_fraction", (double)mlp_activity_never_active_fraction(&a, l),
-                      "never_active", dead, "never_active_units", idx));
+                      "never_active", dead, "never_active_units", idx, "nonfinite_units", bad));
     }
-    json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:f, s:o}", "model_name", mv->name, "model_version",
-                          mv->version, "window_seconds", rs_monitor_window_s(mv->monitor), "rows",
-                          (json_int_t)a.rows, "never_active_fraction",
-                          units && a.rows ? (double)never / units : 0.0, "layers", layers);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:f, s:b, s:o}", "model_name", mv->name,
+                          "model_version", mv->version, "window_seconds",
+                          rs_monitor_window_s(mv->monitor), "rows", (json_int_t)a.rows,
+                          "never_active_fraction", units && a.rows ? (double)never / units : 0.0,
+                          "nonfinite", nonfinite > 0, "layers", layers);
     mlp_activity_free(&a);
     rs_model_version_release(mv);
     return put_json(out, j, 200);

@@ -208,10 +208,11 @@ static void render_version_gauges(rs_registry *r, rs_buf *out)
     }
     rs_buf_puts(out,
                 "# HELP reluserve_never_active_fraction Fraction of a hidden layer's units never "
-                "active (Z > 0) on any row of the monitor window\n"
+                "active (Z finite and > 0) on any row of the monitor window\n"
                 "# TYPE reluserve_never_active_fraction gauge\n");
-    rs_buf mon_rows;
+    rs_buf mon_rows, mon_nonfinite;
     rs_buf_init(&mon_rows);
+    rs_buf_init(&mon_nonfinite);
     for (int i = 0; i < n; i++) {
         if (!vs[i]->model || !vs[i]->monitor) continue;
         mlp_activity a;
@@ -225,6 +226,13 @@ static void render_version_gauges(rs_registry *r, rs_buf *out)
             rs_buf_printf(out, "\",layer=\"%d\"} ", l);
             rs_buf_float(out, mlp_activity_never_active_fraction(&a, l));
             rs_buf_puts(out, "\n");
+            rs_buf_puts(&mon_nonfinite, "reluserve_nonfinite_fraction{model=\"");
+            put_label(&mon_nonfinite, vs[i]->name);
+            rs_buf_puts(&mon_nonfinite, "\",version=\"");
+            put_label(&mon_nonfinite, vs[i]->version);
+            rs_buf_printf(&mon_nonfinite, "\",layer=\"%d\"} ", l);
+            rs_buf_float(&mon_nonfinite, mlp_activity_nonfinite_fraction(&a, l));
+            rs_buf_puts(&mon_nonfinite, "\n");
         }
         rs_buf_puts(&mon_rows, "reluserve_monitor_rows{model=\"");
         put_label(&mon_rows, vs[i]->name);
@@ -237,6 +245,13 @@ static void render_version_gauges(rs_registry *r, rs_buf *out)
                      "# TYPE reluserve_monitor_rows gauge\n");
     if (mon_rows.len) rs_buf_append(out, mon_rows.data, mon_rows.len);
     rs_buf_free(&mon_rows);
+    rs_buf_puts(out, "# HELP reluserve_nonfinite_fraction Fraction of a hidden layer's units whose "
+                     "pre-activation was NaN or infinite on some row of the monitor window (not "
+                     "counted as never active)\n"
+                     "# TYPE reluserve_nonfinite_fraction gauge\n");
+    if (mon_nonfinite.len) rs_buf_append(out, mon_nonfinite.data, mon_nonfinite.len);
+    if (mon_nonfinite.failed) out->failed = true;
+    rs_buf_free(&mon_nonfinite);
     for (int i = 0; i < n; i++)
         rs_model_version_release(vs[i]);
     free(vs);

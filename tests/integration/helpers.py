@@ -191,6 +191,17 @@ def make_repo(root, seed=1234):
                                           task="classification", standardize=True, name="bin",
                                           labels=["spam"])},
         "soft1": {"1": mlpref.random_model(rng, 3, [5], 1, last_act="softmax", name="soft1")},
+        # finite weights that overflow on an input near FLT_MAX: Z0 = +inf, Z1 = NaN
+        "ovf": {"1": {"format": "reluserve-mlp", "version": 1, "name": "ovf",
+                      "task": "regression", "input": {"name": "input", "size": 1},
+                      "output": {"name": "output"},
+                      "layers": [
+                          {"units": 2, "activation": "relu", "weight": [[10.0], [10.0]],
+                           "bias": [0.0, 0.0]},
+                          {"units": 2, "activation": "relu",
+                           "weight": [[1.0, -1.0], [-1.0, 0.5]], "bias": [0.0, -1.0]},
+                          {"units": 1, "activation": "identity", "weight": [[1.0, 1.0]],
+                           "bias": [0.5]}]}},
     }
     for name, versions in models.items():
         for v, m in versions.items():

@@ -173,14 +173,17 @@ def reference(model, x, labels=None, targets=None, dtype=torch.float64):
         d = {"index": l, "units": layer["units"], "activation": act,
              "mean_activation": float(a.mean()),
              "weight_grad_norm": float(Ws[l].grad.norm()),
-             "bias_grad_norm": float(Bs[l].grad.norm())}
+             "bias_grad_norm": float(Bs[l].grad.norm()),
+             # units with a NaN or infinite pre-activation on some row: neither
+             # dead nor alive (DESIGN.md)
+             "nonfinite_units": int((~torch.isfinite(z)).any(dim=0).sum())}
         if l == L - 1 and not mse:
             d["activation_grad_norm"] = float(Zs[l].grad.norm())
         else:
             d["activation_grad_norm"] = float(As[l].grad.norm())
         d["relu_stats"] = l < L - 1 and act in RELU_FAMILY
         if d["relu_stats"]:
-            dead = (z <= 0).all(dim=0)
+            dead = ((z <= 0) & torch.isfinite(z)).all(dim=0)
             d["dead_units"] = [int(j) for j in torch.nonzero(dead).flatten()]
             d["n_dead"] = len(d["dead_units"])
             d["dead_fraction"] = d["n_dead"] / layer["units"]
@@ -201,6 +204,7 @@ def reference(model, x, labels=None, targets=None, dtype=torch.float64):
     diag = {"layers": layers, "rows": len(x),
             "dead_fraction": sum(d["n_dead"] for d in relu) / units if units else 0.0,
             "collapsed": any(d["n_dead"] == d["units"] for d in relu),
+            "nonfinite": any(d["nonfinite_units"] > 0 for d in layers),
             "gradient_ratio": ratio, "vanishing": ratio < 1e-3, "exploding": ratio > 1e3,
             "has_loss": labels is not None or targets is not None}
     return {"outputs": al.detach().numpy().astype(np.float64),
@@ -286,8 +290,14 @@ def compare_diagnostics(got, ref, what="diagnostics", check_grads=True, has_unit
         assert g["activation"] == w["activation"], f"{where}.activation = {g['activation']}"
         # mean_activation is reported on every layer (mlp.h), output included.
         assert "mean_activation" in g, f"{where}: no mean_activation"
-        assert_close(g["mean_activation"], w["mean_activation"], f"{where}.mean_activation",
-                     atol_min=1e-6)
+        if g["mean_activation"] is None:  # JSON null: the server's NaN or infinity
+            assert not math.isfinite(w["mean_activation"]), \
+                f"{where}.mean_activation null, expected {w['mean_activation']}"
+        else:
+            assert_close(g["mean_activation"], w["mean_activation"], f"{where}.mean_activation",
+                         atol_min=1e-6)
+        assert g["nonfinite_units"] == w["nonfinite_units"], \
+            f"{where}.nonfinite_units = {g['nonfinite_units']}, expected {w['nonfinite_units']}"
         if w["relu_stats"]:
             amb = ambiguous_units(ref, l)
             total_dead_slack += len(amb)
@@ -331,6 +341,8 @@ def compare_diagnostics(got, ref, what="diagnostics", check_grads=True, has_unit
     slack = (total_dead_slack + 1e-3) / units if units else 1e-6
     assert abs(got["dead_fraction"] - want["dead_fraction"]) <= slack, \
         f"{what}.dead_fraction = {got['dead_fraction']}, expected {want['dead_fraction']}"
+    assert got["nonfinite"] == want["nonfinite"], \
+        f"{what}.nonfinite = {got['nonfinite']}, expected {want['nonfinite']}"
     if total_dead_slack == 0:
         assert got["collapsed"] == want["collapsed"], \
             f"{what}.collapsed = {got['collapsed']}, expected {want['collapsed']}"

@@ -11,7 +11,11 @@
  *           "row0"?: int, "rows"?: int, backward row range (default: all rows)
  *           "backward"?: bool,          false: diagnose forward statistics only
  *           "kernel"?: "auto"|"own"|"blas",
- *           "param_grads"?: bool}        false: norms-only backward (as the server runs)
+ *           "param_grads"?: bool,        false: norms-only backward (as the server runs)
+ *           "set_params"?: [[i, v], ...]} params[i] = v after loading, v a number or
+ *                                       "nan"/"inf"/"-inf": a model gone non-finite in
+ *                                       memory (training diverged), which no loader
+ *                                       accepts from a file
  * labels/targets cover the backward rows only, as mlp_backward expects.
  *
  * Output: {"outputs", "loss", "status", "param_grads": [{"weight", "bias"}],
@@ -90,6 +94,7 @@ static json_t *diagnostics_json(const mlp_diagnostics *d, int n_inputs)
     json_object_set_new(o, "rows", json_integer(d->rows));
     json_object_set_new(o, "dead_fraction", float_json(d->dead_fraction));
     json_object_set_new(o, "collapsed", json_boolean(d->collapsed));
+    json_object_set_new(o, "nonfinite", json_boolean(d->nonfinite));
     json_object_set_new(o, "has_gradients", json_boolean(d->has_gradients));
     json_object_set_new(o, "gradient_ratio", float_json(d->gradient_ratio));
     json_object_set_new(o, "vanishing", json_boolean(d->vanishing));
@@ -109,6 +114,7 @@ static json_t *diagnostics_json(const mlp_diagnostics *d, int n_inputs)
         json_object_set_new(lo, "activation", json_string(mlp_activation_name(ld->activation)));
         json_object_set_new(lo, "relu_stats", json_boolean(ld->relu_stats));
         json_object_set_new(lo, "mean_activation", float_json(ld->mean_activation));
+        json_object_set_new(lo, "nonfinite_units", json_integer(ld->n_nonfinite));
         if (ld->relu_stats) {
             json_object_set_new(lo, "dead_fraction", float_json(ld->dead_fraction));
             json_object_set_new(lo, "n_dead", json_integer(ld->n_dead));
@@ -265,6 +271,19 @@ int main(int argc, char **argv)
     if (!req) {
         mlp_model_free(m);
         return fail("cannot read the request", jerr.text);
+    }
+    const json_t *sp = json_object_get(req, "set_params");
+    for (size_t k = 0; json_is_array(sp) && k < json_array_size(sp); k++) {
+        const json_t *pair = json_array_get(sp, k);
+        json_int_t i = json_integer_value(json_array_get(pair, 0));
+        const json_t *v = json_array_get(pair, 1);
+        if (i < 0 || (size_t)i >= m->n_params || !(json_is_number(v) || json_is_string(v))) {
+            json_decref(req);
+            mlp_model_free(m);
+            return fail("\"set_params\" entries are [index < n_params, value]", NULL);
+        }
+        m->params[i] =
+            json_is_number(v) ? (float)json_number_value(v) : strtof(json_string_value(v), NULL);
     }
     int rc = run(m, req);
     json_decref(req);

@@ -73,6 +73,51 @@ static void test_counts_and_never_active(void **s)
     mlp_model_free(m);
 }
 
+/* Rows with a NaN or infinite Z are counted as non-finite, neither active
+ * (+inf > 0) nor silent (NaN > 0 is false): over [3e38, 1], layer 1 is NaN
+ * then <= 0, which used to make both its units "never active". */
+static void test_nonfinite_rows_counted_apart(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 3, NULL), MLP_OK);
+    const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
+    memcpy(m->params, p, sizeof p);
+    mlp_activity a, b;
+    assert_int_equal(mlp_activity_init(&a, m), MLP_OK);
+    assert_int_equal(mlp_activity_init(&b, m), MLP_OK);
+    mlp_workspace *ws = mlp_workspace_create();
+    const float x[2] = {3e38f, 1.0f};
+    assert_int_equal(mlp_forward(m, ws, x, 2, NULL), MLP_OK);
+    mlp_activity_add(&a, ws, 0, 2);
+    /* layer 0: +inf on row 0 (not active), 10 on row 1 (active) */
+    assert_true(a.active[0][0] == 1 && a.nonfinite[0][0] == 1);
+    /* layer 1: NaN on row 0, <= 0 on row 1 */
+    assert_true(a.active[1][0] == 0 && a.nonfinite[1][0] == 1);
+    assert_true(a.active[1][1] == 0 && a.nonfinite[1][1] == 1);
+    assert_false(mlp_activity_never_active(&a, 1, 0));
+    assert_float_equal(mlp_activity_never_active_fraction(&a, 1), 0.0, 0);
+    assert_float_equal(mlp_activity_nonfinite_fraction(&a, 1), 1.0, 0);
+    assert_float_equal(mlp_activity_nonfinite_fraction(&a, 0), 1.0, 0);
+
+    /* the finite row alone: layer 1 never active, nothing non-finite */
+    mlp_activity_add(&b, ws, 1, 1);
+    assert_true(mlp_activity_never_active(&b, 1, 0) && mlp_activity_never_active(&b, 1, 1));
+    assert_float_equal(mlp_activity_never_active_fraction(&b, 1), 1.0, 0);
+    assert_float_equal(mlp_activity_nonfinite_fraction(&b, 1), 0.0, 0);
+    mlp_activity_merge(&b, &a); /* merging carries the non-finite counts */
+    assert_true(b.nonfinite[1][0] == 1 && b.rows == 3);
+    assert_float_equal(mlp_activity_never_active_fraction(&b, 1), 0.0, 0);
+    mlp_activity_reset(&b);
+    assert_true(b.nonfinite[1][0] == 0 && b.rows == 0);
+    assert_false(mlp_activity_never_active(&b, 1, 0)); /* no rows: no verdict */
+    mlp_activity_free(&a);
+    mlp_activity_free(&b);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
 static void test_shape_mismatch_ignored(void **s)
 {
     (void)s;
@@ -124,6 +169,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_and_never_active),
+        cmocka_unit_test(test_nonfinite_rows_counted_apart),
         cmocka_unit_test(test_shape_mismatch_ignored),
         cmocka_unit_test(test_no_hidden_layers),
     };

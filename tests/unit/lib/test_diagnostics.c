@@ -323,6 +323,62 @@ static void test_relu_output_layer_has_no_relu_stats(void **s)
     mlp_model_free(m);
 }
 
+/* 1 -> 2 ReLU (W = 10, 10) -> 2 ReLU (W = [[1, -1], [-1, 0.5]], b = [0, -1])
+ * -> 1 identity. x = 3e38 overflows Z0 to +inf and Z1 to inf - inf = NaN;
+ * x = 1 gives Z1 = (0, -6) <= 0. */
+static mlp_model *overflow_model(void)
+{
+    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&m, 1, spec, 3, NULL), MLP_OK);
+    const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
+    assert_int_equal(m->n_params, sizeof p / sizeof p[0]);
+    memcpy(m->params, p, sizeof p);
+    return m;
+}
+
+/* A unit with a NaN or infinite Z on some row is counted non-finite, never
+ * dead: on the overflowing row layer 1 is NaN, on the other <= 0, and calling
+ * it dead (NaN is not > 0) made the network look collapsed. */
+static void test_nonfinite_units_are_not_dead(void **s)
+{
+    (void)s;
+    mlp_model *m = overflow_model();
+    mlp_workspace *ws = mlp_workspace_create();
+    mlp_diagnostics d;
+    const float both[2] = {3e38f, 1.0f};
+    assert_int_equal(mlp_forward(m, ws, both, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_true(d.nonfinite);
+    assert_false(d.collapsed);
+    assert_int_equal(d.layers[0].n_nonfinite, 2); /* +inf on row 0 */
+    assert_int_equal(d.layers[0].n_dead, 0);
+    assert_int_equal(d.layers[1].n_nonfinite, 2); /* NaN on row 0 */
+    assert_int_equal(d.layers[1].n_dead, 0);
+    assert_float_equal(d.layers[1].dead_fraction, 0.0f, 0.0f);
+    assert_int_equal(d.layers[2].n_nonfinite, 1); /* the output layer is counted too */
+    assert_float_equal(d.dead_fraction, 0.0f, 0.0f);
+
+    /* the finite row alone: layer 1 is dead and the network collapsed */
+    assert_int_equal(mlp_forward(m, ws, both + 1, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_false(d.nonfinite);
+    assert_true(d.collapsed);
+    assert_int_equal(d.layers[1].n_dead, 2);
+    for (int l = 0; l < 3; l++)
+        assert_int_equal(d.layers[l].n_nonfinite, 0);
+
+    /* -inf is <= 0 but not a dead unit's finite silence */
+    const float neg = -3e38f;
+    assert_int_equal(mlp_forward(m, ws, &neg, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(d.layers[0].n_nonfinite, 2);
+    assert_int_equal(d.layers[0].n_dead, 0);
+    assert_true(d.nonfinite);
+    mlp_workspace_free(ws);
+    mlp_model_free(m);
+}
+
 static void test_refusals(void **s)
 {
     (void)s;
@@ -356,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_rows_of_last_backward),
         cmocka_unit_test(test_leaky_relu_dead_not_sparse),
         cmocka_unit_test(test_relu_output_layer_has_no_relu_stats),
+        cmocka_unit_test(test_nonfinite_units_are_not_dead),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
