@@ -272,6 +272,14 @@ static int decimal_layout(uint32_t d, int q, char *out)
     return (int)(o - out);
 }
 
+/*
+ * Longest output (MLP_FLOAT_TEXT_MAX - 1 = 16 characters): the sign, then
+ * "0." and four zeros for a leading digit at 10^-5, then 9 significant digits
+ * (9 always suffice for float32, and floats in [1e-5, 1e-4) do need 9). Every
+ * other layout is shorter: an exponent form has at most 1 + 9 + 1 + 4 =
+ * 15 ("-1.23456789e-38"), a plain number >= 1 at most 1 + 9 + 1 = 11.
+ * decimal_layout's scratch writes stay within the final length.
+ */
 int mlp_format_float(float f, char *out)
 {
     uint32_t bits;

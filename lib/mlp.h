@@ -441,10 +441,16 @@ float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const 
 
 /* ------------------------------------------------------------ float text */
 
+/* Bytes mlp_format_float may write, the NUL included: 16 characters at most,
+ * reached by negative numbers in [1e-5, 1e-4) with 9 significant digits
+ * ("-0.0000123456789"); exponent forms are shorter ("-1.23456789e-38" is 15). */
+#define MLP_FLOAT_TEXT_MAX 17
+
 /* Writes the shortest decimal text that strtof() reads back as exactly f into
- * out (at least 16 bytes, NUL-terminated) and returns its length. Locale-free;
- * NaN and infinities, which JSON lacks, are written as null. Used by the JSON
- * writers here and by the server's response encoder. */
+ * out (room for MLP_FLOAT_TEXT_MAX bytes, NUL-terminated) and returns its
+ * length (< MLP_FLOAT_TEXT_MAX). Locale-free; NaN and infinities, which JSON
+ * lacks, are written as null. Used by the JSON writers here and by the
+ * server's response encoder. */
 int mlp_format_float(float f, char *out);
 
 /* -------------------------------------------------------------- model I/O */

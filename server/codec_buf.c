@@ -101,7 +101,8 @@ void rs_buf_int(rs_buf *b, long long v)
 
 void rs_buf_float(rs_buf *b, float f)
 {
-    if (!rs_buf_reserve(b, 16)) return;
+    /* reserve keeps a byte past `extra` for the NUL */
+    if (!rs_buf_reserve(b, MLP_FLOAT_TEXT_MAX - 1)) return;
     int n = mlp_format_float(f, b->data + b->len);
     b->len += (size_t)n;
     b->data[b->len] = '\0';

@@ -13,8 +13,9 @@
 
 #include "codec_internal.h"
 
-/* Longest text mlp_format_float writes, plus a separator. */
-#define FLOAT_TEXT_MAX 17
+/* Room per value: mlp_format_float's longest text plus a separator (its
+ * MLP_FLOAT_TEXT_MAX counts the NUL, which takes the separator's place). */
+#define FLOAT_TEXT_MAX MLP_FLOAT_TEXT_MAX
 
 /* Writes n floats separated by commas (no brackets). The hot loop of every
  * response: room is reserved once, then digits go straight into the buffer. */

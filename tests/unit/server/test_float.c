@@ -75,7 +75,7 @@ static void check_round_trip(float f)
     char out[32];
     memset(out, 'x', sizeof out);
     int n = mlp_format_float(f, out);
-    assert_true(n > 0 && n < 16);
+    assert_true(n > 0 && n < MLP_FLOAT_TEXT_MAX);
     assert_int_equal((int)strlen(out), n);
     float g = strtof(out, NULL);
     if (!same_bits(f, g))
