@@ -73,8 +73,8 @@ static const opt_def OPTS[] = {
      0, 86400, "60", "idle connections are closed after this many seconds (0 = never)"},
     {"request-timeout-ms", "RELUSERVE_REQUEST_TIMEOUT_MS", OPT_INT64, OFF(request_timeout_ms), 0,
      86400000, "30000",
-     "a request queued longer than this is answered 503 uncomputed (parameters.timeout_us "
-     "overrides; 0 = none)"},
+     "a request queued longer than this is answered 503 uncomputed, even while every compute "
+     "thread is busy (parameters.timeout_us can shorten it, never lengthen it; 0 = none)"},
     {"shutdown-grace-ms", "RELUSERVE_SHUTDOWN_GRACE_MS", OPT_INT64, OFF(shutdown_grace_ms), 0,
      86400000, "30000",
      "on SIGTERM, how long to wait for accepted requests (fully received: queued, computing or "

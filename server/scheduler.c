@@ -29,6 +29,8 @@ struct rs_scheduler {
     uv_loop_t *loop;
     uv_async_t wake;
     uv_timer_t delay_timer;
+    uv_timer_t expire_timer; /* armed for the earliest deadline of a queued request */
+    uint64_t expire_at;      /* when it fires (uv_hrtime ns); UINT64_MAX = not armed */
     rs_scheduler_params p;
     rs_metrics *metrics;
     unsigned id; /* tells this scheduler's pool-thread scratch from older ones */
@@ -221,30 +223,102 @@ static rs_task *queue_pop(rs_model_version *mv)
     return t;
 }
 
+/* The shorter of the server's limit and the request's own: a client may ask
+ * to give up sooner, never to hold its queue slot longer than the operator
+ * allows. 0 = no limit. */
 static int64_t task_timeout_us(const rs_scheduler *s, const rs_task *t)
 {
-    return t->req->timeout_us > 0 ? t->req->timeout_us : s->p.default_timeout_us;
+    int64_t own = t->req->timeout_us, server = s->p.default_timeout_us;
+    return own > 0 && (server <= 0 || own < server) ? own : server;
 }
 
-/* Answers every head request that outwaited its timeout with 503. */
+static uint64_t task_deadline(const rs_scheduler *s, const rs_task *t)
+{
+    int64_t us = task_timeout_us(s, t);
+    if (us <= 0) return UINT64_MAX;
+    /* timeout_us goes up to 9.2e18: times 1000 it would wrap past 2^64 and
+     * expire the request at once, so it saturates to "never" instead. */
+    if ((uint64_t)us > (UINT64_MAX - t->admitted_ns) / 1000) return UINT64_MAX;
+    return t->admitted_ns + (uint64_t)us * 1000;
+}
+
+/* Answers t, just taken off mv's queue past its deadline, with 503. */
+static void task_expire(rs_scheduler *s, rs_model_version *mv, rs_task *t, uint64_t now)
+{
+    uint64_t waited = now - t->admitted_ns;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "request waited %llu us in the queue of model '%s', longer than its limit of %lld us "
+             "(parameters.timeout_us, at most --request-timeout-ms); it was not computed",
+             (unsigned long long)(waited / 1000), mv->name, (long long)task_timeout_us(s, t));
+    t->queue_ns = waited;
+    task_reject(t, 503, msg);
+}
+
+/* Answers every head request past its deadline (the ones behind are the
+ * expiry timer's: see expire_cb). */
 static void queue_expire(rs_scheduler *s, rs_model_version *mv, uint64_t now)
 {
-    while (mv->sq.head) {
-        rs_task *t = mv->sq.head;
-        int64_t limit = task_timeout_us(s, t);
-        uint64_t waited = now - t->admitted_ns;
-        /* Compared in microseconds: a client's timeout_us (up to 9.2e18) times
-         * 1000 would wrap past 2^64 and expire the request at once. */
-        if (limit <= 0 || waited / 1000 <= (uint64_t)limit) return;
-        queue_pop(mv);
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "request waited %llu us in the queue of model '%s', longer than its timeout_us "
-                 "%lld; it was not computed",
-                 (unsigned long long)(waited / 1000), mv->name, (long long)limit);
-        t->queue_ns = waited;
-        task_reject(t, 503, msg);
+    while (mv->sq.head && now >= mv->sq.head->deadline_ns)
+        task_expire(s, mv, queue_pop(mv), now);
+}
+
+/* Answers every request of mv's queue past its deadline, wherever it stands;
+ * returns the earliest deadline left (UINT64_MAX when none). */
+static uint64_t queue_expire_all(rs_scheduler *s, rs_model_version *mv, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    rs_task *prev = NULL, *t = mv->sq.head;
+    while (t) {
+        rs_task *after = t->next;
+        if (now < t->deadline_ns) {
+            if (t->deadline_ns < next) next = t->deadline_ns;
+            prev = t;
+        } else {
+            if (prev)
+                prev->next = after;
+            else
+                mv->sq.head = after;
+            if (mv->sq.tail == t) mv->sq.tail = prev;
+            mv->sq.n_tasks--;
+            mv->sq.rows -= t->req->rows;
+            t->next = NULL;
+            atomic_fetch_sub(&mv->queued, 1);
+            task_expire(s, mv, t, now);
+        }
+        t = after;
     }
+    return next;
+}
+
+static void expire_cb(uv_timer_t *h);
+
+/* Makes the expiry timer fire by deadline (sooner if it is armed sooner). */
+static void expire_arm(rs_scheduler *s, uint64_t deadline)
+{
+    if (deadline >= s->expire_at) return;
+    s->expire_at = deadline;
+    /* The loop's clock is cached; refreshed, the timer cannot fire early by
+     * more than a millisecond of rounding (and expire_cb re-arms if it does). */
+    uv_update_time(s->loop);
+    uint64_t now = uv_hrtime();
+    uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+    uv_timer_start(&s->expire_timer, expire_cb, ms, 0);
+}
+
+static void expire_cb(uv_timer_t *h)
+{
+    rs_scheduler *s = h->data;
+    s->expire_at = UINT64_MAX;
+    uint64_t now = uv_hrtime(), next = UINT64_MAX;
+    /* Every queued request is on a version on the ring, which holds that
+     * version alive while its last requests are answered here. */
+    for (rs_model_version *mv = s->ring_head; mv; mv = mv->sq.next) {
+        uint64_t d = queue_expire_all(s, mv, now);
+        if (d < next) next = d;
+    }
+    expire_arm(s, next);
+    dispatch(s); /* takes emptied versions off the ring: shutdown waits for that */
 }
 
 /* Takes the next batch off mv's queue (the longest FIFO prefix that fits
@@ -259,8 +333,14 @@ static void batch_submit(rs_scheduler *s, rs_model_version *mv, uint64_t now)
     }
     batch_job *b = malloc(sizeof *b + (size_t)n * sizeof b->items[0]);
     rs_task *head = NULL, *tail = NULL;
+    int k = 0; /* tasks in the batch */
+    rows = 0;
     for (int i = 0; i < n; i++) {
         rs_task *t = queue_pop(mv);
+        if (now >= t->deadline_ns) { /* expired behind the head, before its timer fired */
+            task_expire(s, mv, t, now);
+            continue;
+        }
         t->queue_ns = now - t->admitted_ns;
         if (s->metrics) rs_metrics_queue_time(s->metrics, mv->name, t->queue_ns / 1e9);
         if (!b) {
@@ -272,12 +352,19 @@ static void batch_submit(rs_scheduler *s, rs_model_version *mv, uint64_t now)
         else
             head = t;
         tail = t;
-        b->items[i].req = t->req;
-        b->items[i].status = 0;
-        rs_buf_init(&b->items[i].body);
-        b->items[i].json_len = 0;
+        b->items[k].req = t->req;
+        b->items[k].status = 0;
+        rs_buf_init(&b->items[k].body);
+        b->items[k].json_len = 0;
+        rows += t->req->rows;
+        k++;
     }
     if (!b) return;
+    if (k == 0) {
+        free(b);
+        return;
+    }
+    n = k;
     b->work.data = b;
     b->s = s;
     b->mv = mv;
@@ -371,6 +458,7 @@ static void wake_cb(uv_async_t *h)
         mv->sq.tail = t;
         mv->sq.n_tasks++;
         mv->sq.rows += t->req->rows;
+        expire_arm(s, t->deadline_ns);
         if (!mv->sq.listed) {
             mv->sq.listed = true;
             rs_model_version_acquire(mv); /* the ring's reference, see ring_unlist */
@@ -407,6 +495,9 @@ int rs_scheduler_create(rs_scheduler **out, uv_loop_t *loop, const rs_scheduler_
     s->wake.data = s;
     uv_timer_init(loop, &s->delay_timer);
     s->delay_timer.data = s;
+    uv_timer_init(loop, &s->expire_timer);
+    s->expire_timer.data = s;
+    s->expire_at = UINT64_MAX;
     *out = s;
     return 0;
 }
@@ -427,6 +518,7 @@ int rs_scheduler_admit(rs_scheduler *s, rs_task *t, char *err, size_t errlen)
     }
     t->next = NULL;
     t->admitted_ns = uv_hrtime();
+    t->deadline_ns = task_deadline(s, t);
     pthread_mutex_lock(&s->inbox_lock);
     bool was_empty = s->inbox_head == NULL;
     if (s->inbox_tail)
@@ -463,6 +555,8 @@ void rs_scheduler_close(rs_scheduler *s)
     uv_close((uv_handle_t *)&s->wake, NULL);
     uv_timer_stop(&s->delay_timer);
     uv_close((uv_handle_t *)&s->delay_timer, NULL);
+    uv_timer_stop(&s->expire_timer);
+    uv_close((uv_handle_t *)&s->expire_timer, NULL);
 }
 
 void rs_scheduler_free(rs_scheduler *s)

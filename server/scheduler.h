@@ -9,6 +9,12 @@
  *                                               │ after_work (loop): bookkeeping,
  *                                               ▼ next dispatch
  *
+ * Timeouts: a queued request past its deadline (the shorter of
+ * --request-timeout-ms and its own timeout_us) is answered 503 uncomputed. A
+ * timer armed for the earliest deadline does it on the loop thread, which
+ * compute never blocks, so requests expire on time even while every pool
+ * thread is busy with a long batch.
+ *
  * Fairness: versions with queued work sit on a round-robin ring; each turn
  * takes one batch from the head version and moves it to the back, and at
  * most max_in_flight batches compute at once (one per pool thread), so a busy
@@ -33,6 +39,7 @@ typedef struct rs_task {
     rs_model_version *mv; /* the version to run on (caller holds a reference) */
     rs_request *req;      /* decoded request (caller owns) */
     uint64_t admitted_ns; /* uv_hrtime() at admission; set by rs_scheduler_admit */
+    uint64_t deadline_ns; /* answered 503 if still queued then; UINT64_MAX = never (scheduler's) */
     /* Results, set before done(): */
     int status;          /* HTTP status */
     rs_buf body;         /* response body; ownership passes to the caller */
@@ -47,8 +54,10 @@ typedef struct rs_task {
 } rs_task;
 
 typedef struct {
-    int max_in_flight;          /* batches computing at once (= pool threads) */
-    int64_t default_timeout_us; /* queue wait limit when the request sets none; 0 = none */
+    int max_in_flight; /* batches computing at once (= pool threads) */
+    /* Queue wait limit (--request-timeout-ms); 0 = none. A request's own
+     * timeout_us can only shorten it. */
+    int64_t default_timeout_us;
     mlp_diag_params diag;
 } rs_scheduler_params;
 

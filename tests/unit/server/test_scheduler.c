@@ -1,10 +1,13 @@
 /* scheduler: the batching policy as pure functions, then the real loop —
- * merging, max_batch splitting, the queue cap and request timeouts. */
+ * merging, max_batch splitting, the queue cap and request timeouts (the
+ * shorter of the server's and the request's, expiring on a timer while the
+ * pool is busy). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,13 +80,19 @@ static rs_model_version *version_new(rs_model_config cfg)
     return v;
 }
 
-static void fixture_init(fixture *f, rs_model_config cfg, int in_flight)
+/* timeout_us: the server's queue limit (--request-timeout-ms), 0 = none. */
+static void fixture_init_timeout(fixture *f, rs_model_config cfg, int in_flight, int64_t timeout_us)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    rs_scheduler_params p = {in_flight, 0, mlp_diag_default_params()};
+    rs_scheduler_params p = {in_flight, timeout_us, mlp_diag_default_params()};
     assert_int_equal(rs_scheduler_create(&f->s, &f->loop, &p, NULL), 0);
     f->mv = version_new(cfg);
+}
+
+static void fixture_init(fixture *f, rs_model_config cfg, int in_flight)
+{
+    fixture_init_timeout(f, cfg, in_flight, 0);
 }
 
 static void fixture_run(fixture *f, int expect_done)
@@ -245,6 +254,103 @@ static void test_huge_timeout_does_not_wrap(void **state)
     tasks_free(t, r, 2);
 }
 
+/* A client's timeout_us shortens the server's limit, never extends it: it
+ * must not hold a queue slot longer than the operator allows. */
+static void test_own_timeout_cannot_extend_the_server_limit(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init_timeout(&f, (rs_model_config){64, 0, 100, 60}, 1, 1000); /* 1 ms */
+    rs_request r[2];
+    rs_task t[2];
+    char err[256];
+    for (int i = 0; i < 2; i++) {
+        request_init(&r[i], 1);
+        task_init(&t[i], &f, &r[i]);
+    }
+    r[0].timeout_us = 10000000; /* asks for 10 s */
+    r[1].timeout_us = 500;      /* asks for less: granted */
+    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
+    usleep(3000);
+    fixture_run(&f, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(t[i].status, 503);
+        assert_int_equal(t[i].batch_rows, 0);
+    }
+    assert_non_null(strstr(t[0].body.data, "limit of 1000 us"));
+    assert_non_null(strstr(t[1].body.data, "limit of 500 us"));
+    tasks_free(t, r, 2);
+}
+
+/* A done() that blocks its pool thread until released: the pool stays busy. */
+static pthread_mutex_t g_block_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_block_cond = PTHREAD_COND_INITIALIZER;
+static bool g_blocking, g_release;
+
+static void task_done_blocking(rs_task *t)
+{
+    pthread_mutex_lock(&g_block_lock);
+    g_blocking = true;
+    pthread_cond_broadcast(&g_block_cond);
+    while (!g_release)
+        pthread_cond_wait(&g_block_cond, &g_block_lock);
+    pthread_mutex_unlock(&g_block_lock);
+    task_done(t);
+}
+
+static void watchdog_cb(uv_timer_t *h)
+{
+    *(bool *)h->data = true;
+}
+
+/* The only pool thread is busy, so nothing dispatches; a queued request with
+ * a 2 ms timeout must still be answered by its deadline's timer, not when the
+ * busy batch ends (here: never, until the watchdog gives up after 5 s). */
+static void test_queued_request_expires_while_the_pool_is_busy(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
+    rs_request r[2];
+    rs_task t[2];
+    char err[256];
+    for (int i = 0; i < 2; i++) {
+        request_init(&r[i], 1);
+        task_init(&t[i], &f, &r[i]);
+    }
+    t[0].done = task_done_blocking;
+    r[1].timeout_us = 2000;
+    g_blocking = g_release = false;
+    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    uv_run(&f.loop, UV_RUN_ONCE); /* dispatched to the pool */
+    pthread_mutex_lock(&g_block_lock);
+    while (!g_blocking)
+        pthread_cond_wait(&g_block_cond, &g_block_lock);
+    pthread_mutex_unlock(&g_block_lock);
+
+    bool gave_up = false;
+    uv_timer_t watchdog;
+    uv_timer_init(&f.loop, &watchdog);
+    watchdog.data = &gave_up;
+    uv_timer_start(&watchdog, watchdog_cb, 5000, 0);
+    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
+    while (atomic_load(&f.done) < 1 && !gave_up)
+        uv_run(&f.loop, UV_RUN_ONCE);
+    assert_false(gave_up);
+    assert_int_equal(t[1].status, 503);
+    assert_int_equal(t[1].batch_rows, 0);
+
+    uv_close((uv_handle_t *)&watchdog, NULL);
+    pthread_mutex_lock(&g_block_lock);
+    g_release = true;
+    pthread_cond_broadcast(&g_block_cond);
+    pthread_mutex_unlock(&g_block_lock);
+    fixture_run(&f, 2);
+    assert_int_equal(t[0].status, 200);
+    tasks_free(t, r, 2);
+}
+
 static void test_batch_delay_waits_for_company(void **state)
 {
     (void)state;
@@ -343,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_queue_cap_refuses_at_once),
         cmocka_unit_test(test_timed_out_request_is_not_computed),
         cmocka_unit_test(test_huge_timeout_does_not_wrap),
+        cmocka_unit_test(test_own_timeout_cannot_extend_the_server_limit),
+        cmocka_unit_test(test_queued_request_expires_while_the_pool_is_busy),
         cmocka_unit_test(test_batch_delay_waits_for_company),
         cmocka_unit_test(test_stopped_scheduler_refuses),
         cmocka_unit_test(test_unloaded_version_expiring_is_not_touched),
