@@ -5,6 +5,7 @@
 #   make test       every suite, then the whole suite again under ASan+UBSan
 #   make bench      kernel and HTTP benchmarks (ratios against same-run baselines)
 #   make fuzz       libFuzzer targets (clang) in build/fuzz; scripts/run-fuzz runs them
+#   make soak       SOAK_SECONDS (180) of steady load: no error, flat RSS (not in make test)
 #   make SAN=1 ...  sanitizer build in build/asan
 #   make NATIVE=1   add -march=native (off by default: the binary ships in a container)
 
@@ -64,8 +65,8 @@ TESTS      = $(LIB_TEST_SRC:tests/unit/lib/%.c=$(BUILD)/tests/lib/%) \
 TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test-deps run test unit lib-tests integration bench fuzz fuzz-clang install format clean \
-        models check-format
+.PHONY: all test-deps run test unit lib-tests integration bench soak fuzz fuzz-clang install format \
+        clean models check-format
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
@@ -146,6 +147,11 @@ integration: all $(TOOLS)
 
 bench: all $(BENCHES)
 	@scripts/run-bench $(BUILD)
+
+# Minutes of mixed load at about half of the measured saturation (wrk): fails
+# on any errored request or on RSS that keeps growing. Not part of make test.
+soak: test-deps all
+	@scripts/soak $(BUILD)
 
 # ---------------------------------------------------------------- fuzzing
 

@@ -76,11 +76,11 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, models, max_batch, log_path):
+    def __init__(self, binary, models, max_batch, log_path, extra=()):
         self.port = free_port()
         self.log = open(log_path, "w")
         cmd = [binary, "serve", "--models", models, "--host", "127.0.0.1",
-               "--port", str(self.port), "--max-batch", str(max_batch)]
+               "--port", str(self.port), "--max-batch", str(max_batch)] + list(extra)
         self.cmd = " ".join(cmd)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         self.base = "http://127.0.0.1:%d" % self.port

@@ -28,7 +28,6 @@ CLIENTS = 4 * CAPACITY
 SIZES = [16, 2048, 2048, 2048, 10]
 ROWS = 1024
 MODEL = "slow"
-LABELS = f'{{model="{MODEL}"}}'
 # What the allocator may keep beyond the accounted buffers: libmicrohttpd's
 # per-connection pools (CLIENTS x 32 KiB), thread stacks, glibc arena slack,
 # metrics and log buffers. Under ASan the shadow (1/8 of what is touched) and
@@ -46,6 +45,11 @@ def slow_repo(tmp_path_factory):
 def _body(rows, seed):
     x = np.random.default_rng(seed).normal(size=(rows, SIZES[0])).astype(np.float32)
     return helpers.v2_body(x, diag="none")
+
+
+def _served(m, status):
+    """Answers of this status for the model so far, from a /metrics dict."""
+    return m.get(f'reluserve_requests_total{{model="{MODEL}",status="{status}"}}', 0)
 
 
 def _send(port, body, out, i):
@@ -111,8 +115,7 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
             m = helpers.metrics(s.port)
             queued = m.get(f'reluserve_queue_depth{{model="{MODEL}",version="1"}}', 0)
             computing = m["reluserve_batches_in_flight"]
-            answered = (m.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0) -
-                        before.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0))
+            answered = _served(m, 200) - _served(before, 200)
             if queued + computing + answered >= CAPACITY:
                 break
             assert time.monotonic() < deadline, \
@@ -140,9 +143,7 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
         # burst (the FIFO queue serves them first), so no 503 waited for
         # queued work to drain.
         after_burst = helpers.metrics(s.port)
-        answered_then = (
-            after_burst.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0) -
-            before.get(f'reluserve_requests_total{{model="{MODEL}",status="200"}}', 0))
+        answered_then = _served(after_burst, 200) - _served(before, 200)
 
         for t in fill:
             t.join(120 * helpers.SLOW)
@@ -166,9 +167,9 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
         assert answered_then < CAPACITY, \
             f"the 503s came only after the server had answered all {CAPACITY} requests " \
             f"accepted before them ({answered_then} answered)"
-        served_503 = (after_burst.get(f'reluserve_requests_total{{model="{MODEL}",status="503"}}', 0)
-                      - before.get(f'reluserve_requests_total{{model="{MODEL}",status="503"}}', 0))
-        assert served_503 == len(refused), (served_503, len(refused))
+        served_503 = _served(after_burst, 503) - _served(before, 503)
+        assert served_503 == len(refused), \
+            f"the server counted {served_503} refusals, the clients got {len(refused)}"
 
         # Memory: what the server had at ready (binary, libraries, the
         # weights), plus the pool thread's workspace (forward keeps the input
