@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Overload figures: reluserve with 4x as many clients as it can hold.
+"""Overload figures: reluserve driven at 4x what it can serve.
 
     bench/http/overload.py BUILD_DIR [--threads 1] [--max-queue 3] [--seconds 10]
 
@@ -9,19 +9,20 @@ hundred milliseconds) with --threads T --max-queue Q --max-batch 1, so the
 server holds CAPACITY = T + Q requests (T computing, Q queued). Then:
 
   1. saturation: CAPACITY clients, each sending its next request as soon as it
-     has the answer, for --sat-seconds: the throughput the server can give;
-  2. overload: 4 x CAPACITY such clients for --seconds (no back-off: a client
-     refused with 503 sends again at once, the harshest case);
-  3. recovery: the load stops and one request is sent.
+     has the answer, for --sat-seconds: the throughput S the server gives;
+  2. 4x saturation: requests arrive at 4 x S a second for --seconds, each on
+     a connection of its own, whatever the earlier ones got (open loop);
+  3. 4x capacity: 4 x CAPACITY clients for --seconds, each sending again as
+     soon as it has an answer, 503 or not (no back-off: the harshest case, and
+     the setup of tests/integration/test_overload.py);
+  4. recovery: the load stops and one request is sent.
 
-It prints the count of each status, socket errors, the client-side latency of
-the 503 answers (p50, p99, max) and of the 200s, the 503s' latency as the
-server measured it (its JSON access log: first byte to answer), the server's
-VmRSS at ready, after one warm-up request, at its peak during the overload
-(sampled every 10 ms) and after it, and the recovery request's status and
-latency. The setup of tests/integration/test_overload.py, run for seconds of
-figures instead of one burst. Exits non-zero on a socket error, a status other than
-200/503, or a failed recovery request. Python 3 with numpy.
+For each overload it prints the count of each status, socket errors, the
+latency of the 503 answers as the client saw them and as the server measured
+them (its JSON access log: first byte to answer queued), the 200s' latency,
+and the server's VmRSS peak (sampled every 10 ms); VmRSS also at ready, after
+one request and at the end. Exits non-zero on a socket error, a status other
+than 200/503, or a failed recovery request. Python 3 with numpy.
 """
 import argparse
 import http.client
@@ -74,81 +75,111 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
-class Client(threading.Thread):
-    """Sends body again and again on a keep-alive connection until stop is
-    set; records (status, seconds) per answer and every socket error."""
-
-    def __init__(self, port, body, stop):
-        super().__init__(daemon=True)
-        self.port, self.body, self.stop = port, body, stop
-        self.answers, self.errors, self.retry_after = [], [], set()
-
-    def run(self):
-        conn = None
-        while not self.stop.is_set():
-            t0 = time.monotonic()
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                conn.request("POST", "/v2/models/slow/infer", body=self.body,
-                             headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                r.read()
-                self.answers.append((r.status, time.monotonic() - t0))
-                if r.status == 503:
-                    self.retry_after.add(r.getheader("Retry-After"))
-                if r.getheader("Connection", "").lower() == "close":
-                    conn.close()
-                    conn = None
-            except Exception as ex:  # noqa: BLE001 — counted and reported
-                self.errors.append("%s: %s" % (type(ex).__name__, ex))
-                if conn:
-                    conn.close()
-                conn = None
-        if conn:
-            conn.close()
-
-
-def one_request(port, body):
-    """(status, seconds) of one request on a fresh connection."""
+def post(port, body, conn=None):
+    """(status, Retry-After, seconds, conn or None) of one request; conn is
+    kept for the next request unless the server closes it."""
     t0 = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    if conn is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         conn.request("POST", "/v2/models/slow/infer", body=body,
                      headers={"Content-Type": "application/json"})
         r = conn.getresponse()
         r.read()
-        return r.status, time.monotonic() - t0
-    finally:
+    except Exception:
         conn.close()
+        raise
+    if r.getheader("Connection", "").lower() == "close":
+        conn.close()
+        conn = None
+    return r.status, r.getheader("Retry-After"), time.monotonic() - t0, conn
 
 
-def drive(port, body, clients, seconds, pid=None):
-    """clients closed-loop clients for seconds; returns them and the RSS peak."""
-    stop = threading.Event()
-    cs = [Client(port, body, stop) for _ in range(clients)]
-    for c in cs:
-        c.start()
+class Record:
+    """Answers and socket errors of one phase, from any thread."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.answers, self.errors, self.retry_after = [], [], set()
+
+    def add(self, status, retry_after, seconds):
+        with self.lock:
+            self.answers.append((status, seconds))
+            if status == 503:
+                self.retry_after.add(retry_after)
+
+    def error(self, ex):
+        with self.lock:
+            self.errors.append("%s: %s" % (type(ex).__name__, ex))
+
+
+def closed_loop(port, body, clients, stop, rec):
+    """clients threads, each sending again as soon as it has an answer."""
+    def client():
+        conn = None
+        while not stop.is_set():
+            try:
+                status, ra, sec, conn = post(port, body, conn)
+                rec.add(status, ra, sec)
+            except Exception as ex:  # noqa: BLE001 — counted and reported
+                rec.error(ex)
+                conn = None
+        if conn:
+            conn.close()
+    return [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+
+
+def open_loop(port, body, rate, stop, rec):
+    """One thread that starts a request (a thread, a fresh connection) every
+    1/rate seconds on a fixed schedule, whatever the earlier ones got."""
+    def one():
+        try:
+            status, ra, sec, conn = post(port, body)
+            if conn:
+                conn.close()
+            rec.add(status, ra, sec)
+        except Exception as ex:  # noqa: BLE001
+            rec.error(ex)
+
+    def pacer():
+        started, t0 = [], time.monotonic()
+        while not stop.is_set():
+            t = threading.Thread(target=one, daemon=True)
+            t.start()
+            started.append(t)
+            stop.wait(max(0.0, t0 + len(started) / rate - time.monotonic()))
+        for t in started:
+            t.join(120)
+    return [threading.Thread(target=pacer, daemon=True)]
+
+
+def run_phase(threads, stop, seconds, pid=None):
+    """Runs threads for seconds; returns the VmRSS peak (KiB) if pid is set."""
+    for t in threads:
+        t.start()
     peak, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
         if pid:
             peak = max(peak, rss_kib(pid))
         time.sleep(0.01)
     stop.set()
-    for c in cs:
-        c.join(120)
-    return cs, peak
+    for t in threads:
+        t.join(180)
+    return peak
 
 
-def server_latencies(log_path, status):
-    """Seconds of every access-log line (--log-format json) with this status."""
+def server_latencies(log_path, status, begin, end):
+    """Seconds of the access-log lines (--log-format json) with this status
+    between two byte offsets of the log."""
+    with open(log_path, "rb") as f:
+        f.seek(begin)
+        text = f.read(end - begin).decode(errors="replace")
     out = []
-    with open(log_path) as f:
-        for line in f:
-            if line.startswith("{"):
-                doc = json.loads(line)
-                if doc.get("msg") == "access" and doc.get("status") == status:
-                    out.append(doc["us"] / 1e6)
+    for line in text.splitlines():
+        if line.startswith("{"):
+            doc = json.loads(line)
+            if doc.get("msg") == "access" and doc.get("status") == status:
+                out.append(doc["us"] / 1e6)
     return out
 
 
@@ -158,7 +189,29 @@ def pct(values, p):
 
 
 def ms(seconds):
-    return "%.1f ms" % (seconds * 1e3)
+    return "%.1f ms" % (seconds * 1e3) if seconds == seconds else "-"
+
+
+def report(name, rec, seconds, peak, server_503):
+    statuses = {}
+    for st, _ in rec.answers:
+        statuses[st] = statuses.get(st, 0) + 1
+    lat503 = [t for st, t in rec.answers if st == 503]
+    lat200 = [t for st, t in rec.answers if st == 200]
+    print("%s: %s in %.0f s; socket errors %d; RSS peak %d KiB"
+          % (name, ", ".join("%d x %d" % (n, st) for st, n in sorted(statuses.items())),
+             seconds, len(rec.errors), peak))
+    print("  503 (%.0f/s, Retry-After %s): client p50 %s, p99 %s, max %s; server p50 %s, "
+          "p99 %s, max %s" % (len(lat503) / seconds, sorted(rec.retry_after, key=str),
+                               ms(pct(lat503, 50)), ms(pct(lat503, 99)),
+                               ms(max(lat503, default=float("nan"))),
+                               ms(pct(server_503, 50)), ms(pct(server_503, 99)),
+                               ms(max(server_503, default=float("nan")))))
+    print("  200 (%.2f/s): client p50 %s, max %s"
+          % (len(lat200) / seconds, ms(pct(lat200, 50)), ms(max(lat200, default=float("nan")))))
+    for e in rec.errors[:3]:
+        print("  socket error: %s" % e, file=sys.stderr)
+    return bool(rec.errors) or bool(set(statuses) - {200, 503})
 
 
 def main():
@@ -166,8 +219,8 @@ def main():
     ap.add_argument("build", help="build directory holding reluserve")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-queue", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=10.0, help="overload duration")
-    ap.add_argument("--sat-seconds", type=float, default=3.0, help="saturation probe duration")
+    ap.add_argument("--seconds", type=float, default=10.0, help="each overload's duration")
+    ap.add_argument("--sat-seconds", type=float, default=5.0, help="saturation probe duration")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     binary = os.path.join(args.build, "reluserve")
@@ -178,7 +231,8 @@ def main():
     body = json.dumps({"inputs": [{"name": "input", "shape": [ROWS, SIZES[0]],
                                    "datatype": "FP32", "data": x.reshape(-1).tolist()}],
                        "parameters": {"diagnostics": "none"}}).encode()
-    srv = Server(binary, os.path.join(tmp, "models"), 1, os.path.join(tmp, "server.log"),
+    log = os.path.join(tmp, "server.log")
+    srv = Server(binary, os.path.join(tmp, "models"), 1, log,
                  ["--threads", str(args.threads), "--max-queue", str(args.max_queue),
                   "--log-format", "json"])
     failed = False
@@ -191,53 +245,40 @@ def main():
               % ("-".join(map(str, SIZES)), n_params, n_params * 4 / 2**20, ROWS, len(body),
                  capacity, args.threads, args.max_queue))
         rss_ready = rss_kib(pid)
-        warm = one_request(srv.port, body)
+        warm = post(srv.port, body)
         rss_warm = rss_kib(pid)
-        print("one request alone: %d in %s" % (warm[0], ms(warm[1])))
+        print("one request alone: %d in %s" % (warm[0], ms(warm[2])))
+        failed |= warm[0] != 200
 
-        sat, _ = drive(srv.port, body, capacity, args.sat_seconds)
-        ok = [s for c in sat for s, _ in c.answers if s == 200]
+        rec, stop = Record(), threading.Event()
+        run_phase(closed_loop(srv.port, body, capacity, stop, rec), stop, args.sat_seconds)
+        served = sum(st == 200 for st, _ in rec.answers)
+        sat = served / args.sat_seconds
         print("saturation: %d clients for %.0f s: %.2f req/s served (%d x 200, %d x 503)"
-              % (capacity, args.sat_seconds, len(ok) / args.sat_seconds, len(ok),
-                 sum(s == 503 for c in sat for s, _ in c.answers)))
+              % (capacity, args.sat_seconds, sat, served, len(rec.answers) - served))
+        failed |= bool(rec.errors) or served == 0
 
-        over, rss_peak = drive(srv.port, body, 4 * capacity, args.seconds, pid)
-        rss_after = rss_kib(pid)
-        answers = [a for c in over for a in c.answers]
-        errors = [e for c in over for e in c.errors]
-        statuses = {}
-        for s, _ in answers:
-            statuses[s] = statuses.get(s, 0) + 1
-        lat503 = [t for s, t in answers if s == 503]
-        lat200 = [t for s, t in answers if s == 200]
-        retry_after = sorted({v for c in over for v in c.retry_after}, key=str)
-        print("overload: %d clients for %.0f s: %s; socket errors %d"
-              % (4 * capacity, args.seconds,
-                 ", ".join("%d x %d" % (n, s) for s, n in sorted(statuses.items())), len(errors)))
-        print("  503: %.0f/s, latency p50 %s, p99 %s, max %s; Retry-After %s"
-              % (len(lat503) / args.seconds, ms(pct(lat503, 50)), ms(pct(lat503, 99)),
-                 ms(max(lat503)) if lat503 else "-", retry_after))
-        print("  200: %.1f/s, latency p50 %s, max %s"
-              % (len(lat200) / args.seconds, ms(pct(lat200, 50)),
-                 ms(max(lat200)) if lat200 else "-"))
-        rec = one_request(srv.port, body)
-        print("recovery: the next request after the load: %d in %s" % (rec[0], ms(rec[1])))
-        print("RSS KiB: ready %d (weights %d), after one request %d, overload peak %d, after %d"
-              % (rss_ready, n_params * 4 // 1024, rss_warm, rss_peak, rss_after))
-        failed = bool(errors) or bool(set(statuses) - {200, 503}) or rec[0] != 200 or \
-            warm[0] != 200 or any(c.errors for c in sat)
-        if errors:
-            print("socket errors, e.g.: %s" % errors[:3], file=sys.stderr)
+        for name, make in (("4x saturation (%.1f req/s arriving)" % (4 * sat),
+                            lambda st, r: open_loop(srv.port, body, 4 * sat, st, r)),
+                           ("4x capacity (%d clients, no back-off)" % (4 * capacity),
+                            lambda st, r: closed_loop(srv.port, body, 4 * capacity, st, r))):
+            begin = os.path.getsize(log)
+            rec, stop = Record(), threading.Event()
+            peak = run_phase(make(stop, rec), stop, args.seconds, pid)
+            server_503 = server_latencies(log, 503, begin, os.path.getsize(log))
+            failed |= report(name, rec, args.seconds, peak, server_503)
+
+        rss_end = rss_kib(pid)
+        rec = post(srv.port, body)
+        print("recovery: the next request after the load: %d in %s" % (rec[0], ms(rec[2])))
+        failed |= rec[0] != 200
+        print("RSS KiB: ready %d (weights %d), after one request %d, after the overloads %d"
+              % (rss_ready, n_params * 4 // 1024, rss_warm, rss_end))
     except (RuntimeError, OSError) as e:
         print("overload: FAILED: %s (server log: %s)" % (e, srv.log.name), file=sys.stderr)
         srv.stop()
         return 1
     rc = srv.stop()
-    server_503 = server_latencies(srv.log.name, 503)
-    if server_503:
-        print("  503 as the server timed them (access log: first byte to answer queued): "
-              "p50 %s, p99 %s, max %s over %d" % (ms(pct(server_503, 50)), ms(pct(server_503, 99)),
-                                                 ms(max(server_503)), len(server_503)))
     if rc != 0:
         print("overload: server exited %s on SIGTERM" % rc, file=sys.stderr)
         failed = True
