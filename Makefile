@@ -8,6 +8,7 @@
 #   make soak       SOAK_SECONDS (180) of steady load: no error, flat RSS (not in make test)
 #   make SAN=1 ...  sanitizer build in build/asan
 #   make NATIVE=1   add -march=native (off by default: the binary ships in a container)
+#   make V=1 ...    print every compiler command in full (default: one line per file)
 
 PREFIX  ?= /usr/local
 PORT    ?= 8080
@@ -38,6 +39,15 @@ ifneq ($(DEPS_LOG),0)
 $(error scripts/install-deps failed; install the packages it lists and retry)
 endif
 endif
+endif
+
+# One short line per file (`CC server/http.c`); V=1 prints the full commands.
+ifeq ($(V),1)
+Q   :=
+say := @:
+else
+Q   := @
+say := @printf '%-5s %s\n'
 endif
 
 # -ffp-contract=off: no silent FMA contraction, so results are bit-identical
@@ -76,52 +86,67 @@ test-deps:
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h server/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/web_assets.c: $(WEB_FILES) scripts/embed-web
 	@mkdir -p $(dir $@)
-	scripts/embed-web $@ $(WEB_FILES)
+	$(say) GEN $@
+	$(Q)scripts/embed-web $@ $(WEB_FILES)
 
 $(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
-	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
 
 $(BUILD)/libmlp.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/libmlp.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/reluserve: $(BUILD)/server/main.o $(SERVER_OBJ) $(BUILD)/libmlp.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Library tests link libmlp alone; server module tests also link the server objects.
 $(BUILD)/tests/lib/%: tests/unit/lib/%.c $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tools/%: tests/tools/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The codec benchmark also links the server's codec and batch-runner objects.
 CODEC_OBJ = $(filter $(BUILD)/server/codec_%.o $(BUILD)/server/infer.o,$(SERVER_OBJ))
 $(BUILD)/bench/bench_codec: bench/bench_codec.c $(CODEC_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---------------------------------------------------------------- running
 
-run: all
-	@scripts/serve-example $(BUILD)/reluserve $(MODELS) $(PORT)
+# Compiles on every core unless make was given its own -j; the server then
+# replaces the recipe's shell, so Ctrl-C reaches it once and it exits 0.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+run:
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS)) all
+	@exec scripts/serve-example $(BUILD)/reluserve $(MODELS) $(PORT)
 
 # Regenerates the bundled iris classifier from data/iris.csv and the wave
 # regressor from data/wave.csv (scripts/gen-regression-data.py); deterministic:
@@ -178,19 +203,23 @@ fuzz-clang:
 # fuzzer, but only the target links libFuzzer's main().
 $(FUZZ_DIR)/obj/%.o: %.c $(wildcard lib/*.h server/*.h) | fuzz-clang
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(say) CC $< '(fuzz)'
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_DIR)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c | fuzz-clang
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-overlength-strings -c $< -o $@
+	$(say) CC $< '(fuzz)'
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-overlength-strings -c $< -o $@
 
 # An archive, so each target links only the objects it reaches.
 $(FUZZ_DIR)/libreluserve.a: $(FUZZ_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_DIR)/libreluserve.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
+	$(say) CCLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
 	    $(FUZZ_DIR)/libreluserve.a $(LDLIBS)
 
 # ---------------------------------------------------------------- the rest
