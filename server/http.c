@@ -343,6 +343,13 @@ static enum MHD_Result respond_buf(req_state *st, int status, rs_buf *body, cons
         status = 500;
         json_len = body->len;
     }
+    /* A JSON answer ends with a newline, as text on a terminal does: curl's
+     * output then ends its line instead of running into the prompt. Not a
+     * binary answer: its JSON header is followed by raw tensor bytes. */
+    if (json_len >= body->len && ctype && strcmp(ctype, "application/json") == 0) {
+        rs_buf_append(body, "\n", 1);
+        json_len = (size_t)-1; /* still all JSON */
+    }
     size_t len;
     char *data = rs_buf_steal(body, &len);
     if (!data) return respond_raw(st, status, "", 0, MHD_RESPMEM_PERSISTENT, ctype, 0);

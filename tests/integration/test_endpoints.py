@@ -23,6 +23,25 @@ def test_health_ready(port):
     assert r.status == 200, r
 
 
+def test_json_answers_end_with_a_newline(port):
+    """curl prints a body as it is: without a final newline the shell's prompt, or the next
+    command's output, would carry on the JSON's line. One newline, at the end only."""
+    x = [[0.5, -1.5, 2.0, 3.25]]
+    for method, path, body in [("GET", "/v2/health/ready", None),
+                               ("GET", "/v2/models/tiny", None),
+                               ("POST", "/v2/models/tiny/infer", helpers.v2_body(x)),
+                               ("POST", "/v1/models/tiny:predict", {"instances": x}),
+                               ("GET", "/v2/models/nope", None),
+                               ("POST", "/v2/models/tiny/infer", "{nope")]:
+        r = helpers.request(port, method, path, body,
+                            headers={"Content-Type": "application/json"} if body else None)
+        assert r.headers["content-type"].startswith("application/json"), (path, r.headers)
+        assert r.body.endswith(b"}\n") and r.body.count(b"\n") == 1, (path, r.body[-60:])
+        assert int(r.headers["content-length"]) == len(r.body), (path, r.headers)
+        assert "inference-header-content-length" not in r.headers, (path, r.headers)
+    assert get(port, "/v2/health/live").body == b'{"live":true}\n'
+
+
 def test_server_metadata_has_required_fields(port):
     r = get(port, "/v2")
     assert r.status == 200, r

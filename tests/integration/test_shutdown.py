@@ -224,7 +224,7 @@ def test_model_control_is_refused_once_stopping(tmp_path):
         s.wait_ready()
         ctl = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60 * helpers.SLOW)
         ctl.request("GET", "/v2/health/live")
-        assert ctl.getresponse().read() == b'{"live":true}'
+        assert ctl.getresponse().read() == b'{"live":true}\n'
         result = {}
 
         def hold():
