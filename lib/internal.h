@@ -16,7 +16,8 @@
 void *mlp_aligned_alloc(size_t n);
 
 /*
- * Every buffer grows only (mlp_workspace_reserve) and is reused afterwards;
+ * Every buffer grows on demand (mlp_workspace_reserve) and is reused
+ * afterwards, until mlp_workspace_shrink cuts the row-sized ones back;
  * each *_cap is that buffer's capacity in elements. Z_l and A_l of the last
  * forward live in zbuf and abuf, packed layer after layer for exactly `rows`
  * rows; z[l] and a[l] point into them (mlp_workspace_layout).

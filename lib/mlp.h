@@ -185,7 +185,8 @@ void mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed);
  * Scratch memory for forward/backward/diagnostics: pre-activations Z_l and
  * activations A_l of every layer for the last forward batch, gradients, and
  * the diagnostics arrays. It grows to the largest (model, rows) it has served
- * and is then reused without allocation. One thread at a time.
+ * and is then reused without allocation, until mlp_workspace_shrink gives the
+ * memory of an unusually large batch back. One thread at a time.
  */
 typedef struct mlp_workspace mlp_workspace;
 
@@ -197,6 +198,19 @@ void mlp_workspace_free(mlp_workspace *ws);
 mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows);
 /* Bytes currently held. */
 size_t mlp_workspace_bytes(const mlp_workspace *ws);
+/*
+ * Gives memory back after a big batch: every buffer whose size follows the
+ * row count (the input copy, Z and A of every layer, dg/dX, the backward
+ * scratch, the Gram row) that holds more than n_rows rows of m need is freed
+ * and re-made at that size, so a thread that once served a huge request keeps
+ * the memory of an ordinary batch, not of that request. Buffers sized by the
+ * model (gradients, per-layer arrays) stay. When something shrinks, the
+ * results of the last forward/backward are dropped (pointers into them become
+ * invalid, mlp_workspace_rows is 0); when nothing is larger, nothing changes.
+ * Returns the bytes given back. If re-making a buffer fails it stays empty and
+ * the next forward allocates it.
+ */
+size_t mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows);
 
 /* Results of the last forward pass; valid until the next forward on ws. */
 const float *mlp_workspace_output(const mlp_workspace *ws);               /* n x out */

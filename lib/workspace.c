@@ -1,9 +1,12 @@
 /*
- * workspace — per-thread scratch memory: allocation, growth and accessors.
+ * workspace — per-thread scratch memory: allocation, growth, shrinking and
+ * accessors.
  *
- * Buffers only grow. mlp_workspace_reserve (and mlp_forward, which calls it)
- * are the only functions that may allocate; growth copies the old contents
- * into the new block, so the last forward/backward results stay valid. Every
+ * Buffers grow on demand: mlp_workspace_reserve (and mlp_forward, which calls
+ * it) allocates; growth copies the old contents into the new block, so the
+ * last forward/backward results stay valid. They shrink only when asked
+ * (mlp_workspace_shrink, after a batch far larger than usual), which drops
+ * the results. Every
  * buffer starts on a 64-byte boundary (MLP_ALIGN), so rows of layers whose
  * width is a multiple of 16 floats are cache-line aligned for the kernels.
  */
@@ -115,6 +118,41 @@ mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_ro
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->dead_units, &ws->dead_cap, su, sizeof(int));
     if (ws->rows > 0) mlp_workspace_layout(ws); /* zbuf/abuf may have moved */
     return s;
+}
+
+/* Frees *p and re-makes it with room for need elements when it holds more;
+ * returns the bytes given back. A failed re-make leaves it empty. */
+static size_t buffer_shrink(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (*cap <= need) return 0;
+    size_t before = *cap * elem;
+    free(*p);
+    *p = NULL;
+    *cap = 0;
+    if (need > 0) mlp_buffer_grow(p, cap, need, elem);
+    return before - *cap * elem;
+}
+
+size_t mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows)
+{
+    if (!ws || !m || n_rows < 0) return 0;
+    size_t rows = (size_t)n_rows, su = sum_units(m);
+    size_t widest = rows * (size_t)m->max_units, inputs = rows * (size_t)m->n_inputs;
+    size_t freed = 0;
+    freed += buffer_shrink((void **)&ws->x, &ws->x_cap, inputs, sizeof(float));
+    freed += buffer_shrink((void **)&ws->zbuf, &ws->zbuf_cap, rows * su, sizeof(float));
+    freed += buffer_shrink((void **)&ws->abuf, &ws->abuf_cap, rows * su, sizeof(float));
+    freed += buffer_shrink((void **)&ws->dx, &ws->dx_cap, inputs, sizeof(float));
+    freed += buffer_shrink((void **)&ws->d0, &ws->d0_cap, widest, sizeof(float));
+    freed += buffer_shrink((void **)&ws->d1, &ws->d1_cap, widest, sizeof(float));
+    freed += buffer_shrink((void **)&ws->gram, &ws->gram_cap, rows, sizeof(double));
+    if (freed > 0) {
+        /* z[l]/a[l] pointed into the old blocks: no results any more */
+        ws->rows = 0;
+        ws->has_grad = false;
+        ws->has_loss = false;
+    }
+    return freed;
 }
 
 size_t mlp_workspace_bytes(const mlp_workspace *ws)

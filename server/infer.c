@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "infer.h"
 
@@ -38,6 +41,27 @@ void rs_infer_scratch_free(rs_infer_scratch *s)
     s->ws = NULL;
     s->x = NULL;
     s->x_cap = 0;
+}
+
+size_t rs_infer_scratch_trim(rs_infer_scratch *s, const mlp_model *m, int batch_rows, int keep_rows)
+{
+    if (batch_rows <= keep_rows || keep_rows < 0) return 0;
+    size_t freed = 0, keep_x = (size_t)keep_rows * (size_t)m->n_inputs;
+    if (s->x_cap > keep_x) {
+        /* realloc to a smaller size may keep the block where it is */
+        freed += (s->x_cap - keep_x) * sizeof(float);
+        free(s->x);
+        s->x = keep_x ? malloc(keep_x * sizeof(float)) : NULL;
+        s->x_cap = s->x ? keep_x : 0;
+    }
+    freed += mlp_workspace_shrink(s->ws, m, keep_rows);
+#ifdef __GLIBC__
+    /* Blocks under glibc's (adaptive, up to 32 MiB) mmap threshold come from
+     * an arena, and free() keeps their pages; give them to the system now,
+     * once per oversized batch, instead of keeping the peak for life. */
+    if (freed > 0) malloc_trim(0);
+#endif
+    return freed;
 }
 
 /* Replaces an item's body with {"error": msg}. */

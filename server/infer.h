@@ -19,7 +19,8 @@ typedef struct {
 } rs_infer_item;
 
 /* Per-thread scratch for rs_infer_run: the workspace plus the merged-input
- * buffer; grows to the largest batch seen, then reused without allocation. */
+ * buffer; grows to the largest batch seen, then reused without allocation
+ * (rs_infer_scratch_trim gives an oversized batch's memory back). */
 typedef struct {
     mlp_workspace *ws;
     float *x;
@@ -28,6 +29,19 @@ typedef struct {
 
 int rs_infer_scratch_init(rs_infer_scratch *s);
 void rs_infer_scratch_free(rs_infer_scratch *s);
+
+/*
+ * Call after each batch of batch_rows rows of m. A batch larger than
+ * keep_rows (the model's max_batch: only a single request bigger than any
+ * batch the batcher forms gets there) gives its memory back: the merged-input
+ * buffer and the workspace's row-sized buffers shrink to keep_rows rows of m,
+ * and the allocator returns the freed pages to the system. So a thread's
+ * idle memory is bounded by the batcher's working set, not by the largest
+ * request it ever served, and ordinary batches never reallocate. Returns the
+ * bytes given back.
+ */
+size_t rs_infer_scratch_trim(rs_infer_scratch *s, const mlp_model *m, int batch_rows,
+                             int keep_rows);
 
 /*
  * Fills every item's status/body/json_len. activity, when not NULL, counts the

@@ -145,6 +145,8 @@ static void batch_work(uv_work_t *w)
     }
     b->compute_ns = uv_hrtime() - t0;
     batch_deliver(b);
+    /* after the answers went out: an oversized request's memory goes back */
+    if (sc) rs_infer_scratch_trim(sc, b->mv->model, b->rows, b->mv->cfg.max_batch);
 }
 
 /* ------------------------------------------------------- loop-thread side */

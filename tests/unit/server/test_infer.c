@@ -236,6 +236,67 @@ static void test_scratch_reuse(void **s)
     mlp_model_free(m);
 }
 
+/* After a batch over keep_rows rows the scratch gives its memory back (merged
+ * input and workspace down to keep_rows rows); batches within keep_rows never
+ * shrink it, so ordinary traffic does not reallocate. */
+static void test_scratch_trim_after_oversized_batch(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    enum { BIG = 3000, KEEP = 8 };
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    /* two requests of BIG/2 rows each, merged */
+    rs_request reqs[2];
+    memset(reqs, 0, sizeof reqs);
+    for (int i = 0; i < 2; i++) {
+        reqs[i].proto = RS_PROTO_V2;
+        reqs[i].rows = BIG / 2;
+        reqs[i].diag = RS_DIAG_SUMMARY;
+        reqs[i].outputs = RS_OUT_PRIMARY;
+        reqs[i].x = calloc((size_t)BIG / 2 * 4, sizeof(float));
+        assert_non_null(reqs[i].x);
+    }
+    rs_infer_item items[2];
+    items_init(items, reqs, 2);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, items, 2, NULL, NULL), 0);
+    assert_int_equal(items[0].status, 200);
+    size_t ws_big = mlp_workspace_bytes(sc.ws);
+    assert_true(sc.x_cap >= (size_t)BIG * 4);
+
+    /* within keep_rows: nothing moves */
+    assert_int_equal(rs_infer_scratch_trim(&sc, m, BIG, BIG), 0);
+    assert_int_equal(mlp_workspace_bytes(sc.ws), ws_big);
+
+    size_t given = rs_infer_scratch_trim(&sc, m, BIG, KEEP);
+    assert_true(given > 0);
+    assert_int_equal(sc.x_cap, (size_t)KEEP * 4);
+    assert_true(mlp_workspace_bytes(sc.ws) < ws_big / 10);
+
+    /* still serves, with the same answer as a fresh scratch */
+    rs_infer_scratch fresh;
+    assert_int_equal(rs_infer_scratch_init(&fresh), 0);
+    rs_request one[N_REQ];
+    decode_all(m, one);
+    rs_infer_item a, b;
+    items_init(&a, &one[0], 1);
+    items_init(&b, &one[0], 1);
+    assert_int_equal(rs_infer_run(m, &mid, &sc, &a, 1, NULL, NULL), 0);
+    assert_int_equal(rs_infer_run(m, &mid, &fresh, &b, 1, NULL, NULL), 0);
+    assert_string_equal(a.body.data, b.body.data);
+    rs_buf_free(&a.body);
+    rs_buf_free(&b.body);
+    for (int i = 0; i < (int)N_REQ; i++)
+        rs_request_free(&one[i]);
+    for (int i = 0; i < 2; i++) {
+        rs_buf_free(&items[i].body);
+        rs_request_free(&reqs[i]);
+    }
+    rs_infer_scratch_free(&fresh);
+    rs_infer_scratch_free(&sc);
+    mlp_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_activity_counts_whole_batch),
         cmocka_unit_test(test_bad_labels_fail_only_their_item),
         cmocka_unit_test(test_scratch_reuse),
+        cmocka_unit_test(test_scratch_trim_after_oversized_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
