@@ -97,6 +97,7 @@ def model_json_seeds(iris, wave):
     out(t, "softmax_labels_std.json",
         dumps(tiny(["relu", "softmax"], labels=["a", "b"], mean=[0.5, -1], std=[2, 0.25])))
     out(t, "one_layer.json", dumps(tiny(["identity"], n_in=1, units=[1])))
+    out(t, "wide.json", dumps(tiny(["relu", "tanh", "softmax"], n_in=9, units=[37, 20, 3])))
     out(t, "negative_zero.json", dumps(tiny(["relu"], n_in=1, units=[1])).replace("-0.05", "-0.0"))
     bad = {
         "not_json.json": '{"format": "reluserve-mlp", "version": 1,',
@@ -183,6 +184,8 @@ def safetensors_seeds(iris, wave):
     sm = tiny(["relu", "softmax"], labels=["a", "b"], mean=[0.5, -1], std=[2, 0.25])
     out(t, "softmax_bf16_no_bias", pair(config_from_model(sm), st_from_model(sm, "BF16",
                                                                              bias=False)))
+    wide = tiny(["relu", "sigmoid", "identity"], n_in=9, units=[37, 33, 2])
+    out(t, "wide_f16", pair(config_from_model(wide), st_from_model(wide, "F16")))
     one = tiny(["leaky_relu"], n_in=1, units=[1])
     out(t, "alpha_number_step1", pair(config_from_model(one, alpha=0.3),
                                       st_from_model(one, step=1)))
@@ -213,6 +216,177 @@ def safetensors_seeds(iris, wave):
 
 # -------------------------------------------------------------------- ONNX
 
+# A minimal protobuf writer for hand-built ONNX graphs (field numbers from
+# onnx.proto; the same shapes as tests/unit/lib/test_io_onnx.c builds), so the
+# seeds reach the reader's structural checks that torch exports never hit.
+
+def pb_varint(v):
+    v &= (1 << 64) - 1
+    b = bytearray()
+    while True:
+        c = v & 0x7F
+        v >>= 7
+        b.append(c | (0x80 if v else 0))
+        if not v:
+            return bytes(b)
+
+
+def pb_int(field, v):
+    return pb_varint(field << 3) + pb_varint(v)
+
+
+def pb_bytes(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_f32(field, v):
+    return pb_varint(field << 3 | 5) + struct.pack("<f", v)
+
+
+FLOAT, FLOAT16, DOUBLE, INT64 = 1, 10, 11, 7
+
+
+def tensor(name, dims, values, enc="raw"):
+    t = b"".join(pb_int(1, d) for d in dims)
+    t += pb_int(2, {"double": DOUBLE, "half": FLOAT16, "int64": INT64}.get(enc, FLOAT))
+    t += pb_bytes(8, name)
+    v = np.asarray(values, dtype=np.float32).ravel()
+    if enc == "raw":
+        t += pb_bytes(9, v.astype("<f4").tobytes())
+    elif enc == "packed":
+        t += pb_bytes(4, v.astype("<f4").tobytes())
+    elif enc == "unpacked":
+        t += b"".join(pb_f32(4, float(x)) for x in v)
+    elif enc == "half":
+        t += pb_bytes(5, b"".join(pb_varint(int(h)) for h in v.astype("<f2").view("<u2")))
+    elif enc == "double":
+        t += pb_bytes(10, v.astype("<f8").tobytes())
+    elif enc == "int64":
+        t += pb_bytes(7, b"".join(pb_varint(int(x)) for x in v))
+    return t
+
+
+def attr(name, i=None, f=None):
+    a = pb_bytes(1, name)
+    if f is not None:
+        a += pb_f32(2, f) + pb_int(20, 1)
+    else:
+        a += pb_int(3, i) + pb_int(20, 2)
+    return pb_bytes(5, a)
+
+
+def node(op, inputs, output, attrs=b"", domain=None):
+    n = b"".join(pb_bytes(1, i) for i in inputs) + pb_bytes(2, output) + pb_bytes(4, op)
+    if domain is not None:
+        n += pb_bytes(7, domain)
+    return n + attrs
+
+
+def value_info(name, dims=None):
+    vi = pb_bytes(1, name)
+    if dims is not None:
+        shape = b"".join(pb_bytes(1, pb_int(1, d) if d > 0 else pb_bytes(2, "batch"))
+                         for d in dims)
+        vi += pb_bytes(2, pb_bytes(1, pb_int(1, FLOAT) + pb_bytes(2, shape)))
+    return vi
+
+
+def onnx_model(nodes, inits, inputs=(("x", None),), outputs=("y",), opset=14):
+    g = b"".join(pb_bytes(1, n) for n in nodes) + pb_bytes(2, "g")
+    g += b"".join(pb_bytes(5, t) for t in inits)
+    g += b"".join(pb_bytes(11, value_info(n, d)) for n, d in inputs)
+    g += b"".join(pb_bytes(12, value_info(n)) for n in outputs)
+    return pb_int(1, 7) + pb_bytes(7, g) + pb_bytes(8, pb_bytes(1, "") + pb_int(2, opset))
+
+
+W = [[1, 2], [3, 4], [5, 6]]  # nn.Linear(2, 3): out x in
+WT = [[1, 3, 5], [2, 4, 6]]
+B = [0.5, -1, 2]
+
+
+def gemm(enc="raw", trans_b=1, alpha=None, beta=None, bias_dims=(3,)):
+    a = attr("transB", trans_b)
+    if alpha is not None:
+        a += attr("alpha", f=alpha)
+    if beta is not None:
+        a += attr("beta", f=beta)
+    w = tensor("w", (3, 2) if trans_b else (2, 3), W if trans_b else WT, enc)
+    return onnx_model([node("Gemm", ["x", "w", "b"], "y", a)],
+                      [w, tensor("b", bias_dims, B[: int(np.prod(bias_dims))], enc)])
+
+
+def hand_built_onnx():
+    two = [node("Gemm", ["x", "w", "b"], "h", attr("transB", 1)), node("Relu", ["h"], "r"),
+           node("MatMul", ["r", "w2"], "m"), node("Add", ["b2", "m"], "y")]
+    two_inits = [tensor("w", (3, 2), W), tensor("b", (3,), B),
+                 tensor("w2", (3, 2), [[1, 0], [0, 1], [1, 1]]), tensor("b2", (2,), [0, 1])]
+    good = {
+        "gemm_raw": gemm(),
+        "gemm_packed": gemm("packed"),
+        "gemm_unpacked": gemm("unpacked"),
+        "gemm_half": gemm("half"),
+        "gemm_double": gemm("double"),
+        "gemm_transb0_alpha_beta": gemm(trans_b=0, alpha=0.5, beta=2.0),
+        "gemm_bias_1x3": gemm(bias_dims=(1, 3)),
+        "gemm_bias_scalar": onnx_model([node("Gemm", ["x", "w", "b"], "y", attr("transB", 1))],
+                                       [tensor("w", (3, 2), W), tensor("b", (1,), [0.25])]),
+        "two_layers_matmul_add": onnx_model(two, two_inits),
+        "flatten_identity_leaky_softmax": onnx_model(
+            [node("Flatten", ["x"], "f", attr("axis", 1)), node("Identity", ["f"], "i"),
+             node("Gemm", ["i", "w", "b"], "h", attr("transB", 1)),
+             node("LeakyRelu", ["h"], "l", attr("alpha", f=0.2)),
+             node("MatMul", ["l", "w2"], "m"), node("Softmax", ["m"], "y", attr("axis", -1))],
+            [tensor("w", (3, 2), W), tensor("b", (3,), B),
+             tensor("w2", (3, 2), [[1, 0], [0, 1], [1, 1]])],
+            inputs=(("x", (0, 2)),)),
+        "sigmoid_domain": onnx_model(
+            [node("Gemm", ["x", "w", "b"], "h", attr("transB", 1), domain="ai.onnx"),
+             node("Sigmoid", ["h"], "y")],
+            [tensor("w", (3, 2), W), tensor("b", (3,), B)]),
+        "weights_listed_as_inputs": onnx_model(
+            [node("Gemm", ["x", "w", "b"], "y", attr("transB", 1))],
+            [tensor("w", (3, 2), W), tensor("b", (3,), B)],
+            inputs=(("x", (0, 2)), ("w", (3, 2)), ("b", (3,))), opset=9),
+    }
+    bad = {
+        "weight_not_initializer": onnx_model([node("Gemm", ["x", "w", "b"], "y")],
+                                             [tensor("b", (3,), B)]),
+        "weight_rank3": onnx_model([node("Gemm", ["x", "w", "b"], "y", attr("transB", 1))],
+                                   [tensor("w", (1, 3, 2), W), tensor("b", (3,), B)]),
+        "weight_dim_zero": onnx_model([node("MatMul", ["x", "w"], "y")],
+                                      [tensor("w", (0, 3), [])]),
+        "weight_dims_huge": onnx_model([node("MatMul", ["x", "w"], "y")],
+                                       [tensor("w", (70000, 70000), [1])]),
+        "values_short": onnx_model([node("MatMul", ["x", "w"], "y")],
+                                   [tensor("w", (2, 3), [1, 2, 3])]),
+        "bias_2x3": gemm(bias_dims=(2, 3)),
+        "int64_weights": gemm("int64"),
+        "two_inputs": onnx_model([node("MatMul", ["x", "w"], "y")], [tensor("w", (2, 3), WT)],
+                                 inputs=(("x", None), ("z", None))),
+        "two_outputs": onnx_model([node("MatMul", ["x", "w"], "y")], [tensor("w", (2, 3), WT)],
+                                  outputs=("y", "z")),
+        "no_nodes": onnx_model([], [], outputs=("x",)),
+        "unknown_op": onnx_model([node("Gather", ["x", "w"], "y")], [tensor("w", (2, 3), WT)]),
+        "custom_domain": onnx_model([node("Relu", ["x"], "y", domain="com.example")], []),
+        "trans_a": onnx_model([node("Gemm", ["x", "w", "b"], "y", attr("transA", 1))],
+                              [tensor("w", (2, 3), WT), tensor("b", (3,), B)]),
+        "disconnected": onnx_model([node("MatMul", ["z", "w"], "y")], [tensor("w", (2, 3), WT)]),
+        "softmax_middle": onnx_model(
+            [node("MatMul", ["x", "w"], "m"), node("Softmax", ["m"], "s"),
+             node("MatMul", ["s", "w2"], "y")],
+            [tensor("w", (2, 3), WT), tensor("w2", (3, 2), [[1, 0], [0, 1], [1, 1]])]),
+        "two_activations": onnx_model(
+            [node("Gemm", ["x", "w", "b"], "h", attr("transB", 1)), node("Sigmoid", ["h"], "s"),
+             node("Tanh", ["s"], "y")],
+            [tensor("w", (3, 2), W), tensor("b", (3,), B)]),
+        "chain_mismatch": onnx_model(
+            [node("MatMul", ["x", "w"], "m"), node("MatMul", ["m", "w2"], "y")],
+            [tensor("w", (2, 3), WT), tensor("w2", (2, 2), [[1, 0], [0, 1]])]),
+    }
+    return good, bad
+
 def onnx_seeds():
     t = "fuzz_onnx"
     fx = os.path.join(ROOT, "tests", "fixtures", "onnx")
@@ -236,6 +410,11 @@ def onnx_seeds():
     out(t, "relu_regression_config", b'{"task": "regression"}\0' + onnx)
     out(t, "relu_bad_config", b'{"task": "regression", "input": {"size": 99}}\0' + onnx)
     out(t, "truncated", b"\0" + onnx[: len(onnx) // 2])
+    good, bad = hand_built_onnx()
+    for name, data in list(good.items()) + list(bad.items()):
+        out(t, "built_" + name, b"\0" + data)
+    out(t, "built_gemm_with_labels", b'{"task": "classification", "output": {"labels": '
+        b'["a", "b", "c"]}}\0' + good["gemm_raw"])
 
 
 # --------------------------------------------------------------------- CSV
