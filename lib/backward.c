@@ -28,77 +28,11 @@
  * is in cache, and kept in ws for mlp_diagnose. In norms-only mode
  * (mlp_workspace_set_param_grads false) dW is not kept: see weight_norm.
  */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
-
-/*
- * When the gradient products go to cblas_sgemm. The loops below do one rank-1
- * update per row and stream dW (or W) once per row, so they win for a few
- * rows (the common single-request case: 1.8x faster than sgemm at 1 row of a
- * 784-256-128-10 net) and for tiny products, where BLAS's call and packing
- * overhead dominates; sgemm's cache blocking wins from about 8 rows on
- * (5-20x at 64 rows). Measured on the 2-core dev box, OPENBLAS_NUM_THREADS=1.
- */
-#ifndef BLAS_MIN_ROWS
-#define BLAS_MIN_ROWS 8
-#endif
-#define BLAS_MIN_MACS ((size_t)4096)
-
-static bool use_blas(int n, int in, int out)
-{
-    return n >= BLAS_MIN_ROWS && (size_t)n * (size_t)in * (size_t)out >= BLAS_MIN_MACS;
-}
-
-/* y += a·x. Unrolled by 8 so GCC's SLP vectoriser packs it at -O2 (the loop
- * vectoriser's -O2 cost model will not version a loop for aliasing). Each
- * element is one multiply and one add, so vector and scalar give the same bits. */
-static void axpy(float *restrict y, const float *restrict x, float a, int n)
-{
-    int k = 0;
-    for (; k + 8 <= n; k += 8) {
-        y[k] += a * x[k];
-        y[k + 1] += a * x[k + 1];
-        y[k + 2] += a * x[k + 2];
-        y[k + 3] += a * x[k + 3];
-        y[k + 4] += a * x[k + 4];
-        y[k + 5] += a * x[k + 5];
-        y[k + 6] += a * x[k + 6];
-        y[k + 7] += a * x[k + 7];
-    }
-    for (; k < n; k++)
-        y[k] += a * x[k];
-}
-
-/* dW[out x in] = dZ[n x out]ᵀ · A[n x in], as n rank-1 updates */
-static void grad_weights(const float *dz, const float *a, int n, int in, int out, float *dw)
-{
-    if (use_blas(n, in, out)) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dz, out, a, in, 0.0f,
-                    dw, in);
-        return;
-    }
-    memset(dw, 0, (size_t)out * (size_t)in * sizeof *dw);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < out; j++)
-            axpy(dw + (size_t)j * in, a + (size_t)i * in, dz[(size_t)i * out + j], in);
-}
-
-/* dA[n x in] = dZ[n x out] · W[out x in]: each row a combination of W's rows */
-static void grad_inputs(const float *dz, const float *w, int n, int in, int out, float *da)
-{
-    if (use_blas(n, in, out)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dz, out, w, in,
-                    0.0f, da, in);
-        return;
-    }
-    memset(da, 0, (size_t)n * (size_t)in * sizeof *da);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < out; j++)
-            axpy(da + (size_t)i * in, w + (size_t)j * in, dz[(size_t)i * out + j], in);
-}
+#include "kernels.h"
 
 /*
  * ||dW||_F for dW = dZᵀ·A without keeping dW: by the Gram route
@@ -108,9 +42,10 @@ static void grad_inputs(const float *dz, const float *w, int n, int in, int out,
  * OpenBLAS single-threaded) over layers 784x512, 512x512, 512x10, 16x16,
  * 4x16, 16x3 and n = 2..256:
  *   Gram: ~0.4 ns per pair and per element of in + out (double, 4-wide);
- *   form: ~0.6 ns per dW element (zeroing or sgemm packing, then the norm
- *         pass) plus per multiply-add ~0.2 ns on the axpy path (n < 8) or
- *         ~0.035 ns with sgemm.
+ *   form: ~0.6 ns per dW element (sgemm packing, then the norm pass) plus
+ *         per multiply-add ~0.035 ns with sgemm or with the own kernels from
+ *         8 inputs on (measured 0.02-0.04 for both, n = 2..128), ~0.5 ns
+ *         with the own kernels below 8 inputs (scalar sums).
  * So at 784x512 the Gram route is 8-300x faster for n <= 16, about even at
  * n = 64 and 2-5x slower from n = 128 on; on small layers it wins for n <= 4.
  */
@@ -118,7 +53,8 @@ static float weight_norm(mlp_workspace *ws, const float *dz, const float *a, int
 {
     double pairs = 0.5 * (double)n * (double)(n + 1), elems = (double)in * (double)out;
     double gram_ns = 0.4 * pairs * (double)(in + out);
-    double form_ns = elems * (0.6 + (use_blas(n, in, out) ? 0.035 : 0.2) * (double)n);
+    double mac_ns = in >= 8 || mlp_grad_uses_blas(ws->kernel, n, in, out) ? 0.035 : 0.5;
+    double form_ns = elems * (0.6 + mac_ns * (double)n);
     if (gram_ns <= form_ns) {
         /* A non-finite result means an inf or NaN in dZ or A. The Gram sums
          * cannot tell whether the product holds inf·0 = NaN entries (for
@@ -127,7 +63,7 @@ static float weight_norm(mlp_workspace *ws, const float *dz, const float *a, int
         float norm = mlp_outer_norm2(dz, out, a, in, n, ws->gram);
         if (isfinite(norm)) return norm;
     }
-    grad_weights(dz, a, n, in, out, ws->grad);
+    mlp_grad_weights(ws->kernel, dz, a, n, in, out, ws->grad);
     return mlp_norm2(ws->grad, (size_t)in * (size_t)out);
 }
 
@@ -303,14 +239,14 @@ mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, 
         ws->b_grad_norm[l] = mlp_norm2(db, (size_t)ly->out);
         if (ws->param_grads) {
             float *dw = ws->grad + ly->weight_offset;
-            grad_weights(dz, in, n, ly->in, ly->out, dw);
+            mlp_grad_weights(ws->kernel, dz, in, n, ly->in, ly->out, dw);
             ws->w_grad_norm[l] = mlp_norm2(dw, (size_t)ly->in * (size_t)ly->out);
         } else {
             ws->w_grad_norm[l] = weight_norm(ws, dz, in, n, ly->in, ly->out);
         }
 
         float *dst = l > 0 ? da : ws->dx;
-        grad_inputs(dz, mlp_layer_weight(m, l), n, ly->in, ly->out, dst);
+        mlp_grad_inputs(ws->kernel, dz, mlp_layer_weight(m, l), n, ly->in, ly->out, dst);
         if (l > 0) {
             const mlp_layer *prev = &m->layers[l - 1];
             size_t count = (size_t)n * prev->out;

@@ -42,25 +42,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define MLP_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef MLP_CLONES
-#define MLP_CLONES
-#endif
-
-/* Helpers must be inlined into each clone to be compiled for its target. */
-#define MLP_INLINE inline __attribute__((always_inline))
-
-typedef float mlp_v8 __attribute__((vector_size(32)));
-/* The same vector at any float address (unaligned loads; may alias float).
- * Vectors are never passed by value between functions, which would make the
- * baseline clone's ABI differ from the AVX one (-Wpsabi). */
-typedef float mlp_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define v8_load(p) (*(const mlp_v8u *)(p))
+#include "vec8.h"
 
 /* Lanes summed as ((0+4) + (2+6)) + ((1+5) + (3+7)): a fixed order, so the
  * result does not depend on how the vector is split into registers. */
@@ -315,4 +297,56 @@ void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, cons
         mlp_dense_blas(x, n, in, w, b, out, z);
     else
         mlp_dense_own(x, n, in, w, b, out, z);
+}
+
+/* ----------------------------------------------------- backward products */
+
+void mlp_grad_weights_blas(const float *dz, const float *a, int n, int in, int out, float *dw)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dz, out, a, in, 0.0f, dw,
+                in);
+}
+
+void mlp_grad_inputs_blas(const float *dz, const float *w, int n, int in, int out, float *da)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dz, out, w, in, 0.0f,
+                da, in);
+}
+
+/*
+ * AUTO's switch for the backward products, from `make bench`
+ * (build/bench/bench_kernels, second table: dW and dA of one layer, own
+ * kernels vs sgemm; --quick on the busy 2-core dev box, load average 5-7):
+ * at one row the own kernels take 0.6-1.0x sgemm's time everywhere; from
+ * about 8 rows of 784 -> 512, 512 -> 512 and 512 -> 10 sgemm is faster
+ * (own 1.1-1.7x its time); on 16 -> 16 the two stay within 5% up to 64 rows,
+ * on 16 -> 3 the own kernels win up to 12 rows. Below 8 inputs the own
+ * kernels sum in scalar code and sgemm is 3-9x faster, but those products
+ * take a few microseconds.
+ */
+#define GRAD_BLAS_MIN_ROWS 8
+#define GRAD_BLAS_MIN_MACS ((size_t)4096)
+
+bool mlp_grad_uses_blas(mlp_kernel k, int n, int in, int out)
+{
+    if (k != MLP_KERNEL_AUTO) return k == MLP_KERNEL_BLAS;
+    return n >= GRAD_BLAS_MIN_ROWS && (size_t)n * (size_t)in * (size_t)out >= GRAD_BLAS_MIN_MACS;
+}
+
+void mlp_grad_weights(mlp_kernel k, const float *dz, const float *a, int n, int in, int out,
+                      float *dw)
+{
+    if (mlp_grad_uses_blas(k, n, in, out))
+        mlp_grad_weights_blas(dz, a, n, in, out, dw);
+    else
+        mlp_grad_weights_own(dz, a, n, in, out, dw);
+}
+
+void mlp_grad_inputs(mlp_kernel k, const float *dz, const float *w, int n, int in, int out,
+                     float *da)
+{
+    if (mlp_grad_uses_blas(k, n, in, out))
+        mlp_grad_inputs_blas(dz, w, n, in, out, da);
+    else
+        mlp_grad_inputs_own(dz, w, n, in, out, da);
 }
