@@ -117,6 +117,14 @@ $(BUILD)/tests/lib/%: tests/unit/lib/%.c $(BUILD)/libmlp.a
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# This one links libmlp with the test's own counting cblas_sgemm instead of
+# OpenBLAS (no -lopenblas): it proves training never reaches BLAS, and stops
+# linking if libmlp starts calling a cblas_* function the stub lacks.
+NO_BLAS_LDLIBS = $(shell pkg-config --libs jansson 2>/dev/null) -lm -lpthread
+$(BUILD)/tests/lib/test_train_without_blas: tests/unit/lib/test_train_without_blas.c $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NO_BLAS_LDLIBS) -lcmocka
+
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@

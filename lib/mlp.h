@@ -235,9 +235,17 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws);
  */
 mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y);
 
-/* Kernel selection for Y = X·Wᵀ + b. AUTO uses the measured crossover. */
+/*
+ * Kernel selection for the products of forward (Y = X·Wᵀ + b) and backward
+ * (dW = dZᵀ·A, dA = dZ·W). OWN: libmlp's own kernels only, never BLAS; each
+ * result is summed in one fixed order, so it has the same bits on every
+ * machine and whatever batch its row came in. BLAS: cblas_sgemm for every
+ * product (its bits depend on the BLAS build and CPU). AUTO: the measured
+ * crossovers (mlp_kernel_crossover_rows; the backward products from about 8
+ * rows of a non-tiny layer).
+ */
 typedef enum { MLP_KERNEL_AUTO = 0, MLP_KERNEL_OWN, MLP_KERNEL_BLAS } mlp_kernel;
-/* Per-workspace override (benchmarks and tests); default AUTO. */
+/* Per-workspace choice; default AUTO (mlp_train and the server use OWN). */
 void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k);
 /* keep = true (the default): mlp_backward forms dg/dW and dg/db for
  * mlp_workspace_param_grad (training needs them). keep = false, norms-only
@@ -247,7 +255,7 @@ void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k);
  * mlp_diagnose reports the same norms (to float32 rounding) in both modes, and
  * mlp_workspace_param_grad returns NULL. Takes effect at the next backward. */
 void mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep);
-/* Rows at or above which AUTO picks cblas_sgemm. */
+/* Rows at or above which AUTO picks cblas_sgemm for the forward product. */
 int mlp_kernel_crossover_rows(int in, int out);
 
 /* --------------------------------------------------------------- backward */
@@ -444,6 +452,9 @@ mlp_train_params mlp_train_default_params(void);
  * target distributions or, one output, probabilities of class 1). Exactly
  * one of labels/targets; what mlp_target_select or mlp_target_check refuses
  * is refused before the model is touched.
+ * Never calls BLAS: every product goes through libmlp's own fixed-order
+ * kernels (MLP_KERNEL_OWN), so the same model, data and params give the same
+ * bits whatever BLAS build a machine has and whichever CPU kernel it picks.
  */
 mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets, int n,
                      const mlp_train_params *p, mlp_error *err);

@@ -256,6 +256,9 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
 {
     memset(b, 0, sizeof *b);
     b->ws = mlp_workspace_create();
+    /* Own kernels only: their fixed summation order gives the same bits on
+     * every machine, whatever BLAS build and CPU kernel it would pick. */
+    if (b->ws) mlp_workspace_set_kernel(b->ws, MLP_KERNEL_OWN);
     b->st.m1 = calloc(m->n_params, sizeof(float));
     if (p->optimizer == MLP_OPT_ADAM) b->st.m2 = calloc(m->n_params, sizeof(float));
     b->order = malloc((size_t)n * sizeof(int));

@@ -543,6 +543,9 @@ int rs_cmd_train(int argc, char **argv)
         fprintf(stderr, "reluserve train: out of memory\n");
         goto done;
     }
+    /* The summary printed below, like the training before it, never goes
+     * through BLAS: the same numbers on every machine. */
+    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN);
     if (d.labels) {
         float acc = mlp_accuracy(m, ws, d.x, d.labels, d.n);
         printf("%s: training accuracy %.4f (%ld/%d), saved to %s\n", m->name, (double)acc,
