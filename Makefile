@@ -243,7 +243,7 @@ format:
 	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] tests/unit/*/*.c tests/tools/*.c tests/fuzz/*.[ch] bench/*.c)
 
 check-format:
-	clang-format --dry-run -Werror lib/*.[ch] server/*.[ch]
+	@scripts/check-format
 
 clean:
 	rm -rf build
