@@ -61,6 +61,17 @@ static const opt_def OPTS[] = {
      "tensors until answered (at least --max-body); a request that would pass it is "
      "answered 503 with Retry-After, so memory stays bounded however many clients send at "
      "once"},
+    {"max-body-per-client", "RELUSERVE_MAX_BODY_PER_CLIENT", OPT_BYTES, OFF(max_body_per_client), 0,
+     (int64_t)1 << 42, "0",
+     "request body bytes one client (an IPv4 address, an IPv6 /64) may hold in uploads not "
+     "yet complete, so that a few slow uploads cannot take --max-body-total from everyone; "
+     "past it, 503 with Retry-After. 0 = a quarter of --max-body-total, at least --max-body. "
+     "Behind a proxy all clients share its address: raise it to --max-body-total there"},
+    {"upload-timeout-ms", "RELUSERVE_UPLOAD_TIMEOUT_MS", OPT_INT64, OFF(upload_timeout_ms), 0,
+     86400000, "60000",
+     "a request body must arrive whole within this many ms of the request's headers; a slower "
+     "upload is answered 408 and its connection closed, and one that stops sending is closed "
+     "(0 = no limit)"},
     {"max-rows", "RELUSERVE_MAX_ROWS", OPT_INT, OFF(max_rows), 1, 1 << 24, "65536",
      "rows per request; more is 413"},
     {"max-connections", "RELUSERVE_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1 << 20,
@@ -116,6 +127,7 @@ void rs_config_defaults(rs_config *c)
     c->max_queue = 1024;
     c->max_body = (int64_t)64 << 20;
     c->max_body_total = (int64_t)1 << 30;
+    c->upload_timeout_ms = 60000;
     c->max_rows = 65536;
     c->max_connections = 1024;
     c->connection_timeout_s = 60;
@@ -310,6 +322,15 @@ static int config_check(const rs_config *c, char *err, size_t errlen)
                  (long long)c->max_body_total, (long long)c->max_body);
         return -1;
     }
+    if (c->max_body_per_client &&
+        (c->max_body_per_client < c->max_body || c->max_body_per_client > c->max_body_total)) {
+        snprintf(err, errlen,
+                 "--max-body-per-client (%lld bytes) must be from --max-body (%lld bytes) to "
+                 "--max-body-total (%lld bytes), or 0 for the default",
+                 (long long)c->max_body_per_client, (long long)c->max_body,
+                 (long long)c->max_body_total);
+        return -1;
+    }
     if ((c->tls_cert && *c->tls_cert) != (c->tls_key && *c->tls_key)) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together: give both files or neither");
         return -1;
@@ -370,7 +391,12 @@ int rs_config_parse(rs_config *c, int argc, char **argv, rs_env_fn env, char *er
         }
         if (opt_set(c, o, value, who, err, errlen)) return -1;
     }
-    return config_check(c, err, errlen);
+    if (config_check(c, err, errlen)) return -1;
+    if (!c->max_body_per_client) {
+        int64_t quarter = c->max_body_total / 4;
+        c->max_body_per_client = quarter > c->max_body ? quarter : c->max_body;
+    }
+    return 0;
 }
 
 void rs_config_usage(FILE *out)

@@ -23,10 +23,14 @@ typedef struct {
     int http_threads; /* libmicrohttpd polling threads; 0 = auto */
     int max_batch;    /* rows merged into one batch */
     int64_t batch_delay_us;
-    int max_queue;          /* requests waiting per model version */
-    int64_t max_body;       /* bytes */
-    int64_t max_body_total; /* bytes of request bodies held at once, all connections */
-    int max_rows;           /* rows per request */
+    int max_queue;               /* requests waiting per model version */
+    int64_t max_body;            /* bytes */
+    int64_t max_body_total;      /* bytes of request bodies held at once, all connections */
+    int64_t max_body_per_client; /* bytes of one client's unfinished uploads (0 before parsing
+                                    resolves the default) */
+    int64_t upload_timeout_ms;   /* a body must arrive whole within this of its headers; 0 = no
+                                    limit */
+    int max_rows;                /* rows per request */
     int max_connections;
     int connection_timeout_s;   /* idle keep-alive connections are closed after this */
     int64_t request_timeout_ms; /* queue wait limit for requests without timeout_us; 0 = none */

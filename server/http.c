@@ -5,7 +5,9 @@
  *   1st call      state created; route, method, auth, content type and a
  *                 declared Content-Length checked; any error is remembered
  *                 and answered once the body has been read (keeps keep-alive).
- *   body calls    bytes appended up to --max-body (over it: 413 at once).
+ *   body calls    bytes appended up to --max-body (over it: 413 at the end),
+ *                 charged to the body budget as they arrive (body.h; over
+ *                 it: 503 at the end), until --upload-timeout-ms (408).
  *   last call     cheap endpoints answer; inference decodes the body,
  *                 suspends the connection and admits a task.
  *   (loop thread) the task's done() marks the state and resumes.
@@ -59,6 +61,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
+#include "body.h"
 #include "control.h"
 #include "log.h"
 
@@ -67,11 +70,11 @@ struct rs_http {
     rs_app *app;
     int port;
     atomic_int active, suspended;
-    atomic_int owed;         /* requests owed an answer, | OWED_CLOSED once stopping */
-    atomic_int open;         /* open connections (on_connection) */
-    atomic_llong body_bytes; /* request body bytes held now (--max-body-total) */
-    int max_open;            /* --max-connections */
-    int excess_idle_s;       /* idle timeout of excess connections */
+    atomic_int owed;        /* requests owed an answer, | OWED_CLOSED once stopping */
+    atomic_int open;        /* open connections (on_connection) */
+    rs_body_budget *budget; /* --max-body-total and --max-body-per-client */
+    int max_open;           /* --max-connections */
+    int excess_idle_s;      /* idle timeout of excess connections */
     atomic_bool draining;
     atomic_ullong next_id;
     unsigned long long id_salt;
@@ -100,13 +103,14 @@ typedef struct {
     int early_status; /* decided on the first call, answered after the body */
     char early_msg[768];
     const char *allow; /* Allow header of a 405 */
-    rs_buf body;
+    rs_body body;
     bool responded;
     bool owed;                   /* counted in h->owed */
     long long declared;          /* Content-Length, or -1 (none: chunked) */
     unsigned long long received; /* body bytes seen so far */
-    long long charged;           /* bytes of body counted in h->body_bytes */
-    bool close;                  /* answer with Connection: close (excess connection) */
+    uint64_t upload_deadline_ns; /* --upload-timeout-ms after the headers; 0 = none */
+    unsigned idle_timeout_s; /* the connection's libmicrohttpd timeout we last set; 0 = its own */
+    bool close;              /* answer with Connection: close (excess connection) */
     phase ph;
     rs_request req;
     rs_model_version *mv; /* reference held until completion */
@@ -293,11 +297,28 @@ static const char *metrics_model(req_state *st)
     return status == 404 ? NULL : st->route.model;
 }
 
+/* The metrics and the access line of st's answer. */
+static void account(req_state *st, int status)
+{
+    rs_http *h = st->h;
+    uint64_t us = (now_ns() - st->start_ns) / 1000;
+    const char *model = st->route.model[0] ? st->route.model : NULL;
+    if (h->app->metrics) rs_metrics_request(h->app->metrics, metrics_model(st), status, us / 1e6);
+    rs_access a = {st->method,
+                   st->url,
+                   model,
+                   st->mv ? st->mv->version : (st->route.version[0] ? st->route.version : NULL),
+                   st->request_id,
+                   status,
+                   st->rows,
+                   us};
+    rs_log_access(&a);
+}
+
 static enum MHD_Result respond_raw(req_state *st, int status, const void *data, size_t len,
                                    enum MHD_ResponseMemoryMode mode, const char *ctype,
                                    size_t json_len)
 {
-    rs_http *h = st->h;
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
     if (!r) {
         if (mode == MHD_RESPMEM_MUST_FREE) free((void *)data);
@@ -317,19 +338,7 @@ static enum MHD_Result respond_raw(req_state *st, int status, const void *data, 
     enum MHD_Result ret = MHD_queue_response(st->conn, (unsigned)status, r);
     MHD_destroy_response(r);
     st->responded = true;
-
-    uint64_t us = (now_ns() - st->start_ns) / 1000;
-    const char *model = st->route.model[0] ? st->route.model : NULL;
-    if (h->app->metrics) rs_metrics_request(h->app->metrics, metrics_model(st), status, us / 1e6);
-    rs_access a = {st->method,
-                   st->url,
-                   model,
-                   st->mv ? st->mv->version : (st->route.version[0] ? st->route.version : NULL),
-                   st->request_id,
-                   status,
-                   st->rows,
-                   us};
-    rs_log_access(&a);
+    account(st, status);
     return ret;
 }
 
@@ -420,22 +429,7 @@ static void task_done(rs_task *t)
  * then its decoded tensors) back to the --max-body-total budget. */
 static void body_release(req_state *st)
 {
-    rs_buf_free(&st->body);
-    atomic_fetch_sub(&st->h->body_bytes, st->charged);
-    st->charged = 0;
-}
-
-/* Counts n more body bytes against --max-body-total; false (nothing counted)
- * when that would pass the budget. */
-static bool body_charge(req_state *st, size_t n)
-{
-    long long budget = st->h->app->cfg->max_body_total;
-    if (atomic_fetch_add(&st->h->body_bytes, (long long)n) + (long long)n > budget) {
-        atomic_fetch_sub(&st->h->body_bytes, (long long)n);
-        return false;
-    }
-    st->charged += (long long)n;
-    return true;
+    rs_body_release(st->h->budget, &st->body);
 }
 
 static enum MHD_Result start_inference(req_state *st)
@@ -479,7 +473,7 @@ static enum MHD_Result start_inference(req_state *st)
     size_t held = (size_t)st->req.rows * sizeof(float) *
                   ((size_t)m->n_inputs + (st->req.targets ? (size_t)m->n_outputs : 0) +
                    (st->req.labels ? 1 : 0));
-    if (!body_charge(st, held))
+    if (!rs_body_charge(st->h->budget, &st->body, held))
         return respond_error(st, 503,
                              "the server is holding its limit of request data "
                              "(--max-body-total); retry shortly");
@@ -592,6 +586,110 @@ static bool is_excess(struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci && ci->socket_context == &excess_mark;
+}
+
+/* ---------------------------------------------------------- upload deadline
+ *
+ * libmicrohttpd's idle timeout restarts with every byte, so a client sending
+ * a byte now and then would hold its connection, and the body memory it has
+ * charged, for ever. A body must therefore arrive whole by a deadline
+ * (--upload-timeout-ms after the headers). A client still sending at the
+ * deadline is answered 408 at its next bytes; one that sends nothing is closed
+ * by libmicrohttpd, whose timeout for the connection is kept at the time left
+ * (whole seconds, rounded up) until the body is in. */
+
+/* The idle timeout of st's connection outside an upload. */
+static unsigned idle_timeout_normal(req_state *st)
+{
+    return is_excess(st->conn) ? (unsigned)st->h->excess_idle_s
+                               : (unsigned)st->h->app->cfg->connection_timeout_s;
+}
+
+/* Keeps the connection's idle timeout at most the time left to the deadline. */
+static void upload_timeout_arm(req_state *st, uint64_t now)
+{
+    uint64_t left = st->upload_deadline_ns - now;
+    unsigned s = (unsigned)((left + 999999999u) / 1000000000u), normal = idle_timeout_normal(st);
+    if (normal && normal < s) s = normal;
+    if (s == 0) s = 1;
+    if (s == st->idle_timeout_s) return;
+    st->idle_timeout_s = s;
+    MHD_set_connection_option(st->conn, MHD_CONNECTION_OPTION_TIMEOUT, s);
+}
+
+/* First call: the deadline of st's body, if it has one to come. */
+static void upload_start(req_state *st)
+{
+    int64_t ms = st->h->app->cfg->upload_timeout_ms;
+    const char *te = header(st->conn, "Transfer-Encoding");
+    if (ms <= 0 || (st->declared <= 0 && !te)) return;
+    st->upload_deadline_ns = st->start_ns + (uint64_t)ms * 1000000u;
+    upload_timeout_arm(st, st->start_ns);
+}
+
+/* The body is in: it stops counting against its client (it is decoded and
+ * answered now), and the connection gets its usual idle timeout back. */
+static void upload_finished(req_state *st)
+{
+    rs_body_complete(st->h->budget, &st->body);
+    st->upload_deadline_ns = 0;
+    if (!st->idle_timeout_s) return;
+    st->idle_timeout_s = 0;
+    MHD_set_connection_option(st->conn, MHD_CONNECTION_OPTION_TIMEOUT, idle_timeout_normal(st));
+}
+
+/* Answers st with status and msg by writing to its socket, for the one case
+ * libmicrohttpd has no way to answer: in the middle of an upload (it queues a
+ * response only once the body is in). The caller then returns MHD_NO, which
+ * closes the connection behind the answer. Over TLS the socket carries
+ * GnuTLS records, so the connection is only closed. */
+static void answer_midway(req_state *st, int status, const char *reason, const char *msg)
+{
+    rs_http *h = st->h;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!h->tls_cert && ci) {
+        rs_buf body;
+        rs_buf_init(&body);
+        rs_encode_error(&body, msg);
+        char head[640];
+        int n = snprintf(head, sizeof head,
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\nX-Request-Id: %s\r\n"
+                         "Vary: Origin\r\n%s%s%s\r\n",
+                         status, reason, body.len, st->request_id,
+                         st->origin ? "Access-Control-Allow-Origin: " : "",
+                         st->origin ? st->origin : "", st->origin ? "\r\n" : "");
+        /* A few hundred bytes into an idle send buffer: one non-blocking send
+         * each; if the client does not take them, it does not get its answer. */
+        if (n > 0 && (size_t)n < sizeof head && !body.failed &&
+            send(ci->connect_fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+            (void)!send(ci->connect_fd, body.data, body.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        rs_buf_free(&body);
+    }
+    st->responded = true;
+    account(st, status);
+}
+
+/* True when st's body is still incomplete past its deadline: the client has
+ * been answered 408 and the caller closes the connection. */
+static bool upload_late(req_state *st)
+{
+    if (!st->upload_deadline_ns) return false;
+    if (st->declared > 0 && st->received >= (unsigned long long)st->declared) return false;
+    uint64_t now = now_ns();
+    if (now < st->upload_deadline_ns) {
+        upload_timeout_arm(st, now);
+        return false;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "the request body did not arrive within %lld ms (--upload-timeout-ms); "
+             "%llu bytes came in",
+             (long long)st->h->app->cfg->upload_timeout_ms, st->received);
+    body_release(st);
+    answer_midway(st, 408, "Request Timeout", msg);
+    return true;
 }
 
 /* A request on a connection past --max-connections: 503 for everything but
@@ -742,7 +840,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->method = method;
         st->url = url;
         st->rows = -1;
-        rs_buf_init(&st->body);
+        rs_body_init(&st->body);
         const char *rid = header(conn, "X-Request-Id");
         if (rid && request_id_ok(rid))
             snprintf(st->request_id, sizeof st->request_id, "%s", rid);
@@ -780,6 +878,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                     return owed_take(st) ? respond_error(st, 413, st->early_msg) : MHD_NO;
             }
         }
+        upload_start(st);
         return upload_abandoned(st) ? MHD_NO : MHD_YES;
     }
     if (st->responded) {
@@ -794,8 +893,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         st->received += n;
         if (upload_abandoned(st)) return MHD_NO;
+        if (upload_late(st)) return MHD_NO;
         if (st->early_status || st->is_options) return MHD_YES; /* read and dropped */
-        if ((unsigned long long)st->body.len + n > (unsigned long long)h->app->cfg->max_body) {
+        unsigned long long max = (unsigned long long)h->app->cfg->max_body;
+        if ((unsigned long long)st->body.len + n > max) {
             /* A chunked body with no declared length: libmicrohttpd cannot answer in the
              * middle of an upload, so stop keeping it, read the rest and answer 413 at the
              * end. The memory stays bounded by --max-body either way. */
@@ -806,33 +907,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      (long long)h->app->cfg->max_body);
             return MHD_YES;
         }
-        /* A body of declared length is counted whole at its first bytes and
-         * gets one allocation (not a doubling series of copies); a chunked one
-         * is counted as it arrives. */
-        bool first = st->body.cap == 0;
-        size_t charge = st->declared > 0 ? (first ? (size_t)st->declared : 0) : n;
-        if (!body_charge(st, charge)) {
-            /* Too many bodies in flight at once: drop this one, read the rest and
-             * answer 503 with Retry-After at the end. */
-            body_release(st);
+        /* Counted as it grows (body.h); a declared length bounds the buffer. */
+        size_t limit = st->declared > 0 && (unsigned long long)st->declared < max
+                           ? (size_t)st->declared
+                           : (size_t)max;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        rs_body_status bs = rs_body_append(h->budget, &st->body, ci ? ci->client_addr : NULL,
+                                           upload_data, n, limit);
+        if (bs != RS_BODY_OK) {
+            /* Dropped (body_append released it): read the rest and answer 503
+             * with Retry-After at the end. */
             st->early_status = 503;
-            snprintf(st->early_msg, sizeof st->early_msg,
-                     "the server is holding its limit of %lld bytes of request bodies "
-                     "(--max-body-total); retry shortly",
-                     (long long)h->app->cfg->max_body_total);
-            return MHD_YES;
-        }
-        if (first && st->declared > 0) rs_buf_reserve(&st->body, (size_t)st->declared);
-        rs_buf_append(&st->body, upload_data, n);
-        if (st->body.failed) {
-            body_release(st);
-            st->early_status = 503;
-            snprintf(st->early_msg, sizeof st->early_msg,
-                     "out of memory while reading the request body");
+            if (bs == RS_BODY_OVER_TOTAL)
+                snprintf(st->early_msg, sizeof st->early_msg,
+                         "the server is holding its limit of %lld bytes of request bodies "
+                         "(--max-body-total); retry shortly",
+                         (long long)h->app->cfg->max_body_total);
+            else if (bs == RS_BODY_OVER_CLIENT)
+                snprintf(st->early_msg, sizeof st->early_msg,
+                         "this client's unfinished uploads hold its limit of %lld bytes "
+                         "(--max-body-per-client); retry when they complete",
+                         (long long)h->app->cfg->max_body_per_client);
+            else
+                snprintf(st->early_msg, sizeof st->early_msg,
+                         "out of memory while reading the request body");
         }
         return MHD_YES;
     }
     /* The whole request is in: from here it is owed an answer, and shutdown waits for it. */
+    upload_finished(st);
     if (!owed_take(st)) return MHD_NO;
     return answer(st);
 }
@@ -919,6 +1023,7 @@ static int parse_origins(rs_http *h, const char *list)
 static void http_free(rs_http *h)
 {
     rs_control_free(h->control);
+    rs_body_budget_free(h->budget);
     for (int i = 0; i < h->n_origins; i++)
         free(h->origins[i]);
     free(h->origins);
@@ -960,6 +1065,13 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
     h->app = app;
     h->id_salt = ((unsigned long long)getpid() << 32) ^ now_ns();
     if (parse_origins(h, cfg->cors_origin)) {
+        http_free(h);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int64_t per_client =
+        cfg->max_body_per_client > 0 ? cfg->max_body_per_client : cfg->max_body_total;
+    if (!(h->budget = rs_body_budget_create(cfg->max_body_total, per_client))) {
         http_free(h);
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -1,10 +1,15 @@
 """--max-body-total bounds the request data held over all connections at once:
 an upload that would pass it is answered 503 with Retry-After (read to the end
-first, so the client is not reset), and the budget comes back as requests end."""
+first, so the client is not reset), and the budget comes back as requests end.
+Bodies are charged as they arrive, one client's unfinished uploads hold at most
+--max-body-per-client, and --upload-timeout-ms cuts off uploads that trickle
+(408) or stall (closed), so slow clients cannot starve the others."""
 
 import json
+import select
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -22,8 +27,11 @@ def padded_request(size):
     return doc + b" " * (size - len(doc))
 
 
-def open_upload(port, body, first):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10 * helpers.SLOW)
+def open_upload(port, body, first, source="127.0.0.1"):
+    """A POST of body, of which only the first bytes are sent, from source
+    (any 127.x address: a different client to the server)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10 * helpers.SLOW,
+                                 source_address=(source, 0))
     s.sendall(b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\n"
               b"Content-Type: application/json\r\nConnection: close\r\n"
               b"Content-Length: %d\r\n\r\n" % len(body) + body[:first])
@@ -46,8 +54,9 @@ def finish(s, rest):
 
 @pytest.fixture
 def budget_server(repo, tmp_path):
-    s = helpers.Server(repo[0], ["--max-body", "100K", "--max-body-total", "150K"],
-                       log_dir=str(tmp_path))
+    # one client here: its share is the whole budget, so the total is what is tested
+    s = helpers.Server(repo[0], ["--max-body", "100K", "--max-body-total", "150K",
+                                 "--max-body-per-client", "150K"], log_dir=str(tmp_path))
     try:
         s.wait_ready()
     except BaseException:
@@ -82,3 +91,136 @@ def test_total_below_max_body_is_refused_at_startup(repo):
                        capture_output=True, text=True, timeout=30 * helpers.SLOW)
     assert p.returncode != 0
     assert "--max-body-total" in p.stderr and "--max-body" in p.stderr
+
+
+# ---------------------------------------------------------- slow clients
+
+UPLOAD_MS = int(2000 * helpers.SLOW)
+
+
+def upload(port, body, source):
+    """One whole POST from source; (status, head, payload)."""
+    return finish(open_upload(port, body, len(body), source), b"")
+
+
+def read_answer(s):
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def trickle(s, give_up_s):
+    """Sends one more body byte every 0.2 s until the server answers (or
+    closes); returns what it answered, b"" if nothing."""
+    end = time.monotonic() + give_up_s
+    while time.monotonic() < end:
+        readable, _, _ = select.select([s], [], [], 0.2)
+        if readable:
+            return read_answer(s)
+        try:
+            s.sendall(b" ")
+        except (BrokenPipeError, ConnectionResetError):
+            return read_answer(s)
+    raise AssertionError(f"no answer after trickling for {give_up_s} s")
+
+
+@pytest.fixture
+def slow_server(repo, tmp_path):
+    # --max-body-per-client defaults to a quarter of the total: 256K
+    s = helpers.Server(repo[0], ["--max-body", "256K", "--max-body-total", "1M",
+                                 "--upload-timeout-ms", str(UPLOAD_MS)], log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+    except BaseException:
+        s.kill()
+        raise
+    yield s
+    s.stop()
+
+
+def test_trickling_uploads_neither_starve_others_nor_outlive_the_deadline(slow_server):
+    """Four uploads declaring 256 KiB, sending 250 KiB at once and then a byte
+    now and then, from one client, against a 1 MiB budget: they hold at most
+    that client's share, so another client is served, and each is answered
+    408 at the deadline. Without the per-client cap the four would hold the
+    whole budget (the other client: 503); without the deadline they would
+    never be answered."""
+    port = slow_server.port
+    body = padded_request(256 << 10)
+    trick = [open_upload(port, body, 250 << 10) for _ in range(4)]
+    time.sleep(0.3 * helpers.SLOW)  # their 4 x 250 KiB are in
+    status, head, payload = upload(port, padded_request(200_000), "127.0.0.2")
+    assert status == 200, (head, payload)
+    # a body as large as --max-body fits a client's share
+    status, head, payload = upload(port, padded_request(256 << 10), "127.0.0.3")
+    assert status == 200, (head, payload)
+    # the trickling client itself has no room left
+    status, head, payload = upload(port, padded_request(100_000), "127.0.0.1")
+    assert status == 503 and "Retry-After" in head, head
+    assert "--max-body-per-client" in json.loads(payload)["error"]
+    answers = [None] * len(trick)
+
+    def run(i):
+        try:
+            answers[i] = trickle(trick[i], UPLOAD_MS / 1000 + 15 * helpers.SLOW)
+        except AssertionError as ex:
+            answers[i] = str(ex).encode()
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(trick))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for s in trick:
+        s.close()
+    for a in answers:
+        head, _, payload = a.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), a[:300]
+        assert b"Connection: close" in head, head
+        assert b"application/json" in head, head
+        assert "--upload-timeout-ms" in json.loads(payload)["error"]
+    # all of it given back
+    status, head, payload = upload(port, padded_request(250_000), "127.0.0.1")
+    assert status == 200, (head, payload)
+    log = slow_server.stderr()
+    assert log.count(" 408 ") >= 4, log[-3000:]
+
+
+def test_declared_but_unsent_bodies_hold_only_what_arrived(slow_server):
+    """Eight clients whose uploads declare 200 KB and sent 10 bytes hold a few
+    KiB each (bodies are charged as they arrive), so another client still has
+    room for a 200 KB request (charged whole at their first bytes, five of
+    them would hold the whole 1 MiB)."""
+    port = slow_server.port
+    body = padded_request(200_000)
+    idle = [open_upload(port, body, 10, f"127.0.0.{10 + i}") for i in range(8)]
+    time.sleep(0.3 * helpers.SLOW)
+    status, head, payload = upload(port, padded_request(200_000), "127.0.0.2")
+    for s in idle:
+        s.close()
+    assert status == 200, (head, payload)
+
+
+def test_stalled_upload_is_closed_at_the_deadline(slow_server):
+    """A client that sends part of its body and then nothing is closed once
+    --upload-timeout-ms has passed (not after --connection-timeout-s, 60 s),
+    and what it held is given back."""
+    port = slow_server.port
+    s = open_upload(port, padded_request(256 << 10), 250 << 10)
+    s.settimeout(UPLOAD_MS / 1000 + 15 * helpers.SLOW)
+    try:
+        data = read_answer(s)
+    except socket.timeout:
+        raise AssertionError("the stalled upload was not closed at its deadline")
+    finally:
+        s.close()
+    assert data == b"", data[:200]
+    status, head, payload = upload(port, padded_request(250_000), "127.0.0.1")
+    assert status == 200, (head, payload)
