@@ -167,6 +167,11 @@ static void test_wait_list_is_bounded(void **state)
         job_init(&waiting[i], i, RS_ROUTE_REPO_LOAD, "m");
         assert_int_equal(rs_control_submit(c, &waiting[i].job, err, sizeof err), 0);
     }
+    /* one at a time: none of them starts while the first is running */
+    usleep(50000);
+    pthread_mutex_lock(&g_lock);
+    assert_int_equal(g_n, 1);
+    pthread_mutex_unlock(&g_lock);
     job_init(&extra, 99, RS_ROUTE_REPO_LOAD, "m");
     assert_int_equal(rs_control_submit(c, &extra.job, err, sizeof err), 503);
     assert_non_null(strstr(err, "waiting"));
