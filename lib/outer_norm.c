@@ -27,22 +27,13 @@
 #include <string.h>
 
 #include "internal.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define ON_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef ON_CLONES
-#define ON_CLONES
-#endif
-#define ON_INLINE inline __attribute__((always_inline))
+#include "vec8.h"
 
 typedef float on_v4f __attribute__((vector_size(16)));
 typedef double on_v4d __attribute__((vector_size(32)));
 
 /* 4 floats at any float address, widened to double (exactly). */
-static ON_INLINE void v4_load(on_v4d *out, const float *p)
+static MLP_INLINE void v4_load(on_v4d *out, const float *p)
 {
     on_v4f f;
     memcpy(&f, p, sizeof f);
@@ -50,13 +41,13 @@ static ON_INLINE void v4_load(on_v4d *out, const float *p)
 }
 
 /* Lanes summed in a fixed order, then the k % 4 tail in order. */
-static ON_INLINE double v4_sum(const on_v4d *v)
+static MLP_INLINE double v4_sum(const on_v4d *v)
 {
     return ((*v)[0] + (*v)[2]) + ((*v)[1] + (*v)[3]);
 }
 
 /* s[r] = <x, y + r·stride> for r = 0..3, in double. */
-static ON_INLINE void dot4(const float *x, const float *y, size_t stride, int k, double s[4])
+static MLP_INLINE void dot4(const float *x, const float *y, size_t stride, int k, double s[4])
 {
     on_v4d acc[4] = {{0}, {0}, {0}, {0}};
     int t = 0;
@@ -77,7 +68,7 @@ static ON_INLINE void dot4(const float *x, const float *y, size_t stride, int k,
 }
 
 /* <x, y> in double, in the same order as one lane of dot4. */
-static ON_INLINE double dot1(const float *x, const float *y, int k)
+static MLP_INLINE double dot1(const float *x, const float *y, int k)
 {
     on_v4d acc = {0};
     int t = 0;
@@ -94,7 +85,7 @@ static ON_INLINE double dot1(const float *x, const float *y, int k)
 }
 
 /* gu[j] = <row i, row j> of m (n x k) for j = i .. n-1. */
-static ON_INLINE void gram_row(const float *m, int k, int n, int i, double *gu)
+static MLP_INLINE void gram_row(const float *m, int k, int n, int i, double *gu)
 {
     const float *mi = m + (size_t)i * k;
     int j = i;
@@ -104,7 +95,7 @@ static ON_INLINE void gram_row(const float *m, int k, int n, int i, double *gu)
         gu[j] = dot1(mi, m + (size_t)j * k, k);
 }
 
-static ON_CLONES float outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu)
+MLP_CLONES float mlp_outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu)
 {
     if (n == 1) {
         double uu = dot1(u, u, p), vv = dot1(v, v, q);
@@ -130,12 +121,4 @@ static ON_CLONES float outer_norm2(const float *u, int p, const float *v, int q,
     }
     if (total < 0.0) total = 0.0; /* NaN stays NaN, as in the formed product */
     return (float)sqrt(total);
-}
-
-/* The clones sit behind a plain function because clang 14 names the ifunc of
- * an external target_clones function "<name>.ifunc" and emits no "<name>", so
- * a call from another file (backward.c) would not link in the fuzz build. */
-float mlp_outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu)
-{
-    return outer_norm2(u, p, v, q, n, gu);
 }
