@@ -69,18 +69,22 @@ enum {
 };
 
 /* A decoded inference request. All pointers are owned and freed by
- * rs_request_free. The decoders set rows, x, labels and targets only from
- * tensors whose values were checked against their shapes (rs_tensor in
- * codec_internal.h): x holds exactly rows x n_inputs values, rows is the
- * input tensor's first dimension, labels rows class indices in
- * [0, mlp_model_classes), targets rows x n_outputs values. */
+ * rs_request_free. The decoders set rows, x, labels and targets (and the
+ * counts beside them) only from tensors whose values were checked against
+ * their shapes (rs_tensor in codec_internal.h): x holds exactly
+ * rows x n_inputs values, rows is the input tensor's first dimension, labels
+ * rows class indices in [0, mlp_model_classes), targets rows x n_outputs
+ * values. */
 typedef struct rs_request {
     rs_protocol proto;
-    char *id;       /* v2 "id", or NULL */
-    int rows;       /* batch rows of the input tensor */
-    float *x;       /* rows x n_inputs, row-major */
-    int *labels;    /* rows class indices ("labels" input), or NULL */
-    float *targets; /* rows x n_outputs ("targets" input), or NULL */
+    char *id;             /* v2 "id", or NULL */
+    int rows;             /* batch rows of the input tensor */
+    float *x;             /* rows x n_inputs, row-major */
+    int *labels;          /* rows class indices ("labels" input), or NULL */
+    float *targets;       /* rows x n_outputs ("targets" input), or NULL */
+    size_t x_count;       /* values in x: the input tensor's count */
+    size_t labels_count;  /* values in labels (0 without) */
+    size_t targets_count; /* values in targets (0 without) */
     rs_diag_level diag;
     int64_t timeout_us;      /* parameters.timeout_us; 0 = none */
     unsigned outputs;        /* RS_OUT_* requested; RS_OUT_PRIMARY when none named */

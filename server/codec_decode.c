@@ -112,10 +112,13 @@ int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor
     }
     req->rows = rows;
     req->x = x->v;
+    req->x_count = x->count;
     x->v = NULL;
     req->labels = lab;
+    req->labels_count = labels != NULL ? labels->count : 0;
     if (targets != NULL) {
         req->targets = targets->v;
+        req->targets_count = targets->count;
         targets->v = NULL;
     }
     return 0;

@@ -804,6 +804,7 @@ static void test_many_rows_decode_every_value(void **s)
         int st = decode_any(m, cases[i].v1, body, &r, err);
         if (st) fail_msg("case %zu: %d %s", i, st, err);
         assert_int_equal(r.rows, EMPTY_ROWS + 1);
+        assert_int_equal(r.x_count, (EMPTY_ROWS + 1) * 4);
         for (int row = 0; row < EMPTY_ROWS; row++)
             for (int k = 0; k < 4; k++)
                 assert_true(r.x[row * 4 + k] == (float)(k + 1));
@@ -999,7 +1000,10 @@ static void test_valid_forms_decode_bit_identical(void **s)
         int st = decode_any(m, cases[i].v1, cases[i].body, &r, err);
         if (st) fail_msg("case %zu: %d %s", i, st, err);
         assert_int_equal(r.rows, 2);
+        assert_int_equal(r.x_count, 8);
         assert_memory_equal(r.x, x, sizeof x);
+        assert_int_equal(r.labels_count, cases[i].labels[0] >= 0 ? 2 : 0);
+        assert_int_equal(r.targets_count, cases[i].regression ? 4 : 0);
         if (cases[i].labels[0] >= 0) {
             assert_non_null(r.labels);
             assert_memory_equal(r.labels, cases[i].labels, sizeof cases[i].labels);
