@@ -1,0 +1,75 @@
+/*
+ * fuzz_labels_targets — libFuzzer target for the "labels" and "targets"
+ * inputs of v2 bodies, on a 3-class classifier, a one-output (sigmoid)
+ * classifier and a 2-output regressor.
+ *
+ * Input: a byte choosing the model (mod 3), two bytes b1 b2 choosing the
+ * rows R of the model input, then the rest of the body (a template when it
+ * starts with 0xff, see fuzz_body in fuzz_codec.h). R is the server's
+ * --max-rows + 1 - b1 when b2 is 0xff (the limit and one past it), 896 + b1
+ * when b2 is 0xfe (around the JSON reader's first 1024-value buffer), and b1
+ * otherwise: every size that matters is reachable, and most inputs stay small
+ * and fast.
+ * The body is
+ *   {"inputs":[{"name":"input","shape":[R,4],"datatype":"FP32","data":[R rows]},<rest>
+ * so the fuzzer spends its bytes on the labels/targets tensors (and what
+ * follows: outputs such as "loss", parameters). Skipped past --max-body.
+ * Checked as in fuzz_codec.h: labels are rows class indices in range,
+ * targets rows x n_outputs written values, and the request round-trips.
+ */
+#include "fuzz_codec.h"
+
+/* The text of rows [i % 7, 0.5, -1, 2] for i < n, made once; row i ends at
+ * ends[i] (the comma after it excluded). */
+static const char *rows_text(int n, const size_t **ends)
+{
+    static rs_buf text;
+    static size_t *end;
+    if (end == NULL) {
+        end = malloc(((size_t)n + 1) * sizeof *end);
+        FUZZ_CHECK(end != NULL, "out of memory");
+        rs_buf_init(&text);
+        for (int i = 0; i < n; i++) {
+            rs_buf_printf(&text, i ? ",[%d,0.5,-1,2]" : "[%d,0.5,-1,2]", i % 7);
+            end[i] = text.len;
+        }
+        FUZZ_CHECK(!text.failed, "out of memory");
+    }
+    *ends = end;
+    return text.data;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_codec_env *env = fuzz_env();
+    if (size < 3) return 0;
+    const mlp_model *m = env->models[data[0] % FUZZ_N_MODELS];
+    int most = env->lim.max_rows + 1;
+    int rows = data[2] == 0xff ? most - data[1] : data[2] == 0xfe ? 896 + data[1] : data[1];
+    const size_t *ends;
+    const char *text = rows_text(most, &ends);
+    size_t rest_len;
+    char *rest = fuzz_body(data + 3, size - 3, env->max_body, &rest_len);
+    if (rest == NULL) return 0;
+
+    char head[128];
+    int hl = snprintf(head, sizeof head,
+                      "{\"inputs\":[{\"name\":\"input\",\"shape\":[%d,4],\"datatype\":\"FP32\","
+                      "\"data\":[",
+                      rows);
+    const char *mid = "]},";
+    size_t xl = rows > 0 ? ends[rows - 1] : 0;
+    size_t len = (size_t)hl + xl + strlen(mid) + rest_len;
+    if (len <= env->max_body) {
+        char *body = malloc(len); /* exactly the body: ASan sees reads past it */
+        FUZZ_CHECK(body != NULL, "out of memory");
+        memcpy(body, head, (size_t)hl);
+        memcpy(body + hl, text, xl);
+        memcpy(body + (size_t)hl + xl, mid, strlen(mid));
+        if (rest_len) memcpy(body + len - rest_len, rest, rest_len);
+        fuzz_decode_and_check(env, m, false, body, len, 0);
+        free(body);
+    }
+    free(rest);
+    return 0;
+}
