@@ -104,17 +104,55 @@ mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const 
                                     uint8_t **weights, size_t *weights_len, char **config,
                                     size_t *config_len, mlp_error *err);
 
-/* binary16 and bfloat16 bit patterns as float32 (exact; io_half.c). */
-float mlp_io_half_to_float(uint16_t h);
-float mlp_io_bf16_to_float(uint16_t h);
+/* ------------------------------------------------------------ floats (io_float.c) */
 
-/* Converts a JSON number to float32, refusing values that overflow it.
- * Values below the smallest subnormal round to (signed) zero, as strtof does. */
+/* The stored floating-point formats the binary readers convert: safetensors
+ * F32/F64/F16/BF16 and ONNX FLOAT/DOUBLE/FLOAT16/BFLOAT16. */
+typedef enum { MLP_IO_F32, MLP_IO_F64, MLP_IO_F16, MLP_IO_BF16 } mlp_io_dtype;
+
+/* Bytes per element of t: 4, 8, 2, 2. */
+size_t mlp_io_dtype_size(mlp_io_dtype t);
+
+/* The little-endian unsigned integer of `bytes` (at most 8) bytes at p. */
+uint64_t mlp_io_le(const uint8_t *p, size_t bytes);
+
+/* d as float32 (rounded to nearest); false when it overflows float32 (or is
+ * not finite). Values below the smallest subnormal round to signed zero, as
+ * strtof does. */
+bool mlp_io_double_to_float(double d, float *out);
+
+/* One stored value of type t, given as its bit pattern, as float32 (F16 and
+ * BF16 exactly, F64 rounded to nearest). false when it is NaN, infinite or
+ * (F64) beyond float32's range; *bad holds the value for the message. */
+bool mlp_io_bits_to_float(mlp_io_dtype t, uint64_t bits, float *out, double *bad);
+
+/* Element i of little-endian data of type t at p, as mlp_io_bits_to_float. */
+bool mlp_io_element(const uint8_t *p, mlp_io_dtype t, size_t i, float *out, double *bad);
+
+/* Converts a JSON number to float32, refusing values that overflow it
+ * (mlp_io_double_to_float). */
 bool mlp_io_json_float(const json_t *v, float *out);
 
-/* Parses activation `name`, with a message listing the known ones. */
-mlp_status mlp_io_activation_parse(const char *name, const char *what, const char *origin,
-                                   mlp_activation *out, mlp_error *err);
+/* ------------------------------------------------ activations (io_activation.c) */
+
+/* One layer's activation from JSON value v, a name (what names v in
+ * messages: "layers[0].activation"): softmax only when l is the last of
+ * n_layers. */
+mlp_status mlp_io_activation_json(const json_t *v, int l, int n_layers, const char *what,
+                                  const char *origin, mlp_activation *out, mlp_error *err);
+
+/* A leaky_relu slope from JSON value v (NULL when not given:
+ * MLP_LEAKY_RELU_ALPHA): a number in [0, 1) that stays below 1 in float32. */
+mlp_status mlp_io_alpha_json(const json_t *v, const char *what, const char *origin, float *out,
+                             mlp_error *err);
+
+/* "activations" and "alpha" of a config.json beside weights that hold
+ * n_layers Linear layers (weights_origin names them), into the activation and
+ * alpha of spec[0 .. n_layers). io_safetensors.c documents the keys. With
+ * known non-NULL, "activations" may be left out and known's are used. */
+mlp_status mlp_io_config_activations(const json_t *cfg, int n_layers, const mlp_layer_spec *known,
+                                     const char *weights_origin, const char *origin,
+                                     mlp_layer_spec *spec, mlp_error *err);
 
 /* Loads a JSON document (duplicate keys refused) with an error naming origin. */
 mlp_status mlp_io_json_load(const char *text, size_t len, const char *origin, json_t **root,

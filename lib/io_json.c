@@ -27,7 +27,6 @@
 
 #define FORMAT_NAME    "reluserve-mlp"
 #define FORMAT_VERSION 1
-#define DEFAULT_ALPHA  0.01f
 
 /* ---------------------------------------------------------------- reading */
 
@@ -80,42 +79,22 @@ static mlp_status parse_layer_spec(json_t *ly, int l, int n_layers, const char *
     json_t *a = json_object_get(ly, "activation");
     if (!a)
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT, "layers[%d]: missing \"activation\"", l);
-    if (!json_is_string(a))
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "layers[%d].activation is %s, expected a string", l,
-                           mlp_io_json_type(a));
     char what[48];
     snprintf(what, sizeof what, "layers[%d].activation", l);
-    mlp_status s =
-        mlp_io_activation_parse(json_string_value(a), what, origin, &spec->activation, err);
+    mlp_status s = mlp_io_activation_json(a, l, n_layers, what, origin, &spec->activation, err);
     if (s != MLP_OK) return s;
-    if (spec->activation == MLP_ACT_SOFTMAX && l != n_layers - 1)
-        return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                           "layers[%d].activation is softmax, which is allowed on the last layer "
-                           "only (layer %d)",
-                           l, n_layers - 1);
 
     json_t *al = json_object_get(ly, "alpha");
-    spec->alpha = spec->activation == MLP_ACT_LEAKY_RELU ? DEFAULT_ALPHA : 0.0f;
-    if (al && spec->activation != MLP_ACT_LEAKY_RELU)
+    spec->alpha = 0.0f;
+    if (spec->activation == MLP_ACT_LEAKY_RELU) {
+        snprintf(what, sizeof what, "layers[%d].alpha", l);
+        return mlp_io_alpha_json(al, what, origin, &spec->alpha, err);
+    }
+    if (al)
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
                            "layers[%d].alpha is given but the activation is %s (alpha is the "
                            "leaky_relu slope)",
                            l, mlp_activation_name(spec->activation));
-    if (al) {
-        if (!json_is_number(al))
-            return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                               "layers[%d].alpha is %s, expected a number", l,
-                               mlp_io_json_type(al));
-        double v = json_number_value(al);
-        if (!(v >= 0.0 && v < 1.0))
-            return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "layers[%d].alpha = %g is outside [0, 1)", l, v);
-        spec->alpha = (float)v;
-        if (!(spec->alpha < 1.0f)) /* 0.99999999 rounds up to 1 in float32 */
-            return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "layers[%d].alpha = %.17g rounds to 1 in float32", l, v);
-    }
     return MLP_OK;
 }
 

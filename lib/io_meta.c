@@ -53,23 +53,7 @@ mlp_status mlp_io_json_load(const char *text, size_t len, const char *origin, js
 
 bool mlp_io_json_float(const json_t *v, float *out)
 {
-    if (!json_is_number(v)) return false;
-    double d = json_number_value(v);
-    /* Doubles at or beyond FLT_MAX + half an ulp (2^128 - 2^104) round to
-     * infinity; everything below rounds to a finite float. */
-    if (!(fabs(d) < 0x1.ffffffp+127)) return false;
-    *out = (float)d;
-    return true;
-}
-
-mlp_status mlp_io_activation_parse(const char *name, const char *what, const char *origin,
-                                   mlp_activation *out, mlp_error *err)
-{
-    if (mlp_activation_parse(name, out)) return MLP_OK;
-    return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                       "%s \"%s\" is not supported (expected relu, leaky_relu, sigmoid, tanh, "
-                       "identity or softmax)",
-                       what, name);
+    return json_is_number(v) && mlp_io_double_to_float(json_number_value(v), out);
 }
 
 /* A required (or optional, when !required) non-empty string member. */

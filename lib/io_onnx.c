@@ -31,8 +31,6 @@
 
 #include "io_onnx_graph.h"
 
-#define DEFAULT_LEAK 0.01f /* ONNX's and torch's LeakyRelu default */
-
 static const char SUPPORTED[] =
     "Gemm, MatMul+Add, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Identity";
 
@@ -306,7 +304,7 @@ static mlp_status plan_build(const onnx_graph *g, const char *origin, plan *p, m
             l->act = act;
             l->act_node = i;
             if (act == MLP_ACT_LEAKY_RELU) {
-                s = attr_float(n, i, "alpha", DEFAULT_LEAK, origin, &l->leak, err);
+                s = attr_float(n, i, "alpha", MLP_LEAKY_RELU_ALPHA, origin, &l->leak, err);
                 if (s == MLP_OK && !(l->leak >= 0.0f && l->leak < 1.0f))
                     return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
                                        "node %d (LeakyRelu) has alpha = %g; supported: [0, 1)", i,
@@ -430,41 +428,29 @@ static mlp_status config_defaults(json_t *cfg, const plan *p, const char *origin
     return bad ? mlp_io_fail(err, origin, MLP_ERR_NOMEM, "out of memory") : MLP_OK;
 }
 
-/* "activations" and "alpha" in the config are optional; given, they must
- * say what the graph says. */
-static mlp_status config_check_activations(json_t *cfg, const mlp_layer_spec *spec, int n,
+/* "activations" and "alpha" in the config are optional; given, they are read
+ * as for safetensors (the graph's activations standing in for a missing
+ * "activations") and must say what the graph says. */
+static mlp_status config_check_activations(const json_t *cfg, const mlp_layer_spec *spec, int n,
                                            const char *origin, const char *config_origin,
                                            mlp_error *err)
 {
-    json_t *acts = json_object_get(cfg, "activations");
-    json_t *alpha = json_object_get(cfg, "alpha");
-    if (acts) {
-        if (!json_is_array(acts) || json_array_size(acts) != (size_t)n)
+    const json_t *alpha = json_object_get(cfg, "alpha");
+    if (!alpha && !json_object_get(cfg, "activations")) return MLP_OK;
+    mlp_layer_spec c[MLP_MAX_LAYERS];
+    mlp_status s = mlp_io_config_activations(cfg, n, spec, origin, config_origin, c, err);
+    for (int l = 0; s == MLP_OK && l < n; l++) {
+        if (c[l].activation != spec[l].activation)
             return mlp_io_fail(err, config_origin, MLP_ERR_FORMAT,
-                               "\"activations\" must be an array of %d names (the layers of %s), "
-                               "or left out",
-                               n, mlp_io_origin(origin));
-        for (int l = 0; l < n; l++) {
-            const char *name = json_string_value(json_array_get(acts, (size_t)l));
-            mlp_activation a;
-            if (!name || !mlp_activation_parse(name, &a) || a != spec[l].activation)
-                return mlp_io_fail(err, config_origin, MLP_ERR_FORMAT,
-                                   "activations[%d] does not match %s, whose layer %d is %s", l,
-                                   mlp_io_origin(origin), l,
-                                   mlp_activation_name(spec[l].activation));
-        }
-    }
-    for (int l = 0; alpha && l < n; l++) {
-        json_t *al = json_is_array(alpha) ? json_array_get(alpha, (size_t)l) : alpha;
-        if (spec[l].activation != MLP_ACT_LEAKY_RELU || json_is_null(al)) continue;
-        float f;
-        if (!mlp_io_json_float(al, &f) || f != spec[l].alpha)
+                               "activations[%d] does not match %s, whose layer %d is %s", l,
+                               mlp_io_origin(origin), l, mlp_activation_name(spec[l].activation));
+        if (alpha && c[l].alpha != spec[l].alpha)
             return mlp_io_fail(err, config_origin, MLP_ERR_FORMAT,
                                "alpha for layer %d does not match %s, whose LeakyRelu has alpha "
                                "%g",
                                l, mlp_io_origin(origin), (double)spec[l].alpha);
     }
-    return MLP_OK;
+    return s;
 }
 
 static mlp_status build(const plan *p, const char *config_json, size_t config_len,

@@ -105,45 +105,17 @@ typedef struct {
     int number, elem;
     float *dst; /* NULL: count only */
     size_t cap, count;
-    int dtype;
+    mlp_io_dtype dtype;
     size_t bad_index; /* first non-finite element */
     double bad;
     bool has_bad;
 } value_walk;
 
-static bool to_float(int dtype, uint64_t bits, float *out, double *bad)
-{
-    double d;
-    switch (dtype) {
-    case ONNX_FLOAT: {
-        uint32_t b = (uint32_t)bits;
-        memcpy(out, &b, sizeof *out);
-        *bad = *out;
-        return isfinite(*out);
-    }
-    case ONNX_DOUBLE:
-        memcpy(&d, &bits, sizeof d);
-        *bad = d;
-        /* below 2^128 - 2^104 rounds to a finite float (io_meta.c) */
-        if (!(fabs(d) < 0x1.ffffffp+127)) return false;
-        *out = (float)d;
-        return true;
-    case ONNX_FLOAT16:
-        *out = mlp_io_half_to_float((uint16_t)bits);
-        *bad = *out;
-        return isfinite(*out);
-    default:
-        *out = mlp_io_bf16_to_float((uint16_t)bits);
-        *bad = *out;
-        return isfinite(*out);
-    }
-}
-
 static void walk_put(value_walk *w, uint64_t bits)
 {
     if (w->dst && w->count < w->cap) {
         double bad;
-        if (!to_float(w->dtype, bits, &w->dst[w->count], &bad) && !w->has_bad) {
+        if (!mlp_io_bits_to_float(w->dtype, bits, &w->dst[w->count], &bad) && !w->has_bad) {
             w->has_bad = true;
             w->bad = bad;
             w->bad_index = w->count;
@@ -499,18 +471,18 @@ mlp_status mlp_onnx_tensor_values(const onnx_tensor *t, size_t count, float *dst
 {
     char nb[72];
     const char *name = mlp_onnx_span_show(t->name, nb);
-    int es;
     value_walk w = {0};
     switch (t->data_type) {
     case ONNX_FLOAT:
-        es = 4, w.number = 4, w.elem = 4;
+        w.dtype = MLP_IO_F32, w.number = 4, w.elem = 4;
         break;
     case ONNX_DOUBLE:
-        es = 8, w.number = 10, w.elem = 8;
+        w.dtype = MLP_IO_F64, w.number = 10, w.elem = 8;
         break;
     case ONNX_FLOAT16:
     case ONNX_BFLOAT16:
-        es = 2, w.number = 5, w.elem = 0; /* bits in int32_data varints */
+        /* bits in int32_data varints */
+        w.dtype = t->data_type == ONNX_FLOAT16 ? MLP_IO_F16 : MLP_IO_BF16, w.number = 5, w.elem = 0;
         break;
     default:
         return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
@@ -518,25 +490,18 @@ mlp_status mlp_onnx_tensor_values(const onnx_tensor *t, size_t count, float *dst
                            "FLOAT16, BFLOAT16)",
                            name, t->data_type);
     }
-    w.dtype = t->data_type;
+    size_t es = mlp_io_dtype_size(w.dtype);
+    w.dst = dst;
+    w.cap = count;
     if (t->has_raw) {
-        if (t->raw.len != count * (size_t)es)
+        if (t->raw.len != count * es)
             return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
                                "initializer \"%s\" has %zu bytes of raw_data, but %zu %s values "
                                "take %zu",
-                               name, t->raw.len, count, dtype_name(t->data_type),
-                               count * (size_t)es);
-        for (size_t i = 0; dst && i < count; i++) {
-            const uint8_t *p = t->raw.p + i * (size_t)es;
-            uint64_t bits = es == 4   ? mlp_pb_le32(p)
-                            : es == 8 ? mlp_pb_le64(p)
-                                      : (uint64_t)(p[0] | p[1] << 8);
-            w.dst = dst, w.cap = count;
-            walk_put(&w, bits);
-        }
+                               name, t->raw.len, count, dtype_name(t->data_type), count * es);
+        for (size_t i = 0; dst && i < count; i++)
+            walk_put(&w, mlp_io_le(t->raw.p + i * es, es));
     } else {
-        w.dst = dst;
-        w.cap = count;
         mlp_pb_status s = walk_values(t->msg, &w);
         if (s != MLP_PB_OK)
             return mlp_io_fail(err, origin, MLP_ERR_FORMAT,

@@ -49,68 +49,21 @@
 #include "io_internal.h"
 
 /* The reference implementation refuses headers above 100 MB; so do we. */
-#define MAX_HEADER    ((uint64_t)100 * 1000 * 1000)
-#define MAX_TENSORS   (2 * MLP_MAX_LAYERS)
-#define DEFAULT_ALPHA 0.01f
+#define MAX_HEADER  ((uint64_t)100 * 1000 * 1000)
+#define MAX_TENSORS (2 * MLP_MAX_LAYERS)
 
-typedef enum { DT_F32, DT_F64, DT_F16, DT_BF16 } dtype;
-
-static const struct {
-    const char *name;
-    size_t size;
-} dtypes[] = {{"F32", 4}, {"F64", 8}, {"F16", 2}, {"BF16", 2}};
+/* Indexed by mlp_io_dtype. */
+static const char *const dtype_names[] = {"F32", "F64", "F16", "BF16"};
 
 typedef struct {
     const char *name; /* borrowed from the header document */
     long index;       /* the Sequential index */
     bool is_bias;
-    dtype type;
+    mlp_io_dtype type;
     int ndim;
     uint64_t dims[2];
     uint64_t begin, end; /* byte offsets into the data buffer */
 } tensor;
-
-/* ------------------------------------------------------------ conversion */
-
-static uint64_t read_le(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* Element i of tensor data p as float32; false when it is NaN, infinite or
- * (F64) beyond float32's range, with the offending value in *bad. */
-static bool element(const uint8_t *p, dtype t, size_t i, float *out, double *bad)
-{
-    double d;
-    switch (t) {
-    case DT_F32: {
-        uint32_t bits = (uint32_t)read_le(p + 4 * i, 4);
-        memcpy(out, &bits, sizeof *out);
-        *bad = *out;
-        return isfinite(*out);
-    }
-    case DT_F64: {
-        uint64_t bits = read_le(p + 8 * i, 8);
-        memcpy(&d, &bits, sizeof d);
-        *bad = d;
-        /* below 2^128 - 2^104 rounds to a finite float (io_meta.c) */
-        if (!(fabs(d) < 0x1.ffffffp+127)) return false;
-        *out = (float)d;
-        return true;
-    }
-    case DT_F16:
-        *out = mlp_io_half_to_float((uint16_t)read_le(p + 2 * i, 2));
-        *bad = *out;
-        return isfinite(*out);
-    default:
-        *out = mlp_io_bf16_to_float((uint16_t)read_le(p + 2 * i, 2));
-        *bad = *out;
-        return isfinite(*out);
-    }
-}
 
 /* ------------------------------------------------------------ the header */
 
@@ -153,13 +106,14 @@ static mlp_status parse_tensor(const char *name, json_t *v, uint64_t buffer_len,
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT, "tensor \"%s\": %s \"dtype\"", name,
                            dt ? "non-string" : "missing");
     size_t k = 0;
-    while (k < sizeof dtypes / sizeof dtypes[0] && strcmp(dtypes[k].name, json_string_value(dt)))
+    while (k < sizeof dtype_names / sizeof dtype_names[0] &&
+           strcmp(dtype_names[k], json_string_value(dt)))
         k++;
-    if (k == sizeof dtypes / sizeof dtypes[0])
+    if (k == sizeof dtype_names / sizeof dtype_names[0])
         return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
                            "tensor \"%s\" has dtype %s (supported: F32, F64, F16, BF16)", name,
                            json_string_value(dt));
-    t->type = (dtype)k;
+    t->type = (mlp_io_dtype)k;
 
     json_t *shape = json_object_get(v, "shape");
     if (!json_is_array(shape))
@@ -199,11 +153,11 @@ static mlp_status parse_tensor(const char *name, json_t *v, uint64_t buffer_len,
                            name, (long long)b, (long long)e, (unsigned long long)buffer_len);
     t->begin = (uint64_t)b;
     t->end = (uint64_t)e;
-    uint64_t need = count * dtypes[k].size;
+    uint64_t need = count * mlp_io_dtype_size(t->type);
     if (t->end - t->begin != need)
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
                            "tensor \"%s\" spans %llu bytes but %s %s needs %llu", name,
-                           (unsigned long long)(t->end - t->begin), dtypes[k].name,
+                           (unsigned long long)(t->end - t->begin), dtype_names[k],
                            t->is_bias ? "[out]" : "[out, in]", (unsigned long long)need);
     return MLP_OK;
 }
@@ -344,69 +298,6 @@ static mlp_status parse_header(json_t *hdr, uint64_t buffer_len, const char *ori
     return MLP_OK;
 }
 
-/* ------------------------------------------------------------ the config */
-
-static mlp_status parse_activations(json_t *cfg, int n_layers, const char *weights_origin,
-                                    const char *origin, mlp_layer_spec *spec, mlp_error *err)
-{
-    json_t *acts = json_object_get(cfg, "activations");
-    if (!acts)
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "missing \"activations\" (an array of %d names, one per Linear layer)",
-                           n_layers);
-    if (!json_is_array(acts))
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT, "\"activations\" is %s, expected an array",
-                           mlp_io_json_type(acts));
-    if (json_array_size(acts) != (size_t)n_layers)
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "\"activations\" lists %zu activations but %s has %d Linear layers",
-                           json_array_size(acts), mlp_io_origin(weights_origin), n_layers);
-    json_t *alpha = json_object_get(cfg, "alpha");
-    if (alpha && !json_is_number(alpha) &&
-        !(json_is_array(alpha) && json_array_size(alpha) == (size_t)n_layers))
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "\"alpha\" must be a number or an array of %d entries (one per layer)",
-                           n_layers);
-    bool any_leaky = false;
-    for (int l = 0; l < n_layers; l++) {
-        json_t *a = json_array_get(acts, (size_t)l);
-        char what[48];
-        snprintf(what, sizeof what, "activations[%d]", l);
-        if (!json_is_string(a))
-            return mlp_io_fail(err, origin, MLP_ERR_FORMAT, "%s is %s, expected a string", what,
-                               mlp_io_json_type(a));
-        mlp_status s =
-            mlp_io_activation_parse(json_string_value(a), what, origin, &spec[l].activation, err);
-        if (s != MLP_OK) return s;
-        if (spec[l].activation == MLP_ACT_SOFTMAX && l != n_layers - 1)
-            return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "%s is softmax, which is allowed on the last layer only", what);
-        bool leaky = spec[l].activation == MLP_ACT_LEAKY_RELU;
-        any_leaky |= leaky;
-        json_t *al = json_is_array(alpha) ? json_array_get(alpha, (size_t)l) : alpha;
-        spec[l].alpha = leaky ? DEFAULT_ALPHA : 0.0f;
-        if (json_is_array(alpha) && !leaky && !json_is_null(al))
-            return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                               "alpha[%d] must be null: layer %d is %s, not leaky_relu", l, l,
-                               mlp_activation_name(spec[l].activation));
-        if (!leaky || !al) continue;
-        if (!json_is_number(al))
-            return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                               "alpha for layer %d is %s, expected a number", l,
-                               mlp_io_json_type(al));
-        double v = json_number_value(al);
-        float f = (float)(v >= 0.0 && v < 1.0 ? v : 0.0);
-        if (!(v >= 0.0 && v < 1.0) || !(f < 1.0f))
-            return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "alpha for layer %d = %.17g is outside [0, 1)", l, v);
-        spec[l].alpha = f;
-    }
-    if (json_is_number(alpha) && !any_leaky)
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "\"alpha\" is given but no layer is leaky_relu");
-    return MLP_OK;
-}
-
 /* ------------------------------------------------------------ loading */
 
 static mlp_status fill_params(const weights *w, const uint8_t *buffer, mlp_model *m,
@@ -421,7 +312,7 @@ static mlp_status fill_params(const weights *w, const uint8_t *buffer, mlp_model
             size_t count = (size_t)t->dims[0] * (t->ndim == 2 ? (size_t)t->dims[1] : 1);
             for (size_t i = 0; i < count; i++) {
                 double bad;
-                if (element(buffer + t->begin, t->type, i, &dst[i], &bad)) continue;
+                if (mlp_io_element(buffer + t->begin, t->type, i, &dst[i], &bad)) continue;
                 if (t->ndim == 2)
                     return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
                                        "tensor \"%s\"[%zu, %zu] = %g is not a finite float32",
@@ -443,8 +334,8 @@ static mlp_status build(const weights *w, const uint8_t *buffer, json_t *cfg, co
     mlp_status s = mlp_io_meta_parse(cfg, false, false, config_origin, &meta, err);
     if (s != MLP_OK) return s;
     mlp_layer_spec spec[MLP_MAX_LAYERS];
-    if ((s = parse_activations(cfg, w->n_layers, origin, config_origin, spec, err)) != MLP_OK)
-        return s;
+    s = mlp_io_config_activations(cfg, w->n_layers, NULL, origin, config_origin, spec, err);
+    if (s != MLP_OK) return s;
     const tensor *first = &w->t[w->weight[0]];
     int n_inputs = (int)first->dims[1];
     size_t n_params = 0;
@@ -490,7 +381,7 @@ static mlp_status parse_both(const uint8_t *data, size_t len, const char *origin
                            "%zu bytes is too short for a safetensors file (8-byte header length "
                            "first)",
                            len);
-    uint64_t n = read_le(data, 8);
+    uint64_t n = mlp_io_le(data, 8);
     if (n > len - 8)
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
                            "header length %llu exceeds the %zu bytes that follow it (truncated "

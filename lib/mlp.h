@@ -74,6 +74,10 @@ typedef enum {
     MLP_ACT_SOFTMAX, /* last layer only */
 } mlp_activation;
 
+/* The leaky_relu slope wherever none is given (model files, the trainer):
+ * PyTorch's and ONNX's default. */
+#define MLP_LEAKY_RELU_ALPHA 0.01f
+
 /* "relu", "leaky_relu", ... and back; parse returns false for unknown names. */
 const char *mlp_activation_name(mlp_activation a);
 bool mlp_activation_parse(const char *name, mlp_activation *out);

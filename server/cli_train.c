@@ -118,7 +118,7 @@ static int opts_parse(int argc, char **argv, train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->activation = MLP_ACT_RELU;
-    o->alpha = 0.01f;
+    o->alpha = MLP_LEAKY_RELU_ALPHA;
     o->tp = mlp_train_default_params();
     o->tp.optimizer = MLP_OPT_ADAM;
     o->tp.learning_rate = 0.01f;

@@ -852,6 +852,33 @@ static void test_config_alpha_must_match_leaky_relu(void **s)
     free(d);
 }
 
+/* The config's "alpha" is read by the safetensors rules, against the graph's
+ * activations when "activations" is left out. */
+static void test_config_alpha_read_as_for_safetensors(void **s)
+{
+    (void)s;
+    const struct {
+        const char *fixture, *config, *needle;
+    } cases[] = {
+        {"relu", "{\"alpha\": 0.1}", "\"alpha\" is given but no layer is leaky_relu"},
+        {"leaky_relu", "{\"alpha\": [0.2, 0.5]}", "alpha[1] must be null: layer 1 is"},
+        {"leaky_relu", "{\"alpha\": [0.2]}", "\"alpha\" must be a number or an array of 2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.onnx", fixtures(), cases[i].fixture);
+        size_t len;
+        uint8_t *d = slurp(path, &len);
+        mlp_model *m;
+        mlp_error err;
+        const char *cfg = cases[i].config;
+        assert_int_equal(mlp_model_parse_onnx(d, len, cfg, strlen(cfg), ORIGIN, &m, &err),
+                         MLP_ERR_FORMAT);
+        if (!strstr(err.msg, cases[i].needle)) fail_msg("%s: %s", cases[i].config, err.msg);
+        free(d);
+    }
+}
+
 static void test_null_arguments(void **s)
 {
     (void)s;
@@ -896,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_input_shape_checked),
         cmocka_unit_test(test_input_name_must_be_utf8),
         cmocka_unit_test(test_config_alpha_must_match_leaky_relu),
+        cmocka_unit_test(test_config_alpha_read_as_for_safetensors),
         cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
