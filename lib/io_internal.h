@@ -32,6 +32,24 @@ mlp_status mlp_io_read_file(const char *path, uint8_t **data, size_t *len, mlp_e
  * server watching the folder) sees either the old file or the whole new one. */
 mlp_status mlp_io_write_file(const char *path, const void *data, size_t len, mlp_error *err);
 
+/* A reader of weights plus an optional config.json text (NULL when there is
+ * none), each named in messages by its origin. */
+typedef mlp_status (*mlp_io_pair_parser)(const uint8_t *data, size_t len, const char *origin,
+                                         const char *config, size_t config_len,
+                                         const char *config_origin, mlp_model **out,
+                                         mlp_error *err);
+
+/* Runs parse on weights and config in memory, the config named "config of
+ * <origin>" in messages. */
+mlp_status mlp_io_parse_pair(mlp_io_pair_parser parse, const uint8_t *data, size_t len,
+                             const char *config, size_t config_len, const char *origin,
+                             mlp_model **out, mlp_error *err);
+
+/* Reads the weights at path and the config at config_path (NULL: none) and
+ * runs parse on them, each named by its path. */
+mlp_status mlp_io_load_pair(mlp_io_pair_parser parse, const char *path, const char *config_path,
+                            mlp_model **out, mlp_error *err);
+
 /* "<folder of path>/config.json" as a malloc'd string (caller frees), or NULL
  * when out of memory. */
 char *mlp_io_sibling_config(const char *path);

@@ -558,25 +558,11 @@ mlp_status mlp_model_parse_onnx(const uint8_t *data, size_t len, const char *con
                                 size_t config_len, const char *origin, mlp_model **out,
                                 mlp_error *err)
 {
-    char config_origin[256];
-    snprintf(config_origin, sizeof config_origin, "config of %s", mlp_io_origin(origin));
-    return parse_all(data, len, origin, config_json, config_len, config_origin, out, err);
+    return mlp_io_parse_pair(parse_all, data, len, config_json, config_len, origin, out, err);
 }
 
 mlp_status mlp_model_load_onnx(const char *path, const char *config_path, mlp_model **out,
                                mlp_error *err)
 {
-    if (!out || !path)
-        return mlp_io_fail(err, path, MLP_ERR_INVALID, "path or output pointer is NULL");
-    *out = NULL;
-    uint8_t *data = NULL, *cfg = NULL;
-    size_t len = 0, cfg_len = 0;
-    mlp_status s = mlp_io_read_file(path, &data, &len, err);
-    if (s == MLP_OK && config_path) s = mlp_io_read_file(config_path, &cfg, &cfg_len, err);
-    if (s == MLP_OK)
-        s = parse_all(data, len, path, (const char *)cfg, cfg_len,
-                      config_path ? config_path : "config.json", out, err);
-    free(data);
-    free(cfg);
-    return s;
+    return mlp_io_load_pair(parse_all, path, config_path, out, err);
 }

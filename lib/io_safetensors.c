@@ -423,28 +423,19 @@ mlp_status mlp_model_parse_safetensors(const uint8_t *data, size_t len, const ch
                                        size_t config_len, const char *origin, mlp_model **out,
                                        mlp_error *err)
 {
-    char config_origin[256];
-    snprintf(config_origin, sizeof config_origin, "config of %s", mlp_io_origin(origin));
-    return parse_both(data, len, origin, config_json, config_len, config_origin, out, err);
+    return mlp_io_parse_pair(parse_both, data, len, config_json, config_len, origin, out, err);
 }
 
 mlp_status mlp_model_load_safetensors(const char *path, const char *config_path, mlp_model **out,
                                       mlp_error *err)
 {
-    if (!out || !path)
-        return mlp_io_fail(err, path, MLP_ERR_INVALID, "path or output pointer is NULL");
-    *out = NULL;
-    char *own_config = config_path ? NULL : mlp_io_sibling_config(path);
-    if (!config_path && !own_config) return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
-    const char *cfg_path = config_path ? config_path : own_config;
-    uint8_t *data = NULL, *cfg = NULL;
-    size_t len, cfg_len;
-    mlp_status s = mlp_io_read_file(path, &data, &len, err);
-    if (s == MLP_OK) s = mlp_io_read_file(cfg_path, &cfg, &cfg_len, err);
-    if (s == MLP_OK)
-        s = parse_both(data, len, path, (const char *)cfg, cfg_len, cfg_path, out, err);
-    free(data);
-    free(cfg);
-    free(own_config);
+    if (config_path || !path) return mlp_io_load_pair(parse_both, path, config_path, out, err);
+    char *sibling = mlp_io_sibling_config(path);
+    if (!sibling) {
+        if (out) *out = NULL;
+        return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
+    }
+    mlp_status s = mlp_io_load_pair(parse_both, path, sibling, out, err);
+    free(sibling);
     return s;
 }
