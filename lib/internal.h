@@ -94,12 +94,13 @@ static inline float mlp_activation_derivative(mlp_activation a, float alpha, flo
     }
 }
 
-/* sqrt(Σ v²) computed in double (norm.c). */
+/* Σ v² in double, and sqrt of it, in norm.c's one summation order. */
+double mlp_sum_squares(const float *v, size_t count);
 float mlp_norm2(const float *v, size_t count);
 
 /* ||Uᵀ·V||_F for U (n x p), V (n x q) row-major, from their Gram matrices in
- * double without forming the product (outer_norm.c); gu: n doubles of
- * scratch. */
+ * double without forming the product, summed in the same order (norm.c); gu:
+ * n doubles of scratch. */
 float mlp_outer_norm2(const float *u, int p, const float *v, int q, int n, double *gu);
 
 /* Natural log of x > 0 from +, -, *, / only: bit-identical everywhere (rng.c). */

@@ -130,16 +130,6 @@ typedef struct {
     long step; /* optimiser steps taken (Adam's t) */
 } train_state;
 
-/* ||g||_2 over all parameters, accumulated in double so the sum of ~1e6
- * squares does not lose the small terms. */
-static double grad_norm(const float *g, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * (double)g[i];
-    return sqrt(s);
-}
-
 /* The optimisers read the gradient where backward left it and apply the
  * clipping factor c (1 when not clipping) on the way: no copy, no extra pass. */
 static void step_sgd(float *p, const float *grad, float c, train_state *st, size_t n,
@@ -304,7 +294,7 @@ static void batch_gather(train_buffers *b, const mlp_model *m, const float *x, c
 static float step_take(mlp_model *m, train_buffers *b, const mlp_train_params *p)
 {
     const float *grad = mlp_workspace_param_grad(b->ws);
-    double norm = grad_norm(grad, m->n_params);
+    double norm = sqrt(mlp_sum_squares(grad, m->n_params)); /* in double: ~1e6 squares */
     float c = 1.0f;
     if (p->clip_norm > 0.0f) {
         double coef = (double)p->clip_norm / (norm + 1e-6);

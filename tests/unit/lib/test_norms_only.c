@@ -2,7 +2,8 @@
  * test_norms_only — the serving fast paths of libmlp: norms-only backward
  * (mlp_workspace_set_param_grads false) against the full gradient, 64-byte
  * alignment of parameters and workspace buffers, and the branchless ReLU
- * loops against the scalar definitions (signed zeros, NaN, ReLU'(0) = 0).
+ * loops against the scalar definitions (signed zeros, NaN, ReLU'(0) = 0),
+ * and the one summation order every norm uses (norm.c).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "mlp.h"
 
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
@@ -248,6 +250,53 @@ static void test_relu_forward_bits(void **state)
     check_relu_family(MLP_ACT_LEAKY_RELU, 0.2f);
 }
 
+/* Σ x_t·y_t in norm.c's documented order: eight lanes (t mod 8) over the
+ * first 8·floor(k/8) products, added ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)),
+ * then the tail products summed in order. */
+static double documented_dot(const float *x, const float *y, size_t k)
+{
+    double l[8] = {0}, tail = 0.0;
+    size_t t = 0;
+    for (; t + 8 <= k; t += 8)
+        for (int j = 0; j < 8; j++)
+            l[j] += (double)x[t + j] * (double)y[t + j];
+    for (; t < k; t++)
+        tail += (double)x[t] * (double)y[t];
+    return (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))) + tail;
+}
+
+/* Every norm is summed in that one order, bit for bit: the plain norm, the
+ * trainer's sum of squares and the Gram route's dots (one row: |u|·|v|; two
+ * rows: <u0,u0><v0,v0> + 2<u0,u1><v0,v1> + <u1,u1><v1,v1>). */
+static void test_one_summation_order(void **state)
+{
+    (void)state;
+    enum { K = 75 };
+    float u[2 * K], v[2 * K];
+    mlp_rng r;
+    mlp_rng_seed(&r, 11);
+    random_fill(u, 2 * K, &r, 1.0);
+    random_fill(v, 2 * K, &r, 1e3);
+    double gram[2];
+    for (size_t k = 0; k <= K; k++) {
+        double uu = documented_dot(u, u, k);
+        if (mlp_sum_squares(u, k) != uu) fail_msg("sum of squares of %zu values", k);
+        if (mlp_norm2(u, k) != (float)sqrt(uu)) fail_msg("norm of %zu values", k);
+        if (k == 0) continue;
+        size_t q = K + 1 - k;
+        if (mlp_outer_norm2(u, (int)k, v, (int)q, 1, gram) !=
+            (float)sqrt(uu * documented_dot(v, v, q)))
+            fail_msg("outer norm of one row, %zu x %zu", k, q);
+        /* two rows: u (2 x k) and v (2 x q), row-major */
+        const float *u1 = u + k, *v1 = v + q;
+        double two = (documented_dot(u, u, k) * documented_dot(v, v, q) +
+                      2.0 * (documented_dot(u, u1, k) * documented_dot(v, v1, q))) +
+                     (documented_dot(u1, u1, k) * documented_dot(v1, v1, q) + 2.0 * 0.0);
+        if (mlp_outer_norm2(u, (int)k, v, (int)q, 2, gram) != (float)sqrt(two))
+            fail_msg("outer norm of two rows, %zu x %zu", k, q);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_row_range_and_switching),
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_relu_forward_bits),
+        cmocka_unit_test(test_one_summation_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
