@@ -273,6 +273,89 @@ static int decimal_layout(uint32_t d, int q, char *out)
 }
 
 /*
+ * The context for |f| (finite, non-zero): its scaled fixed-point value, the
+ * decimal exponent of its leading digit, and the half-gaps to its neighbours
+ * with the margins the double arithmetic needs.
+ */
+static void ctx_init(float f, uint32_t bexp, uint32_t man, float_ctx *c, double *hw_min)
+{
+    c->mag = fabsf(f);
+    double v = (double)c->mag;
+    /* f = m·2^e2 with m the 24-bit significand; the gap to the next float is
+     * 2^e2 above, and below too except at a power of two, where it halves.
+     * Whether an end point itself reads back (ties go to the even m) is left
+     * to the exact check, which sees every candidate that close. */
+    int e2 = bexp == 0 ? -149 : (int)bexp - 150;
+    /* 2^e2 built from its bits (e2 >= -149 is a normal double). */
+    uint64_t ubits = (uint64_t)(e2 + 1023) << 52;
+    double ulp;
+    memcpy(&ulp, &ubits, sizeof ulp);
+    double gap_lo = (man == 0 && bexp > 1) ? ulp / 2 : ulp;
+
+    /* k = floor(log10 v): estimate from the binary exponent (78913/2^18 is
+     * log10(2) rounded down), then correct by one. */
+    uint64_t vbits;
+    memcpy(&vbits, &v, sizeof vbits);
+    int be = (int)((vbits >> 52) & 0x7ffu) - 1023; /* v in [2^be, 2^(be+1)) */
+    int k = be >= 0 ? (be * 78913) >> 18 : -((-be * 78913 + (1 << 18) - 1) >> 18);
+    if (k + 1 <= P10_MAX && v >= P10(k + 1)) k++;
+    if (v < P10(k)) k--;
+    c->k = k;
+
+    int s = 8 - k;
+    double p10 = s >= 0 ? P10(s) : P10(-s);
+    double scaled = s >= 0 ? v * p10 : v / p10;
+    double sgap_lo = s >= 0 ? gap_lo * p10 : gap_lo / p10;
+    double sgap_hi = s >= 0 ? ulp * p10 : ulp / p10;
+    const double two32 = 4294967296.0;
+    c->x = (uint64_t)(int64_t)(scaled * two32); /* < 2^62 */
+    double hw_lo = sgap_lo * two32 / 2, hw_hi = sgap_hi * two32 / 2;
+    double margin = 65536.0 + hw_hi * 0x1p-40;
+    /* Half-gaps are at least 2^32 and below 2^60 fixed-point units (subnormals
+     * included), so these are positive and fit. */
+    c->lo_in = (uint64_t)(int64_t)(hw_lo - margin);
+    c->lo_out = (uint64_t)(int64_t)(hw_lo + margin);
+    c->hi_in = (uint64_t)(int64_t)(hw_hi - margin);
+    c->hi_out = (uint64_t)(int64_t)(hw_hi + margin);
+    *hw_min = (hw_lo < hw_hi ? hw_lo : hw_hi) - margin;
+}
+
+/*
+ * The shortest digits: p_sure is the fewest digits for which the nearest
+ * candidate is inside whatever f is (half a unit below both half-gaps,
+ * margin included); 9 always is. Shorter p can still work when f happens to
+ * sit near a short decimal: try p_sure - 1 (usually it fails, and the answer
+ * is the nearest p_sure-digit candidate), else binary search below it. The
+ * half units grow with j, so counting the ones below the half-gap needs no
+ * early exit (and no unpredictable branch). Returns the digits, their count
+ * in *p_out.
+ */
+static uint64_t digits_shortest(const float_ctx *c, double hw_min, int *p_out)
+{
+    int p_sure = 9;
+    for (int jj = 1; jj <= 8; jj++)
+        p_sure -= half_unit[jj] < hw_min;
+    uint64_t d = 0;
+    if (p_sure == 1 || !digits_try(c, p_sure - 1, &d)) {
+        *p_out = p_sure;
+        return digits_nearest(c, p_sure);
+    }
+    int lo = 1, hi = p_sure - 1; /* hi works, d holds its digits */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        uint64_t dm;
+        if (digits_try(c, mid, &dm)) {
+            hi = mid;
+            d = dm;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    *p_out = hi;
+    return d;
+}
+
+/*
  * Longest output (MLP_FLOAT_TEXT_MAX - 1 = 16 characters): the sign, then
  * "0." and four zeros for a leading digit at 10^-5, then 9 significant digits
  * (9 always suffice for float32, and floats in [1e-5, 1e-4) do need 9). Every
@@ -296,78 +379,10 @@ int mlp_format_float(float f, char *out)
         *o = '\0';
         return (int)(o - out);
     }
-
     float_ctx c;
-    c.mag = fabsf(f);
-    double v = (double)c.mag;
-    /* f = m·2^e2 with m the 24-bit significand; the gap to the next float is
-     * 2^e2 above, and below too except at a power of two, where it halves.
-     * Whether an end point itself reads back (ties go to the even m) is left
-     * to the exact check, which sees every candidate that close. */
-    int e2 = bexp == 0 ? -149 : (int)bexp - 150;
-    /* 2^e2 built from its bits (e2 >= -149 is a normal double). */
-    uint64_t ubits = (uint64_t)(e2 + 1023) << 52;
-    double ulp;
-    memcpy(&ulp, &ubits, sizeof ulp);
-    double gap_lo = (man == 0 && bexp > 1) ? ulp / 2 : ulp;
-
-    /* k = floor(log10 v): estimate from the binary exponent (78913/2^18 is
-     * log10(2) rounded down), then correct by one. */
-    uint64_t vbits;
-    memcpy(&vbits, &v, sizeof vbits);
-    int be = (int)((vbits >> 52) & 0x7ffu) - 1023; /* v in [2^be, 2^(be+1)) */
-    int k = be >= 0 ? (be * 78913) >> 18 : -((-be * 78913 + (1 << 18) - 1) >> 18);
-    if (k + 1 <= P10_MAX && v >= P10(k + 1)) k++;
-    if (v < P10(k)) k--;
-    c.k = k;
-
-    int s = 8 - k;
-    double p10 = s >= 0 ? P10(s) : P10(-s);
-    double scaled = s >= 0 ? v * p10 : v / p10;
-    double sgap_lo = s >= 0 ? gap_lo * p10 : gap_lo / p10;
-    double sgap_hi = s >= 0 ? ulp * p10 : ulp / p10;
-    const double two32 = 4294967296.0;
-    c.x = (uint64_t)(int64_t)(scaled * two32); /* < 2^62 */
-    double hw_lo = sgap_lo * two32 / 2, hw_hi = sgap_hi * two32 / 2;
-    double margin = 65536.0 + hw_hi * 0x1p-40;
-    /* Half-gaps are at least 2^32 and below 2^60 fixed-point units (subnormals
-     * included), so these are positive and fit. */
-    c.lo_in = (uint64_t)(int64_t)(hw_lo - margin);
-    c.lo_out = (uint64_t)(int64_t)(hw_lo + margin);
-    c.hi_in = (uint64_t)(int64_t)(hw_hi - margin);
-    c.hi_out = (uint64_t)(int64_t)(hw_hi + margin);
-
-    /* p_sure: the fewest digits for which the nearest candidate is inside
-     * whatever f is (half a unit below both half-gaps, margin included);
-     * 9 always is. Shorter p can still work when f happens to sit near a
-     * short decimal: try p_sure - 1 (usually it fails, and the answer is the
-     * nearest p_sure-digit candidate), else binary search below it. The
-     * half units grow with j, so counting the ones below the half-gap needs
-     * no early exit (and no unpredictable branch). */
-    double hw_min = (hw_lo < hw_hi ? hw_lo : hw_hi) - margin;
-    int p_sure = 9;
-    for (int jj = 1; jj <= 8; jj++)
-        p_sure -= half_unit[jj] < hw_min;
-    uint64_t d = 0;
+    double hw_min;
+    ctx_init(f, bexp, man, &c, &hw_min);
     int p;
-    if (p_sure == 1 || !digits_try(&c, p_sure - 1, &d)) {
-        p = p_sure;
-        d = digits_nearest(&c, p);
-    } else {
-        int lo = 1, hi = p_sure - 1; /* hi works, d holds its digits */
-        uint64_t dhi = d;
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            uint64_t dm;
-            if (digits_try(&c, mid, &dm)) {
-                hi = mid;
-                dhi = dm;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        p = hi;
-        d = dhi;
-    }
-    return (int)(o - out) + decimal_layout((uint32_t)d, k + 1 - p, o);
+    uint64_t d = digits_shortest(&c, hw_min, &p);
+    return (int)(o - out) + decimal_layout((uint32_t)d, c.k + 1 - p, o);
 }
