@@ -217,20 +217,14 @@ static mlp_status plan_linear(const onnx_graph *g, const onnx_node *n, int index
     return MLP_OK;
 }
 
-/*
- * Matches the node chain. `stage` tracks where in the current layer we are:
- * 0 before any layer, 1 after Gemm, 2 after MatMul (an Add may follow),
- * 3 after an activation.
- */
-static mlp_status plan_build(const onnx_graph *g, const char *origin, plan *p, mlp_error *err)
+/* The graph's one input (older exports also list the initializers as
+ * inputs: those are skipped) and its one output. */
+static mlp_status plan_io(const onnx_graph *g, const char *origin, plan *p, mlp_error *err)
 {
     char nb[72], ob[72];
-    p->n = 0;
-    p->flatten = false;
     p->input = NULL;
     for (int i = 0; i < g->n_inputs; i++) {
-        if (mlp_onnx_find_init(g, g->inputs[i].name))
-            continue; /* older exports list weights here */
+        if (mlp_onnx_find_init(g, g->inputs[i].name)) continue;
         if (p->input)
             return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
                                "the graph has more than one input (\"%s\" and \"%s\"); an MLP "
@@ -244,85 +238,132 @@ static mlp_status plan_build(const onnx_graph *g, const char *origin, plan *p, m
         return mlp_io_fail(err, origin, g->n_outputs ? MLP_ERR_UNSUPPORTED : MLP_ERR_FORMAT,
                            "the graph has %d outputs, expected 1", g->n_outputs);
     p->output = &g->outputs[0];
+    return MLP_OK;
+}
 
-    onnx_span running = p->input->name;
-    int stage = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const onnx_node *n = &g->nodes[i];
-        const char *op = mlp_onnx_span_show(n->op, ob);
-        mlp_activation act = MLP_ACT_IDENTITY;
-        bool known = mlp_onnx_span_is(n->op, "Gemm") || mlp_onnx_span_is(n->op, "MatMul") ||
-                     mlp_onnx_span_is(n->op, "Add") || mlp_onnx_span_is(n->op, "Flatten") ||
-                     mlp_onnx_span_is(n->op, "Identity") || is_activation(n->op, &act);
-        if (!known || !(n->domain.len == 0 || mlp_onnx_span_is(n->domain, "ai.onnx")))
+/* Node i must be a supported op of the standard domain with one output,
+ * taking the running tensor: as its input *data_in (1 only for an Add that
+ * takes it second, b + x @ W). *act is the activation it computes, if any. */
+static mlp_status node_check(const onnx_node *n, int i, onnx_span running, const char *origin,
+                             mlp_activation *act, int *data_in, mlp_error *err)
+{
+    char nb[72], ob[72];
+    const char *op = mlp_onnx_span_show(n->op, ob);
+    *act = MLP_ACT_IDENTITY;
+    bool known = mlp_onnx_span_is(n->op, "Gemm") || mlp_onnx_span_is(n->op, "MatMul") ||
+                 mlp_onnx_span_is(n->op, "Add") || mlp_onnx_span_is(n->op, "Flatten") ||
+                 mlp_onnx_span_is(n->op, "Identity") || is_activation(n->op, act);
+    if (!known || !(n->domain.len == 0 || mlp_onnx_span_is(n->domain, "ai.onnx")))
+        return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
+                           "node %d (%s%s%s) is not supported; supported: %s", i,
+                           n->domain.len ? mlp_onnx_span_show(n->domain, nb) : "",
+                           n->domain.len ? "::" : "", op, SUPPORTED);
+    if (n->n_out != 1)
+        return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
+                           "node %d (%s) has %d outputs, expected 1", i, op, n->n_out);
+    bool is_add = mlp_onnx_span_is(n->op, "Add");
+    *data_in = is_add && n->n_in == 2 && mlp_onnx_span_eq(n->in[1], running) ? 1 : 0;
+    if (n->n_in < 1 || !mlp_onnx_span_eq(n->in[*data_in], running))
+        return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
+                           "node %d (%s) does not take the output of the node before it "
+                           "(\"%s\"); only a single chain of layers is supported",
+                           i, op, mlp_onnx_span_show(running, nb));
+    return MLP_OK;
+}
+
+/* Activation node i (act) on the layer just planned, with its attributes:
+ * LeakyRelu's alpha in [0, 1), Softmax over the features. */
+static mlp_status plan_activation(const onnx_node *n, int i, mlp_activation act, int stage,
+                                  const char *origin, plan *p, mlp_error *err)
+{
+    char ob[72];
+    if (stage != 1 && stage != 2)
+        return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
+                           "node %d (%s) does not follow a Gemm or MatMul(+Add): each "
+                           "layer has one activation",
+                           i, mlp_onnx_span_show(n->op, ob));
+    plan_layer *l = &p->l[p->n - 1];
+    l->has_act = true;
+    l->act = act;
+    l->act_node = i;
+    mlp_status s = MLP_OK;
+    if (act == MLP_ACT_LEAKY_RELU) {
+        s = attr_float(n, i, "alpha", MLP_LEAKY_RELU_ALPHA, origin, &l->leak, err);
+        if (s == MLP_OK && !(l->leak >= 0.0f && l->leak < 1.0f))
             return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "node %d (%s%s%s) is not supported; supported: %s", i,
-                               n->domain.len ? mlp_onnx_span_show(n->domain, nb) : "",
-                               n->domain.len ? "::" : "", op, SUPPORTED);
-        if (n->n_out != 1)
+                               "node %d (LeakyRelu) has alpha = %g; supported: [0, 1)", i,
+                               (double)l->leak);
+    } else if (act == MLP_ACT_SOFTMAX) {
+        int64_t axis;
+        s = attr_int(n, i, "axis", -1, origin, &axis, err);
+        if (s == MLP_OK && axis != 1 && axis != -1)
             return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "node %d (%s) has %d outputs, expected 1", i, op, n->n_out);
-        bool is_add = mlp_onnx_span_is(n->op, "Add");
-        /* Add may take the running tensor second (b + x @ W). */
-        int data_in = is_add && n->n_in == 2 && mlp_onnx_span_eq(n->in[1], running) ? 1 : 0;
-        if (n->n_in < 1 || !mlp_onnx_span_eq(n->in[data_in], running))
+                               "node %d (Softmax) has axis = %lld; supported: 1 or -1 "
+                               "(over the features)",
+                               i, (long long)axis);
+    }
+    return s;
+}
+
+/*
+ * Plans node i (checked by node_check). `stage` tracks where in the current
+ * layer we are: 0 before any layer, 1 after Gemm, 2 after MatMul (an Add may
+ * follow), 3 after an activation.
+ */
+static mlp_status plan_node(const onnx_graph *g, const onnx_node *n, int i, mlp_activation act,
+                            int data_in, const char *origin, plan *p, int *stage, mlp_error *err)
+{
+    if (mlp_onnx_span_is(n->op, "Gemm") || mlp_onnx_span_is(n->op, "MatMul")) {
+        bool gemm = mlp_onnx_span_is(n->op, "Gemm");
+        *stage = gemm ? 1 : 2;
+        return plan_linear(g, n, i, gemm, origin, p, err);
+    }
+    if (mlp_onnx_span_is(n->op, "Add")) {
+        if (*stage != 2 || n->n_in != 2)
             return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                               "node %d (%s) does not take the output of the node before it "
-                               "(\"%s\"); only a single chain of layers is supported",
-                               i, op, mlp_onnx_span_show(running, nb));
-        mlp_status s = MLP_OK;
-        if (mlp_onnx_span_is(n->op, "Gemm") || mlp_onnx_span_is(n->op, "MatMul")) {
-            bool gemm = mlp_onnx_span_is(n->op, "Gemm");
-            s = plan_linear(g, n, i, gemm, origin, p, err);
-            stage = gemm ? 1 : 2;
-        } else if (is_add) {
-            if (stage != 2 || n->n_in != 2)
-                return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                                   "node %d (Add) is supported only as the bias right after a "
-                                   "MatMul",
-                                   i);
-            s = bias_get(g, i, "Add", n->in[1 - data_in], p->l[p->n - 1].out, origin,
-                         &p->l[p->n - 1].b, err);
-            stage = 1;
-        } else if (mlp_onnx_span_is(n->op, "Flatten")) {
-            int64_t axis;
-            if ((s = attr_int(n, i, "axis", 1, origin, &axis, err)) != MLP_OK) return s;
-            if (stage != 0 || p->flatten || axis != 1)
-                return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                                   "node %d (Flatten) is supported only once, with axis 1, before "
-                                   "the first layer",
-                                   i);
-            p->flatten = true;
-        } else if (!mlp_onnx_span_is(n->op, "Identity")) { /* an activation */
-            if (stage != 1 && stage != 2)
-                return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                                   "node %d (%s) does not follow a Gemm or MatMul(+Add): each "
-                                   "layer has one activation",
-                                   i, op);
-            plan_layer *l = &p->l[p->n - 1];
-            l->has_act = true;
-            l->act = act;
-            l->act_node = i;
-            if (act == MLP_ACT_LEAKY_RELU) {
-                s = attr_float(n, i, "alpha", MLP_LEAKY_RELU_ALPHA, origin, &l->leak, err);
-                if (s == MLP_OK && !(l->leak >= 0.0f && l->leak < 1.0f))
-                    return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                                       "node %d (LeakyRelu) has alpha = %g; supported: [0, 1)", i,
-                                       (double)l->leak);
-            } else if (act == MLP_ACT_SOFTMAX) {
-                int64_t axis;
-                s = attr_int(n, i, "axis", -1, origin, &axis, err);
-                if (s == MLP_OK && axis != 1 && axis != -1)
-                    return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
-                                       "node %d (Softmax) has axis = %lld; supported: 1 or -1 "
-                                       "(over the features)",
-                                       i, (long long)axis);
-            }
-            stage = 3;
-        }
+                               "node %d (Add) is supported only as the bias right after a "
+                               "MatMul",
+                               i);
+        *stage = 1;
+        return bias_get(g, i, "Add", n->in[1 - data_in], p->l[p->n - 1].out, origin,
+                        &p->l[p->n - 1].b, err);
+    }
+    if (mlp_onnx_span_is(n->op, "Flatten")) {
+        int64_t axis;
+        mlp_status s = attr_int(n, i, "axis", 1, origin, &axis, err);
         if (s != MLP_OK) return s;
+        if (*stage != 0 || p->flatten || axis != 1)
+            return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
+                               "node %d (Flatten) is supported only once, with axis 1, before "
+                               "the first layer",
+                               i);
+        p->flatten = true;
+        return MLP_OK;
+    }
+    if (mlp_onnx_span_is(n->op, "Identity")) return MLP_OK;
+    mlp_status s = plan_activation(n, i, act, *stage, origin, p, err);
+    *stage = 3;
+    return s;
+}
+
+/* Matches the node chain from the graph input to the graph output. */
+static mlp_status plan_build(const onnx_graph *g, const char *origin, plan *p, mlp_error *err)
+{
+    char nb[72], ob[72];
+    p->n = 0;
+    p->flatten = false;
+    mlp_status s = plan_io(g, origin, p, err);
+    onnx_span running = s == MLP_OK ? p->input->name : (onnx_span){NULL, 0};
+    int stage = 0;
+    for (int i = 0; s == MLP_OK && i < g->n_nodes; i++) {
+        const onnx_node *n = &g->nodes[i];
+        mlp_activation act;
+        int data_in = 0;
+        s = node_check(n, i, running, origin, &act, &data_in, err);
+        if (s == MLP_OK) s = plan_node(g, n, i, act, data_in, origin, p, &stage, err);
         running = n->out;
     }
+    if (s != MLP_OK) return s;
     if (p->n == 0)
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
                            "the graph has no Gemm or MatMul node (no layers)");

@@ -208,12 +208,13 @@ typedef struct {
     int weight[MLP_MAX_LAYERS], bias[MLP_MAX_LAYERS]; /* index into t, bias -1 if absent */
 } weights;
 
-static mlp_status parse_header(json_t *hdr, uint64_t buffer_len, const char *origin, weights *w,
-                               mlp_error *err)
+/* Every tensor of the header into w->t: Linear weight and bias names with
+ * one common prefix, each entry well-formed (parse_tensor). */
+static mlp_status collect_tensors(json_t *hdr, uint64_t buffer_len, const char *origin, weights *w,
+                                  mlp_error *err)
 {
-    const char *key;
+    const char *key, *prefix = NULL;
     json_t *v;
-    const char *prefix = NULL;
     size_t prefix_len = 0;
     size_t n_keys = json_object_size(hdr) - (json_object_get(hdr, "__metadata__") ? 1 : 0);
     if (n_keys > MAX_TENSORS)
@@ -251,10 +252,13 @@ static mlp_status parse_header(json_t *hdr, uint64_t buffer_len, const char *ori
         if (s != MLP_OK) return s;
         w->n_tensors++;
     }
-    mlp_status s = check_layout(w->t, w->n_tensors, buffer_len, origin, err);
-    if (s != MLP_OK) return s;
+    return MLP_OK;
+}
 
-    /* Pair weights and biases in Sequential order. */
+/* Sorts the tensors in Sequential order and pairs each weight with its
+ * bias (if any) into w's layers. */
+static mlp_status pair_layers(weights *w, const char *origin, mlp_error *err)
+{
     qsort(w->t, (size_t)w->n_tensors, sizeof w->t[0], by_index);
     w->n_layers = 0;
     for (int i = 0; i < w->n_tensors; i++) {
@@ -276,8 +280,13 @@ static mlp_status parse_header(json_t *hdr, uint64_t buffer_len, const char *ori
         w->bias[w->n_layers] = -1;
         w->n_layers++;
     }
+    return MLP_OK;
+}
 
-    /* Chain: each weight's columns are the rows of the weight before. */
+/* Each weight's columns are the rows of the weight before; each bias has
+ * its weight's rows. */
+static mlp_status check_chain(const weights *w, const char *origin, mlp_error *err)
+{
     for (int l = 0; l < w->n_layers; l++) {
         const tensor *wt = &w->t[w->weight[l]];
         if (l > 0) {
@@ -296,6 +305,16 @@ static mlp_status parse_header(json_t *hdr, uint64_t buffer_len, const char *ori
                                (unsigned long long)wt->dims[0], wt->name);
     }
     return MLP_OK;
+}
+
+static mlp_status parse_header(json_t *hdr, uint64_t buffer_len, const char *origin, weights *w,
+                               mlp_error *err)
+{
+    mlp_status s = collect_tensors(hdr, buffer_len, origin, w, err);
+    if (s == MLP_OK) s = check_layout(w->t, w->n_tensors, buffer_len, origin, err);
+    if (s == MLP_OK) s = pair_layers(w, origin, err);
+    if (s == MLP_OK) s = check_chain(w, origin, err);
+    return s;
 }
 
 /* ------------------------------------------------------------ loading */
