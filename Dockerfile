@@ -26,6 +26,7 @@ COPY Makefile ./
 COPY scripts/embed-web scripts/
 COPY lib lib/
 COPY server server/
+COPY cli cli/
 COPY web web/
 RUN make -j"$(nproc)" build/reluserve \
  && strip --strip-unneeded build/reluserve

@@ -41,7 +41,7 @@ endif
 endif
 endif
 
-# One short line per file (`CC server/http.c`); V=1 prints the full commands.
+# One short line per file (`CC server/http/http.c`); V=1 prints the full commands.
 ifeq ($(V),1)
 Q   :=
 say := @:
@@ -55,14 +55,18 @@ endif
 WARN     = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -ffp-contract=off $(WARN) $(SANFLAGS) $(CFLAGS) \
-             -Ilib -Iserver -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+             -Ilib -Iserver -Icli -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRC    = $(wildcard lib/*.c)
-SERVER_SRC = $(filter-out server/main.c,$(wildcard server/*.c))
+# The layers: cli/ (the binary's front door) -> server/ -> lib/ (libmlp).
+SERVER_SRC = $(wildcard server/*.c server/http/*.c server/codec/*.c)
+CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
+HEADERS    = $(wildcard lib/*.h server/*.h server/*/*.h cli/*.h)
 LIB_TEST_SRC    = $(wildcard tests/unit/lib/test_*.c)
-SERVER_TEST_SRC = $(wildcard tests/unit/server/test_*.c)
+SERVER_TEST_SRC = $(wildcard tests/unit/server/test_*.c tests/unit/server/*/test_*.c)
+CLI_TEST_SRC    = $(wildcard tests/unit/cli/test_*.c)
 TOOL_SRC   = $(wildcard tests/tools/*.c)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  = $(wildcard bench/*.c)
@@ -70,8 +74,10 @@ WEB_FILES  = $(wildcard web/*)
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/web_assets.o
+CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS      = $(LIB_TEST_SRC:tests/unit/lib/%.c=$(BUILD)/tests/lib/%) \
-             $(SERVER_TEST_SRC:tests/unit/server/%.c=$(BUILD)/tests/server/%)
+             $(SERVER_TEST_SRC:tests/unit/server/%.c=$(BUILD)/tests/server/%) \
+             $(CLI_TEST_SRC:tests/unit/cli/%.c=$(BUILD)/tests/cli/%)
 TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -84,7 +90,7 @@ all: $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
 test-deps:
 	@scripts/install-deps --test
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h server/*.h)
+$(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(say) CC $<
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -107,7 +113,7 @@ $(BUILD)/libmlp.so: $(LIB_OBJ)
 	$(say) LD $@
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/reluserve: $(BUILD)/server/main.o $(SERVER_OBJ) $(BUILD)/libmlp.a
+$(BUILD)/reluserve: $(BUILD)/cli/main.o $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libmlp.a
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -126,6 +132,12 @@ $(BUILD)/tests/lib/test_train_without_blas: tests/unit/lib/test_train_without_bl
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NO_BLAS_LDLIBS) -lcmocka
 
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Offline-command tests link the cli objects on top.
+$(BUILD)/tests/cli/%: tests/unit/cli/%.c $(CLI_OBJ) $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -196,8 +208,9 @@ FUZZ_DIR     = build/fuzz
 FUZZ_CC     ?= clang
 FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -fPIC -ffp-contract=off $(WARN) -O1 -g $(FUZZ_SAN) \
-               -Ilib -Iserver $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+               -Ilib -Iserver -Icli $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_OBJ     = $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(SERVER_SRC:%.c=$(FUZZ_DIR)/obj/%.o) \
+               $(CLI_SRC:%.c=$(FUZZ_DIR)/obj/%.o) \
                $(FUZZ_DIR)/obj/gen/web_assets.o
 FUZZ_TARGETS = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
 
@@ -209,7 +222,7 @@ fuzz-clang:
 
 # -fsanitize=fuzzer-no-link: the library is coverage-instrumented for the
 # fuzzer, but only the target links libFuzzer's main().
-$(FUZZ_DIR)/obj/%.o: %.c $(wildcard lib/*.h server/*.h) | fuzz-clang
+$(FUZZ_DIR)/obj/%.o: %.c $(HEADERS) | fuzz-clang
 	@mkdir -p $(dir $@)
 	$(say) CC $< '(fuzz)'
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
@@ -240,7 +253,7 @@ install: all
 	install -m 755 $(BUILD)/reluserve $(DESTDIR)$(PREFIX)/bin/
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] tests/unit/*/*.c tests/tools/*.c tests/fuzz/*.[ch] bench/*.c)
+	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] server/*/*.[ch] cli/*.[ch] tests/unit/*/*.c tests/unit/*/*/*.c tests/tools/*.c tests/fuzz/*.[ch] bench/*.c)
 
 check-format:
 	@scripts/check-format

@@ -7,7 +7,7 @@
  *
  * Besides "no crash, leak or sanitizer report", the target checks the reader
  * against a model of the format written here from its documentation
- * (server/cli.h): lines end at '\n' (one '\r' before it is dropped), blank
+ * (cli/cli.h): lines end at '\n' (one '\r' before it is dropped), blank
  * lines are skipped, the first other line is the header, and every later one
  * has exactly as many commas. So the reader must accept exactly when every
  * data line has the header's field count, there is at least one, and no NUL

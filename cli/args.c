@@ -1,5 +1,5 @@
 /*
- * cli_args.c — option and number parsing for the offline subcommands.
+ * args.c — option and number parsing for the offline subcommands.
  */
 #include <errno.h>
 #include <math.h>

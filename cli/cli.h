@@ -5,7 +5,7 @@
  *                       --out models/iris/1/model.json
  *     reluserve inspect models/iris/1/model.json --data iris.csv
  *
- * server/main.c dispatches on the first argument and calls the command with
+ * cli/main.c dispatches on the first argument and calls the command with
  * the arguments from the subcommand name on: argv[0] is "train" or "inspect",
  * argv[1..argc) its options. Each command returns the process exit code:
  * 0 success, 1 failure (unreadable data, training diverged, cannot save),
