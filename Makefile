@@ -153,7 +153,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmlp.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The codec benchmark also links the server's codec and batch-runner objects.
-CODEC_OBJ = $(filter $(BUILD)/server/codec_%.o $(BUILD)/server/infer.o,$(SERVER_OBJ))
+CODEC_OBJ = $(filter $(BUILD)/server/codec/%.o $(BUILD)/server/infer.o,$(SERVER_OBJ))
 $(BUILD)/bench/bench_codec: bench/bench_codec.c $(CODEC_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@

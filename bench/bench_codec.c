@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "bench_timer.h"
-#include "codec.h"
+#include "codec/codec.h"
 #include "infer.h"
 
 #define ROWS 256

@@ -7,7 +7,7 @@
 #ifndef RS_HANDLERS_H
 #define RS_HANDLERS_H
 
-#include "codec.h"
+#include "codec/codec.h"
 #include "config.h"
 #include "metrics.h"
 #include "registry.h"

@@ -8,7 +8,7 @@
 #ifndef RS_INFER_H
 #define RS_INFER_H
 
-#include "codec.h"
+#include "codec/codec.h"
 #include "mlp.h"
 
 typedef struct {

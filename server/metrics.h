@@ -18,7 +18,7 @@
 #ifndef RS_METRICS_H
 #define RS_METRICS_H
 
-#include "codec.h"
+#include "codec/codec.h"
 #include "registry.h"
 
 typedef struct rs_metrics rs_metrics;

@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 #include "metrics.h"
 #include "registry.h"
 

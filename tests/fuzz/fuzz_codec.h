@@ -38,7 +38,7 @@
 
 #include <jansson.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 #include "config.h"
 #include "fuzz_check.h"
 #include "infer.h"

@@ -1,5 +1,5 @@
 /*
- * codec_float — JSON numbers into binary floating point.
+ * number — JSON numbers into binary floating point.
  *
  * rs_parse_number reads one JSON number. Clinger's fast path: when the decimal
  * significand fits in 53 bits and |exponent| <= 22, both the significand and

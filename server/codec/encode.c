@@ -1,5 +1,5 @@
 /*
- * codec_encode — responses: v2 (with the binary tensor and classification
+ * encode — responses: v2 (with the binary tensor and classification
  * extensions, diagnostic tensors and the diagnostics object), v1 predictions,
  * and error bodies.
  *
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 /* Room per value: mlp_format_float's longest text plus a separator (its
  * MLP_FLOAT_TEXT_MAX counts the NUL, which takes the separator's place). */

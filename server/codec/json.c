@@ -1,5 +1,5 @@
 /*
- * codec_json — a cursor over JSON text for the request decoders.
+ * json — a cursor over JSON text for the request decoders.
  *
  * It builds no tree: decoders walk objects key by key and pull values
  * straight into their own structures, and tensor data goes from digits to
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 void rs_json_init(rs_json *j, const char *s, size_t len, char *err, size_t errlen)
 {

@@ -1,5 +1,5 @@
 /*
- * codec_buf — the growable byte buffer every encoder writes into.
+ * buf — the growable byte buffer every encoder writes into.
  *
  * Growth doubles the capacity, so n appends cost O(n) amortised. An append
  * that cannot allocate marks the buffer failed and every later append is a
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 void rs_buf_init(rs_buf *b)
 {

@@ -1,5 +1,5 @@
 /*
- * codec_decode — Open Inference Protocol v2 request bodies into rs_request
+ * decode_v2 — Open Inference Protocol v2 request bodies into rs_request
  * (with the binary tensor extension), plus the checks v1 shares
  * (codec_decode_v1.c).
  *
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 #define ID_MAX     1024
 #define MAX_INPUTS 8

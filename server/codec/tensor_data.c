@@ -1,5 +1,5 @@
 /*
- * codec_tensor — tensor "data" into float32: JSON arrays (flat or nested) and
+ * tensor_data — tensor "data" into float32: JSON arrays (flat or nested) and
  * the raw little-endian bytes of the binary tensor extension.
  *
  * The JSON reader is the decoder's hot loop: one pass, digits straight into
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 static const struct {
     const char *name;

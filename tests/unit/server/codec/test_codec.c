@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "codec.h"
-#include "codec_internal.h"
+#include "codec/codec.h"
+#include "codec/internal.h"
 
 static mlp_model *classifier(void)
 {

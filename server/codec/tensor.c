@@ -1,5 +1,5 @@
 /*
- * codec_shape — rs_tensor, the one validated tensor: its constructors check
+ * tensor — rs_tensor, the one validated tensor: its constructors check
  * that the values a request carried fill the shape it declared, exactly.
  *
  * Every decoder (v2 JSON data, v2 binary extension, v1 instances and inputs,
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 void rs_tensor_free(rs_tensor *t)
 {

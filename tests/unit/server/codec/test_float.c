@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
+#include "codec/codec.h"
 
 /* Sanitizer builds run ten times fewer random cases (same code paths). */
 #if defined(__SANITIZE_ADDRESS__)

@@ -1,5 +1,5 @@
 /*
- * codec_decode_v1 — TensorFlow Serving style v1 predict bodies into
+ * decode_v1 — TensorFlow Serving style v1 predict bodies into
  * rs_request. Accepted (documented in the README's v1 section too):
  *
  *   {"instances": [[x0, x1, ...], ...]}              rows as lists
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "internal.h"
 
 /* A tensor given as nested arrays: [rows, width], or, when width is 1, a
  * flat list of rows. Builds the validated tensor t of shape [rows, width]. */
