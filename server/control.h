@@ -21,7 +21,7 @@
 
 #include <stdbool.h>
 
-#include "handlers.h"
+#include "http/handlers.h"
 
 /* Jobs that may wait behind the running one. */
 #define RS_CONTROL_MAX_WAITING 16

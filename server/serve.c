@@ -21,8 +21,8 @@
 #include <uv.h>
 
 #include "config.h"
-#include "handlers.h"
-#include "http.h"
+#include "http/handlers.h"
+#include "http/http.h"
 #include "log.h"
 
 typedef struct {

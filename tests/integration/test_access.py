@@ -226,7 +226,7 @@ def test_without_cors_origin_only_the_own_origin_is_served(repo, tmp_path):
 
 # --------------------------------------------------------------- API key
 
-# Every route kind of server/router.h with requests that reach it and the
+# Every route kind of server/http/router.h with requests that reach it and the
 # status each gets with the right key. Model control is on in srv.
 PROTECTED = {
     "RS_ROUTE_SERVER_META": [("GET", "/v2", None, 200), ("HEAD", "/v2", None, 200)],

@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "body.h"
+#include "http/body.h"
 
 static struct sockaddr_in v4(const char *ip)
 {

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "router.h"
+#include "http/router.h"
 
 static rs_route route(const char *path, bool expect_ok)
 {
