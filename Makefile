@@ -129,7 +129,8 @@ $(BUILD)/tests/lib/%: tests/unit/lib/%.c $(BUILD)/libmlp.a
 NO_BLAS_LDLIBS = $(shell pkg-config --libs jansson 2>/dev/null) -lm -lpthread
 $(BUILD)/tests/lib/test_train_without_blas: tests/unit/lib/test_train_without_blas.c $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NO_BLAS_LDLIBS) -lcmocka
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NO_BLAS_LDLIBS) -lcmocka
 
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)

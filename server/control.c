@@ -1,5 +1,5 @@
 /*
- * control — see control.h.
+ * control — load/unload requests, one at a time on a worker the server joins.
  */
 #include "control.h"
 

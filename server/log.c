@@ -1,6 +1,6 @@
 /*
- * log — see log.h. Formatting happens in a stack buffer; the finished line
- * goes out in one write(2) so concurrent lines stay whole.
+ * log — access and event lines on stderr, text or JSON (see log.h). Formatting happens in a stack
+ * buffer; the finished line goes out in one write(2) so concurrent lines stay whole.
  */
 #include "log.h"
 

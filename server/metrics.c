@@ -1,7 +1,7 @@
 /*
- * metrics — see metrics.h. Series are kept per model name in a small array:
- * a server holds a handful of models, so a linear search under one mutex is
- * cheaper than anything cleverer.
+ * metrics — Prometheus counters and histograms (see metrics.h). Series are kept per model name in a
+ * small array: a server holds a handful of models, so a linear search under one mutex is cheaper
+ * than anything cleverer.
  */
 #include "metrics.h"
 

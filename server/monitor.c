@@ -1,5 +1,5 @@
 /*
- * monitor — see monitor.h.
+ * monitor — per-unit activity over a live window: the dying-ReLU detector.
  */
 #include "monitor.h"
 

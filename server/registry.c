@@ -1,5 +1,5 @@
 /*
- * registry — see registry.h.
+ * registry — the model repository on disk and the versions loaded from it.
  */
 #include "registry.h"
 

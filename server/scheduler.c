@@ -1,5 +1,5 @@
 /*
- * scheduler — see scheduler.h.
+ * scheduler — per-model queues and the dynamic batcher on the loop thread.
  */
 #include "scheduler.h"
 

@@ -1,5 +1,5 @@
 /*
- * serve — see serve.h.
+ * serve — `reluserve serve`: wires the parts together, drains on SIGTERM.
  *
  * Shutdown: the first SIGTERM/SIGINT stops accepting connections
  * (MHD_quiesce_daemon), refuses model control and marks responses

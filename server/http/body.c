@@ -1,5 +1,5 @@
 /*
- * body — see body.h.
+ * body — request bodies while they arrive, charged to the body budget.
  */
 #include "body.h"
 

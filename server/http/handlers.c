@@ -1,6 +1,6 @@
 /*
- * handlers — see handlers.h. Bodies are built with jansson (these endpoints
- * are not on the hot path) and serialised compactly.
+ * handlers — the answers to each route (see handlers.h). Bodies are built with jansson (these
+ * endpoints are not on the hot path) and serialised compactly.
  */
 #include "handlers.h"
 

@@ -1,5 +1,5 @@
 /*
- * http — see http.h.
+ * http — the libmicrohttpd front: connections, limits, auth, CORS, suspend.
  *
  * Life of a request (all on a libmicrohttpd thread unless noted):
  *   1st call      state created; route, method, auth, content type and a

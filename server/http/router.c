@@ -1,6 +1,6 @@
 /*
- * router — see router.h. Paths are split into at most 8 segments; every
- * shape of the API is then a comparison of a few segments.
+ * router — method + path to a route kind (see router.h). Paths are split into at most 8 segments;
+ * every shape of the API is then a comparison of a few segments.
  */
 #include "router.h"
 
