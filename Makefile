@@ -123,6 +123,19 @@ $(BUILD)/tests/lib/%: tests/unit/lib/%.c $(BUILD)/libmlp.a
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# The quick tour that opens lib/mlp.h, as the C it shows: test_tutorial
+# compiles and runs it, so the header's first example cannot rot.
+$(BUILD)/gen/mlp_tutorial.inc: lib/mlp.h
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)sed -n '1,/^ \*\//s/^ \*     //p' $< > $@
+
+$(BUILD)/tests/lib/test_tutorial: tests/unit/lib/test_tutorial.c $(BUILD)/gen/mlp_tutorial.inc \
+                                  $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.inc,$^) $(LDLIBS) -lcmocka
+
 # This one links libmlp with the test's own counting cblas_sgemm instead of
 # OpenBLAS (no -lopenblas): it proves training never reaches BLAS, and stops
 # linking if libmlp starts calling a cblas_* function the stub lacks.

@@ -196,7 +196,7 @@ int main(int argc, char **argv)
 
     mlp_layer_spec spec[] = {{COLS, MLP_ACT_IDENTITY, 0}};
     mlp_model *m;
-    if (mlp_model_create(&m, COLS, spec, 1, NULL) != MLP_OK) return 1;
+    if (mlp_model_create(COLS, spec, 1, &m, NULL) != MLP_OK) return 1;
     mlp_rng rng;
     mlp_rng_seed(&rng, 5);
     float *x = malloc((size_t)ROWS * COLS * sizeof(float));
@@ -251,8 +251,8 @@ int main(int argc, char **argv)
     mlp_layer_spec tspec[] = {
         {16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *tiny;
-    if (mlp_model_create(&tiny, 4, tspec, 3, NULL) != MLP_OK) return 1;
-    mlp_model_init(tiny, MLP_INIT_HE_NORMAL, 1);
+    if (mlp_model_create(4, tspec, 3, &tiny, NULL) != MLP_OK) return 1;
+    mlp_model_init(tiny, MLP_INIT_HE_NORMAL, 1, NULL);
     tiny_ctx tn, ts;
     tiny_init(&tn, tiny,
               "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\","

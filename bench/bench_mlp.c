@@ -89,7 +89,7 @@ typedef struct {
 static void lib_forward(void *p)
 {
     lib_ctx *c = p;
-    mlp_status s = mlp_forward(c->m, c->ws, c->x, c->n, NULL);
+    mlp_status s = mlp_forward(c->m, c->ws, c->x, c->n, NULL, NULL);
     if (s != MLP_OK) c->status = s;
 }
 
@@ -98,9 +98,9 @@ static void lib_request(void *p)
     lib_ctx *c = p;
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
     mlp_diagnostics d;
-    mlp_status s = mlp_forward(c->m, c->ws, c->x, c->n, NULL);
-    if (s == MLP_OK) s = mlp_backward(c->m, c->ws, 0, c->n, &t, NULL);
-    if (s == MLP_OK) s = mlp_diagnose(c->m, c->ws, NULL, &d);
+    mlp_status s = mlp_forward(c->m, c->ws, c->x, c->n, NULL, NULL);
+    if (s == MLP_OK) s = mlp_backward(c->m, c->ws, 0, c->n, &t, NULL, NULL);
+    if (s == MLP_OK) s = mlp_diagnose(c->m, c->ws, NULL, &d, NULL);
     if (s != MLP_OK) c->status = s;
 }
 
@@ -116,11 +116,11 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     }
     mlp_model *m;
     mlp_error err;
-    if (mlp_model_create(&m, n_inputs, spec, n_layers, &err) != MLP_OK) {
+    if (mlp_model_create(n_inputs, spec, n_layers, &m, &err) != MLP_OK) {
         fprintf(stderr, "bench_mlp: %s\n", err.msg);
         return 1;
     }
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
 
     mlp_rng rng;
     mlp_rng_seed(&rng, 2);
@@ -128,19 +128,21 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     size_t na = (size_t)max_batch * (size_t)m->max_units;
     float *x = malloc(sizeof(float) * nx);
     float *a0 = malloc(sizeof(float) * na), *a1 = malloc(sizeof(float) * na);
-    mlp_workspace *ws = mlp_workspace_create(), *ws_own = mlp_workspace_create();
-    mlp_workspace *ws_blas = mlp_workspace_create(), *ws_norms = mlp_workspace_create();
-    if (!x || !a0 || !a1 || !ws || !ws_own || !ws_blas || !ws_norms ||
-        mlp_workspace_reserve(ws, m, max_batch) != MLP_OK ||
-        mlp_workspace_reserve(ws_own, m, max_batch) != MLP_OK ||
-        mlp_workspace_reserve(ws_blas, m, max_batch) != MLP_OK ||
-        mlp_workspace_reserve(ws_norms, m, max_batch) != MLP_OK) {
+    mlp_workspace *ws = NULL, *ws_own = NULL, *ws_blas = NULL, *ws_norms = NULL;
+    if (!x || !a0 || !a1 || mlp_workspace_create(&ws, NULL) != MLP_OK ||
+        mlp_workspace_create(&ws_own, NULL) != MLP_OK ||
+        mlp_workspace_create(&ws_blas, NULL) != MLP_OK ||
+        mlp_workspace_create(&ws_norms, NULL) != MLP_OK ||
+        mlp_workspace_reserve(ws, m, max_batch, NULL) != MLP_OK ||
+        mlp_workspace_reserve(ws_own, m, max_batch, NULL) != MLP_OK ||
+        mlp_workspace_reserve(ws_blas, m, max_batch, NULL) != MLP_OK ||
+        mlp_workspace_reserve(ws_norms, m, max_batch, NULL) != MLP_OK) {
         fprintf(stderr, "bench_mlp: out of memory\n");
         return 1;
     }
-    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_OWN);
-    mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS);
-    mlp_workspace_set_param_grads(ws_norms, false);
+    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_OWN, NULL);
+    mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS, NULL);
+    mlp_workspace_set_param_grads(ws_norms, false, NULL);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)mlp_rng_normal(&rng);
 
@@ -159,7 +161,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
 
         /* Same answers first: the chain and mlp_forward must agree. */
         chain_forward(&cc);
-        mlp_workspace_set_kernel(ws, MLP_KERNEL_AUTO);
+        mlp_workspace_set_kernel(ws, MLP_KERNEL_AUTO, NULL);
         lib_forward(&lc);
         const float *y = mlp_workspace_output(ws);
         double worst = 0.0;

@@ -120,13 +120,14 @@ static int probe_run(const mlp_model *m, const char *data_path)
     float *x = malloc((size_t)n * (size_t)n_in * sizeof(float));
     int *labels = classify && extra ? malloc((size_t)n * sizeof(int)) : NULL;
     float *targets = !classify && extra ? malloc((size_t)n * (size_t)extra * sizeof(float)) : NULL;
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    mlp_status ws_status = mlp_workspace_create(&ws, NULL);
     mlp_activity act;
     bool act_ok = false;
     probe_sums sums = {calloc((size_t)m->n_layers, sizeof(double)),
                        calloc((size_t)m->n_layers, sizeof(double)), 0, 0.0};
-    if (!x || (classify && extra && !labels) || (!classify && extra && !targets) || !ws ||
-        !sums.zeros || !sums.act) {
+    if (!x || (classify && extra && !labels) || (!classify && extra && !targets) ||
+        ws_status != MLP_OK || !sums.zeros || !sums.act) {
         fprintf(stderr, "reluserve inspect: out of memory for %d rows\n", n);
         goto done;
     }
@@ -147,22 +148,23 @@ static int probe_run(const mlp_model *m, const char *data_path)
             goto done;
         }
     }
-    if (mlp_activity_init(&act, m) != MLP_OK) {
-        fprintf(stderr, "reluserve inspect: out of memory\n");
+    mlp_error err;
+    if (mlp_activity_init(m, &act, &err) != MLP_OK) {
+        fprintf(stderr, "reluserve inspect: %s\n", err.msg);
         goto done;
     }
     act_ok = true;
 
     for (int r0 = 0; r0 < n; r0 += INSPECT_CHUNK) {
         int rows = n - r0 < INSPECT_CHUNK ? n - r0 : INSPECT_CHUNK;
-        mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * n_in, rows, NULL);
+        mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * n_in, rows, NULL, &err);
         mlp_diagnostics d;
-        if (s == MLP_OK) s = mlp_diagnose(m, ws, NULL, &d);
+        if (s == MLP_OK) s = mlp_diagnose(m, ws, NULL, &d, &err);
+        if (s == MLP_OK) s = mlp_activity_add(&act, ws, 0, rows, &err);
         if (s != MLP_OK) {
-            fprintf(stderr, "reluserve inspect: forward failed: %s\n", mlp_status_str(s));
+            fprintf(stderr, "reluserve inspect: forward failed: %s\n", err.msg);
             goto done;
         }
-        mlp_activity_add(&act, ws, 0, rows);
         for (int l = 0; l < m->n_layers; l++) {
             double entries = (double)rows * m->layers[l].out;
             sums.zeros[l] += (double)d.layers[l].sparsity * entries;

@@ -158,7 +158,7 @@ static int opts_parse(int argc, char **argv, train_opts *o)
                                    v ? v : "");
             layers = v;
         } else if (rs_arg_match(argc, argv, &i, "activation", &v)) {
-            if (!v || !mlp_activation_parse(v, &o->activation) ||
+            if (!v || mlp_activation_parse(v, &o->activation, NULL) != MLP_OK ||
                 o->activation == MLP_ACT_SOFTMAX || o->activation == MLP_ACT_IDENTITY)
                 return usage_error("--activation must be relu, leaky_relu, tanh or sigmoid, "
                                    "not '%s'",
@@ -376,12 +376,13 @@ static mlp_model *model_build(const train_opts *o, const train_data *d)
     spec[o->n_hidden] = (mlp_layer_spec){o->sigmoid_output ? 1 : d->n_out, out_act, 0};
     mlp_model *m = NULL;
     mlp_error err;
-    if (mlp_model_create(&m, d->n_in, spec, o->n_hidden + 1, &err) != MLP_OK) {
+    if (mlp_model_create(d->n_in, spec, o->n_hidden + 1, &m, &err) != MLP_OK ||
+        mlp_model_init(m, MLP_INIT_AUTO, o->tp.seed, &err) != MLP_OK) {
         fprintf(stderr, "reluserve train: cannot build the model: %s\n", err.msg);
+        mlp_model_free(m);
         return NULL;
     }
     m->task = o->task;
-    mlp_model_init(m, MLP_INIT_AUTO, o->tp.seed);
 
     /* Name: --name, or the data file's base name without its extension. */
     char name[256];
@@ -393,10 +394,11 @@ static mlp_model *model_build(const train_opts *o, const train_data *d)
         char *dot = strrchr(name, '.');
         if (dot && dot != name) *dot = '\0';
     }
-    bool ok = mlp_model_set_name(m, name) == MLP_OK;
+    bool ok = mlp_model_set_name(m, name, NULL) == MLP_OK;
     /* One name per output unit: a sigmoid model's one output is class 1. */
     const char *const *names = (const char *const *)d->classes;
-    if (ok && names) ok = mlp_model_set_labels(m, o->sigmoid_output ? names + 1 : names) == MLP_OK;
+    if (ok && names)
+        ok = mlp_model_set_labels(m, o->sigmoid_output ? names + 1 : names, NULL) == MLP_OK;
     if (ok && o->standardize) {
         float *mean = malloc((size_t)d->n_in * sizeof(float));
         float *sd = malloc((size_t)d->n_in * sizeof(float));
@@ -481,17 +483,22 @@ static mlp_status model_save(const mlp_model *m, const char *out, mlp_error *err
 }
 
 /* Mean squared error over all outputs of the whole data set, in chunks. */
-static double regression_mse(const mlp_model *m, mlp_workspace *ws, const train_data *d)
+static mlp_status regression_mse(const mlp_model *m, mlp_workspace *ws, const train_data *d,
+                                 double *mse, mlp_error *err)
 {
     double sum = 0.0;
     const int chunk = 256;
     for (int r0 = 0; r0 < d->n; r0 += chunk) {
         int rows = d->n - r0 < chunk ? d->n - r0 : chunk;
-        if (mlp_forward(m, ws, d->x + (size_t)r0 * d->n_in, rows, NULL) != MLP_OK) return NAN;
         mlp_target t = {.kind = MLP_TARGET_MSE, .targets = d->targets + (size_t)r0 * d->n_out};
-        sum += (double)mlp_loss(m, ws, 0, rows, &t) * rows;
+        float loss;
+        mlp_status s = mlp_forward(m, ws, d->x + (size_t)r0 * d->n_in, rows, NULL, err);
+        if (s == MLP_OK) s = mlp_loss(m, ws, 0, rows, &t, &loss, err);
+        if (s != MLP_OK) return s;
+        sum += (double)loss * rows;
     }
-    return sum / d->n;
+    *mse = sum / d->n;
+    return MLP_OK;
 }
 
 int rs_cmd_train(int argc, char **argv)
@@ -538,22 +545,24 @@ int rs_cmd_train(int argc, char **argv)
         fprintf(stderr, "reluserve train: cannot save %s: %s\n", o.out, err.msg);
         goto done;
     }
-    ws = mlp_workspace_create();
-    if (!ws) {
-        fprintf(stderr, "reluserve train: out of memory\n");
-        goto done;
-    }
     /* The summary printed below, like the training before it, never goes
      * through BLAS: the same numbers on every machine. */
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN);
-    if (d.labels) {
-        float acc = mlp_accuracy(m, ws, d.x, d.labels, d.n);
+    float acc = 0.0f;
+    double mse = 0.0;
+    mlp_status s = mlp_workspace_create(&ws, &err);
+    if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, &err);
+    if (s == MLP_OK)
+        s = d.labels ? mlp_accuracy(m, ws, d.x, d.labels, d.n, &acc, &err)
+                     : regression_mse(m, ws, &d, &mse, &err);
+    if (s != MLP_OK) {
+        fprintf(stderr, "reluserve train: saved %s, but cannot measure it: %s\n", o.out, err.msg);
+        goto done;
+    }
+    if (d.labels)
         printf("%s: training accuracy %.4f (%ld/%d), saved to %s\n", m->name, (double)acc,
                lround((double)acc * d.n), d.n, o.out);
-    } else {
-        printf("%s: training MSE %.6g over %d rows, saved to %s\n", m->name,
-               regression_mse(m, ws, &d), d.n, o.out);
-    }
+    else
+        printf("%s: training MSE %.6g over %d rows, saved to %s\n", m->name, mse, d.n, o.out);
     rc = RS_EXIT_OK;
 done:
     mlp_workspace_free(ws);

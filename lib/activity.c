@@ -14,13 +14,14 @@
 
 #include "internal.h"
 
-/* a must not hold counters already (free it first); on failure it is zeroed,
- * so mlp_activity_free on it is harmless. */
-mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m)
+/* On failure a is zeroed, so mlp_activity_free on it is harmless. */
+mlp_status mlp_activity_init(const mlp_model *m, mlp_activity *a, mlp_error *err)
 {
-    if (!a) return MLP_ERR_INVALID;
+    if (!a) return mlp_set_error(err, MLP_ERR_INVALID, "activity output pointer is NULL");
     memset(a, 0, sizeof *a);
-    if (!m || m->n_layers < 1 || m->n_layers > MLP_MAX_LAYERS) return MLP_ERR_INVALID;
+    if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
+    if (m->n_layers < 1 || m->n_layers > MLP_MAX_LAYERS)
+        return mlp_set_error(err, MLP_ERR_INVALID, "model has %d layers", m->n_layers);
     int h = m->n_layers - 1;
     if (h == 0) return MLP_OK;
     size_t total = 0;
@@ -36,7 +37,8 @@ mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m)
         free(a->nonfinite);
         free(counts);
         memset(a, 0, sizeof *a);
-        return MLP_ERR_NOMEM;
+        return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory for %zu activity counters",
+                             2 * total);
     }
     size_t off = 0;
     for (int l = 0; l < h; l++) {
@@ -69,13 +71,21 @@ void mlp_activity_reset(mlp_activity *a)
     a->rows = 0;
 }
 
-void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n)
+mlp_status mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n,
+                            mlp_error *err)
 {
-    /* A workspace of another shape, or rows it does not hold, add nothing. */
-    if (!a || !ws || n < 1 || row0 < 0 || row0 > ws->rows - n || ws->n_layers != a->n_layers + 1)
-        return;
-    for (int l = 0; l < a->n_layers; l++)
-        if (ws->units[l] != a->units[l]) return;
+    if (!a || !ws) return mlp_set_error(err, MLP_ERR_INVALID, "activity or workspace is NULL");
+    if (n < 1 || row0 < 0 || row0 > ws->rows - n)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "rows [%d, %lld) lie outside the last forward's %d rows", row0,
+                             (long long)row0 + n, ws->rows);
+    bool same = ws->n_layers == a->n_layers + 1;
+    for (int l = 0; same && l < a->n_layers; l++)
+        same = ws->units[l] == a->units[l];
+    if (!same)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "the workspace's last forward ran a model of another shape than "
+                             "the counters'");
     for (int l = 0; l < a->n_layers; l++) {
         int u = a->units[l];
         const float *z = ws->z[l] + (size_t)row0 * u;
@@ -89,19 +99,24 @@ void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n)
             }
     }
     a->rows += (uint64_t)n;
+    return MLP_OK;
 }
 
-void mlp_activity_merge(mlp_activity *a, const mlp_activity *b)
+mlp_status mlp_activity_merge(mlp_activity *a, const mlp_activity *b, mlp_error *err)
 {
-    if (!a || !b || a->n_layers != b->n_layers) return;
-    for (int l = 0; l < a->n_layers; l++)
-        if (a->units[l] != b->units[l]) return;
+    if (!a || !b) return mlp_set_error(err, MLP_ERR_INVALID, "activity counters are NULL");
+    bool same = a->n_layers == b->n_layers;
+    for (int l = 0; same && l < a->n_layers; l++)
+        same = a->units[l] == b->units[l];
+    if (!same)
+        return mlp_set_error(err, MLP_ERR_INVALID, "activity counters of another model shape");
     for (int l = 0; l < a->n_layers; l++)
         for (int j = 0; j < a->units[l]; j++) {
             a->active[l][j] += b->active[l][j];
             a->nonfinite[l][j] += b->nonfinite[l][j];
         }
     a->rows += b->rows;
+    return MLP_OK;
 }
 
 bool mlp_activity_never_active(const mlp_activity *a, int l, int j)

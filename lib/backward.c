@@ -82,15 +82,20 @@ static double row_lse(const float *z, int k, float *max_out)
 
 /* Refuses what the workspace or target cannot serve; changes nothing. */
 static mlp_status check_request(const mlp_model *m, const mlp_workspace *ws, int row0, int n,
-                                const mlp_target *t)
+                                const mlp_target *t, mlp_error *err)
 {
-    if (!m || !ws || !t || ws->rows == 0 || n < 1 || row0 < 0 || row0 > ws->rows - n)
-        return MLP_ERR_INVALID;
-    if (ws->n_layers != m->n_layers || ws->n_inputs != m->n_inputs || ws->n_params != m->n_params)
-        return MLP_ERR_INVALID;
-    for (int l = 0; l < m->n_layers; l++)
-        if (ws->units[l] != m->layers[l].out) return MLP_ERR_INVALID;
-    return mlp_target_check(m, t, n, NULL) == MLP_OK ? MLP_OK : MLP_ERR_INVALID;
+    if (!m || !ws || !t)
+        return mlp_set_error(err, MLP_ERR_INVALID, "model, workspace or target is NULL");
+    if (ws->rows == 0)
+        return mlp_set_error(err, MLP_ERR_INVALID, "the workspace holds no forward pass");
+    if (n < 1 || row0 < 0 || row0 > ws->rows - n)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "rows [%d, %lld) lie outside the last forward's %d rows", row0,
+                             (long long)row0 + n, ws->rows);
+    if (!mlp_workspace_matches(ws, m))
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "the workspace's last forward ran a model of another shape");
+    return mlp_target_check(m, t, n, err) == MLP_OK ? MLP_OK : MLP_ERR_INVALID;
 }
 
 /*
@@ -176,10 +181,14 @@ static double output_value(const mlp_model *m, const mlp_workspace *ws, int row0
     return NAN;
 }
 
-float mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n, const mlp_target *t)
+mlp_status mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n,
+                    const mlp_target *t, float *g, mlp_error *err)
 {
-    if (check_request(m, ws, row0, n, t) != MLP_OK) return NAN;
-    return (float)output_value(m, ws, row0, n, t, NULL);
+    if (!g) return mlp_set_error(err, MLP_ERR_INVALID, "loss output pointer is NULL");
+    mlp_status s = check_request(m, ws, row0, n, t, err);
+    if (s != MLP_OK) return s;
+    *g = (float)output_value(m, ws, row0, n, t, NULL);
+    return MLP_OK;
 }
 
 /* dZ_L from dA_L for MSE: elementwise f', or softmax's Jacobian per row. */
@@ -202,13 +211,10 @@ static void last_layer_backprop(const mlp_layer *ly, const float *z, const float
 }
 
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
-                        float *loss)
+                        float *loss, mlp_error *err)
 {
-    mlp_status s = check_request(m, ws, row0, n, t);
-    if (s != MLP_OK) {
-        if (loss) *loss = NAN;
-        return s;
-    }
+    mlp_status s = check_request(m, ws, row0, n, t, err);
+    if (s != MLP_OK) return s;
     int L = m->n_layers - 1;
     const mlp_layer *last = &m->layers[L];
     float *dz = ws->d0, *da = ws->d1;

@@ -83,13 +83,15 @@ static float saturated(mlp_activation act, const float *y, size_t count)
 }
 
 mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
-                        mlp_diagnostics *out)
+                        mlp_diagnostics *out, mlp_error *err)
 {
-    if (!m || !ws || !out || ws->rows == 0 || ws->n_layers != m->n_layers ||
-        ws->n_inputs != m->n_inputs || ws->n_params != m->n_params)
-        return MLP_ERR_INVALID;
-    for (int l = 0; l < m->n_layers; l++)
-        if (ws->units[l] != m->layers[l].out) return MLP_ERR_INVALID;
+    if (!m || !ws || !out)
+        return mlp_set_error(err, MLP_ERR_INVALID, "model, workspace or output is NULL");
+    if (ws->rows == 0)
+        return mlp_set_error(err, MLP_ERR_INVALID, "the workspace holds no forward pass");
+    if (!mlp_workspace_matches(ws, m))
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "the workspace's last forward ran a model of another shape");
     mlp_diag_params dp = p ? *p : mlp_diag_default_params();
     bool grads = ws->has_grad;
     int row0 = grads ? ws->grad_row0 : 0;

@@ -11,10 +11,13 @@
 #include "internal.h"
 #include "kernels.h"
 
-mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y)
+mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y,
+                       mlp_error *err)
 {
-    if (!m || !ws || !x || n < 1) return MLP_ERR_INVALID;
-    mlp_status s = mlp_workspace_reserve(ws, m, n);
+    if (!m || !ws || !x)
+        return mlp_set_error(err, MLP_ERR_INVALID, "model, workspace or x is NULL");
+    if (n < 1) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 1, got %d", n);
+    mlp_status s = mlp_workspace_reserve(ws, m, n, err);
     if (s != MLP_OK) return s;
 
     ws->rows = n;

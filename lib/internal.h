@@ -115,4 +115,8 @@ mlp_status mlp_buffer_grow(void **p, size_t *cap, size_t need, size_t elem);
  * or after buffers moved). */
 void mlp_workspace_layout(mlp_workspace *ws);
 
+/* Whether the last forward in ws ran a model of m's shape (so its Z, A and
+ * gradient buffers line up with m's layers). */
+bool mlp_workspace_matches(const mlp_workspace *ws, const mlp_model *m);
+
 #endif /* MLP_INTERNAL_H */

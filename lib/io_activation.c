@@ -15,7 +15,7 @@ mlp_status mlp_io_activation_json(const json_t *v, int l, int n_layers, const ch
     if (!json_is_string(v))
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT, "%s is %s, expected a string", what,
                            mlp_io_json_type(v));
-    if (!mlp_activation_parse(json_string_value(v), out))
+    if (mlp_activation_parse(json_string_value(v), out, NULL) != MLP_OK)
         return mlp_io_fail(err, origin, MLP_ERR_UNSUPPORTED,
                            "%s \"%s\" is not supported (expected relu, leaky_relu, sigmoid, tanh, "
                            "identity or softmax)",

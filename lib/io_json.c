@@ -229,7 +229,7 @@ static mlp_status parse_root(json_t *root, const char *origin, mlp_model **out, 
 
     mlp_model *m;
     mlp_error e;
-    s = mlp_model_create(&m, meta.input_size, spec, n_layers, &e);
+    s = mlp_model_create(meta.input_size, spec, n_layers, &m, &e);
     if (s != MLP_OK) return mlp_io_fail(err, origin, s, "%s", e.msg);
     if ((s = fill_params(layers, m, origin, err)) != MLP_OK ||
         (s = mlp_io_meta_apply(&meta, m, origin, err)) != MLP_OK) {
@@ -317,11 +317,14 @@ static mlp_status build_json(const mlp_model *m, const char *origin, mlp_strbuf 
     return MLP_OK;
 }
 
-char *mlp_model_to_json(const mlp_model *m)
+mlp_status mlp_model_to_json(const mlp_model *m, char **out, mlp_error *err)
 {
+    if (!out) return mlp_set_error(err, MLP_ERR_INVALID, "JSON output pointer is NULL");
+    *out = NULL;
     mlp_strbuf b;
-    if (build_json(m, NULL, &b, NULL) != MLP_OK) return NULL;
-    return b.data;
+    mlp_status s = build_json(m, NULL, &b, err);
+    if (s == MLP_OK) *out = b.data;
+    return s;
 }
 
 mlp_status mlp_model_save_json(const mlp_model *m, const char *path, mlp_error *err)

@@ -209,15 +209,15 @@ mlp_status mlp_io_meta_apply(const mlp_io_meta *meta, mlp_model *m, const char *
                              mlp_error *err)
 {
     m->task = meta->task;
-    if ((meta->name && mlp_model_set_name(m, meta->name) != MLP_OK) ||
-        mlp_model_set_io_names(m, meta->input_name, meta->output_name) != MLP_OK)
+    if ((meta->name && mlp_model_set_name(m, meta->name, NULL) != MLP_OK) ||
+        mlp_model_set_io_names(m, meta->input_name, meta->output_name, NULL) != MLP_OK)
         return mlp_io_fail(err, origin, MLP_ERR_NOMEM, "out of memory copying names");
     if (meta->labels) {
         const char **labels = malloc((size_t)m->n_outputs * sizeof *labels);
         if (!labels) return mlp_io_fail(err, origin, MLP_ERR_NOMEM, "out of memory copying labels");
         for (int i = 0; i < m->n_outputs; i++)
             labels[i] = json_string_value(json_array_get(meta->labels, (size_t)i));
-        mlp_status s = mlp_model_set_labels(m, labels);
+        mlp_status s = mlp_model_set_labels(m, labels, NULL);
         free(labels);
         if (s != MLP_OK)
             return mlp_io_fail(err, origin, s, "cannot copy labels: %s", mlp_status_str(s));

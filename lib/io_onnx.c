@@ -549,7 +549,7 @@ static mlp_status build(const plan *p, const char *config_json, size_t config_le
 
     mlp_model *m;
     mlp_error e;
-    if ((s = mlp_model_create(&m, p->l[0].in, spec, p->n, &e)) != MLP_OK) {
+    if ((s = mlp_model_create(p->l[0].in, spec, p->n, &m, &e)) != MLP_OK) {
         s = mlp_io_fail(err, origin, s, "%s", e.msg);
         goto done;
     }
@@ -559,7 +559,7 @@ static mlp_status build(const plan *p, const char *config_json, size_t config_le
         } else {
             char *in = mlp_onnx_span_dup(p->input->name),
                  *outn = mlp_onnx_span_dup(p->output->name);
-            if (!in || !outn || mlp_model_set_io_names(m, in, outn) != MLP_OK)
+            if (!in || !outn || mlp_model_set_io_names(m, in, outn, NULL) != MLP_OK)
                 s = mlp_io_fail(err, origin, MLP_ERR_NOMEM, "out of memory copying names");
             free(in);
             free(outn);

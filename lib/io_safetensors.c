@@ -376,7 +376,7 @@ static mlp_status build(const weights *w, const uint8_t *buffer, json_t *cfg, co
 
     mlp_model *m;
     mlp_error e;
-    if ((s = mlp_model_create(&m, n_inputs, spec, w->n_layers, &e)) != MLP_OK)
+    if ((s = mlp_model_create(n_inputs, spec, w->n_layers, &m, &e)) != MLP_OK)
         return mlp_io_fail(err, origin, s, "%s", e.msg);
     if ((s = fill_params(w, buffer, m, origin, err)) != MLP_OK ||
         (s = mlp_io_meta_apply(&meta, m, config_origin, err)) != MLP_OK) {

@@ -1,28 +1,51 @@
 /*
  * libmlp — a small, exact, thread-safe library for ReLU multilayer perceptrons.
  *
- * A quick tour:
+ * A quick tour (tests/unit/lib/test_tutorial.c compiles and runs it as written):
  *
- *     mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0},
- *                              {3, MLP_ACT_SOFTMAX, 0}};
- *     mlp_model *m;
- *     mlp_error err;
- *     if (mlp_model_create(&m, 4, spec, 3, &err) != MLP_OK) puts(err.msg);
- *     mlp_model_init(m, MLP_INIT_HE_NORMAL, 42);           // or mlp_model_load()
+ *     int tour(void)
+ *     {
+ *         mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0},
+ *                                  {3, MLP_ACT_SOFTMAX, 0}};
+ *         float x[4] = {5.1f, 3.5f, 1.4f, 0.2f}, y[3];
+ *         int label = 0;
+ *         mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &label};
+ *         mlp_diagnostics d;
+ *         mlp_model *m = NULL;
+ *         mlp_workspace *ws = NULL;
+ *         mlp_error err;
  *
- *     mlp_workspace *ws = mlp_workspace_create();          // one per thread
- *     float y[3];
- *     mlp_forward(m, ws, x, 1, y);                         // outputs for one row
- *     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &label};
- *     mlp_backward(m, ws, 0, 1, &t);                       // dg/dW, dg/db, dg/dX
- *     mlp_diagnostics d;
- *     mlp_diagnose(m, ws, NULL, &d);                       // dead units, grad norms
+ *         mlp_status s = mlp_model_create(4, spec, 3, &m, &err); // or mlp_model_load()
+ *         if (s == MLP_OK) s = mlp_model_init(m, MLP_INIT_HE_NORMAL, 42, &err);
+ *         if (s == MLP_OK) s = mlp_workspace_create(&ws, &err);  // one per thread
+ *         if (s == MLP_OK) s = mlp_forward(m, ws, x, 1, y, &err); // outputs of one row
+ *         if (s == MLP_OK) s = mlp_backward(m, ws, 0, 1, &t, NULL, &err); // dg/dW, dg/dX
+ *         if (s == MLP_OK) s = mlp_diagnose(m, ws, NULL, &d, &err); // dead units, norms
+ *         if (s != MLP_OK) fprintf(stderr, "%s: %s\n", mlp_status_str(s), err.msg);
+ *         mlp_workspace_free(ws);
+ *         mlp_model_free(m);
+ *         return s == MLP_OK ? 0 : 1;
+ *     }
+ *
+ * One convention for every call:
+ * - A call that can fail returns mlp_status (MLP_OK is 0) and takes an
+ *   mlp_error *err last, which may be NULL; on failure err holds a message
+ *   naming what was wrong. No call signals failure with NaN, NULL or a count,
+ *   and none fails silently. Calls without a status cannot fail: getters,
+ *   pure functions and the *_free functions (which accept NULL).
+ * - Arguments run: the object the call is about (the model, then the
+ *   workspace it computes in; for mlp_workspace_*, mlp_activity_* and
+ *   mlp_rng_* calls, that object), then the inputs, then the outputs (what
+ *   the call produces), then err. When a call fails its outputs are
+ *   unspecified, except that what it was creating is left NULL (mlp_model **,
+ *   mlp_workspace **, char **) or empty (mlp_activity_init), so freeing it is
+ *   harmless.
  *
  * Ownership and threads: a model is read-only once created or loaded (only the
  * training functions write its parameters) and may be shared by any number of
  * threads. All scratch memory lives in an mlp_workspace, which belongs to one
  * thread at a time. The library keeps no global state, starts no threads and
- * never exits: every failure is an mlp_status plus a message in mlp_error.
+ * never exits.
  */
 #ifndef MLP_H
 #define MLP_H
@@ -78,9 +101,10 @@ typedef enum {
  * PyTorch's and ONNX's default. */
 #define MLP_LEAKY_RELU_ALPHA 0.01f
 
-/* "relu", "leaky_relu", ... and back; parse returns false for unknown names. */
+/* "relu", "leaky_relu", ... and back; parse refuses an unknown name with
+ * MLP_ERR_INVALID. */
 const char *mlp_activation_name(mlp_activation a);
-bool mlp_activation_parse(const char *name, mlp_activation *out);
+mlp_status mlp_activation_parse(const char *name, mlp_activation *out, mlp_error *err);
 /* ReLU and leaky ReLU: the layers dead-unit and sparsity statistics apply to. */
 bool mlp_activation_is_relu_family(mlp_activation a);
 
@@ -124,18 +148,21 @@ typedef struct mlp_model {
  * when the last activation is softmax and regression otherwise. Refuses softmax
  * anywhere but the last layer, zero or over-limit sizes, and alpha outside
  * [0, 1) for leaky_relu. */
-mlp_status mlp_model_create(mlp_model **out, int n_inputs, const mlp_layer_spec *layers,
-                            int n_layers, mlp_error *err);
+mlp_status mlp_model_create(int n_inputs, const mlp_layer_spec *layers, int n_layers,
+                            mlp_model **out, mlp_error *err);
 void mlp_model_free(mlp_model *m);
 
 /* Deep copy (used by training on a copy while a server keeps serving). */
 mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err);
 
-/* Metadata setters; each copies its argument. labels: n_outputs strings or NULL.
- * mean/std: n_inputs values or NULL to clear; std values must be > 0. */
-mlp_status mlp_model_set_name(mlp_model *m, const char *name);
-mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *output);
-mlp_status mlp_model_set_labels(mlp_model *m, const char *const *labels);
+/* Metadata setters; each copies its argument and leaves the model as it was
+ * when it fails. labels: n_outputs strings or NULL to clear. mean/std:
+ * n_inputs values or NULL to clear; mean values finite, std values finite
+ * and > 0. */
+mlp_status mlp_model_set_name(mlp_model *m, const char *name, mlp_error *err);
+mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *output,
+                                  mlp_error *err);
+mlp_status mlp_model_set_labels(mlp_model *m, const char *const *labels, mlp_error *err);
 mlp_status mlp_model_set_standardization(mlp_model *m, const float *mean, const float *std,
                                          mlp_error *err);
 
@@ -180,8 +207,9 @@ typedef enum {
     MLP_INIT_XAVIER_UNIFORM, /* U(+-sqrt(6/(fan_in+fan_out))) */
 } mlp_init;
 
-/* Draws every weight, zeroes every bias. Same seed, same bits. */
-void mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed);
+/* Draws every weight, zeroes every bias. Same seed, same bits. Refuses an
+ * unknown scheme. */
+mlp_status mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed, mlp_error *err);
 
 /* -------------------------------------------------------------- workspace */
 
@@ -194,12 +222,13 @@ void mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed);
  */
 typedef struct mlp_workspace mlp_workspace;
 
-mlp_workspace *mlp_workspace_create(void);
+/* An empty workspace (it allocates on first use, or at reserve). */
+mlp_status mlp_workspace_create(mlp_workspace **out, mlp_error *err);
 void mlp_workspace_free(mlp_workspace *ws);
 /* Makes room for n_rows of model m now, so later calls do not allocate.
  * Growth keeps the last results but may move them: pointers obtained from
  * ws before (outputs, gradients, diagnostics) must be fetched again. */
-mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows);
+mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows, mlp_error *err);
 /* Bytes currently held. */
 size_t mlp_workspace_bytes(const mlp_workspace *ws);
 /*
@@ -211,10 +240,11 @@ size_t mlp_workspace_bytes(const mlp_workspace *ws);
  * model (gradients, per-layer arrays) stay. When something shrinks, the
  * results of the last forward/backward are dropped (pointers into them become
  * invalid, mlp_workspace_rows is 0); when nothing is larger, nothing changes.
- * Returns the bytes given back. If re-making a buffer fails it stays empty and
- * the next forward allocates it.
+ * freed (may be NULL) receives the bytes given back. If re-making a buffer
+ * fails it stays empty and the next forward allocates it.
  */
-size_t mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows);
+mlp_status mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows, size_t *freed,
+                                mlp_error *err);
 
 /* Results of the last forward pass; valid until the next forward on ws. */
 const float *mlp_workspace_output(const mlp_workspace *ws);               /* n x out */
@@ -237,7 +267,8 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws);
  * output is then read with mlp_workspace_output. May allocate only when ws is
  * smaller than (m, n).
  */
-mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y);
+mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y,
+                       mlp_error *err);
 
 /*
  * Kernel selection for the products of forward (Y = X·Wᵀ + b) and backward
@@ -250,7 +281,7 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
  */
 typedef enum { MLP_KERNEL_AUTO = 0, MLP_KERNEL_OWN, MLP_KERNEL_BLAS } mlp_kernel;
 /* Per-workspace choice; default AUTO (mlp_train and the server use OWN). */
-void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k);
+mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *err);
 /* keep = true (the default): mlp_backward forms dg/dW and dg/db for
  * mlp_workspace_param_grad (training needs them). keep = false, norms-only
  * mode for serving: backward computes only ||dg/dW_l||_F and ||dg/db_l|| per
@@ -258,7 +289,7 @@ void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k);
  * cheaper than the out x in product), plus ||dg/dA_l|| and dg/dX as always;
  * mlp_diagnose reports the same norms (to float32 rounding) in both modes, and
  * mlp_workspace_param_grad returns NULL. Takes effect at the next backward. */
-void mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep);
+mlp_status mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep, mlp_error *err);
 /* Rows at or above which AUTO picks cblas_sgemm for the forward product. */
 int mlp_kernel_crossover_rows(int in, int out);
 
@@ -318,15 +349,19 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
  * those rows had been forwarded alone (so a dynamic batcher can split a merged
  * batch into per-request gradients exactly). Writes dg/dW and dg/db (unless
  * ws is in norms-only mode), their per-layer norms, dg/dX and ||dg/dA_l||
- * into ws. loss (may be NULL) receives g's loss, or NAN for
- * MAX_LOGIT. Returns MLP_ERR_INVALID for what mlp_target_check refuses.
+ * into ws. loss (may be NULL) receives g's loss; MAX_LOGIT is not a loss and
+ * gives NAN there (mlp_loss gives its g). MLP_ERR_INVALID for what
+ * mlp_target_check refuses, for rows outside the last forward and for a
+ * workspace last forwarded with another model's shape.
  */
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
-                        float *loss);
+                        float *loss, mlp_error *err);
 
-/* Loss alone for rows of the last forward (used by training and tests); for
- * MAX_LOGIT, g itself. NAN for an impossible request (as mlp_backward refuses). */
-float mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n, const mlp_target *t);
+/* g alone for rows of the last forward (used by training and tests): the loss,
+ * or for MAX_LOGIT the sum of the rows' largest logits. Refuses what
+ * mlp_backward refuses. */
+mlp_status mlp_loss(const mlp_model *m, const mlp_workspace *ws, int row0, int n,
+                    const mlp_target *t, float *g, mlp_error *err);
 
 /* ------------------------------------------------------------ diagnostics */
 
@@ -386,7 +421,7 @@ mlp_diag_params mlp_diag_default_params(void);
  * next forward/backward/diagnose on it. Never allocates after reserve.
  */
 mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
-                        mlp_diagnostics *out);
+                        mlp_diagnostics *out, mlp_error *err);
 
 /*
  * Per-unit activity counts across batches: for every hidden unit, on how many
@@ -403,13 +438,17 @@ typedef struct {
     uint64_t rows;        /* rows seen */
 } mlp_activity;
 
-mlp_status mlp_activity_init(mlp_activity *a, const mlp_model *m);
+/* Zeroed counters for the hidden layers of m, in out (which must not hold
+ * counters already: free it first). */
+mlp_status mlp_activity_init(const mlp_model *m, mlp_activity *out, mlp_error *err);
 void mlp_activity_free(mlp_activity *a);
 void mlp_activity_reset(mlp_activity *a);
-/* Adds forward rows [row0, row0+n) of ws. */
-void mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n);
-/* a += b (same model shape). */
-void mlp_activity_merge(mlp_activity *a, const mlp_activity *b);
+/* Adds forward rows [row0, row0+n) of ws. Refuses rows ws does not hold and a
+ * workspace last forwarded through a model of another shape, adding nothing. */
+mlp_status mlp_activity_add(mlp_activity *a, const mlp_workspace *ws, int row0, int n,
+                            mlp_error *err);
+/* a += b. Refuses counters of another model shape, changing nothing. */
+mlp_status mlp_activity_merge(mlp_activity *a, const mlp_activity *b, mlp_error *err);
 /* Unit j of layer l never active in the counted rows: rows were counted, and
  * its Z was finite and <= 0 on every one of them. */
 bool mlp_activity_never_active(const mlp_activity *a, int l, int j);
@@ -465,8 +504,9 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
 
 /* Fraction of rows whose predicted class equals the label: the argmax
  * output, or for a one-output classifier 1 when its logit is > 0 (sigmoid
- * > 0.5) and 0 otherwise. */
-float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels, int n);
+ * > 0.5) and 0 otherwise. Runs mlp_forward on ws in chunks. */
+mlp_status mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels,
+                        int n, float *accuracy, mlp_error *err);
 
 /* ------------------------------------------------------------ float text */
 
@@ -489,8 +529,8 @@ mlp_status mlp_model_load_json(const char *path, mlp_model **out, mlp_error *err
 mlp_status mlp_model_parse_json(const char *text, size_t len, const char *origin, mlp_model **out,
                                 mlp_error *err);
 mlp_status mlp_model_save_json(const mlp_model *m, const char *path, mlp_error *err);
-/* The same document as a malloc'd string (caller frees). */
-char *mlp_model_to_json(const mlp_model *m);
+/* The same document as a malloc'd string in *out (caller frees). */
+mlp_status mlp_model_to_json(const mlp_model *m, char **out, mlp_error *err);
 
 /* safetensors weights (F32, F64, F16, BF16; torch.nn.Sequential names) plus the
  * config.json that says what they mean. */

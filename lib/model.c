@@ -70,8 +70,8 @@ static mlp_status check_layer(int l, int n_layers, int units, mlp_activation act
     return MLP_OK;
 }
 
-mlp_status mlp_model_create(mlp_model **out, int n_inputs, const mlp_layer_spec *layers,
-                            int n_layers, mlp_error *err)
+mlp_status mlp_model_create(int n_inputs, const mlp_layer_spec *layers, int n_layers,
+                            mlp_model **out, mlp_error *err)
 {
     if (!out) return mlp_set_error(err, MLP_ERR_INVALID, "model output pointer is NULL");
     *out = NULL;
@@ -155,7 +155,7 @@ mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err)
         spec[l].alpha = m->layers[l].alpha;
     }
     mlp_model *c;
-    mlp_status s = mlp_model_create(&c, m->n_inputs, spec, m->n_layers, err);
+    mlp_status s = mlp_model_create(m->n_inputs, spec, m->n_layers, &c, err);
     if (s != MLP_OK) return s;
     if (c->n_params != m->n_params) {
         mlp_model_free(c);
@@ -163,15 +163,10 @@ mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err)
     }
     memcpy(c->params, m->params, m->n_params * sizeof *m->params);
     c->task = m->task;
-    s = mlp_model_set_name(c, m->name);
-    if (s == MLP_OK) s = mlp_model_set_io_names(c, m->input_name, m->output_name);
-    if (s == MLP_OK) s = mlp_model_set_labels(c, (const char *const *)m->labels);
-    if (s != MLP_OK) {
-        mlp_model_free(c);
-        return mlp_set_error(err, s, "cannot copy the model's names or labels: %s",
-                             mlp_status_str(s));
-    }
-    s = mlp_model_set_standardization(c, m->input_mean, m->input_std, err);
+    s = mlp_model_set_name(c, m->name, err);
+    if (s == MLP_OK) s = mlp_model_set_io_names(c, m->input_name, m->output_name, err);
+    if (s == MLP_OK) s = mlp_model_set_labels(c, (const char *const *)m->labels, err);
+    if (s == MLP_OK) s = mlp_model_set_standardization(c, m->input_mean, m->input_std, err);
     if (s != MLP_OK) {
         mlp_model_free(c);
         return s;
@@ -180,24 +175,26 @@ mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err)
     return MLP_OK;
 }
 
-mlp_status mlp_model_set_name(mlp_model *m, const char *name)
+mlp_status mlp_model_set_name(mlp_model *m, const char *name, mlp_error *err)
 {
-    if (!m || !name) return MLP_ERR_INVALID;
+    if (!m || !name) return mlp_set_error(err, MLP_ERR_INVALID, "model or name is NULL");
     char *d = dup_str(name);
-    if (!d) return MLP_ERR_NOMEM;
+    if (!d) return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory copying the name");
     free(m->name);
     m->name = d;
     return MLP_OK;
 }
 
-mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *output)
+mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *output,
+                                  mlp_error *err)
 {
-    if (!m || !input || !output) return MLP_ERR_INVALID;
+    if (!m || !input || !output)
+        return mlp_set_error(err, MLP_ERR_INVALID, "model, input or output name is NULL");
     char *i = dup_str(input), *o = dup_str(output);
     if (!i || !o) {
         free(i);
         free(o);
-        return MLP_ERR_NOMEM;
+        return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory copying the input/output names");
     }
     free(m->input_name);
     free(m->output_name);
@@ -206,21 +203,25 @@ mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *o
     return MLP_OK;
 }
 
-mlp_status mlp_model_set_labels(mlp_model *m, const char *const *labels)
+mlp_status mlp_model_set_labels(mlp_model *m, const char *const *labels, mlp_error *err)
 {
-    if (!m) return MLP_ERR_INVALID;
+    if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
     char **copy = NULL;
     if (labels) {
-        if (m->n_outputs < 1 || m->n_outputs > MLP_MAX_UNITS) return MLP_ERR_INVALID;
+        if (m->n_outputs < 1 || m->n_outputs > MLP_MAX_UNITS)
+            return mlp_set_error(err, MLP_ERR_INVALID, "model has %d outputs", m->n_outputs);
         for (int i = 0; i < m->n_outputs; i++)
-            if (!labels[i]) return MLP_ERR_INVALID;
+            if (!labels[i])
+                return mlp_set_error(err, MLP_ERR_INVALID,
+                                     "label %d is NULL (a model with %d outputs needs %d labels)",
+                                     i, m->n_outputs, m->n_outputs);
         copy = calloc((size_t)m->n_outputs, sizeof *copy);
-        if (!copy) return MLP_ERR_NOMEM;
+        if (!copy) return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory copying labels");
         for (int i = 0; i < m->n_outputs; i++) {
             copy[i] = dup_str(labels[i]);
             if (!copy[i]) {
                 free_labels(copy, m->n_outputs);
-                return MLP_ERR_NOMEM;
+                return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory copying labels");
             }
         }
     }

@@ -51,16 +51,19 @@ const char *mlp_activation_name(mlp_activation a)
     return activation_names[a];
 }
 
-bool mlp_activation_parse(const char *name, mlp_activation *out)
+mlp_status mlp_activation_parse(const char *name, mlp_activation *out, mlp_error *err)
 {
-    if (!name) return false;
+    if (!name) return mlp_set_error(err, MLP_ERR_INVALID, "activation name is NULL");
     for (int i = 0; i < N_ACTIVATIONS; i++) {
         if (strcmp(name, activation_names[i]) == 0) {
             if (out) *out = (mlp_activation)i;
-            return true;
+            return MLP_OK;
         }
     }
-    return false;
+    return mlp_set_error(err, MLP_ERR_INVALID,
+                         "unknown activation \"%.64s\" (expected relu, leaky_relu, sigmoid, "
+                         "tanh, identity or softmax)",
+                         name);
 }
 
 bool mlp_activation_is_relu_family(mlp_activation a)

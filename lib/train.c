@@ -87,16 +87,18 @@ static int argmax_row(const float *row, int k)
  * decided on z (σ of a tiny z rounds to exactly 0.5 in float); its reference
  * class for a target t (the probability of class 1) is t > 1/2, the argmax of
  * (1-t, t). Forwards in chunks so the workspace never needs more than
- * TRAIN_EVAL_CHUNK rows. NAN on failure.
+ * TRAIN_EVAL_CHUNK rows.
  */
-static float accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const float *x,
-                              const int *labels, const float *targets, int n)
+static mlp_status accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const float *x,
+                                   const int *labels, const float *targets, int n, float *accuracy,
+                                   mlp_error *err)
 {
     long right = 0;
     const bool binary = mlp_model_classes(m) == 2 && m->n_outputs == 1;
     for (int r0 = 0; r0 < n; r0 += TRAIN_EVAL_CHUNK) {
         int rows = n - r0 < TRAIN_EVAL_CHUNK ? n - r0 : TRAIN_EVAL_CHUNK;
-        if (mlp_forward(m, ws, x + (size_t)r0 * m->n_inputs, rows, NULL) != MLP_OK) return NAN;
+        mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * m->n_inputs, rows, NULL, err);
+        if (s != MLP_OK) return s;
         const float *y = mlp_workspace_output(ws);
         if (binary) {
             const float *z = mlp_workspace_preactivation(ws, m->n_layers - 1);
@@ -112,13 +114,18 @@ static float accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const float
             if (argmax_row(y + (size_t)i * m->n_outputs, m->n_outputs) == want) right++;
         }
     }
-    return (float)((double)right / (double)n);
+    *accuracy = (float)((double)right / (double)n);
+    return MLP_OK;
 }
 
-float mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels, int n)
+mlp_status mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels,
+                        int n, float *accuracy, mlp_error *err)
 {
-    if (!m || !ws || !x || !labels || n <= 0) return NAN;
-    return accuracy_chunked(m, ws, x, labels, NULL, n);
+    if (!m || !ws || !x || !labels || !accuracy)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "model, workspace, x, labels or accuracy pointer is NULL");
+    if (n < 1) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 1, got %d", n);
+    return accuracy_chunked(m, ws, x, labels, NULL, n, accuracy, err);
 }
 
 /* ---------------------------------------------------------- optimisers */
@@ -245,10 +252,12 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
                                 const mlp_train_params *p, mlp_error *err)
 {
     memset(b, 0, sizeof *b);
-    b->ws = mlp_workspace_create();
+    mlp_status s = mlp_workspace_create(&b->ws, err);
+    if (s != MLP_OK) return s;
     /* Own kernels only: their fixed summation order gives the same bits on
      * every machine, whatever BLAS build and CPU kernel it would pick. */
-    if (b->ws) mlp_workspace_set_kernel(b->ws, MLP_KERNEL_OWN);
+    s = mlp_workspace_set_kernel(b->ws, MLP_KERNEL_OWN, err);
+    if (s != MLP_OK) return s;
     b->st.m1 = calloc(m->n_params, sizeof(float));
     if (p->optimizer == MLP_OPT_ADAM) b->st.m2 = calloc(m->n_params, sizeof(float));
     b->order = malloc((size_t)n * sizeof(int));
@@ -257,15 +266,15 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
         b->lb = malloc((size_t)bs * sizeof(int));
     else
         b->tb = malloc((size_t)bs * (size_t)m->n_outputs * sizeof(float));
-    if (!b->ws || !b->st.m1 || (p->optimizer == MLP_OPT_ADAM && !b->st.m2) || !b->order || !b->xb ||
+    if (!b->st.m1 || (p->optimizer == MLP_OPT_ADAM && !b->st.m2) || !b->order || !b->xb ||
         (labels ? !b->lb : !b->tb))
         return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory for training buffers");
     /* Room for a mini-batch and for the evaluation chunks, so the epoch loop
      * never grows the workspace. */
     int eval_rows = n < TRAIN_EVAL_CHUNK ? n : TRAIN_EVAL_CHUNK;
     int rows = bs > eval_rows ? bs : eval_rows;
-    if (mlp_workspace_reserve(b->ws, m, rows) != MLP_OK)
-        return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory for a %d-row workspace", rows);
+    s = mlp_workspace_reserve(b->ws, m, rows, err);
+    if (s != MLP_OK) return s;
     for (int i = 0; i < n; i++)
         b->order[i] = i;
     return MLP_OK;
@@ -343,11 +352,11 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
             int rows = n - r0 < bs ? n - r0 : bs;
             batch_gather(&b, m, x, labels, targets, r0, rows);
             float loss = NAN;
-            s = mlp_forward(m, b.ws, b.xb, rows, NULL);
-            if (s == MLP_OK) s = mlp_backward(m, b.ws, 0, rows, &tgt, &loss);
+            mlp_error e;
+            s = mlp_forward(m, b.ws, b.xb, rows, NULL, &e);
+            if (s == MLP_OK) s = mlp_backward(m, b.ws, 0, rows, &tgt, &loss, &e);
             if (s != MLP_OK) {
-                mlp_set_error(err, s, "epoch %d: forward/backward failed (%s)", epoch,
-                              mlp_status_str(s));
+                mlp_set_error(err, s, "epoch %d: %s", epoch, e.msg);
                 goto done;
             }
             if (!isfinite(loss)) {
@@ -362,13 +371,18 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
             loss_sum += (double)loss * rows;
             if (r0 + rows >= n && p.on_epoch) {
                 mlp_diagnostics d;
-                if (mlp_diagnose(m, b.ws, NULL, &d) == MLP_OK) es.dead_fraction = d.dead_fraction;
+                s = mlp_diagnose(m, b.ws, NULL, &d, err);
+                if (s != MLP_OK) goto done;
+                es.dead_fraction = d.dead_fraction;
             }
             es.grad_norm = step_take(m, &b, &p);
         }
         if (!p.on_epoch) continue;
         es.loss = (float)(loss_sum / n);
-        if (classify) es.accuracy = accuracy_chunked(m, b.ws, x, labels, targets, n);
+        if (classify) {
+            s = accuracy_chunked(m, b.ws, x, labels, targets, n, &es.accuracy, err);
+            if (s != MLP_OK) goto done;
+        }
         if (!p.on_epoch(&es, p.user)) break;
     }
     s = MLP_OK;

@@ -36,14 +36,15 @@ mlp_status mlp_buffer_grow(void **p, size_t *cap, size_t need, size_t elem)
     return MLP_OK;
 }
 
-mlp_workspace *mlp_workspace_create(void)
+mlp_status mlp_workspace_create(mlp_workspace **out, mlp_error *err)
 {
+    if (!out) return mlp_set_error(err, MLP_ERR_INVALID, "workspace output pointer is NULL");
     mlp_workspace *ws = calloc(1, sizeof *ws);
-    if (ws) {
-        ws->kernel = MLP_KERNEL_AUTO;
-        ws->param_grads = true;
-    }
-    return ws;
+    *out = ws;
+    if (!ws) return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory allocating a workspace");
+    ws->kernel = MLP_KERNEL_AUTO;
+    ws->param_grads = true;
+    return MLP_OK;
 }
 
 void mlp_workspace_free(mlp_workspace *ws)
@@ -78,6 +79,15 @@ void mlp_workspace_layout(mlp_workspace *ws)
     }
 }
 
+bool mlp_workspace_matches(const mlp_workspace *ws, const mlp_model *m)
+{
+    if (ws->n_layers != m->n_layers || ws->n_inputs != m->n_inputs || ws->n_params != m->n_params)
+        return false;
+    for (int l = 0; l < m->n_layers; l++)
+        if (ws->units[l] != m->layers[l].out) return false;
+    return true;
+}
+
 static size_t sum_units(const mlp_model *m)
 {
     size_t s = 0;
@@ -86,9 +96,10 @@ static size_t sum_units(const mlp_model *m)
     return s;
 }
 
-mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows)
+mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_rows, mlp_error *err)
 {
-    if (!ws || !m || n_rows < 0) return MLP_ERR_INVALID;
+    if (!ws || !m) return mlp_set_error(err, MLP_ERR_INVALID, "workspace or model is NULL");
+    if (n_rows < 0) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 0, got %d", n_rows);
     size_t rows = (size_t)n_rows, su = sum_units(m), layers = (size_t)m->n_layers;
     size_t widest = rows * (size_t)m->max_units, inputs = rows * (size_t)m->n_inputs;
     /* A failed grow leaves its buffer and capacity as they were, so a failed
@@ -117,7 +128,9 @@ mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_ro
         s = mlp_buffer_grow((void **)&ws->diag, &ws->diag_cap, layers, sizeof(mlp_layer_diag));
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->dead_units, &ws->dead_cap, su, sizeof(int));
     if (ws->rows > 0) mlp_workspace_layout(ws); /* zbuf/abuf may have moved */
-    return s;
+    if (s != MLP_OK)
+        return mlp_set_error(err, s, "out of memory reserving a workspace for %d rows", n_rows);
+    return MLP_OK;
 }
 
 /* Frees *p and re-makes it with room for need elements when it holds more;
@@ -133,9 +146,11 @@ static size_t buffer_shrink(void **p, size_t *cap, size_t need, size_t elem)
     return before - *cap * elem;
 }
 
-size_t mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows)
+mlp_status mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows,
+                                size_t *freed_out, mlp_error *err)
 {
-    if (!ws || !m || n_rows < 0) return 0;
+    if (!ws || !m) return mlp_set_error(err, MLP_ERR_INVALID, "workspace or model is NULL");
+    if (n_rows < 0) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 0, got %d", n_rows);
     size_t rows = (size_t)n_rows, su = sum_units(m);
     size_t widest = rows * (size_t)m->max_units, inputs = rows * (size_t)m->n_inputs;
     size_t freed = 0;
@@ -152,7 +167,8 @@ size_t mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_rows)
         ws->has_grad = false;
         ws->has_loss = false;
     }
-    return freed;
+    if (freed_out) *freed_out = freed;
+    return MLP_OK;
 }
 
 size_t mlp_workspace_bytes(const mlp_workspace *ws)
@@ -200,12 +216,18 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws)
     return ws && ws->has_grad ? ws->dx : NULL;
 }
 
-void mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k)
+mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *err)
 {
-    if (ws) ws->kernel = k;
+    if (!ws) return mlp_set_error(err, MLP_ERR_INVALID, "workspace is NULL");
+    if ((int)k < (int)MLP_KERNEL_AUTO || (int)k > (int)MLP_KERNEL_BLAS)
+        return mlp_set_error(err, MLP_ERR_INVALID, "unknown kernel choice %d", (int)k);
+    ws->kernel = k;
+    return MLP_OK;
 }
 
-void mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep)
+mlp_status mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep, mlp_error *err)
 {
-    if (ws) ws->param_grads = keep; /* takes effect at the next backward */
+    if (!ws) return mlp_set_error(err, MLP_ERR_INVALID, "workspace is NULL");
+    ws->param_grads = keep; /* takes effect at the next backward */
+    return MLP_OK;
 }

@@ -21,16 +21,15 @@ int rs_infer_scratch_init(rs_infer_scratch *s)
 {
     s->x = NULL;
     s->x_cap = 0;
-    s->ws = mlp_workspace_create();
-    if (s->ws == NULL) return -1;
+    if (mlp_workspace_create(&s->ws, NULL) != MLP_OK) return -1;
     /* Our own kernel computes every row in one fixed order whatever the batch
      * (cblas_sgemm does not: OpenBLAS blocks differently with the row count),
      * so a request's outputs and diagnostics are bit-identical however the
      * batcher merged it — the promise of dynamic batching here. */
-    mlp_workspace_set_kernel(s->ws, MLP_KERNEL_OWN);
+    if (mlp_workspace_set_kernel(s->ws, MLP_KERNEL_OWN, NULL) != MLP_OK) return -1;
     /* Responses carry gradient norms, never the gradients themselves, so the
      * backward pass skips forming dg/dW (see mlp_workspace_set_param_grads). */
-    mlp_workspace_set_param_grads(s->ws, false);
+    if (mlp_workspace_set_param_grads(s->ws, false, NULL) != MLP_OK) return -1;
     return 0;
 }
 
@@ -54,7 +53,8 @@ size_t rs_infer_scratch_trim(rs_infer_scratch *s, const mlp_model *m, int batch_
         s->x = keep_x ? malloc(keep_x * sizeof(float)) : NULL;
         s->x_cap = s->x ? keep_x : 0;
     }
-    freed += mlp_workspace_shrink(s->ws, m, keep_rows);
+    size_t ws_freed = 0;
+    if (mlp_workspace_shrink(s->ws, m, keep_rows, &ws_freed, NULL) == MLP_OK) freed += ws_freed;
 #ifdef __GLIBC__
     /* Blocks under glibc's (adaptive, up to 32 MiB) mmap threshold come from
      * an arena, and free() keeps their pages; give them to the system now,
@@ -137,13 +137,17 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
         x = s->x;
     }
 
-    mlp_status st = mlp_forward(m, s->ws, x, (int)total, NULL);
+    mlp_error e;
+    mlp_status st = mlp_forward(m, s->ws, x, (int)total, NULL, &e);
     if (st != MLP_OK) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "forward pass failed: %s", mlp_status_str(st));
+        char msg[640];
+        snprintf(msg, sizeof msg, "forward pass failed: %s", e.msg);
         return batch_fail(items, n, msg);
     }
-    if (activity != NULL) mlp_activity_add(activity, s->ws, 0, (int)total);
+    /* The counters were made for this model (rs_monitor), so adding cannot
+     * fail; if it ever did, the activity statistics would miss a batch,
+     * never the response. */
+    if (activity != NULL) (void)mlp_activity_add(activity, s->ws, 0, (int)total, NULL);
 
     /* The output buffer belongs to ws and is overwritten by nothing below
      * (backward and diagnose leave the forward results in place). */
@@ -165,10 +169,10 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
             continue;
         }
         if (req->diag != RS_DIAG_NONE) {
-            st = mlp_backward(m, s->ws, row0, req->rows, &t, NULL);
-            if (st == MLP_OK) st = mlp_diagnose(m, s->ws, dp, &d);
+            st = mlp_backward(m, s->ws, row0, req->rows, &t, NULL, &e);
+            if (st == MLP_OK) st = mlp_diagnose(m, s->ws, dp, &d, &e);
             if (st != MLP_OK) {
-                snprintf(msg, sizeof msg, "diagnostics failed: %s", mlp_status_str(st));
+                snprintf(msg, sizeof msg, "diagnostics failed: %s", e.msg);
                 item_fail(it, 500, msg);
                 row0 += req->rows;
                 continue;

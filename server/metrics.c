@@ -216,7 +216,7 @@ static void render_version_gauges(rs_registry *r, rs_buf *out)
     for (int i = 0; i < n; i++) {
         if (!vs[i]->model || !vs[i]->monitor) continue;
         mlp_activity a;
-        if (mlp_activity_init(&a, vs[i]->model) != MLP_OK) continue;
+        if (mlp_activity_init(vs[i]->model, &a, NULL) != MLP_OK) continue;
         rs_monitor_snapshot(vs[i]->monitor, &a);
         for (int l = 0; l < a.n_layers; l++) {
             rs_buf_puts(out, "reluserve_never_active_fraction{model=\"");

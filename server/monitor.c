@@ -42,7 +42,7 @@ rs_monitor *rs_monitor_create(const mlp_model *m, int window_s)
     pthread_mutex_init(&mon->lock, NULL);
     for (int b = 0; b < RS_MONITOR_BUCKETS; b++) {
         mon->epoch[b] = -1;
-        if (mlp_activity_init(&mon->buckets[b], m) != MLP_OK) {
+        if (mlp_activity_init(m, &mon->buckets[b], NULL) != MLP_OK) {
             for (int k = 0; k < b; k++)
                 mlp_activity_free(&mon->buckets[k]);
             pthread_mutex_destroy(&mon->lock);
@@ -77,7 +77,7 @@ mlp_activity *rs_monitor_borrow(rs_monitor *mon)
     if (mon->n_spare > 0) return mon->spare[--mon->n_spare];
     mlp_activity *a = malloc(sizeof *a);
     if (!a) return NULL;
-    if (mlp_activity_init(a, mon->model) != MLP_OK) {
+    if (mlp_activity_init(mon->model, a, NULL) != MLP_OK) {
         free(a);
         return NULL;
     }
@@ -94,7 +94,8 @@ void rs_monitor_give_back(rs_monitor *mon, mlp_activity *a)
         mlp_activity_reset(&mon->buckets[b]);
         mon->epoch[b] = slot;
     }
-    mlp_activity_merge(&mon->buckets[b], a);
+    /* Every counter here was made for mon->model: same shape, cannot fail. */
+    (void)mlp_activity_merge(&mon->buckets[b], a, NULL);
     pthread_mutex_unlock(&mon->lock);
     mlp_activity_reset(a);
     if (mon->n_spare == mon->cap_spare) {
@@ -118,6 +119,6 @@ void rs_monitor_snapshot(rs_monitor *mon, mlp_activity *out)
     pthread_mutex_lock(&mon->lock);
     for (int b = 0; b < RS_MONITOR_BUCKETS; b++)
         if (mon->epoch[b] > slot - RS_MONITOR_BUCKETS && mon->epoch[b] <= slot)
-            mlp_activity_merge(out, &mon->buckets[b]);
+            (void)mlp_activity_merge(out, &mon->buckets[b], NULL); /* same model */
     pthread_mutex_unlock(&mon->lock);
 }

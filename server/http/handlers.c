@@ -139,7 +139,7 @@ int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
     if (st) return st;
     const mlp_model *m = mv->model;
     mlp_activity a;
-    if (mlp_activity_init(&a, m) != MLP_OK) {
+    if (mlp_activity_init(m, &a, NULL) != MLP_OK) {
         rs_model_version_release(mv);
         return put_error(out, 500, "out of memory while reading the activity monitor");
     }

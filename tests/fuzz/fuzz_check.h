@@ -113,9 +113,9 @@ static inline void fuzz_check_model_shape(const mlp_model *m)
 static inline void fuzz_check_model_runs(const mlp_model *m)
 {
     enum { ROWS = 3 };
-    mlp_workspace *ws = mlp_workspace_create();
-    FUZZ_CHECK(ws != NULL, "out of memory for a workspace");
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN);
+    mlp_workspace *ws = NULL;
+    FUZZ_CHECK(mlp_workspace_create(&ws, NULL) == MLP_OK, "out of memory for a workspace");
+    FUZZ_CHECK(mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, NULL) == MLP_OK, "set_kernel failed");
     size_t nin = (size_t)m->n_inputs, nout = (size_t)m->n_outputs;
     float *x = calloc(ROWS * nin, sizeof *x);
     float *one = malloc(nout * sizeof *one); /* exact sizes: ASan sees overruns */
@@ -125,9 +125,10 @@ static inline void fuzz_check_model_runs(const mlp_model *m)
     for (size_t j = 0; j < nin; j++)
         x[nin + j] = 1.0f, x[2 * nin + j] = (float)j - 1.5f;
 
-    FUZZ_CHECK(mlp_forward(m, ws, x + nin, 1, one) == MLP_OK, "forward of one row failed");
+    FUZZ_CHECK(mlp_forward(m, ws, x + nin, 1, one, NULL) == MLP_OK, "forward of one row failed");
     FUZZ_CHECK(mlp_workspace_rows(ws) == 1, "workspace rows %d after 1", mlp_workspace_rows(ws));
-    FUZZ_CHECK(mlp_forward(m, ws, x, ROWS, many) == MLP_OK, "forward of %d rows failed", ROWS);
+    FUZZ_CHECK(mlp_forward(m, ws, x, ROWS, many, NULL) == MLP_OK, "forward of %d rows failed",
+               ROWS);
     FUZZ_CHECK(mlp_workspace_rows(ws) == ROWS, "workspace rows %d", mlp_workspace_rows(ws));
     FUZZ_CHECK(memcmp(one, many + nout, nout * sizeof *one) == 0,
                "row 1 alone and in a batch of %d differ", ROWS);
@@ -136,9 +137,9 @@ static inline void fuzz_check_model_runs(const mlp_model *m)
 
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
     float loss;
-    FUZZ_CHECK(mlp_backward(m, ws, 1, 2, &t, &loss) == MLP_OK, "backward failed");
+    FUZZ_CHECK(mlp_backward(m, ws, 1, 2, &t, &loss, NULL) == MLP_OK, "backward failed");
     mlp_diagnostics d;
-    FUZZ_CHECK(mlp_diagnose(m, ws, NULL, &d) == MLP_OK, "diagnose failed");
+    FUZZ_CHECK(mlp_diagnose(m, ws, NULL, &d, NULL) == MLP_OK, "diagnose failed");
     FUZZ_CHECK(d.n_layers == m->n_layers && d.rows == 2, "diagnostics cover %d layers, %d rows",
                d.n_layers, d.rows);
     for (int l = 0; l < d.n_layers; l++) {
@@ -195,15 +196,17 @@ static inline void fuzz_check_same_model(const mlp_model *a, const mlp_model *b,
 /* save(m) then load gives m back, and saving that gives the same bytes. */
 static inline void fuzz_check_json_round_trip(const mlp_model *m)
 {
-    char *text = mlp_model_to_json(m);
-    FUZZ_CHECK(text != NULL, "a loaded model cannot be written as JSON");
-    mlp_model *back;
+    char *text;
     mlp_error e;
+    FUZZ_CHECK(mlp_model_to_json(m, &text, &e) == MLP_OK,
+               "a loaded model cannot be written as JSON: %s", e.msg);
+    mlp_model *back;
     FUZZ_CHECK(mlp_model_parse_json(text, strlen(text), "round trip", &back, &e) == MLP_OK,
                "the JSON writer's output does not load: %s", e.msg);
     fuzz_check_same_model(m, back, "JSON round trip");
-    char *again = mlp_model_to_json(back);
-    FUZZ_CHECK(again && strcmp(text, again) == 0, "JSON save(load(save(m))) != save(m)");
+    char *again;
+    FUZZ_CHECK(mlp_model_to_json(back, &again, &e) == MLP_OK && strcmp(text, again) == 0,
+               "JSON save(load(save(m))) != save(m)");
     free(again);
     free(text);
     mlp_model_free(back);

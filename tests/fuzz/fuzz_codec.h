@@ -87,18 +87,19 @@ static fuzz_codec_env *fuzz_env(void)
 
     /* iris-like: 4 inputs, 3 softmax classes with names */
     mlp_layer_spec cls[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    FUZZ_CHECK(mlp_model_create(&env.models[FUZZ_CLASSIFIER], 4, cls, 2, NULL) == MLP_OK, "model");
+    FUZZ_CHECK(mlp_model_create(4, cls, 2, &env.models[FUZZ_CLASSIFIER], NULL) == MLP_OK, "model");
     const char *names[] = {"setosa", "versicolor", "virginica"};
-    FUZZ_CHECK(mlp_model_set_labels(env.models[FUZZ_CLASSIFIER], names) == MLP_OK, "labels");
+    FUZZ_CHECK(mlp_model_set_labels(env.models[FUZZ_CLASSIFIER], names, NULL) == MLP_OK, "labels");
     /* two classes in one sigmoid unit: labels 0/1 */
     mlp_layer_spec bin[] = {{5, MLP_ACT_RELU, 0}, {1, MLP_ACT_SIGMOID, 0}};
-    FUZZ_CHECK(mlp_model_create(&env.models[FUZZ_BINARY], 4, bin, 2, NULL) == MLP_OK, "model");
+    FUZZ_CHECK(mlp_model_create(4, bin, 2, &env.models[FUZZ_BINARY], NULL) == MLP_OK, "model");
     env.models[FUZZ_BINARY]->task = MLP_TASK_CLASSIFICATION;
     /* regression, 2 outputs */
     mlp_layer_spec reg[] = {{3, MLP_ACT_TANH, 0}, {2, MLP_ACT_IDENTITY, 0}};
-    FUZZ_CHECK(mlp_model_create(&env.models[FUZZ_REGRESSOR], 4, reg, 2, NULL) == MLP_OK, "model");
+    FUZZ_CHECK(mlp_model_create(4, reg, 2, &env.models[FUZZ_REGRESSOR], NULL) == MLP_OK, "model");
     for (int i = 0; i < FUZZ_N_MODELS; i++)
-        mlp_model_init(env.models[i], MLP_INIT_AUTO, 11u + (unsigned)i);
+        FUZZ_CHECK(mlp_model_init(env.models[i], MLP_INIT_AUTO, 11u + (unsigned)i, NULL) == MLP_OK,
+                   "init");
     FUZZ_CHECK(rs_infer_scratch_init(&env.scratch) == 0, "scratch");
     ready = true;
     return &env;

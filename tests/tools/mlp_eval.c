@@ -186,16 +186,19 @@ static int run(const mlp_model *m, const json_t *req)
         t.targets = targets;
     }
 
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    mlp_workspace_create(&ws, NULL); /* NULL when out of memory: checked below */
     const json_t *jk = json_object_get(req, "kernel");
     if (ws && json_is_string(jk)) {
         const char *k = json_string_value(jk);
-        mlp_workspace_set_kernel(ws, strcmp(k, "own") == 0    ? MLP_KERNEL_OWN
-                                     : strcmp(k, "blas") == 0 ? MLP_KERNEL_BLAS
-                                                              : MLP_KERNEL_AUTO);
+        mlp_workspace_set_kernel(ws,
+                                 strcmp(k, "own") == 0    ? MLP_KERNEL_OWN
+                                 : strcmp(k, "blas") == 0 ? MLP_KERNEL_BLAS
+                                                          : MLP_KERNEL_AUTO,
+                                 NULL);
     }
     if (ws && json_is_false(json_object_get(req, "param_grads")))
-        mlp_workspace_set_param_grads(ws, false);
+        mlp_workspace_set_param_grads(ws, false, NULL);
     float *y = malloc(sizeof(float) * (size_t)rows * (size_t)m->n_outputs);
     json_t *out = json_object();
     int rc = 0;
@@ -203,7 +206,7 @@ static int run(const mlp_model *m, const json_t *req)
         rc = fail("out of memory", NULL);
         goto done;
     }
-    mlp_status s = mlp_forward(m, ws, x, rows, y);
+    mlp_status s = mlp_forward(m, ws, x, rows, y, NULL);
     if (s != MLP_OK) {
         rc = fail("mlp_forward failed", mlp_status_str(s));
         goto done;
@@ -212,7 +215,7 @@ static int run(const mlp_model *m, const json_t *req)
 
     float loss = NAN;
     if (do_backward) {
-        s = mlp_backward(m, ws, row0, brows, &t, &loss);
+        s = mlp_backward(m, ws, row0, brows, &t, &loss, NULL);
         json_object_set_new(out, "status", json_string(mlp_status_str(s)));
         if (s != MLP_OK) goto print; /* e.g. labels out of range: the status is the answer */
         json_object_set_new(out, "loss", float_json(loss));
@@ -231,7 +234,7 @@ static int run(const mlp_model *m, const json_t *req)
     }
 
     mlp_diagnostics d;
-    s = mlp_diagnose(m, ws, NULL, &d);
+    s = mlp_diagnose(m, ws, NULL, &d, NULL);
     if (s != MLP_OK) {
         rc = fail("mlp_diagnose failed", mlp_status_str(s));
         goto done;

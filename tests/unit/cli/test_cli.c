@@ -279,10 +279,13 @@ static void test_train_binary_sigmoid_classifier(void **state)
     /* "right" rows (u > 0) are class 0: P(left) < 1/2 there */
     float x[4] = {2.0f, 10.0f, -2.0f, 10.0f}, y[2];
     int want[2] = {0, 1};
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 2, y), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 2, y, NULL), MLP_OK);
     assert_true(y[0] < 0.5f && y[1] > 0.5f);
-    assert_true(mlp_accuracy(m, ws, x, want, 2) == 1.0f);
+    float acc = 0.0f;
+    assert_int_equal(mlp_accuracy(m, ws, x, want, 2, &acc, NULL), MLP_OK);
+    assert_true(acc == 1.0f);
     mlp_workspace_free(ws);
     mlp_model_free(m);
     assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", data, NULL), RS_EXIT_OK);

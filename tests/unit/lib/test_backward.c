@@ -24,8 +24,8 @@
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, in, spec, n_layers, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, seed);
+    assert_int_equal(mlp_model_create(in, spec, n_layers, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, seed, NULL);
     /* non-zero biases so the bias gradients are exercised off the origin */
     mlp_rng r;
     mlp_rng_seed(&r, seed + 1);
@@ -74,10 +74,20 @@ static float kink_margin(const mlp_model *m, const mlp_workspace *ws, int n)
     return mn;
 }
 
+/* g of rows [row0, row0 + n) of the last forward (mlp_loss, which must succeed). */
+static double loss_of(const mlp_model *m, const mlp_workspace *ws, int row0, int n,
+                      const mlp_target *t)
+{
+    float g = NAN;
+    mlp_error e;
+    if (mlp_loss(m, ws, row0, n, t, &g, &e) != MLP_OK) fail_msg("mlp_loss: %s", e.msg);
+    return (double)g;
+}
+
 static double loss_at(mlp_model *m, mlp_workspace *ws, const float *x, int n, const mlp_target *t)
 {
-    assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
-    return (double)mlp_loss(m, ws, 0, n, t);
+    assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
+    return loss_of(m, ws, 0, n, t);
 }
 
 static void assert_close(double num, double ana, const char *what, size_t i)
@@ -90,16 +100,17 @@ static void assert_close(double num, double ana, const char *what, size_t i)
 /* Checks every parameter gradient and every input gradient of g. */
 static void check_gradients(mlp_model *m, float *x, int n, const mlp_target *t)
 {
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_non_null(ws);
-    assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
     assert_true(kink_margin(m, ws, n) > 10 * EPS);
     float loss;
-    assert_int_equal(mlp_backward(m, ws, 0, n, t, &loss), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, n, t, &loss, NULL), MLP_OK);
     if (t->kind == MLP_TARGET_MAX_LOGIT)
         assert_true(isnan(loss));
     else
-        assert_float_equal(loss, mlp_loss(m, ws, 0, n, t), 1e-6);
+        assert_float_equal(loss, loss_of(m, ws, 0, n, t), 1e-6);
 
     size_t np = m->n_params, nx = (size_t)n * m->n_inputs;
     float *gp = malloc(np * sizeof *gp), *gx = malloc(nx * sizeof *gx);
@@ -141,12 +152,13 @@ static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
     int labels[N] = {0, 2, 1, 2};
     /* the first seed whose network sits away from every kink */
     mlp_model *m = NULL;
-    mlp_workspace *probe = mlp_workspace_create();
+    mlp_workspace *probe = NULL;
+    assert_int_equal(mlp_workspace_create(&probe, NULL), MLP_OK);
     for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
         mlp_model_free(m);
         m = make_model(3, spec, 3, seed);
         random_fill(x, N * 3, seed + 2, 1.0);
-        assert_int_equal(mlp_forward(m, probe, x, N, NULL), MLP_OK);
+        assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
         if (kink_margin(m, probe, N) > 10 * EPS) break;
     }
     mlp_workspace_free(probe);
@@ -240,29 +252,30 @@ static void test_loss_values(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{2, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 1, &m, NULL), MLP_OK);
     float *w = mlp_layer_weight(m, 0);
     w[0] = 0.0f;
     w[1] = (float)log(3.0);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x = 1.0f;
-    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL, NULL), MLP_OK);
 
     int label = 0;
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &label};
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), log(4.0), 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), log(4.0), 1e-6);
     float dist[2] = {0.5f, 0.5f};
     t = (mlp_target){.kind = MLP_TARGET_DISTRIBUTION, .targets = dist};
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), 0.5 * log(4.0) + 0.5 * log(4.0 / 3.0), 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), 0.5 * log(4.0) + 0.5 * log(4.0 / 3.0), 1e-6);
     float tgt[2] = {0.0f, 1.0f};
     t = (mlp_target){.kind = MLP_TARGET_MSE, .targets = tgt};
     /* A = (0.25, 0.75): ((0.25)^2 + (0.25)^2) / 2 */
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), 0.0625, 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), 0.0625, 1e-6);
     float loss = 0.0f;
     t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss, NULL), MLP_OK);
     assert_true(isnan(loss));
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), log(3.0), 1e-6); /* g itself */
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), log(3.0), 1e-6); /* g itself */
     /* dg/dW = onehot(argmax=1) x^T */
     const float *g = mlp_workspace_param_grad(ws);
     assert_float_equal(g[0], 0.0f, 0);
@@ -283,14 +296,16 @@ static void test_row_range_equals_alone(void **s)
     int labels[7] = {0, 1, 2, 0, 1, 2, 0};
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels + 2};
 
-    mlp_workspace *merged = mlp_workspace_create(), *alone = mlp_workspace_create();
-    mlp_workspace_set_kernel(merged, MLP_KERNEL_OWN);
-    mlp_workspace_set_kernel(alone, MLP_KERNEL_OWN);
+    mlp_workspace *merged = NULL, *alone = NULL;
+    assert_int_equal(mlp_workspace_create(&merged, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_create(&alone, NULL), MLP_OK);
+    mlp_workspace_set_kernel(merged, MLP_KERNEL_OWN, NULL);
+    mlp_workspace_set_kernel(alone, MLP_KERNEL_OWN, NULL);
     float l1, l2;
-    assert_int_equal(mlp_forward(m, merged, x, 7, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, merged, 2, 3, &t, &l1), MLP_OK);
-    assert_int_equal(mlp_forward(m, alone, x + 2 * 4, 3, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, alone, 0, 3, &t, &l2), MLP_OK);
+    assert_int_equal(mlp_forward(m, merged, x, 7, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, merged, 2, 3, &t, &l1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, alone, x + 2 * 4, 3, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, alone, 0, 3, &t, &l2, NULL), MLP_OK);
     assert_float_equal(l1, l2, 1e-7);
     const float *g1 = mlp_workspace_param_grad(merged), *g2 = mlp_workspace_param_grad(alone);
     for (size_t i = 0; i < m->n_params; i++)
@@ -308,33 +323,39 @@ static void test_refuses_bad_requests(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = make_model(2, spec, 1, 60);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     int bad = 3, neg = -1, ok = 1;
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &ok};
     /* no forward yet */
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     float x[2] = {1, 2};
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     float loss = 0.0f;
+    mlp_error e;
     t.labels = &bad;
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_ERR_INVALID);
-    assert_true(isnan(loss));
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "labels[0] = 3"));
     t.labels = &neg;
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     t.labels = &ok;
-    assert_int_equal(mlp_backward(m, ws, 1, 1, &t, NULL), MLP_ERR_INVALID); /* past the batch */
-    assert_int_equal(mlp_backward(m, ws, 0, 0, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 1, 1, &t, NULL, &e), MLP_ERR_INVALID); /* past the batch */
+    assert_non_null(strstr(e.msg, "rows [1, 2) lie outside the last forward's 1 rows"));
+    assert_int_equal(mlp_backward(m, ws, 0, 0, &t, NULL, NULL), MLP_ERR_INVALID);
     t.labels = NULL;
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     t = (mlp_target){.kind = MLP_TARGET_MSE};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
-    assert_true(isnan(mlp_loss(m, ws, 0, 1, &t)));
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
+    float g = 0.0f;
+    /* an impossible request is a status and a message, not a NaN */
+    assert_int_equal(mlp_loss(m, ws, 0, 1, &t, &g, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "targets"));
     /* a model of another shape than the one forwarded */
     mlp_layer_spec other[] = {{4, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m2 = make_model(2, other, 1, 61);
     t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m2, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m2, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
     mlp_model_free(m2);
     mlp_workspace_free(ws);
     mlp_model_free(m);
@@ -360,13 +381,14 @@ static void test_binary_cross_entropy_gradients(void **s)
     enum { N = 4 };
     float x[N * 3];
     mlp_model *m = NULL;
-    mlp_workspace *probe = mlp_workspace_create();
+    mlp_workspace *probe = NULL;
+    assert_int_equal(mlp_workspace_create(&probe, NULL), MLP_OK);
     uint64_t seed = 80;
     for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
         mlp_model_free(m);
         m = make_model(3, spec, 3, seed);
         random_fill(x, N * 3, seed + 2, 1.0);
-        assert_int_equal(mlp_forward(m, probe, x, N, NULL), MLP_OK);
+        assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
         if (kink_margin(m, probe, N) > 10 * EPS) break;
     }
     mlp_workspace_free(probe);
@@ -400,29 +422,30 @@ static void test_binary_loss_values(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{1, MLP_ACT_SIGMOID, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 1, &m, NULL), MLP_OK);
     mlp_layer_weight(m, 0)[0] = (float)log(3.0);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[2] = {1.0f, 0.0f}; /* z = ln 3, then z = 0 */
-    assert_int_equal(mlp_forward(m, ws, x, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 2, NULL, NULL), MLP_OK);
     int one[2] = {1, 1}, zero[2] = {0, 0};
     mlp_target t = {.kind = MLP_TARGET_BINARY, .labels = one};
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), -log(0.75), 1e-6);
-    assert_float_equal(mlp_loss(m, ws, 0, 2, &t), 0.5 * (-log(0.75) + log(2.0)), 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), -log(0.75), 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 2, &t), 0.5 * (-log(0.75) + log(2.0)), 1e-6);
     t.labels = zero;
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), -log(0.25), 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), -log(0.25), 1e-6);
     float half[1] = {0.5f};
     t = (mlp_target){.kind = MLP_TARGET_BINARY, .targets = half};
-    assert_float_equal(mlp_loss(m, ws, 0, 1, &t), 0.5 * (-log(0.75) - log(0.25)), 1e-6);
+    assert_float_equal(loss_of(m, ws, 0, 1, &t), 0.5 * (-log(0.75) - log(0.25)), 1e-6);
     /* dg/dz = σ(z) - y, and the gradient is not the zero a softmax gives */
     float loss;
     t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = zero};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss, NULL), MLP_OK);
     assert_float_equal(loss, -log(0.25), 1e-6);
     assert_float_equal(mlp_workspace_param_grad(ws)[1], 0.75f, 1e-6); /* db */
     assert_float_equal(mlp_workspace_param_grad(ws)[0], 0.75f, 1e-6); /* dW = dz·x */
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.target, MLP_TARGET_BINARY);
     assert_true(d.has_loss);
     mlp_workspace_free(ws);
@@ -438,34 +461,36 @@ static void test_binary_refusals(void **s)
     (void)s;
     mlp_layer_spec one[] = {{1, MLP_ACT_SIGMOID, 0}}, three[] = {{3, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = make_model(2, one, 1, 95), *m3 = make_model(2, three, 1, 96);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[2] = {0.5f, -1.0f};
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     int zero = 0, two = 2, neg = -1;
     float t0 = 0.0f, big = 1.5f, below = -0.25f, nan = NAN;
     float loss = 0.0f;
+    mlp_error e;
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &zero};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss), MLP_ERR_INVALID);
-    assert_true(isnan(loss));
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, &loss, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "one output"));
     t = (mlp_target){.kind = MLP_TARGET_DISTRIBUTION, .targets = &t0};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     mlp_error err;
     t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = &two};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     assert_int_equal(mlp_target_check(m, &t, 1, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "labels[0] = 2 is out of range [0, 2)"));
     t.labels = &neg;
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     const float *bad[] = {&big, &below, &nan};
     for (int i = 0; i < 3; i++) {
         t = (mlp_target){.kind = MLP_TARGET_BINARY, .targets = bad[i]};
-        assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+        assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
         assert_int_equal(mlp_target_check(m, &t, 1, &err), MLP_ERR_INVALID);
         assert_non_null(strstr(err.msg, "is not in [0, 1]"));
     }
-    assert_int_equal(mlp_forward(m3, ws, x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m3, ws, x, 1, NULL, NULL), MLP_OK);
     t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = &zero};
-    assert_int_equal(mlp_backward(m3, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m3, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     mlp_workspace_free(ws);
     mlp_model_free(m);
     mlp_model_free(m3);
@@ -529,9 +554,10 @@ static void test_large_batch_blas_path(void **s)
         labels[i] = i % 10;
     random_fill(x, N * 32, 71, 1.0);
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, N, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, ws, 0, N, &t, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, N, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, N, &t, NULL, NULL), MLP_OK);
     /* spot-check a few weights of each layer by finite differences */
     const size_t probe[] = {0, 7, 32 * 64 - 1, 32 * 64 + 5, m->n_params - 1, m->n_params - 20};
     float gp[6];

@@ -25,8 +25,8 @@ static void fill(float *v, size_t n, uint64_t seed, double scale)
 static mlp_model *create(int in, const mlp_layer_spec *spec, int n, mlp_init init, uint64_t seed)
 {
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, in, spec, n, NULL), MLP_OK);
-    mlp_model_init(m, init, seed);
+    assert_int_equal(mlp_model_create(in, spec, n, &m, NULL), MLP_OK);
+    mlp_model_init(m, init, seed, NULL);
     return m;
 }
 
@@ -41,13 +41,14 @@ static void test_dead_and_collapsed(void **s)
         mlp_layer_bias(m, 0)[j] = -100.0f;
     float x[16 * 4];
     fill(x, 64, 2, 1.0);
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 16, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 16, NULL, NULL), MLP_OK);
     int labels[16] = {0};
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
-    assert_int_equal(mlp_backward(m, ws, 0, 16, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 16, &t, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.n_layers, 3);
     assert_int_equal(d.rows, 16);
     assert_true(d.collapsed);
@@ -82,10 +83,11 @@ static void test_fresh_relu_half_sparse(void **s)
     enum { N = 1000 };
     float *x = malloc(N * 32 * sizeof *x);
     fill(x, N * 32, 4, 1.0);
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, N, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, N, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.rows, N);
     assert_false(d.has_gradients);
     assert_null(d.input_gradient);
@@ -110,13 +112,14 @@ static void test_saturation(void **s)
     mlp_model *m = create(8, spec, 3, MLP_INIT_XAVIER_NORMAL, 5);
     float x[100 * 8];
     fill(x, 800, 6, 1.0);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_diagnostics d;
     /* near the origin nothing saturates */
     for (size_t i = 0; i < m->n_params; i++)
         m->params[i] *= 0.1f;
-    assert_int_equal(mlp_forward(m, ws, x, 100, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 100, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(d.layers[0].saturation_stats && d.layers[1].saturation_stats);
     assert_true(d.layers[2].saturation_stats);
     assert_float_equal(d.layers[0].saturated_fraction, 0.0, 0);
@@ -125,8 +128,8 @@ static void test_saturation(void **s)
     /* huge weights push every unit onto its flat tails */
     for (size_t i = 0; i < m->n_params; i++)
         m->params[i] *= 10000.0f;
-    assert_int_equal(mlp_forward(m, ws, x, 100, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 100, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(d.layers[0].saturated_fraction > 0.97f);
     assert_true(d.layers[1].saturated_fraction > 0.97f);
     mlp_workspace_free(ws);
@@ -143,23 +146,24 @@ static void chain_ratio(float w_first, float w_last, const mlp_diag_params *p, m
     for (int l = 0; l < 5; l++)
         spec[l] = (mlp_layer_spec){1, MLP_ACT_IDENTITY, 0};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 5, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 5, &m, NULL), MLP_OK);
     for (int l = 0; l < 5; l++)
         mlp_layer_weight(m, l)[0] = 2.0f;
     mlp_layer_weight(m, 0)[0] = w_first;
     mlp_layer_weight(m, 4)[0] = w_last;
     const float x = 1.5f;
-    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, p, d), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, p, d, NULL), MLP_OK);
     *keep = m;
 }
 
 static void test_gradient_ratio_flags(void **s)
 {
     (void)s;
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_model *m;
     mlp_diagnostics d;
     chain_ratio(1.0f, 1e-4f, NULL, &d, ws, &m);
@@ -203,12 +207,13 @@ static void test_gradient_ratio_zero_over_zero(void **s)
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 7);
     const float x[2] = {0, 0}; /* A_{-1} = 0 and A_0 = relu(0) = 0 */
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(isnan(d.gradient_ratio));
     assert_false(d.vanishing || d.exploding);
     mlp_workspace_free(ws);
@@ -224,19 +229,20 @@ static void test_gradient_ratio_nan_last_layer(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{1, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
     mlp_layer_weight(m, 0)[0] = 1e30f;
     mlp_layer_weight(m, 1)[0] = 1.0f;
     mlp_layer_weight(m, 1)[1] = -1.0f;
     const float x[1] = {1e10f};
     for (int keep = 0; keep < 2; keep++) {
-        mlp_workspace *ws = mlp_workspace_create();
-        mlp_workspace_set_param_grads(ws, keep);
-        assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+        mlp_workspace *ws = NULL;
+        assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+        mlp_workspace_set_param_grads(ws, keep, NULL);
+        assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
         mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-        assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+        assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
         mlp_diagnostics d;
-        assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+        assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
         assert_true(isnan(d.layers[1].weight_grad_norm));
         assert_float_equal(d.layers[0].weight_grad_norm, 1e10f, 1e3f);
         assert_true(isnan(d.gradient_ratio));
@@ -253,20 +259,21 @@ static void test_rows_of_last_backward(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
     const float p[] = {1, -1, 0, 0, 1, 1, 0}; /* z0 = (x, -x) */
     memcpy(m->params, p, sizeof p);
     const float x[2] = {1, -1};
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 2, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 2, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.rows, 2);
     assert_int_equal(d.layers[0].n_dead, 0);
     assert_float_equal(d.layers[0].sparsity, 0.5, 0);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 1, 1, &t, NULL), MLP_OK); /* x = -1 only */
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 1, 1, &t, NULL, NULL), MLP_OK); /* x = -1 only */
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.rows, 1);
     assert_int_equal(d.layers[0].n_dead, 1);
     assert_int_equal(d.layers[0].dead_units[0], 0);
@@ -290,10 +297,11 @@ static void test_leaky_relu_dead_not_sparse(void **s)
         mlp_layer_bias(m, 0)[j] = j < 2 ? -50.0f : 50.0f;
     float x[10 * 3];
     fill(x, 30, 9, 1.0);
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 10, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 10, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.layers[0].n_dead, 2);
     assert_float_equal(d.layers[0].sparsity, 0.0, 0);
     assert_float_equal(d.dead_fraction, 0.5, 0);
@@ -310,10 +318,11 @@ static void test_relu_output_layer_has_no_relu_stats(void **s)
     mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 10);
     mlp_layer_bias(m, 1)[0] = mlp_layer_bias(m, 1)[1] = -100.0f;
     const float x[2] = {0.5f, -0.5f};
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(d.layers[0].relu_stats);
     assert_false(d.layers[1].relu_stats);
     assert_int_equal(d.layers[1].n_dead, 0);
@@ -330,7 +339,7 @@ static mlp_model *overflow_model(void)
 {
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 3, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 3, &m, NULL), MLP_OK);
     const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
     assert_int_equal(m->n_params, sizeof p / sizeof p[0]);
     memcpy(m->params, p, sizeof p);
@@ -344,11 +353,12 @@ static void test_nonfinite_units_are_not_dead(void **s)
 {
     (void)s;
     mlp_model *m = overflow_model();
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_diagnostics d;
     const float both[2] = {3e38f, 1.0f};
-    assert_int_equal(mlp_forward(m, ws, both, 2, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, both, 2, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(d.nonfinite);
     assert_false(d.collapsed);
     assert_int_equal(d.layers[0].n_nonfinite, 2); /* +inf on row 0 */
@@ -360,8 +370,8 @@ static void test_nonfinite_units_are_not_dead(void **s)
     assert_float_equal(d.dead_fraction, 0.0f, 0.0f);
 
     /* the finite row alone: layer 1 is dead and the network collapsed */
-    assert_int_equal(mlp_forward(m, ws, both + 1, 1, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, both + 1, 1, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_false(d.nonfinite);
     assert_true(d.collapsed);
     assert_int_equal(d.layers[1].n_dead, 2);
@@ -370,8 +380,8 @@ static void test_nonfinite_units_are_not_dead(void **s)
 
     /* -inf is <= 0 but not a dead unit's finite silence */
     const float neg = -3e38f;
-    assert_int_equal(mlp_forward(m, ws, &neg, 1, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, &neg, 1, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.layers[0].n_nonfinite, 2);
     assert_int_equal(d.layers[0].n_dead, 0);
     assert_true(d.nonfinite);
@@ -384,14 +394,18 @@ static void test_refusals(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(2, spec, 2, MLP_INIT_AUTO, 1);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_ERR_INVALID); /* no forward */
+    mlp_error e;
+    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, &e), MLP_ERR_INVALID); /* no forward */
+    assert_string_equal(e.msg, "the workspace holds no forward pass");
     const float x[2] = {1, 2};
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     mlp_layer_spec other[] = {{3, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m2 = create(2, other, 2, MLP_INIT_AUTO, 1);
-    assert_int_equal(mlp_diagnose(m2, ws, NULL, &d), MLP_ERR_INVALID);
+    assert_int_equal(mlp_diagnose(m2, ws, NULL, &d, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "another shape"));
     mlp_diag_params p = mlp_diag_default_params();
     assert_float_equal(p.vanishing_below, 1e-3, 0);
     assert_float_equal(p.exploding_above, 1e3, 0);

@@ -23,7 +23,7 @@ static mlp_model *one_layer(mlp_activation act, float alpha)
 {
     mlp_layer_spec spec[] = {{3, act, alpha}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 2, spec, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(2, spec, 1, &m, NULL), MLP_OK);
     const float w[6] = {1, 2, -1, 0.5f, 0, -3}, b[3] = {0.5f, -0.25f, 1};
     memcpy(mlp_layer_weight(m, 0), w, sizeof w);
     memcpy(mlp_layer_bias(m, 0), b, sizeof b);
@@ -33,10 +33,11 @@ static mlp_model *one_layer(mlp_activation act, float alpha)
 static void expect_outputs(mlp_activation act, float alpha, const double want[3])
 {
     mlp_model *m = one_layer(act, alpha);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x[2] = {1, -2};
     float y[3];
-    assert_int_equal(mlp_forward(m, ws, x, 1, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, y, NULL), MLP_OK);
     for (int j = 0; j < 3; j++) {
         assert_float_equal(y[j], want[j], 1e-6 * fmax(1.0, fabs(want[j])));
         assert_float_equal(mlp_workspace_preactivation(ws, 0)[j], Z[j], 0);
@@ -73,17 +74,18 @@ static void test_softmax_stable(void **s)
     (void)s;
     mlp_model *m = one_layer(MLP_ACT_SOFTMAX, 0);
     mlp_layer_bias(m, 0)[2] = 1000.0f;
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x[2] = {1, -2};
     float y[3];
-    assert_int_equal(mlp_forward(m, ws, x, 1, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, y, NULL), MLP_OK);
     assert_float_equal(y[2], 1.0, 1e-7);
     assert_true(y[0] >= 0.0f && y[0] < 1e-30f);
     /* sigmoid at huge |z| stays finite and in [0, 1] */
     mlp_model *sg = one_layer(MLP_ACT_SIGMOID, 0);
     mlp_layer_bias(sg, 0)[0] = -1000.0f;
     mlp_layer_bias(sg, 0)[2] = 1000.0f;
-    assert_int_equal(mlp_forward(sg, ws, x, 1, y), MLP_OK);
+    assert_int_equal(mlp_forward(sg, ws, x, 1, y, NULL), MLP_OK);
     assert_true(y[0] == 0.0f && y[2] == 1.0f);
     mlp_model_free(sg);
     mlp_workspace_free(ws);
@@ -96,11 +98,12 @@ static void test_standardisation(void **s)
     mlp_model *m = one_layer(MLP_ACT_IDENTITY, 0);
     const float mean[2] = {3, -1}, std[2] = {2, 0.5f};
     assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     /* raw (5, -2) standardises to (1, -2): the hand-computed z again */
     const float x[2] = {5, -2};
     float y[3];
-    assert_int_equal(mlp_forward(m, ws, x, 1, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, y, NULL), MLP_OK);
     for (int j = 0; j < 3; j++)
         assert_float_equal(y[j], Z[j], 1e-6);
     mlp_workspace_free(ws);
@@ -113,13 +116,14 @@ static void test_two_layers_rows(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
     const float p[] = {1, -1, /* W0 */ 0, 0, /* b0 */ 2, 3, /* W1 */ 0.5f /* b1 */};
     memcpy(m->params, p, sizeof p);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x[3] = {2, -4, 0};
     float y[3];
-    assert_int_equal(mlp_forward(m, ws, x, 3, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 3, y, NULL), MLP_OK);
     /* relu(x, -x) · (2, 3) + 0.5 */
     assert_float_equal(y[0], 4.5, 0);
     assert_float_equal(y[1], 12.5, 0);
@@ -140,14 +144,15 @@ static void test_relu_derivative_at_zero(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{1, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
     const float p[] = {1, 0, 1, 0}; /* z0 = x, y = relu(z0) */
     memcpy(m->params, p, sizeof p);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x = 0.0f;
-    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, &x, 1, NULL, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
     const float *g = mlp_workspace_param_grad(ws);
     assert_true(g[0] == 0.0f && g[1] == 0.0f); /* dW0, db0 */
     assert_true(g[3] == 1.0f);                 /* db1: the output itself is live */
@@ -174,17 +179,18 @@ static void test_kernels_agree(void **s)
         int n = shapes[k][0], in = shapes[k][1], out = shapes[k][2];
         mlp_layer_spec spec[] = {{out, MLP_ACT_IDENTITY, 0}};
         mlp_model *m = NULL;
-        assert_int_equal(mlp_model_create(&m, in, spec, 1, NULL), MLP_OK);
+        assert_int_equal(mlp_model_create(in, spec, 1, &m, NULL), MLP_OK);
         fill(m->params, m->n_params, 100 + k);
         float *x = malloc((size_t)n * in * sizeof *x);
         float *y1 = malloc((size_t)n * out * sizeof *y1),
               *y2 = malloc((size_t)n * out * sizeof *y2);
         fill(x, (size_t)n * in, 200 + k);
-        mlp_workspace *ws = mlp_workspace_create();
-        mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN);
-        assert_int_equal(mlp_forward(m, ws, x, n, y1), MLP_OK);
-        mlp_workspace_set_kernel(ws, MLP_KERNEL_BLAS);
-        assert_int_equal(mlp_forward(m, ws, x, n, y2), MLP_OK);
+        mlp_workspace *ws = NULL;
+        assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+        mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, NULL);
+        assert_int_equal(mlp_forward(m, ws, x, n, y1, NULL), MLP_OK);
+        mlp_workspace_set_kernel(ws, MLP_KERNEL_BLAS, NULL);
+        assert_int_equal(mlp_forward(m, ws, x, n, y2, NULL), MLP_OK);
         for (int i = 0; i < n * out; i++) {
             /* reference in double */
             int r = i / out, j = i % out;
@@ -208,39 +214,66 @@ static void test_workspace_reserve_then_no_growth(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {4, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 8, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 1);
-    mlp_workspace *ws = mlp_workspace_create();
+    assert_int_equal(mlp_model_create(8, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 1, NULL);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_null(mlp_workspace_output(ws));
     assert_int_equal(mlp_workspace_rows(ws), 0);
-    assert_int_equal(mlp_workspace_reserve(ws, m, 32), MLP_OK);
+    assert_int_equal(mlp_workspace_reserve(ws, m, 32, NULL), MLP_OK);
     size_t bytes = mlp_workspace_bytes(ws);
     assert_true(bytes >= 32 * (8 + 2 * 20) * sizeof(float));
     float x[32 * 8];
     fill(x, 32 * 8, 5);
     for (int n = 1; n <= 32; n *= 2) {
-        assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
+        assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
         mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-        assert_int_equal(mlp_backward(m, ws, 0, n, &t, NULL), MLP_OK);
+        assert_int_equal(mlp_backward(m, ws, 0, n, &t, NULL, NULL), MLP_OK);
         mlp_diagnostics d;
-        assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+        assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
         assert_int_equal(mlp_workspace_bytes(ws), bytes);
     }
     /* growing past the reservation keeps the last results readable */
     float y_before = mlp_workspace_output(ws)[0];
-    assert_int_equal(mlp_workspace_reserve(ws, m, 1000), MLP_OK);
+    assert_int_equal(mlp_workspace_reserve(ws, m, 1000, NULL), MLP_OK);
     assert_true(mlp_workspace_bytes(ws) > bytes);
     assert_true(mlp_workspace_output(ws)[0] == y_before);
     assert_non_null(mlp_workspace_param_grad(ws));
     /* a new forward drops the old gradients */
-    assert_int_equal(mlp_forward(m, ws, x, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 2, NULL, NULL), MLP_OK);
     assert_null(mlp_workspace_param_grad(ws));
     assert_null(mlp_workspace_input_grad(ws));
-    assert_int_equal(mlp_forward(m, ws, x, 0, NULL), MLP_ERR_INVALID);
-    assert_int_equal(mlp_forward(m, ws, NULL, 1, NULL), MLP_ERR_INVALID);
+    mlp_error e;
+    assert_int_equal(mlp_forward(m, ws, x, 0, NULL, &e), MLP_ERR_INVALID);
+    assert_string_equal(e.msg, "rows must be >= 1, got 0");
+    assert_int_equal(mlp_forward(m, ws, NULL, 1, NULL, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "NULL"));
+    assert_int_equal(mlp_workspace_reserve(ws, m, -1, &e), MLP_ERR_INVALID);
+    assert_string_equal(e.msg, "rows must be >= 0, got -1");
     mlp_workspace_free(ws);
     mlp_workspace_free(NULL);
     mlp_model_free(m);
+}
+
+/* The workspace's constructor and setters report what they refuse: a status
+ * and a message, never a NULL to guess from or a silently ignored call. */
+static void test_workspace_calls_report_failures(void **s)
+{
+    (void)s;
+    mlp_error e;
+    assert_int_equal(mlp_workspace_create(NULL, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "NULL"));
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, &e), MLP_OK);
+    assert_non_null(ws);
+    assert_int_equal(mlp_workspace_set_kernel(ws, (mlp_kernel)7, &e), MLP_ERR_INVALID);
+    assert_string_equal(e.msg, "unknown kernel choice 7");
+    assert_int_equal(mlp_workspace_set_kernel(NULL, MLP_KERNEL_BLAS, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_BLAS, &e), MLP_OK);
+    assert_int_equal(mlp_workspace_set_param_grads(NULL, false, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "NULL"));
+    assert_int_equal(mlp_workspace_set_param_grads(ws, false, &e), MLP_OK);
+    mlp_workspace_free(ws);
 }
 
 /* Threads share one read-only model, each with its own workspace, and get
@@ -256,11 +289,12 @@ typedef struct {
 static void *run_job(void *arg)
 {
     thread_job *j = arg;
-    mlp_workspace *ws = mlp_workspace_create();
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, NULL);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    j->ok = ws && mlp_forward(j->m, ws, j->x, 64, j->y) == MLP_OK &&
-            mlp_backward(j->m, ws, 0, 64, &t, NULL) == MLP_OK;
+    j->ok = ws && mlp_forward(j->m, ws, j->x, 64, j->y, NULL) == MLP_OK &&
+            mlp_backward(j->m, ws, 0, 64, &t, NULL, NULL) == MLP_OK;
     if (j->ok) memcpy(j->grad, mlp_workspace_param_grad(ws), j->m->n_params * sizeof(float));
     mlp_workspace_free(ws);
     return NULL;
@@ -271,8 +305,8 @@ static void test_threads_share_model(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 8, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 3);
+    assert_int_equal(mlp_model_create(8, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 3, NULL);
     assert_true(m->n_params <= 512);
     float x[64 * 8];
     fill(x, 64 * 8, 4);
@@ -304,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_activation_by_hand),
+        cmocka_unit_test(test_workspace_calls_report_failures),
         cmocka_unit_test(test_softmax_stable),
         cmocka_unit_test(test_standardisation),
         cmocka_unit_test(test_two_layers_rows),

@@ -19,10 +19,10 @@ static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var,
 {
     mlp_layer_spec spec[] = {{300, act, 0.01f}, {100, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 200, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(200, spec, 2, &m, NULL), MLP_OK);
     for (size_t i = 0; i < m->n_params; i++)
         m->params[i] = 7.0f; /* init must overwrite everything */
-    mlp_model_init(m, scheme, 123);
+    mlp_model_init(m, scheme, 123, NULL);
     size_t n = (size_t)m->layers[l].in * m->layers[l].out;
     const float *w = mlp_layer_weight(m, l);
     double s1 = 0, s2 = 0;
@@ -74,15 +74,33 @@ static void test_same_seed_same_bits(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
     mlp_model *a = NULL, *b = NULL;
-    assert_int_equal(mlp_model_create(&a, 5, spec, 2, NULL), MLP_OK);
-    assert_int_equal(mlp_model_create(&b, 5, spec, 2, NULL), MLP_OK);
-    mlp_model_init(a, MLP_INIT_AUTO, 77);
-    mlp_model_init(b, MLP_INIT_AUTO, 77);
+    assert_int_equal(mlp_model_create(5, spec, 2, &a, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(5, spec, 2, &b, NULL), MLP_OK);
+    mlp_model_init(a, MLP_INIT_AUTO, 77, NULL);
+    mlp_model_init(b, MLP_INIT_AUTO, 77, NULL);
     assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
-    mlp_model_init(b, MLP_INIT_AUTO, 78);
+    mlp_model_init(b, MLP_INIT_AUTO, 78, NULL);
     assert_memory_not_equal(a->params, b->params, a->n_params * sizeof(float));
     mlp_model_free(a);
     mlp_model_free(b);
+}
+
+/* An unknown scheme is refused, leaving the weights alone (it used to be
+ * drawn as Xavier uniform without a word). */
+static void test_unknown_scheme_refused(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(2, spec, 1, &m, NULL), MLP_OK);
+    mlp_error e;
+    assert_int_equal(mlp_model_init(m, (mlp_init)9, 1, &e), MLP_ERR_INVALID);
+    assert_string_equal(e.msg, "unknown initialisation scheme 9");
+    for (int i = 0; i < 4; i++)
+        assert_true(mlp_layer_weight(m, 0)[i] == 0.0f);
+    assert_int_equal(mlp_model_init(NULL, MLP_INIT_AUTO, 1, &e), MLP_ERR_INVALID);
+    assert_int_equal(mlp_model_init(m, MLP_INIT_AUTO, 1, &e), MLP_OK);
+    mlp_model_free(m);
 }
 
 int main(void)
@@ -91,6 +109,7 @@ int main(void)
         cmocka_unit_test(test_variances),
         cmocka_unit_test(test_auto_picks_by_activation),
         cmocka_unit_test(test_same_seed_same_bits),
+        cmocka_unit_test(test_unknown_scheme_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

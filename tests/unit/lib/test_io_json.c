@@ -60,12 +60,12 @@ static mlp_model *make_model(void)
         {5, MLP_ACT_LEAKY_RELU, 0.2f}, {7, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m;
     mlp_error err;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 3, &err), MLP_OK);
+    assert_int_equal(mlp_model_create(4, spec, 3, &m, &err), MLP_OK);
     fill_tricky(m->params, m->n_params, 7);
-    assert_int_equal(mlp_model_set_name(m, "iris \"quoted\" \\ ünïcødé\n"), MLP_OK);
-    assert_int_equal(mlp_model_set_io_names(m, "features", "probs"), MLP_OK);
+    assert_int_equal(mlp_model_set_name(m, "iris \"quoted\" \\ ünïcødé\n", NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_io_names(m, "features", "probs", NULL), MLP_OK);
     const char *labels[] = {"setosa", "versi\tcolor", "virgínica"};
-    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, labels, NULL), MLP_OK);
     float mean[] = {5.84333f, 3.0573f, -0.0f, 1e-38f}, std[] = {0.828f, 0.4359f, 1.7653f, 3e38f};
     assert_int_equal(mlp_model_set_standardization(m, mean, std, &err), MLP_OK);
     return m;
@@ -143,8 +143,8 @@ static void test_to_json_parse_is_bit_identical(void **s)
     (void)s;
     mlp_model *m = make_model(), *back;
     mlp_error err;
-    char *text = mlp_model_to_json(m);
-    assert_non_null(text);
+    char *text;
+    assert_int_equal(mlp_model_to_json(m, &text, &err), MLP_OK);
     assert_int_equal(mlp_model_parse_json(text, strlen(text), "mem", &back, &err), MLP_OK);
     assert_models_identical(m, back);
     mlp_model_free(back);
@@ -160,10 +160,10 @@ static void test_round_trip_many_random_models(void **s)
     for (uint64_t seed = 1; seed <= 20; seed++) {
         mlp_model *m, *back;
         mlp_error err;
-        assert_int_equal(mlp_model_create(&m, 32, spec, 2, &err), MLP_OK);
+        assert_int_equal(mlp_model_create(32, spec, 2, &m, &err), MLP_OK);
         fill_tricky(m->params, m->n_params, seed);
-        char *text = mlp_model_to_json(m);
-        assert_non_null(text);
+        char *text;
+        assert_int_equal(mlp_model_to_json(m, &text, &err), MLP_OK);
         assert_int_equal(mlp_model_parse_json(text, strlen(text), NULL, &back, &err), MLP_OK);
         assert_memory_equal(m->params, back->params, m->n_params * sizeof(float));
         assert_null(back->labels);
@@ -182,13 +182,13 @@ static void test_floats_are_written_short(void **s)
     mlp_layer_spec spec[] = {{1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m;
     mlp_error err;
-    assert_int_equal(mlp_model_create(&m, 3, spec, 1, &err), MLP_OK);
+    assert_int_equal(mlp_model_create(3, spec, 1, &m, &err), MLP_OK);
     m->params[0] = 0.1f;
     m->params[1] = -0.0f;
     m->params[2] = 1.0f;
     m->params[3] = FLT_MAX;
-    char *text = mlp_model_to_json(m);
-    assert_non_null(text);
+    char *text;
+    assert_int_equal(mlp_model_to_json(m, &text, NULL), MLP_OK);
     assert_non_null(strstr(text, "[[0.1, -0.0, 1]]"));
     assert_non_null(strstr(text, "[3.4028235e38]")); /* 8 digits suffice */
     free(text);
@@ -755,7 +755,10 @@ static void test_save_refuses_non_finite_weights(void **s)
     mlp_layer_weight(m, 1)[2] = NAN;
     assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "not finite"));
-    assert_null(mlp_model_to_json(m));
+    char *text = (char *)"unchanged";
+    assert_int_equal(mlp_model_to_json(m, &text, &err), MLP_ERR_INVALID);
+    assert_null(text);
+    assert_non_null(strstr(err.msg, "not finite"));
     assert_int_equal(access(path, F_OK), -1); /* nothing written */
     mlp_model_free(m);
 }
@@ -768,7 +771,7 @@ static void test_save_refuses_invalid_utf8_label(void **s)
     char path[128];
     tmp_path(path, sizeof path, "utf8.json");
     const char *labels[] = {"a", "b\xc3", "c"};
-    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, labels, NULL), MLP_OK);
     assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "UTF-8"));
     mlp_model_free(m);
@@ -794,7 +797,10 @@ static void test_null_arguments(void **s)
     mlp_model *m;
     assert_int_equal(mlp_model_parse_json(NULL, 5, ORIGIN, &m, &err), MLP_ERR_INVALID);
     assert_int_equal(mlp_model_load_json(NULL, &m, NULL), MLP_ERR_INVALID);
-    assert_null(mlp_model_to_json(NULL));
+    char *text;
+    assert_int_equal(mlp_model_to_json(NULL, &text, &err), MLP_ERR_INVALID);
+    assert_null(text);
+    assert_int_equal(mlp_model_to_json(NULL, NULL, NULL), MLP_ERR_INVALID);
 }
 
 int main(void)

@@ -81,8 +81,9 @@ static mlp_model *check_fixture(const char *name)
         assert_int_equal(fscanf(f, "%f", &want[i]), 1);
     fclose(f);
 
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, rows, got), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, rows, got, NULL), MLP_OK);
     for (int i = 0; i < rows * out; i++)
         if (!(fabsf(got[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i]))))
             fail_msg("%s: output %d is %.9g, torch says %.9g", name, i, (double)got[i],
@@ -467,9 +468,10 @@ static void expect_linear(const uint8_t *data, size_t len, float scale, float bs
     mlp_error err;
     mlp_status s = mlp_model_parse_onnx(data, len, NULL, 0, ORIGIN, &m, &err);
     if (s != MLP_OK) fail_msg("%s", err.msg);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[2] = {1, -1}, y[3];
-    assert_int_equal(mlp_forward(m, ws, x, 1, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, y, NULL), MLP_OK);
     float want[3] = {-1, -1, -1};
     for (int j = 0; j < 3; j++) {
         want[j] = scale * (W[2 * j] - W[2 * j + 1]) + bscale * B[j];

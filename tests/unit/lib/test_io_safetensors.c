@@ -945,14 +945,14 @@ static mlp_model *make_model(void)
         {6, MLP_ACT_LEAKY_RELU, 0.125f}, {5, MLP_ACT_SIGMOID, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m;
     mlp_error err;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 3, &err), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 99);
+    assert_int_equal(mlp_model_create(4, spec, 3, &m, &err), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 99, NULL);
     for (size_t i = 0; i < m->n_params; i += 7)
         m->params[i] = (i % 2) ? 1e-42f : -0.0f; /* subnormal and signed zero survive */
-    assert_int_equal(mlp_model_set_name(m, "flowers ✿"), MLP_OK);
-    assert_int_equal(mlp_model_set_io_names(m, "in", "out"), MLP_OK);
+    assert_int_equal(mlp_model_set_name(m, "flowers ✿", NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_io_names(m, "in", "out", NULL), MLP_OK);
     const char *labels[] = {"x", "y", "z\"q"};
-    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, labels, NULL), MLP_OK);
     float mean[] = {1, 2, 3, 4}, std[] = {0.5f, 1, 2, 1e-3f};
     assert_int_equal(mlp_model_set_standardization(m, mean, std, &err), MLP_OK);
     return m;
@@ -1138,9 +1138,10 @@ static void test_torch_written_file_matches_torch_outputs(void **s)
     assert_int_equal(m->n_inputs, 3);
     assert_int_equal(m->layers[0].out, 4);
     assert_int_equal(m->n_outputs, 2);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[4];
-    assert_int_equal(mlp_forward(m, ws, torch_x, 2, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, torch_x, 2, y, NULL), MLP_OK);
     for (int i = 0; i < 4; i++)
         assert_float_equal(y[i], torch_y[i], 1e-6);
     mlp_workspace_free(ws);

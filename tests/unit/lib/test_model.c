@@ -19,7 +19,7 @@ static void test_create_layout(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
     assert_int_equal(m->n_inputs, 4);
     assert_int_equal(m->n_outputs, 3);
     assert_int_equal(m->max_units, 5);
@@ -42,7 +42,7 @@ static void test_create_layout(void **s)
     mlp_model_free(m);
 
     mlp_layer_spec reg[] = {{1, MLP_ACT_IDENTITY, 0}};
-    assert_int_equal(mlp_model_create(&m, 2, reg, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(2, reg, 1, &m, NULL), MLP_OK);
     assert_int_equal(m->task, MLP_TASK_REGRESSION);
     mlp_model_free(m);
 }
@@ -51,7 +51,7 @@ static void expect_refused(int in, const mlp_layer_spec *spec, int n, mlp_status
 {
     mlp_model *m = (mlp_model *)&m; /* must be reset to NULL on failure */
     mlp_error err = {{0}};
-    assert_int_equal(mlp_model_create(&m, in, spec, n, &err), want);
+    assert_int_equal(mlp_model_create(in, spec, n, &m, &err), want);
     assert_null(m);
     assert_true(strlen(err.msg) > 0);
 }
@@ -86,7 +86,7 @@ static void test_create_refusals(void **s)
     expect_refused(3, unknown, 1, MLP_ERR_INVALID);
     /* exactly at the layer limit is fine */
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 3, deep, MLP_MAX_LAYERS, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(3, deep, MLP_MAX_LAYERS, &m, NULL), MLP_OK);
     mlp_model_free(m);
 }
 
@@ -94,13 +94,13 @@ static mlp_model *full_model(void)
 {
     mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.2f}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 9);
+    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 9, NULL);
     const char *labels[] = {"a", "b", "c"};
     const float mean[] = {1, 2}, std[] = {3, 4};
-    assert_int_equal(mlp_model_set_name(m, "iris"), MLP_OK);
-    assert_int_equal(mlp_model_set_io_names(m, "x", "y"), MLP_OK);
-    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_set_name(m, "iris", NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_io_names(m, "x", "y", NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, labels, NULL), MLP_OK);
     assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
     return m;
 }
@@ -140,12 +140,16 @@ static void test_setters(void **s)
     assert_int_equal(mlp_model_set_standardization(m, NULL, NULL, NULL), MLP_OK);
     assert_null(m->input_mean);
     assert_null(m->input_std);
-    assert_int_equal(mlp_model_set_labels(m, NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, NULL, NULL), MLP_OK);
     assert_null(m->labels);
     const char *holes[] = {"a", NULL, "c"};
-    assert_int_equal(mlp_model_set_labels(m, holes), MLP_ERR_INVALID);
-    assert_int_equal(mlp_model_set_name(m, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_model_set_labels(m, holes, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "label 1 is NULL"));
+    assert_int_equal(mlp_model_set_name(m, NULL, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "NULL"));
     assert_string_equal(m->name, "iris");
+    assert_int_equal(mlp_model_set_io_names(m, "x", NULL, &err), MLP_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "NULL"));
     mlp_model_free(m);
 }
 
@@ -183,12 +187,15 @@ static void test_names(void **s)
     (void)s;
     for (int a = MLP_ACT_RELU; a <= MLP_ACT_SOFTMAX; a++) {
         mlp_activation back;
-        assert_true(mlp_activation_parse(mlp_activation_name((mlp_activation)a), &back));
+        assert_int_equal(mlp_activation_parse(mlp_activation_name((mlp_activation)a), &back, NULL),
+                         MLP_OK);
         assert_int_equal(back, a);
     }
     mlp_activation x = MLP_ACT_TANH;
-    assert_false(mlp_activation_parse("ReLU", &x));
-    assert_false(mlp_activation_parse(NULL, &x));
+    mlp_error e;
+    assert_int_equal(mlp_activation_parse("ReLU", &x, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "\"ReLU\""));
+    assert_int_equal(mlp_activation_parse(NULL, &x, NULL), MLP_ERR_INVALID);
     assert_int_equal(x, MLP_ACT_TANH);
     assert_string_equal(mlp_activation_name(MLP_ACT_LEAKY_RELU), "leaky_relu");
     assert_true(mlp_activation_is_relu_family(MLP_ACT_RELU));

@@ -21,8 +21,8 @@
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, in, spec, n_layers, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed);
+    assert_int_equal(mlp_model_create(in, spec, n_layers, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed, NULL);
     mlp_rng r;
     mlp_rng_seed(&r, seed + 1);
     for (int l = 0; l < n_layers; l++)
@@ -65,18 +65,20 @@ static void compare_modes(int in, const mlp_layer_spec *spec, int n_layers, uint
     for (int i = 0; i < MAX_ROWS; i++)
         labels[i] = (int)mlp_rng_below(&r, (uint64_t)m->n_outputs);
 
-    mlp_workspace *full = mlp_workspace_create(), *fast = mlp_workspace_create();
+    mlp_workspace *full = NULL, *fast = NULL;
+    assert_int_equal(mlp_workspace_create(&full, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_create(&fast, NULL), MLP_OK);
     assert_non_null(full);
     assert_non_null(fast);
-    mlp_workspace_set_param_grads(fast, false);
+    mlp_workspace_set_param_grads(fast, false, NULL);
     double worst = 0.0;
     for (int n = 1; n <= MAX_ROWS; n++) {
         mlp_target t = {.kind = n % 2 ? MLP_TARGET_MAX_LOGIT : MLP_TARGET_LABELS, .labels = labels};
         float loss_full, loss_fast;
-        assert_int_equal(mlp_forward(m, full, x, n, NULL), MLP_OK);
-        assert_int_equal(mlp_forward(m, fast, x, n, NULL), MLP_OK);
-        assert_int_equal(mlp_backward(m, full, 0, n, &t, &loss_full), MLP_OK);
-        assert_int_equal(mlp_backward(m, fast, 0, n, &t, &loss_fast), MLP_OK);
+        assert_int_equal(mlp_forward(m, full, x, n, NULL, NULL), MLP_OK);
+        assert_int_equal(mlp_forward(m, fast, x, n, NULL, NULL), MLP_OK);
+        assert_int_equal(mlp_backward(m, full, 0, n, &t, &loss_full, NULL), MLP_OK);
+        assert_int_equal(mlp_backward(m, fast, 0, n, &t, &loss_fast, NULL), MLP_OK);
         assert_true(memcmp(&loss_full, &loss_fast, sizeof loss_full) == 0);
         const float *g = mlp_workspace_param_grad(full);
         assert_non_null(g);
@@ -85,8 +87,8 @@ static void compare_modes(int in, const mlp_layer_spec *spec, int n_layers, uint
                             sizeof(float) * (size_t)n * in);
 
         mlp_diagnostics df, dq;
-        assert_int_equal(mlp_diagnose(m, full, NULL, &df), MLP_OK);
-        assert_int_equal(mlp_diagnose(m, fast, NULL, &dq), MLP_OK);
+        assert_int_equal(mlp_diagnose(m, full, NULL, &df, NULL), MLP_OK);
+        assert_int_equal(mlp_diagnose(m, fast, NULL, &dq, NULL), MLP_OK);
         assert_true(df.has_gradients && dq.has_gradients);
         for (int l = 0; l < n_layers; l++) {
             const mlp_layer *ly = &m->layers[l];
@@ -151,23 +153,25 @@ static void test_row_range_and_switching(void **state)
     float x[20 * 9], y[20 * 4];
     random_fill(x, 20 * 9, &r, 1.0);
     random_fill(y, 20 * 4, &r, 1.0);
-    mlp_workspace *full = mlp_workspace_create(), *fast = mlp_workspace_create();
-    mlp_workspace_set_param_grads(fast, false);
+    mlp_workspace *full = NULL, *fast = NULL;
+    assert_int_equal(mlp_workspace_create(&full, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_create(&fast, NULL), MLP_OK);
+    mlp_workspace_set_param_grads(fast, false, NULL);
     mlp_target t = {.kind = MLP_TARGET_MSE, .targets = y + 5 * 4};
-    assert_int_equal(mlp_forward(m, full, x, 20, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, fast, x, 20, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, full, 5, 7, &t, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, fast, 5, 7, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, full, x, 20, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, fast, x, 20, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, full, 5, 7, &t, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, fast, 5, 7, &t, NULL, NULL), MLP_OK);
     mlp_diagnostics df, dq;
-    assert_int_equal(mlp_diagnose(m, full, NULL, &df), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, fast, NULL, &dq), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, full, NULL, &df, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, fast, NULL, &dq, NULL), MLP_OK);
     assert_int_equal(dq.rows, 7);
     for (int l = 0; l < 2; l++)
         assert_true(rel_diff(df.layers[l].weight_grad_norm, dq.layers[l].weight_grad_norm) < 1e-5);
 
-    mlp_workspace_set_param_grads(fast, true);
+    mlp_workspace_set_param_grads(fast, true, NULL);
     assert_null(mlp_workspace_param_grad(fast)); /* last backward formed nothing */
-    assert_int_equal(mlp_backward(m, fast, 5, 7, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, fast, 5, 7, &t, NULL, NULL), MLP_OK);
     assert_non_null(mlp_workspace_param_grad(fast));
     assert_memory_equal(mlp_workspace_param_grad(fast), mlp_workspace_param_grad(full),
                         sizeof(float) * m->n_params);
@@ -184,16 +188,17 @@ static void test_alignment(void **state)
     assert_int_equal((uintptr_t)m->params % 64, 0);
     assert_int_equal(mlp_model_clone(m, &c, NULL), MLP_OK);
     assert_int_equal((uintptr_t)c->params % 64, 0);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[3 * 5] = {0};
     /* grow twice: buffers re-allocated on growth stay aligned and keep data */
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
-    assert_int_equal(mlp_workspace_reserve(ws, m, 300), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_reserve(ws, m, 300, NULL), MLP_OK);
     assert_int_equal((uintptr_t)mlp_workspace_preactivation(ws, 0) % 64, 0);
     assert_int_equal((uintptr_t)mlp_workspace_activation(ws, 0) % 64, 0);
-    assert_int_equal(mlp_forward(m, ws, x, 3, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 3, NULL, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 3, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 3, &t, NULL, NULL), MLP_OK);
     assert_int_equal((uintptr_t)mlp_workspace_param_grad(ws) % 64, 0);
     assert_int_equal((uintptr_t)mlp_workspace_input_grad(ws) % 64, 0);
     mlp_workspace_free(ws);
@@ -209,13 +214,14 @@ static void check_relu_family(mlp_activation act, float alpha)
     enum { K = 19 };
     mlp_layer_spec spec[] = {{K, act, alpha}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, K, spec, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(K, spec, 1, &m, NULL), MLP_OK);
     for (int j = 0; j < K; j++)
         mlp_layer_weight(m, 0)[j * K + j] = 1.0f;
     float x[K] = {-0.0f, 0.0f,  NAN,   -NAN,  INFINITY, -INFINITY, 1.5f, -2.5f, 1e-30f, -1e-30f,
                   3.0f,  -3.0f, 0.25f, -0.0f, 7.0f,     -7.0f,     0.0f, 1.0f,  -1.0f};
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     const float *z = mlp_workspace_preactivation(ws, 0), *a = mlp_workspace_activation(ws, 0);
     for (int j = 0; j < K; j++) {
         /* NaN stays NaN (bits and all), as torch.relu and leaky_relu do */
@@ -231,8 +237,8 @@ static void check_relu_family(mlp_activation act, float alpha)
                    3.0f,  -3.0f, 0.25f, -0.0f, 7.0f,   -7.0f,   0.0f, 1.0f,  -1.0f};
     float zeros[K] = {0};
     mlp_target t = {.kind = MLP_TARGET_MSE, .targets = zeros};
-    assert_int_equal(mlp_forward(m, ws, x2, 1, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x2, 1, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
     const float *dx = mlp_workspace_input_grad(ws);
     for (int j = 0; j < K; j++) {
         float d = x2[j] > 0.0f ? 1.0f : act == MLP_ACT_RELU ? 0.0f : alpha;

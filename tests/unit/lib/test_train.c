@@ -24,11 +24,21 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* mlp_accuracy, which must succeed. */
+static float accuracy_of(const mlp_model *m, mlp_workspace *ws, const float *x, const int *labels,
+                         int n)
+{
+    float acc = NAN;
+    mlp_error e;
+    if (mlp_accuracy(m, ws, x, labels, n, &acc, &e) != MLP_OK) fail_msg("mlp_accuracy: %s", e.msg);
+    return acc;
+}
+
 static mlp_model *model_linear_1x1(float w, float b)
 {
     mlp_layer_spec spec[] = {{1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, spec, 1, &m, NULL), MLP_OK);
     mlp_layer_weight(m, 0)[0] = w;
     mlp_layer_bias(m, 0)[0] = b;
     return m;
@@ -169,8 +179,8 @@ static void test_clipping_caps_norm(void **state)
     (void)state;
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 3);
+    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 3, NULL);
     float x[4 * 4] = {5, -3, 2, 8, -7, 1, 4, -2, 3, 3, -6, 1, 9, -8, 2, 2};
     int y[4] = {0, 1, 2, 1};
     float *before = malloc(m->n_params * sizeof(float));
@@ -206,8 +216,8 @@ static void test_xor_converges(void **state)
     (void)state;
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 11);
+    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
     float x[] = {0, 0, 0, 1, 1, 0, 1, 1};
     int y[] = {0, 1, 1, 0};
     epoch_log log = {0};
@@ -229,9 +239,10 @@ static void test_xor_converges(void **state)
     assert_true(log.last.accuracy == 1.0f);
     assert_true(log.last.dead_fraction >= 0.0f && log.last.dead_fraction <= 1.0f);
 
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_non_null(ws);
-    assert_true(mlp_accuracy(m, ws, x, y, 4) == 1.0f);
+    assert_true(accuracy_of(m, ws, x, y, 4) == 1.0f);
     mlp_workspace_free(ws);
     mlp_model_free(m);
 }
@@ -248,9 +259,9 @@ static void test_one_output_classifier_learns_xor(void **state)
     float soft[] = {0.0625f, 0.9375f, 1.0f, 0.0f};
     for (int variant = 0; variant < 2; variant++) {
         mlp_model *m = NULL;
-        assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
+        assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
         m->task = MLP_TASK_CLASSIFICATION;
-        mlp_model_init(m, MLP_INIT_HE_NORMAL, 11);
+        mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
         epoch_log log = {0};
         mlp_train_params p = mlp_train_default_params();
         p.optimizer = MLP_OPT_ADAM;
@@ -267,11 +278,12 @@ static void test_one_output_classifier_learns_xor(void **state)
         assert_true(log.first.loss > 0.3f); /* about log 2 at the start, not 0 */
         assert_true(log.last.loss < log.first.loss / 2);
         assert_true(log.last.accuracy == 1.0f);
-        mlp_workspace *ws = mlp_workspace_create();
-        assert_true(mlp_accuracy(m, ws, x, y, 4) == 1.0f);
+        mlp_workspace *ws = NULL;
+        assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+        assert_true(accuracy_of(m, ws, x, y, 4) == 1.0f);
         /* the prediction is sigmoid > 1/2, i.e. logit > 0 */
         float out[4];
-        assert_int_equal(mlp_forward(m, ws, x, 4, out), MLP_OK);
+        assert_int_equal(mlp_forward(m, ws, x, 4, out, NULL), MLP_OK);
         for (int i = 0; i < 4; i++)
             assert_int_equal(out[i] > 0.5f, y[i]);
         mlp_workspace_free(ws);
@@ -286,10 +298,10 @@ static void test_one_output_classifier_refusals(void **state)
     (void)state;
     mlp_layer_spec sig[] = {{1, MLP_ACT_SIGMOID, 0}}, soft[] = {{1, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL, *s1 = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, sig, 1, NULL), MLP_OK);
-    assert_int_equal(mlp_model_create(&s1, 1, soft, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, sig, 1, &m, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(1, soft, 1, &s1, NULL), MLP_OK);
     m->task = MLP_TASK_CLASSIFICATION;
-    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, 3);
+    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, 3, NULL);
     float before[2];
     memcpy(before, m->params, sizeof before);
     float x[] = {1, 2};
@@ -328,9 +340,9 @@ static mlp_model *iris_train(const float *x, const int *y, int n, uint64_t init_
     }
     mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 3, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(4, spec, 3, &m, NULL), MLP_OK);
     assert_int_equal(mlp_model_set_standardization(m, mean, sd, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, init_seed);
+    mlp_model_init(m, MLP_INIT_AUTO, init_seed, NULL);
     mlp_train_params p = mlp_train_default_params();
     p.optimizer = MLP_OPT_ADAM;
     p.learning_rate = 0.01f;
@@ -352,8 +364,9 @@ static void test_iris_reaches_95_percent(void **state)
     assert_int_equal(iris_load(x, y, 150), 150);
     epoch_log log = {0};
     mlp_model *m = iris_train(x, y, 150, 7, 7, &log);
-    mlp_workspace *ws = mlp_workspace_create();
-    float acc = mlp_accuracy(m, ws, x, y, 150);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    float acc = accuracy_of(m, ws, x, y, 150);
     assert_true(acc >= 0.95f);
     assert_true(log.last.accuracy == acc); /* the callback saw the same model */
     assert_true(log.last.loss < 0.2f);
@@ -385,8 +398,8 @@ static void test_regression_trains(void **state)
     (void)state;
     mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 1, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 1);
+    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 1, NULL);
     float x[64], t[64];
     for (int i = 0; i < 64; i++) {
         x[i] = -1.0f + 2.0f * (float)i / 63.0f;
@@ -468,8 +481,8 @@ static void test_invalid_arguments(void **state)
     (void)state;
     mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 1);
+    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 1, NULL);
     float x[4] = {1, 2, 3, 4}, t[6] = {1, 0, 0, 0, 1, 0};
     int y[2] = {0, 2}, bad_hi[2] = {0, 3}, bad_lo[2] = {-1, 0};
     mlp_train_params p = mlp_train_default_params();
@@ -534,16 +547,21 @@ static void test_accuracy_counts_argmax(void **state)
     /* Identity 2x2 layer: output = input, so the argmax is the larger input. */
     mlp_layer_spec spec[] = {{2, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 2, spec, 1, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(2, spec, 1, &m, NULL), MLP_OK);
     float *w = mlp_layer_weight(m, 0);
     w[0] = 1;
     w[3] = 1;
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[] = {1, 0, 0, 1, 2, 1, 0, 5};
     int y[] = {0, 1, 1, 1}; /* third row is wrong */
-    assert_true(mlp_accuracy(m, ws, x, y, 4) == 0.75f);
-    assert_true(isnan(mlp_accuracy(m, ws, x, y, 0)));
-    assert_true(isnan(mlp_accuracy(m, ws, NULL, y, 4)));
+    assert_true(accuracy_of(m, ws, x, y, 4) == 0.75f);
+    float acc = 0.5f;
+    mlp_error e;
+    assert_int_equal(mlp_accuracy(m, ws, x, y, 0, &acc, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "rows"));
+    assert_int_equal(mlp_accuracy(m, ws, NULL, y, 4, &acc, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_accuracy(m, ws, x, y, 4, NULL, NULL), MLP_ERR_INVALID);
 
     /* More rows than one evaluation chunk. */
     enum { N = 1000 };
@@ -556,7 +574,7 @@ static void test_accuracy_counts_argmax(void **state)
         xs[2 * i + 1] = (float)(1 - i % 2);
         ys[i] = i < 100 ? i % 2 : 1 - i % 2; /* first 100 wrong */
     }
-    assert_true(mlp_accuracy(m, ws, xs, ys, N) == 0.9f);
+    assert_true(accuracy_of(m, ws, xs, ys, N) == 0.9f);
     free(xs);
     free(ys);
     mlp_workspace_free(ws);

@@ -61,8 +61,8 @@ static void assert_no_blas(const char *what)
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, in, spec, n_layers, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed);
+    assert_int_equal(mlp_model_create(in, spec, n_layers, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed, NULL);
     return m;
 }
 
@@ -94,14 +94,15 @@ static void test_the_stub_is_the_blas_libmlp_calls(void **state)
     mlp_layer_spec spec[] = {{32, MLP_ACT_RELU, 0}, {32, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = make_model(16, spec, 3, 1);
     float *x = random_rows(64, 16, 2);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_non_null(ws);
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_BLAS);
+    mlp_workspace_set_kernel(ws, MLP_KERNEL_BLAS, NULL);
     sgemm_calls = 0;
-    assert_int_equal(mlp_forward(m, ws, x, 64, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, 64, NULL, NULL), MLP_OK);
     assert_int_equal(sgemm_calls, 3); /* one product per layer */
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 64, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, 64, &t, NULL, NULL), MLP_OK);
     assert_int_equal(sgemm_calls, 3 + 6); /* dW and dA per layer */
     mlp_workspace_free(ws);
     free(x);
@@ -117,15 +118,16 @@ static void test_own_kernel_workspace_never_calls_blas(void **state)
         {64, MLP_ACT_RELU, 0}, {64, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = make_model(32, spec, 3, 3);
     float *x = random_rows(256, 32, 4);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_non_null(ws);
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN);
+    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, NULL);
     sgemm_calls = 0;
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
     for (int n = 1; n <= 256; n *= 4) {
-        assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
-        assert_int_equal(mlp_backward(m, ws, 0, n, &t, NULL), MLP_OK);
-        mlp_workspace_set_param_grads(ws, n % 2 == 0);
+        assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
+        assert_int_equal(mlp_backward(m, ws, 0, n, &t, NULL, NULL), MLP_OK);
+        mlp_workspace_set_param_grads(ws, n % 2 == 0, NULL);
     }
     assert_no_blas("forward/backward on an MLP_KERNEL_OWN workspace");
     mlp_workspace_free(ws);

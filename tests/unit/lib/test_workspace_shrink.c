@@ -17,13 +17,21 @@
 
 #include "mlp.h"
 
+/* Bytes mlp_workspace_shrink gave back (it must succeed). */
+static size_t shrink(mlp_workspace *ws, const mlp_model *m, int rows)
+{
+    size_t freed = 0;
+    assert_int_equal(mlp_workspace_shrink(ws, m, rows, &freed, NULL), MLP_OK);
+    return freed;
+}
+
 static mlp_model *make(int in, int hidden, int out, uint64_t seed)
 {
     mlp_layer_spec spec[] = {
         {hidden, MLP_ACT_RELU, 0}, {hidden, MLP_ACT_RELU, 0}, {out, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, in, spec, 3, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed);
+    assert_int_equal(mlp_model_create(in, spec, 3, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed, NULL);
     return m;
 }
 
@@ -41,10 +49,11 @@ static float *inputs(int rows, int in)
 /* Bytes a workspace holds after serving (forward + backward) rows of m. */
 static size_t bytes_for(const mlp_model *m, const float *x, int rows)
 {
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_forward(m, ws, x, rows, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, ws, 0, rows, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, rows, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, rows, &t, NULL, NULL), MLP_OK);
     size_t b = mlp_workspace_bytes(ws);
     mlp_workspace_free(ws);
     return b;
@@ -56,28 +65,30 @@ static void test_big_batch_memory_is_given_back(void **s)
     enum { IN = 32, BIG = 4000, KEEP = 16 };
     mlp_model *m = make(IN, 128, 4, 1);
     float *x = inputs(BIG, IN);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_forward(m, ws, x, BIG, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, ws, 0, BIG, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, BIG, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, BIG, &t, NULL, NULL), MLP_OK);
     size_t big = mlp_workspace_bytes(ws), keep = bytes_for(m, x, KEEP);
     assert_true(big > 8 * keep); /* the test means something */
 
-    size_t given = mlp_workspace_shrink(ws, m, KEEP);
+    size_t given = shrink(ws, m, KEEP);
     assert_int_equal(given, big - keep);
     assert_int_equal(mlp_workspace_bytes(ws), keep); /* as if it had served KEEP rows */
     assert_int_equal(mlp_workspace_rows(ws), 0);     /* the results went with the memory */
     assert_null(mlp_workspace_output(ws));
     assert_null(mlp_workspace_input_grad(ws));
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
 
     /* up to KEEP rows it needs no allocation, and computes a fresh workspace's bits */
-    mlp_workspace *fresh = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, KEEP, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, ws, 0, KEEP, &t, NULL), MLP_OK);
+    mlp_workspace *fresh = NULL;
+    assert_int_equal(mlp_workspace_create(&fresh, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, KEEP, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, ws, 0, KEEP, &t, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_workspace_bytes(ws), keep);
-    assert_int_equal(mlp_forward(m, fresh, x, KEEP, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(m, fresh, 0, KEEP, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, fresh, x, KEEP, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(m, fresh, 0, KEEP, &t, NULL, NULL), MLP_OK);
     assert_memory_equal(mlp_workspace_output(ws), mlp_workspace_output(fresh),
                         sizeof(float) * KEEP * 4);
     assert_memory_equal(mlp_workspace_param_grad(ws), mlp_workspace_param_grad(fresh),
@@ -86,13 +97,13 @@ static void test_big_batch_memory_is_given_back(void **s)
                         sizeof(float) * KEEP * IN);
 
     /* nothing larger than KEEP rows: no-op, results kept */
-    assert_int_equal(mlp_workspace_shrink(ws, m, KEEP), 0);
-    assert_int_equal(mlp_workspace_shrink(ws, m, 2 * KEEP), 0);
+    assert_int_equal(shrink(ws, m, KEEP), 0);
+    assert_int_equal(shrink(ws, m, 2 * KEEP), 0);
     assert_int_equal(mlp_workspace_rows(ws), KEEP);
     assert_non_null(mlp_workspace_output(ws));
 
     /* and it grows again when a big batch comes back */
-    assert_int_equal(mlp_forward(m, ws, x, BIG, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, BIG, NULL, NULL), MLP_OK);
     assert_true(mlp_workspace_bytes(ws) >= big - sizeof(double) * BIG);
     mlp_workspace_free(fresh);
     mlp_workspace_free(ws);
@@ -108,21 +119,27 @@ static void test_model_sized_buffers_stay(void **s)
     (void)s;
     mlp_model *wide = make(64, 256, 10, 2), *narrow = make(4, 8, 3, 3);
     float *x = inputs(200, 64);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_forward(wide, ws, x, 200, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(wide, ws, 0, 200, &t, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(wide, ws, x, 200, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(wide, ws, 0, 200, &t, NULL, NULL), MLP_OK);
     size_t big = mlp_workspace_bytes(ws);
-    size_t given = mlp_workspace_shrink(ws, narrow, 4);
+    size_t given = shrink(ws, narrow, 4);
     assert_true(given > 0);
     /* what is left covers the wide model's gradient (params) in full */
     assert_true(mlp_workspace_bytes(ws) >= sizeof(float) * wide->n_params);
     assert_true(mlp_workspace_bytes(ws) < big);
-    assert_int_equal(mlp_forward(narrow, ws, x, 4, NULL), MLP_OK);
-    assert_int_equal(mlp_backward(narrow, ws, 0, 4, &t, NULL), MLP_OK);
-    assert_int_equal(mlp_workspace_shrink(NULL, narrow, 4), 0);
-    assert_int_equal(mlp_workspace_shrink(ws, NULL, 4), 0);
-    assert_int_equal(mlp_workspace_shrink(ws, narrow, -1), 0);
+    assert_int_equal(mlp_forward(narrow, ws, x, 4, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_backward(narrow, ws, 0, 4, &t, NULL, NULL), MLP_OK);
+    /* impossible requests are refused with a status, not a silent 0 */
+    size_t freed = 7;
+    mlp_error e;
+    assert_int_equal(mlp_workspace_shrink(NULL, narrow, 4, &freed, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_workspace_shrink(ws, NULL, 4, &freed, NULL), MLP_ERR_INVALID);
+    assert_int_equal(mlp_workspace_shrink(ws, narrow, -1, &freed, &e), MLP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "-1"));
+    assert_int_equal(freed, 7);
     mlp_workspace_free(ws);
     free(x);
     mlp_model_free(wide);

@@ -98,8 +98,8 @@ static int setup(void **state)
     mkdir(path, 0755);
     mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m;
-    assert_int_equal(mlp_model_create(&m, 3, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1);
+    assert_int_equal(mlp_model_create(3, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
     snprintf(path, sizeof path, "%s/m/1/model.json", g_dir);
     assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);
     mlp_model_free(m);

@@ -21,8 +21,8 @@ static mlp_model *model(void)
                              {6, MLP_ACT_TANH, 0},
                              {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 4, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 11);
+    assert_int_equal(mlp_model_create(4, spec, 4, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
     /* Negative biases so some units die on some rows but not others. */
     for (int l = 0; l < 2; l++)
         for (int j = 0; j < m->layers[l].out; j++)
@@ -140,7 +140,7 @@ static void test_activity_counts_whole_batch(void **s)
     for (int i = 0; i < (int)N_REQ; i++)
         rows += reqs[i].rows;
     mlp_activity a;
-    assert_int_equal(mlp_activity_init(&a, m), MLP_OK);
+    assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     rs_infer_item items[N_REQ];
     items_init(items, reqs, N_REQ);
     rs_infer_scratch sc;
@@ -154,11 +154,12 @@ static void test_activity_counts_whole_batch(void **s)
         memcpy(x + off * 4, reqs[i].x, (size_t)reqs[i].rows * 4 * sizeof(float));
         off += reqs[i].rows;
     }
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, x, rows, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, rows, NULL, NULL), MLP_OK);
     mlp_activity b;
-    assert_int_equal(mlp_activity_init(&b, m), MLP_OK);
-    mlp_activity_add(&b, ws, 0, rows);
+    assert_int_equal(mlp_activity_init(m, &b, NULL), MLP_OK);
+    assert_int_equal(mlp_activity_add(&b, ws, 0, rows, NULL), MLP_OK);
     for (int l = 0; l < a.n_layers; l++)
         assert_memory_equal(a.active[l], b.active[l], (size_t)a.units[l] * sizeof(uint64_t));
     mlp_activity_free(&a);

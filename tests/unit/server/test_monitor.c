@@ -15,7 +15,7 @@ static mlp_model *model_new(void)
 {
     mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m;
-    assert_int_equal(mlp_model_create(&m, 2, spec, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
     float *w = mlp_layer_weight(m, 0);
     const float w0[] = {1, 0, 0, 1, -1, -1, -2, -1};
     memcpy(w, w0, sizeof w0);
@@ -26,10 +26,10 @@ static mlp_model *model_new(void)
 static void count_rows(rs_monitor *mon, const mlp_model *m, mlp_workspace *ws, const float *x,
                        int n)
 {
-    assert_int_equal(mlp_forward(m, ws, x, n, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
     mlp_activity *a = rs_monitor_borrow(mon);
     assert_non_null(a);
-    mlp_activity_add(a, ws, 0, n);
+    assert_int_equal(mlp_activity_add(a, ws, 0, n, NULL), MLP_OK);
     rs_monitor_give_back(mon, a);
 }
 
@@ -37,13 +37,14 @@ static void test_window_counts_every_job(void **state)
 {
     (void)state;
     mlp_model *m = model_new();
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     rs_monitor *mon = rs_monitor_create(m, 60);
     const float x1[] = {1, 0, 2, 0}, x2[] = {0, 3};
     count_rows(mon, m, ws, x1, 2); /* unit 0 active */
     count_rows(mon, m, ws, x2, 1); /* unit 1 active */
     mlp_activity snap;
-    assert_int_equal(mlp_activity_init(&snap, m), MLP_OK);
+    assert_int_equal(mlp_activity_init(m, &snap, NULL), MLP_OK);
     rs_monitor_snapshot(mon, &snap);
     assert_int_equal(snap.rows, 3);
     assert_int_equal(snap.active[0][0], 2);
@@ -60,12 +61,13 @@ static void test_window_forgets_old_rows(void **state)
 {
     (void)state;
     mlp_model *m = model_new();
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     rs_monitor *mon = rs_monitor_create(m, 1); /* 1 s window, 250 ms buckets */
     const float x[] = {1, 1};
     count_rows(mon, m, ws, x, 1);
     mlp_activity snap;
-    assert_int_equal(mlp_activity_init(&snap, m), MLP_OK);
+    assert_int_equal(mlp_activity_init(m, &snap, NULL), MLP_OK);
     rs_monitor_snapshot(mon, &snap);
     assert_int_equal(snap.rows, 1);
     usleep(1300 * 1000);

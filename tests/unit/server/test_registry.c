@@ -47,8 +47,8 @@ static void save_model(const char *name, const char *version, int hidden)
     mkdir_p(path);
     mlp_layer_spec spec[] = {{hidden, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m;
-    assert_int_equal(mlp_model_create(&m, 3, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1);
+    assert_int_equal(mlp_model_create(3, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
     snprintf(path, sizeof path, "%s/%s/%s/model.json", g_dir, name, version);
     assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);
     mlp_model_free(m);

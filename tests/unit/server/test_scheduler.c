@@ -74,8 +74,8 @@ static rs_model_version *version_new(rs_model_config cfg)
     v->version = strdup("1");
     v->cfg = cfg;
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    assert_int_equal(mlp_model_create(&v->model, 4, spec, 2, NULL), MLP_OK);
-    mlp_model_init(v->model, MLP_INIT_HE_NORMAL, 3);
+    assert_int_equal(mlp_model_create(4, spec, 2, &v->model, NULL), MLP_OK);
+    mlp_model_init(v->model, MLP_INIT_HE_NORMAL, 3, NULL);
     v->monitor = rs_monitor_create(v->model, 60);
     return v;
 }

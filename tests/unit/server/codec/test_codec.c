@@ -21,10 +21,10 @@ static mlp_model *classifier(void)
 {
     mlp_layer_spec spec[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 7);
+    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 7, NULL);
     const char *labels[] = {"setosa", "versicolor", "virginica"};
-    assert_int_equal(mlp_model_set_labels(m, labels), MLP_OK);
+    assert_int_equal(mlp_model_set_labels(m, labels, NULL), MLP_OK);
     return m;
 }
 
@@ -32,8 +32,8 @@ static mlp_model *regressor(void)
 {
     mlp_layer_spec spec[] = {{3, MLP_ACT_TANH, 0}, {2, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&m, 4, spec, 2, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_AUTO, 3);
+    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_AUTO, 3, NULL);
     return m;
 }
 
@@ -1131,14 +1131,15 @@ static void test_v1_labels_on_regression_model(void **s)
 /* Runs forward + (optionally) backward/diagnose and encodes. */
 static char *encode(const mlp_model *m, rs_request *r, size_t *len, size_t *json_len)
 {
-    mlp_workspace *ws = mlp_workspace_create();
-    assert_int_equal(mlp_forward(m, ws, r->x, r->rows, NULL), MLP_OK);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, r->x, r->rows, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
     if (r->diag != RS_DIAG_NONE) {
         mlp_target t = {.kind = r->labels ? MLP_TARGET_LABELS : MLP_TARGET_MAX_LOGIT,
                         .labels = r->labels};
-        assert_int_equal(mlp_backward(m, ws, 0, r->rows, &t, NULL), MLP_OK);
-        assert_int_equal(mlp_diagnose(m, ws, NULL, &d), MLP_OK);
+        assert_int_equal(mlp_backward(m, ws, 0, r->rows, &t, NULL, NULL), MLP_OK);
+        assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     }
     rs_buf b;
     rs_buf_init(&b);
@@ -1185,9 +1186,10 @@ static void test_encode_v2_json_parses_and_round_trips(void **s)
     assert_int_equal(json_integer_value(json_array_get(json_object_get(o0, "shape"), 0)), 2);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(o0, "shape"), 1)), 3);
     /* Every output value reads back as exactly the float computed. */
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[6];
-    assert_int_equal(mlp_forward(m, ws, r.x, 2, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, r.x, 2, y, NULL), MLP_OK);
     mlp_workspace_free(ws);
     json_t *data = json_object_get(o0, "data");
     assert_int_equal(json_array_size(data), 6);
@@ -1280,9 +1282,10 @@ static void test_encode_v2_binary_outputs(void **s)
                         "layer_sparsity");
     assert_non_null(json_object_get(json_array_get(outs, 2), "data"));
     /* The raw floats are the forward outputs. */
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[6], got[6];
-    assert_int_equal(mlp_forward(m, ws, r.x, 2, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, r.x, 2, y, NULL), MLP_OK);
     mlp_workspace_free(ws);
     memcpy(got, text + jl, sizeof got);
     assert_memory_equal(got, y, sizeof y);
@@ -1314,9 +1317,10 @@ static void test_encode_classification(void **s)
     assert_string_equal(json_string_value(json_object_get(o0, "datatype")), "BYTES");
     json_t *data = json_object_get(o0, "data");
     assert_int_equal(json_array_size(data), 4);
-    mlp_workspace *ws = mlp_workspace_create();
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[6];
-    assert_int_equal(mlp_forward(m, ws, r.x, 2, y), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, r.x, 2, y, NULL), MLP_OK);
     mlp_workspace_free(ws);
     const char *names[] = {"setosa", "versicolor", "virginica"};
     for (int row = 0; row < 2; row++) {
