@@ -1,6 +1,6 @@
 /*
- * io_file — whole-file reads and atomic writes for the model loaders, with
- * messages that name the file. Loaders work on a complete in-memory copy so
+ * io_file — whole-file reads for the model loaders, with messages that name
+ * the file (writes: io_write.c). Loaders work on a complete in-memory copy so
  * a truncated or concurrently replaced file can never be read past its end.
  */
 #ifndef _GNU_SOURCE
@@ -14,8 +14,7 @@
 
 #include "io_internal.h"
 
-/* strerror is not thread-safe and models load on any thread; buf holds the text. */
-static const char *error_text(int e, char buf[128])
+const char *mlp_io_error_text(int e, char buf[128])
 {
     return strerror_r(e, buf, 128);
 }
@@ -44,12 +43,13 @@ mlp_status mlp_io_read_file(const char *path, uint8_t **data, size_t *len, mlp_e
     *len = 0;
     if (!path) return mlp_set_error(err, MLP_ERR_INVALID, "model path is NULL");
     FILE *f = fopen(path, "rb");
-    if (!f) return mlp_io_fail(err, path, MLP_ERR_IO, "cannot open: %s", error_text(errno, eb));
+    if (!f)
+        return mlp_io_fail(err, path, MLP_ERR_IO, "cannot open: %s", mlp_io_error_text(errno, eb));
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
         int e = errno;
         fclose(f);
-        return mlp_io_fail(err, path, MLP_ERR_IO, "cannot stat: %s", error_text(e, eb));
+        return mlp_io_fail(err, path, MLP_ERR_IO, "cannot stat: %s", mlp_io_error_text(e, eb));
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(f);
@@ -73,49 +73,12 @@ mlp_status mlp_io_read_file(const char *path, uint8_t **data, size_t *len, mlp_e
         int e = errno;
         free(buf);
         fclose(f);
-        return mlp_io_fail(err, path, MLP_ERR_IO, "read failed: %s", error_text(e, eb));
+        return mlp_io_fail(err, path, MLP_ERR_IO, "read failed: %s", mlp_io_error_text(e, eb));
     }
     fclose(f);
     buf[got] = 0;
     *data = buf;
     *len = got;
-    return MLP_OK;
-}
-
-mlp_status mlp_io_write_file(const char *path, const void *data, size_t len, mlp_error *err)
-{
-    char eb[128];
-    if (!path) return mlp_set_error(err, MLP_ERR_INVALID, "output path is NULL");
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
-    if (!tmp) return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        mlp_status s =
-            mlp_io_fail(err, tmp, MLP_ERR_IO, "cannot create: %s", error_text(errno, eb));
-        free(tmp);
-        return s;
-    }
-    bool ok = fwrite(data, 1, len, f) == len;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok) {
-        remove(tmp);
-        free(tmp);
-        return mlp_io_fail(err, path, MLP_ERR_IO, "write failed: %s", error_text(e, eb));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        remove(tmp);
-        free(tmp);
-        return mlp_io_fail(err, path, MLP_ERR_IO, "cannot replace: %s", error_text(e, eb));
-    }
-    free(tmp);
     return MLP_OK;
 }
 

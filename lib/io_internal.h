@@ -28,9 +28,32 @@ mlp_status mlp_io_fail(mlp_error *err, const char *origin, mlp_status s, const c
  * *data), NUL-terminated for convenience (the NUL is not counted in *len). */
 mlp_status mlp_io_read_file(const char *path, uint8_t **data, size_t *len, mlp_error *err);
 
-/* Writes data to "<path>.tmp" and renames it over path, so a reader (or a
- * server watching the folder) sees either the old file or the whole new one. */
+/* strerror_r's text for errno e in buf (strerror is not thread-safe, and
+ * models load on any thread). */
+const char *mlp_io_error_text(int e, char buf[128]);
+
+/* ------------------------------------------------------------ writing (io_write.c) */
+
+/* Writes data to a new file beside path with a unique name ("<path>.tmp-"
+ * and 16 random hex digits, created exclusively) and fsyncs it; *tmp is that
+ * name (malloc'd), for mlp_io_temp_commit or mlp_io_temp_discard. On failure
+ * nothing is left behind and *tmp is NULL. */
+mlp_status mlp_io_temp_write(const char *path, const void *data, size_t len, char **tmp,
+                             mlp_error *err);
+/* Renames tmp over path and fsyncs the folder; frees tmp (and removes the
+ * file if the rename fails). */
+mlp_status mlp_io_temp_commit(char *tmp, const char *path, mlp_error *err);
+/* Removes and frees tmp (NULL: nothing to do). */
+void mlp_io_temp_discard(char *tmp);
+
+/* mlp_io_temp_write then mlp_io_temp_commit: a reader (or a server watching
+ * the folder) sees either the old file or the whole new one, also after a
+ * crash, and concurrent writers never write into one another's file. */
 mlp_status mlp_io_write_file(const char *path, const void *data, size_t len, mlp_error *err);
+
+/* 2·nbytes random hex digits and a NUL into out (nbytes <= 32): the kernel's
+ * randomness, or when it has none yet a mix of clock, process and counter. */
+void mlp_io_random_hex(char *out, size_t nbytes);
 
 /* A reader of weights plus an optional config.json text (NULL when there is
  * none), each named in messages by its origin. */
@@ -114,13 +137,32 @@ mlp_status mlp_io_meta_apply(const mlp_io_meta *meta, mlp_model *m, const char *
  * Returns false when a name is empty or a name or label is not valid UTF-8. */
 bool mlp_io_meta_write(mlp_strbuf *b, const mlp_model *m, const char *indent);
 
-/* The two files mlp_model_save_safetensors writes, in memory: the
+/* The two files mlp_model_save_safetensors writes (without their save_id),
+ * in memory: the
  * safetensors bytes (*weights, malloc'd) and the config.json text (*config,
  * malloc'd, NUL-terminated); the caller frees both. path and config_path only
  * name them in messages (NULL: "<memory>"). On failure both are NULL. */
 mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const char *config_path,
                                     uint8_t **weights, size_t *weights_len, char **config,
                                     size_t *config_len, mlp_error *err);
+
+/*
+ * mlp_model_save_safetensors in its steps (io_safetensors_save.c explains the
+ * scheme), so tests can stop between them: prepare writes both files, stamped
+ * with one fresh save_id, under temporary names; commit_config renames
+ * config.json into place, commit_weights the weights; discard removes what
+ * was not renamed and frees p (always call it).
+ */
+typedef struct {
+    char *path, *config_path;       /* owned copies of the targets */
+    char *weights_tmp, *config_tmp; /* written and synced; NULL once renamed */
+} mlp_io_pending_pair;
+
+mlp_status mlp_io_pair_prepare(const mlp_model *m, const char *path, const char *config_path,
+                               mlp_io_pending_pair *p, mlp_error *err);
+mlp_status mlp_io_pair_commit_config(mlp_io_pending_pair *p, mlp_error *err);
+mlp_status mlp_io_pair_commit_weights(mlp_io_pending_pair *p, mlp_error *err);
+void mlp_io_pair_discard(mlp_io_pending_pair *p);
 
 /* ------------------------------------------------------------ floats (io_float.c) */
 

@@ -39,8 +39,10 @@
  *                    layers and null for the others
  *   }
  * Inputs are standardised as (x - mean) / std before the first layer. Unknown
- * keys are ignored. docs/model-formats.md describes both formats for users.
- * The writer is io_safetensors_save.c.
+ * keys are ignored, except "save_id": files saved by libmlp carry one string
+ * in both config.json and the weights' "__metadata__" (io_safetensors_save.c
+ * says why), and a pair is refused when either has one and they differ. docs/model-formats.md
+ * describes both formats for users. The writer is io_safetensors_save.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -387,6 +389,30 @@ static mlp_status build(const weights *w, const uint8_t *buffer, json_t *cfg, co
     return MLP_OK;
 }
 
+/* The "save_id" of the weights' __metadata__ (hdr) and of the config must
+ * be equal, or both absent: two files from different saves are refused. */
+static mlp_status check_save_id(json_t *hdr, json_t *cfg, const char *origin,
+                                const char *config_origin, mlp_error *err)
+{
+    json_t *wv = json_object_get(json_object_get(hdr, "__metadata__"), "save_id");
+    json_t *cv = json_object_get(cfg, "save_id");
+    if (wv && !json_is_string(wv))
+        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
+                           "__metadata__.save_id is %s, expected a string", mlp_io_json_type(wv));
+    if (cv && !json_is_string(cv))
+        return mlp_io_fail(err, config_origin, MLP_ERR_FORMAT,
+                           "\"save_id\" is %s, expected a string", mlp_io_json_type(cv));
+    if (!wv && !cv) return MLP_OK;
+    if (wv && cv && strcmp(json_string_value(wv), json_string_value(cv)) == 0) return MLP_OK;
+    return mlp_io_fail(err, config_origin, MLP_ERR_FORMAT,
+                       "save_id %s%s%s does not match the save_id %s%s%s of %s: the files come "
+                       "from different saves (a save in progress: load again; files paired by "
+                       "hand: remove save_id from both)",
+                       cv ? "\"" : "", cv ? json_string_value(cv) : "(none)", cv ? "\"" : "",
+                       wv ? "\"" : "", wv ? json_string_value(wv) : "(none)", wv ? "\"" : "",
+                       mlp_io_origin(origin));
+}
+
 static mlp_status parse_both(const uint8_t *data, size_t len, const char *origin,
                              const char *config_json, size_t config_len, const char *config_origin,
                              mlp_model **out, mlp_error *err)
@@ -429,7 +455,8 @@ static mlp_status parse_both(const uint8_t *data, size_t len, const char *origin
         json_t *cfg;
         s = mlp_io_json_load(config_json, config_len, config_origin, &cfg, err);
         if (s == MLP_OK) {
-            s = build(w, buffer, cfg, origin, config_origin, out, err);
+            s = check_save_id(hdr, cfg, origin, config_origin, err);
+            if (s == MLP_OK) s = build(w, buffer, cfg, origin, config_origin, out, err);
             json_decref(cfg);
         }
     }

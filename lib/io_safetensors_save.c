@@ -2,6 +2,17 @@
  * io_safetensors_save — writes a model as model.safetensors (F32 tensors
  * named like a torch.nn.Sequential state_dict) plus its config.json; the
  * format is described in io_safetensors.c and docs/model-formats.md.
+ *
+ * The two files are one model, but two renames are not one atomic step. So
+ * both carry the same random "save_id" (in the weights' __metadata__ and in
+ * config.json), and the reader refuses a pair whose ids differ: whatever
+ * moment a reader (or a crash) catches, it gets the old pair, the new pair,
+ * or a refusal, never new weights with an old config or the reverse. Both
+ * files are first written and fsynced under unique temporary names; then
+ * config.json is renamed into place, then the weights. Config first: a
+ * folder scan that looks for the weights file sees no half-saved new
+ * version, and between the two renames the old weights meet a config with
+ * another id, which the reader refuses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +27,12 @@ static void put_le32(uint8_t *p, uint32_t v)
 
 /* The safetensors bytes of m's parameters (F32, Sequential indices 0, 2, 4,
  * ... as if a ReLU module sat between Linear layers). */
-static bool build_weights(const mlp_model *m, uint8_t **out, size_t *out_len)
+static bool build_weights(const mlp_model *m, const char *save_id, uint8_t **out, size_t *out_len)
 {
     mlp_strbuf h = {0};
-    mlp_strbuf_puts(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
+    mlp_strbuf_puts(&h, "{\"__metadata__\":{\"format\":\"pt\"");
+    if (save_id) mlp_strbuf_printf(&h, ",\"save_id\":\"%s\"", save_id);
+    mlp_strbuf_puts(&h, "}");
     size_t off = 0;
     for (int l = 0; l < m->n_layers; l++) {
         const mlp_layer *ly = &m->layers[l];
@@ -61,7 +74,7 @@ static bool build_weights(const mlp_model *m, uint8_t **out, size_t *out_len)
     return true;
 }
 
-static bool build_config(const mlp_model *m, mlp_strbuf *b)
+static bool build_config(const mlp_model *m, const char *save_id, mlp_strbuf *b)
 {
     mlp_strbuf_puts(b, "{\n  ");
     if (!mlp_io_meta_write(b, m, "  ")) return false;
@@ -84,13 +97,15 @@ static bool build_config(const mlp_model *m, mlp_strbuf *b)
         }
         mlp_strbuf_puts(b, "]");
     }
+    if (save_id) mlp_strbuf_printf(b, ",\n  \"save_id\": \"%s\"", save_id);
     mlp_strbuf_puts(b, "\n}\n");
     return true;
 }
 
-mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const char *config_path,
-                                    uint8_t **weights, size_t *weights_len, char **config,
-                                    size_t *config_len, mlp_error *err)
+/* Both files in memory, stamped with save_id (NULL: none). */
+static mlp_status build_pair(const mlp_model *m, const char *save_id, const char *path,
+                             const char *config_path, uint8_t **weights, size_t *weights_len,
+                             char **config, size_t *config_len, mlp_error *err)
 {
     *weights = NULL;
     *config = NULL;
@@ -100,12 +115,12 @@ mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const 
     if (s != MLP_OK)
         return mlp_io_fail(err, path, MLP_ERR_INVALID, "cannot save an invalid model: %s", e.msg);
     mlp_strbuf cfg = {0};
-    if (!build_config(m, &cfg)) {
+    if (!build_config(m, save_id, &cfg)) {
         mlp_strbuf_free(&cfg);
         return mlp_io_fail(err, config_path, MLP_ERR_INVALID,
                            "a name is empty, or a name or label is not valid UTF-8");
     }
-    if (cfg.failed || !build_weights(m, weights, weights_len)) {
+    if (cfg.failed || !build_weights(m, save_id, weights, weights_len)) {
         mlp_strbuf_free(&cfg);
         return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory building the file");
     }
@@ -114,22 +129,69 @@ mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const 
     return MLP_OK;
 }
 
-mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path, const char *config_path,
-                                      mlp_error *err)
+mlp_status mlp_io_safetensors_build(const mlp_model *m, const char *path, const char *config_path,
+                                    uint8_t **weights, size_t *weights_len, char **config,
+                                    size_t *config_len, mlp_error *err)
 {
-    if (!m || !path) return mlp_io_fail(err, path, MLP_ERR_INVALID, "model or path is NULL");
-    char *own_config = config_path ? NULL : mlp_io_sibling_config(path);
-    if (!config_path && !own_config) return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
-    const char *cfg_path = config_path ? config_path : own_config;
+    return build_pair(m, NULL, path, config_path, weights, weights_len, config, config_len, err);
+}
 
+void mlp_io_pair_discard(mlp_io_pending_pair *p)
+{
+    mlp_io_temp_discard(p->weights_tmp);
+    mlp_io_temp_discard(p->config_tmp);
+    free(p->path);
+    free(p->config_path);
+    memset(p, 0, sizeof *p);
+}
+
+mlp_status mlp_io_pair_prepare(const mlp_model *m, const char *path, const char *config_path,
+                               mlp_io_pending_pair *p, mlp_error *err)
+{
+    memset(p, 0, sizeof *p);
+    if (!m || !path) return mlp_io_fail(err, path, MLP_ERR_INVALID, "model or path is NULL");
+    p->path = strdup(path);
+    p->config_path = config_path ? strdup(config_path) : mlp_io_sibling_config(path);
+    if (!p->path || !p->config_path) {
+        mlp_io_pair_discard(p);
+        return mlp_io_fail(err, path, MLP_ERR_NOMEM, "out of memory");
+    }
+    char save_id[33];
+    mlp_io_random_hex(save_id, 16);
     uint8_t *bytes;
     char *cfg;
     size_t n = 0, cfg_len = 0;
-    mlp_status s = mlp_io_safetensors_build(m, path, cfg_path, &bytes, &n, &cfg, &cfg_len, err);
-    if (s == MLP_OK && (s = mlp_io_write_file(path, bytes, n, err)) == MLP_OK)
-        s = mlp_io_write_file(cfg_path, cfg, cfg_len, err);
+    mlp_status s = build_pair(m, save_id, p->path, p->config_path, &bytes, &n, &cfg, &cfg_len, err);
+    if (s == MLP_OK) s = mlp_io_temp_write(p->path, bytes, n, &p->weights_tmp, err);
+    if (s == MLP_OK) s = mlp_io_temp_write(p->config_path, cfg, cfg_len, &p->config_tmp, err);
     free(bytes);
     free(cfg);
-    free(own_config);
+    if (s != MLP_OK) mlp_io_pair_discard(p);
+    return s;
+}
+
+mlp_status mlp_io_pair_commit_config(mlp_io_pending_pair *p, mlp_error *err)
+{
+    char *tmp = p->config_tmp;
+    p->config_tmp = NULL;
+    return mlp_io_temp_commit(tmp, p->config_path, err);
+}
+
+mlp_status mlp_io_pair_commit_weights(mlp_io_pending_pair *p, mlp_error *err)
+{
+    char *tmp = p->weights_tmp;
+    p->weights_tmp = NULL;
+    return mlp_io_temp_commit(tmp, p->path, err);
+}
+
+mlp_status mlp_model_save_safetensors(const mlp_model *m, const char *path, const char *config_path,
+                                      mlp_error *err)
+{
+    mlp_io_pending_pair p;
+    mlp_status s = mlp_io_pair_prepare(m, path, config_path, &p, err);
+    if (s != MLP_OK) return s;
+    s = mlp_io_pair_commit_config(&p, err);
+    if (s == MLP_OK) s = mlp_io_pair_commit_weights(&p, err);
+    mlp_io_pair_discard(&p);
     return s;
 }

@@ -1,15 +1,18 @@
 /*
  * A scratch folder for tests that write files: a cmocka group setup makes it
  * (setup_dir), the group teardown removes it with everything in it
- * (teardown_dir). Included by the test files that need it; one per binary.
+ * (teardown_dir); dir_entries counts what a folder holds. Included by the test
+ * files that need it; one per binary.
  */
 #ifndef TEST_TMPDIR_H
 #define TEST_TMPDIR_H
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char tmpdir[64];
 
@@ -32,6 +35,19 @@ static int teardown_dir(void **state)
 {
     (void)state;
     return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Entries of dir other than . and .. (-1 if it cannot be read). */
+static inline int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }
 
 #endif /* TEST_TMPDIR_H */

@@ -5,6 +5,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -789,6 +790,79 @@ static void test_save_into_missing_folder(void **s)
     mlp_model_free(m);
 }
 
+/* Saves of one path from several threads while another loads it: each save
+ * writes its own temporary file, so every load sees one whole model (with one
+ * shared temporary name, a save could rename another's half-written file). */
+typedef struct {
+    const mlp_model *m; /* NULL: the reader */
+    const char *path;
+    int failures;
+} save_race;
+
+static void *save_race_run(void *arg)
+{
+    save_race *r = arg;
+    for (int i = 0; i < 150; i++) {
+        mlp_model *back = NULL;
+        mlp_error err;
+        mlp_status st = r->m ? mlp_model_save_json(r->m, r->path, &err)
+                             : mlp_model_load_json(r->path, &back, &err);
+        r->failures += st != MLP_OK;
+        mlp_model_free(back);
+    }
+    return NULL;
+}
+
+static void test_concurrent_saves_never_tear(void **s)
+{
+    (void)s;
+    char dir[128], path[160];
+    tmp_path(dir, sizeof dir, "race");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    mlp_layer_spec wide[] = {{64, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *a = make_model(), *b;
+    mlp_error err;
+    assert_int_equal(mlp_model_create(40, wide, 2, &b, &err), MLP_OK);
+    fill_tricky(b->params, b->n_params, 3);
+    assert_int_equal(mlp_model_save_json(a, path, &err), MLP_OK);
+    save_race r[3] = {{a, path, 0}, {b, path, 0}, {NULL, path, 0}};
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, save_race_run, &r[i]), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(r[0].failures + r[1].failures, 0);
+    assert_int_equal(r[2].failures, 0); /* no load saw a torn file */
+    DIR *d = opendir(dir);              /* and no temporary file is left */
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(d)))
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 1);
+    mlp_model_free(a);
+    mlp_model_free(b);
+}
+
+/* A save that cannot rename into place (the target is a folder) leaves no
+ * temporary file behind. */
+static void test_failed_save_leaves_nothing(void **s)
+{
+    (void)s;
+    char dir[128], path[160];
+    tmp_path(dir, sizeof dir, "blocked");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    mlp_model *m = make_model();
+    mlp_error err;
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_IO);
+    assert_non_null(strstr(err.msg, "cannot replace"));
+    assert_int_equal(dir_entries(dir), 1); /* the folder in the way, nothing else */
+    mlp_model_free(m);
+}
+
 static void test_null_arguments(void **s)
 {
     (void)s;
@@ -877,6 +951,8 @@ int main(void)
         cmocka_unit_test(test_save_refuses_non_finite_weights),
         cmocka_unit_test(test_save_refuses_invalid_utf8_label),
         cmocka_unit_test(test_save_into_missing_folder),
+        cmocka_unit_test(test_concurrent_saves_never_tear),
+        cmocka_unit_test(test_failed_save_leaves_nothing),
         cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

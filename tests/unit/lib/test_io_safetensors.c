@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "io_internal.h" /* the steps of a pair save, to stop between them */
 #include "mlp.h"
 
 #define ORIGIN        "models/s/1/model.safetensors"
@@ -1069,6 +1070,152 @@ static void test_load_missing_config_file(void **s)
     mlp_model_free(m);
 }
 
+/* ------------------------------------------------------------ saving as a pair */
+
+/* A fresh folder under tmpdir for one test; returns its path in dir. */
+static void fresh_dir(const char *name, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/%s", tmpdir, name);
+    assert_int_equal(mkdir(dir, 0700), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* Loads dir/model.safetensors with its config: the model, or NULL with the
+ * status in *st and the message in err. */
+static mlp_model *load_dir(const char *dir, mlp_status *st, mlp_error *err)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    mlp_model *m = NULL;
+    *st = mlp_model_load(path, &m, err);
+    return m;
+}
+
+/* A model unlike make_model's: other weights, another name. */
+static mlp_model *make_other_model(void)
+{
+    mlp_model *m = make_model();
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i] = (float)i * 0.5f;
+    assert_int_equal(mlp_model_set_name(m, "other", NULL), MLP_OK);
+    return m;
+}
+
+/*
+ * A save interrupted between its steps: until config.json is renamed the old
+ * pair loads; between the two renames (new config, old weights) the pair is
+ * refused, never loaded mixed; after both the new model loads, and nothing
+ * temporary is left.
+ */
+static void test_save_interrupted_between_renames(void **s)
+{
+    (void)s;
+    char dir[128], path[160];
+    fresh_dir("pair", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    mlp_model *a = make_model(), *b = make_other_model(), *got;
+    mlp_error err;
+    mlp_status st;
+    assert_int_equal(mlp_model_save_safetensors(a, path, NULL, &err), MLP_OK);
+
+    mlp_io_pending_pair p;
+    assert_int_equal(mlp_io_pair_prepare(b, path, NULL, &p, &err), MLP_OK);
+    assert_int_equal(dir_entries(dir), 4); /* both targets and both temporaries */
+    assert_non_null(got = load_dir(dir, &st, &err));
+    assert_models_identical(a, got);
+    mlp_model_free(got);
+
+    assert_int_equal(mlp_io_pair_commit_config(&p, &err), MLP_OK);
+    assert_null(load_dir(dir, &st, &err));
+    assert_int_equal(st, MLP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "config.json: save_id \""));
+    assert_non_null(strstr(err.msg, "the files come from different saves"));
+
+    assert_int_equal(mlp_io_pair_commit_weights(&p, &err), MLP_OK);
+    mlp_io_pair_discard(&p);
+    assert_non_null(got = load_dir(dir, &st, &err));
+    assert_models_identical(b, got);
+    mlp_model_free(got);
+    assert_int_equal(dir_entries(dir), 2);
+
+    /* a save abandoned after writing its temporaries leaves the old pair */
+    assert_int_equal(mlp_io_pair_prepare(a, path, NULL, &p, &err), MLP_OK);
+    mlp_io_pair_discard(&p);
+    assert_int_equal(dir_entries(dir), 2);
+    assert_non_null(got = load_dir(dir, &st, &err));
+    assert_models_identical(b, got);
+    mlp_model_free(got);
+    mlp_model_free(a);
+    mlp_model_free(b);
+}
+
+/* Weights and config of two different saves never load as one model,
+ * whichever file is the newer one; the two files of one save do. */
+static void test_files_of_different_saves_refused(void **s)
+{
+    (void)s;
+    char da[128], db[128], from[192], to[192];
+    fresh_dir("save_a", da, sizeof da);
+    fresh_dir("save_b", db, sizeof db);
+    mlp_model *a = make_model(), *b = make_model(), *got;
+    mlp_error err;
+    mlp_status st;
+    snprintf(to, sizeof to, "%s/model.safetensors", da);
+    assert_int_equal(mlp_model_save_safetensors(a, to, NULL, &err), MLP_OK);
+    snprintf(to, sizeof to, "%s/model.safetensors", db);
+    assert_int_equal(mlp_model_save_safetensors(b, to, NULL, &err), MLP_OK); /* same model */
+    const char *files[] = {"model.safetensors", "config.json"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(from, sizeof from, "%s/%s", db, files[k]);
+        snprintf(to, sizeof to, "%s/%s", da, files[k]);
+        copy_file(from, to);
+        got = load_dir(da, &st, &err);
+        if (k == 0) { /* b's weights with a's config */
+            assert_null(got);
+            assert_int_equal(st, MLP_ERR_FORMAT);
+            assert_non_null(strstr(err.msg, "different saves"));
+        } else { /* both of b's */
+            assert_non_null(got);
+            assert_models_identical(b, got);
+            mlp_model_free(got);
+        }
+    }
+    mlp_model_free(a);
+    mlp_model_free(b);
+}
+
+/* Files without a save_id (written by PyTorch) pair freely, but one file with
+ * a save_id and one without are from different saves. */
+static void test_save_id_on_one_side_only_refused(void **s)
+{
+    (void)s;
+    size_t n;
+    uint8_t *d = st_build(BASE_T, 4, &n);
+    mlp_model *m;
+    mlp_error err;
+    char *cfg = config_edit("\"activations\"", "\"save_id\": \"0123\", \"activations\"");
+    assert_int_equal(parse(d, n, cfg, &m, &err), MLP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "save_id \"0123\" does not match the save_id (none)"));
+    free(cfg);
+    cfg = config_edit("\"activations\"", "\"save_id\": 7, \"activations\"");
+    assert_int_equal(parse(d, n, cfg, &m, &err), MLP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "\"save_id\" is a number, expected a string"));
+    free(cfg);
+    free(d);
+}
+
 /* ------------------------------------------------------------ torch */
 
 /*
@@ -1237,6 +1384,9 @@ int main(void)
         cmocka_unit_test(test_refuses_unknown_task),
         cmocka_unit_test(test_save_load_is_bit_identical),
         cmocka_unit_test(test_saved_layout_is_torch_like),
+        cmocka_unit_test(test_save_interrupted_between_renames),
+        cmocka_unit_test(test_files_of_different_saves_refused),
+        cmocka_unit_test(test_save_id_on_one_side_only_refused),
         cmocka_unit_test(test_load_missing_weights_file),
         cmocka_unit_test(test_load_missing_config_file),
         cmocka_unit_test(test_torch_written_file_matches_torch_outputs),
