@@ -1,5 +1,5 @@
 /*
- * args.c — option and number parsing for the offline subcommands.
+ * args — option and number parsing for the offline subcommands.
  */
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * csv.c — the small CSV reader behind `reluserve train` and `inspect`.
+ * csv — the small CSV reader behind `reluserve train` and `inspect`.
  *
  * Data sets for an MLP are a header plus numeric rows, with class names in
  * the last column at most, so the reader parses every field as a number

@@ -1,5 +1,5 @@
 /*
- * inspect.c — `reluserve inspect`: what a model is, and how its units
+ * inspect — `reluserve inspect`: what a model is, and how its units
  * behave on a probe data set.
  *
  * Without --data it prints the architecture. With --data it forwards the

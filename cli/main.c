@@ -1,6 +1,7 @@
 /*
- * reluserve — one binary, several subcommands: `serve` (the HTTP inference
- * server), `train` and `inspect` (offline tools on model files).
+ * main — the binary's front door: dispatches the subcommands `serve` (the
+ * HTTP inference server, server/serve.h), `train` and `inspect` (offline
+ * tools on model files, cli.h).
  */
 #include <stdio.h>
 #include <string.h>

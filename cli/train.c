@@ -1,5 +1,5 @@
 /*
- * train.c — `reluserve train`: fit an MLP to a CSV file and save it.
+ * train — `reluserve train`: fit an MLP to a CSV file and save it.
  *
  * The CSV's last column is the class name (classification) or the last
  * --targets columns are the regression targets; every other column is an

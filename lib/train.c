@@ -1,5 +1,5 @@
 /*
- * train.c — mini-batch training: SGD with momentum, Adam, gradient clipping.
+ * train — mini-batch training: SGD with momentum, Adam, gradient clipping.
  *
  * Everything here goes through the public API (mlp_forward, mlp_backward,
  * mlp_workspace_param_grad, mlp_diagnose), so training exercises exactly the

@@ -71,7 +71,7 @@ enum {
 /* A decoded inference request. All pointers are owned and freed by
  * rs_request_free. The decoders set rows, x, labels and targets (and the
  * counts beside them) only from tensors whose values were checked against
- * their shapes (rs_tensor in codec_internal.h): x holds exactly
+ * their shapes (rs_tensor in internal.h): x holds exactly
  * rows x n_inputs values, rows is the input tensor's first dimension, labels
  * rows class indices in [0, mlp_model_classes), targets rows x n_outputs
  * values. */
@@ -106,7 +106,7 @@ typedef struct {
  * failure req holds nothing that needs freeing (but rs_request_free is still
  * safe). body may be NULL when len is 0. v2 diagnostics default to
  * "summary", v1 to "none"; the v1 bodies accepted are listed in
- * codec_decode_v1.c. Diagnostic tensors in a v2 response follow the model
+ * decode_v1.c. Diagnostic tensors in a v2 response follow the model
  * output in RS_OUT_* order, whatever order "outputs" named them in.
  */
 int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_len,

@@ -1,7 +1,7 @@
 /*
  * decode_v2 — Open Inference Protocol v2 request bodies into rs_request
  * (with the binary tensor extension), plus the checks v1 shares
- * (codec_decode_v1.c).
+ * (decode_v1.c).
  *
  * Every byte string gives either a complete request or a 4xx with one
  * sentence naming the field and what was expected. Unknown keys are skipped

@@ -1,5 +1,5 @@
 /*
- * codec_internal — what the codec's own files share: a small JSON scanner
+ * internal — what the codec's own files share: a small JSON scanner
  * that walks the bytes in place (no tree, no NUL terminator needed), and the
  * tensor-data reader that turns JSON arrays or binary bytes into float32.
  */

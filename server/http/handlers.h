@@ -14,7 +14,7 @@
 #include "router.h"
 #include "scheduler.h"
 
-/* Everything a request may need; owned by main, outlives the HTTP daemon. */
+/* Everything a request may need; owned by serve.c, outlives the HTTP daemon. */
 typedef struct {
     const rs_config *cfg;
     rs_registry *reg;

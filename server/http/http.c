@@ -10,7 +10,8 @@
  *                 it: 503 at the end), until --upload-timeout-ms (408).
  *   last call     cheap endpoints answer; inference decodes the body,
  *                 suspends the connection and admits a task.
- *   (loop thread) the task's done() marks the state and resumes.
+ *   (pool thread) the task's done() marks the state and resumes (task_done
+ *                 lists the other threads it may run on).
  *   Model control (load/unload) suspends the same way while the control
  *   worker (control.h) runs the job; its done() resumes.
  *   resumed call  the task's response is queued.
@@ -408,7 +409,9 @@ static enum MHD_Result respond_options(req_state *st)
 
 /* -------------------------------------------------------------- inference */
 
-/* Pool or loop thread: the scheduler's last touch of the task. */
+/* The scheduler's last touch of the task: on the pool thread that computed
+ * it, on the loop thread when answered uncomputed, or here in
+ * start_inference when admission refuses it. Also control_done's tail. */
 static void task_done(rs_task *t)
 {
     req_state *st = t->user;
