@@ -214,6 +214,10 @@ mlp_status mlp_io_config_activations(const json_t *cfg, int n_layers, const mlp_
                                      const char *weights_origin, const char *origin,
                                      mlp_layer_spec *spec, mlp_error *err);
 
+/* Refuses native JSON model text whose size its declared shapes cannot
+ * explain, before it is parsed (io_json_size.c). */
+mlp_status mlp_io_json_size_check(const char *text, size_t len, const char *origin, mlp_error *err);
+
 /* Loads a JSON document (duplicate keys refused) with an error naming origin. */
 mlp_status mlp_io_json_load(const char *text, size_t len, const char *origin, json_t **root,
                             mlp_error *err);

@@ -246,7 +246,8 @@ mlp_status mlp_model_parse_json(const char *text, size_t len, const char *origin
     if (!out) return mlp_io_fail(err, origin, MLP_ERR_INVALID, "model output pointer is NULL");
     *out = NULL;
     json_t *root;
-    mlp_status s = mlp_io_json_load(text, len, origin, &root, err);
+    mlp_status s = mlp_io_json_size_check(text, len, origin, err);
+    if (s == MLP_OK) s = mlp_io_json_load(text, len, origin, &root, err);
     if (s != MLP_OK) return s;
     s = parse_root(root, origin, out, err);
     json_decref(root);

@@ -526,6 +526,84 @@ static void test_refuses_params_over_limit(void **s)
     free(d);
 }
 
+/* ------------------------------------------------------------ size against shapes */
+
+/* Legal sizes (16384 inputs, 16000 units: 262192002 parameters, within
+ * MLP_MAX_PARAMS) declared in a few hundred bytes: refused for the size
+ * before parsing, not for the first missing weight row after it. */
+static void test_refuses_file_too_small_for_its_layers(void **s)
+{
+    (void)s;
+    char *d = edit("\"size\": 2", "\"size\": 16384");
+    char *e = edit_text(d, "\"units\": 3", "\"units\": 16000");
+    char want[160];
+    snprintf(want, sizeof want,
+             "the file is %zu bytes, too small for the 262192002 parameters its layers declare",
+             strlen(e));
+    expect_error_text(e, strlen(e), MLP_ERR_FORMAT, want);
+    free(e);
+    free(d);
+}
+
+/* BASE (17 parameters) with n bytes of numbers in an unknown key: as
+ * `extra` is ignored, only the size check can refuse it. cut: leave off the
+ * closing brace (invalid JSON). */
+static char *padded(size_t n, bool cut)
+{
+    size_t base = strlen(BASE);
+    char *d = malloc(base + n + 32);
+    memcpy(d, BASE, base - 1); /* without the final '}' */
+    size_t at = base - 1;
+    at += (size_t)sprintf(d + at, ", \"extra\": [0");
+    while (at < base + n)
+        at += (size_t)sprintf(d + at, ", 0");
+    at += (size_t)sprintf(d + at, "]%s", cut ? "" : "}");
+    return d;
+}
+
+/* A document far bigger than its 17 parameters can need is refused before
+ * jansson builds its tree: valid or not (the cut-off one gets the size error,
+ * not jansson's syntax error, so the check ran first). Up to the slack it
+ * loads. */
+static void test_refuses_file_its_layers_cannot_justify(void **s)
+{
+    (void)s;
+    char *d = padded(3u << 20, false);
+    expect_error_text(d, strlen(d), MLP_ERR_FORMAT,
+                      "more than the shapes it declares can need (17 parameters: at most");
+    free(d);
+    d = padded(3u << 20, true);
+    expect_error_text(d, strlen(d), MLP_ERR_FORMAT, "17 parameters, some sizes unreadable");
+    free(d);
+    d = padded(512u << 10, false);
+    mlp_model *m;
+    mlp_error err;
+    assert_int_equal(mlp_model_parse_json(d, strlen(d), ORIGIN, &m, &err), MLP_OK);
+    mlp_model_free(m);
+    free(d);
+}
+
+/* A big model's file (several MB of numbers) is what its layers justify. */
+static void test_big_model_file_loads(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{1000, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m, *back;
+    mlp_error err;
+    assert_int_equal(mlp_model_create(300, spec, 2, &m, &err), MLP_OK);
+    fill_tricky(m->params, m->n_params, 5);
+    char path[128];
+    tmp_path(path, sizeof path, "big.json");
+    assert_int_equal(mlp_model_save_json(m, path, &err), MLP_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > (2 << 20)); /* past the 1 MiB any file may have */
+    assert_int_equal(mlp_model_load_json(path, &back, &err), MLP_OK);
+    assert_models_identical(m, back);
+    mlp_model_free(back);
+    mlp_model_free(m);
+}
+
 static void test_refuses_units_of_wrong_type(void **s)
 {
     (void)s;
@@ -923,6 +1001,9 @@ int main(void)
         cmocka_unit_test(test_refuses_units_over_limit),
         cmocka_unit_test(test_refuses_params_over_limit),
         cmocka_unit_test(test_refuses_units_of_wrong_type),
+        cmocka_unit_test(test_refuses_file_too_small_for_its_layers),
+        cmocka_unit_test(test_refuses_file_its_layers_cannot_justify),
+        cmocka_unit_test(test_big_model_file_loads),
         cmocka_unit_test(test_refuses_zero_units),
         cmocka_unit_test(test_refuses_missing_units),
         cmocka_unit_test(test_refuses_layer_of_wrong_type),
