@@ -37,7 +37,9 @@
  * (about 70 GFLOP/s here against about 40 for ours, which is bound by
  * moving W and X through L2).
  */
+#ifndef MLP_NO_BLAS
 #include <cblas.h>
+#endif
 #include <limits.h>
 #include <string.h>
 
@@ -255,13 +257,24 @@ void mlp_dense_own(const float *x, int n, int in, const float *w, const float *b
         dense_dot(x, n, in, w, b, out, z);
 }
 
+/*
+ * make BLAS=0 builds libmlp without a BLAS (-DMLP_NO_BLAS): the three *_blas
+ * products below then compute with the own kernels, so every mlp_kernel gives
+ * OWN's results. A program that pins OWN anyway (reluserve's server does, and
+ * training always runs OWN) answers the same bits and no longer loads
+ * OpenBLAS: the container image ships this build without its 36 MB.
+ */
 void mlp_dense_blas(const float *x, int n, int in, const float *w, const float *b, int out,
                     float *z)
 {
+#ifdef MLP_NO_BLAS
+    mlp_dense_own(x, n, in, w, b, out, z);
+#else
     for (int i = 0; i < n; i++)
         memcpy(z + (size_t)i * (size_t)out, b, (size_t)out * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, z,
                 out);
+#endif
 }
 
 /*
@@ -303,14 +316,22 @@ void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, cons
 
 void mlp_grad_weights_blas(const float *dz, const float *a, int n, int in, int out, float *dw)
 {
+#ifdef MLP_NO_BLAS
+    mlp_grad_weights_own(dz, a, n, in, out, dw);
+#else
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dz, out, a, in, 0.0f, dw,
                 in);
+#endif
 }
 
 void mlp_grad_inputs_blas(const float *dz, const float *w, int n, int in, int out, float *da)
 {
+#ifdef MLP_NO_BLAS
+    mlp_grad_inputs_own(dz, w, n, in, out, da);
+#else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dz, out, w, in, 0.0f,
                 da, in);
+#endif
 }
 
 /*

@@ -277,7 +277,8 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
  * machine and whatever batch its row came in. BLAS: cblas_sgemm for every
  * product (its bits depend on the BLAS build and CPU). AUTO: the measured
  * crossovers (mlp_kernel_crossover_rows; the backward products from about 8
- * rows of a non-tiny layer).
+ * rows of a non-tiny layer). A libmlp built without BLAS (make BLAS=0) has
+ * only its own kernels: BLAS and AUTO then compute exactly as OWN.
  */
 typedef enum { MLP_KERNEL_AUTO = 0, MLP_KERNEL_OWN, MLP_KERNEL_BLAS } mlp_kernel;
 /* Per-workspace choice; default AUTO (mlp_train and the server use OWN). */

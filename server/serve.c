@@ -13,7 +13,9 @@
  */
 #include "serve.h"
 
+#ifndef MLP_NO_BLAS
 #include <cblas.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +94,11 @@ static int serve(const rs_config *cfg)
     char num[16];
     snprintf(num, sizeof num, "%d", threads);
     setenv("UV_THREADPOOL_SIZE", num, 1);
-    /* Each job runs BLAS on its own pool thread; BLAS threads would oversubscribe. */
+#ifndef MLP_NO_BLAS
+    /* Inference pins libmlp's own kernels (infer.c), but should BLAS ever run
+     * in a pool job, its own threads would oversubscribe the cores. */
     openblas_set_num_threads(1);
+#endif
     signal(SIGPIPE, SIG_IGN);
 
     server s;
