@@ -3,6 +3,7 @@
 #   make            build/libmlp.a, build/libmlp.so, build/reluserve
 #   make run        install what is missing, build, serve models/ on :8080
 #   make test       every suite, then the whole suite again under ASan+UBSan
+#   make test-docker  the image, one container and the compose scale-out, end to end (CI)
 #   make bench      kernel and HTTP benchmarks (ratios against same-run baselines)
 #   make fuzz       libFuzzer targets (clang) in build/fuzz; scripts/run-fuzz runs them
 #   make soak       SOAK_SECONDS (180) of steady load: no error, flat RSS (not in make test)
@@ -42,7 +43,7 @@ endif
 
 # A fresh machine: install the Debian packages pkg-config cannot find before
 # anything below asks pkg-config for flags (no-op when all are there).
-ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
+ifeq ($(filter clean format check-format test-docker,$(MAKECMDGOALS)),)
 ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
 $(info reluserve: installing missing build dependencies (scripts/install-deps))
 DEPS_LOG := $(shell scripts/install-deps >&2; echo $$?)
@@ -92,7 +93,7 @@ TESTS      = $(LIB_TEST_SRC:tests/unit/lib/%.c=$(BUILD)/tests/lib/%) \
 TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test-deps run test unit lib-tests integration bench soak fuzz fuzz-clang install format \
+.PHONY: all test-deps run test test-docker unit lib-tests integration bench soak fuzz fuzz-clang install format \
         clean models check-format
 .DELETE_ON_ERROR:
 
@@ -209,6 +210,12 @@ models: all
 test: test-deps
 	@scripts/run-tests
 	@scripts/run-tests --san
+
+# The container test (CI runs it after make test): builds the images, runs
+# one container and docker/compose.yaml, removes what it started. Needs root
+# (or sudo) for Docker; installs docker.io, debootstrap and docker-compose.
+test-docker:
+	@tests/docker/run.sh
 
 # The pieces run-tests drives, for one build directory.
 unit: $(TESTS) $(TOOLS)
