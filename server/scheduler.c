@@ -504,19 +504,37 @@ int rs_scheduler_create(rs_scheduler **out, uv_loop_t *loop, const rs_scheduler_
     return 0;
 }
 
+/* The sentences of admit's two refusals, shared with rs_scheduler_refuses so
+ * that a refusal reads the same whichever of them gives it. */
+static int refuse_stopping(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "the server is shutting down and accepts no new requests");
+    return 503;
+}
+
+static int refuse_full(const rs_model_version *mv, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "model '%s' has %d requests queued already (max_queue); retry shortly",
+             mv->name, mv->cfg.max_queue);
+    return 503;
+}
+
+int rs_scheduler_refuses(rs_scheduler *s, rs_model_version *mv, char *err, size_t errlen)
+{
+    if (atomic_load(&s->stopping)) return refuse_stopping(err, errlen);
+    if (atomic_load(&mv->queued) >= mv->cfg.max_queue) return refuse_full(mv, err, errlen);
+    return 0;
+}
+
 int rs_scheduler_admit(rs_scheduler *s, rs_task *t, char *err, size_t errlen)
 {
-    if (atomic_load(&s->stopping)) {
-        snprintf(err, errlen, "the server is shutting down and accepts no new requests");
-        return 503;
-    }
+    if (atomic_load(&s->stopping)) return refuse_stopping(err, errlen);
     rs_model_version *mv = t->mv;
+    /* The reservation itself: concurrent admits cannot both take the last
+     * place, whatever rs_scheduler_refuses said a moment earlier. */
     if (atomic_fetch_add(&mv->queued, 1) >= mv->cfg.max_queue) {
         atomic_fetch_sub(&mv->queued, 1);
-        snprintf(err, errlen,
-                 "model '%s' has %d requests queued already (max_queue); retry shortly", mv->name,
-                 mv->cfg.max_queue);
-        return 503;
+        return refuse_full(mv, err, errlen);
     }
     t->next = NULL;
     t->admitted_ns = uv_hrtime();

@@ -76,6 +76,15 @@ int rs_scheduler_create(rs_scheduler **out, uv_loop_t *loop, const rs_scheduler_
  */
 int rs_scheduler_admit(rs_scheduler *s, rs_task *t, char *err, size_t errlen);
 
+/*
+ * Any thread. Whether admit would refuse a request for mv right now: 503 with
+ * admit's sentence in err, else 0. It reads the counters admit keeps (two
+ * atomic loads), so the HTTP front asks it before decoding a body and a
+ * refusal under overload costs no decode. A snapshot only: admit stays the
+ * authority (the queue may fill between the two calls).
+ */
+int rs_scheduler_refuses(rs_scheduler *s, rs_model_version *mv, char *err, size_t errlen);
+
 /* Loop thread. After stop, admit refuses new work; queued work still runs. */
 void rs_scheduler_stop(rs_scheduler *s);
 /* Loop thread. True when nothing is queued or computing. */

@@ -8,8 +8,9 @@
  *   body calls    bytes appended up to --max-body (over it: 413 at the end),
  *                 charged to the body budget as they arrive (body.h; over
  *                 it: 503 at the end), until --upload-timeout-ms (408).
- *   last call     cheap endpoints answer; inference decodes the body,
- *                 suspends the connection and admits a task.
+ *   last call     cheap endpoints answer; inference answers 503 at once
+ *                 when the model's queue is full (before any decode),
+ *                 else decodes the body, suspends and admits a task.
  *   (pool thread) the task's done() marks the state and resumes (task_done
  *                 lists the other threads it may run on).
  *   Model control (load/unload) suspends the same way while the control
@@ -442,6 +443,11 @@ static enum MHD_Result start_inference(req_state *st)
     const rs_route *rt = &st->route;
     int status = rs_registry_acquire(app->reg, rt->model, rt->version[0] ? rt->version : NULL,
                                      &st->mv, err, sizeof err);
+    if (status) return respond_error(st, status, err);
+    /* A full queue refuses before the decode: under overload every excess
+     * request would otherwise cost this thread a full parse of its body
+     * (tens of milliseconds for a big one) only to be refused by admit. */
+    status = rs_scheduler_refuses(app->sched, st->mv, err, sizeof err);
     if (status) return respond_error(st, status, err);
 
     const char *body = st->body.data ? st->body.data : "";

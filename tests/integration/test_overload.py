@@ -211,3 +211,62 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
         s.kill()
         raise
     s.stop()
+
+
+def test_a_refusal_for_a_full_queue_does_not_decode_the_body(slow_repo, tmp_path):
+    """When the model's queue is full, a request is refused before its body is
+    decoded: a body that is not even JSON gets the queue's 503 (not the
+    decoder's 400), so under overload a refusal costs the server no decode.
+    Once the queue has room again, the same body gets the decoder's 400."""
+    root, _ = slow_repo
+    s = helpers.Server(root, ["--threads", str(THREADS), "--max-queue", str(MAX_QUEUE),
+                              "--max-batch", "1"], log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+        body = json.dumps(_body(ROWS, 1)).encode()
+        bad = b'{"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [1,'
+        before = helpers.metrics(s.port)
+
+        # Fill: one request computing and MAX_QUEUE queued behind it.
+        results = [None] * CAPACITY
+        fill = [threading.Thread(target=_send, args=(s.port, body, results, i))
+                for i in range(CAPACITY)]
+        for t in fill:
+            t.start()
+        deadline = time.monotonic() + 30 * helpers.SLOW
+        while True:
+            m = helpers.metrics(s.port)
+            queued = m.get(f'reluserve_queue_depth{{model="{MODEL}",version="1"}}', 0)
+            if queued == MAX_QUEUE and m["reluserve_batches_in_flight"] == 1:
+                break
+            assert _served(m, 200) == _served(before, 200), \
+                "a fill request was answered before the queue was seen full"
+            assert time.monotonic() < deadline, \
+                f"the queue never held {MAX_QUEUE} requests ({queued} queued)"
+            time.sleep(0.005)
+
+        r = helpers.post(s.port, f"/v2/models/{MODEL}/infer", bad,
+                         headers={"Content-Type": "application/json"})
+        # The queue was full all along: no fill request had been answered (so
+        # none had left the queue) when the answer to the bad body came.
+        after = helpers.metrics(s.port)
+        assert _served(after, 200) == _served(before, 200), \
+            "the first fill request finished before the bad body was answered; " \
+            "the queue was not full throughout"
+        helpers.assert_error(r, 503, "max_queue")
+        ra = r.headers.get("retry-after", "")
+        assert ra.isdigit() and int(ra) >= 1, f"503 with Retry-After {ra!r}"
+
+        for t in fill:
+            t.join(120 * helpers.SLOW)
+        assert not any(t.is_alive() for t in fill), "fill clients still waiting"
+        assert [x[0] if not isinstance(x, str) else x for x in results] == [200] * CAPACITY
+
+        # With room in the queue the body is decoded, and it is bad.
+        r = helpers.post(s.port, f"/v2/models/{MODEL}/infer", bad,
+                         headers={"Content-Type": "application/json"})
+        helpers.assert_error(r, 400)
+    except BaseException:
+        s.kill()
+        raise
+    s.stop()

@@ -194,10 +194,17 @@ static void test_queue_cap_refuses_at_once(void **state)
         request_init(&r[i], 1);
         task_init(&t[i], &f, &r[i]);
     }
+    char early[256];
+    assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 0);
     assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 0);
     assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
+    /* The early check (asked before a body is decoded) sees the full queue
+     * and says what admit says. */
+    assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 503);
     assert_int_equal(rs_scheduler_admit(f.s, &t[2], err, sizeof err), 503);
     assert_non_null(strstr(err, "max_queue"));
+    assert_string_equal(early, err);
     fixture_run(&f, 2); /* which also checks the queue count went back to 0 */
     tasks_free(t, r, 3);
 }
@@ -386,8 +393,11 @@ static void test_stopped_scheduler_refuses(void **state)
     request_init(&r, 1);
     task_init(&t, &f, &r);
     rs_scheduler_stop(f.s);
+    char early[256];
+    assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 503);
     assert_int_equal(rs_scheduler_admit(f.s, &t, err, sizeof err), 503);
     assert_non_null(strstr(err, "shutting down"));
+    assert_string_equal(early, err);
     fixture_run(&f, 0);
     tasks_free(&t, &r, 1);
 }
