@@ -107,6 +107,12 @@ static const opt_def OPTS[] = {
      "debug, info (access lines), warn or error"},
     {"enable-model-control", "RELUSERVE_ENABLE_MODEL_CONTROL", OPT_BOOL, OFF(enable_model_control),
      0, 0, "false", "allow POST /v2/repository/models/{m}/load and /unload (else 403)"},
+    {"repository-poll-s", "RELUSERVE_REPOSITORY_POLL_S", OPT_INT, OFF(repository_poll_s), 0, 86400,
+     "0",
+     "poll the repository every this many seconds and load new and changed versions, unload "
+     "removed ones (like Triton's POLL mode); files must be unchanged over two polls before "
+     "they load, and a version that fails to load leaves the copy loaded before serving. "
+     "0 = off. Not with --enable-model-control"},
     {"vanishing-threshold", "RELUSERVE_VANISHING_THRESHOLD", OPT_DOUBLE, OFF(vanishing_threshold),
      0, 0, "0.001", "gradient_ratio below this is reported vanishing"},
     {"exploding-threshold", "RELUSERVE_EXPLODING_THRESHOLD", OPT_DOUBLE, OFF(exploding_threshold),
@@ -333,6 +339,13 @@ static int config_check(const rs_config *c, char *err, size_t errlen)
     }
     if ((c->tls_cert && *c->tls_cert) != (c->tls_key && *c->tls_key)) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together: give both files or neither");
+        return -1;
+    }
+    if (c->repository_poll_s > 0 && c->enable_model_control) {
+        snprintf(err, errlen,
+                 "--repository-poll-s and --enable-model-control cannot be combined: the poll "
+                 "keeps the served models equal to the repository on disk (as Triton's POLL "
+                 "mode, which refuses model control)");
         return -1;
     }
     if (c->vanishing_threshold >= c->exploding_threshold) {

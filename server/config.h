@@ -42,6 +42,7 @@ typedef struct {
     rs_log_format log_format;
     rs_log_level log_level;
     bool enable_model_control;
+    int repository_poll_s; /* seconds between repository polls; 0 = off */
     double vanishing_threshold;
     double exploding_threshold;
     int monitor_window_s;

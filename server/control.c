@@ -1,5 +1,6 @@
 /*
- * control — load/unload requests, one at a time on a worker the server joins.
+ * control — load/unload requests and the repository poll, one at a time on a
+ * worker the server joins.
  */
 #include "control.h"
 
@@ -7,6 +8,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "poll.h"
 
 #define STOPPING_MSG "the server is shutting down and refuses model control requests"
 
@@ -18,7 +22,33 @@ struct rs_control {
     rs_control_job *head, *tail;
     int waiting;
     bool stopping;
+    struct timespec next_poll; /* CLOCK_MONOTONIC; only with app->poll */
 };
+
+static void poll_schedule(rs_control *c)
+{
+    clock_gettime(CLOCK_MONOTONIC, &c->next_poll);
+    c->next_poll.tv_sec += c->app->cfg->repository_poll_s;
+}
+
+static bool poll_due(const rs_control *c)
+{
+    if (!c->app->poll) return false;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > c->next_poll.tv_sec ||
+           (now.tv_sec == c->next_poll.tv_sec && now.tv_nsec >= c->next_poll.tv_nsec);
+}
+
+/* The poll asks before each load: shutdown stops a tick between loads. */
+static bool poll_stop(void *arg)
+{
+    rs_control *c = arg;
+    pthread_mutex_lock(&c->lock);
+    bool stopping = c->stopping;
+    pthread_mutex_unlock(&c->lock);
+    return stopping;
+}
 
 static void job_answer(rs_control_job *j, int status, const char *msg)
 {
@@ -33,8 +63,19 @@ static void *worker(void *arg)
     rs_control *c = arg;
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (!c->head && !c->stopping)
-            pthread_cond_wait(&c->wake, &c->lock);
+        while (!c->head && !c->stopping && !poll_due(c)) {
+            if (c->app->poll)
+                pthread_cond_timedwait(&c->wake, &c->lock, &c->next_poll);
+            else
+                pthread_cond_wait(&c->wake, &c->lock);
+        }
+        if (!c->head && !c->stopping) { /* the poll is due; jobs go first */
+            pthread_mutex_unlock(&c->lock);
+            rs_poll_tick(c->app->poll, c->app->reg, poll_stop, c);
+            pthread_mutex_lock(&c->lock);
+            poll_schedule(c); /* the period counts from the end of a tick */
+            continue;
+        }
         rs_control_job *j = c->head;
         if (!j) break; /* stopping, nothing left */
         c->head = j->next;
@@ -62,7 +103,13 @@ int rs_control_start(rs_control **out, rs_app *app)
     if (!c) return ENOMEM;
     c->app = app;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->wake, NULL);
+    /* A monotonic clock for the poll's timed wait: a clock step cannot stall it. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (app->poll) poll_schedule(c);
     int rc = pthread_create(&c->thread, NULL, worker, c);
     if (rc) {
         pthread_cond_destroy(&c->wake);

@@ -14,7 +14,14 @@
  *     running finishes (a load cannot be interrupted), and rs_control_free
  *     joins the thread, so no job outlives the registry it works on.
  *
- * Threads: submit and stop from any thread; done() runs on the worker.
+ * With the repository poll (app->poll, --repository-poll-s) the worker also
+ * runs rs_poll_tick every repository_poll_s seconds (counted from the end of
+ * the previous tick) when no job waits, so polled reloads share the one-load-
+ * at-a-time rule and the clean stop: once rs_control_stop has run, no tick
+ * starts and a running tick stops before its next load.
+ *
+ * Threads: submit and stop from any thread; done() and the poll run on the
+ * worker.
  */
 #ifndef RS_CONTROL_H
 #define RS_CONTROL_H
@@ -39,7 +46,7 @@ typedef struct rs_control_job {
 
 typedef struct rs_control rs_control;
 
-/* Starts the worker; app (its registry) must outlive rs_control_free.
+/* Starts the worker; app (its registry and poll) must outlive rs_control_free.
  * Returns 0 or an errno value. */
 int rs_control_start(rs_control **out, rs_app *app);
 

@@ -46,6 +46,7 @@ void rs_model_version_release(rs_model_version *v)
     free(v->name);
     free(v->version);
     free(v->error);
+    free(v->reload_error);
     free(v);
 }
 
@@ -62,7 +63,7 @@ static bool dir_exists(const char *path)
 }
 
 /* Version folders are decimal integers without sign or leading junk. */
-static bool version_number(const char *s, long long *out)
+bool rs_registry_version_valid(const char *s, long long *out)
 {
     if (!*s || strlen(s) > 18) return false;
     for (const char *p = s; *p; p++)
@@ -143,6 +144,10 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
     rs_log(RS_LOG_ERROR, "model %s version %s (%s) failed to load: %s", name, version, folder, msg);
     return v;
 }
+
+#define NO_VERSIONS                                                                                \
+    "the model folder has no version folders (expected a numbered folder such as '1' holding "     \
+    "model.json)"
 
 /* --------------------------------------------------------------- config */
 
@@ -284,7 +289,7 @@ static int group_scan(const char *dir, const char *name, const rs_model_config *
     int cap = 0;
     while ((de = readdir(d))) {
         long long num;
-        if (!version_number(de->d_name, &num)) continue;
+        if (!rs_registry_version_valid(de->d_name, &num)) continue;
         snprintf(path, sizeof path, "%s/%s/%s", dir, name, de->d_name);
         if (!dir_exists(path)) continue;
         if (g->n_versions == cap) {
@@ -305,10 +310,7 @@ static int group_scan(const char *dir, const char *name, const rs_model_config *
     }
     closedir(d);
     if (g->n_versions == 0) {
-        snprintf(msg, sizeof msg,
-                 "the model folder has no version folders (expected a numbered folder such as "
-                 "'1' holding model.json)");
-        group_set_error(g, dir, msg);
+        group_set_error(g, dir, NO_VERSIONS);
         return 0;
     }
     qsort(g->versions, (size_t)g->n_versions, sizeof *g->versions, cmp_version);
@@ -316,7 +318,7 @@ static int group_scan(const char *dir, const char *name, const rs_model_config *
 }
 
 /* Model names become URL segments and folder names: keep them plain. */
-static bool name_valid(const char *name)
+bool rs_registry_name_valid(const char *name)
 {
     if (!*name || name[0] == '.' || strlen(name) > 255) return false;
     for (const char *p = name; *p; p++)
@@ -360,7 +362,7 @@ int rs_registry_open(rs_registry **out, const char *dir, const rs_model_config *
     int cap = 0;
     char path[1024];
     while ((de = readdir(d))) {
-        if (!name_valid(de->d_name)) continue;
+        if (!rs_registry_name_valid(de->d_name)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (!dir_exists(path)) continue;
         if (r->n_groups == cap) {
@@ -497,7 +499,7 @@ static char **folders_read(const char *dir)
     struct dirent *de;
     char path[1024];
     while (names && (de = readdir(d))) {
-        if (!name_valid(de->d_name)) continue;
+        if (!rs_registry_name_valid(de->d_name)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (!dir_exists(path)) continue;
         char **p = realloc(names, (n + 2) * sizeof *p);
@@ -530,10 +532,17 @@ json_t *rs_registry_index(rs_registry *r)
                                             "UNAVAILABLE", "reason", g->error ? g->error : ""));
         for (int j = 0; j < g->n_versions; j++) {
             rs_model_version *v = g->versions[j];
-            json_array_append_new(arr,
-                                  json_pack("{s:s, s:s, s:s, s:s}", "name", g->name, "version",
-                                            v->version, "state", v->model ? "READY" : "UNAVAILABLE",
-                                            "reason", v->model ? "" : v->error));
+            char reason[2200] = "";
+            if (!v->model)
+                snprintf(reason, sizeof reason, "%s", v->error);
+            else if (v->reload_error)
+                snprintf(reason, sizeof reason,
+                         "the files on disk failed to load, the copy loaded before still serves: "
+                         "%s",
+                         v->reload_error);
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:s}", "name", g->name, "version", v->version,
+                               "state", v->model ? "READY" : "UNAVAILABLE", "reason", reason));
         }
     }
     /* Folders in the repository that are not loaded (unloaded through model control). */
@@ -550,7 +559,7 @@ json_t *rs_registry_index(rs_registry *r)
 
 int rs_registry_load(rs_registry *r, const char *name, char *err, size_t errlen)
 {
-    if (!name_valid(name)) {
+    if (!rs_registry_name_valid(name)) {
         snprintf(err, errlen,
                  "model name '%s' is not valid: use letters, digits, '.', '_' and '-' only", name);
         return 400;
@@ -583,11 +592,15 @@ int rs_registry_load(rs_registry *r, const char *name, char *err, size_t errlen)
                      v->error);
             status = 400;
         }
-        /* Keep serving the copy that loaded before. */
+        /* Keep serving the copy that loaded before; the index says why. */
         for (int j = 0; old && j < old->n_versions; j++)
             if (old->versions[j]->number == v->number && old->versions[j]->model) {
-                rs_model_version_acquire(old->versions[j]);
-                fresh.versions[i] = old->versions[j];
+                rs_model_version *kept = old->versions[j];
+                rs_model_version_acquire(kept);
+                free(kept->reload_error);
+                kept->reload_error = v->error;
+                v->error = NULL;
+                fresh.versions[i] = kept;
                 rs_model_version_release(v);
                 break;
             }
@@ -632,5 +645,107 @@ int rs_registry_unload(rs_registry *r, const char *name, char *err, size_t errle
     pthread_mutex_unlock(&r->lock);
     rs_log(RS_LOG_INFO, "unloaded model %s", name);
     group_clear(&gone); /* versions still computing stay alive through their references */
+    return 0;
+}
+
+/* Where version `version` of g sits, or -1. */
+static int version_find(const model_group *g, const char *version)
+{
+    for (int i = 0; i < g->n_versions; i++)
+        if (!strcmp(g->versions[i]->version, version)) return i;
+    return -1;
+}
+
+int rs_registry_load_version(rs_registry *r, const char *name, const char *version, char *err,
+                             size_t errlen)
+{
+    long long number;
+    if (!rs_registry_name_valid(name) || !rs_registry_version_valid(version, &number)) {
+        snprintf(err, errlen, "'%s' version '%s' is not a valid model and version name", name,
+                 version);
+        return 400;
+    }
+    pthread_mutex_lock(&r->lock);
+    model_group *g = group_find(r, name);
+    rs_model_config cfg = g ? g->cfg : r->defaults;
+    pthread_mutex_unlock(&r->lock);
+    if (!g) {
+        snprintf(err, errlen, "model '%s' is not loaded", name);
+        return 404;
+    }
+    /* Loading reads files: outside the lock, then swap. Only one thread loads
+     * (the control worker), so the group cannot change its config meanwhile. */
+    rs_model_version *fresh = version_load(r->dir, name, version, number, &cfg);
+    if (!fresh) {
+        snprintf(err, errlen, "out of memory while loading model '%s' version '%s'", name, version);
+        return 500;
+    }
+    int status = 0;
+    if (!fresh->model) {
+        snprintf(err, errlen, "model '%s' version '%s' failed to load: %s", name, version,
+                 fresh->error);
+        status = 400;
+    }
+    rs_model_version *gone = NULL;
+    pthread_mutex_lock(&r->lock);
+    g = group_find(r, name);
+    if (!g) {
+        gone = fresh; /* unloaded meanwhile */
+        if (!status) snprintf(err, errlen, "model '%s' is not loaded", name);
+        status = 404;
+    } else {
+        int i = version_find(g, version);
+        if (i >= 0 && !fresh->model && g->versions[i]->model) {
+            /* Keep serving the copy that loaded before; the index says why. */
+            free(g->versions[i]->reload_error);
+            g->versions[i]->reload_error = fresh->error;
+            fresh->error = NULL;
+            gone = fresh;
+        } else if (i >= 0) {
+            gone = g->versions[i];
+            g->versions[i] = fresh;
+        } else {
+            rs_model_version **p =
+                realloc(g->versions, (size_t)(g->n_versions + 1) * sizeof *g->versions);
+            if (!p) {
+                gone = fresh;
+                snprintf(err, errlen, "out of memory while loading model '%s' version '%s'", name,
+                         version);
+                status = 500;
+            } else {
+                g->versions = p;
+                g->versions[g->n_versions++] = fresh;
+                qsort(g->versions, (size_t)g->n_versions, sizeof *g->versions, cmp_version);
+                if (g->error && !strcmp(g->error, NO_VERSIONS)) {
+                    free(g->error);
+                    g->error = NULL;
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    rs_model_version_release(gone); /* a copy still computing lives on through its references */
+    return status;
+}
+
+int rs_registry_unload_version(rs_registry *r, const char *name, const char *version, char *err,
+                               size_t errlen)
+{
+    pthread_mutex_lock(&r->lock);
+    model_group *g = group_find(r, name);
+    int i = g ? version_find(g, version) : -1;
+    if (i < 0) {
+        pthread_mutex_unlock(&r->lock);
+        snprintf(err, errlen, "model '%s' version '%s' is not loaded", name, version);
+        return 404;
+    }
+    rs_model_version *gone = g->versions[i];
+    memmove(&g->versions[i], &g->versions[i + 1],
+            (size_t)(g->n_versions - i - 1) * sizeof *g->versions);
+    g->n_versions--;
+    if (g->n_versions == 0 && !g->error) g->error = strdup(NO_VERSIONS);
+    pthread_mutex_unlock(&r->lock);
+    rs_log(RS_LOG_INFO, "unloaded model %s version %s", name, version);
+    rs_model_version_release(gone); /* requests running on it finish first */
     return 0;
 }

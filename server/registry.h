@@ -51,6 +51,10 @@ typedef struct rs_model_version {
     long long number;
     mlp_model *model; /* NULL when loading failed */
     char *error;      /* why loading failed, or NULL; owned */
+    /* Why the files on disk did not replace this loaded copy (a reload that
+     * failed), or NULL; owned. The one field that changes after loading: the
+     * registry writes and reads it under its lock only. */
+    char *reload_error;
     rs_model_config cfg;
     rs_monitor *monitor; /* NULL when model is NULL */
     atomic_int queued;   /* requests admitted and not yet taken into a batch */
@@ -100,6 +104,25 @@ json_t *rs_registry_index(rs_registry *r);
  */
 int rs_registry_load(rs_registry *r, const char *name, char *err, size_t errlen);
 int rs_registry_unload(rs_registry *r, const char *name, char *err, size_t errlen);
+
+/*
+ * One version folder, for the repository poll. load_version (re)reads
+ * DIR/<name>/<version> with the model's serving config: a copy that loads
+ * replaces the served one (requests running on the old copy finish on it); one
+ * that fails leaves a loaded copy serving, with the error as its
+ * reload_error (the repository index shows it), or is listed as not ready.
+ * Returns 0, 400 (failed; err says why) or 404 (the model is not loaded).
+ * unload_version removes it from the table: 0, or 404 when not there.
+ */
+int rs_registry_load_version(rs_registry *r, const char *name, const char *version, char *err,
+                             size_t errlen);
+int rs_registry_unload_version(rs_registry *r, const char *name, const char *version, char *err,
+                               size_t errlen);
+
+/* The folder names the repository accepts: a model name (letters, digits,
+ * '.', '_', '-'; not starting with '.') and a version (decimal digits). */
+bool rs_registry_name_valid(const char *name);
+bool rs_registry_version_valid(const char *version, long long *number);
 
 /* Parses a model-level config.json text into cfg (fields absent keep their
  * value). Returns 0, or -1 with err naming the field. Exposed for tests. */

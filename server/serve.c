@@ -26,6 +26,7 @@
 #include "http/handlers.h"
 #include "http/http.h"
 #include "log.h"
+#include "poll.h"
 
 typedef struct {
     uv_loop_t loop;
@@ -125,7 +126,12 @@ static int serve(const rs_config *cfg)
     rs_scheduler_params sp = {threads,
                               cfg->request_timeout_ms * 1000,
                               {(float)cfg->vanishing_threshold, (float)cfg->exploding_threshold}};
-    if (rs_registry_open(&s.app.reg, cfg->models_dir, &defaults, err, sizeof err)) {
+    /* The poll's baseline comes before the models load: a change on disk while
+     * they load is then seen by the first polls, not missed. */
+    if (cfg->repository_poll_s > 0 && !(s.app.poll = rs_poll_create(cfg->models_dir))) {
+        rs_log(RS_LOG_ERROR, "cannot start: out of memory");
+        exit_code = 1;
+    } else if (rs_registry_open(&s.app.reg, cfg->models_dir, &defaults, err, sizeof err)) {
         rs_log(RS_LOG_ERROR, "%s", err);
         exit_code = 1;
     } else if (!(s.app.metrics = rs_metrics_create())) {
@@ -142,10 +148,10 @@ static int serve(const rs_config *cfg)
         char why[256];
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
         rs_log(RS_LOG_INFO,
-               "reluserve %s listening on %s://%s:%d (models %s, %d compute threads, max batch "
-               "%d%s%s)",
+               "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, max "
+               "batch %d%s%s)",
                MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
-               cfg->models_dir, threads, cfg->max_batch,
+               cfg->models_dir, s.app.poll ? ", polled" : "", threads, cfg->max_batch,
                ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {
@@ -158,6 +164,7 @@ static int serve(const rs_config *cfg)
     if (s.app.sched) rs_scheduler_free(s.app.sched);
     rs_metrics_free(s.app.metrics);
     rs_registry_free(s.app.reg);
+    rs_poll_free(s.app.poll); /* after the control worker that ran it was joined */
     return exit_code;
 }
 

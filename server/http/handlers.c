@@ -215,6 +215,10 @@ int rs_handle_repo_index(rs_app *app, rs_buf *out)
 
 int rs_handle_repo_control(rs_app *app, const rs_route *r, rs_buf *out)
 {
+    if (app->poll)
+        return put_error(out, 403,
+                         "model control is off while the repository is polled "
+                         "(--repository-poll-s): change the model folders on disk instead");
     if (!app->cfg->enable_model_control)
         return put_error(out, 403,
                          "model control is disabled: start reluserve with --enable-model-control "

@@ -20,6 +20,7 @@ typedef struct {
     rs_registry *reg;
     rs_scheduler *sched;
     rs_metrics *metrics;
+    struct rs_poll *poll; /* the repository poll; NULL unless --repository-poll-s */
 } rs_app;
 
 /* Each appends a JSON body (or Prometheus text for metrics) to out and

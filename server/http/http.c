@@ -84,7 +84,8 @@ struct rs_http {
     int n_origins;
     bool any_origin;
     char *tls_cert, *tls_key; /* PEM text for GnuTLS, kept for the daemon's life; NULL = HTTP */
-    rs_control *control;      /* model control worker; NULL unless --enable-model-control */
+    rs_control *control;      /* model control and poll worker; NULL without
+                                 --enable-model-control and --repository-poll-s */
 };
 
 typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
@@ -761,7 +762,7 @@ static enum MHD_Result answer(req_state *st)
         break;
     case RS_ROUTE_REPO_LOAD:
     case RS_ROUTE_REPO_UNLOAD:
-        if (st->h->control) return start_control(st);
+        if (app->cfg->enable_model_control) return start_control(st);
         status = rs_handle_repo_control(app, &st->route, &out); /* the 403 */
         break;
     case RS_ROUTE_METRICS:
@@ -1085,7 +1086,7 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (cfg->enable_model_control) {
+    if (cfg->enable_model_control || app->poll) { /* the poll runs on the control worker */
         int rc = rs_control_start(&h->control, app);
         if (rc) {
             snprintf(err, errlen, "cannot start the model control thread: %s", strerror(rc));
