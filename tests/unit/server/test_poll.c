@@ -1,0 +1,258 @@
+/* poll: new, changed and removed folders reach the registry only once stable
+ * over two polls; a corrupt reload keeps the loaded copy and the index says
+ * why; a stop request halts a tick before it loads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "poll.h"
+#include "registry.h"
+
+static char g_dir[64];
+static const rs_model_config DEFAULTS = {64, 0, 1024, 60};
+
+static void mkdir_p(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    mkdir(buf, 0755);
+}
+
+static void write_file(const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, rel);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void sh(const char *fmt, const char *arg)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, fmt, g_dir, arg);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A 3-input model whose hidden layer has `hidden` units: versions and
+ * rewrites are told apart by shape. */
+static void save_model(const char *name, const char *version, int hidden)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s", g_dir, name, version);
+    mkdir_p(path);
+    mlp_layer_spec spec[] = {{hidden, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
+    mlp_model *m;
+    assert_int_equal(mlp_model_create(3, spec, 2, &m, NULL), MLP_OK);
+    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
+    snprintf(path, sizeof path, "%s/%s/%s/model.json", g_dir, name, version);
+    assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);
+    mlp_model_free(m);
+}
+
+typedef struct {
+    rs_registry *r;
+    rs_poll *p;
+} fixture;
+
+static int setup(void **state)
+{
+    rs_log_init(RS_LOG_TEXT, RS_LOG_ERROR);
+    snprintf(g_dir, sizeof g_dir, "/tmp/rs_poll_XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    save_model("m", "1", 4);
+    fixture *f = calloc(1, sizeof *f);
+    f->p = rs_poll_create(g_dir);
+    assert_non_null(f->p);
+    char err[512];
+    assert_int_equal(rs_registry_open(&f->r, g_dir, &DEFAULTS, err, sizeof err), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    rs_poll_free(f->p);
+    rs_registry_free(f->r);
+    free(f);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    return system(cmd);
+}
+
+static int tick(fixture *f)
+{
+    return rs_poll_tick(f->p, f->r, NULL, NULL);
+}
+
+/* Hidden units of the version serving `name` (version NULL: the newest), or
+ * the acquire status negated. */
+static int hidden(fixture *f, const char *name, const char *version)
+{
+    rs_model_version *v;
+    char err[512];
+    int st = rs_registry_acquire(f->r, name, version, &v, err, sizeof err);
+    if (st) return -st;
+    int out = v->model->layers[0].out;
+    rs_model_version_release(v);
+    return out;
+}
+
+static void test_nothing_changed_nothing_loads(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(tick(f), 0);
+    assert_int_equal(tick(f), 0);
+    assert_int_equal(hidden(f, "m", NULL), 4);
+}
+
+static void test_changed_version_loads_once_stable(void **state)
+{
+    fixture *f = *state;
+    rs_model_version *before;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &before, err, sizeof err), 0);
+    save_model("m", "1", 7);
+    assert_int_equal(tick(f), 0); /* first seen: it may still be being written */
+    assert_int_equal(hidden(f, "m", NULL), 4);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", NULL), 7);
+    assert_int_equal(tick(f), 0); /* applied: no reload on every poll */
+    /* A reference taken before the reload still holds the old copy. */
+    assert_int_equal(before->model->layers[0].out, 4);
+    rs_model_version_release(before);
+}
+
+static void test_files_that_keep_changing_wait(void **state)
+{
+    fixture *f = *state;
+    for (int h = 5; h < 9; h++) {
+        save_model("m", "1", h);
+        assert_int_equal(tick(f), 0);
+        assert_int_equal(hidden(f, "m", NULL), 4);
+    }
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", NULL), 8);
+}
+
+static void test_corrupt_reload_keeps_serving_copy(void **state)
+{
+    fixture *f = *state;
+    write_file("m/1/model.json", "{\"format\": \"reluserve-mlp\", \"layers\": [");
+    tick(f);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", NULL), 4);
+    json_t *idx = rs_registry_index(f->r);
+    assert_int_equal(json_array_size(idx), 1);
+    json_t *e = json_array_get(idx, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "state")), "READY");
+    const char *reason = json_string_value(json_object_get(e, "reason"));
+    assert_non_null(strstr(reason, "failed to load"));
+    assert_non_null(strstr(reason, "model.json"));
+    assert_null(strchr(reason, '/')); /* not where the repository is */
+    json_decref(idx);
+    /* A valid rewrite replaces it and clears the reason. */
+    save_model("m", "1", 6);
+    tick(f);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", NULL), 6);
+    idx = rs_registry_index(f->r);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(idx, 0), "reason")), "");
+    json_decref(idx);
+}
+
+static void test_new_and_removed_versions(void **state)
+{
+    fixture *f = *state;
+    save_model("m", "2", 9);
+    tick(f);
+    assert_int_equal(hidden(f, "m", NULL), 4);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", NULL), 9); /* the newest serves */
+    sh("rm -rf %s/m/%s", "2");
+    assert_int_equal(tick(f), 0);
+    assert_int_equal(hidden(f, "m", "2"), 9);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", "2"), -404);
+    assert_int_equal(hidden(f, "m", NULL), 4);
+}
+
+static void test_new_and_removed_models(void **state)
+{
+    fixture *f = *state;
+    save_model("n", "1", 3);
+    tick(f);
+    assert_int_equal(hidden(f, "n", NULL), -404);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "n", NULL), 3);
+    sh("rm -rf %s/%s", "n");
+    tick(f);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "n", NULL), -404);
+    assert_int_equal(hidden(f, "m", NULL), 4);
+}
+
+static void test_config_change_reloads_model(void **state)
+{
+    fixture *f = *state;
+    write_file("m/config.json", "{\"max_batch\": 3}");
+    tick(f);
+    assert_int_equal(tick(f), 1);
+    rs_model_version *v;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &v, err, sizeof err), 0);
+    assert_int_equal(v->cfg.max_batch, 3);
+    rs_model_version_release(v);
+    assert_int_equal(tick(f), 0);
+}
+
+static bool always(void *arg)
+{
+    (*(int *)arg)++;
+    return true;
+}
+
+static void test_stop_halts_a_tick(void **state)
+{
+    fixture *f = *state;
+    save_model("m", "1", 5);
+    tick(f);
+    int asked = 0;
+    assert_int_equal(rs_poll_tick(f->p, f->r, always, &asked), 0);
+    assert_int_equal(asked, 1);
+    assert_int_equal(hidden(f, "m", NULL), 4);
+    /* Nothing was recorded as applied: a later poll still loads it. */
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(hidden(f, "m", NULL), 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_nothing_changed_nothing_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_version_loads_once_stable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_that_keep_changing_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_reload_keeps_serving_copy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_and_removed_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_and_removed_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_change_reloads_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_halts_a_tick, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
