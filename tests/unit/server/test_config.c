@@ -136,6 +136,36 @@ static void test_bad_values_name_the_flag(void **state)
     rs_config_free(&c);
 }
 
+static void test_repository_poll(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    assert_int_equal(parse(&c, NULL, 0, NULL, err), 0);
+    assert_int_equal(c.repository_poll_s, 0); /* off by default */
+    rs_config_free(&c);
+
+    const char *env[] = {"RELUSERVE_REPOSITORY_POLL_S", "5", NULL};
+    assert_int_equal(parse(&c, env, 0, NULL, err), 0);
+    assert_int_equal(c.repository_poll_s, 5);
+    rs_config_free(&c);
+    const char *a1[] = {"--repository-poll-s", "2"};
+    assert_int_equal(parse(&c, env, 2, a1, err), 0);
+    assert_int_equal(c.repository_poll_s, 2);
+    rs_config_free(&c);
+
+    const char *a2[] = {"--repository-poll-s", "-1"};
+    assert_int_equal(parse(&c, NULL, 2, a2, err), -1);
+    assert_non_null(strstr(err, "--repository-poll-s"));
+    rs_config_free(&c);
+
+    /* As in Triton's POLL mode, the disk is the one source of truth. */
+    const char *a3[] = {"--repository-poll-s", "1", "--enable-model-control"};
+    assert_int_equal(parse(&c, NULL, 3, a3, err), -1);
+    assert_non_null(strstr(err, "--repository-poll-s and --enable-model-control"));
+    rs_config_free(&c);
+}
+
 static void test_bad_env_names_the_variable(void **state)
 {
     (void)state;
@@ -175,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_flags_both_forms),
         cmocka_unit_test(test_env_used_and_flag_wins),
         cmocka_unit_test(test_bad_values_name_the_flag),
+        cmocka_unit_test(test_repository_poll),
         cmocka_unit_test(test_bad_env_names_the_variable),
         cmocka_unit_test(test_help),
     };
