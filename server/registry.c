@@ -606,6 +606,12 @@ int rs_registry_load(rs_registry *r, const char *name, char *err, size_t errlen)
             }
     }
     bool keep_old = fresh.error && old; /* a broken config.json keeps what was served */
+    for (int j = 0; keep_old && j < old->n_versions; j++) {
+        rs_model_version *kept = old->versions[j];
+        if (!kept->model) continue;
+        free(kept->reload_error); /* the index says why the files on disk did not load */
+        kept->reload_error = strdup(fresh.error);
+    }
     if (!keep_old) {
         if (old) {
             group_clear(old);

@@ -98,7 +98,9 @@ json_t *rs_registry_index(rs_registry *r);
 
 /*
  * Model control. load (re)reads DIR/<name>: versions that load replace the
- * served ones, versions that fail keep the previously loaded copy. Returns 0,
+ * served ones, versions that fail keep the previously loaded copy (with the
+ * failure as its reload_error; a broken config.json keeps every loaded
+ * version so, the model's previous config too). Returns 0,
  * 400 (bad name, or some version failed: err says which), 404 (no such
  * folder). unload removes the model: 0 or 404.
  */

@@ -155,6 +155,7 @@ def test_rewrites_under_load_never_fail_a_request(polled):
                 f.flush()
                 time.sleep(0.6 * POLL_S)
         until("the slowly written weights serving", serving(w2))
+        until("the clients answered by the new weights", lambda: counts.get(2))
     finally:
         stop.set()
         for t in threads:

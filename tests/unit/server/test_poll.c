@@ -220,6 +220,17 @@ static void test_config_change_reloads_model(void **state)
     assert_int_equal(v->cfg.max_batch, 3);
     rs_model_version_release(v);
     assert_int_equal(tick(f), 0);
+    /* A broken config.json keeps the model as it was; the index says why. */
+    write_file("m/config.json", "{\"max_batch\": 0}");
+    tick(f);
+    assert_int_equal(tick(f), 1);
+    assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &v, err, sizeof err), 0);
+    assert_int_equal(v->cfg.max_batch, 3);
+    rs_model_version_release(v);
+    json_t *idx = rs_registry_index(f->r);
+    const char *reason = json_string_value(json_object_get(json_array_get(idx, 0), "reason"));
+    assert_non_null(strstr(reason, "config.json: \"max_batch\""));
+    json_decref(idx);
 }
 
 static bool always(void *arg)
