@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -21,6 +22,7 @@ int rs_infer_scratch_init(rs_infer_scratch *s)
 {
     s->x = NULL;
     s->x_cap = 0;
+    s->input_ns = s->infer_ns = s->output_ns = 0;
     if (mlp_workspace_create(&s->ws, NULL) != MLP_OK) return -1;
     /* Our own kernel computes every row in one fixed order whatever the batch
      * (cblas_sgemm does not: OpenBLAS blocks differently with the row count),
@@ -107,10 +109,19 @@ static int request_target(const mlp_model *m, const rs_request *req, mlp_target 
     return 400;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s,
                  rs_infer_item *items, int n, const mlp_diag_params *dp, mlp_activity *activity)
 {
+    s->input_ns = s->infer_ns = s->output_ns = 0;
     if (n <= 0) return 0;
+    uint64_t t0 = mono_ns();
     size_t width = (size_t)m->n_inputs;
     long long total = 0;
     for (int i = 0; i < n; i++)
@@ -137,6 +148,8 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
         x = s->x;
     }
 
+    uint64_t t1 = mono_ns();
+    s->input_ns = t1 - t0;
     mlp_error e;
     mlp_status st = mlp_forward(m, s->ws, x, (int)total, NULL, &e);
     if (st != MLP_OK) {
@@ -152,6 +165,8 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
     /* The output buffer belongs to ws and is overwritten by nothing below
      * (backward and diagnose leave the forward results in place). */
     const float *y = mlp_workspace_output(s->ws);
+    uint64_t t2 = mono_ns();
+    s->infer_ns = t2 - t1;
     int row0 = 0;
     for (int i = 0; i < n; i++) {
         rs_infer_item *it = &items[i];
@@ -186,5 +201,6 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
             it->status = 200;
         row0 += req->rows;
     }
+    s->output_ns = mono_ns() - t2;
     return 0;
 }

@@ -8,6 +8,8 @@
 #ifndef RS_INFER_H
 #define RS_INFER_H
 
+#include <stdint.h>
+
 #include "codec/codec.h"
 #include "mlp.h"
 
@@ -25,6 +27,10 @@ typedef struct {
     mlp_workspace *ws;
     float *x;
     size_t x_cap; /* floats */
+    /* out: the phases of the last rs_infer_run, in nanoseconds (for the
+     * statistics extension): merging the rows into one input, the forward
+     * pass, and per request backward, diagnostics and encoding. */
+    uint64_t input_ns, infer_ns, output_ns;
 } rs_infer_scratch;
 
 int rs_infer_scratch_init(rs_infer_scratch *s);

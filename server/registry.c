@@ -42,6 +42,7 @@ void rs_model_version_release(rs_model_version *v)
     if (!v) return;
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1) return;
     rs_monitor_free(v->monitor);
+    rs_stats_free(v->stats);
     mlp_model_free(v->model);
     free(v->name);
     free(v->version);
@@ -117,10 +118,11 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
         mlp_status st = mlp_model_load(path, &v->model, &e);
         if (st == MLP_OK) {
             v->monitor = rs_monitor_create(v->model, cfg->monitor_window_s);
-            if (!v->monitor) {
+            v->stats = rs_stats_create();
+            if (!v->monitor || !v->stats) {
                 mlp_model_free(v->model);
                 v->model = NULL;
-                snprintf(msg, sizeof msg, "out of memory for the activity monitor");
+                snprintf(msg, sizeof msg, "out of memory for the activity monitor or statistics");
             } else {
                 rs_log(RS_LOG_INFO,
                        "loaded model %s version %s from %s (%d inputs, %d layers, %d outputs)",

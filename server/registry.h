@@ -23,6 +23,7 @@
 
 #include "mlp.h"
 #include "monitor.h"
+#include "stats.h"
 
 /* How a model is served; the server flags give the defaults and
  * models/<name>/config.json may override each field. */
@@ -57,6 +58,7 @@ typedef struct rs_model_version {
     char *reload_error;
     rs_model_config cfg;
     rs_monitor *monitor; /* NULL when model is NULL */
+    rs_stats *stats;     /* statistics extension; NULL when model is NULL */
     atomic_int queued;   /* requests admitted and not yet taken into a batch */
     rs_sched_queue sq;
 } rs_model_version;

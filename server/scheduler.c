@@ -141,7 +141,13 @@ static void batch_work(uv_work_t *w)
         rs_infer_fail(b->items, b->n, "out of memory for the inference workspace");
     } else {
         rs_model_id mid = {b->mv->name, b->mv->version};
-        rs_infer_run(b->mv->model, &mid, sc, b->items, b->n, &b->s->p.diag, b->activity);
+        /* Counted before the answers leave, so a client that reads the
+         * statistics after its answer finds its batch in them. */
+        if (rs_infer_run(b->mv->model, &mid, sc, b->items, b->n, &b->s->p.diag, b->activity) == 0 &&
+            b->mv->stats) {
+            rs_stats_phases p = {sc->input_ns, sc->infer_ns, sc->output_ns};
+            rs_stats_batch(b->mv->stats, b->rows, b->n, &p);
+        }
     }
     b->compute_ns = uv_hrtime() - t0;
     batch_deliver(b);
@@ -345,6 +351,7 @@ static void batch_submit(rs_scheduler *s, rs_model_version *mv, uint64_t now)
         }
         t->queue_ns = now - t->admitted_ns;
         if (s->metrics) rs_metrics_queue_time(s->metrics, mv->name, t->queue_ns / 1e9);
+        if (mv->stats) rs_stats_queue(mv->stats, t->queue_ns);
         if (!b) {
             task_reject(t, 500, "out of memory while forming a batch");
             continue;

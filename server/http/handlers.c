@@ -50,9 +50,10 @@ int rs_handle_server_meta(rs_app *app, rs_buf *out)
 {
     (void)app;
     return put_json(out,
-                    json_pack("{s:s, s:s, s:[s,s,s,s]}", "name", SERVER_NAME, "version",
+                    json_pack("{s:s, s:s, s:[s,s,s,s,s,s]}", "name", SERVER_NAME, "version",
                               MLP_VERSION, "extensions", "binary_tensor_data", "classification",
-                              "model_repository", "diagnostics"),
+                              "model_repository", "diagnostics", "statistics",
+                              "model_configuration"),
                     200);
 }
 
@@ -173,6 +174,67 @@ int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
                           "never_active_fraction", units && a.rows ? (double)never / units : 0.0,
                           "nonfinite", nonfinite > 0, "layers", layers);
     mlp_activity_free(&a);
+    rs_model_version_release(mv);
+    return put_json(out, j, 200);
+}
+
+int rs_handle_model_stats(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    /* One named version: its errors (404 unknown, 503 not loaded) as elsewhere. */
+    if (r->version[0]) {
+        rs_model_version *mv;
+        int st = route_acquire(app, r, &mv, out);
+        if (st) return st;
+        json_t *one = mv->stats ? rs_stats_json(mv->stats, mv->name, mv->version) : NULL;
+        rs_model_version_release(mv);
+        return put_json(out, json_pack("{s:[o]}", "model_stats", one), 200);
+    }
+    /* Every loaded version of the model, or of every model (Triton's answer
+     * when the URL names no version, or no model). */
+    rs_model_version **vs;
+    int n;
+    if (rs_registry_list(app->reg, &vs, &n))
+        return put_error(out, 500, "out of memory while listing models");
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        rs_model_version *v = vs[i];
+        if (v->stats && (!r->model[0] || !strcmp(v->name, r->model)))
+            json_array_append_new(arr, rs_stats_json(v->stats, v->name, v->version));
+        rs_model_version_release(v);
+    }
+    free(vs);
+    if (r->model[0] && json_array_size(arr) == 0) {
+        json_decref(arr);
+        rs_model_version *mv;
+        int st = route_acquire(app, r, &mv, out); /* says why: unknown or not loaded */
+        if (!st) { /* loaded meanwhile: its statistics are all zero */
+            json_t *one = mv->stats ? rs_stats_json(mv->stats, mv->name, mv->version) : NULL;
+            rs_model_version_release(mv);
+            return put_json(out, json_pack("{s:[o]}", "model_stats", one), 200);
+        }
+        return st;
+    }
+    return put_json(out, json_pack("{s:o}", "model_stats", arr), 200);
+}
+
+int rs_handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    rs_model_version *mv;
+    int st = route_acquire(app, r, &mv, out);
+    if (st) return st;
+    const mlp_model *m = mv->model;
+    /* Triton's model configuration, in its JSON form: dims leave out the
+     * batch dimension (max_batch_size > 0 says there is one). Every version
+     * in the repository folder is served, hence the "all" version policy. */
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:{s:{}}, s:i, s:[{s:s, s:s, s:s, s:[i]}], s:[{s:s, s:s, s:[i]}], "
+        "s:{s:[], s:I, s:{s:i}}}",
+        "name", mv->name, "platform", "reluserve_mlp", "backend", "reluserve", "version_policy",
+        "all", "max_batch_size", mv->cfg.max_batch, "input", "name", m->input_name, "data_type",
+        "TYPE_FP32", "format", "FORMAT_NONE", "dims", m->n_inputs, "output", "name", m->output_name,
+        "data_type", "TYPE_FP32", "dims", m->n_outputs, "dynamic_batching", "preferred_batch_size",
+        "max_queue_delay_microseconds", (json_int_t)mv->cfg.batch_delay_us, "default_queue_policy",
+        "max_queue_size", mv->cfg.max_queue);
     rs_model_version_release(mv);
     return put_json(out, j, 200);
 }

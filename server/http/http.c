@@ -307,6 +307,11 @@ static void account(req_state *st, int status)
     uint64_t us = (now_ns() - st->start_ns) / 1000;
     const char *model = st->route.model[0] ? st->route.model : NULL;
     if (h->app->metrics) rs_metrics_request(h->app->metrics, metrics_model(st), status, us / 1e6);
+    /* The statistics extension counts the inference requests that reached a
+     * loaded version, whatever their answer (a 400 from decoding fails too). */
+    bool inference = st->route.kind == RS_ROUTE_INFER || st->route.kind == RS_ROUTE_PREDICT;
+    if (inference && st->mv && st->mv->stats)
+        rs_stats_request(st->mv->stats, status == 200, st->rows, us * 1000u);
     rs_access a = {st->method,
                    st->url,
                    model,
@@ -753,6 +758,12 @@ static enum MHD_Result answer(req_state *st)
         break;
     case RS_ROUTE_MODEL_DIAG:
         status = rs_handle_model_diag(app, &st->route, &out);
+        break;
+    case RS_ROUTE_MODEL_STATS:
+        status = rs_handle_model_stats(app, &st->route, &out);
+        break;
+    case RS_ROUTE_MODEL_CONFIG:
+        status = rs_handle_model_config(app, &st->route, &out);
         break;
     case RS_ROUTE_STATUS_V1:
         status = rs_handle_status_v1(app, &st->route, &out);

@@ -55,9 +55,15 @@ static const rs_web_asset *asset_find(const char *path)
     return NULL;
 }
 
-/* /v2/models/{m}[/versions/{v}][/tail] starting at segs[2]. */
+/* /v2/models/{m}[/versions/{v}][/tail] starting at segs[2], and /v2/models/stats. */
 static bool parse_v2_model(const seg *s, int n, rs_route *r)
 {
+    /* Statistics of every model: Triton's path, so a model named "stats" has
+     * no metadata route of its own (its other routes work). */
+    if (n == 3 && seg_is(&s[2], "stats")) {
+        r->kind = RS_ROUTE_MODEL_STATS;
+        return true;
+    }
     if (n < 3 || !seg_copy(&s[2], r->model)) return false;
     int i = 3;
     if (n >= 5 && seg_is(&s[3], "versions")) {
@@ -75,6 +81,10 @@ static bool parse_v2_model(const seg *s, int n, rs_route *r)
         r->kind = RS_ROUTE_INFER;
     else if (seg_is(&s[i], "diagnostics"))
         r->kind = RS_ROUTE_MODEL_DIAG;
+    else if (seg_is(&s[i], "stats"))
+        r->kind = RS_ROUTE_MODEL_STATS;
+    else if (seg_is(&s[i], "config"))
+        r->kind = RS_ROUTE_MODEL_CONFIG;
     else
         return false;
     return true;

@@ -11,20 +11,22 @@
 
 typedef enum {
     RS_ROUTE_NONE = 0,
-    RS_ROUTE_ASSET,       /* GET /, GET /<playground file> */
-    RS_ROUTE_LIVE,        /* GET /v2/health/live */
-    RS_ROUTE_READY,       /* GET /v2/health/ready */
-    RS_ROUTE_SERVER_META, /* GET /v2 */
-    RS_ROUTE_MODEL_META,  /* GET /v2/models/{m}[/versions/{v}] */
-    RS_ROUTE_MODEL_READY, /* GET .../ready */
-    RS_ROUTE_MODEL_DIAG,  /* GET .../diagnostics */
-    RS_ROUTE_INFER,       /* POST .../infer */
-    RS_ROUTE_PREDICT,     /* POST /v1/models/{m}[/versions/{v}]:predict */
-    RS_ROUTE_STATUS_V1,   /* GET /v1/models/{m}[/versions/{v}] */
-    RS_ROUTE_REPO_INDEX,  /* POST /v2/repository/index */
-    RS_ROUTE_REPO_LOAD,   /* POST /v2/repository/models/{m}/load */
-    RS_ROUTE_REPO_UNLOAD, /* POST /v2/repository/models/{m}/unload */
-    RS_ROUTE_METRICS,     /* GET /metrics */
+    RS_ROUTE_ASSET,        /* GET /, GET /<playground file> */
+    RS_ROUTE_LIVE,         /* GET /v2/health/live */
+    RS_ROUTE_READY,        /* GET /v2/health/ready */
+    RS_ROUTE_SERVER_META,  /* GET /v2 */
+    RS_ROUTE_MODEL_META,   /* GET /v2/models/{m}[/versions/{v}] */
+    RS_ROUTE_MODEL_READY,  /* GET .../ready */
+    RS_ROUTE_MODEL_DIAG,   /* GET .../diagnostics */
+    RS_ROUTE_MODEL_STATS,  /* GET /v2/models[/{m}[/versions/{v}]]/stats */
+    RS_ROUTE_MODEL_CONFIG, /* GET .../config */
+    RS_ROUTE_INFER,        /* POST .../infer */
+    RS_ROUTE_PREDICT,      /* POST /v1/models/{m}[/versions/{v}]:predict */
+    RS_ROUTE_STATUS_V1,    /* GET /v1/models/{m}[/versions/{v}] */
+    RS_ROUTE_REPO_INDEX,   /* POST /v2/repository/index */
+    RS_ROUTE_REPO_LOAD,    /* POST /v2/repository/models/{m}/load */
+    RS_ROUTE_REPO_UNLOAD,  /* POST /v2/repository/models/{m}/unload */
+    RS_ROUTE_METRICS,      /* GET /metrics */
 } rs_route_kind;
 
 #define RS_NAME_MAX 256

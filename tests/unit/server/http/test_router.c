@@ -40,6 +40,36 @@ static void test_v2_paths(void **state)
     assert_int_equal(route("/metrics", true).kind, RS_ROUTE_METRICS);
 }
 
+/* The statistics and configuration extensions, at Triton's paths. */
+static void test_stats_and_config_paths(void **state)
+{
+    (void)state;
+    rs_route r = route("/v2/models/stats", true); /* every model */
+    assert_int_equal(r.kind, RS_ROUTE_MODEL_STATS);
+    assert_string_equal(r.model, "");
+    assert_string_equal(r.version, "");
+    r = route("/v2/models/iris/stats", true);
+    assert_int_equal(r.kind, RS_ROUTE_MODEL_STATS);
+    assert_string_equal(r.model, "iris");
+    assert_string_equal(r.version, "");
+    r = route("/v2/models/iris/versions/2/stats", true);
+    assert_int_equal(r.kind, RS_ROUTE_MODEL_STATS);
+    assert_string_equal(r.model, "iris");
+    assert_string_equal(r.version, "2");
+    r = route("/v2/models/iris/config", true);
+    assert_int_equal(r.kind, RS_ROUTE_MODEL_CONFIG);
+    assert_string_equal(r.model, "iris");
+    assert_string_equal(r.version, "");
+    r = route("/v2/models/iris/versions/2/config", true);
+    assert_int_equal(r.kind, RS_ROUTE_MODEL_CONFIG);
+    assert_string_equal(r.version, "2");
+    assert_false(rs_route_is_post(RS_ROUTE_MODEL_STATS));
+    assert_false(rs_route_is_post(RS_ROUTE_MODEL_CONFIG));
+    route("/v2/models/stats/extra", false);
+    route("/v2/models/iris/stats/extra", false);
+    route("/v2/models/iris/config/extra", false);
+}
+
 static void test_v1_paths(void **state)
 {
     (void)state;
@@ -89,9 +119,8 @@ static void test_post_routes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v2_paths),
-        cmocka_unit_test(test_v1_paths),
-        cmocka_unit_test(test_not_routes),
+        cmocka_unit_test(test_v2_paths),    cmocka_unit_test(test_stats_and_config_paths),
+        cmocka_unit_test(test_v1_paths),    cmocka_unit_test(test_not_routes),
         cmocka_unit_test(test_post_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
