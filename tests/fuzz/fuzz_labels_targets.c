@@ -7,9 +7,11 @@
  * rows R of the model input, then the rest of the body (a template when it
  * starts with 0xff, see fuzz_body in fuzz_codec.h). R is the server's
  * --max-rows + 1 - b1 when b2 is 0xff (the limit and one past it), 896 + b1
- * when b2 is 0xfe (around the JSON reader's first 1024-value buffer), and b1
- * otherwise: every size that matters is reachable, and most inputs stay small
- * and fast.
+ * when b2 is 0xfe (around the JSON reader's first 1024-value buffer), and
+ * b1 >> (b2 % 8) otherwise (b1 itself when b2 is 0): every size that matters
+ * is reachable, and most inputs stay small and fast, since a random b2 mostly
+ * shifts a random b1 down to a few rows (each row costs its decode, two
+ * re-encodings and the batch runner's answer).
  * The body is
  *   {"inputs":[{"name":"input","shape":[R,4],"datatype":"FP32","data":[R rows]},<rest>
  * so the fuzzer spends its bytes on the labels/targets tensors (and what
@@ -45,7 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 3) return 0;
     const mlp_model *m = env->models[data[0] % FUZZ_N_MODELS];
     int most = env->lim.max_rows + 1;
-    int rows = data[2] == 0xff ? most - data[1] : data[2] == 0xfe ? 896 + data[1] : data[1];
+    int rows = data[2] == 0xff   ? most - data[1]
+               : data[2] == 0xfe ? 896 + data[1]
+                                 : data[1] >> (data[2] % 8);
     const size_t *ends;
     const char *text = rows_text(most, &ends);
     size_t rest_len;
