@@ -170,9 +170,25 @@ async function main() {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: 'light' });
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  // Every console error, uncaught exception, failed request and answer
+  // >= 400 of the session is a failure, except the one 400 a test below
+  // provokes on purpose (a row of the wrong width) while `provoking` is set.
   const jsErrors = [];
-  page.on('pageerror', (e) => jsErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) jsErrors.push(m.text()); });
+  const badRequests = [];
+  let provoking = false;
+  const watch = (p) => {
+    p.on('pageerror', (e) => jsErrors.push(e.message));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !(provoking && /status of 400/.test(m.text()))) jsErrors.push(m.text());
+    });
+    p.on('requestfailed', (r) => badRequests.push(`${r.method()} ${r.url()}: ${r.failure() && r.failure().errorText}`));
+    p.on('response', (r) => {
+      if (r.status() >= 400 && !(provoking && r.status() === 400 && r.url().endsWith('/infer'))) {
+        badRequests.push(`${r.request().method()} ${r.url()}: HTTP ${r.status()}`);
+      }
+    });
+  };
+  watch(page);
 
   try {
     await test('the page loads and lists the served models', async () => {
@@ -184,6 +200,19 @@ async function main() {
       assert(names.some((n) => n.startsWith('iris')), `model list ${JSON.stringify(names)} lacks iris`);
       await page.waitForFunction(() => /\S/.test(document.getElementById('server-info').textContent)
         && !/Connecting/.test(document.getElementById('server-info').textContent));
+    });
+
+    await test('the page links an icon the server serves', async () => {
+      const icon = await page.evaluate(async () => {
+        const link = document.querySelector('link[rel~="icon"]');
+        if (!link) return null;
+        const r = await fetch(link.href);
+        return { status: r.status, type: r.headers.get('content-type') };
+      });
+      assert(icon, 'no <link rel=icon>');
+      assert(icon.status === 200 && icon.type === 'image/x-icon', `icon answered ${JSON.stringify(icon)}`);
+      const direct = await fetch(server.url + '/favicon.ico');
+      assert(direct.status === 200, `/favicon.ico answered ${direct.status}`);
     });
 
     await test('choosing iris prefills a sample flower of the right width', async () => {
@@ -248,6 +277,7 @@ async function main() {
     });
 
     await test('a row of the wrong width shows the server\'s error', async () => {
+      provoking = true;
       await page.fill('#input', '5.1, 3.5, 1.4');
       await page.click('#run');
       await page.locator('#error').waitFor({ state: 'visible' });
@@ -278,6 +308,7 @@ async function main() {
     });
 
     await test('a batch of three flowers gets three predictions', async () => {
+      provoking = false;
       await page.getByRole('button', { name: 'all as a batch' }).click();
       const res = await runInference(page);
       assert(res.outputs[0].shape[0] === 3, 'response is not a 3-row batch');
@@ -288,6 +319,7 @@ async function main() {
 
     await test('a narrow screen needs no horizontal scrolling', async () => {
       const narrow = await context.newPage();
+      watch(narrow);
       await narrow.setViewportSize({ width: 375, height: 800 });
       await narrow.goto(server.url + '/?model=iris');
       await narrow.waitForFunction(() => !document.getElementById('run').disabled);
@@ -298,8 +330,12 @@ async function main() {
       assert(over <= 0, `page is ${over}px wider than a 375px screen`);
     });
 
-    await test('no JavaScript errors on the page', async () => {
+    await test('no console error on the page', async () => {
       assert(jsErrors.length === 0, jsErrors.join('; '));
+    });
+
+    await test('no failed request and no answer >= 400 but the provoked one', async () => {
+      assert(badRequests.length === 0, badRequests.join('; '));
     });
   } finally {
     await context.close();

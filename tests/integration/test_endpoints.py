@@ -207,6 +207,15 @@ def test_playground_html(port):
     assert b"<html" in r.body.lower()
 
 
+def test_favicon_served(port):
+    # Browsers ask for /favicon.ico whatever the page links; a 404 there is
+    # a failed resource in every playground session.
+    r = get(port, "/favicon.ico")
+    assert r.status == 200, r
+    assert r.headers["content-type"] == "image/x-icon"
+    assert r.body[:4] == b"\x00\x00\x01\x00"  # ICO header: reserved 0, type 1 (icon)
+
+
 def test_request_id_echoed(port):
     rid = "test-" + uuid.uuid4().hex
     r = post(port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]]),
