@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "codec/codec.h"
 #include "log.h"
 
 typedef struct {
@@ -167,18 +168,110 @@ static int cfg_int(json_t *root, const char *key, int64_t min, int64_t max, int6
     return 1;
 }
 
+/* Every key a model-level config.json may hold. Any other key is refused,
+ * not ignored: a typo ("max_bach") would otherwise change nothing, silently. */
+static const char *const CONFIG_KEYS[] = {"max_batch", "batch_delay_us", "max_queue",
+                                          "monitor_window_s"};
+#define N_CONFIG_KEYS (sizeof CONFIG_KEYS / sizeof CONFIG_KEYS[0])
+
+static bool config_key_known(const char *key)
+{
+    for (size_t i = 0; i < N_CONFIG_KEYS; i++)
+        if (!strcmp(key, CONFIG_KEYS[i])) return true;
+    return false;
+}
+
+/* "max_batch, batch_delay_us, ..." for the messages. */
+static void config_keys_list(char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < N_CONFIG_KEYS && used < outlen; i++) {
+        int n = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", CONFIG_KEYS[i]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+/* key, cut to at most 64 bytes at a whole UTF-8 character (jansson keys are
+ * valid UTF-8 and the message goes into the JSON repository index). */
+static void key_quote(char *out, size_t outlen, const char *key)
+{
+    size_t n = strlen(key), cut = n > 64 ? 64 : n;
+    while (cut > 0 && cut < n && ((unsigned char)key[cut] & 0xc0) == 0x80)
+        cut--;
+    snprintf(out, outlen, "\"%.*s%s\"", (int)cut, key, cut < n ? "..." : "");
+}
+
+/* The key jansson refused as a duplicate, decoded (escapes resolved) into
+ * out; false if it cannot be found. jansson stops just past the repeated
+ * key's closing quote (je->position); its opening quote is the nearest quote
+ * before that is not escaped (not preceded by an odd run of backslashes). */
+static bool duplicate_key(const char *text, size_t len, const json_error_t *je, char *out,
+                          size_t outlen)
+{
+    size_t end = je->position > 0 ? (size_t)je->position : 0;
+    if (end < 2 || end > len || text[end - 1] != '"') return false;
+    size_t open = end - 1;
+    for (;;) {
+        if (open == 0) return false;
+        open--;
+        if (text[open] != '"') continue;
+        size_t bs = 0;
+        while (bs < open && text[open - 1 - bs] == '\\')
+            bs++;
+        if (bs % 2 == 0) break;
+    }
+    json_t *k = json_loadb(text + open, end - open, JSON_DECODE_ANY, NULL);
+    bool ok = json_is_string(k);
+    if (ok) key_quote(out, outlen, json_string_value(k));
+    json_decref(k);
+    return ok;
+}
+
+/* The message of a text jansson refused. A repeated key is refused too
+ * (JSON_REJECT_DUPLICATES): with "last wins" the first value would be
+ * ignored without a word. */
+static void config_json_error(const char *text, size_t len, const json_error_t *je, char *err,
+                              size_t errlen)
+{
+    char key[80], keys[128];
+    if (json_error_code(je) == json_error_duplicate_key &&
+        duplicate_key(text, len, je, key, sizeof key)) {
+        config_keys_list(keys, sizeof keys);
+        snprintf(err, errlen,
+                 "config.json: line %d: the key %s appears more than once; each key may appear "
+                 "once (the keys are %s)",
+                 je->line, key, keys);
+        return;
+    }
+    /* je->text quotes the bytes near the error, which may be anything. */
+    snprintf(err, errlen, "config.json: line %d: %s", je->line, je->text);
+    rs_utf8_scrub(err);
+}
+
 int rs_model_config_parse(const char *text, size_t len, rs_model_config *cfg, char *err,
                           size_t errlen)
 {
     json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        snprintf(err, errlen, "config.json: line %d: %s", je.line, je.text);
+        config_json_error(text, len, &je, err, errlen);
         return -1;
     }
     if (!json_is_object(root)) {
         json_decref(root);
         snprintf(err, errlen, "config.json: expected a JSON object");
+        return -1;
+    }
+    for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
+        const char *key = json_object_iter_key(it);
+        if (config_key_known(key)) continue;
+        char quoted[80], keys[128];
+        key_quote(quoted, sizeof quoted, key);
+        config_keys_list(keys, sizeof keys);
+        snprintf(err, errlen, "config.json: unknown key %s; the keys are %s", quoted, keys);
+        json_decref(root);
         return -1;
     }
     rs_model_config c = *cfg;

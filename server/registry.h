@@ -129,7 +129,9 @@ bool rs_registry_name_valid(const char *name);
 bool rs_registry_version_valid(const char *version, long long *number);
 
 /* Parses a model-level config.json text into cfg (fields absent keep their
- * value). Returns 0, or -1 with err naming the field. Exposed for tests. */
+ * value). Returns 0, or -1 with err (valid UTF-8, starting "config.json: ")
+ * naming the field; a key other than the four, or one given twice, is such an
+ * error, never ignored. cfg is untouched on error. Exposed for tests. */
 int rs_model_config_parse(const char *text, size_t len, rs_model_config *cfg, char *err,
                           size_t errlen);
 

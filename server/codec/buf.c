@@ -108,6 +108,19 @@ void rs_buf_float(rs_buf *b, float f)
     b->data[b->len] = '\0';
 }
 
+void rs_utf8_scrub(char *s)
+{
+    const unsigned char *end = (const unsigned char *)s + strlen(s);
+    for (unsigned char *p = (unsigned char *)s; p < end; p++) {
+        if (*p < 0x80) continue;
+        int k = rs_utf8_sequence(p, end);
+        if (k > 0)
+            p += k - 1;
+        else
+            *p = '?';
+    }
+}
+
 void rs_buf_json_string(rs_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

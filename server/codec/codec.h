@@ -43,6 +43,11 @@ bool rs_buf_reserve(rs_buf *b, size_t extra);
 void rs_buf_float(rs_buf *b, float f);
 /* A JSON string literal, quotes and escapes included. */
 void rs_buf_json_string(rs_buf *b, const char *s);
+/* Replaces, in place, each byte of s that is not part of a valid UTF-8
+ * sequence with '?': a message quoting bytes from a file (jansson's "near
+ * '...'" does) can then go into a jansson string, which must be valid
+ * UTF-8 or is not created at all. */
+void rs_utf8_scrub(char *s);
 /* Hands the memory to the caller (who frees it) and re-initialises b. */
 char *rs_buf_steal(rs_buf *b, size_t *len);
 

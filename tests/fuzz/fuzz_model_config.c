@@ -7,14 +7,31 @@
  *
  * Every input must give 0 or -1 with a message, never a crash, leak or
  * sanitizer report. A refused file leaves the configuration untouched (the
- * registry keeps serving with the defaults it had); an accepted one leaves
- * every field in its documented range, keeps the fields the file does not
- * name, and reads back the same when written out again.
+ * registry keeps serving with the defaults it had) and its message names
+ * config.json and is valid UTF-8 (it goes into the JSON repository index);
+ * an accepted one holds only known keys, each once (a typo or a repeated key
+ * is refused, never ignored), leaves every field in its documented range,
+ * keeps the fields the file does not name, and reads back the same when
+ * written out again.
  */
 #include <jansson.h>
 
 #include "fuzz_check.h"
 #include "registry.h"
+
+static bool known_key(const char *key)
+{
+    return !strcmp(key, "max_batch") || !strcmp(key, "batch_delay_us") ||
+           !strcmp(key, "max_queue") || !strcmp(key, "monitor_window_s");
+}
+
+/* Whether an object holds a key that is not one of the four. */
+static bool has_unknown_key(json_t *root)
+{
+    for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it))
+        if (!known_key(json_object_iter_key(it))) return true;
+    return false;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,10 +42,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rs_model_config cfg = defaults;
     char err[512] = "";
     int rc = rs_model_config_parse(text, size, &cfg, err, sizeof err);
+    /* The text as the parser must read it: JSON, each key once. */
+    json_t *strict = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
     if (rc != 0) {
         FUZZ_CHECK(rc == -1 && err[0], "refused with rc %d and message \"%s\"", rc, err);
         FUZZ_CHECK(memcmp(&cfg, &defaults, sizeof cfg) == 0, "a refused file changed the config");
+        FUZZ_CHECK(!strncmp(err, "config.json", 11), "the message does not name the file: %s", err);
+        json_t *msg = json_string(err);
+        FUZZ_CHECK(msg != NULL, "the message is not valid UTF-8: %s", err);
+        json_decref(msg);
     } else {
+        FUZZ_CHECK(strict != NULL, "an accepted file repeats a key or is not JSON");
+        FUZZ_CHECK(!has_unknown_key(strict), "an accepted file holds an unknown key");
         FUZZ_CHECK(cfg.max_batch >= 1 && cfg.max_batch <= 1 << 20, "max_batch %d", cfg.max_batch);
         FUZZ_CHECK(cfg.batch_delay_us >= 0 && cfg.batch_delay_us <= 10000000, "batch_delay_us %lld",
                    (long long)cfg.batch_delay_us);
@@ -64,6 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        back.monitor_window_s == cfg.monitor_window_s,
                    "the accepted values read back differently");
     }
+    /* The other way round: a JSON object with an unknown key is refused. */
+    if (strict && json_is_object(strict) && has_unknown_key(strict))
+        FUZZ_CHECK(rc == -1 && strstr(err, "unknown key"), "an unknown key was not refused: %s",
+                   rc ? err : "accepted");
+    json_decref(strict);
     free(text);
     return 0;
 }

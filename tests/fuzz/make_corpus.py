@@ -454,6 +454,11 @@ def model_config_seeds():
         "empty_object.json": "{}",
         "one_field.json": '{"max_queue": 1}',
         "unknown_key.json": '{"max_bach": 8, "comment": "typo"}',
+        "duplicate_key.json": '{"max_queue": 5, "max_batch": 2, "max_queue": 6}',
+        "duplicate_escaped.json": '{"max_queue": 5, "max_\\u0071ueue": 6}',
+        # jansson quotes the bytes near an error, here a cut character: the
+        # message must still be valid UTF-8 (a crash the fuzzer found).
+        "bad_escape_cut_utf8.json": b'{"max_queue": 5, "ma]x_\\u007\xcb\x8aeue": 6}',
         "queue_zero.json": '{"max_queue": 0}',
         "batch_float.json": '{"max_batch": 1.5}',
         "delay_huge.json": '{"batch_delay_us": 99999999999999999999}',

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "registry.h"
 
@@ -154,9 +156,147 @@ static void test_model_config_parse_errors(void **state)
     assert_int_equal(rs_model_config_parse("{\"max_queue\": \"5\"}", 18, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "max_queue"));
     assert_int_equal(c.max_queue, 1024); /* untouched on failure */
-    assert_int_equal(
-        rs_model_config_parse("{\"max_queue\": 5, \"other\": 1}", 28, &c, err, sizeof err), 0);
+    assert_int_equal(rs_model_config_parse("{\"max_queue\": 5}", 16, &c, err, sizeof err), 0);
     assert_int_equal(c.max_queue, 5);
+}
+
+static void assert_is_defaults(const rs_model_config *c)
+{
+    assert_int_equal(c->max_batch, DEFAULTS.max_batch);
+    assert_int_equal(c->batch_delay_us, DEFAULTS.batch_delay_us);
+    assert_int_equal(c->max_queue, DEFAULTS.max_queue);
+    assert_int_equal(c->monitor_window_s, DEFAULTS.monitor_window_s);
+}
+
+/* Every key the file may hold is listed in a refusal, so a typo's fix is in
+ * the message. */
+static void assert_lists_the_keys(const char *err)
+{
+    static const char *const keys[] = {"max_batch", "batch_delay_us", "max_queue",
+                                       "monitor_window_s"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_non_null(strstr(err, keys[i]));
+}
+
+/* A key the parser does not know is an error, not ignored: a typo such as
+ * "max_bach" would otherwise leave the default in force without a word. */
+static void test_model_config_unknown_key_is_an_error(void **state)
+{
+    (void)state;
+    rs_model_config c = DEFAULTS;
+    char err[512];
+    const char *typo = "{\"max_queue\": 5, \"max_bach\": 8}";
+    assert_int_equal(rs_model_config_parse(typo, strlen(typo), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "config.json"));
+    assert_non_null(strstr(err, "unknown key \"max_bach\""));
+    assert_lists_the_keys(err);
+    assert_is_defaults(&c); /* untouched on failure */
+    /* A long key is cut at a whole character (the message goes into the JSON
+     * repository index, which must stay valid UTF-8). */
+    char text[512] = "{\"x";
+    for (int i = 0; i < 40; i++)
+        strcat(text, "\xc3\xa9"); /* "x" then 80 bytes of "é": byte 64 is inside one */
+    strcat(text, "\": 1}");
+    assert_int_equal(rs_model_config_parse(text, strlen(text), &c, err, sizeof err), -1);
+    json_t *j = json_string(err);
+    assert_non_null(j); /* valid UTF-8 */
+    json_decref(j);
+    assert_non_null(strstr(err, "...\""));
+}
+
+/* jansson's message quotes the bytes near the error; when they cut a
+ * character the message still goes into the JSON index, so it must stay
+ * valid UTF-8 (an input the fuzzer found). */
+static void test_model_config_message_is_valid_utf8(void **state)
+{
+    (void)state;
+    rs_model_config c = DEFAULTS;
+    char err[512];
+    const char *text = "{\"max_queue\": 5, \"ma]x_\\u007\xcb\x8a"
+                       "eue\": 6}";
+    assert_int_equal(rs_model_config_parse(text, strlen(text), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "config.json: line 1: invalid escape"));
+    json_t *j = json_string(err);
+    assert_non_null(j);
+    json_decref(j);
+}
+
+/* A repeated key is an error, not "last wins": the first value would
+ * otherwise be ignored without a word. The key is named even when written
+ * with escapes or too long for jansson's own message. */
+static void test_model_config_duplicate_key_is_an_error(void **state)
+{
+    (void)state;
+    rs_model_config c = DEFAULTS;
+    char err[512];
+    const char *dup = "{\"max_queue\": 5,\n \"max_batch\": 2,\n \"max_queue\": 6}";
+    assert_int_equal(rs_model_config_parse(dup, strlen(dup), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "config.json: line 3"));
+    assert_non_null(strstr(err, "\"max_queue\" appears more than once"));
+    assert_lists_the_keys(err);
+    assert_is_defaults(&c);
+    const char *escaped = "{\"monitor_window_s\": 5, \"monitor_\\u0077indow_s\": 6}";
+    assert_int_equal(rs_model_config_parse(escaped, strlen(escaped), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"monitor_window_s\" appears more than once"));
+    const char *quote = "{\"a\\\"b\\\\\": 1, \"a\\\"b\\\\\": 2}"; /* key a"b\ */
+    assert_int_equal(rs_model_config_parse(quote, strlen(quote), &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"a\"b\\\" appears more than once"));
+    assert_is_defaults(&c);
+}
+
+/* In a repository, a config.json with an unknown or repeated key makes that
+ * model fail to load, with the message in the index and in ready's answer;
+ * the other models keep serving, and a failed reload keeps what was served. */
+static void test_config_key_errors_fail_the_model_only(void **state)
+{
+    (void)state;
+    char path[512], err[512], why[1024];
+    save_model("typo", "1", 4);
+    snprintf(path, sizeof path, "%s/typo/config.json", g_dir);
+    write_file(path, "{\"max_bach\": 8}");
+    rs_registry *r = open_repo();
+    rs_model_version *v;
+    assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
+    rs_model_version_release(v);
+    assert_int_not_equal(rs_registry_acquire(r, "typo", NULL, &v, err, sizeof err), 0);
+    assert_false(rs_registry_ready(r, why, sizeof why));
+    json_t *idx = rs_registry_index(r);
+    size_t i;
+    json_t *e;
+    int rows = 0;
+    json_array_foreach(idx, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "name")), "typo")) continue;
+        rows++;
+        assert_string_equal(json_string_value(json_object_get(e, "state")), "UNAVAILABLE");
+        const char *reason = json_string_value(json_object_get(e, "reason"));
+        assert_non_null(strstr(reason, "config.json: unknown key \"max_bach\""));
+        assert_lists_the_keys(reason);
+    }
+    assert_int_equal(rows, 1);
+    json_decref(idx);
+
+    /* A repeated key in a reload: refused, and the served copy stays. */
+    snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
+    write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500, \"max_batch\": 9}");
+    assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 400);
+    assert_non_null(strstr(err, "config.json"));
+    assert_non_null(strstr(err, "\"max_batch\" appears more than once"));
+    assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
+    assert_int_equal(v->cfg.max_batch, 8);
+    rs_model_version_release(v);
+    rs_registry_free(r);
+}
+
+/* Puts the repository back as setup left it, even after a failed assertion. */
+static int restore_config_files(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
+    write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500}");
+    snprintf(path, sizeof path, "rm -rf %s/typo", g_dir);
+    return system(path);
 }
 
 static void test_reference_outlives_unload(void **state)
@@ -275,6 +415,10 @@ int main(void)
         cmocka_unit_test(test_unknown_and_broken),
         cmocka_unit_test(test_serving_config_overrides),
         cmocka_unit_test(test_model_config_parse_errors),
+        cmocka_unit_test(test_model_config_unknown_key_is_an_error),
+        cmocka_unit_test(test_model_config_duplicate_key_is_an_error),
+        cmocka_unit_test(test_model_config_message_is_valid_utf8),
+        cmocka_unit_test_teardown(test_config_key_errors_fail_the_model_only, restore_config_files),
         cmocka_unit_test(test_reference_outlives_unload),
         cmocka_unit_test(test_failed_reload_keeps_old_copy),
         cmocka_unit_test(test_index_lists_every_version),

@@ -1428,6 +1428,10 @@ static void test_buf_helpers(void **s)
     rs_buf_json_string(&b, "a\xc3\xa9\xff\xe2\x82");
     assert_string_equal(b.data, "\"a\xc3\xa9\\ufffd\\ufffd\\ufffd\"");
     rs_buf_reset(&b);
+    /* The same bytes scrubbed in place: each stray byte becomes '?'. */
+    char scrub[] = "a\xc3\xa9\xff\xed\xa0\x80z\xe2\x82";
+    rs_utf8_scrub(scrub);
+    assert_string_equal(scrub, "a\xc3\xa9????z??");
     rs_encode_error(&b, "bad \"thing\"");
     assert_string_equal(b.data, "{\"error\":\"bad \\\"thing\\\"\"}");
     size_t len;
