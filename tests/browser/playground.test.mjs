@@ -265,6 +265,86 @@ async function main() {
       assert(!/unavailable/i.test(text), 'monitor: ' + text);
     });
 
+    await test('the activation panel plots each function and derivative as the formulas say', async () => {
+      const sig = (x) => 1 / (1 + Math.exp(-x));
+      const formulas = {
+        relu: [(x) => Math.max(0, x), (x) => (x > 0 ? 1 : 0)],
+        leaky_relu: [(x, a) => (x > 0 ? x : a * x), (x, a) => (x > 0 ? 1 : a)],
+        sigmoid: [sig, (x) => sig(x) * (1 - sig(x))],
+        tanh: [Math.tanh, (x) => 1 - Math.tanh(x) ** 2],
+      };
+      const XS = [-10, -7.5, -4.6, -2.5, -0.05, 0, 0.05, 1, 3, 6.25, 10];
+      for (const name of Object.keys(formulas)) {
+        await page.locator(`input[name="actfn"][value="${name}"]`).focus();
+        await page.keyboard.press('Space');
+        assert(await page.locator('#act-slope').isVisible() === (name === 'leaky_relu'), `${name}: slope control shown wrongly`);
+        if (name === 'leaky_relu') {
+          // The slope is adjustable by keyboard: three steps of 0.01 up.
+          await page.locator('#act-slope').focus();
+          for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+        }
+        const got = await page.evaluate(() => {
+          const root = document.getElementById('act-plots');
+          return {
+            fn: root.dataset.fn, slope: Number(root.dataset.slope),
+            edge: root.dataset.saturatedBeyond === undefined ? null : Number(root.dataset.saturatedBeyond),
+            curves: [...root.querySelectorAll('path.curve')].map((p) => {
+              const svg = p.ownerSVGElement;
+              return { which: p.dataset.curve, samples: JSON.parse(p.dataset.samples), d: p.getAttribute('d'),
+                domain: svg.dataset.domain.split(',').map(Number), box: svg.dataset.box.split(',').map(Number),
+                sat: [...svg.querySelectorAll('rect.sat')].map((r) => [Number(r.dataset.from), Number(r.dataset.to)]),
+                kink: svg.querySelector('circle.kink[data-y]') ? Number(svg.querySelector('circle.kink[data-y]').dataset.y) : null };
+            }),
+          };
+        });
+        assert(got.fn === name, `panel shows ${got.fn}, expected ${name}`);
+        const a = got.slope;
+        if (name === 'leaky_relu') assert(Math.abs(a - 0.13) < 1e-9, `slope after three ArrowRight is ${a}, expected 0.13`);
+        assert(got.curves.length === 2, `${name}: ${got.curves.length} curves`);
+        for (const c of got.curves) {
+          const g = formulas[name][c.which === 'f' ? 0 : 1];
+          const pts = c.samples.filter(Boolean);
+          assert(pts.length >= 400 && pts[0][0] === -10 && pts[pts.length - 1][0] === 10, `${name} ${c.which}: samples do not span [-10, 10]`);
+          for (const x of XS) {
+            const p = pts.find((q) => Math.abs(q[0] - x) < 1e-9);
+            assert(p, `${name} ${c.which}: no sample at x=${x}`);
+            const want = g(x, a);
+            assert(Math.abs(p[1] - want) <= 1e-12 * Math.max(1, Math.abs(want)), `${name} ${c.which}(${x}) = ${p[1]}, formula ${want}`);
+          }
+          // The drawn path is those samples, mapped to the plot box.
+          const [x0, x1, y0, y1] = c.domain, [px0, px1, py0, py1] = c.box;
+          const drawn = c.d.match(/-?[\d.]+,-?[\d.]+/g).map((s) => s.split(',').map(Number));
+          assert(drawn.length === pts.length, `${name} ${c.which}: ${drawn.length} drawn points, ${pts.length} samples`);
+          pts.forEach(([x, y], i) => {
+            const ex = px0 + (x - x0) / (x1 - x0) * (px1 - px0), ey = py0 + (y - y0) / (y1 - y0) * (py1 - py0);
+            assert(Math.abs(drawn[i][0] - ex) < 0.01 && Math.abs(drawn[i][1] - ey) < 0.01, `${name} ${c.which}: point ${i} drawn at ${drawn[i]}, expected ${ex},${ey}`);
+          });
+          const isKinked = name === 'relu' || name === 'leaky_relu';
+          if (c.which === 'df' && isKinked) assert(c.kink === (name === 'relu' ? 0 : a), `${name}: f'(0) marked as ${c.kink}`);
+          if (isKinked) assert(c.sat.length === 0, `${name}: shaded as saturated`);
+        }
+        if (name === 'sigmoid' || name === 'tanh') {
+          // Shaded exactly where |f'| < 0.01 (the server's saturated_fraction).
+          const df = formulas[name][1];
+          assert(got.edge !== null && Math.abs(df(got.edge) - 0.01) < 1e-9, `${name}: saturation edge ${got.edge}, f' there ${got.edge && df(got.edge)}`);
+          for (const c of got.curves) {
+            const sat = JSON.stringify(c.sat.map((r) => r.map((v) => v.toFixed(6))));
+            const want = JSON.stringify([[-10, -got.edge], [got.edge, 10]].map((r) => r.map((v) => v.toFixed(6))));
+            assert(sat === want, `${name} ${c.which}: shaded ${sat}, expected ${want}`);
+          }
+        } else {
+          assert(got.edge === null, `${name}: has a saturation edge`);
+        }
+      }
+      await page.locator('#act-x').focus();
+      await page.keyboard.press('End');
+      const read = await page.locator('#act-readout').textContent();
+      assert(/x = 10: f\(x\) = 1, f′\(x\) = 8\.2\d*e-9|x = 10:.*saturated/.test(read), `readout at x=10: "${read}"`);
+      await page.locator('#activations').screenshot({ path: path.join(OUT, 'playground-activations.png') });
+      await page.locator('input[name="actfn"][value="relu"]').check();
+      await page.locator('#activations').screenshot({ path: path.join(OUT, 'playground-activations-relu.png') });
+    });
+
     await page.screenshot({ path: path.join(OUT, 'playground.png'), fullPage: true });
 
     await test('a label switches the gradient to the loss', async () => {
