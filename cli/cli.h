@@ -18,8 +18,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "mlp.h"
+
 int rs_cmd_train(int argc, char **argv);
 int rs_cmd_inspect(int argc, char **argv);
+int rs_cmd_prune(int argc, char **argv);
 
 /* Exit codes shared by the subcommands. */
 enum { RS_EXIT_OK = 0, RS_EXIT_FAIL = 1, RS_EXIT_USAGE = 2 };
@@ -61,5 +64,13 @@ bool rs_arg_match(int argc, char **argv, int *i, const char *name, const char **
 /* Strict number parsing: the whole string, in range; false otherwise. */
 bool rs_arg_int(const char *s, long lo, long hi, long *out);
 bool rs_arg_float(const char *s, float *out);
+
+/* s ends with suffix. */
+bool rs_path_ends_with(const char *s, const char *suffix);
+/* mkdir -p for the folder part of path; false (errno set) when it cannot. */
+bool rs_mkdirs_for(const char *path);
+/* Saves m by out's extension: .json (native JSON) or .safetensors (with
+ * config.json written beside it). err must not be NULL. */
+mlp_status rs_model_save(const mlp_model *m, const char *out, mlp_error *err);
 
 #endif /* RS_CLI_H */

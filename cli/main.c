@@ -1,7 +1,7 @@
 /*
  * main — the binary's front door: dispatches the subcommands `serve` (the
- * HTTP inference server, server/serve.h), `train` and `inspect` (offline
- * tools on model files, cli.h).
+ * HTTP inference server, server/serve.h), `train`, `inspect` and `prune`
+ * (offline tools on model files, cli.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +16,8 @@ static void usage(FILE *out)
           "Commands:\n"
           "  serve     serve a model repository over HTTP (Open Inference Protocol v2)\n"
           "  train     train a ReLU MLP from a CSV file and save it\n"
-          "  inspect   print a model's layers, parameters and dead units\n\n"
+          "  inspect   print a model's layers, parameters and dead units\n"
+          "  prune     remove the units dead on a probe set, keeping its outputs\n\n"
           "  reluserve <command> --help   flags of one command\n"
           "  reluserve --version          print the version\n",
           out);
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) return rs_cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return rs_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return rs_cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "prune")) return rs_cmd_prune(argc - 1, argv + 1);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "mlp.h"
@@ -105,12 +104,6 @@ static bool layers_parse(const char *s, train_opts *o)
         }
     }
     return o->n_hidden > 0;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 /* Parses argv into o. Returns -1 to go on, or an exit code. */
@@ -235,7 +228,7 @@ static int opts_parse(int argc, char **argv, train_opts *o)
     if (!o->task_set) return usage_error("--task classification|regression is required%s", "");
     if (!layers) return usage_error("--layers is required (hidden widths, e.g. 16,16)%s", "");
     if (!o->out) return usage_error("--out PATH is required%s", "");
-    if (!ends_with(o->out, ".json") && !ends_with(o->out, ".safetensors"))
+    if (!rs_path_ends_with(o->out, ".json") && !rs_path_ends_with(o->out, ".safetensors"))
         return usage_error("--out must end in .json or .safetensors, not '%s'", o->out);
     if (targets_set && o->task == MLP_TASK_CLASSIFICATION)
         return usage_error("--targets is for regression; a classifier reads one label column%s",
@@ -451,37 +444,6 @@ static bool progress_print(const mlp_epoch_stats *s, void *user)
     return true;
 }
 
-/* mkdir -p for the folder part of path. */
-static bool parent_mkdirs(const char *path)
-{
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return false;
-    char *slash = strrchr(dir, '/');
-    if (!slash) return true;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return false;
-        *p = '/';
-    }
-    return dir[0] == '\0' || mkdir(dir, 0755) == 0 || errno == EEXIST;
-}
-
-static mlp_status model_save(const mlp_model *m, const char *out, mlp_error *err)
-{
-    if (ends_with(out, ".json")) return mlp_model_save_json(m, out, err);
-    char config[4096];
-    const char *slash = strrchr(out, '/');
-    int dir_len = slash ? (int)(slash - out) : 0;
-    if (snprintf(config, sizeof config, "%.*s%sconfig.json", dir_len, out, slash ? "/" : "") >=
-        (int)sizeof config) {
-        snprintf(err->msg, sizeof err->msg, "path too long: %s", out);
-        return MLP_ERR_INVALID;
-    }
-    return mlp_model_save_safetensors(m, out, config, err);
-}
-
 /* Mean squared error over all outputs of the whole data set, in chunks. */
 static mlp_status regression_mse(const mlp_model *m, mlp_workspace *ws, const train_data *d,
                                  double *mse, mlp_error *err)
@@ -521,7 +483,7 @@ int rs_cmd_train(int argc, char **argv)
     mlp_workspace *ws = NULL;
     rc = RS_EXIT_FAIL;
     if (!m) goto done;
-    if (!parent_mkdirs(o.out)) {
+    if (!rs_mkdirs_for(o.out)) {
         fprintf(stderr, "reluserve train: cannot create the folder for %s: %s\n", o.out,
                 strerror(errno));
         goto done;
@@ -541,7 +503,7 @@ int rs_cmd_train(int argc, char **argv)
         fprintf(stderr, "reluserve train: %s\n", err.msg);
         goto done;
     }
-    if (model_save(m, o.out, &err) != MLP_OK) {
+    if (rs_model_save(m, o.out, &err) != MLP_OK) {
         fprintf(stderr, "reluserve train: cannot save %s: %s\n", o.out, err.msg);
         goto done;
     }
