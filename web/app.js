@@ -392,6 +392,8 @@
     renderSummary(d, res.parameters || {});
     renderLayers(d);
     renderInputGradient(d, outputs, info);
+    $('units-wrap').hidden = false;
+    window.reluserveUnits.render($('units'), info, res, inputRows);
   }
 
   function renderPrediction(primary, outputs, info) {

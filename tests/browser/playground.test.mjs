@@ -258,6 +258,74 @@ async function main() {
       assert(rows === 4, `input gradient has ${rows} rows, expected 4`);
     });
 
+    await test('the unit diagram colours each unit as the API answered', async () => {
+      const expectColour = (v, maxAbs) => {
+        const t = maxAbs > 0 ? Math.min(1, Math.abs(v) / maxAbs) : 0;
+        const to = v >= 0 ? [11, 98, 196] : [214, 110, 20];
+        const c = to.map((k) => Math.round(255 + (k - 255) * t));
+        return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+      };
+      let sawDead = 0, sawAlive = 0;
+      // A far-off flower kills units; with the setosa sample in the same
+      // batch, only the units silent on both rows may be drawn dead.
+      for (const input of ['-30, -30, -30, -30', '5.1, 3.5, 1.4, 0.2\n-30, -30, -30, -30']) {
+        await page.fill('#input', input);
+        const res = await runInference(page);
+        const rows = input.split('\n').map((r) => r.split(',').map(Number));
+        const drawn = await page.evaluate(() => {
+          const ref = (v) => { const e = document.createElement('span'); e.style.background = v; document.body.append(e);
+            const c = getComputedStyle(e).backgroundColor; e.remove(); return c; };
+          return {
+            dead: ref('var(--dead)'), alive: ref('var(--good)'),
+            layers: [...document.querySelectorAll('#units .unit-cells')].map((r) => [...r.children].map((u) => ({
+              state: u.dataset.state, value: u.dataset.value === undefined ? null : Number(u.dataset.value),
+              bg: getComputedStyle(u).backgroundColor, text: u.textContent }))),
+          };
+        });
+        const dl = res.diagnostics.layers;
+        assert(drawn.layers.length === dl.length + 1, `${drawn.layers.length} drawn layers for ${dl.length} model layers + input`);
+        // Input layer: the request's values (mean over rows).
+        drawn.layers[0].forEach((u, j) => {
+          const want = rows.reduce((a, r) => a + r[j], 0) / rows.length;
+          assert(u.state === 'value' && Math.abs(u.value - want) < 1e-9, `input unit ${j}: ${u.value}, expected ${want}`);
+        });
+        dl.forEach((l, i) => {
+          const units = drawn.layers[i + 1];
+          assert(units.length === l.units, `layer ${i}: ${units.length} units drawn, API says ${l.units}`);
+          if (i === dl.length - 1) {
+            const out = res.outputs[0], k = out.shape[1];
+            const means = [];
+            for (let j = 0; j < k; j++) means.push(out.data.filter((_, q) => q % k === j).reduce((a, v) => a + v, 0) / out.shape[0]);
+            const maxAbs = Math.max(...means.map(Math.abs));
+            units.forEach((u, j) => {
+              assert(Math.abs(u.value - means[j]) < 1e-6, `output unit ${j}: ${u.value}, API ${means[j]}`);
+              assert(u.bg === expectColour(means[j], maxAbs), `output unit ${j}: colour ${u.bg}, expected ${expectColour(means[j], maxAbs)}`);
+            });
+            return;
+          }
+          assert(Array.isArray(l.dead_units), `layer ${i}: full diagnostics without dead_units`);
+          const dead = new Set(l.dead_units);
+          units.forEach((u, j) => {
+            const want = dead.has(j) ? 'dead' : 'alive';
+            assert(u.state === want, `layer ${i} unit ${j}: drawn ${u.state}, API says ${want}`);
+            assert(u.bg === (want === 'dead' ? drawn.dead : drawn.alive), `layer ${i} unit ${j}: colour ${u.bg} for ${want}`);
+            if (want === 'dead') { sawDead++; assert(u.text === '×', 'a dead unit is not marked with ×'); } else sawAlive++;
+          });
+        });
+      }
+      assert(sawDead > 0 && sawAlive > 0, `the inputs should give both dead (${sawDead}) and live (${sawAlive}) units`);
+      // Keyboard: one tab stop, arrows move; the focused unit is described.
+      await page.locator('#units .unit[tabindex="0"]').focus();
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('ArrowRight');
+      const focused = await page.evaluate(() => ({ l: document.activeElement.dataset.layer, u: document.activeElement.dataset.unit }));
+      assert(focused.l === '1' && focused.u === '1', `arrows moved focus to ${JSON.stringify(focused)}`);
+      assert(/unit 1:/.test(await page.locator('#unit-info').textContent()), 'the focused unit is not described');
+      assert(await page.locator('#units .unit[tabindex="0"]').count() === 1, 'the diagram should be a single tab stop');
+      await page.locator('#units-wrap').screenshot({ path: path.join(OUT, 'playground-units.png') });
+      await page.fill('#input', '5.1, 3.5, 1.4, 0.2');
+    });
+
     await test('the live-window dying-ReLU monitor reports', async () => {
       await page.click('#monitor-refresh');
       await page.waitForFunction(() => document.querySelector('#monitor-body table, #monitor-body dl, #monitor-body pre, #monitor-body .error-inline'));
