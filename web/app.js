@@ -631,12 +631,22 @@
     const body = $('monitor-body');
     if (!m) return;
     let rep;
+    if (state.monitorBusy) return;
+    state.monitorBusy = true;
     try {
       rep = await api('GET', '/v2/models/' + encodeURIComponent(m.name) + '/diagnostics');
     } catch (e) {
+      // Polling stops until a refresh succeeds again (a model change, the
+      // button): a 401 or a stopped server would otherwise repeat forever.
+      state.monitorOk = false;
       body.replaceChildren(el('p', { class: 'error-inline', text: `Monitor unavailable: ${e.message}` }));
       return;
+    } finally {
+      state.monitorBusy = false;
     }
+    state.monitorOk = true;
+    window.reluserveMonitor.add(m.name, rep, Date.now());
+    window.reluserveMonitor.draw($('monitor-chart'), m.name);
     const FACT_NAMES = { window_seconds: 'window', rows: 'rows seen', never_active_fraction: 'never active (all layers)' };
     const facts = [];
     for (const [k, v] of Object.entries(rep)) {
@@ -704,6 +714,14 @@
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) runInference(e);
     });
     $('monitor-refresh').addEventListener('click', refreshMonitor);
+    let timer = null;
+    const schedule = () => {
+      clearInterval(timer);
+      const every = Number($('monitor-every').value);
+      if (every > 0) timer = setInterval(() => { if (state.monitorOk && !document.hidden) refreshMonitor(); }, every);
+    };
+    $('monitor-every').addEventListener('change', schedule);
+    schedule();
     loadServer();
     loadModels();
   });

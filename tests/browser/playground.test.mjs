@@ -333,6 +333,30 @@ async function main() {
       assert(!/unavailable/i.test(text), 'monitor: ' + text);
     });
 
+    await test('the live monitor charts the never-active fraction per layer as traffic flows', async () => {
+      await page.selectOption('#monitor-every', '1000');
+      // Traffic from another client: the window covers every request served.
+      const infer = await fetch(server.url + '/v2/models/iris/infer', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [6.9, 3.1, 5.4, 2.1, 6.0, 2.9, 4.5, 1.5] }] }),
+      });
+      assert(infer.status === 200, `inference answered ${infer.status}`);
+      const rep = await (await fetch(server.url + '/v2/models/iris/diagnostics')).json();
+      const want = rep.layers.filter((l) => l.relu_family).map((l) => ({ layer: l.index, f: l.never_active_fraction }));
+      assert(want.length > 0 && rep.rows > 0, 'the monitor reports no ReLU layer or no rows');
+      // The page polls on its own; wait until its latest point is this report.
+      await page.waitForFunction((w) => {
+        const c = document.querySelector('#monitor-chart svg');
+        if (!c || !c.dataset.series) return false;
+        const series = JSON.parse(c.dataset.series);
+        return series.length === w.length && series.every((s, i) => s.layer === w[i].layer
+          && s.values.length >= 2 && s.values[s.values.length - 1] === w[i].f);
+      }, want);
+      const lines = await page.locator('#monitor-chart path.mon-line').count();
+      assert(lines === want.length, `${lines} lines for ${want.length} ReLU layers`);
+      await page.selectOption('#monitor-every', '0');
+    });
+
     await test('the activation panel plots each function and derivative as the formulas say', async () => {
       const sig = (x) => 1 / (1 + Math.exp(-x));
       const formulas = {
