@@ -27,8 +27,9 @@ static int v1_matrix(rs_json *j, int width, const char *path, rs_tensor *t)
     rs_tensor_data d;
     if (rs_tensor_data_read(j, &d, 0, path) < 0) return -1;
     if (d.saw_bool) {
+        size_t at = d.bool_at; /* read before the free clears it */
         rs_tensor_data_free(&d);
-        return rs_json_fail(j, "%s[%zu]: expected a number, got a boolean", path, d.bool_at);
+        return rs_json_fail(j, "%s[%zu]: expected a number, got a boolean", path, at);
     }
     int64_t shape[2] = {0, width};
     if (d.n == 0 && d.dims[0] == 0) {

@@ -1093,7 +1093,7 @@ static void test_v1_errors(void **s)
         {"{\"inputs\":{\"x\":[[1,2,3,4]]}}", 400, "inputs: unknown key 'x'"},
         {"{\"inputs\":{}}", 400, "inputs: missing 'input'"},
         {"{\"inputs\":\"a\"}", 400, "inputs: expected an array of rows or an object, got a string"},
-        {"{\"instances\":[[1,2,3,true]]}", 400, "expected a number, got a boolean"},
+        {"{\"instances\":[[1,2,3,true]]}", 400, "instances[3]: expected a number, got a boolean"},
         {"{\"instances\":[[1,2,3,4]],\"labels\":[3]}", 400, "labels: value 3 at index 0"},
         {"{\"instances\":[[1,2,3,4]],\"labels\":[0,1]}", 400, "labels: expected 1 class indices"},
         {"{\"instances\":[[1,2,3,4]],\"targets\":[[0,1]]}", 400, "targets: expected rows of 3"},
