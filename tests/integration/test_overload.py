@@ -213,58 +213,64 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
     s.stop()
 
 
-def test_a_refusal_for_a_full_queue_does_not_decode_the_body(slow_repo, tmp_path):
+# The queue-full test holds its queue with the batching delay instead of a
+# slow computation: a small model whose model-level config.json asks for a
+# batch far larger than the queue can hold and a long delay, so the requests
+# it queues stay queued (nothing computes) for HOLD_US.
+HELD = "held"
+HOLD_US = int(min(10_000_000, 4_000_000 * helpers.SLOW))
+
+
+@pytest.fixture(scope="module")
+def held_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("held")
+    helpers.write_relu_mlp_safetensors(str(root / HELD / "1"), HELD, [16, 8, 10], 6)
+    (root / HELD / "config.json").write_text(json.dumps(
+        {"max_batch": 1 << 20, "batch_delay_us": HOLD_US, "max_queue": MAX_QUEUE}))
+    return root
+
+
+def test_a_refusal_for_a_full_queue_does_not_decode_the_body(held_repo, tmp_path):
     """When the model's queue is full, a request is refused before its body is
     decoded: a body that is not even JSON gets the queue's 503 (not the
     decoder's 400), so under overload a refusal costs the server no decode.
     Once the queue has room again, the same body gets the decoder's 400."""
-    root, _ = slow_repo
-    s = helpers.Server(root, ["--threads", str(THREADS), "--max-queue", str(MAX_QUEUE),
-                              "--max-batch", "1"], log_dir=str(tmp_path))
+    s = helpers.Server(held_repo, ["--threads", "1"], log_dir=str(tmp_path))
+    path = f"/v2/models/{HELD}/infer"
+    depth = f'reluserve_queue_depth{{model="{HELD}",version="1"}}'
     try:
         s.wait_ready()
-        body = json.dumps(_body(ROWS, 1)).encode()
+        body = json.dumps(_body(1, 1)).encode()
         bad = b'{"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [1,'
-        before = helpers.metrics(s.port)
 
-        # Fill: one request computing and MAX_QUEUE queued behind it.
-        results = [None] * CAPACITY
-        fill = [threading.Thread(target=_send, args=(s.port, body, results, i))
-                for i in range(CAPACITY)]
+        # Fill the queue: MAX_QUEUE requests, held by the batching delay.
+        results = [None] * MAX_QUEUE
+        fill = [threading.Thread(target=lambda i=i: results.__setitem__(
+                    i, helpers.post(s.port, path, body, timeout=60 + HOLD_US / 1e6)))
+                for i in range(MAX_QUEUE)]
         for t in fill:
             t.start()
         deadline = time.monotonic() + 30 * helpers.SLOW
-        while True:
-            m = helpers.metrics(s.port)
-            queued = m.get(f'reluserve_queue_depth{{model="{MODEL}",version="1"}}', 0)
-            if queued == MAX_QUEUE and m["reluserve_batches_in_flight"] == 1:
-                break
-            assert _served(m, 200) == _served(before, 200), \
-                "a fill request was answered before the queue was seen full"
-            assert time.monotonic() < deadline, \
-                f"the queue never held {MAX_QUEUE} requests ({queued} queued)"
+        while helpers.metrics(s.port).get(depth, 0) < MAX_QUEUE:
+            assert time.monotonic() < deadline, f"the queue never held {MAX_QUEUE} requests"
             time.sleep(0.005)
 
-        r = helpers.post(s.port, f"/v2/models/{MODEL}/infer", bad,
-                         headers={"Content-Type": "application/json"})
-        # The queue was full all along: no fill request had been answered (so
-        # none had left the queue) when the answer to the bad body came.
-        after = helpers.metrics(s.port)
-        assert _served(after, 200) == _served(before, 200), \
-            "the first fill request finished before the bad body was answered; " \
-            "the queue was not full throughout"
+        r = helpers.post(s.port, path, bad, headers={"Content-Type": "application/json"})
+        # Nobody else sends, so a queue still full now was full throughout.
+        assert helpers.metrics(s.port).get(depth, 0) == MAX_QUEUE, \
+            "the held requests left the queue before the bad body was answered " \
+            f"(HOLD_US {HOLD_US} too short for this machine?)"
         helpers.assert_error(r, 503, "max_queue")
         ra = r.headers.get("retry-after", "")
         assert ra.isdigit() and int(ra) >= 1, f"503 with Retry-After {ra!r}"
 
         for t in fill:
-            t.join(120 * helpers.SLOW)
+            t.join(120 * helpers.SLOW + HOLD_US / 1e6)
         assert not any(t.is_alive() for t in fill), "fill clients still waiting"
-        assert [x[0] if not isinstance(x, str) else x for x in results] == [200] * CAPACITY
+        assert [x.status for x in results] == [200] * MAX_QUEUE, results
 
         # With room in the queue the body is decoded, and it is bad.
-        r = helpers.post(s.port, f"/v2/models/{MODEL}/infer", bad,
-                         headers={"Content-Type": "application/json"})
+        r = helpers.post(s.port, path, bad, headers={"Content-Type": "application/json"})
         helpers.assert_error(r, 400)
     except BaseException:
         s.kill()
