@@ -49,6 +49,12 @@ typedef struct {
 /* Reads path into *out (which the caller frees with rs_csv_free, also after a
  * failure). On failure writes one sentence naming the file and line to msg. */
 bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len);
+/* The same with the column named last_col moved to the end (header, numbers
+ * and the kept text: `last` then holds that column's text); the other
+ * columns keep their order. Fails naming the header's columns when none, or
+ * more than one, has that name. last_col NULL reads as rs_csv_read. */
+bool rs_csv_read_with(const char *path, const char *last_col, rs_csv *out, char *msg,
+                      size_t msg_len);
 /* The same from an open stream (which the caller closes); path names it in
  * messages. */
 bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_t msg_len);

@@ -4,7 +4,9 @@
  * Data sets for an MLP are a header plus numeric rows, with class names in
  * the last column at most, so the reader parses every field as a number
  * (NAN when it is not one) and keeps the text of the last field only. Memory:
- * rows x cols floats plus one short string per row.
+ * rows x cols floats plus one short string per row. A caller may name the
+ * column to treat as the last one (`train --target`): the reader moves it
+ * to the end, so the label or target can be any column of the file.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -112,7 +114,16 @@ static bool csv_grow(rs_csv *c, int *cap, int need)
     return true;
 }
 
+static bool read_stream(FILE *f, const char *path, const char *last_col, rs_csv *out, char *msg,
+                        size_t msg_len);
+
 bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
+{
+    return rs_csv_read_with(path, NULL, out, msg, msg_len);
+}
+
+bool rs_csv_read_with(const char *path, const char *last_col, rs_csv *out, char *msg,
+                      size_t msg_len)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
@@ -120,17 +131,49 @@ bool rs_csv_read(const char *path, rs_csv *out, char *msg, size_t msg_len)
         snprintf(msg, msg_len, "%s: cannot open: %s", path, strerror(errno));
         return false;
     }
-    bool ok = rs_csv_read_stream(f, path, out, msg, msg_len);
+    bool ok = read_stream(f, path, last_col, out, msg, msg_len);
     fclose(f);
     return ok;
 }
 
 bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_t msg_len)
 {
+    return read_stream(f, path, NULL, out, msg, msg_len);
+}
+
+/* The header's column named name: its index, -1 when there is none, -2 when
+ * two columns have that name (which one the user meant is unknowable). */
+static int column_find(const rs_csv *c, const char *name)
+{
+    int found = -1;
+    for (int j = 0; j < c->cols; j++)
+        if (strcmp(c->header[j], name) == 0) {
+            if (found >= 0) return -2;
+            found = j;
+        }
+    return found;
+}
+
+/* The column names, comma-separated, for a message (cut at len). */
+static void columns_list(const rs_csv *c, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int j = 0; j < c->cols && used + 1 < len; j++) {
+        int w = snprintf(out + used, len - used, "%s%s", j ? ", " : "", c->header[j]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+static bool read_stream(FILE *f, const char *path, const char *last_col, rs_csv *out, char *msg,
+                        size_t msg_len)
+{
     memset(out, 0, sizeof *out);
     char *buf = NULL;
     size_t buf_len = 0;
     char **fields = NULL;
+    int *src = NULL;
     int lineno = 0, cap = 0;
     bool ok = false;
     ssize_t got;
@@ -149,12 +192,35 @@ bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_
     for (const char *p = buf; *p; p++)
         cols += *p == ',';
     fields = malloc((size_t)cols * sizeof(char *));
+    src = malloc((size_t)cols * sizeof(int));
     out->header = calloc((size_t)cols, sizeof(char *));
-    if (!fields || !out->header) goto nomem;
+    if (!fields || !src || !out->header) goto nomem;
     out->cols = cols;
     line_split(buf, fields, cols);
     for (int j = 0; j < cols; j++)
         if (!(out->header[j] = strdup(fields[j]))) goto nomem;
+    /* src[k]: the file's column at position k. With last_col, that column
+     * moves to the end and the others keep their order. */
+    int moved = cols - 1;
+    if (last_col) {
+        moved = column_find(out, last_col);
+        if (moved < 0) {
+            char names[300];
+            columns_list(out, names, sizeof names);
+            snprintf(msg, msg_len, "%s: %s column named '%s' (the header has: %s)", path,
+                     moved == -1 ? "no" : "more than one", last_col, names);
+            goto done;
+        }
+    }
+    for (int j = 0, k = 0; j < cols; j++)
+        if (j != moved) src[k++] = j;
+    src[cols - 1] = moved;
+    {
+        char *name = out->header[moved];
+        memmove(out->header + moved, out->header + moved + 1,
+                (size_t)(cols - 1 - moved) * sizeof(char *));
+        out->header[cols - 1] = name;
+    }
 
     while ((got = getline(&buf, &buf_len, f)) >= 0) {
         lineno++;
@@ -169,9 +235,9 @@ bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_
         if (out->rows == 0x7fffffff || !csv_grow(out, &cap, out->rows + 1)) goto nomem;
         float *row = out->num + (size_t)out->rows * (size_t)cols;
         for (int j = 0; j < cols; j++)
-            row[j] = field_number(fields[j]);
+            row[j] = field_number(fields[src[j]]);
         out->line[out->rows] = lineno;
-        if (!(out->last[out->rows] = strdup(fields[cols - 1]))) goto nomem;
+        if (!(out->last[out->rows] = strdup(fields[moved]))) goto nomem;
         out->rows++;
     }
     if (ferror(f)) {
@@ -195,5 +261,6 @@ nomem:
 done:
     free(buf);
     free(fields);
+    free(src);
     return ok;
 }

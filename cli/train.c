@@ -2,7 +2,8 @@
  * train — `reluserve train`: fit an MLP to a CSV file and save it.
  *
  * The CSV's last column is the class name (classification) or the last
- * --targets columns are the regression targets; every other column is an
+ * --targets columns are the regression targets, unless --target names the
+ * column (the reader then moves it to the end); every other column is an
  * input feature. Classes become model labels in order of first appearance in
  * the file (so output unit k is the k-th distinct class seen), which keeps
  * the mapping obvious from the data and stable under appending rows.
@@ -11,15 +12,23 @@
  * population standard deviation are stored in the model, which applies them
  * inside forward, so clients keep sending raw values. A constant column gets
  * std 1 (it carries no information; dividing by 0 would not help).
+ *
+ * --val-split F holds out a fraction of the rows, chosen by a shuffle seeded
+ * with --seed, before anything is fitted (the standardisation too), so the
+ * validation numbers are about rows the model never saw. The per-epoch work
+ * (validation, dead units, early stopping, progress, history) is in
+ * train_watch.c.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mlp.h"
+#include "train_watch.h"
 
 static const char train_usage[] =
     "usage: reluserve train --data FILE.csv --task classification|regression\n"
@@ -31,6 +40,8 @@ static const char train_usage[] =
     "  --data FILE            training data; the last column is the class name\n"
     "                         (classification) or the last --targets columns are the\n"
     "                         targets (regression); all other columns are inputs\n"
+    "  --target COLUMN        the label (classification) or target (regression) is\n"
+    "                         the column with this header name, wherever it is\n"
     "  --task T               classification (softmax output, cross-entropy) or\n"
     "                         regression (identity output, mean squared error)\n"
     "  --output-activation A  classification output: softmax (default; one unit per\n"
@@ -52,12 +63,26 @@ static const char train_usage[] =
     "  --standardize yes|no   store per-column mean/std in the model (default yes)\n"
     "  --targets N            regression: number of target columns (default 1)\n"
     "  --name NAME            model name (default: the data file's name without .csv)\n"
-    "  --log-every N          progress line every N epochs (default epochs/10)\n"
+    "  --val-split F          hold out this fraction of the rows (0 < F < 1), chosen by\n"
+    "                         a shuffle seeded with --seed, and report the validation\n"
+    "                         loss and accuracy (classification) or root mean squared\n"
+    "                         error (regression) after every epoch\n"
+    "  --early-stop N         stop when the validation loss has not improved for N\n"
+    "                         epochs and keep the weights of the best epoch (needs\n"
+    "                         --val-split)\n"
+    "  --history FILE.csv     write per-epoch metrics: epoch, loss, accuracy, val_loss,\n"
+    "                         val_accuracy or val_rmse, dead fraction per hidden layer\n"
+    "                         (over all training rows; empty for non-ReLU layers),\n"
+    "                         grad_norm\n"
+    "  --log-every N          without a terminal: a progress line every N epochs\n"
+    "                         (default epochs/10)\n"
     "  --help                 this text\n"
     "\n"
     "Classes are numbered in order of first appearance in the file; a sigmoid model's\n"
-    "label is the name of class 1 (the second seen). Progress goes to stderr, the\n"
-    "final summary to stdout. Exit status: 0 ok, 1 failure, 2 usage.\n";
+    "label is the name of class 1 (the second seen). Progress goes to stderr: on a\n"
+    "terminal one line rewritten in place every epoch (loss, validation metric, dead\n"
+    "fraction per hidden layer, time left), otherwise plain lines. The final summary\n"
+    "goes to stdout. Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 typedef struct {
     const char *data, *out, *name;
@@ -73,6 +98,10 @@ typedef struct {
     bool standardize;
     int n_targets;
     int log_every;
+    const char *target;  /* --target COLUMN, or NULL */
+    float val_split;     /* 0 = none */
+    int early_stop;      /* patience in epochs, 0 = off */
+    const char *history; /* --history FILE.csv, or NULL */
 } train_opts;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -216,6 +245,21 @@ static int opts_parse(int argc, char **argv, train_opts *o)
                 return usage_error("--targets must be an integer >= 1, not '%s'", v ? v : "");
             o->n_targets = (int)n;
             targets_set = true;
+        } else if (rs_arg_match(argc, argv, &i, "target", &v)) {
+            if (!v || !*v) return usage_error("--target needs a column name%s", "");
+            o->target = v;
+        } else if (rs_arg_match(argc, argv, &i, "val-split", &v)) {
+            if (!rs_arg_float(v, &o->val_split) || !(o->val_split > 0.0f) || !(o->val_split < 1.0f))
+                return usage_error("--val-split must be a fraction in (0, 1), like 0.2, not '%s'",
+                                   v ? v : "");
+        } else if (rs_arg_match(argc, argv, &i, "early-stop", &v)) {
+            if (!rs_arg_int(v, 1, 100000000, &n))
+                return usage_error("--early-stop must be a patience in epochs >= 1, not '%s'",
+                                   v ? v : "");
+            o->early_stop = (int)n;
+        } else if (rs_arg_match(argc, argv, &i, "history", &v)) {
+            if (!v || !*v) return usage_error("--history needs a file name%s", "");
+            o->history = v;
         } else if (rs_arg_match(argc, argv, &i, "log-every", &v)) {
             if (!rs_arg_int(v, 1, 100000000, &n))
                 return usage_error("--log-every must be an integer >= 1, not '%s'", v ? v : "");
@@ -236,6 +280,14 @@ static int opts_parse(int argc, char **argv, train_opts *o)
     if (o->output_set && o->task != MLP_TASK_CLASSIFICATION)
         return usage_error("--output-activation is for classification; regression has an "
                            "identity output%s",
+                           "");
+    if (o->target && targets_set)
+        return usage_error("--target names the one target column; --targets N takes the last N "
+                           "columns: give one of them%s",
+                           "");
+    if (o->early_stop && o->val_split == 0.0f)
+        return usage_error("--early-stop watches the validation loss: add --val-split, like "
+                           "--val-split 0.2%s",
                            "");
     if (o->log_every == 0) o->log_every = o->tp.epochs >= 10 ? o->tp.epochs / 10 : 1;
     return -1;
@@ -424,26 +476,6 @@ static mlp_model *model_build(const train_opts *o, const train_data *d)
     return m;
 }
 
-/* ------------------------------------------------------------ progress */
-
-typedef struct {
-    int every, epochs;
-} progress;
-
-static bool progress_print(const mlp_epoch_stats *s, void *user)
-{
-    const progress *p = user;
-    if (s->epoch % p->every != 0 && s->epoch != p->epochs && s->epoch != 1) return true;
-    if (isnan(s->accuracy))
-        fprintf(stderr, "epoch %6d/%d  loss %.6g  dead %.3f  grad_norm %.4g\n", s->epoch, p->epochs,
-                (double)s->loss, (double)s->dead_fraction, (double)s->grad_norm);
-    else
-        fprintf(stderr, "epoch %6d/%d  loss %.6g  accuracy %.4f  dead %.3f  grad_norm %.4g\n",
-                s->epoch, p->epochs, (double)s->loss, (double)s->accuracy, (double)s->dead_fraction,
-                (double)s->grad_norm);
-    return true;
-}
-
 /* Mean squared error over all outputs of the whole data set, in chunks. */
 static mlp_status regression_mse(const mlp_model *m, mlp_workspace *ws, const train_data *d,
                                  double *mse, mlp_error *err)
@@ -463,6 +495,81 @@ static mlp_status regression_mse(const mlp_model *m, mlp_workspace *ws, const tr
     return MLP_OK;
 }
 
+/*
+ * Moves round(frac x n) rows, picked by a Fisher-Yates shuffle seeded with
+ * seed, out of d into val (which owns its arrays; classes stay with d). d
+ * keeps the other rows in file order. False with a message when either side
+ * would be empty or memory runs out.
+ */
+static bool data_split(train_data *d, float frac, uint64_t seed, const char *path, train_data *val)
+{
+    memset(val, 0, sizeof *val);
+    const int n = d->n, in = d->n_in, out = d->n_out;
+    const int nv = (int)lround((double)frac * n);
+    if (nv < 1 || nv > n - 1) {
+        fprintf(stderr,
+                "reluserve train: --val-split %g of %s's %d rows leaves %s; it needs at least one "
+                "training and one validation row\n",
+                (double)frac, path, n, nv < 1 ? "no validation row" : "no training row");
+        return false;
+    }
+    int *idx = malloc((size_t)n * sizeof(int));
+    bool *is_val = calloc((size_t)n, sizeof(bool));
+    *val = (train_data){.n = nv, .n_in = in, .n_out = out};
+    val->x = malloc((size_t)nv * (size_t)in * sizeof(float));
+    if (d->labels) val->labels = malloc((size_t)nv * sizeof(int));
+    if (d->targets) val->targets = malloc((size_t)nv * (size_t)out * sizeof(float));
+    if (!idx || !is_val || !val->x || (d->labels && !val->labels) ||
+        (d->targets && !val->targets)) {
+        fprintf(stderr, "reluserve train: out of memory splitting %d rows\n", n);
+        free(idx);
+        free(is_val);
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
+    mlp_rng rng;
+    mlp_rng_seed(&rng, seed);
+    mlp_rng_shuffle(&rng, idx, n);
+    for (int k = 0; k < nv; k++) {
+        int r = idx[k];
+        is_val[r] = true;
+        memcpy(val->x + (size_t)k * in, d->x + (size_t)r * in, (size_t)in * sizeof(float));
+        if (d->labels) val->labels[k] = d->labels[r];
+        if (d->targets)
+            memcpy(val->targets + (size_t)k * out, d->targets + (size_t)r * out,
+                   (size_t)out * sizeof(float));
+    }
+    int w = 0; /* compacts the training rows in place: w <= r always */
+    for (int r = 0; r < n; r++) {
+        if (is_val[r]) continue;
+        memmove(d->x + (size_t)w * in, d->x + (size_t)r * in, (size_t)in * sizeof(float));
+        if (d->labels) d->labels[w] = d->labels[r];
+        if (d->targets)
+            memmove(d->targets + (size_t)w * out, d->targets + (size_t)r * out,
+                    (size_t)out * sizeof(float));
+        w++;
+    }
+    d->n = w;
+    free(idx);
+    free(is_val);
+    return true;
+}
+
+static rs_rows rows_of(const train_data *d)
+{
+    return (rs_rows){.n = d->n, .x = d->x, .labels = d->labels, .targets = d->targets};
+}
+
+/* Opens the --history file (folders created); NULL with a message. */
+static FILE *history_open(const char *path)
+{
+    FILE *f = rs_mkdirs_for(path) ? fopen(path, "w") : NULL;
+    if (!f)
+        fprintf(stderr, "reluserve train: cannot write --history %s: %s\n", path, strerror(errno));
+    return f;
+}
+
 int rs_cmd_train(int argc, char **argv)
 {
     train_opts o;
@@ -471,16 +578,21 @@ int rs_cmd_train(int argc, char **argv)
 
     rs_csv csv;
     char msg[600];
-    if (!rs_csv_read(o.data, &csv, msg, sizeof msg)) {
+    if (!rs_csv_read_with(o.data, o.target, &csv, msg, sizeof msg)) {
         fprintf(stderr, "reluserve train: %s\n", msg);
         rs_csv_free(&csv);
         return RS_EXIT_FAIL;
     }
-    train_data d;
+    train_data d, val;
+    memset(&val, 0, sizeof val);
     bool ok = data_from_csv(&csv, &o, &d);
     rs_csv_free(&csv);
+    if (ok && o.val_split > 0.0f) ok = data_split(&d, o.val_split, o.tp.seed, o.data, &val);
     mlp_model *m = ok ? model_build(&o, &d) : NULL;
     mlp_workspace *ws = NULL;
+    rs_train_watch w = {0};
+    bool watching = false;
+    FILE *history = NULL;
     rc = RS_EXIT_FAIL;
     if (!m) goto done;
     if (!rs_mkdirs_for(o.out)) {
@@ -488,34 +600,67 @@ int rs_cmd_train(int argc, char **argv)
                 strerror(errno));
         goto done;
     }
+    if (o.history && !(history = history_open(o.history))) goto done;
 
-    fprintf(stderr, "training %s on %s: %d rows, %d inputs -> %d %s, %zu parameters\n", m->name,
-            o.data, d.n, d.n_in, d.n_out, o.task == MLP_TASK_CLASSIFICATION ? "classes" : "targets",
-            m->n_params);
+    fprintf(stderr, "training %s on %s: %d rows", m->name, o.data, d.n);
+    if (val.n) fprintf(stderr, " (%d more held out for validation)", val.n);
+    fprintf(stderr, ", %d inputs -> %d %s, %zu parameters\n", d.n_in, d.n_out,
+            o.task == MLP_TASK_CLASSIFICATION ? "classes" : "targets", m->n_params);
     if (o.sigmoid_output)
         fprintf(stderr, "one sigmoid output: P('%s') against '%s' (binary cross-entropy)\n",
                 d.classes[1], d.classes[0]);
-    progress prog = {o.log_every, o.tp.epochs};
-    o.tp.on_epoch = progress_print;
-    o.tp.user = &prog;
-    mlp_error err;
-    if (mlp_train(m, d.x, d.labels, d.targets, d.n, &o.tp, &err) != MLP_OK) {
-        fprintf(stderr, "reluserve train: %s\n", err.msg);
+    w = (rs_train_watch){.m = m,
+                         .train = rows_of(&d),
+                         .val = rows_of(&val),
+                         .epochs = o.tp.epochs,
+                         .log_every = o.log_every,
+                         .patience = o.early_stop,
+                         .tty = isatty(fileno(stderr)) == 1,
+                         .out = stderr,
+                         .history = history};
+    watching = true;
+    if (!rs_train_watch_init(&w)) {
+        fprintf(stderr, "reluserve train: %s\n", w.msg);
         goto done;
     }
+    o.tp.on_epoch = rs_train_watch_epoch;
+    o.tp.user = &w;
+    mlp_error err;
+    mlp_status trained = mlp_train(m, d.x, d.labels, d.targets, d.n, &o.tp, &err);
+    rs_train_watch_finish(&w);
+    if (trained != MLP_OK || w.failed) {
+        fprintf(stderr, "reluserve train: %s\n", trained != MLP_OK ? err.msg : w.msg);
+        goto done;
+    }
+    if (history && fclose(history) != 0) {
+        history = NULL;
+        fprintf(stderr, "reluserve train: cannot write --history %s: %s\n", o.history,
+                strerror(errno));
+        goto done;
+    }
+    history = NULL;
+    if (w.stopped)
+        fprintf(stderr,
+                "early stop at epoch %d: no lower validation loss for %d epochs; keeping the "
+                "weights of epoch %d\n",
+                w.last_epoch, o.early_stop, w.best_epoch);
     if (rs_model_save(m, o.out, &err) != MLP_OK) {
         fprintf(stderr, "reluserve train: cannot save %s: %s\n", o.out, err.msg);
         goto done;
     }
     /* The summary printed below, like the training before it, never goes
      * through BLAS: the same numbers on every machine. */
-    float acc = 0.0f;
+    float acc = 0.0f, vloss = NAN, vmetric = NAN;
     double mse = 0.0;
     mlp_status s = mlp_workspace_create(&ws, &err);
     if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, &err);
     if (s == MLP_OK)
         s = d.labels ? mlp_accuracy(m, ws, d.x, d.labels, d.n, &acc, &err)
                      : regression_mse(m, ws, &d, &mse, &err);
+    if (s == MLP_OK && val.n) {
+        rs_rows vr = rows_of(&val);
+        s = rs_rows_measure(m, ws, &vr, &vloss, &vmetric, &err);
+    }
     if (s != MLP_OK) {
         fprintf(stderr, "reluserve train: saved %s, but cannot measure it: %s\n", o.out, err.msg);
         goto done;
@@ -525,10 +670,16 @@ int rs_cmd_train(int argc, char **argv)
                lround((double)acc * d.n), d.n, o.out);
     else
         printf("%s: training MSE %.6g over %d rows, saved to %s\n", m->name, mse, d.n, o.out);
+    if (val.n)
+        printf("%s: validation loss %.9g, %s %.4f over %d rows\n", m->name, (double)vloss,
+               d.labels ? "accuracy" : "rmse", (double)vmetric, val.n);
     rc = RS_EXIT_OK;
 done:
+    if (history) fclose(history);
+    if (watching) rs_train_watch_free(&w);
     mlp_workspace_free(ws);
     mlp_model_free(m);
     data_free(&d);
+    data_free(&val);
     return rc;
 }

@@ -93,6 +93,40 @@ static void test_csv_errors_name_file_and_line(void **state)
     rs_csv_free(&c);
 }
 
+/* train --target: the named column moves to the end with its text, the
+ * others keep their order; an unknown or doubled name is refused naming the
+ * header's columns. */
+static void test_csv_read_with_moves_the_named_column_last(void **state)
+{
+    (void)state;
+    rs_csv c;
+    char msg[256];
+    const char *p = file_write("target.csv", "kind,a,b\nup,1,2\ndown,3,4\n");
+    assert_true(rs_csv_read_with(p, "kind", &c, msg, sizeof msg));
+    assert_int_equal(c.cols, 3);
+    assert_string_equal(c.header[0], "a");
+    assert_string_equal(c.header[1], "b");
+    assert_string_equal(c.header[2], "kind");
+    assert_true(c.num[0] == 1.0f && c.num[1] == 2.0f && isnan(c.num[2]));
+    assert_true(c.num[3] == 3.0f && c.num[4] == 4.0f);
+    assert_string_equal(c.last[0], "up");
+    assert_string_equal(c.last[1], "down");
+    rs_csv_free(&c);
+    assert_true(rs_csv_read_with(p, "a", &c, msg, sizeof msg));
+    assert_string_equal(c.header[0], "kind");
+    assert_string_equal(c.header[2], "a");
+    assert_true(c.num[1] == 2.0f && c.num[2] == 1.0f);
+    assert_string_equal(c.last[1], "3");
+    rs_csv_free(&c);
+    assert_false(rs_csv_read_with(p, "nope", &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "no column named 'nope' (the header has: kind, a, b)"));
+    rs_csv_free(&c);
+    p = file_write("twice.csv", "a,a,b\n1,2,3\n");
+    assert_false(rs_csv_read_with(p, "a", &c, msg, sizeof msg));
+    assert_non_null(strstr(msg, "more than one column named 'a'"));
+    rs_csv_free(&c);
+}
+
 /* Writes n bytes (NULs included) to tmpdir/name; returns the path. */
 static const char *bytes_write(const char *name, const char *bytes, size_t n)
 {
@@ -385,6 +419,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_reads_numbers_and_last_text),
         cmocka_unit_test(test_csv_errors_name_file_and_line),
+        cmocka_unit_test(test_csv_read_with_moves_the_named_column_last),
         cmocka_unit_test(test_csv_refuses_nul_bytes),
         cmocka_unit_test(test_csv_lone_cr_does_not_end_a_line),
         cmocka_unit_test(test_csv_grows_past_first_block),
