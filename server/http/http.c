@@ -31,7 +31,9 @@
  * cut inference throughput by 60%. So epoll stays, and while a declared body
  * is incomplete the access handler peeks at the socket after each piece
  * (peer_hung_up): a pending EOF means the body can never complete, and the
- * request is aborted at once.
+ * request is aborted at once. Not at the headers: libmicrohttpd may hold the
+ * whole body in its buffer by then, from a client that sent it all and
+ * half-closed (upload_watch).
  *
  * Connection limit: libmicrohttpd stops polling the listen socket once at its
  * limit, so a client past it would wait silently in the listen backlog.
@@ -596,6 +598,19 @@ static bool upload_abandoned(req_state *st)
     return true;
 }
 
+/* First call: a pending EOF does not show yet that the body is lost.
+ * libmicrohttpd may hold all of it in its read buffer already (a client that
+ * sent its whole request, then closed its sending side) and hands it over in
+ * the next calls, where upload_abandoned judges what arrived. When it holds
+ * none, no next call comes: the connection's idle timeout drops to a second
+ * (upload_finished restores it if the body does come), so it is closed soon. */
+static void upload_watch(req_state *st)
+{
+    if (st->declared <= 0 || !peer_hung_up(st->conn)) return;
+    st->idle_timeout_s = 1;
+    MHD_set_connection_option(st->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+}
+
 static bool is_excess(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
@@ -900,7 +915,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
         }
         upload_start(st);
-        return upload_abandoned(st) ? MHD_NO : MHD_YES;
+        upload_watch(st);
+        return MHD_YES;
     }
     if (st->responded) {
         *upload_data_size = 0;

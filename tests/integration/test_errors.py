@@ -373,6 +373,34 @@ def test_clients_that_hang_up_mid_request_do_not_hurt_the_server(port, models):
                               labels=[1], diag="full")
 
 
+def test_a_whole_request_then_a_half_close_is_answered(port):
+    """A client may send its whole request and then close its sending side
+    (shutdown(SHUT_WR), as `nc -N` does); the request is complete and is
+    answered on the half that stays open. A small body arrives together with
+    the headers and the FIN, so the server must not take the pending EOF for
+    a client that hung up mid-upload. Repeated: the FIN's timing varies."""
+    import socket
+    body = json.dumps(helpers.v2_body([[1, 2, 3, 4]])).encode()
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    statuses = []
+    for _ in range(20):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10 * helpers.SLOW)
+        try:
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+            buf = b""
+            while not _complete(buf, 1):
+                c = s.recv(65536)
+                if not c:
+                    break
+                buf += c
+        finally:
+            s.close()
+        statuses.append(buf.split(b" ", 2)[1].decode() if buf.startswith(b"HTTP/1.1 ") else "none")
+    assert statuses == ["200"] * 20, statuses
+
+
 # ------------------------------------------------- values and combinations
 
 def test_value_beyond_float32_is_400(port):
