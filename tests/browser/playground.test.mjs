@@ -537,6 +537,10 @@ async function main() {
         await p.fill('#apikey', 'playground-secret');
         await p.click('#auth-form button[type=submit]');
         await p.waitForFunction(() => !document.getElementById('run').disabled);
+        // the repository holds more than iris (models/digits comes first): pick it
+        const iris = await p.locator('#model option', { hasText: 'iris' }).first().getAttribute('value');
+        await p.selectOption('#model', iris);
+        await p.waitForFunction(() => !document.getElementById('run').disabled);
         await runInference(p);
         assert(IRIS_LABELS.includes((await p.locator('#prediction .class-name').first().textContent()).trim()),
           'no prediction with the key');

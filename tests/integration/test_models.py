@@ -1,4 +1,5 @@
-"""The bundled models are what `make models` trains from data/, byte for byte.
+"""The bundled models (iris, wave, digits) are what `make models` trains from
+data/, byte for byte.
 
 Training never calls BLAS (mlp_train uses libmlp's own fixed-order kernels;
 tests/unit/lib/test_train_without_blas.c proves it), so the trained bits do
@@ -45,7 +46,11 @@ def test_make_models_is_deterministic_and_matches_the_committed_models(tmp_path)
     labels = np.array([species.index(r[4]) for r in rows])
     with open(os.path.join(ROOT, "data", "wave.csv")) as f:
         x_wave = np.array([[float(v) for v in r[:2]] for r in list(csv.reader(f))[1:]])
-    for name, x in (("iris", x_iris), ("wave", x_wave)):
+    with open(os.path.join(ROOT, "data", "digits.csv")) as f:
+        rows = list(csv.reader(f))[1:]
+    x_digits = np.array([[float(v) for v in r[:64]] for r in rows])
+    digits = np.array([int(r[64]) for r in rows])
+    for name, x in (("iris", x_iris), ("wave", x_wave), ("digits", x_digits)):
         rel = os.path.join(name, "1", "model.json")
         a, b = tmp_path / "a" / rel, tmp_path / "b" / rel
         assert filecmp.cmp(a, b, shallow=False), f"two `make models` runs differ for {name}"
@@ -58,3 +63,7 @@ def test_make_models_is_deterministic_and_matches_the_committed_models(tmp_path)
             f"regenerate with `make models` and commit")
         if name == "iris":
             assert (got.argmax(1) == labels).mean() >= 0.95
+        if name == "digits":  # 80% of the rows trained on, all of them checked
+            with open(committed) as f:
+                assert json.load(f)["output"]["labels"] == [str(k) for k in range(10)]
+            assert (got.argmax(1) == digits).mean() >= 0.95
