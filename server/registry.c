@@ -143,6 +143,9 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
     char folder[1024];
     snprintf(folder, sizeof folder, "%s/%s/%s/", dir, name, version);
     strip_all(msg, folder);
+    /* Loaders quote bytes from the file near an error; the message goes into
+     * the JSON repository index, whose strings must be valid UTF-8. */
+    rs_utf8_scrub(msg);
     v->error = strdup(msg);
     rs_log(RS_LOG_ERROR, "model %s version %s (%s) failed to load: %s", name, version, folder, msg);
     return v;
@@ -343,6 +346,7 @@ static void group_set_error(model_group *g, const char *dir, const char *msg)
 {
     free(g->error);
     g->error = strdup(msg);
+    if (g->error) rs_utf8_scrub(g->error); /* for the index, as a version's error */
     rs_log(RS_LOG_ERROR, "model %s (%s/%s/) is not available: %s", g->name, dir, g->name, msg);
 }
 

@@ -288,6 +288,35 @@ static void test_config_key_errors_fail_the_model_only(void **state)
     rs_registry_free(r);
 }
 
+/* A version whose file holds bytes that are not UTF-8 near its error: the
+ * loader's message quotes them, and the index still lists the version (a
+ * jansson string must be valid UTF-8, or the entry is not created at all). */
+static void test_index_lists_a_version_whose_error_quotes_bad_bytes(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/bytes/1", g_dir);
+    mkdir_p(path);
+    snprintf(path, sizeof path, "%s/bytes/1/model.json", g_dir);
+    write_file(path, "{\"format\": \"\\u007\xcb\x8a\"}");
+    rs_registry *r = open_repo();
+    json_t *idx = rs_registry_index(r);
+    size_t i;
+    json_t *e;
+    int rows = 0;
+    json_array_foreach(idx, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "name")), "bytes")) continue;
+        rows++;
+        assert_string_equal(json_string_value(json_object_get(e, "state")), "UNAVAILABLE");
+        assert_non_null(
+            strstr(json_string_value(json_object_get(e, "reason")), "model.json: invalid JSON"));
+    }
+    assert_int_equal(rows, 1);
+    json_decref(idx);
+    rs_registry_free(r);
+}
+
 /* Puts the repository back as setup left it, even after a failed assertion. */
 static int restore_config_files(void **state)
 {
@@ -295,7 +324,7 @@ static int restore_config_files(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
     write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500}");
-    snprintf(path, sizeof path, "rm -rf %s/typo", g_dir);
+    snprintf(path, sizeof path, "rm -rf %s/typo %s/bytes", g_dir, g_dir);
     return system(path);
 }
 
@@ -419,6 +448,8 @@ int main(void)
         cmocka_unit_test(test_model_config_duplicate_key_is_an_error),
         cmocka_unit_test(test_model_config_message_is_valid_utf8),
         cmocka_unit_test_teardown(test_config_key_errors_fail_the_model_only, restore_config_files),
+        cmocka_unit_test_teardown(test_index_lists_a_version_whose_error_quotes_bad_bytes,
+                                  restore_config_files),
         cmocka_unit_test(test_reference_outlives_unload),
         cmocka_unit_test(test_failed_reload_keeps_old_copy),
         cmocka_unit_test(test_index_lists_every_version),
