@@ -1246,9 +1246,12 @@ int rs_http_connection_margin(const rs_config *cfg)
 void rs_http_stop(rs_http *h)
 {
     if (!h) return;
-    /* Nothing is suspended, so no control job is left: this join is quick. */
-    rs_control_free(h->control);
-    h->control = NULL;
+    /* The daemon first: once the grace period is over, a request can still be
+     * owed but not yet suspended, on its way into start_control, and it reads
+     * h->control there. MHD_stop_daemon joins the handler threads, so after it
+     * nobody does. Nothing is suspended, so no control job is queued or
+     * running (one submitted since is refused: the worker is stopping), and
+     * the worker touches no connection: this join only waits for a poll tick. */
     MHD_stop_daemon(h->d);
-    http_free(h);
+    http_free(h); /* joins the control worker */
 }
