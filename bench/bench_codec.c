@@ -76,7 +76,7 @@ static void run_encode(void *p)
     rs_model_id mid = {"bench", "1"};
     size_t jl;
     rs_buf_reset(&c->out);
-    if (rs_encode_response(&c->out, &mid, c->m, &c->req, c->y, NULL, &jl) != 0) {
+    if (rs_encode_response(&c->out, &mid, c->m, &c->req, c->y, NULL, NULL, &jl) != 0) {
         fprintf(stderr, "encode failed\n");
         exit(1);
     }

@@ -194,7 +194,11 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
             }
             dptr = &d;
         }
-        int status = rs_encode_response(&it->body, mid, m, req, yi, dptr, &it->json_len);
+        /* The request's rows of every Z_l, for parameters.preactivations. */
+        const float *z[MLP_MAX_LAYERS];
+        for (int l = 0; l < m->n_layers; l++)
+            z[l] = mlp_workspace_preactivation(s->ws, l) + (size_t)row0 * (size_t)m->layers[l].out;
+        int status = rs_encode_response(&it->body, mid, m, req, yi, dptr, z, &it->json_len);
         if (status != 0)
             item_fail(it, status, "could not encode the response (out of memory)");
         else

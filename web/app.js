@@ -318,6 +318,9 @@
       inputs: [{ name: info.inputName, shape: [n, cols], datatype: 'FP32', data: rows.flat() }],
       parameters: { diagnostics: document.querySelector('input[name="diag"]:checked').value },
     };
+    // Full diagnostics also bring every layer's pre-activations, which the
+    // histogram and the unit view draw.
+    if (body.parameters.diagnostics === 'full') body.parameters.preactivations = true;
     if (info.task === 'classification' && $('label').value !== '') {
       const lab = Number($('label').value);
       body.inputs.push({ name: 'labels', shape: [n], datatype: 'INT64', data: rows.map(() => lab) });
@@ -392,6 +395,7 @@
     renderSummary(d, res.parameters || {});
     renderLayers(d);
     renderInputGradient(d, outputs, info);
+    $('hist-wrap').hidden = !window.reluserveHistogram.render($('hist'), $('hist-layer'), res);
     $('units-wrap').hidden = false;
     window.reluserveUnits.render($('units'), info, res, inputRows);
   }

@@ -1,11 +1,12 @@
 /*
  * reluserve playground: the network unit by unit for the last response.
  * The input and output layers are coloured by their values (the request's
- * rows and the output tensor); a ReLU-family hidden layer by what the API
- * says of each unit: dead (pre-activation <= 0 on every row of the request,
- * diagnostics.layers[l].dead_units, "full" diagnostics only) or active on
- * some row. The API returns no per-unit hidden activations, so the page
- * shows no made-up values for them. The diagram is one tab stop; arrow keys
+ * rows and the output tensor); a hidden unit by its activation f(Z), Z from
+ * diagnostics.preactivations (mean over the rows of a batch), and a
+ * ReLU-family unit the API lists as dead (diagnostics.layers[l].dead_units:
+ * Z <= 0 on every row of the request) is marked dead whatever else. Without
+ * preactivations ("summary") only dead/active is shown; leaky ReLU's slope is
+ * not in the metadata, so its units are coloured by Z. The diagram is one tab stop; arrow keys
  * move between units and layers (roving tabindex), and the unit under focus
  * or the pointer is described in #unit-info.
  */
@@ -36,6 +37,14 @@
     return cols;
   }
   const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
+
+  /* f(Z) where the metadata determines f; null where it does not. */
+  const ACT = {
+    relu: (z) => (z > 0 ? z : 0),
+    sigmoid: (z) => 1 / (1 + Math.exp(-z)),
+    tanh: Math.tanh,
+    identity: (z) => z,
+  };
 
   /* Layers to draw: [{title, units: [{state, value, rowValues, label}]}]. */
   function model(info, res, inputRows) {
@@ -71,9 +80,28 @@
         }
       }
       const dead = Array.isArray(diag.dead_units) ? new Set(diag.dead_units) : null;
+      const pre = d && Array.isArray(d.preactivations) ? d.preactivations[l] : null;
+      const zData = pre && Array.isArray(pre.data) ? pre.data.flat(Infinity) : null;
+      const f = ACT[act] || null;
       const units = [];
+      let maxAbs = 0;
       for (let j = 0; j < spec.units; j++) {
         let state = 'unknown', label = `unit ${j}: no per-unit data`;
+        if (zData && zData.length === n * spec.units) {
+          const zs = [];
+          for (let r = 0; r < n; r++) zs.push(zData[r * spec.units + j]);
+          const vals = f ? zs.map(f) : zs;
+          const v = mean(vals);
+          const what = f ? 'activation' : 'pre-activation';
+          const isDead = dead && dead.has(j);
+          if (isFinite(v) && !isDead) maxAbs = Math.max(maxAbs, Math.abs(v));
+          units.push({
+            state: isDead ? 'dead' : 'alive', value: v,
+            label: `unit ${j}: ${isDead ? 'dead (Z ≤ 0 on every row), ' : ''}${what} ${n > 1 ? `mean ${fmt(v)} (rows: ${vals.map(fmt).join(', ')})` : fmt(vals[0])}` +
+              `, Z ${zs.map(fmt).join(', ')}`,
+          });
+          continue;
+        }
         if (dead) {
           state = dead.has(j) ? 'dead' : 'alive';
           label = dead.has(j)
@@ -89,6 +117,7 @@
       const nDead = dead ? dead.size : null;
       const nonfinite = diag.nonfinite_units || 0;
       layers.push({
+        maxAbs, coloured: units.some((u) => u.value !== undefined),
         title: `L${l} ${act}${last ? ' (output)' : ''} · ${spec.units} units` +
           (nDead !== null ? ` · ${nDead} dead` : '') + (nonfinite ? ` · ${nonfinite} with a non-finite pre-activation (not identified per unit)` : ''),
         kind: 'states', units,
@@ -123,8 +152,8 @@
         c.dataset.unit = String(j);
         c.dataset.state = u.state;
         c.dataset.label = `${lay.title.split(' ·')[0]} — ${u.label}`;
-        if (u.state === 'value') {
-          c.dataset.value = String(u.value);
+        if (u.value !== undefined) c.dataset.value = String(u.value);
+        if (u.state === 'value' || (u.state === 'alive' && u.value !== undefined)) {
           c.style.background = valueColour(u.value, lay.maxAbs);
         }
         if (u.state === 'dead') c.textContent = '×';

@@ -95,6 +95,7 @@ typedef struct rs_request {
     unsigned outputs;        /* RS_OUT_* requested; RS_OUT_PRIMARY when none named */
     unsigned binary_outputs; /* RS_OUT_* to return as binary data */
     int classification;      /* top-k classes for the primary output; 0 = raw tensor */
+    bool preactivations;     /* v2 parameters.preactivations: Z of every layer in "full" */
     bool v1_instances;       /* v1: "instances" form (rows as a list) */
 } rs_request;
 
@@ -129,14 +130,16 @@ typedef struct {
 
 /*
  * Encodes the response to req: outputs y (req->rows x n_outputs) and, unless
- * req->diag is NONE, the diagnostics d of exactly req's rows. For v2 with
+ * req->diag is NONE, the diagnostics d of exactly req's rows. With
+ * req->preactivations, z[l] points at req's rows of Z_l (req->rows x units of
+ * layer l) for every layer; z may be NULL otherwise. For v2 with
  * binary outputs, *json_len receives the length of the JSON part (the value
  * of Inference-Header-Content-Length); otherwise *json_len = out->len.
  * Returns 0, or 500 if the buffer could not grow.
  */
 int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
                        const rs_request *req, const float *y, const mlp_diagnostics *d,
-                       size_t *json_len);
+                       const float *const *z, size_t *json_len);
 
 /* The "diagnostics" object of DESIGN.md for one request. */
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,

@@ -521,6 +521,8 @@ static int v2_parameters(rs_json *j, v2_body *b, rs_request *req)
             if (bool_value(j, "parameters.binary_data_output", &b->binary_output) < 0) return -1;
         } else if (!trunc && strcmp(key, "classification") == 0) {
             if (int_positive(j, "parameters.classification", &b->classification) < 0) return -1;
+        } else if (!trunc && strcmp(key, "preactivations") == 0) {
+            if (bool_value(j, "parameters.preactivations", &req->preactivations) < 0) return -1;
         } else if (rs_json_skip(j, 2) < 0) {
             return -1;
         }
@@ -713,6 +715,13 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
         snprintf(err, errlen,
                  "outputs: diagnostic tensors need parameters.diagnostics \"summary\" or \"full\", "
                  "got \"none\"");
+        status = 400;
+        goto done;
+    }
+    if (req->preactivations && req->diag != RS_DIAG_FULL) {
+        snprintf(err, errlen,
+                 "parameters.preactivations: needs parameters.diagnostics \"full\", got \"%s\"",
+                 req->diag == RS_DIAG_NONE ? "none" : "summary");
         status = 400;
         goto done;
     }

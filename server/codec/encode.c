@@ -60,8 +60,20 @@ static const char *gradient_target(const mlp_diagnostics *d)
     }
 }
 
+/* The diagnostics object; with z (full level only), "preactivations": per
+ * layer the request's Z_l as {"shape": [rows, units], "data": [...]}, what
+ * the playground's histogram and unit view draw. */
+static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
+                              rs_diag_level level, const float *const *z);
+
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
                            rs_diag_level level)
+{
+    diagnostics_write(out, m, d, level, NULL);
+}
+
+static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
+                              rs_diag_level level, const float *const *z)
 {
     rs_buf_puts(out, "{\"rows\":");
     rs_buf_int(out, d->rows);
@@ -137,6 +149,20 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
         rs_buf_puts(out, "],\"data\":[");
         floats_write(out, d->input_gradient, (size_t)d->rows * (size_t)m->n_inputs);
         rs_buf_puts(out, "]}");
+    }
+    if (level == RS_DIAG_FULL && z != NULL) {
+        rs_buf_puts(out, ",\"preactivations\":[");
+        for (int l = 0; l < d->n_layers; l++) {
+            int units = d->layers[l].units;
+            rs_buf_puts(out, l ? ",{\"shape\":[" : "{\"shape\":[");
+            rs_buf_int(out, d->rows);
+            rs_buf_puts(out, ",");
+            rs_buf_int(out, units);
+            rs_buf_puts(out, "],\"data\":[");
+            floats_write(out, z[l], (size_t)d->rows * (size_t)units);
+            rs_buf_puts(out, "]}");
+        }
+        rs_buf_puts(out, "]");
     }
     rs_buf_puts(out, "}");
 }
@@ -286,7 +312,8 @@ static void layer_values(const mlp_diagnostics *d, unsigned flag, float *v)
 }
 
 static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, const rs_request *req,
-                     const float *y, const mlp_diagnostics *d, size_t *json_len)
+                     const float *y, const mlp_diagnostics *d, const float *const *z,
+                     size_t *json_len)
 {
     rs_buf tail;
     rs_buf_init(&tail);
@@ -357,7 +384,7 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
             rs_buf_float(out, d->loss);
         }
         rs_buf_puts(out, "},\"diagnostics\":");
-        rs_encode_diagnostics(out, m, d, req->diag);
+        diagnostics_write(out, m, d, req->diag, req->preactivations ? z : NULL);
     }
     rs_buf_puts(out, "}");
     *json_len = out->len;
@@ -388,11 +415,11 @@ static void v1_encode(rs_buf *out, const mlp_model *m, const rs_request *req, co
 
 int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
                        const rs_request *req, const float *y, const mlp_diagnostics *d,
-                       size_t *json_len)
+                       const float *const *z, size_t *json_len)
 {
     int status = 0;
     if (req->proto == RS_PROTO_V2) {
-        status = v2_encode(out, mid, m, req, y, d, json_len);
+        status = v2_encode(out, mid, m, req, y, d, z, json_len);
     } else {
         v1_encode(out, m, req, y, d);
         *json_len = out->len;

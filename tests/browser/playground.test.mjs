@@ -305,10 +305,23 @@ async function main() {
           }
           assert(Array.isArray(l.dead_units), `layer ${i}: full diagnostics without dead_units`);
           const dead = new Set(l.dead_units);
+          // A live unit's colour is its mean activation relu(Z) over the rows,
+          // Z as the API returned it, against the layer's largest live mean.
+          const pre = res.diagnostics.preactivations[i];
+          assert(pre && pre.shape[0] === rows.length && pre.shape[1] === l.units, `layer ${i}: preactivations shape ${pre && pre.shape}`);
+          const act = [];
+          for (let j = 0; j < l.units; j++) {
+            let s = 0;
+            for (let q = 0; q < rows.length; q++) s += Math.max(0, pre.data[q * l.units + j]);
+            act.push(s / rows.length);
+          }
+          const maxLive = Math.max(0, ...act.filter((_, j) => !dead.has(j)));
           units.forEach((u, j) => {
             const want = dead.has(j) ? 'dead' : 'alive';
             assert(u.state === want, `layer ${i} unit ${j}: drawn ${u.state}, API says ${want}`);
-            assert(u.bg === (want === 'dead' ? drawn.dead : drawn.alive), `layer ${i} unit ${j}: colour ${u.bg} for ${want}`);
+            assert(want === 'dead' || Math.abs(u.value - act[j]) < 1e-9, `layer ${i} unit ${j}: value ${u.value}, API relu(Z) ${act[j]}`);
+            const bg = want === 'dead' ? drawn.dead : expectColour(act[j], maxLive);
+            assert(u.bg === bg, `layer ${i} unit ${j}: colour ${u.bg} for ${want}, expected ${bg}`);
             if (want === 'dead') { sawDead++; assert(u.text === '×', 'a dead unit is not marked with ×'); } else sawAlive++;
           });
         });
@@ -323,6 +336,23 @@ async function main() {
       assert(/unit 1:/.test(await page.locator('#unit-info').textContent()), 'the focused unit is not described');
       assert(await page.locator('#units .unit[tabindex="0"]').count() === 1, 'the diagram should be a single tab stop');
       await page.locator('#units-wrap').screenshot({ path: path.join(OUT, 'playground-units.png') });
+
+      // The histogram of the chosen layer counts the API's Z of this batch.
+      const res2 = JSON.parse(await page.locator('#raw').textContent());
+      await page.selectOption('#hist-layer', '1');
+      const hist = await page.evaluate(() => {
+        const c = document.querySelector('#hist svg');
+        return { layer: c.dataset.layer, bins: JSON.parse(c.dataset.bins), note: document.getElementById('hist-note').textContent };
+      });
+      assert(hist.layer === '1', `histogram shows layer ${hist.layer}`);
+      const z = res2.diagnostics.preactivations[1].data;
+      const counts = hist.bins.map((b) => z.filter((v) => v > b.lo && v <= b.hi).length);
+      assert(JSON.stringify(counts) === JSON.stringify(hist.bins.map((b) => b.count)), `bin counts ${hist.bins.map((b) => b.count)} != recount ${counts}`);
+      assert(counts.reduce((a, b) => a + b, 0) === z.length, 'the bins do not hold every value');
+      assert(hist.bins.some((b) => b.hi === 0), '0 is not a bin edge');
+      const le0 = z.filter((v) => v <= 0).length;
+      assert(hist.note.includes(`${le0} (`), `note "${hist.note}" lacks the ${le0} values at or below 0`);
+      await page.locator('#hist-wrap').screenshot({ path: path.join(OUT, 'playground-histogram.png') });
       await page.fill('#input', '5.1, 3.5, 1.4, 0.2');
     });
 

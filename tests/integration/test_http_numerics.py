@@ -247,3 +247,37 @@ def test_float_text_round_trips_float32(port):
         shortest = repr(np.float32(float(tok)))
         shortest = re.sub(r"^np\.float32\((.*)\)$", r"\1", shortest)
         assert digits(tok) <= digits(shortest), f"{tok} is longer than {shortest}"
+
+
+def test_preactivations_are_each_requests_own_z(port, models):
+    # parameters.preactivations: diagnostics.preactivations[l] is Z_l of the
+    # request's rows. Sent concurrently so the dynamic batcher may merge them:
+    # each answer must still hold its own rows (the row offset into the batch).
+    from concurrent.futures import ThreadPoolExecutor
+    model = models["deep"]["1"]
+    xs = [mlpref.random_inputs(np.random.default_rng(40 + i), model, 1 + i) for i in range(6)]
+
+    def run(x):
+        body = helpers.v2_body(x, diag="full")
+        body["parameters"]["preactivations"] = True
+        return post(port, "/v2/models/deep/infer", body)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(run, xs))
+    for x, r in zip(xs, answers):
+        assert r.status == 200, r
+        ref = mlpref.reference(model, x)
+        pre = r.json()["diagnostics"]["preactivations"]
+        assert len(pre) == len(model["layers"])
+        for l, t in enumerate(pre):
+            units = len(model["layers"][l]["bias"])
+            assert t["shape"] == [len(x), units]
+            got = np.asarray(t["data"], dtype=np.float64).reshape(len(x), units)
+            mlpref.assert_close(got, ref["z"][l], f"preactivations[{l}]")
+
+
+def test_preactivations_need_full_diagnostics(port):
+    body = helpers.v2_body([[1, 2, 3, 4]], diag="summary")
+    body["parameters"]["preactivations"] = True
+    r = post(port, "/v2/models/tiny/infer", body)
+    helpers.assert_error(r, 400, "parameters.preactivations", "\"full\"")

@@ -408,6 +408,13 @@ static void test_v2_errors(void **s)
          400, "parameters.binary_data_output: expected true or false"},
         {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"classification\":0}}", 400,
          "parameters.classification: expected a positive integer"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"preactivations\":1}}", 400,
+         "parameters.preactivations: expected true or false, got a number"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"preactivations\":true}}", 400,
+         "parameters.preactivations: needs parameters.diagnostics \"full\", got \"summary\""},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":{\"preactivations\":true,"
+                                                 "\"diagnostics\":\"none\"}}",
+         400, "parameters.preactivations: needs parameters.diagnostics \"full\", got \"none\""},
         {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"parameters\":[]}", 400,
          "parameters: expected an object, got an array"},
         {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"outputs\":[{\"name\":\"logits\"}]}", 400,
@@ -1144,8 +1151,11 @@ static char *encode(const mlp_model *m, rs_request *r, size_t *len, size_t *json
     rs_buf b;
     rs_buf_init(&b);
     rs_model_id mid = {"iris", "3"};
+    const float *z[MLP_MAX_LAYERS];
+    for (int l = 0; l < m->n_layers; l++)
+        z[l] = mlp_workspace_preactivation(ws, l);
     assert_int_equal(rs_encode_response(&b, &mid, m, r, mlp_workspace_output(ws),
-                                        r->diag != RS_DIAG_NONE ? &d : NULL, json_len),
+                                        r->diag != RS_DIAG_NONE ? &d : NULL, z, json_len),
                      0);
     mlp_workspace_free(ws);
     return rs_buf_steal(&b, len);
@@ -1220,6 +1230,59 @@ static void test_encode_v2_json_parses_and_round_trips(void **s)
     json_t *ig = json_object_get(diag, "input_gradient");
     assert_int_equal(json_array_size(json_object_get(ig, "data")), 8);
     json_decref(root);
+    free(text);
+    rs_request_free(&r);
+    mlp_model_free(m);
+}
+
+/* parameters.preactivations: diagnostics.preactivations holds Z_l of the
+ * request's rows for every layer, as the forward pass computed it. */
+static void test_encode_v2_preactivations(void **s)
+{
+    (void)s;
+    mlp_model *m = classifier();
+    rs_request r;
+    char err[256];
+    assert_int_equal(decode2(m,
+                             "{\"inputs\":[" IN("[2,4]", "FP32",
+                                                X8) "],\"parameters\":{\"diagnostics\":\"full\","
+                                                    "\"preactivations\":true}}",
+                             &r, err),
+                     0);
+    assert_true(r.preactivations);
+    size_t len, jl;
+    char *text = encode(m, &r, &len, &jl);
+    json_t *root = json_loadb(text, len, 0, NULL);
+    assert_non_null(root);
+    json_t *pre = json_object_get(json_object_get(root, "diagnostics"), "preactivations");
+    assert_int_equal(json_array_size(pre), 2);
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, r.x, r.rows, NULL, NULL), MLP_OK);
+    for (int l = 0; l < 2; l++) {
+        json_t *t = json_array_get(pre, (size_t)l);
+        json_t *shape = json_object_get(t, "shape");
+        int units = m->layers[l].out;
+        assert_int_equal(json_integer_value(json_array_get(shape, 0)), 2);
+        assert_int_equal(json_integer_value(json_array_get(shape, 1)), units);
+        json_t *data = json_object_get(t, "data");
+        assert_int_equal(json_array_size(data), (size_t)(2 * units));
+        const float *z = mlp_workspace_preactivation(ws, l);
+        for (int i = 0; i < 2 * units; i++) /* shortest text that reads back as the float */
+            assert_true((float)json_number_value(json_array_get(data, (size_t)i)) == z[i]);
+    }
+    mlp_workspace_free(ws);
+    json_decref(root);
+    free(text);
+    rs_request_free(&r);
+    /* Without the parameter, full diagnostics carry no preactivations. */
+    assert_int_equal(decode2(m,
+                             "{\"inputs\":[" IN("[2,4]", "FP32",
+                                                X8) "],\"parameters\":{\"diagnostics\":\"full\"}}",
+                             &r, err),
+                     0);
+    text = encode(m, &r, &len, &jl);
+    assert_null(strstr(text, "preactivations"));
     free(text);
     rs_request_free(&r);
     mlp_model_free(m);
@@ -1470,6 +1533,7 @@ int main(void)
         cmocka_unit_test(test_v1_errors),
         cmocka_unit_test(test_v1_labels_on_regression_model),
         cmocka_unit_test(test_encode_v2_json_parses_and_round_trips),
+        cmocka_unit_test(test_encode_v2_preactivations),
         cmocka_unit_test(test_encode_v2_diag_none_has_no_diagnostics),
         cmocka_unit_test(test_encode_v2_binary_outputs),
         cmocka_unit_test(test_encode_classification),
