@@ -5,15 +5,16 @@
  * He-normal weights from mlp_model_init, seed 1) at batch 1, 8, 64 and 256.
  * For each: microseconds per forward batch and GFLOP/s (2 flops per
  * multiply-add, mlp_model_flops counts multiply-adds) of
- *   - mlp_forward with the AUTO kernel choice (what the server runs),
+ *   - mlp_forward with the AUTO kernel choice (the fastest),
  *   - the baseline measured in the same run: per layer, Z pre-filled with the
  *     bias, one cblas_sgemm (beta = 1), a ReLU loop in place, and a softmax on
  *     the last layer — the plain chain anyone would write by hand,
- *   - mlp_forward forced to the own kernel and forced to BLAS
+ *   - mlp_forward forced to the own kernels (MLP_KERNEL_BATCH_INVARIANT, the
+ *     library's default and what the server runs) and forced to BLAS
  *     (mlp_workspace_set_kernel), to show where the crossover lies,
  *   - forward + backward (max-logit target, all rows) + mlp_diagnose, the
- *     work of one inference request with summary diagnostics, with the full
- *     parameter gradient ("f+b+d full") and in norms-only mode
+ *     work of one inference request with summary diagnostics, under AUTO,
+ *     with the full parameter gradient ("f+b+d full") and in norms-only mode
  *     (mlp_workspace_set_param_grads false, "f+b+d norms"), which is what
  *     a server needs for its gradient-norm diagnostics.
  * "auto/chain" is time over the chain's time: < 1 is faster. Aims (issue 2):
@@ -140,8 +141,9 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         fprintf(stderr, "bench_mlp: out of memory\n");
         return 1;
     }
-    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_OWN, NULL);
+    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_BATCH_INVARIANT, NULL);
     mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS, NULL);
+    mlp_workspace_set_kernel(ws_norms, MLP_KERNEL_AUTO, NULL);
     mlp_workspace_set_param_grads(ws_norms, false, NULL);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)mlp_rng_normal(&rng);

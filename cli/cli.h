@@ -24,6 +24,12 @@ int rs_cmd_train(int argc, char **argv);
 int rs_cmd_inspect(int argc, char **argv);
 int rs_cmd_prune(int argc, char **argv);
 
+/* Pins OpenBLAS to one thread for the whole process, as libmlp requires of
+ * its callers (lib/mlp.h, mlp_kernel); main() calls it before any command.
+ * Returns the thread count OpenBLAS then reports: 1 (0 in a make BLAS=0
+ * build, which has no OpenBLAS). */
+int rs_blas_single_thread(void);
+
 /* Exit codes shared by the subcommands. */
 enum { RS_EXIT_OK = 0, RS_EXIT_FAIL = 1, RS_EXIT_USAGE = 2 };
 

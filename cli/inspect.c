@@ -122,6 +122,11 @@ static int probe_run(const mlp_model *m, const char *data_path)
     float *targets = !classify && extra ? malloc((size_t)n * (size_t)extra * sizeof(float)) : NULL;
     mlp_workspace *ws = NULL;
     mlp_status ws_status = mlp_workspace_create(&ws, NULL);
+    /* The server's kernel (the library's default, set because the promise
+     * depends on it): a probe row's statistics are the bits the server would
+     * compute for it, however the rows are chunked here. */
+    if (ws_status == MLP_OK)
+        ws_status = mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL);
     mlp_activity act;
     bool act_ok = false;
     probe_sums sums = {calloc((size_t)m->n_layers, sizeof(double)),

@@ -25,6 +25,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    rs_blas_single_thread(); /* before any command can reach BLAS */
     if (argc < 2) {
         usage(stderr);
         return 2;

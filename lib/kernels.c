@@ -29,7 +29,7 @@
  * row's outputs can differ in the last bits between a batch below and a
  * batch above the crossover (within float32 rounding, never more); callers
  * that need batch-invariant bits (a dynamic batcher promising "identical to
- * serving it alone") can pin MLP_KERNEL_OWN on their workspace.
+ * serving it alone") keep MLP_KERNEL_BATCH_INVARIANT on their workspace.
  *
  * mlp_dense_blas pre-fills Z with the bias and calls cblas_sgemm(RowMajor,
  * NoTrans, Trans) with beta = 1. BLAS wins once there are enough rows to
@@ -305,7 +305,7 @@ void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, cons
                float *z)
 {
     if (k == MLP_KERNEL_AUTO)
-        k = n >= mlp_kernel_crossover_rows(in, out) ? MLP_KERNEL_BLAS : MLP_KERNEL_OWN;
+        k = n >= mlp_kernel_crossover_rows(in, out) ? MLP_KERNEL_BLAS : MLP_KERNEL_BATCH_INVARIANT;
     if (k == MLP_KERNEL_BLAS)
         mlp_dense_blas(x, n, in, w, b, out, z);
     else

@@ -7,10 +7,10 @@
  * every machine and win at small batches where BLAS pays call and packing
  * overhead, and cblas_sgemm, which wins on large products but whose bits
  * depend on the BLAS build and the CPU it picks a kernel for. The mlp_kernel
- * of a workspace chooses: OWN never calls BLAS, BLAS always does, AUTO
- * switches at the measured crossovers (mlp_kernel_crossover_rows in mlp.h,
- * mlp_grad_uses_blas below). This file and lib/kernels.c are the only
- * places libmlp reaches BLAS.
+ * of a workspace chooses: BATCH_INVARIANT (the own kernels) never calls BLAS,
+ * BLAS always does, AUTO switches at the measured crossovers
+ * (mlp_kernel_crossover_rows in mlp.h, mlp_grad_uses_blas below). This file
+ * and lib/kernels.c are the only places libmlp reaches BLAS.
  */
 #ifndef MLP_KERNELS_H
 #define MLP_KERNELS_H

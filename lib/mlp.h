@@ -265,23 +265,38 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws);
  * Runs rows x[0 .. n*n_inputs) (row-major) through the model. Keeps Z_l and
  * A_l in ws for backward and diagnostics. y (n x n_outputs) may be NULL; the
  * output is then read with mlp_workspace_output. May allocate only when ws is
- * smaller than (m, n).
+ * smaller than (m, n). Rows are independent: with the default
+ * MLP_KERNEL_BATCH_INVARIANT a row's outputs are the same bits in any batch.
  */
 mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y,
                        mlp_error *err);
 
 /*
- * Kernel selection for the products of forward (Y = X·Wᵀ + b) and backward
- * (dW = dZᵀ·A, dA = dZ·W). OWN: libmlp's own kernels only, never BLAS; each
- * result is summed in one fixed order, so it has the same bits on every
- * machine and whatever batch its row came in. BLAS: cblas_sgemm for every
- * product (its bits depend on the BLAS build and CPU). AUTO: the measured
- * crossovers (mlp_kernel_crossover_rows; the backward products from about 8
- * rows of a non-tiny layer). A libmlp built without BLAS (make BLAS=0) has
- * only its own kernels: BLAS and AUTO then compute exactly as OWN.
+ * Which code computes the products of forward (Z = X·Wᵀ + b) and backward
+ * (dW = dZᵀ·A, dA = dZ·W), per workspace:
+ * - BATCH_INVARIANT (the default): libmlp's own kernels only, never BLAS.
+ *   Every result is summed in one fixed order, so a row's outputs, and the
+ *   gradients of a row range, have the same bits whatever batch they came in
+ *   and on every machine. mlp_forward's rows-are-independent and
+ *   mlp_backward's as-if-alone promises hold bit for bit only here; the
+ *   server (one request merged into a batch) and mlp_train (the same bits
+ *   everywhere) rely on it and set it explicitly.
+ * - AUTO: the faster of the two at each product, switching to cblas_sgemm at
+ *   the measured crossovers (mlp_kernel_crossover_rows; the backward
+ *   products from about 8 rows of a non-tiny layer): up to ~1.5x faster on
+ *   large batches of wide layers, but a row's bits then depend on how many
+ *   rows its batch had, on the BLAS build and on the CPU kernel BLAS picks
+ *   (within float32 rounding, never more).
+ * - BLAS: cblas_sgemm for every product (bits as for AUTO).
+ * AUTO and BLAS call cblas_sgemm on the calling thread. Its caller owns the
+ * threads (a workspace per thread), so OpenBLAS must run single-threaded
+ * inside them (openblas_set_num_threads(1), which reluserve does at start-up):
+ * its own threads on top would oversubscribe the cores. libmlp needs only
+ * CBLAS and changes no global setting, so it cannot do this for its caller.
+ * A libmlp built without BLAS (make BLAS=0) has only its own kernels: AUTO
+ * and BLAS then compute exactly as BATCH_INVARIANT.
  */
-typedef enum { MLP_KERNEL_AUTO = 0, MLP_KERNEL_OWN, MLP_KERNEL_BLAS } mlp_kernel;
-/* Per-workspace choice; default AUTO (mlp_train and the server use OWN). */
+typedef enum { MLP_KERNEL_BATCH_INVARIANT = 0, MLP_KERNEL_AUTO, MLP_KERNEL_BLAS } mlp_kernel;
 mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *err);
 /* keep = true (the default): mlp_backward forms dg/dW and dg/db for
  * mlp_workspace_param_grad (training needs them). keep = false, norms-only
@@ -348,12 +363,12 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
 /*
  * Back-propagates g over rows [row0, row0 + n) of the last forward batch, as if
  * those rows had been forwarded alone (so a dynamic batcher can split a merged
- * batch into per-request gradients exactly). Writes dg/dW and dg/db (unless
- * ws is in norms-only mode), their per-layer norms, dg/dX and ||dg/dA_l||
- * into ws. loss (may be NULL) receives g's loss; MAX_LOGIT is not a loss and
- * gives NAN there (mlp_loss gives its g). MLP_ERR_INVALID for what
- * mlp_target_check refuses, for rows outside the last forward and for a
- * workspace last forwarded with another model's shape.
+ * batch into per-request gradients exactly; bit for bit with the default
+ * MLP_KERNEL_BATCH_INVARIANT only, to float32 rounding with AUTO/BLAS). Writes dg/dW and dg/db
+ * (unless ws is in norms-only mode), their per-layer norms, dg/dX and ||dg/dA_l|| into ws. loss
+ * (may be NULL) receives g's loss; MAX_LOGIT is not a loss and gives NAN there (mlp_loss gives its
+ * g). MLP_ERR_INVALID for what mlp_target_check refuses, for rows outside the last forward and for
+ * a workspace last forwarded with another model's shape.
  */
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
                         float *loss, mlp_error *err);
@@ -497,8 +512,9 @@ mlp_train_params mlp_train_default_params(void);
  * one of labels/targets; what mlp_target_select or mlp_target_check refuses
  * is refused before the model is touched.
  * Never calls BLAS: every product goes through libmlp's own fixed-order
- * kernels (MLP_KERNEL_OWN), so the same model, data and params give the same
- * bits whatever BLAS build a machine has and whichever CPU kernel it picks.
+ * kernels (MLP_KERNEL_BATCH_INVARIANT), so the same model, data and params
+ * give the same bits whatever BLAS build a machine has and whichever CPU
+ * kernel it picks.
  */
 mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const float *targets, int n,
                      const mlp_train_params *p, mlp_error *err);

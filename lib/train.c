@@ -254,9 +254,10 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
     memset(b, 0, sizeof *b);
     mlp_status s = mlp_workspace_create(&b->ws, err);
     if (s != MLP_OK) return s;
-    /* Own kernels only: their fixed summation order gives the same bits on
-     * every machine, whatever BLAS build and CPU kernel it would pick. */
-    s = mlp_workspace_set_kernel(b->ws, MLP_KERNEL_OWN, err);
+    /* Own kernels only (the default, made explicit because training relies
+     * on it): their fixed summation order gives the same bits on every
+     * machine, whatever BLAS build and CPU kernel it would pick. */
+    s = mlp_workspace_set_kernel(b->ws, MLP_KERNEL_BATCH_INVARIANT, err);
     if (s != MLP_OK) return s;
     b->st.m1 = calloc(m->n_params, sizeof(float));
     if (p->optimizer == MLP_OPT_ADAM) b->st.m2 = calloc(m->n_params, sizeof(float));

@@ -88,6 +88,20 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_timer_start(&s->drain, drain_tick, 0, 10);
 }
 
+/* The banner's word on BLAS. Inference pins libmlp's own kernels (infer.c),
+ * but should BLAS ever run in a pool job, OpenBLAS threads of its own would
+ * oversubscribe the cores: the binary pinned it to one thread at start-up
+ * (cli/blas.c), and this reports what OpenBLAS says now. */
+static void blas_note(char *out, size_t cap)
+{
+#ifdef MLP_NO_BLAS
+    snprintf(out, cap, "no BLAS linked");
+#else
+    int n = openblas_get_num_threads();
+    snprintf(out, cap, "%d OpenBLAS thread%s each", n, n == 1 ? "" : "s");
+#endif
+}
+
 static int serve(const rs_config *cfg)
 {
     int threads = rs_config_threads(cfg);
@@ -95,11 +109,6 @@ static int serve(const rs_config *cfg)
     char num[16];
     snprintf(num, sizeof num, "%d", threads);
     setenv("UV_THREADPOOL_SIZE", num, 1);
-#ifndef MLP_NO_BLAS
-    /* Inference pins libmlp's own kernels (infer.c), but should BLAS ever run
-     * in a pool job, its own threads would oversubscribe the cores. */
-    openblas_set_num_threads(1);
-#endif
     signal(SIGPIPE, SIG_IGN);
 
     server s;
@@ -145,13 +154,14 @@ static int serve(const rs_config *cfg)
         rs_scheduler_close(s.app.sched);
         exit_code = 1;
     } else {
-        char why[256];
+        char why[256], blas[64];
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
+        blas_note(blas, sizeof blas);
         rs_log(RS_LOG_INFO,
-               "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, max "
-               "batch %d%s%s)",
+               "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, %s, "
+               "max batch %d%s%s)",
                MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
-               cfg->models_dir, s.app.poll ? ", polled" : "", threads, cfg->max_batch,
+               cfg->models_dir, s.app.poll ? ", polled" : "", threads, blas, cfg->max_batch,
                ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {

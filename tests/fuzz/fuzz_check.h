@@ -115,7 +115,7 @@ static inline void fuzz_check_model_runs(const mlp_model *m)
     enum { ROWS = 3 };
     mlp_workspace *ws = NULL;
     FUZZ_CHECK(mlp_workspace_create(&ws, NULL) == MLP_OK, "out of memory for a workspace");
-    FUZZ_CHECK(mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, NULL) == MLP_OK, "set_kernel failed");
+    FUZZ_CHECK(mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL) == MLP_OK, "set_kernel failed");
     size_t nin = (size_t)m->n_inputs, nout = (size_t)m->n_outputs;
     float *x = calloc(ROWS * nin, sizeof *x);
     float *one = malloc(nout * sizeof *one); /* exact sizes: ASan sees overruns */

@@ -333,6 +333,25 @@ def test_default_host_is_loopback_only(repo, tmp_path, monkeypatch):
     assert f"listening on http://127.0.0.1:{port}" in log, log[:2000]
 
 
+def test_openblas_runs_single_threaded_whatever_the_environment(repo, tmp_path):
+    """libmlp's callers must run OpenBLAS on one thread (each pool thread calls it; its own
+    threads on top would oversubscribe the cores). The binary pins it at start-up, so an
+    environment asking for more (or none, which means one per core) does not matter; the
+    banner reports what OpenBLAS says after start-up."""
+    s = helpers.Server(repo[0], env={"OPENBLAS_NUM_THREADS": "2"}, log_dir=str(tmp_path))
+    try:
+        s.wait_ready()
+    except BaseException:
+        s.kill()
+        raise
+    _, log = s.stop()
+    linked = b"libopenblas" in subprocess.run(["ldd", helpers.binary()], capture_output=True,
+                                              check=True).stdout
+    # make BLAS=0 builds the binary without OpenBLAS: then there is nothing to pin
+    want = "compute threads, 1 OpenBLAS thread each," if linked else "compute threads, no BLAS"
+    assert want in log, log[:2000]
+
+
 def test_flag_wins_over_env_twin(repo, tmp_path):
     s = helpers.Server(repo[0], ["--max-rows", "5"], env={"RELUSERVE_MAX_ROWS": "2"},
                        log_dir=str(tmp_path))

@@ -212,7 +212,7 @@ static void test_dispatch_follows_crossover(void **s)
     mlp_dense(MLP_KERNEL_AUTO, B.x, n, in, B.w, B.b, out, B.z);
     mlp_dense_blas(B.x, n, in, B.w, B.b, out, B.z2);
     assert_memory_equal(B.z, B.z2, sizeof(float) * (size_t)n * out);
-    mlp_dense(MLP_KERNEL_OWN, B.x, n, in, B.w, B.b, out, B.z);
+    mlp_dense(MLP_KERNEL_BATCH_INVARIANT, B.x, n, in, B.w, B.b, out, B.z);
     mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z2);
     assert_memory_equal(B.z, B.z2, sizeof(float) * (size_t)n * out);
     bufs_free(&B);

@@ -202,7 +202,7 @@ static void test_dispatch_follows_the_kernel_choice(void **s)
     (void)s;
     /* OWN never reaches BLAS and BLAS always does, whatever the size. */
     for (int n = 1; n <= 4096; n *= 8) {
-        assert_false(mlp_grad_uses_blas(MLP_KERNEL_OWN, n, 784, 512));
+        assert_false(mlp_grad_uses_blas(MLP_KERNEL_BATCH_INVARIANT, n, 784, 512));
         assert_true(mlp_grad_uses_blas(MLP_KERNEL_BLAS, n, 4, 3));
     }
     /* AUTO: own kernels for a single row and tiny products, BLAS for big ones. */
@@ -212,7 +212,7 @@ static void test_dispatch_follows_the_kernel_choice(void **s)
 
     const int n = 9, in = 33, out = 17;
     bufs B = bufs_make(n, in, out, 47);
-    mlp_kernel kinds[] = {MLP_KERNEL_OWN, MLP_KERNEL_BLAS, MLP_KERNEL_AUTO};
+    mlp_kernel kinds[] = {MLP_KERNEL_BATCH_INVARIANT, MLP_KERNEL_BLAS, MLP_KERNEL_AUTO};
     for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
         bool blas = mlp_grad_uses_blas(kinds[c], n, in, out);
         mlp_grad_weights(kinds[c], B.dz, B.a, n, in, out, B.g);

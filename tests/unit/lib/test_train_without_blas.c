@@ -109,30 +109,53 @@ static void test_the_stub_is_the_blas_libmlp_calls(void **state)
     mlp_model_free(m);
 }
 
-/* Also pins the other side of the contract: a workspace on the own kernel
- * never calls BLAS, in forward or backward, whatever the batch. */
-static void test_own_kernel_workspace_never_calls_blas(void **state)
+/* Forward and backward of 1, 4, 16, 64 and 256 rows of a 32-64-64-10 model
+ * on ws (both gradient modes), where AUTO takes BLAS from 12 rows on;
+ * returns the cblas_sgemm calls they made. */
+static long blas_calls_of(mlp_workspace *ws)
 {
-    (void)state;
     mlp_layer_spec spec[] = {
         {64, MLP_ACT_RELU, 0}, {64, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = make_model(32, spec, 3, 3);
     float *x = random_rows(256, 32, 4);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_non_null(ws);
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_OWN, NULL);
     sgemm_calls = 0;
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
     for (int n = 1; n <= 256; n *= 4) {
         assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
         assert_int_equal(mlp_backward(m, ws, 0, n, &t, NULL, NULL), MLP_OK);
-        mlp_workspace_set_param_grads(ws, n % 2 == 0, NULL);
+        assert_int_equal(mlp_workspace_set_param_grads(ws, n % 2 == 0, NULL), MLP_OK);
     }
-    assert_no_blas("forward/backward on an MLP_KERNEL_OWN workspace");
-    mlp_workspace_free(ws);
     free(x);
     mlp_model_free(m);
+    return sgemm_calls;
+}
+
+/* Also pins the other side of the contract: a workspace on the
+ * batch-invariant kernels never calls BLAS, in forward or backward, whatever
+ * the batch; AUTO on the same shapes does (so the check is not vacuous). */
+static void test_batch_invariant_workspace_never_calls_blas(void **state)
+{
+    (void)state;
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL), MLP_OK);
+    blas_calls_of(ws);
+    assert_no_blas("forward/backward on an MLP_KERNEL_BATCH_INVARIANT workspace");
+    assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_AUTO, NULL), MLP_OK);
+    assert_true(blas_calls_of(ws) > 0);
+    mlp_workspace_free(ws);
+}
+
+/* The default is the batch-invariant kernel (it was AUTO): a workspace that
+ * never chose gives the same bits whatever the batch and the machine. */
+static void test_default_workspace_is_batch_invariant(void **state)
+{
+    (void)state;
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    blas_calls_of(ws);
+    assert_no_blas("forward/backward on a workspace left at the default kernel");
+    mlp_workspace_free(ws);
 }
 
 /* The bundled models' recipes (make models): iris-shaped 4-16-16-3 with
@@ -181,7 +204,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_stub_is_the_blas_libmlp_calls),
-        cmocka_unit_test(test_own_kernel_workspace_never_calls_blas),
+        cmocka_unit_test(test_batch_invariant_workspace_never_calls_blas),
+        cmocka_unit_test(test_default_workspace_is_batch_invariant),
         cmocka_unit_test(test_training_never_calls_blas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
