@@ -260,9 +260,10 @@ void mlp_dense_own(const float *x, int n, int in, const float *w, const float *b
 /*
  * make BLAS=0 builds libmlp without a BLAS (-DMLP_NO_BLAS): the three *_blas
  * products below then compute with the own kernels, so every mlp_kernel gives
- * OWN's results. A program that pins OWN anyway (reluserve's server does, and
- * training always runs OWN) answers the same bits and no longer loads
- * OpenBLAS: the container image ships this build without its 36 MB.
+ * BATCH_INVARIANT's results. A program that keeps BATCH_INVARIANT anyway
+ * (reluserve's server does, and training always runs it) answers the same
+ * bits and no longer loads OpenBLAS: the container image ships this build
+ * without its 36 MB.
  */
 void mlp_dense_blas(const float *x, int n, int in, const float *w, const float *b, int out,
                     float *z)
