@@ -33,15 +33,9 @@ def server(repo, tmp_path_factory):
     """The shared server; stopped at the end with SIGTERM, exit code 0 and no
     sanitizer report asserted."""
     logs = tmp_path_factory.mktemp("logs")
-    s = helpers.Server(repo[0], ["--max-body", str(MAX_BODY), "--max-rows", str(MAX_ROWS),
-                                 "--threads", "2"], log_dir=str(logs))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(repo[0], ["--max-body", str(MAX_BODY), "--max-rows", str(MAX_ROWS),
+                                   "--threads", "2"], log_dir=str(logs)) as s:
+        yield s
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Helpers for the integration tests: start/stop the real reluserve binary,
 build a model repository, talk HTTP, and check responses against PyTorch."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -154,6 +155,22 @@ class Server:
             self.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+@contextlib.contextmanager
+def serving(models_dir, args=(), stop_timeout=30.0, **kw):
+    """A ready Server (arguments as Server's) for the with block. After the
+    block it is stopped as Server.stop does (exit code 0 and a clean sanitizer
+    report asserted; the result is kept as .stopped = (exit code, log)); if
+    starting or the block fails, it is killed."""
+    s = Server(models_dir, args, **kw)
+    try:
+        s.wait_ready()
+        yield s
+    except BaseException:
+        s.kill()
+        raise
+    s.stopped = s.stop(timeout=stop_timeout)
 
 
 def check_sanitizer_clean(log):

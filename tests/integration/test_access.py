@@ -22,16 +22,10 @@ INFER_BODY = helpers.v2_body([[1, 2, 3, 4]], diag="none")
 
 @pytest.fixture(scope="module")
 def srv(repo, tmp_path_factory):
-    s = helpers.Server(repo[0], ["--cors-origin", f" {ALLOWED} ,{ALLOWED2}", "--api-key", KEY,
-                                 "--enable-model-control"],
-                       log_dir=str(tmp_path_factory.mktemp("accesslogs")))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(repo[0], ["--cors-origin", f" {ALLOWED} ,{ALLOWED2}", "--api-key", KEY,
+                                   "--enable-model-control"],
+                         log_dir=str(tmp_path_factory.mktemp("accesslogs"))) as s:
+        yield s
 
 
 def rows_computed(port, model="tiny"):
@@ -194,23 +188,15 @@ def test_vary_origin_on_every_answer(srv):
 
 
 def test_any_origin_with_a_star(repo, tmp_path):
-    s = helpers.Server(repo[0], ["--cors-origin", "*"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], ["--cors-origin", "*"], log_dir=str(tmp_path)) as s:
         r = request(s.port, "POST", "/v2/models/tiny/infer", body=INFER_BODY,
                     headers={"Origin": FOREIGN, "Content-Type": "text/plain"})
         assert r.status == 200, r
         assert r.headers.get("access-control-allow-origin") == "*", r.headers
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 def test_without_cors_origin_only_the_own_origin_is_served(repo, tmp_path):
-    s = helpers.Server(repo[0], [], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], [], log_dir=str(tmp_path)) as s:
         r = request(s.port, "POST", "/v2/models/tiny/infer", body=INFER_BODY,
                     headers={"Origin": FOREIGN, "Content-Type": "text/plain"})
         assert_error(r, 403, "origin")
@@ -218,10 +204,6 @@ def test_without_cors_origin_only_the_own_origin_is_served(repo, tmp_path):
                     headers={"Origin": f"http://127.0.0.1:{s.port}"})
         assert r.status == 200, r
         assert request(s.port, "POST", "/v2/models/tiny/infer", body=INFER_BODY).status == 200
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 # --------------------------------------------------------------- API key

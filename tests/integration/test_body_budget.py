@@ -55,15 +55,9 @@ def finish(s, rest):
 @pytest.fixture
 def budget_server(repo, tmp_path):
     # one client here: its share is the whole budget, so the total is what is tested
-    s = helpers.Server(repo[0], ["--max-body", "100K", "--max-body-total", "150K",
-                                 "--max-body-per-client", "150K"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(repo[0], ["--max-body", "100K", "--max-body-total", "150K",
+                                   "--max-body-per-client", "150K"], log_dir=str(tmp_path)) as s:
+        yield s
 
 
 def test_uploads_past_the_total_budget_get_503_and_the_budget_comes_back(budget_server):
@@ -134,15 +128,10 @@ def trickle(s, give_up_s):
 @pytest.fixture
 def slow_server(repo, tmp_path):
     # --max-body-per-client defaults to a quarter of the total: 256K
-    s = helpers.Server(repo[0], ["--max-body", "256K", "--max-body-total", "1M",
-                                 "--upload-timeout-ms", str(UPLOAD_MS)], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(repo[0], ["--max-body", "256K", "--max-body-total", "1M",
+                                   "--upload-timeout-ms", str(UPLOAD_MS)],
+                         log_dir=str(tmp_path)) as s:
+        yield s
 
 
 def test_trickling_uploads_neither_starve_others_nor_outlive_the_deadline(slow_server):

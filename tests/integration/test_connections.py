@@ -80,15 +80,9 @@ def assert_closed_by_server(sock):
 
 @pytest.fixture
 def limited(repo, tmp_path):
-    s = helpers.Server(repo[0], ["--max-connections", str(LIMIT), "--connection-timeout-s", "60"],
-                       log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(repo[0], ["--max-connections", str(LIMIT), "--connection-timeout-s", "60"],
+                         log_dir=str(tmp_path)) as s:
+        yield s
 
 
 def test_connections_past_the_limit_get_503_and_service_resumes(limited):

@@ -286,19 +286,12 @@ def test_help_lists_flags_with_env_twins():
 
 def test_env_twins_configure_the_server(repo, tmp_path):
     port = helpers.free_port()
-    s = helpers.Server(repo[0], [], env={"RELUSERVE_PORT": str(port), "RELUSERVE_HOST": "127.0.0.1",
-                                         "RELUSERVE_MODELS": str(repo[0]),
-                                         "RELUSERVE_MAX_ROWS": "3"},
-                       port=port, log_dir=str(tmp_path), flags=False)
-    try:
-        s.wait_ready()
+    env = {"RELUSERVE_PORT": str(port), "RELUSERVE_HOST": "127.0.0.1",
+           "RELUSERVE_MODELS": str(repo[0]), "RELUSERVE_MAX_ROWS": "3"}
+    with helpers.serving(repo[0], [], env=env, port=port, log_dir=str(tmp_path), flags=False):
         assert post(port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]] * 3)).status == 200
         helpers.assert_error(post(port, "/v2/models/tiny/infer",
                                   helpers.v2_body([[1, 2, 3, 4]] * 4)), 413)
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 def _listen_addresses(port):
@@ -321,15 +314,10 @@ def test_default_host_is_loopback_only(repo, tmp_path, monkeypatch):
     only: `make run` on a laptop must not expose it to the network."""
     monkeypatch.delenv("RELUSERVE_HOST", raising=False)
     port = helpers.free_port()
-    s = helpers.Server(repo[0], ["--models", str(repo[0]), "--port", str(port)], port=port,
-                       log_dir=str(tmp_path), flags=False)
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], ["--models", str(repo[0]), "--port", str(port)], port=port,
+                         log_dir=str(tmp_path), flags=False) as s:
         assert _listen_addresses(port) == ["0100007F"], _listen_addresses(port)
-    except BaseException:
-        s.kill()
-        raise
-    _, log = s.stop()
+    _, log = s.stopped
     assert f"listening on http://127.0.0.1:{port}" in log, log[:2000]
 
 
@@ -353,16 +341,10 @@ def test_openblas_runs_single_threaded_whatever_the_environment(repo, tmp_path):
 
 
 def test_flag_wins_over_env_twin(repo, tmp_path):
-    s = helpers.Server(repo[0], ["--max-rows", "5"], env={"RELUSERVE_MAX_ROWS": "2"},
-                       log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], ["--max-rows", "5"], env={"RELUSERVE_MAX_ROWS": "2"},
+                         log_dir=str(tmp_path)) as s:
         assert post(s.port, "/v2/models/tiny/infer",
                     helpers.v2_body([[1, 2, 3, 4]] * 5)).status == 200
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 def test_bad_flag_is_refused_clearly(repo):
@@ -374,14 +356,9 @@ def test_bad_flag_is_refused_clearly(repo):
 
 def test_json_log_format_access_lines(repo, tmp_path):
     import json
-    s = helpers.Server(repo[0], ["--log-format", "json"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], ["--log-format", "json"], log_dir=str(tmp_path)) as s:
         post(s.port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]] * 2))
-    except BaseException:
-        s.kill()
-        raise
-    _, log = s.stop()
+    _, log = s.stopped
     lines = [ln for ln in log.splitlines() if ln.strip()]
     docs = []
     for ln in lines:
@@ -397,18 +374,13 @@ def test_json_log_lines_stay_valid_json_whatever_the_url(repo, tmp_path):
     """A 10 KiB URL (cut in the log) and bytes >= 0x80 (libmicrohttpd decodes
     %XX in the path) still give one valid JSON object per line, in UTF-8."""
     import json
-    s = helpers.Server(repo[0], ["--log-format", "json"], log_dir=str(tmp_path))
     long_path = "/v2/models/" + "a%22%5C%80%0A%C3%A9" * 700 + "/ready"
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], ["--log-format", "json"], log_dir=str(tmp_path)) as s:
         for path in (long_path, "/v2/models/caf%C3%A9%80%FF%C0%AF%ED%A0%80/ready",
                      "/x%E2%82%AC%F0%9F%98%80"):
             r = get(s.port, path, headers={"X-Request-Id": "odd-url"})
             assert r.status == 404, r
-    except BaseException:
-        s.kill()
-        raise
-    _, log = s.stop()
+    _, log = s.stopped
     raw = open(s.log_path, "rb").read()
     text = raw.decode("utf-8")  # strict: the log is UTF-8
     docs = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
@@ -451,9 +423,8 @@ def test_model_diagnostics_window_finds_never_active_units(port, models):
 
 
 def test_api_key_required_when_set(repo, tmp_path):
-    s = helpers.Server(repo[0], ["--api-key", "s3cret"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()  # probes stay open for Kubernetes
+    # ready although a key is set: probes stay open for Kubernetes
+    with helpers.serving(repo[0], ["--api-key", "s3cret"], log_dir=str(tmp_path)) as s:
         body = helpers.v2_body([[1, 2, 3, 4]])
         r = post(s.port, "/v2/models/tiny/infer", body)
         helpers.assert_error(r, 401, "authorization")
@@ -462,7 +433,3 @@ def test_api_key_required_when_set(repo, tmp_path):
                                   headers={"Authorization": "Bearer wrong"}), 401)
         assert post(s.port, "/v2/models/tiny/infer", body,
                     headers={"Authorization": "Bearer s3cret"}).status == 200
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()

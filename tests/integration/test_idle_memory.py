@@ -48,15 +48,9 @@ def server(tmp_path_factory):
     env = {}
     if helpers.SLOW > 1:  # ASan: freed blocks go straight back instead of into quarantine
         env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0"
-    s = helpers.Server(root, ["--threads", "1", "--max-rows", str(MAX_ROWS),
-                              "--max-body", str(16 << 20)], env=env)
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(root, ["--threads", "1", "--max-rows", str(MAX_ROWS),
+                                "--max-body", str(16 << 20)], env=env) as s:
+        yield s
 
 
 def test_max_size_request_memory_is_given_back(server):

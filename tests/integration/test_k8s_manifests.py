@@ -279,14 +279,8 @@ def test_the_container_command_line_serves_every_path_the_manifests_name(label, 
     assert c["args"][0] == "serve", c["args"]
     args = c["args"][1:] + ["--host", "127.0.0.1", "--models", os.path.join(helpers.ROOT, "models")]
     port = helpers.free_port()
-    server = helpers.Server(None, args + ["--port", str(port)], env=_env(c), port=port,
-                            log_dir=str(tmp_path), flags=False)
-    try:
-        server.wait_ready()
+    with helpers.serving(None, args + ["--port", str(port)], env=_env(c), port=port,
+                         log_dir=str(tmp_path), flags=False):
         for path in sorted(paths):
             r = helpers.get(port, path)
             assert r.status == 200, f"{label}: GET {path} -> {r}"
-    except BaseException:
-        server.kill()
-        raise
-    server.stop()

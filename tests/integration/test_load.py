@@ -136,16 +136,10 @@ def test_32_clients_x_200_mixed_requests(port, models):
 
 @pytest.fixture(scope="module")
 def batching_server(repo, tmp_path_factory):
-    s = helpers.Server(repo[0], ["--max-batch", "64", "--batch-delay-us", "2000",
-                                 "--threads", "2"],
-                       log_dir=str(tmp_path_factory.mktemp("batchlogs")))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(repo[0], ["--max-batch", "64", "--batch-delay-us", "2000",
+                                   "--threads", "2"],
+                         log_dir=str(tmp_path_factory.mktemp("batchlogs"))) as s:
+        yield s
 
 
 def test_batched_diagnostics_identical_to_alone(batching_server, models):
@@ -242,10 +236,8 @@ def _medium_request(medium, rows, seed, diag="full"):
 
 def test_queue_full_is_503_with_retry_after(medium_repo, tmp_path):
     root, ms = medium_repo
-    s = helpers.Server(root, ["--max-queue", "1", "--threads", "1", "--max-batch", "256"],
-                       log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(root, ["--max-queue", "1", "--threads", "1", "--max-batch", "256"],
+                         log_dir=str(tmp_path)) as s:
         _, body = _medium_request(ms["medium"], 256, 1)
         results = [None] * 24
         barrier = threading.Barrier(len(results))
@@ -271,17 +263,12 @@ def test_queue_full_is_503_with_retry_after(medium_repo, tmp_path):
                 assert ra is not None and ra.isdigit(), f"Retry-After {ra!r}"
         # and it recovers
         assert post(s.port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]])).status == 200
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 def test_request_timeout_us_is_503_and_not_computed(medium_repo, tmp_path):
     root, ms = medium_repo
-    s = helpers.Server(root, ["--threads", "1", "--max-batch", "256"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(root, ["--threads", "1", "--max-batch", "256"],
+                         log_dir=str(tmp_path)) as s:
         _, busy = _medium_request(ms["medium"], 256, 2)
         hold = [threading.Thread(target=post, args=(s.port, "/v2/models/medium/infer", busy),
                                  kwargs={"headers": {"Content-Type": "application/json"},
@@ -296,10 +283,6 @@ def test_request_timeout_us_is_503_and_not_computed(medium_repo, tmp_path):
         for t in hold:
             t.join(180)
         helpers.assert_error(r, 503)
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 # ---------------------------------------------------------- shutdown
@@ -311,9 +294,8 @@ def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
     server must notice, so SIGTERM finds nothing in flight and exits at once
     instead of waiting out --shutdown-grace-ms (default 30 s) for them."""
     import socket
-    s = helpers.Server(repo[0], ["--shutdown-grace-ms", "25000"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(repo[0], ["--shutdown-grace-ms", "25000"], log_dir=str(tmp_path),
+                         stop_timeout=40) as s:
         x = np.random.default_rng(3).normal(size=(3000, 4)).astype(np.float32)
         body = json.dumps(helpers.v2_body(x)).encode()
         req = (b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -325,10 +307,7 @@ def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
         time.sleep(1.0 * helpers.SLOW)
         assert post(s.port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]])).status == 200
         t0 = time.time()
-    except BaseException:
-        s.kill()
-        raise
-    _, log = s.stop(timeout=40)
+    _, log = s.stopped
     took = time.time() - t0
     assert took < 3 * helpers.SLOW, \
         f"SIGTERM took {took:.1f}s: aborted uploads still counted as open requests\n" + \
@@ -338,9 +317,7 @@ def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
 def test_medium_model_over_blas_matches_torch(medium_repo, tmp_path):
     """64-512-512-10 at 40 rows runs the cblas_sgemm path: still PyTorch's numbers."""
     root, ms = medium_repo
-    s = helpers.Server(root, [], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(root, [], log_dir=str(tmp_path)) as s:
         rng = np.random.default_rng(6)
         x = mlpref.random_inputs(rng, ms["medium"], 40)
         labels = [int(v) for v in rng.integers(0, 10, 40)]
@@ -348,7 +325,3 @@ def test_medium_model_over_blas_matches_torch(medium_repo, tmp_path):
         assert r.status == 200, r
         helpers.check_v2_response(r.json(), ms["medium"], x, "medium", "1", labels=labels,
                                   diag="full")
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()

@@ -18,15 +18,9 @@ def srv(tmp_path_factory):
     models = helpers.make_repo(str(root))
     with open(os.path.join(root, "ver", "config.json"), "w") as f:
         json.dump({"max_batch": 7, "batch_delay_us": 1500, "max_queue": 9}, f)
-    s = helpers.Server(str(root), ["--max-batch", "16", "--batch-delay-us", "300",
-                                   "--max-queue", "50"], log_dir=str(root))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s, models
-    s.stop()
+    with helpers.serving(str(root), ["--max-batch", "16", "--batch-delay-us", "300",
+                                     "--max-queue", "50"], log_dir=str(root)) as s:
+        yield s, models
 
 
 def config(port, path):

@@ -34,14 +34,8 @@ def test_control_is_off_by_default(port):
 def control(tmp_path):
     root = tmp_path / "models"
     helpers.make_repo(str(root))
-    s = helpers.Server(str(root), ["--enable-model-control"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s, root
-    s.stop()
+    with helpers.serving(str(root), ["--enable-model-control"], log_dir=str(tmp_path)) as s:
+        yield s, root
 
 
 def state_of(port, name):

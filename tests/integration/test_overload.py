@@ -97,13 +97,12 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
     if helpers.SLOW > 1:  # ASan: freed blocks go straight back instead of into its
         # 256 MB quarantine, which would otherwise count as the server's RSS
         env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0"
-    s = helpers.Server(root, ["--threads", str(THREADS), "--max-queue", str(MAX_QUEUE),
-                              "--max-batch", "1",
-                              # the queue limit is under test, not the queue timeout
-                              # (an ASan build computes a batch for seconds)
-                              "--request-timeout-ms", "0"], env=env, log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(root, ["--threads", str(THREADS), "--max-queue", str(MAX_QUEUE),
+                                "--max-batch", "1",
+                                # the queue limit is under test, not the queue timeout
+                                # (an ASan build computes a batch for seconds)
+                                "--request-timeout-ms", "0"],
+                         env=env, log_dir=str(tmp_path)) as s:
         body = json.dumps(_body(ROWS, 1)).encode()
         before = helpers.metrics(s.port)
         rss_ready = helpers.read_rss_kib(s.proc.pid)
@@ -207,10 +206,6 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
               f"(client-side latency max {max(lat_503) * 1e3:.1f} ms), answered when the last "
               f"503 arrived: {answered_then}; RSS KiB ready {rss_ready} (weights {weights_kib}), "
               f"peak {rss_peak} ({sampler.samples} samples), after {rss_after}, bound {bound}")
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
 
 
 # The queue-full test holds its queue with the batching delay instead of a
@@ -235,11 +230,9 @@ def test_a_refusal_for_a_full_queue_does_not_decode_the_body(held_repo, tmp_path
     decoded: a body that is not even JSON gets the queue's 503 (not the
     decoder's 400), so under overload a refusal costs the server no decode.
     Once the queue has room again, the same body gets the decoder's 400."""
-    s = helpers.Server(held_repo, ["--threads", "1"], log_dir=str(tmp_path))
     path = f"/v2/models/{HELD}/infer"
     depth = f'reluserve_queue_depth{{model="{HELD}",version="1"}}'
-    try:
-        s.wait_ready()
+    with helpers.serving(held_repo, ["--threads", "1"], log_dir=str(tmp_path)) as s:
         body = json.dumps(_body(1, 1)).encode()
         bad = b'{"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [1,'
 
@@ -272,7 +265,3 @@ def test_a_refusal_for_a_full_queue_does_not_decode_the_body(held_repo, tmp_path
         # With room in the queue the body is decoded, and it is bad.
         r = helpers.post(s.port, path, bad, headers={"Content-Type": "application/json"})
         helpers.assert_error(r, 400)
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()

@@ -26,15 +26,9 @@ def examples():
 
 @pytest.fixture(scope="module")
 def models_server(tmp_path_factory):
-    s = helpers.Server(os.path.join(helpers.ROOT, "models"), [],
-                       log_dir=str(tmp_path_factory.mktemp("readme")))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()
+    with helpers.serving(os.path.join(helpers.ROOT, "models"), [],
+                         log_dir=str(tmp_path_factory.mktemp("readme"))) as s:
+        yield s
 
 
 def test_readme_has_curl_examples():

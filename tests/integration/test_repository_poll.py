@@ -53,15 +53,9 @@ def polled(tmp_path):
     w0 = new_model(100)
     mlpref.write_model(w0, root / "tiny" / "1" / "model.json")
     # the environment twin turns it on
-    s = helpers.Server(str(root), env={"RELUSERVE_REPOSITORY_POLL_S": str(POLL_S)},
-                       log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s, root, w0
-    s.stop()
+    with helpers.serving(str(root), env={"RELUSERVE_REPOSITORY_POLL_S": str(POLL_S)},
+                         log_dir=str(tmp_path)) as s:
+        yield s, root, w0
 
 
 def outputs_of(port, body, version=None):
@@ -217,9 +211,8 @@ def test_sigterm_while_a_polled_load_runs_is_clean(tmp_path):
     root = tmp_path / "models"
     os.makedirs(root / "tiny" / "1")
     mlpref.write_model(new_model(100), root / "tiny" / "1" / "model.json")
-    s = helpers.Server(str(root), ["--repository-poll-s", str(POLL_S)], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(str(root), ["--repository-poll-s", str(POLL_S)], log_dir=str(tmp_path),
+                         stop_timeout=120) as s:
         staging = tmp_path / "staging"
         for name in ("big", "zz"):
             os.makedirs(staging / name / "1")
@@ -231,10 +224,7 @@ def test_sigterm_while_a_polled_load_runs_is_clean(tmp_path):
         until("the poll starting to load big",
               lambda: "repository poll: model big is new on disk: loading it" in s.stderr())
         s.proc.send_signal(signal.SIGTERM)
-    except BaseException:
-        s.kill()
-        raise
-    _, log = s.stop(timeout=120)  # exit 0, sanitizers clean
+    _, log = s.stopped  # exit 0, sanitizers clean
     after = log.split("SIGTERM: no new connections", 1)[1]
     assert "model zz" not in after, "the poll loaded a model after SIGTERM"
     assert "stopped" in after

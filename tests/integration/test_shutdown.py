@@ -219,9 +219,7 @@ def test_model_control_is_refused_once_stopping(tmp_path):
     rng = np.random.default_rng(8)
     held = mlpref.random_model(rng, 4, [8], 3, last_act="softmax", name="held")
     _write(root, "held", held, {"batch_delay_us": HOLD_US, "max_batch": 64})
-    s = helpers.Server(root, ["--enable-model-control"], log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(root, ["--enable-model-control"], log_dir=str(tmp_path)) as s:
         ctl = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60 * helpers.SLOW)
         ctl.request("GET", "/v2/health/live")
         assert ctl.getresponse().read() == b'{"live":true}\n'
@@ -246,10 +244,7 @@ def test_model_control_is_refused_once_stopping(tmp_path):
         refused = helpers.Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         ctl.close()
         th.join(60 * helpers.SLOW)
-    except BaseException:
-        s.kill()
-        raise
-    _, log = s.stop()
+    _, log = s.stopped
     helpers.assert_error(refused, 503, "shutting down", "model control")
     assert refused.headers.get("retry-after"), refused.headers
     assert result["r"].status == 200, result["r"]
@@ -267,10 +262,8 @@ def test_sigterm_with_model_control_in_flight_is_clean(tmp_path):
     totals = {"200": 0, "503": 0, "dropped": 0}
     for it in range(iterations):
         grace = ["0", "30000"][it % 2]
-        s = helpers.Server(root, ["--enable-model-control", "--shutdown-grace-ms", grace],
-                           log_dir=str(tmp_path))
-        try:
-            s.wait_ready()
+        with helpers.serving(root, ["--enable-model-control", "--shutdown-grace-ms", grace],
+                             log_dir=str(tmp_path), stop_timeout=60) as s:
             signalled = threading.Event()
             outcomes, problems = [], []
 
@@ -313,10 +306,7 @@ def test_sigterm_with_model_control_in_flight_is_clean(tmp_path):
             for t in ts:
                 t.join(60 * helpers.SLOW)
             assert not any(t.is_alive() for t in ts), "a client hung"
-        except BaseException:
-            s.kill()
-            raise
-        rc, _ = s.stop(timeout=60)  # asserts exit 0 and a clean sanitizer report
+        rc, _ = s.stopped
         assert not problems, problems[:5]
         for o in outcomes:
             totals[o] = totals.get(o, 0) + 1

@@ -21,14 +21,8 @@ DURATIONS = ("success", "fail", "queue", "compute_input", "compute_infer", "comp
 def srv(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     models = helpers.make_repo(str(root))
-    s = helpers.Server(str(root), ["--threads", "2"], log_dir=str(root))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s, models
-    s.stop()
+    with helpers.serving(str(root), ["--threads", "2"], log_dir=str(root)) as s:
+        yield s, models
 
 
 def stats(port, path):

@@ -44,10 +44,8 @@ def _batches_in_flight(port):
 
 
 def test_queued_requests_expire_while_the_pool_is_busy(busy_repo, tmp_path):
-    s = helpers.Server(busy_repo, ["--threads", "1", "--request-timeout-ms", "200"],
-                       log_dir=str(tmp_path))
-    try:
-        s.wait_ready()
+    with helpers.serving(busy_repo, ["--threads", "1", "--request-timeout-ms", "200"],
+                         log_dir=str(tmp_path)) as s:
         body = ('{"inputs":[{"name":"input","shape":[%d,64],"datatype":"FP32","data":[' % BUSY_ROWS
                 + ",".join(["0.5"] * (64 * BUSY_ROWS))
                 + ']}],"parameters":{"diagnostics":"none"}}').encode()
@@ -81,10 +79,6 @@ def test_queued_requests_expire_while_the_pool_is_busy(busy_repo, tmp_path):
         for t in asks:
             t.join(300)
         th.join(300)
-    except BaseException:
-        s.kill()
-        raise
-    s.stop()
     assert busy["r"].status == 200, busy["r"]
     assert (results["short"].status, results["long"].status) == (503, 503), results
     # Answered while the busy batch still computed, not when it ended.

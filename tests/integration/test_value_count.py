@@ -29,14 +29,9 @@ def x_rows(n, width):
 def default_server(repo, tmp_path_factory):
     """A server with every limit at its default: the shared one lowers
     --max-rows, which would hide the bug behind a 413."""
-    s = helpers.Server(repo[0], ["--threads", "2"], log_dir=str(tmp_path_factory.mktemp("logs")))
-    try:
-        s.wait_ready()
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    s.stop()  # exit code 0 and no sanitizer report in the log
+    with helpers.serving(repo[0], ["--threads", "2"],
+                         log_dir=str(tmp_path_factory.mktemp("logs"))) as s:
+        yield s
 
 
 def v2_input(name, shape, datatype, data, shape_first=True):
