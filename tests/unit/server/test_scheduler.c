@@ -53,11 +53,19 @@ static void test_batch_ready(void **state)
 
 /* ------------------------------------------------------------ the loop */
 
+#define MAX_TASKS 3
+
+/* One scheduler (one pool slot) on its own loop, one model version, and
+ * up to MAX_TASKS one-row requests as the codec would decode them. */
 typedef struct {
     uv_loop_t loop;
     rs_scheduler *s;
     rs_model_version *mv;
     atomic_int done; /* done() runs on pool threads */
+    rs_request r[MAX_TASKS];
+    rs_task t[MAX_TASKS];
+    int n;
+    char err[256];
 } fixture;
 
 static void task_done(rs_task *t)
@@ -80,27 +88,48 @@ static rs_model_version *version_new(rs_model_config cfg)
     return v;
 }
 
-/* timeout_us: the server's queue limit (--request-timeout-ms), 0 = none. */
-static void fixture_init_timeout(fixture *f, rs_model_config cfg, int in_flight, int64_t timeout_us)
+/* A one-row request, as the codec would decode it. */
+static void request_init(rs_request *r)
+{
+    memset(r, 0, sizeof *r);
+    r->proto = RS_PROTO_V2;
+    r->rows = 1;
+    r->x = calloc(4, sizeof(float));
+    for (int i = 0; i < 4; i++)
+        r->x[i] = (float)(i % 5) - 1.5f;
+    r->diag = RS_DIAG_SUMMARY;
+    r->outputs = RS_OUT_PRIMARY;
+}
+
+/* timeout_us: the server's queue limit (--request-timeout-ms), 0 = none;
+ * n tasks, not yet admitted. */
+static void fixture_init(fixture *f, rs_model_config cfg, int64_t timeout_us, int n)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    rs_scheduler_params p = {in_flight, timeout_us, mlp_diag_default_params()};
+    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params()};
     assert_int_equal(rs_scheduler_create(&f->s, &f->loop, &p, NULL), 0);
     f->mv = version_new(cfg);
+    f->n = n;
+    for (int i = 0; i < n; i++) {
+        request_init(&f->r[i]);
+        f->t[i] = (rs_task){.mv = f->mv, .req = &f->r[i], .done = task_done, .user = f};
+    }
 }
 
-static void fixture_init(fixture *f, rs_model_config cfg, int in_flight)
+static int admit(fixture *f, int i)
 {
-    fixture_init_timeout(f, cfg, in_flight, 0);
+    return rs_scheduler_admit(f->s, &f->t[i], f->err, sizeof f->err);
 }
 
-static void fixture_run(fixture *f, int expect_done)
+/* Runs the loop until expect_done tasks are done and the scheduler is idle,
+ * then closes it (no queued request may be left). */
+static void fixture_drain(fixture *f, int expect_done)
 {
     /* Delivery happens on the pool; the bookkeeping after it on the loop. */
     while (atomic_load(&f->done) < expect_done || !rs_scheduler_idle(f->s))
         uv_run(&f->loop, UV_RUN_ONCE);
-    assert_int_equal(atomic_load(&f->mv->queued), 0);
+    if (f->mv) assert_int_equal(atomic_load(&f->mv->queued), 0);
     rs_scheduler_close(f->s);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -108,186 +137,103 @@ static void fixture_run(fixture *f, int expect_done)
     rs_model_version_release(f->mv);
 }
 
-/* A request of `rows` rows, as the codec would decode it. */
-static void request_init(rs_request *r, int rows)
+static void fixture_free_tasks(fixture *f)
 {
-    memset(r, 0, sizeof *r);
-    r->proto = RS_PROTO_V2;
-    r->rows = rows;
-    r->x = calloc((size_t)rows * 4, sizeof(float));
-    for (int i = 0; i < rows * 4; i++)
-        r->x[i] = (float)(i % 5) - 1.5f;
-    r->diag = RS_DIAG_SUMMARY;
-    r->outputs = RS_OUT_PRIMARY;
-}
-
-static void task_init(rs_task *t, fixture *f, rs_request *r)
-{
-    memset(t, 0, sizeof *t);
-    t->mv = f->mv;
-    t->req = r;
-    t->done = task_done;
-    t->user = f;
-}
-
-static void tasks_free(rs_task *t, rs_request *r, int n)
-{
-    for (int i = 0; i < n; i++) {
-        rs_buf_free(&t[i].body);
-        rs_request_free(&r[i]);
+    for (int i = 0; i < f->n; i++) {
+        rs_buf_free(&f->t[i].body);
+        rs_request_free(&f->r[i]);
     }
 }
 
-static void test_merges_queued_requests(void **state)
+/*
+ * Requests admitted together, each with its own timeout_us (0: none) under
+ * the server's limit, run once they have waited 3 ms: each one's status,
+ * the rows of the batch it ran in, and a phrase of its body.
+ */
+typedef struct {
+    rs_model_config cfg;
+    int64_t server_timeout_us;
+    int n;
+    int64_t timeout_us[MAX_TASKS];
+    int status[MAX_TASKS];
+    int batch_rows[MAX_TASKS];
+    const char *body_has[MAX_TASKS];
+} queue_case;
+
+static void test_queue(void **state)
 {
-    (void)state;
+    const queue_case *c = *state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
-    rs_request r[3];
-    rs_task t[3];
-    char err[256];
-    for (int i = 0; i < 3; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-        assert_int_equal(rs_scheduler_admit(f.s, &t[i], err, sizeof err), 0);
+    fixture_init(&f, c->cfg, c->server_timeout_us, c->n);
+    for (int i = 0; i < c->n; i++) {
+        f.r[i].timeout_us = c->timeout_us[i];
+        assert_int_equal(admit(&f, i), 0);
     }
-    fixture_run(&f, 3);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(t[i].status, 200);
-        assert_int_equal(t[i].batch_rows, 3); /* all three queued before the loop ran */
-        assert_true(t[i].body.len > 0);
+    usleep(3000);
+    fixture_drain(&f, c->n);
+    for (int i = 0; i < c->n; i++) {
+        assert_int_equal(f.t[i].status, c->status[i]);
+        assert_int_equal(f.t[i].batch_rows, c->batch_rows[i]);
+        assert_true(f.t[i].body.len > 0);
+        if (c->body_has[i]) assert_non_null(strstr(f.t[i].body.data, c->body_has[i]));
     }
-    tasks_free(t, r, 3);
+    fixture_free_tasks(&f);
 }
 
-static void test_max_batch_splits(void **state)
-{
-    (void)state;
-    fixture f;
-    fixture_init(&f, (rs_model_config){2, 0, 100, 60}, 1);
-    rs_request r[3];
-    rs_task t[3];
-    char err[256];
-    for (int i = 0; i < 3; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-        assert_int_equal(rs_scheduler_admit(f.s, &t[i], err, sizeof err), 0);
-    }
-    fixture_run(&f, 3);
-    assert_int_equal(t[0].batch_rows, 2);
-    assert_int_equal(t[1].batch_rows, 2);
-    assert_int_equal(t[2].batch_rows, 1);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(t[i].status, 200);
-    tasks_free(t, r, 3);
-}
+/* All three queued before the loop ran: one batch. */
+static const queue_case merges_queued_requests = {
+    .cfg = {64, 0, 100, 60}, .n = 3, .status = {200, 200, 200}, .batch_rows = {3, 3, 3}};
+
+static const queue_case max_batch_splits = {
+    .cfg = {2, 0, 100, 60}, .n = 3, .status = {200, 200, 200}, .batch_rows = {2, 2, 1}};
+
+/* The first times out in the queue and is not computed; the other is. */
+static const queue_case timed_out_request_is_not_computed = {.cfg = {64, 0, 100, 60},
+                                                             .n = 2,
+                                                             .timeout_us = {1, 0},
+                                                             .status = {503, 200},
+                                                             .batch_rows = {0, 1},
+                                                             .body_has = {"timeout_us", NULL}};
+
+/* The codec accepts timeout_us up to 9.2e18; a limit past 2^64 ns must mean
+ * "a very long wait", not wrap around to a few nanoseconds. */
+static const queue_case huge_timeout_does_not_wrap = {
+    .cfg = {64, 0, 100, 60},
+    .n = 2,
+    .timeout_us = {18446744073709552LL /* * 1000 = 2^64 + 384 */, 9200000000000000000LL},
+    .status = {200, 200},
+    .batch_rows = {2, 2}};
+
+/* A client's timeout_us shortens the server's limit (1 ms here), never
+ * extends it: it must not hold a queue slot longer than the operator allows.
+ * The first asks for 10 s, the second for less: granted. */
+static const queue_case own_timeout_cannot_extend_the_server_limit = {
+    .cfg = {64, 0, 100, 60},
+    .server_timeout_us = 1000,
+    .n = 2,
+    .timeout_us = {10000000, 500},
+    .status = {503, 503},
+    .batch_rows = {0, 0},
+    .body_has = {"limit of 1000 us", "limit of 500 us"}};
 
 static void test_queue_cap_refuses_at_once(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 2, 60}, 1);
-    rs_request r[3];
-    rs_task t[3];
-    char err[256];
-    for (int i = 0; i < 3; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-    }
+    fixture_init(&f, (rs_model_config){64, 0, 2, 60}, 0, 3);
     char early[256];
     assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    assert_int_equal(admit(&f, 0), 0);
     assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
+    assert_int_equal(admit(&f, 1), 0);
     /* The early check (asked before a body is decoded) sees the full queue
      * and says what admit says. */
     assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 503);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[2], err, sizeof err), 503);
-    assert_non_null(strstr(err, "max_queue"));
-    assert_string_equal(early, err);
-    fixture_run(&f, 2); /* which also checks the queue count went back to 0 */
-    tasks_free(t, r, 3);
-}
-
-static void test_timed_out_request_is_not_computed(void **state)
-{
-    (void)state;
-    fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
-    rs_request r[2];
-    rs_task t[2];
-    char err[256];
-    for (int i = 0; i < 2; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-    }
-    r[0].timeout_us = 1;
-    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
-    usleep(3000);
-    fixture_run(&f, 2);
-    assert_int_equal(t[0].status, 503);
-    assert_int_equal(t[0].batch_rows, 0);
-    assert_non_null(strstr(t[0].body.data, "timeout_us"));
-    assert_int_equal(t[1].status, 200); /* no timeout: computed */
-    assert_int_equal(t[1].batch_rows, 1);
-    tasks_free(t, r, 2);
-}
-
-/* The codec accepts timeout_us up to 9.2e18; a limit past 2^64 ns must mean
- * "a very long wait", not wrap around to a few nanoseconds. */
-static void test_huge_timeout_does_not_wrap(void **state)
-{
-    (void)state;
-    fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
-    rs_request r[2];
-    rs_task t[2];
-    char err[256];
-    for (int i = 0; i < 2; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-    }
-    r[0].timeout_us = 18446744073709552LL; /* * 1000 = 2^64 + 384 */
-    r[1].timeout_us = 9200000000000000000LL;
-    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
-    usleep(3000);
-    fixture_run(&f, 2);
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(t[i].status, 200);
-        assert_int_equal(t[i].batch_rows, 2);
-    }
-    tasks_free(t, r, 2);
-}
-
-/* A client's timeout_us shortens the server's limit, never extends it: it
- * must not hold a queue slot longer than the operator allows. */
-static void test_own_timeout_cannot_extend_the_server_limit(void **state)
-{
-    (void)state;
-    fixture f;
-    fixture_init_timeout(&f, (rs_model_config){64, 0, 100, 60}, 1, 1000); /* 1 ms */
-    rs_request r[2];
-    rs_task t[2];
-    char err[256];
-    for (int i = 0; i < 2; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-    }
-    r[0].timeout_us = 10000000; /* asks for 10 s */
-    r[1].timeout_us = 500;      /* asks for less: granted */
-    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
-    usleep(3000);
-    fixture_run(&f, 2);
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(t[i].status, 503);
-        assert_int_equal(t[i].batch_rows, 0);
-    }
-    assert_non_null(strstr(t[0].body.data, "limit of 1000 us"));
-    assert_non_null(strstr(t[1].body.data, "limit of 500 us"));
-    tasks_free(t, r, 2);
+    assert_int_equal(admit(&f, 2), 503);
+    assert_non_null(strstr(f.err, "max_queue"));
+    assert_string_equal(early, f.err);
+    fixture_drain(&f, 2); /* which also checks the queue count went back to 0 */
+    fixture_free_tasks(&f);
 }
 
 /* A done() that blocks its pool thread until released: the pool stays busy. */
@@ -318,18 +264,11 @@ static void test_queued_request_expires_while_the_pool_is_busy(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
-    rs_request r[2];
-    rs_task t[2];
-    char err[256];
-    for (int i = 0; i < 2; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-    }
-    t[0].done = task_done_blocking;
-    r[1].timeout_us = 2000;
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 0, 2);
+    f.t[0].done = task_done_blocking;
+    f.r[1].timeout_us = 2000;
     g_blocking = g_release = false;
-    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    assert_int_equal(admit(&f, 0), 0);
     uv_run(&f.loop, UV_RUN_ONCE); /* dispatched to the pool */
     pthread_mutex_lock(&g_block_lock);
     while (!g_blocking)
@@ -341,21 +280,21 @@ static void test_queued_request_expires_while_the_pool_is_busy(void **state)
     uv_timer_init(&f.loop, &watchdog);
     watchdog.data = &gave_up;
     uv_timer_start(&watchdog, watchdog_cb, 5000, 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
+    assert_int_equal(admit(&f, 1), 0);
     while (atomic_load(&f.done) < 1 && !gave_up)
         uv_run(&f.loop, UV_RUN_ONCE);
     assert_false(gave_up);
-    assert_int_equal(t[1].status, 503);
-    assert_int_equal(t[1].batch_rows, 0);
+    assert_int_equal(f.t[1].status, 503);
+    assert_int_equal(f.t[1].batch_rows, 0);
 
     uv_close((uv_handle_t *)&watchdog, NULL);
     pthread_mutex_lock(&g_block_lock);
     g_release = true;
     pthread_cond_broadcast(&g_block_cond);
     pthread_mutex_unlock(&g_block_lock);
-    fixture_run(&f, 2);
-    assert_int_equal(t[0].status, 200);
-    tasks_free(t, r, 2);
+    fixture_drain(&f, 2);
+    assert_int_equal(f.t[0].status, 200);
+    fixture_free_tasks(&f);
 }
 
 static void test_batch_delay_waits_for_company(void **state)
@@ -363,43 +302,31 @@ static void test_batch_delay_waits_for_company(void **state)
     (void)state;
     fixture f;
     /* 20 ms delay: the first request waits, the second joins its batch. */
-    fixture_init(&f, (rs_model_config){64, 20000, 100, 60}, 1);
-    rs_request r[2];
-    rs_task t[2];
-    char err[256];
-    for (int i = 0; i < 2; i++) {
-        request_init(&r[i], 1);
-        task_init(&t[i], &f, &r[i]);
-    }
-    assert_int_equal(rs_scheduler_admit(f.s, &t[0], err, sizeof err), 0);
+    fixture_init(&f, (rs_model_config){64, 20000, 100, 60}, 0, 2);
+    assert_int_equal(admit(&f, 0), 0);
     uv_run(&f.loop, UV_RUN_NOWAIT); /* the first is queued and waits */
     assert_int_equal(atomic_load(&f.done), 0);
-    assert_int_equal(rs_scheduler_admit(f.s, &t[1], err, sizeof err), 0);
-    fixture_run(&f, 2);
-    assert_int_equal(t[0].batch_rows, 2);
-    assert_int_equal(t[1].batch_rows, 2);
-    assert_true(t[0].queue_ns >= 19000000u);
-    tasks_free(t, r, 2);
+    assert_int_equal(admit(&f, 1), 0);
+    fixture_drain(&f, 2);
+    assert_int_equal(f.t[0].batch_rows, 2);
+    assert_int_equal(f.t[1].batch_rows, 2);
+    assert_true(f.t[0].queue_ns >= 19000000u);
+    fixture_free_tasks(&f);
 }
 
 static void test_stopped_scheduler_refuses(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
-    rs_request r;
-    rs_task t;
-    char err[256];
-    request_init(&r, 1);
-    task_init(&t, &f, &r);
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 0, 1);
     rs_scheduler_stop(f.s);
     char early[256];
     assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 503);
-    assert_int_equal(rs_scheduler_admit(f.s, &t, err, sizeof err), 503);
-    assert_non_null(strstr(err, "shutting down"));
-    assert_string_equal(early, err);
-    fixture_run(&f, 0);
-    tasks_free(&t, &r, 1);
+    assert_int_equal(admit(&f, 0), 503);
+    assert_non_null(strstr(f.err, "shutting down"));
+    assert_string_equal(early, f.err);
+    fixture_drain(&f, 0);
+    fixture_free_tasks(&f);
 }
 
 /* done() of a request whose owner drops its model reference at once (the
@@ -419,33 +346,29 @@ static void test_unloaded_version_expiring_is_not_touched(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 1);
-    rs_request r[2];
-    rs_task t[2];
-    char err[256];
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 0, 2);
     for (int i = 0; i < 2; i++) {
-        request_init(&r[i], 1);
-        r[i].timeout_us = 1;
-        task_init(&t[i], &f, &r[i]);
-        t[i].done = task_done_release;
+        f.r[i].timeout_us = 1;
+        f.t[i].done = task_done_release;
         rs_model_version_acquire(f.mv); /* the request's reference */
-        assert_int_equal(rs_scheduler_admit(f.s, &t[i], err, sizeof err), 0);
+        assert_int_equal(admit(&f, i), 0);
     }
     rs_model_version_release(f.mv); /* unloaded: the registry's reference is gone */
     f.mv = NULL;
     usleep(3000);
-    while (atomic_load(&f.done) < 2 || !rs_scheduler_idle(f.s))
-        uv_run(&f.loop, UV_RUN_ONCE);
+    fixture_drain(&f, 2);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(t[i].status, 503);
-        assert_non_null(strstr(t[i].body.data, "timeout_us"));
+        assert_int_equal(f.t[i].status, 503);
+        assert_non_null(strstr(f.t[i].body.data, "timeout_us"));
     }
-    rs_scheduler_close(f.s);
-    uv_run(&f.loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f.loop), 0);
-    rs_scheduler_free(f.s);
-    tasks_free(t, r, 2);
+    fixture_free_tasks(&f);
 }
+
+/* A table case as its own cmocka test, named after the case. */
+#define QUEUE_CASE(c)                                                                              \
+    {                                                                                              \
+        "test_" #c, test_queue, NULL, NULL, (void *)&c                                             \
+    }
 
 int main(void)
 {
@@ -454,12 +377,12 @@ int main(void)
         cmocka_unit_test(test_batch_take),
         cmocka_unit_test(test_batch_fits),
         cmocka_unit_test(test_batch_ready),
-        cmocka_unit_test(test_merges_queued_requests),
-        cmocka_unit_test(test_max_batch_splits),
+        QUEUE_CASE(merges_queued_requests),
+        QUEUE_CASE(max_batch_splits),
         cmocka_unit_test(test_queue_cap_refuses_at_once),
-        cmocka_unit_test(test_timed_out_request_is_not_computed),
-        cmocka_unit_test(test_huge_timeout_does_not_wrap),
-        cmocka_unit_test(test_own_timeout_cannot_extend_the_server_limit),
+        QUEUE_CASE(timed_out_request_is_not_computed),
+        QUEUE_CASE(huge_timeout_does_not_wrap),
+        QUEUE_CASE(own_timeout_cannot_extend_the_server_limit),
         cmocka_unit_test(test_queued_request_expires_while_the_pool_is_busy),
         cmocka_unit_test(test_batch_delay_waits_for_company),
         cmocka_unit_test(test_stopped_scheduler_refuses),

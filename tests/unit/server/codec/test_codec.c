@@ -37,17 +37,58 @@ static mlp_model *regressor(void)
     return m;
 }
 
+/* Decodes body with the v1 (v1) or v2 decoder under a row limit; err
+ * holds 256 bytes. */
+static int decode_rows(const mlp_model *m, int v1, int max_rows, const char *body, rs_request *r,
+                       char *err)
+{
+    rs_decode_limits lim = {.max_rows = max_rows};
+    if (v1) return rs_decode_v1(m, body, strlen(body), &lim, r, err, 256);
+    return rs_decode_v2(m, body, strlen(body), 0, &lim, r, err, 256);
+}
+
 static int decode2(const mlp_model *m, const char *body, rs_request *r, char *err)
 {
-    rs_decode_limits lim = {.max_rows = 64};
-    return rs_decode_v2(m, body, strlen(body), 0, &lim, r, err, 256);
+    return decode_rows(m, 0, 64, body, r, err);
 }
 
 static int decode1(const mlp_model *m, const char *body, rs_request *r, char *err)
 {
-    rs_decode_limits lim = {.max_rows = 64};
-    return rs_decode_v1(m, body, strlen(body), &lim, r, err, 256);
+    return decode_rows(m, 1, 64, body, r, err);
 }
+
+/* A body a decoder must refuse: the status and a piece of the message. */
+typedef struct {
+    const char *body;
+    int status;
+    const char *msg;
+} refusal;
+
+/* After a decode that returned st: refused as c says (msg at the start of the
+ * message when at_start, anywhere otherwise), nothing left in r. */
+static void check_refused(int st, const char *err, rs_request *r, const refusal *c, size_t i,
+                          bool at_start)
+{
+    const char *at = strstr(err, c->msg);
+    if (st != c->status || at == NULL || (at_start && at != err))
+        fail_msg("case %zu: %.120s\n  got %d '%s'\n  want %d '%s%s...'", i, c->body, st, err,
+                 c->status, at_start ? "" : "...", c->msg);
+    assert_null(r->x); /* nothing left to free after a failure */
+    rs_request_free(r);
+}
+
+/* Each of n bodies refused by the v1 (v1) or v2 decoder of m. */
+static void expect_refusals(const mlp_model *m, int v1, int max_rows, const refusal *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rs_request r;
+        char err[256] = "";
+        int st = decode_rows(m, v1, max_rows, c[i].body, &r, err);
+        check_refused(st, err, &r, &c[i], i, false);
+    }
+}
+
+#define N_CASES(a) (sizeof(a) / sizeof((a)[0]))
 
 #define X8 "[1,2,3,4,5,6,7,8]"
 #define IN(shape, dt, data)                                                                        \
@@ -287,11 +328,7 @@ static void test_v2_errors(void **s)
 {
     (void)s;
     mlp_model *m = classifier();
-    static const struct {
-        const char *body;
-        int status;
-        const char *msg;
-    } cases[] = {
+    static const refusal cases[] = {
         {"", 400, "request body: expected a JSON object, got nothing"},
         {"   ", 400, "expected a JSON object"},
         {"[]", 400, "expected a JSON object, got an array"},
@@ -455,16 +492,7 @@ static void test_v2_errors(void **s)
          "nested deeper than 8 levels"},
         {"{\"inputs\":[" IN("[80,4]", "FP32", "[]") "]}", 400, "needs 320 values"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        rs_request r;
-        char err[256] = "";
-        int st = decode2(m, cases[i].body, &r, err);
-        if (st != cases[i].status || strstr(err, cases[i].msg) == NULL)
-            fail_msg("case %zu: %s\n  got %d '%s'\n  want %d '...%s...'", i, cases[i].body, st, err,
-                     cases[i].status, cases[i].msg);
-        assert_null(r.x); /* nothing left to free after a failure */
-        rs_request_free(&r);
-    }
+    expect_refusals(m, 0, 64, cases, N_CASES(cases));
     mlp_model_free(m);
 }
 
@@ -671,9 +699,7 @@ static void test_tensor_constructors(void **s)
 
 static int decode_any(const mlp_model *m, int v1, const char *body, rs_request *r, char *err)
 {
-    rs_decode_limits lim = {.max_rows = SERVER_MAX_ROWS};
-    if (v1) return rs_decode_v1(m, body, strlen(body), &lim, r, err, 256);
-    return rs_decode_v2(m, body, strlen(body), 0, &lim, r, err, 256);
+    return decode_rows(m, v1, SERVER_MAX_ROWS, body, r, err);
 }
 
 /* prefix, then `n` copies of `row` and `last` as one array's elements, then
@@ -775,11 +801,7 @@ static void test_nesting_deeper_than_numbers_is_400(void **s)
         rs_request r;
         char err[256] = "";
         int st = decode_any(cases[i].m, cases[i].v1, body, &r, err);
-        if (st != 400 || strncmp(err, cases[i].msg, strlen(cases[i].msg)) != 0)
-            fail_msg("case %zu (%.80s...): got %d '%s', want 400 '%s...'", i, body, st, err,
-                     cases[i].msg);
-        assert_null(r.x);
-        rs_request_free(&r);
+        check_refused(st, err, &r, &(refusal){body, 400, cases[i].msg}, i, true);
         free(body);
     }
     free(x);
@@ -828,49 +850,34 @@ static void test_duplicate_tensor_keys_are_400(void **s)
 {
     (void)s;
     mlp_model *m = classifier();
-    static const struct {
-        int v1;
-        const char *body, *msg;
-    } cases[] = {
-        {0,
-         "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"shape\":[2,4],\"datatype\":\"FP32\","
+    static const refusal v2[] = {
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"shape\":[2,4],\"datatype\":\"FP32\","
          "\"data\":" X8 "}]}",
-         "inputs[0]: 'shape' given twice"},
-        {0,
-         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\",\"data\":" X8
+         400, "inputs[0]: 'shape' given twice"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\",\"data\":" X8
          ",\"shape\":[2,4]}]}",
-         "inputs[0]: 'shape' given twice"},
-        {0,
-         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         400, "inputs[0]: 'shape' given twice"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
          "\"datatype\":\"INT8\",\"data\":" X8 "}]}",
-         "inputs[0]: 'datatype' given twice"},
-        {0,
-         "{\"inputs\":[{\"name\":\"labels\",\"name\":\"input\",\"shape\":[2,4],"
+         400, "inputs[0]: 'datatype' given twice"},
+        {"{\"inputs\":[{\"name\":\"labels\",\"name\":\"input\",\"shape\":[2,4],"
          "\"datatype\":\"FP32\",\"data\":" X8 "}]}",
-         "inputs[0]: 'name' given twice"},
-        {0,
-         "{\"inputs\":[" IN("[2,4]", "FP32", X8) ",{\"name\":\"labels\",\"shape\":[2],"
+         400, "inputs[0]: 'name' given twice"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) ",{\"name\":\"labels\",\"shape\":[2],"
                                                  "\"datatype\":\"INT32\",\"shape\":[2],"
                                                  "\"data\":[0,1]}]}",
-         "inputs[1]: 'shape' given twice"},
-        {0,
-         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
+         400, "inputs[1]: 'shape' given twice"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
          "\"parameters\":{\"binary_data_size\":32,\"binary_data_size\":32}}]}",
-         "inputs[0].parameters: 'binary_data_size' given twice"},
-        {0, "{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"inputs\":[]}", "inputs: given twice"},
-        {1, "{\"instances\":[{\"input\":[1,2,3,4],\"input\":[5,6,7,8]}]}",
+         400, "inputs[0].parameters: 'binary_data_size' given twice"},
+        {"{\"inputs\":[" IN("[2,4]", "FP32", X8) "],\"inputs\":[]}", 400, "inputs: given twice"},
+    };
+    static const refusal v1[] = {
+        {"{\"instances\":[{\"input\":[1,2,3,4],\"input\":[5,6,7,8]}]}", 400,
          "instances[0]: 'input' given twice"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        rs_request r;
-        char err[256] = "";
-        int st = decode_any(m, cases[i].v1, cases[i].body, &r, err);
-        if (st != 400 || strstr(err, cases[i].msg) == NULL)
-            fail_msg("case %zu: %s\n  got %d '%s'\n  want 400 '...%s...'", i, cases[i].body, st,
-                     err, cases[i].msg);
-        assert_null(r.x);
-        rs_request_free(&r);
-    }
+    expect_refusals(m, 0, SERVER_MAX_ROWS, v2, N_CASES(v2));
+    expect_refusals(m, 1, SERVER_MAX_ROWS, v1, N_CASES(v1));
     mlp_model_free(m);
 }
 
@@ -935,11 +942,8 @@ static void test_v2_binary_byte_counts(void **s)
         rs_decode_limits lim = {.max_rows = SERVER_MAX_ROWS};
         int st = rs_decode_v2(m, exact, (size_t)jl + cases[i].tail, (size_t)jl, &lim, &r, err,
                               sizeof err);
-        if (st != cases[i].status || strstr(err, cases[i].msg) == NULL)
-            fail_msg("case %zu: %s\n  got %d '%s'\n  want %d '...%s...'", i, cases[i].inputs, st,
-                     err, cases[i].status, cases[i].msg);
-        assert_null(r.x);
-        rs_request_free(&r);
+        check_refused(st, err, &r, &(refusal){cases[i].inputs, cases[i].status, cases[i].msg}, i,
+                      false);
         free(exact);
     }
     mlp_model_free(m);
@@ -1079,11 +1083,7 @@ static void test_v1_errors(void **s)
 {
     (void)s;
     mlp_model *m = classifier();
-    static const struct {
-        const char *body;
-        int status;
-        const char *msg;
-    } cases[] = {
+    static const refusal cases[] = {
         {"{}", 400, "missing 'instances' or 'inputs'"},
         {"[]", 400, "expected a JSON object"},
         {"{\"instances\":[[1,2,3]]}", 400, "instances: expected rows of 4 values, got shape [1,3]"},
@@ -1110,15 +1110,7 @@ static void test_v1_errors(void **s)
          "either 'labels' or 'targets'"},
         {"{\"instances\":[[1,2,3,4]]", 400, "invalid JSON"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        rs_request r;
-        char err[256] = "";
-        int st = decode1(m, cases[i].body, &r, err);
-        if (st != cases[i].status || strstr(err, cases[i].msg) == NULL)
-            fail_msg("case %zu: %s\n  got %d '%s'\n  want %d '...%s...'", i, cases[i].body, st, err,
-                     cases[i].status, cases[i].msg);
-        rs_request_free(&r);
-    }
+    expect_refusals(m, 1, 64, cases, N_CASES(cases));
     mlp_model_free(m);
 }
 
@@ -1161,57 +1153,88 @@ static char *encode(const mlp_model *m, rs_request *r, size_t *len, size_t *json
     return rs_buf_steal(&b, len);
 }
 
+/* A response as the server builds one: the classifier, a request decoded
+ * from body (v1 or v2), the encoded text, its JSON part parsed. */
+typedef struct {
+    mlp_model *m;
+    rs_request r;
+    char *text;
+    size_t len, json_len;
+    json_t *root;
+} response;
+
+static void response_init(response *e, int v1, const char *body)
+{
+    e->m = classifier();
+    char err[256] = "";
+    int st = decode_rows(e->m, v1, 64, body, &e->r, err);
+    if (st) fail_msg("%d %s", st, err);
+    e->text = encode(e->m, &e->r, &e->len, &e->json_len);
+    json_error_t je;
+    e->root = json_loadb(e->text, e->json_len, 0, &je);
+    if (e->root == NULL) fail_msg("invalid JSON (%s): %s", je.text, e->text);
+}
+
+static void response_free(response *e)
+{
+    json_decref(e->root);
+    free(e->text);
+    rs_request_free(&e->r);
+    mlp_model_free(e->m);
+}
+
+/* The model's outputs for the request's rows, computed here. */
+static void outputs_of(const response *e, float *y)
+{
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(e->m, ws, e->r.x, e->r.rows, y, NULL), MLP_OK);
+    mlp_workspace_free(ws);
+}
+
+/* The name of output i of the response. */
+static const char *output_name(const response *e, size_t i)
+{
+    json_t *outs = json_object_get(e->root, "outputs");
+    return json_string_value(json_object_get(json_array_get(outs, i), "name"));
+}
+
 static void test_encode_v2_json_parses_and_round_trips(void **s)
 {
     (void)s;
-    mlp_model *m = classifier();
-    rs_request r;
-    char err[256];
-    assert_int_equal(
-        decode2(m,
-                "{\"id\":\"a\\\"b\",\"inputs\":[" IN(
-                    "[2,4]", "FP32",
-                    "[0.1,-2,3,4,5,6,-7,8]") ",{\"name\":\"labels\",\"shape\":[2,1],\"datatype\":"
-                                             "\"INT32\",\"data\":[[1],[2]]}],"
-                                             "\"outputs\":[{\"name\":\"output\"},{\"name\":\"layer_"
-                                             "dead_fraction\"},"
-                                             "{\"name\":\"loss\"},{\"name\":\"input_gradient\"}],"
-                                             "\"parameters\":{\"diagnostics\":\"full\"}}",
-                &r, err),
-        0);
-    size_t len, jl;
-    char *text = encode(m, &r, &len, &jl);
-    assert_int_equal(jl, len);
-    json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
-    if (root == NULL) fail_msg("invalid JSON (%s): %s", je.text, text);
+    response e;
+    response_init(&e, 0,
+                  "{\"id\":\"a\\\"b\",\"inputs\":[" IN(
+                      "[2,4]", "FP32",
+                      "[0.1,-2,3,4,5,6,-7,8]") ",{\"name\":\"labels\",\"shape\":[2,1],\"datatype\":"
+                                               "\"INT32\",\"data\":[[1],[2]]}],"
+                                               "\"outputs\":[{\"name\":\"output\"},{\"name\":"
+                                               "\"layer_dead_fraction\"},"
+                                               "{\"name\":\"loss\"},{\"name\":\"input_gradient\"}],"
+                                               "\"parameters\":{\"diagnostics\":\"full\"}}");
+    json_t *root = e.root;
+    assert_int_equal(e.json_len, e.len);
     assert_string_equal(json_string_value(json_object_get(root, "model_name")), "iris");
     assert_string_equal(json_string_value(json_object_get(root, "model_version")), "3");
     assert_string_equal(json_string_value(json_object_get(root, "id")), "a\"b");
     json_t *outs = json_object_get(root, "outputs");
     assert_int_equal(json_array_size(outs), 4);
     json_t *o0 = json_array_get(outs, 0);
-    assert_string_equal(json_string_value(json_object_get(o0, "name")), "output");
+    assert_string_equal(output_name(&e, 0), "output");
     assert_string_equal(json_string_value(json_object_get(o0, "datatype")), "FP32");
     assert_int_equal(json_integer_value(json_array_get(json_object_get(o0, "shape"), 0)), 2);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(o0, "shape"), 1)), 3);
     /* Every output value reads back as exactly the float computed. */
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[6];
-    assert_int_equal(mlp_forward(m, ws, r.x, 2, y, NULL), MLP_OK);
-    mlp_workspace_free(ws);
+    outputs_of(&e, y);
     json_t *data = json_object_get(o0, "data");
     assert_int_equal(json_array_size(data), 6);
     for (int i = 0; i < 6; i++)
         assert_true((float)json_number_value(json_array_get(data, (size_t)i)) == y[i]);
     /* Diagnostic tensors follow the model output in a fixed order. */
-    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 1), "name")),
-                        "input_gradient");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 2), "name")),
-                        "layer_dead_fraction");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 3), "name")),
-                        "loss");
+    assert_string_equal(output_name(&e, 1), "input_gradient");
+    assert_string_equal(output_name(&e, 2), "layer_dead_fraction");
+    assert_string_equal(output_name(&e, 3), "loss");
     json_t *params = json_object_get(root, "parameters");
     assert_non_null(json_object_get(params, "dead_fraction"));
     assert_non_null(json_object_get(params, "loss"));
@@ -1229,10 +1252,7 @@ static void test_encode_v2_json_parses_and_round_trips(void **s)
     assert_non_null(json_object_get(json_array_get(layers, 1), "weight_grad_norm"));
     json_t *ig = json_object_get(diag, "input_gradient");
     assert_int_equal(json_array_size(json_object_get(ig, "data")), 8);
-    json_decref(root);
-    free(text);
-    rs_request_free(&r);
-    mlp_model_free(m);
+    response_free(&e);
 }
 
 /* parameters.preactivations: diagnostics.preactivations holds Z_l of the
@@ -1291,100 +1311,61 @@ static void test_encode_v2_preactivations(void **s)
 static void test_encode_v2_diag_none_has_no_diagnostics(void **s)
 {
     (void)s;
-    mlp_model *m = classifier();
-    rs_request r;
-    char err[256];
-    assert_int_equal(
-        decode2(m,
-                "{\"inputs\":[" IN("[1,4]", "FP32",
-                                   "[1,2,3,4]") "],\"parameters\":{\"diagnostics\":\"none\"}}",
-                &r, err),
-        0);
-    size_t len, jl;
-    char *text = encode(m, &r, &len, &jl);
-    assert_null(strstr(text, "diagnostics"));
-    assert_null(strstr(text, "parameters"));
-    assert_null(strstr(text, "\"id\""));
-    free(text);
-    rs_request_free(&r);
-    mlp_model_free(m);
+    response e;
+    response_init(&e, 0,
+                  "{\"inputs\":[" IN("[1,4]", "FP32",
+                                     "[1,2,3,4]") "],\"parameters\":{\"diagnostics\":\"none\"}}");
+    assert_null(strstr(e.text, "diagnostics"));
+    assert_null(strstr(e.text, "parameters"));
+    assert_null(strstr(e.text, "\"id\""));
+    response_free(&e);
 }
 
 static void test_encode_v2_binary_outputs(void **s)
 {
     (void)s;
-    mlp_model *m = classifier();
-    rs_request r;
-    char err[256];
-    assert_int_equal(
-        decode2(m,
-                "{\"inputs\":[" IN(
-                    "[2,4]", "FP32",
-                    X8) "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"layer_sparsity\","
-                        "\"parameters\":{\"binary_data\":false}},{\"name\":\"input_gradient\"}],"
-                        "\"parameters\":{\"binary_data_output\":true}}",
-                &r, err),
-        0);
-    size_t len, jl;
-    char *text = encode(m, &r, &len, &jl);
-    assert_true(jl < len);
-    assert_int_equal(len - jl, 2 * 3 * 4 + 2 * 4 * 4); /* output + input_gradient */
-    json_error_t je;
-    json_t *root = json_loadb(text, jl, 0, &je);
-    assert_non_null(root);
-    json_t *outs = json_object_get(root, "outputs");
+    response e;
+    response_init(&e, 0,
+                  "{\"inputs\":[" IN(
+                      "[2,4]", "FP32",
+                      X8) "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"layer_sparsity\","
+                          "\"parameters\":{\"binary_data\":false}},{\"name\":\"input_gradient\"}],"
+                          "\"parameters\":{\"binary_data_output\":true}}");
+    assert_true(e.json_len < e.len);
+    assert_int_equal(e.len - e.json_len, 2 * 3 * 4 + 2 * 4 * 4); /* output + input_gradient */
+    json_t *outs = json_object_get(e.root, "outputs");
     json_t *o0 = json_array_get(outs, 0);
     assert_null(json_object_get(o0, "data"));
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(o0, "parameters"), "binary_data_size")),
         24);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 1), "name")),
-                        "input_gradient");
+    assert_string_equal(output_name(&e, 1), "input_gradient");
     assert_null(json_object_get(json_array_get(outs, 1), "data"));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(outs, 2), "name")),
-                        "layer_sparsity");
+    assert_string_equal(output_name(&e, 2), "layer_sparsity");
     assert_non_null(json_object_get(json_array_get(outs, 2), "data"));
     /* The raw floats are the forward outputs. */
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[6], got[6];
-    assert_int_equal(mlp_forward(m, ws, r.x, 2, y, NULL), MLP_OK);
-    mlp_workspace_free(ws);
-    memcpy(got, text + jl, sizeof got);
+    outputs_of(&e, y);
+    memcpy(got, e.text + e.json_len, sizeof got);
     assert_memory_equal(got, y, sizeof y);
-    json_decref(root);
-    free(text);
-    rs_request_free(&r);
-    mlp_model_free(m);
+    response_free(&e);
 }
 
 static void test_encode_classification(void **s)
 {
     (void)s;
-    mlp_model *m = classifier();
-    rs_request r;
-    char err[256];
-    assert_int_equal(
-        decode2(m,
-                "{\"inputs\":[" IN(
-                    "[2,4]", "FP32",
-                    X8) "],\"outputs\":[{\"name\":\"output\",\"parameters\":"
-                        "{\"classification\":2}}],\"parameters\":{\"diagnostics\":\"none\"}}",
-                &r, err),
-        0);
-    size_t len, jl;
-    char *text = encode(m, &r, &len, &jl);
-    json_t *root = json_loadb(text, len, 0, NULL);
-    assert_non_null(root);
-    json_t *o0 = json_array_get(json_object_get(root, "outputs"), 0);
+    response e;
+    response_init(&e, 0,
+                  "{\"inputs\":[" IN(
+                      "[2,4]", "FP32",
+                      X8) "],\"outputs\":[{\"name\":\"output\",\"parameters\":"
+                          "{\"classification\":2}}],\"parameters\":{\"diagnostics\":\"none\"}}");
+    json_t *o0 = json_array_get(json_object_get(e.root, "outputs"), 0);
     assert_string_equal(json_string_value(json_object_get(o0, "datatype")), "BYTES");
     json_t *data = json_object_get(o0, "data");
     assert_int_equal(json_array_size(data), 4);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float y[6];
-    assert_int_equal(mlp_forward(m, ws, r.x, 2, y, NULL), MLP_OK);
-    mlp_workspace_free(ws);
+    outputs_of(&e, y);
     const char *names[] = {"setosa", "versicolor", "virginica"};
     for (int row = 0; row < 2; row++) {
         const float *p = y + 3 * row;
@@ -1404,42 +1385,24 @@ static void test_encode_classification(void **s)
         assert_int_equal(sscanf(second, "%f:%d", &score2, &idx), 2);
         assert_true(score2 <= score);
     }
-    json_decref(root);
-    free(text);
-    rs_request_free(&r);
-    mlp_model_free(m);
+    response_free(&e);
 }
 
 static void test_encode_v1(void **s)
 {
     (void)s;
-    mlp_model *m = classifier();
-    rs_request r;
-    char err[256];
-    assert_int_equal(decode1(m, "{\"instances\":[[1,2,3,4],[5,6,7,8]]}", &r, err), 0);
-    size_t len, jl;
-    char *text = encode(m, &r, &len, &jl);
-    json_t *root = json_loadb(text, len, 0, NULL);
-    assert_non_null(root);
-    json_t *pred = json_object_get(root, "predictions");
+    response e;
+    response_init(&e, 1, "{\"instances\":[[1,2,3,4],[5,6,7,8]]}");
+    json_t *pred = json_object_get(e.root, "predictions");
     assert_int_equal(json_array_size(pred), 2);
     assert_int_equal(json_array_size(json_array_get(pred, 1)), 3);
-    assert_null(json_object_get(root, "diagnostics"));
-    json_decref(root);
-    free(text);
-    rs_request_free(&r);
+    assert_null(json_object_get(e.root, "diagnostics"));
+    response_free(&e);
 
-    assert_int_equal(decode1(m, "{\"inputs\":[[1,2,3,4]],\"diagnostics\":\"summary\"}", &r, err),
-                     0);
-    text = encode(m, &r, &len, &jl);
-    root = json_loadb(text, len, 0, NULL);
-    assert_non_null(root);
-    assert_non_null(json_object_get(root, "outputs"));
-    assert_non_null(json_object_get(root, "diagnostics"));
-    json_decref(root);
-    free(text);
-    rs_request_free(&r);
-    mlp_model_free(m);
+    response_init(&e, 1, "{\"inputs\":[[1,2,3,4]],\"diagnostics\":\"summary\"}");
+    assert_non_null(json_object_get(e.root, "outputs"));
+    assert_non_null(json_object_get(e.root, "diagnostics"));
+    response_free(&e);
 }
 
 /* Non-finite numbers become null, so the body stays valid JSON. */
