@@ -110,6 +110,26 @@ static int v1_instance_row(rs_json *j, const mlp_model *m, const char *path, flo
     return 0;
 }
 
+/* One row object of "instances" being read: path "instances[3]". */
+typedef struct {
+    const mlp_model *m;
+    const char *path;
+    float **x;
+    size_t *cap, rows;
+    bool got;
+} v1_row;
+
+static int v1_row_member(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    v1_row *w = ctx;
+    if (truncated || strcmp(key, w->m->input_name) != 0)
+        return rs_json_fail(j, "%s: unknown key '%s'; expected '%s'", w->path, key,
+                            w->m->input_name);
+    if (w->got) return rs_json_fail(j, "%s: '%s' given twice", w->path, key);
+    w->got = true;
+    return v1_instance_row(j, w->m, w->path, w->x, w->cap, w->rows);
+}
+
 /* {"instances": [{"<input>": [...]}, ...]}: one object per row. */
 static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
 {
@@ -121,37 +141,13 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
     while ((r = rs_json_array_next(j, &first)) == 1) {
         char path[48];
         snprintf(path, sizeof path, "instances[%zu]", rows);
-        int c = rs_json_peek(j);
-        if (c != '{') {
-            free(x);
-            return rs_json_fail(j, "%s: expected an object like the others, got %s", path,
-                                rs_json_kind(c));
-        }
-        rs_json_object_begin(j);
-        bool ofirst = true, trunc, got = false;
-        char key[RS_KEY_CAP];
-        int orr;
-        while ((orr = rs_json_object_next(j, &ofirst, key, sizeof key, &trunc)) == 1) {
-            if (trunc || strcmp(key, m->input_name) != 0) {
-                free(x);
-                return rs_json_fail(j, "%s: unknown key '%s'; expected '%s'", path, key,
-                                    m->input_name);
-            }
-            if (got) {
-                free(x);
-                return rs_json_fail(j, "%s: '%s' given twice", path, key);
-            }
-            if (v1_instance_row(j, m, path, &x, &cap, rows) < 0) {
-                free(x);
-                return -1;
-            }
-            got = true;
-        }
-        if (orr < 0) {
+        v1_row w = {m, path, &x, &cap, rows, false};
+        if (rs_json_expect(j, '{', "an object like the others", "%s", path) < 0 ||
+            rs_json_members(j, 2, v1_row_member, &w) < 0) {
             free(x);
             return -1;
         }
-        if (!got) {
+        if (!w.got) {
             free(x);
             return rs_json_fail(j, "%s: missing '%s'", path, m->input_name);
         }
@@ -168,99 +164,72 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
     return 0;
 }
 
+/* The request being read. */
+typedef struct {
+    const mlp_model *m;
+    v1_body *b;
+    rs_request *req;
+} v1_ctx;
+
 /* {"inputs": {"<input>": [[...]], "labels"?: [...], "targets"?: [[...]]}} */
-static int v1_inputs_object(rs_json *j, const mlp_model *m, v1_body *b)
+static int v1_inputs_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    rs_json_object_begin(j);
-    bool first = true, trunc;
-    char key[RS_KEY_CAP];
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        char path[RS_KEY_CAP + 16];
-        snprintf(path, sizeof path, "inputs.%s", key);
-        if (!trunc && strcmp(key, m->input_name) == 0) {
-            if (b->has_x) return rs_json_fail(j, "%s: given twice", path);
-            if (v1_matrix(j, m->n_inputs, path, &b->x) < 0) return -1;
-            b->has_x = true;
-        } else if (!trunc && strcmp(key, "labels") == 0) {
-            if (v1_labels(j, b, path) < 0) return -1;
-        } else if (!trunc && strcmp(key, "targets") == 0) {
-            if (v1_targets(j, m, b, path) < 0) return -1;
-        } else {
-            return rs_json_fail(j, "inputs: unknown key '%s'; expected '%s', 'labels' or 'targets'",
-                                key, m->input_name);
-        }
+    v1_ctx *c = ctx;
+    char path[RS_KEY_CAP + 16];
+    snprintf(path, sizeof path, "inputs.%s", key);
+    if (!truncated && strcmp(key, c->m->input_name) == 0) {
+        if (c->b->has_x) return rs_json_fail(j, "%s: given twice", path);
+        if (v1_matrix(j, c->m->n_inputs, path, &c->b->x) < 0) return -1;
+        c->b->has_x = true;
+        return 0;
     }
-    return r;
+    if (!truncated && strcmp(key, "labels") == 0) return v1_labels(j, c->b, path);
+    if (!truncated && strcmp(key, "targets") == 0) return v1_targets(j, c->m, c->b, path);
+    return rs_json_fail(j, "inputs: unknown key '%s'; expected '%s', 'labels' or 'targets'", key,
+                        c->m->input_name);
 }
 
-static int v1_parse(rs_json *j, const mlp_model *m, v1_body *b, rs_request *req)
+/* "instances" (inst) or "inputs": the rows, in any of the accepted forms. */
+static int v1_rows(rs_json *j, v1_ctx *c, bool inst)
 {
-    int c = rs_json_peek(j);
-    if (c != '{')
-        return rs_json_fail(j, "request body: expected a JSON object, got %s", rs_json_kind(c));
-    rs_json_object_begin(j);
-    bool first = true, trunc;
-    char key[RS_KEY_CAP];
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        if (trunc) {
-            if (rs_json_skip(j, 1) < 0) return -1;
-        } else if (strcmp(key, "instances") == 0 || strcmp(key, "inputs") == 0) {
-            bool inst = strcmp(key, "instances") == 0;
-            if (b->has_x)
-                return rs_json_fail(j, "request body: send either 'instances' or 'inputs', once");
-            b->has_x = true;
-            req->v1_instances = inst;
-            c = rs_json_peek(j);
-            if (inst) {
-                if (c != '[')
-                    return rs_json_fail(j, "instances: expected an array of rows, got %s",
-                                        rs_json_kind(c));
-                /* Look past '[' to see whether rows are objects. */
-                const char *save = j->p;
-                j->p++;
-                int c2 = rs_json_peek(j);
-                if (c2 == '{') {
-                    if (v1_instance_objects(j, m, b) < 0) return -1;
-                } else {
-                    j->p = save;
-                    if (v1_matrix(j, m->n_inputs, "instances", &b->x) < 0) return -1;
-                }
-            } else if (c == '{') {
-                b->has_x = false;
-                if (v1_inputs_object(j, m, b) < 0) return -1;
-                if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", m->input_name);
-            } else if (c == '[') {
-                if (v1_matrix(j, m->n_inputs, "inputs", &b->x) < 0) return -1;
-            } else {
-                return rs_json_fail(j, "inputs: expected an array of rows or an object, got %s",
-                                    rs_json_kind(c));
-            }
-        } else if (strcmp(key, "labels") == 0) {
-            if (v1_labels(j, b, "labels") < 0) return -1;
-        } else if (strcmp(key, "targets") == 0) {
-            if (v1_targets(j, m, b, "targets") < 0) return -1;
-        } else if (strcmp(key, "parameters") == 0) {
-            c = rs_json_peek(j);
-            if (c != '{')
-                return rs_json_fail(j, "parameters: expected an object, got %s", rs_json_kind(c));
-            rs_json_object_begin(j);
-            bool pfirst = true;
-            int pr;
-            while ((pr = rs_json_object_next(j, &pfirst, key, sizeof key, &trunc)) == 1) {
-                int k = trunc ? 0 : rs_decode_param(j, key, "parameters", req);
-                if (k < 0 || (k == 0 && rs_json_skip(j, 2) < 0)) return -1;
-            }
-            if (pr < 0) return -1;
-        } else if (strcmp(key, "diagnostics") == 0) {
-            if (rs_decode_param(j, key, "request", req) < 0) return -1;
-        } else if (rs_json_skip(j, 1) < 0) {
-            return -1;
-        }
+    v1_body *b = c->b;
+    if (b->has_x) return rs_json_fail(j, "request body: send either 'instances' or 'inputs', once");
+    b->has_x = true;
+    c->req->v1_instances = inst;
+    int ch = rs_json_peek(j);
+    if (inst) {
+        if (rs_json_expect(j, '[', "an array of rows", "instances") < 0) return -1;
+        /* Look past '[' to see whether rows are objects. */
+        const char *save = j->p;
+        j->p++;
+        if (rs_json_peek(j) == '{') return v1_instance_objects(j, c->m, b);
+        j->p = save;
+        return v1_matrix(j, c->m->n_inputs, "instances", &b->x);
     }
-    if (r < 0) return -1;
-    return rs_json_end(j);
+    if (ch == '{') {
+        b->has_x = false;
+        if (rs_json_members(j, 2, v1_inputs_member, c) < 0) return -1;
+        if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", c->m->input_name);
+        return 0;
+    }
+    if (ch == '[') return v1_matrix(j, c->m->n_inputs, "inputs", &b->x);
+    return rs_json_fail(j, "inputs: expected an array of rows or an object, got %s",
+                        rs_json_kind(ch));
+}
+
+static int v1_member(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    v1_ctx *c = ctx;
+    if (truncated) return 1;
+    if (strcmp(key, "instances") == 0 || strcmp(key, "inputs") == 0)
+        return v1_rows(j, c, strcmp(key, "instances") == 0);
+    if (strcmp(key, "labels") == 0) return v1_labels(j, c->b, "labels");
+    if (strcmp(key, "targets") == 0) return v1_targets(j, c->m, c->b, "targets");
+    if (strcmp(key, "parameters") == 0)
+        return rs_decode_parameters(j, "parameters", c->req, NULL, NULL);
+    if (strcmp(key, "diagnostics") == 0)
+        return rs_decode_param(j, key, "request", c->req) < 0 ? -1 : 0;
+    return 1;
 }
 
 int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_decode_limits *lim,
@@ -276,7 +245,7 @@ int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_deco
     rs_json j;
     rs_json_init(&j, body, len, err, errlen);
     int status = 0;
-    if (v1_parse(&j, m, &b, req) < 0) {
+    if (rs_json_document(&j, v1_member, &(v1_ctx){m, &b, req}) < 0) {
         status = 400;
         goto done;
     }

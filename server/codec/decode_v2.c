@@ -1,7 +1,6 @@
 /*
  * decode_v2 — Open Inference Protocol v2 request bodies into rs_request
- * (with the binary tensor extension), plus the checks v1 shares
- * (decode_v1.c).
+ * (with the binary tensor extension); what v1 shares is in decode.c.
  *
  * Every byte string gives either a complete request or a 4xx with one
  * sentence naming the field and what was expected. Unknown keys are skipped
@@ -33,178 +32,6 @@ static const struct {
 };
 #define N_DIAG_OUTPUTS (sizeof diag_outputs / sizeof diag_outputs[0])
 
-void rs_request_free(rs_request *req)
-{
-    if (req == NULL) return;
-    free(req->id);
-    free(req->x);
-    free(req->labels);
-    free(req->targets);
-    memset(req, 0, sizeof *req);
-}
-
-/* --------------------------------------------------- shared request checks */
-
-/* Class indices: integral and in [0, mlp_model_classes) (0/1 for a
- * one-output classifier). */
-static int labels_convert(const mlp_model *m, const rs_tensor *t, const char *name, int **out,
-                          char *err, size_t errlen)
-{
-    mlp_target_kind kind;
-    mlp_error e;
-    if (mlp_target_select(m, true, &kind, &e) != MLP_OK) {
-        snprintf(err, errlen, "%s: %s", name, e.msg);
-        return 400;
-    }
-    int classes = mlp_model_classes(m);
-    int *labels = malloc((t->count ? t->count : 1) * sizeof(int));
-    if (labels == NULL) {
-        snprintf(err, errlen, "%s: out of memory", name);
-        return 500;
-    }
-    for (size_t i = 0; i < t->count; i++) {
-        float v = t->v[i];
-        if (!(v >= 0.0f && v < (float)classes) || v != floorf(v)) {
-            snprintf(err, errlen, "%s: value %.9g at index %zu is not a class index in [0, %d)%s",
-                     name, (double)v, i, classes,
-                     kind == MLP_TARGET_BINARY ? " (a one-output classifier takes 0 or 1)" : "");
-            free(labels);
-            return 400;
-        }
-        labels[i] = (int)v;
-    }
-    *out = labels;
-    return 0;
-}
-
-int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor *labels,
-                    const char *labels_name, rs_tensor *targets, char *err, size_t errlen)
-{
-    /* The decoders word these for their protocol before they get here; this
-     * is the one check every path passes, so it does not trust them. */
-    char sh[128];
-    rs_shape_format(x->shape, x->rank, sh, sizeof sh);
-    if (x->rank != 2 || x->shape[1] != m->n_inputs || x->shape[0] < 1 || x->shape[0] > INT32_MAX ||
-        x->count != (size_t)x->shape[0] * (size_t)m->n_inputs) {
-        snprintf(err, errlen, "input: %zu values of shape %s are not [rows, %d] with rows >= 1",
-                 x->count, sh, m->n_inputs);
-        return 400;
-    }
-    int rows = (int)x->shape[0];
-    if (targets != NULL) {
-        rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
-        if (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs ||
-            targets->count != (size_t)rows * (size_t)m->n_outputs) {
-            snprintf(err, errlen, "targets: %zu values of shape %s are not [%d, %d]",
-                     targets->count, sh, rows, m->n_outputs);
-            return 400;
-        }
-    }
-    int *lab = NULL;
-    if (labels != NULL) {
-        if (labels->count != (size_t)rows) {
-            snprintf(err, errlen, "%s: expected %d class indices (one per row), got %zu",
-                     labels_name, rows, labels->count);
-            return 400;
-        }
-        int st = labels_convert(m, labels, labels_name, &lab, err, errlen);
-        if (st) return st;
-    }
-    req->rows = rows;
-    req->x = x->v;
-    req->x_count = x->count;
-    x->v = NULL;
-    req->labels = lab;
-    req->labels_count = labels != NULL ? labels->count : 0;
-    if (targets != NULL) {
-        req->targets = targets->v;
-        req->targets_count = targets->count;
-        targets->v = NULL;
-    }
-    return 0;
-}
-
-/* Rows of the model input: at least one, at most lim->max_rows (413). */
-int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, char *err,
-                   size_t errlen)
-{
-    if (rows < 1) {
-        snprintf(err, errlen, "%s: needs at least one row", name);
-        return 400;
-    }
-    if (lim != NULL && lim->max_rows > 0 && rows > lim->max_rows) {
-        snprintf(err, errlen, "%s: %lld rows exceed the limit of %d rows per request", name,
-                 (long long)rows, lim->max_rows);
-        return 413;
-    }
-    return 0;
-}
-
-/* Common parameter values: "diagnostics" and "timeout_us". Returns 1 when
- * key was one of them (value consumed), 0 when not, -1 on error. */
-int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req)
-{
-    if (strcmp(key, "diagnostics") == 0) {
-        char v[16];
-        int c = rs_json_peek(j);
-        if (c != '"')
-            return rs_json_fail(
-                j, "%s.diagnostics: expected \"none\", \"summary\" or \"full\", got %s", path,
-                rs_json_kind(c));
-        int r = rs_json_string(j, v, sizeof v, NULL);
-        if (r < 0) return -1;
-        if (r == 0 && strcmp(v, "none") == 0)
-            req->diag = RS_DIAG_NONE;
-        else if (r == 0 && strcmp(v, "summary") == 0)
-            req->diag = RS_DIAG_SUMMARY;
-        else if (r == 0 && strcmp(v, "full") == 0)
-            req->diag = RS_DIAG_FULL;
-        else
-            return rs_json_fail(j, "%s.diagnostics: expected \"none\", \"summary\" or \"full\"",
-                                path);
-        return 1;
-    }
-    if (strcmp(key, "timeout_us") == 0) {
-        double d;
-        bool integral;
-        int c = rs_json_peek(j);
-        if (!(c == '-' || (c >= '0' && c <= '9')))
-            return rs_json_fail(j, "%s.timeout_us: expected a non-negative integer, got %s", path,
-                                rs_json_kind(c));
-        if (rs_json_number(j, &d, &integral) < 0) return -1;
-        if (!integral || d < 0 || d > 9.2e18)
-            return rs_json_fail(j, "%s.timeout_us: expected a non-negative integer", path);
-        req->timeout_us = (int64_t)d;
-        return 1;
-    }
-    return 0;
-}
-
-/* A positive integer (classification k). */
-static int int_positive(rs_json *j, const char *path, int *out)
-{
-    double d;
-    bool integral;
-    int c = rs_json_peek(j);
-    if (!(c == '-' || (c >= '0' && c <= '9')))
-        return rs_json_fail(j, "%s: expected a positive integer, got %s", path, rs_json_kind(c));
-    if (rs_json_number(j, &d, &integral) < 0) return -1;
-    if (!integral || d < 1 || d > 1e9)
-        return rs_json_fail(j, "%s: expected a positive integer", path);
-    *out = (int)d;
-    return 0;
-}
-
-static int bool_value(rs_json *j, const char *path, bool *out)
-{
-    int c = rs_json_peek(j);
-    if (c != 't' && c != 'f')
-        return rs_json_fail(j, "%s: expected true or false, got %s", path, rs_json_kind(c));
-    return rs_json_bool(j, out);
-}
-
-/* ==================================================================== v2 */
-
 typedef struct {
     char name[RS_KEY_CAP];
     bool has_name, name_long;
@@ -222,10 +49,7 @@ typedef struct {
 
 static int v2_shape(rs_json *j, v2_input *t, const char *path)
 {
-    int c = rs_json_peek(j);
-    if (c != '[')
-        return rs_json_fail(j, "%s.shape: expected an array of integers, got %s", path,
-                            rs_json_kind(c));
+    if (rs_json_expect(j, '[', "an array of integers", "%s.shape", path) < 0) return -1;
     rs_json_array_begin(j);
     bool first = true;
     int r;
@@ -233,16 +57,11 @@ static int v2_shape(rs_json *j, v2_input *t, const char *path)
     while ((r = rs_json_array_next(j, &first)) == 1) {
         if (t->rank == RS_MAX_RANK)
             return rs_json_fail(j, "%s.shape: more than %d dimensions", path, RS_MAX_RANK);
+        char dim[48];
+        snprintf(dim, sizeof dim, "%s.shape[%d]", path, t->rank);
         double d;
-        bool integral;
-        c = rs_json_peek(j);
-        if (!(c == '-' || (c >= '0' && c <= '9')))
-            return rs_json_fail(j, "%s.shape[%d]: expected a non-negative integer, got %s", path,
-                                t->rank, rs_json_kind(c));
-        if (rs_json_number(j, &d, &integral) < 0) return -1;
-        if (!integral || d < 0 || d > 2147483647.0)
-            return rs_json_fail(j, "%s.shape[%d]: expected a non-negative integer below 2^31", path,
-                                t->rank);
+        if (rs_decode_integer(j, dim, 0, 2147483647.0, "a non-negative integer below 2^31", &d) < 0)
+            return -1;
         t->shape[t->rank++] = (int64_t)d;
     }
     if (r < 0) return -1;
@@ -250,101 +69,92 @@ static int v2_shape(rs_json *j, v2_input *t, const char *path)
     return 0;
 }
 
-static int v2_input_parameters(rs_json *j, v2_input *t, const char *path)
+/* One input tensor being read, and its path ("inputs[0]") for messages. */
+typedef struct {
+    v2_input *t;
+    const char *path;
+} v2_input_ctx;
+
+static int v2_input_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    int c = rs_json_peek(j);
-    if (c != '{')
-        return rs_json_fail(j, "%s.parameters: expected an object, got %s", path, rs_json_kind(c));
-    rs_json_object_begin(j);
-    bool first = true;
-    char key[RS_KEY_CAP];
-    bool trunc;
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        if (!trunc && strcmp(key, "binary_data_size") == 0) {
-            double d;
-            bool integral;
-            c = rs_json_peek(j);
-            if (!(c == '-' || (c >= '0' && c <= '9')))
-                return rs_json_fail(j,
-                                    "%s.parameters.binary_data_size: expected a byte count, got %s",
-                                    path, rs_json_kind(c));
-            if (rs_json_number(j, &d, &integral) < 0) return -1;
-            if (!integral || d < 0 || d > 9e15)
-                return rs_json_fail(j, "%s.parameters.binary_data_size: expected a byte count",
-                                    path);
-            if (t->has_binary)
-                return rs_json_fail(j, "%s.parameters: 'binary_data_size' given twice", path);
-            t->has_binary = true;
-            t->binary_size = (uint64_t)d;
-        } else if (rs_json_skip(j, 3) < 0) {
-            return -1;
-        }
+    v2_input_ctx *c = ctx;
+    if (truncated || strcmp(key, "binary_data_size") != 0) return 1;
+    char path[64];
+    snprintf(path, sizeof path, "%s.parameters.binary_data_size", c->path);
+    double d;
+    if (rs_decode_integer(j, path, 0, 9e15, "a byte count", &d) < 0) return -1;
+    if (c->t->has_binary)
+        return rs_json_fail(j, "%s.parameters: 'binary_data_size' given twice", c->path);
+    c->t->has_binary = true;
+    c->t->binary_size = (uint64_t)d;
+    return 0;
+}
+
+/* A string member into out (cap bytes): 1 when it was longer, -1 on error. */
+static int v2_string(rs_json *j, const char *path, const char *field, char *out, size_t cap)
+{
+    if (rs_json_expect(j, '"', "a string", "%s.%s", path, field) < 0) return -1;
+    return rs_json_string(j, out, cap, NULL);
+}
+
+static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    v2_input_ctx *c = ctx;
+    v2_input *t = c->t;
+    if (truncated) return 1;
+    bool *seen = strcmp(key, "name") == 0       ? &t->has_name
+                 : strcmp(key, "shape") == 0    ? &t->has_shape
+                 : strcmp(key, "datatype") == 0 ? &t->has_dt
+                 : strcmp(key, "data") == 0     ? &t->has_data
+                                                : NULL;
+    if (seen && *seen) return rs_json_fail(j, "%s: '%s' given twice", c->path, key);
+    if (strcmp(key, "name") == 0) {
+        int s = v2_string(j, c->path, "name", t->name, sizeof t->name);
+        t->name_long = s == 1;
+        t->has_name = s >= 0;
+        return s < 0 ? -1 : 0;
     }
-    return r;
+    if (strcmp(key, "shape") == 0) return v2_shape(j, t, c->path);
+    if (strcmp(key, "datatype") == 0) {
+        char dt[16];
+        int s = v2_string(j, c->path, "datatype", dt, sizeof dt);
+        if (s < 0) return -1;
+        t->dt = s == 0 ? rs_datatype_parse(dt) : RS_DT_INVALID;
+        if (t->dt == RS_DT_INVALID)
+            return rs_json_fail(j,
+                                "%s.datatype: expected one of FP32, FP64, INT8, INT16, INT32, "
+                                "INT64, UINT8, UINT16, UINT32, UINT64, BOOL",
+                                c->path);
+        t->has_dt = true;
+        return 0;
+    }
+    if (strcmp(key, "data") == 0) {
+        char dpath[40];
+        snprintf(dpath, sizeof dpath, "%s.data", c->path);
+        size_t hint = 0;
+        if (t->has_shape) {
+            hint = 1;
+            for (int i = 0; i < t->rank && hint < ((size_t)1 << 40); i++)
+                hint *= (size_t)t->shape[i];
+        }
+        if (rs_tensor_data_read(j, &t->data, hint, dpath) < 0) return -1;
+        t->has_data = true;
+        return 0;
+    }
+    if (strcmp(key, "parameters") == 0) {
+        if (rs_json_expect(j, '{', "an object", "%s.parameters", c->path) < 0) return -1;
+        return rs_json_members(j, 3, v2_input_parameter, c);
+    }
+    return 1;
 }
 
 static int v2_input_parse(rs_json *j, v2_input *t, int idx)
 {
     char path[32];
     snprintf(path, sizeof path, "inputs[%d]", idx);
-    int c = rs_json_peek(j);
-    if (c != '{') return rs_json_fail(j, "%s: expected an object, got %s", path, rs_json_kind(c));
-    rs_json_object_begin(j);
-    bool first = true;
-    char key[RS_KEY_CAP];
-    bool trunc;
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        if (trunc) {
-            if (rs_json_skip(j, 2) < 0) return -1;
-        } else if (strcmp(key, "name") == 0) {
-            if (t->has_name) return rs_json_fail(j, "%s: 'name' given twice", path);
-            c = rs_json_peek(j);
-            if (c != '"')
-                return rs_json_fail(j, "%s.name: expected a string, got %s", path, rs_json_kind(c));
-            int s = rs_json_string(j, t->name, sizeof t->name, NULL);
-            if (s < 0) return -1;
-            t->name_long = s == 1;
-            t->has_name = true;
-        } else if (strcmp(key, "shape") == 0) {
-            if (t->has_shape) return rs_json_fail(j, "%s: 'shape' given twice", path);
-            if (v2_shape(j, t, path) < 0) return -1;
-        } else if (strcmp(key, "datatype") == 0) {
-            if (t->has_dt) return rs_json_fail(j, "%s: 'datatype' given twice", path);
-            char dt[16];
-            c = rs_json_peek(j);
-            if (c != '"')
-                return rs_json_fail(j, "%s.datatype: expected a string, got %s", path,
-                                    rs_json_kind(c));
-            int s = rs_json_string(j, dt, sizeof dt, NULL);
-            if (s < 0) return -1;
-            t->dt = s == 0 ? rs_datatype_parse(dt) : RS_DT_INVALID;
-            if (t->dt == RS_DT_INVALID)
-                return rs_json_fail(j,
-                                    "%s.datatype: expected one of FP32, FP64, INT8, INT16, INT32, "
-                                    "INT64, UINT8, UINT16, UINT32, UINT64, BOOL",
-                                    path);
-            t->has_dt = true;
-        } else if (strcmp(key, "data") == 0) {
-            if (t->has_data) return rs_json_fail(j, "%s: 'data' given twice", path);
-            char dpath[40];
-            snprintf(dpath, sizeof dpath, "%s.data", path);
-            size_t hint = 0;
-            if (t->has_shape) {
-                hint = 1;
-                for (int i = 0; i < t->rank && hint < ((size_t)1 << 40); i++)
-                    hint *= (size_t)t->shape[i];
-            }
-            if (rs_tensor_data_read(j, &t->data, hint, dpath) < 0) return -1;
-            t->has_data = true;
-        } else if (strcmp(key, "parameters") == 0) {
-            if (v2_input_parameters(j, t, path) < 0) return -1;
-        } else if (rs_json_skip(j, 2) < 0) {
-            return -1;
-        }
-    }
-    return r;
+    v2_input_ctx c = {t, path};
+    if (rs_json_expect(j, '{', "an object", "%s", path) < 0) return -1;
+    return rs_json_members(j, 2, v2_input_member, &c);
 }
 
 /* Checks one input's fields and builds its validated tensor (from the JSON
@@ -414,75 +224,79 @@ typedef struct {
     int classification;
 } v2_outputs;
 
+/* One entry of "outputs" being read. */
+typedef struct {
+    const mlp_model *m;
+    const char *path; /* "outputs[0]" */
+    bool has_name, has_bin, bin;
+    int k;
+    unsigned flag;
+} v2_output_ctx;
+
+static int v2_output_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    v2_output_ctx *c = ctx;
+    char path[64];
+    if (truncated) return 1;
+    if (strcmp(key, "binary_data") == 0) {
+        snprintf(path, sizeof path, "%s.parameters.binary_data", c->path);
+        c->has_bin = true;
+        return rs_decode_bool(j, path, &c->bin);
+    }
+    if (strcmp(key, "classification") == 0) {
+        snprintf(path, sizeof path, "%s.parameters.classification", c->path);
+        double d;
+        if (rs_decode_integer(j, path, 1, 1e9, "a positive integer", &d) < 0) return -1;
+        c->k = (int)d;
+        return 0;
+    }
+    return 1;
+}
+
+static int v2_output_member(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    v2_output_ctx *c = ctx;
+    if (!truncated && strcmp(key, "parameters") == 0) {
+        if (rs_json_expect(j, '{', "an object", "%s.parameters", c->path) < 0) return -1;
+        return rs_json_members(j, 3, v2_output_parameter, c);
+    }
+    if (truncated || strcmp(key, "name") != 0) return 1;
+    char name[RS_KEY_CAP];
+    int s = v2_string(j, c->path, "name", name, sizeof name);
+    if (s < 0) return -1;
+    c->flag = 0;
+    if (s == 0 && strcmp(name, c->m->output_name) == 0) c->flag = RS_OUT_PRIMARY;
+    for (size_t i = 0; s == 0 && c->flag == 0 && i < N_DIAG_OUTPUTS; i++)
+        if (strcmp(name, diag_outputs[i].name) == 0) c->flag = diag_outputs[i].flag;
+    if (c->flag == 0) {
+        char exp[512];
+        outputs_expected(c->m, exp, sizeof exp);
+        return rs_json_fail(j, "%s.name: unknown output '%s'; expected one of %s", c->path, name,
+                            exp);
+    }
+    c->has_name = true;
+    return 0;
+}
+
 static int v2_output_parse(rs_json *j, const mlp_model *m, v2_outputs *o, int idx)
 {
     char path[32];
     snprintf(path, sizeof path, "outputs[%d]", idx);
-    int c = rs_json_peek(j);
-    if (c != '{') return rs_json_fail(j, "%s: expected an object, got %s", path, rs_json_kind(c));
-    rs_json_object_begin(j);
-    bool first = true, has_name = false, has_bin = false, bin = false;
-    int k = 0;
-    unsigned flag = 0;
-    char key[RS_KEY_CAP], name[RS_KEY_CAP];
-    bool trunc;
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        if (!trunc && strcmp(key, "name") == 0) {
-            c = rs_json_peek(j);
-            if (c != '"')
-                return rs_json_fail(j, "%s.name: expected a string, got %s", path, rs_json_kind(c));
-            int s = rs_json_string(j, name, sizeof name, NULL);
-            if (s < 0) return -1;
-            flag = 0;
-            if (s == 0 && strcmp(name, m->output_name) == 0) flag = RS_OUT_PRIMARY;
-            for (size_t i = 0; s == 0 && flag == 0 && i < N_DIAG_OUTPUTS; i++)
-                if (strcmp(name, diag_outputs[i].name) == 0) flag = diag_outputs[i].flag;
-            if (flag == 0) {
-                char exp[512];
-                outputs_expected(m, exp, sizeof exp);
-                return rs_json_fail(j, "%s.name: unknown output '%s'; expected one of %s", path,
-                                    name, exp);
-            }
-            has_name = true;
-        } else if (!trunc && strcmp(key, "parameters") == 0) {
-            c = rs_json_peek(j);
-            if (c != '{')
-                return rs_json_fail(j, "%s.parameters: expected an object, got %s", path,
-                                    rs_json_kind(c));
-            rs_json_object_begin(j);
-            bool pfirst = true;
-            int pr;
-            char ppath[64];
-            while ((pr = rs_json_object_next(j, &pfirst, key, sizeof key, &trunc)) == 1) {
-                if (!trunc && strcmp(key, "binary_data") == 0) {
-                    snprintf(ppath, sizeof ppath, "%s.parameters.binary_data", path);
-                    if (bool_value(j, ppath, &bin) < 0) return -1;
-                    has_bin = true;
-                } else if (!trunc && strcmp(key, "classification") == 0) {
-                    snprintf(ppath, sizeof ppath, "%s.parameters.classification", path);
-                    if (int_positive(j, ppath, &k) < 0) return -1;
-                } else if (rs_json_skip(j, 3) < 0) {
-                    return -1;
-                }
-            }
-            if (pr < 0) return -1;
-        } else if (rs_json_skip(j, 2) < 0) {
-            return -1;
-        }
-    }
-    if (r < 0) return -1;
-    if (!has_name) return rs_json_fail(j, "%s: missing 'name'", path);
-    if (k > 0 && flag != RS_OUT_PRIMARY)
+    v2_output_ctx c = {.m = m, .path = path};
+    if (rs_json_expect(j, '{', "an object", "%s", path) < 0 ||
+        rs_json_members(j, 2, v2_output_member, &c) < 0)
+        return -1;
+    if (!c.has_name) return rs_json_fail(j, "%s: missing 'name'", path);
+    if (c.k > 0 && c.flag != RS_OUT_PRIMARY)
         return rs_json_fail(j,
                             "%s.parameters.classification: only the model output '%s' can be "
                             "classified",
                             path, m->output_name);
-    if (k > 0) o->classification = k;
-    o->requested |= flag;
-    if (has_bin) {
-        o->bin_set |= flag;
-        if (bin) o->bin_val |= flag;
+    if (c.k > 0) o->classification = c.k;
+    o->requested |= c.flag;
+    if (c.has_bin) {
+        o->bin_set |= c.flag;
+        if (c.bin) o->bin_val |= c.flag;
     }
     return 0;
 }
@@ -505,85 +319,73 @@ static void v2_body_free(v2_body *b)
     }
 }
 
-static int v2_parameters(rs_json *j, v2_body *b, rs_request *req)
+/* The request being read: the model, the body and the request's own fields. */
+typedef struct {
+    const mlp_model *m;
+    v2_body *b;
+    rs_request *req;
+} v2_ctx;
+
+static int v2_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    int c = rs_json_peek(j);
-    if (c != '{') return rs_json_fail(j, "parameters: expected an object, got %s", rs_json_kind(c));
-    rs_json_object_begin(j);
-    bool first = true, trunc;
-    char key[RS_KEY_CAP];
+    v2_ctx *c = ctx;
+    if (truncated) return 1;
+    if (strcmp(key, "binary_data_output") == 0)
+        return rs_decode_bool(j, "parameters.binary_data_output", &c->b->binary_output);
+    if (strcmp(key, "preactivations") == 0)
+        return rs_decode_bool(j, "parameters.preactivations", &c->req->preactivations);
+    if (strcmp(key, "classification") != 0) return 1;
+    double d;
+    if (rs_decode_integer(j, "parameters.classification", 1, 1e9, "a positive integer", &d) < 0)
+        return -1;
+    c->b->classification = (int)d;
+    return 0;
+}
+
+static int v2_inputs(rs_json *j, v2_body *b)
+{
+    if (b->has_inputs) return rs_json_fail(j, "inputs: given twice");
+    b->has_inputs = true;
+    if (rs_json_expect(j, '[', "an array of tensors", "inputs") < 0) return -1;
+    rs_json_array_begin(j);
+    bool first = true;
     int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        int k = trunc ? 0 : rs_decode_param(j, key, "parameters", req);
-        if (k < 0) return -1;
-        if (k == 1) continue;
-        if (!trunc && strcmp(key, "binary_data_output") == 0) {
-            if (bool_value(j, "parameters.binary_data_output", &b->binary_output) < 0) return -1;
-        } else if (!trunc && strcmp(key, "classification") == 0) {
-            if (int_positive(j, "parameters.classification", &b->classification) < 0) return -1;
-        } else if (!trunc && strcmp(key, "preactivations") == 0) {
-            if (bool_value(j, "parameters.preactivations", &req->preactivations) < 0) return -1;
-        } else if (rs_json_skip(j, 2) < 0) {
-            return -1;
-        }
+    while ((r = rs_json_array_next(j, &first)) == 1) {
+        if (b->n_in == MAX_INPUTS)
+            return rs_json_fail(j, "inputs: more than %d tensors", MAX_INPUTS);
+        v2_input *t = &b->in[b->n_in++];
+        memset(t, 0, sizeof *t);
+        if (v2_input_parse(j, t, b->n_in - 1) < 0) return -1;
     }
     return r;
 }
 
-/* Parses the JSON header into b and req (id, parameters). */
-static int v2_parse(rs_json *j, const mlp_model *m, v2_body *b, rs_request *req)
+static int v2_outputs_read(rs_json *j, const mlp_model *m, v2_body *b)
 {
-    int c = rs_json_peek(j);
-    if (c != '{')
-        return rs_json_fail(j, "request body: expected a JSON object, got %s", rs_json_kind(c));
-    rs_json_object_begin(j);
-    bool first = true, trunc;
-    char key[RS_KEY_CAP];
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &trunc)) == 1) {
-        if (trunc) {
-            if (rs_json_skip(j, 1) < 0) return -1;
-        } else if (strcmp(key, "id") == 0) {
-            free(req->id);
-            req->id = NULL;
-            if (rs_json_string_dup(j, ID_MAX, "id", &req->id) < 0) return -1;
-        } else if (strcmp(key, "inputs") == 0) {
-            if (b->has_inputs) return rs_json_fail(j, "inputs: given twice");
-            b->has_inputs = true;
-            c = rs_json_peek(j);
-            if (c != '[')
-                return rs_json_fail(j, "inputs: expected an array of tensors, got %s",
-                                    rs_json_kind(c));
-            rs_json_array_begin(j);
-            bool afirst = true;
-            int ar;
-            while ((ar = rs_json_array_next(j, &afirst)) == 1) {
-                if (b->n_in == MAX_INPUTS)
-                    return rs_json_fail(j, "inputs: more than %d tensors", MAX_INPUTS);
-                v2_input *t = &b->in[b->n_in++];
-                memset(t, 0, sizeof *t);
-                if (v2_input_parse(j, t, b->n_in - 1) < 0) return -1;
-            }
-            if (ar < 0) return -1;
-        } else if (strcmp(key, "outputs") == 0) {
-            c = rs_json_peek(j);
-            if (c != '[')
-                return rs_json_fail(j, "outputs: expected an array, got %s", rs_json_kind(c));
-            b->has_outputs = true;
-            rs_json_array_begin(j);
-            bool afirst = true;
-            int ar, idx = 0;
-            while ((ar = rs_json_array_next(j, &afirst)) == 1)
-                if (v2_output_parse(j, m, &b->out, idx++) < 0) return -1;
-            if (ar < 0) return -1;
-        } else if (strcmp(key, "parameters") == 0) {
-            if (v2_parameters(j, b, req) < 0) return -1;
-        } else if (rs_json_skip(j, 1) < 0) {
-            return -1;
-        }
+    if (rs_json_expect(j, '[', "an array", "outputs") < 0) return -1;
+    b->has_outputs = true;
+    rs_json_array_begin(j);
+    bool first = true;
+    int r, idx = 0;
+    while ((r = rs_json_array_next(j, &first)) == 1)
+        if (v2_output_parse(j, m, &b->out, idx++) < 0) return -1;
+    return r;
+}
+
+static int v2_member(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    v2_ctx *c = ctx;
+    if (truncated) return 1;
+    if (strcmp(key, "id") == 0) {
+        free(c->req->id);
+        c->req->id = NULL;
+        return rs_json_string_dup(j, ID_MAX, "id", &c->req->id) < 0 ? -1 : 0;
     }
-    if (r < 0) return -1;
-    return rs_json_end(j);
+    if (strcmp(key, "inputs") == 0) return v2_inputs(j, c->b);
+    if (strcmp(key, "outputs") == 0) return v2_outputs_read(j, c->m, c->b);
+    if (strcmp(key, "parameters") == 0)
+        return rs_decode_parameters(j, "parameters", c->req, v2_parameter, c);
+    return 1;
 }
 
 /* Binds the parsed inputs to the model's input, labels and targets. */
@@ -677,7 +479,7 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
     int status = 0;
     rs_json j;
     rs_json_init(&j, body, jl, err, errlen);
-    if (v2_parse(&j, m, b, req) < 0) {
+    if (rs_json_document(&j, v2_member, &(v2_ctx){m, b, req}) < 0) {
         status = 400;
         goto done;
     }

@@ -33,9 +33,65 @@ static void floats_write(rs_buf *out, const float *v, size_t n)
     out->data[out->len] = '\0';
 }
 
-static void bool_write(rs_buf *out, bool b)
+/* Members after the first of a JSON object being written: ,"key":value. */
+static void key_write(rs_buf *out, const char *key)
 {
+    rs_buf_puts(out, ",\"");
+    rs_buf_puts(out, key);
+    rs_buf_puts(out, "\":");
+}
+
+static void float_field(rs_buf *out, const char *key, float v)
+{
+    key_write(out, key);
+    rs_buf_float(out, v);
+}
+
+static void int_field(rs_buf *out, const char *key, long long v)
+{
+    key_write(out, key);
+    rs_buf_int(out, v);
+}
+
+static void bool_field(rs_buf *out, const char *key, bool b)
+{
+    key_write(out, key);
     rs_buf_puts(out, b ? "true" : "false");
+}
+
+/* A string value that needs no escaping (the library's own names). */
+static void name_field(rs_buf *out, const char *key, const char *name)
+{
+    key_write(out, key);
+    rs_buf_puts(out, "\"");
+    rs_buf_puts(out, name);
+    rs_buf_puts(out, "\"");
+}
+
+/* A tensor's opening up to its shape: {"name":...,"datatype":...,"shape":[rows
+ * (,cols when cols >= 0)]. */
+static void tensor_head(rs_buf *out, const char *name, const char *datatype, long long rows,
+                        long long cols)
+{
+    rs_buf_puts(out, "{\"name\":");
+    rs_buf_json_string(out, name);
+    name_field(out, "datatype", datatype);
+    key_write(out, "shape");
+    rs_buf_puts(out, "[");
+    rs_buf_int(out, rows);
+    if (cols >= 0) {
+        rs_buf_puts(out, ",");
+        rs_buf_int(out, cols);
+    }
+    rs_buf_puts(out, "]");
+}
+
+/* The binary extension's closing of a tensor whose bytes went to the tail. */
+static void binary_size_end(rs_buf *out, size_t bytes)
+{
+    rs_buf_puts(out, ",\"parameters\":{\"binary_data_size\":");
+    rs_buf_int(out, (long long)bytes);
+    rs_buf_puts(out, "}}");
 }
 
 void rs_encode_error(rs_buf *out, const char *msg)
@@ -77,46 +133,28 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
 {
     rs_buf_puts(out, "{\"rows\":");
     rs_buf_int(out, d->rows);
-    rs_buf_puts(out, ",\"dead_fraction\":");
-    rs_buf_float(out, d->dead_fraction);
-    rs_buf_puts(out, ",\"collapsed\":");
-    bool_write(out, d->collapsed);
-    rs_buf_puts(out, ",\"nonfinite\":");
-    bool_write(out, d->nonfinite);
-    rs_buf_puts(out, ",\"gradient_target\":\"");
-    rs_buf_puts(out, gradient_target(d));
-    rs_buf_puts(out, "\"");
-    if (d->has_loss) {
-        rs_buf_puts(out, ",\"loss\":");
-        rs_buf_float(out, d->loss);
-    }
+    float_field(out, "dead_fraction", d->dead_fraction);
+    bool_field(out, "collapsed", d->collapsed);
+    bool_field(out, "nonfinite", d->nonfinite);
+    name_field(out, "gradient_target", gradient_target(d));
+    if (d->has_loss) float_field(out, "loss", d->loss);
     if (d->has_gradients) {
-        rs_buf_puts(out, ",\"gradient_ratio\":");
-        rs_buf_float(out, d->gradient_ratio);
-        rs_buf_puts(out, ",\"vanishing\":");
-        bool_write(out, d->vanishing);
-        rs_buf_puts(out, ",\"exploding\":");
-        bool_write(out, d->exploding);
+        float_field(out, "gradient_ratio", d->gradient_ratio);
+        bool_field(out, "vanishing", d->vanishing);
+        bool_field(out, "exploding", d->exploding);
     }
     rs_buf_puts(out, ",\"layers\":[");
     for (int l = 0; l < d->n_layers; l++) {
         const mlp_layer_diag *L = &d->layers[l];
-        if (l) rs_buf_puts(out, ",");
-        rs_buf_puts(out, "{\"index\":");
+        rs_buf_puts(out, l ? ",{\"index\":" : "{\"index\":");
         rs_buf_int(out, L->index);
-        rs_buf_puts(out, ",\"activation\":\"");
-        rs_buf_puts(out, mlp_activation_name(L->activation));
-        rs_buf_puts(out, "\",\"units\":");
-        rs_buf_int(out, L->units);
-        rs_buf_puts(out, ",\"mean_activation\":");
-        rs_buf_float(out, L->mean_activation);
-        rs_buf_puts(out, ",\"nonfinite_units\":");
-        rs_buf_int(out, L->n_nonfinite);
+        name_field(out, "activation", mlp_activation_name(L->activation));
+        int_field(out, "units", L->units);
+        float_field(out, "mean_activation", L->mean_activation);
+        int_field(out, "nonfinite_units", L->n_nonfinite);
         if (L->relu_stats) {
-            rs_buf_puts(out, ",\"dead_fraction\":");
-            rs_buf_float(out, L->dead_fraction);
-            rs_buf_puts(out, ",\"sparsity\":");
-            rs_buf_float(out, L->sparsity);
+            float_field(out, "dead_fraction", L->dead_fraction);
+            float_field(out, "sparsity", L->sparsity);
             if (level == RS_DIAG_FULL) {
                 rs_buf_puts(out, ",\"dead_units\":[");
                 for (int i = 0; i < L->n_dead; i++) {
@@ -126,17 +164,11 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
                 rs_buf_puts(out, "]");
             }
         }
-        if (L->saturation_stats) {
-            rs_buf_puts(out, ",\"saturated_fraction\":");
-            rs_buf_float(out, L->saturated_fraction);
-        }
+        if (L->saturation_stats) float_field(out, "saturated_fraction", L->saturated_fraction);
         if (d->has_gradients) {
-            rs_buf_puts(out, ",\"weight_grad_norm\":");
-            rs_buf_float(out, L->weight_grad_norm);
-            rs_buf_puts(out, ",\"bias_grad_norm\":");
-            rs_buf_float(out, L->bias_grad_norm);
-            rs_buf_puts(out, ",\"activation_grad_norm\":");
-            rs_buf_float(out, L->activation_grad_norm);
+            float_field(out, "weight_grad_norm", L->weight_grad_norm);
+            float_field(out, "bias_grad_norm", L->bias_grad_norm);
+            float_field(out, "activation_grad_norm", L->activation_grad_norm);
         }
         rs_buf_puts(out, "}");
     }
@@ -173,19 +205,10 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
 static void tensor_write(rs_buf *out, rs_buf *tail, const char *name, const float *v, size_t rows,
                          size_t cols, bool rank2, bool binary)
 {
-    rs_buf_puts(out, "{\"name\":");
-    rs_buf_json_string(out, name);
-    rs_buf_puts(out, ",\"datatype\":\"FP32\",\"shape\":[");
-    rs_buf_int(out, (long long)rows);
-    if (rank2) {
-        rs_buf_puts(out, ",");
-        rs_buf_int(out, (long long)cols);
-    }
+    tensor_head(out, name, "FP32", (long long)rows, rank2 ? (long long)cols : -1);
     size_t n = rank2 ? rows * cols : rows;
     if (binary) {
-        rs_buf_puts(out, "],\"parameters\":{\"binary_data_size\":");
-        rs_buf_int(out, (long long)(n * sizeof(float)));
-        rs_buf_puts(out, "}}");
+        binary_size_end(out, n * sizeof(float));
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         rs_buf_append(tail, v, n * sizeof(float));
 #else
@@ -197,7 +220,7 @@ static void tensor_write(rs_buf *out, rs_buf *tail, const char *name, const floa
         }
 #endif
     } else {
-        rs_buf_puts(out, "],\"data\":[");
+        rs_buf_puts(out, ",\"data\":[");
         floats_write(out, v, n);
         rs_buf_puts(out, "]}");
     }
@@ -236,13 +259,8 @@ static int classification_write(rs_buf *out, rs_buf *tail, const mlp_model *m, c
 {
     scored *sc = malloc((size_t)m->n_outputs * sizeof *sc);
     if (sc == NULL) return -1;
-    rs_buf_puts(out, "{\"name\":");
-    rs_buf_json_string(out, m->output_name);
-    rs_buf_puts(out, ",\"datatype\":\"BYTES\",\"shape\":[");
-    rs_buf_int(out, rows);
-    rs_buf_puts(out, ",");
-    rs_buf_int(out, k);
-    rs_buf_puts(out, binary ? "]" : "],\"data\":[");
+    tensor_head(out, m->output_name, "BYTES", rows, k);
+    if (!binary) rs_buf_puts(out, ",\"data\":[");
     size_t tail_start = tail->len;
     rs_buf s;
     rs_buf_init(&s);
@@ -275,13 +293,10 @@ static int classification_write(rs_buf *out, rs_buf *tail, const mlp_model *m, c
     bool failed = s.failed;
     rs_buf_free(&s);
     free(sc);
-    if (binary) {
-        rs_buf_puts(out, ",\"parameters\":{\"binary_data_size\":");
-        rs_buf_int(out, (long long)(tail->len - tail_start));
-        rs_buf_puts(out, "}}");
-    } else {
+    if (binary)
+        binary_size_end(out, tail->len - tail_start);
+    else
         rs_buf_puts(out, "]}");
-    }
     return failed ? -1 : 0;
 }
 
@@ -319,10 +334,10 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
     rs_buf_init(&tail);
     rs_buf_puts(out, "{\"model_name\":");
     rs_buf_json_string(out, mid->name);
-    rs_buf_puts(out, ",\"model_version\":");
+    key_write(out, "model_version");
     rs_buf_json_string(out, mid->version);
     if (req->id != NULL) {
-        rs_buf_puts(out, ",\"id\":");
+        key_write(out, "id");
         rs_buf_json_string(out, req->id);
     }
     rs_buf_puts(out, ",\"outputs\":[");
@@ -379,10 +394,7 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
     if (have_diag) {
         rs_buf_puts(out, ",\"parameters\":{\"dead_fraction\":");
         rs_buf_float(out, d->dead_fraction);
-        if (d->has_loss) {
-            rs_buf_puts(out, ",\"loss\":");
-            rs_buf_float(out, d->loss);
-        }
+        if (d->has_loss) float_field(out, "loss", d->loss);
         rs_buf_puts(out, "},\"diagnostics\":");
         diagnostics_write(out, m, d, req->diag, req->preactivations ? z : NULL);
     }

@@ -62,6 +62,25 @@ int rs_json_array_next(rs_json *j, bool *first);
 /* Skips one value of any kind, nested at most RS_JSON_MAX_DEPTH - depth. */
 int rs_json_skip(rs_json *j, int depth);
 
+/* The next value must start with ch ('{', '[' or '"'); otherwise records
+ * "<path>: expected <what>, got <kind>" (path printf-formatted) and returns
+ * -1. */
+int rs_json_expect(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* One member of an object: key (truncated to RS_KEY_CAP - 1 bytes when
+ * `truncated`) with the cursor on its value. Returns 0 after consuming the
+ * value, 1 to have it skipped, -1 on error. */
+typedef int (*rs_member_fn)(rs_json *j, const char *key, bool truncated, void *ctx);
+
+/* Walks the object at the cursor, calling member for each member; skipped
+ * values may nest RS_JSON_MAX_DEPTH - depth deep. Returns 0 or -1. */
+int rs_json_members(rs_json *j, int depth, rs_member_fn member, void *ctx);
+
+/* A request body: one object walked with member ("request body: expected a
+ * JSON object" otherwise), then nothing but whitespace. */
+int rs_json_document(rs_json *j, rs_member_fn member, void *ctx);
+
 /* Decodes a string value into out (NUL-terminated, at most cap - 1 bytes).
  * Returns 0, 1 if it was longer than that (the value is still consumed and
  * out holds its prefix), or -1 on a syntax error. */
@@ -192,7 +211,7 @@ int rs_tensor_from_bytes(rs_tensor *t, const unsigned char *src, size_t avail, u
                          rs_datatype dt, const int64_t *shape, int rank, const char *name,
                          char *err, size_t errlen);
 
-/* ------------------------------------------------- checks v1 and v2 share */
+/* ------------------------------------- what v1 and v2 share (decode.c) */
 
 /*
  * Moves validated tensors into req, the only way its x, labels and targets
@@ -211,5 +230,15 @@ int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, 
 /* "diagnostics" and "timeout_us" parameter values into req: 1 when key was
  * one of them (value consumed), 0 when not, -1 on error. */
 int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req);
+/* A "parameters" object (path names it): "diagnostics" and "timeout_us" into
+ * req (rs_decode_param), every other member to other (NULL: skipped). */
+int rs_decode_parameters(rs_json *j, const char *path, rs_request *req, rs_member_fn other,
+                         void *ctx);
+/* An integer in [lo, hi] into *out; otherwise "<path>: expected <what>"
+ * (", got <kind>" when it is not a number at all). */
+int rs_decode_integer(rs_json *j, const char *path, double lo, double hi, const char *what,
+                      double *out);
+/* true or false; otherwise "<path>: expected true or false, got <kind>". */
+int rs_decode_bool(rs_json *j, const char *path, bool *out);
 
 #endif /* RS_CODEC_INTERNAL_H */

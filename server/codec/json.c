@@ -223,64 +223,46 @@ int rs_json_string(rs_json *j, char *out, size_t cap, size_t *len)
         if (j->end - j->p < 2) return rs_json_syntax(j, "an escape sequence");
         char e = j->p[1];
         j->p += 2;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            out_put(out, cap, &n, e);
-            break;
-        case 'b':
-            out_put(out, cap, &n, '\b');
-            break;
-        case 'f':
-            out_put(out, cap, &n, '\f');
-            break;
-        case 'n':
-            out_put(out, cap, &n, '\n');
-            break;
-        case 'r':
-            out_put(out, cap, &n, '\r');
-            break;
-        case 't':
-            out_put(out, cap, &n, '\t');
-            break;
-        case 'u': {
-            if (j->end - j->p < 4) return rs_json_syntax(j, "4 hex digits after \\u");
-            long cp = hex4(j->p);
-            if (cp < 0) return rs_json_syntax(j, "4 hex digits after \\u");
-            j->p += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                /* A high surrogate must be followed by \u and a low one. */
-                long lo = -1;
-                if (j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') lo = hex4(j->p + 2);
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return rs_json_syntax(j, "a low surrogate \\uDC00-\\uDFFF");
-                j->p += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                return rs_json_syntax(j, "a high surrogate before a low one");
-            }
-            /* UTF-8 encoding of the code point. */
-            if (cp < 0x80) {
-                out_put(out, cap, &n, (char)cp);
-            } else if (cp < 0x800) {
-                out_put(out, cap, &n, (char)(0xc0 | (cp >> 6)));
-                out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
-            } else if (cp < 0x10000) {
-                out_put(out, cap, &n, (char)(0xe0 | (cp >> 12)));
-                out_put(out, cap, &n, (char)(0x80 | ((cp >> 6) & 0x3f)));
-                out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
-            } else {
-                out_put(out, cap, &n, (char)(0xf0 | (cp >> 18)));
-                out_put(out, cap, &n, (char)(0x80 | ((cp >> 12) & 0x3f)));
-                out_put(out, cap, &n, (char)(0x80 | ((cp >> 6) & 0x3f)));
-                out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
-            }
-            break;
+        static const char simple[] = "\"\\/bfnrt", meaning[] = "\"\\/\b\f\n\r\t";
+        const char *k = e != '\0' ? strchr(simple, e) : NULL;
+        if (k != NULL) {
+            out_put(out, cap, &n, meaning[k - simple]);
+            continue;
         }
-        default:
+        if (e != 'u') {
             j->p -= 1;
             return rs_json_syntax(j, "a valid escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)");
+        }
+        if (j->end - j->p < 4) return rs_json_syntax(j, "4 hex digits after \\u");
+        long cp = hex4(j->p);
+        if (cp < 0) return rs_json_syntax(j, "4 hex digits after \\u");
+        j->p += 4;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            /* A high surrogate must be followed by \u and a low one. */
+            long lo = -1;
+            if (j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') lo = hex4(j->p + 2);
+            if (lo < 0xdc00 || lo > 0xdfff)
+                return rs_json_syntax(j, "a low surrogate \\uDC00-\\uDFFF");
+            j->p += 6;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            return rs_json_syntax(j, "a high surrogate before a low one");
+        }
+        /* UTF-8 encoding of the code point. */
+        if (cp < 0x80) {
+            out_put(out, cap, &n, (char)cp);
+        } else if (cp < 0x800) {
+            out_put(out, cap, &n, (char)(0xc0 | (cp >> 6)));
+            out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
+        } else if (cp < 0x10000) {
+            out_put(out, cap, &n, (char)(0xe0 | (cp >> 12)));
+            out_put(out, cap, &n, (char)(0x80 | ((cp >> 6) & 0x3f)));
+            out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
+        } else {
+            out_put(out, cap, &n, (char)(0xf0 | (cp >> 18)));
+            out_put(out, cap, &n, (char)(0x80 | ((cp >> 12) & 0x3f)));
+            out_put(out, cap, &n, (char)(0x80 | ((cp >> 6) & 0x3f)));
+            out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
         }
     }
     bool truncated = n + 1 > cap;
@@ -387,4 +369,37 @@ int rs_json_end(rs_json *j)
     if (j->failed) return -1;
     if (rs_json_peek(j) != -1) return rs_json_syntax(j, "the end of the JSON text");
     return 0;
+}
+
+int rs_json_expect(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
+{
+    int c = rs_json_peek(j);
+    if (c == ch) return 0;
+    char path[RS_KEY_CAP + 64];
+    va_list ap;
+    va_start(ap, path_fmt);
+    vsnprintf(path, sizeof path, path_fmt, ap);
+    va_end(ap);
+    return rs_json_fail(j, "%s: expected %s, got %s", path, what, rs_json_kind(c));
+}
+
+int rs_json_members(rs_json *j, int depth, rs_member_fn member, void *ctx)
+{
+    if (rs_json_object_begin(j) < 0) return -1;
+    bool first = true, truncated;
+    char key[RS_KEY_CAP];
+    int r;
+    while ((r = rs_json_object_next(j, &first, key, sizeof key, &truncated)) == 1) {
+        int m = member(j, key, truncated, ctx);
+        if (m < 0 || (m == 1 && rs_json_skip(j, depth) < 0)) return -1;
+    }
+    return r;
+}
+
+int rs_json_document(rs_json *j, rs_member_fn member, void *ctx)
+{
+    if (rs_json_expect(j, '{', "a JSON object", "request body") < 0 ||
+        rs_json_members(j, 1, member, ctx) < 0)
+        return -1;
+    return rs_json_end(j);
 }

@@ -15,17 +15,35 @@
 
 #include "internal.h"
 
+/* Every datatype the protocol names, its element size in the binary
+ * extension, and for integer types the inclusive range of its values. */
 static const struct {
     const char *name;
     rs_datatype dt;
     size_t size;
+    double lo, hi;
 } datatypes[] = {
-    {"BOOL", RS_DT_BOOL, 1},     {"UINT8", RS_DT_UINT8, 1},   {"UINT16", RS_DT_UINT16, 2},
-    {"UINT32", RS_DT_UINT32, 4}, {"UINT64", RS_DT_UINT64, 8}, {"INT8", RS_DT_INT8, 1},
-    {"INT16", RS_DT_INT16, 2},   {"INT32", RS_DT_INT32, 4},   {"INT64", RS_DT_INT64, 8},
-    {"FP32", RS_DT_FP32, 4},     {"FP64", RS_DT_FP64, 8},
+    {"BOOL", RS_DT_BOOL, 1, 0, 1},
+    {"UINT8", RS_DT_UINT8, 1, 0, 255},
+    {"UINT16", RS_DT_UINT16, 2, 0, 65535},
+    {"UINT32", RS_DT_UINT32, 4, 0, 4294967295.0},
+    {"UINT64", RS_DT_UINT64, 8, 0, 18446744073709551615.0},
+    {"INT8", RS_DT_INT8, 1, -128, 127},
+    {"INT16", RS_DT_INT16, 2, -32768, 32767},
+    {"INT32", RS_DT_INT32, 4, -2147483648.0, 2147483647.0},
+    {"INT64", RS_DT_INT64, 8, -9223372036854775808.0, 9223372036854775807.0},
+    {"FP32", RS_DT_FP32, 4, -INFINITY, INFINITY},
+    {"FP64", RS_DT_FP64, 8, -INFINITY, INFINITY},
 };
 #define N_DATATYPES (sizeof datatypes / sizeof datatypes[0])
+
+/* The row of t in datatypes, or -1. */
+static int datatype_index(rs_datatype t)
+{
+    for (size_t i = 0; i < N_DATATYPES; i++)
+        if (datatypes[i].dt == t) return (int)i;
+    return -1;
+}
 
 rs_datatype rs_datatype_parse(const char *s)
 {
@@ -36,16 +54,14 @@ rs_datatype rs_datatype_parse(const char *s)
 
 const char *rs_datatype_name(rs_datatype t)
 {
-    for (size_t i = 0; i < N_DATATYPES; i++)
-        if (datatypes[i].dt == t) return datatypes[i].name;
-    return "INVALID";
+    int i = datatype_index(t);
+    return i < 0 ? "INVALID" : datatypes[i].name;
 }
 
 size_t rs_datatype_size(rs_datatype t)
 {
-    for (size_t i = 0; i < N_DATATYPES; i++)
-        if (datatypes[i].dt == t) return datatypes[i].size;
-    return 0;
+    int i = datatype_index(t);
+    return i < 0 ? 0 : datatypes[i].size;
 }
 
 void rs_tensor_data_free(rs_tensor_data *t)
@@ -245,33 +261,9 @@ int rs_tensor_data_check_type(const rs_tensor_data *t, rs_datatype dt, const cha
                  rs_datatype_name(dt), t->fraction_value, t->fraction_at);
         return -1;
     }
-    double lo, hi; /* inclusive range */
-    switch (dt) {
-    case RS_DT_UINT8:
-        lo = 0, hi = 255;
-        break;
-    case RS_DT_UINT16:
-        lo = 0, hi = 65535;
-        break;
-    case RS_DT_UINT32:
-        lo = 0, hi = 4294967295.0;
-        break;
-    case RS_DT_UINT64:
-        lo = 0, hi = 18446744073709551615.0;
-        break;
-    case RS_DT_INT8:
-        lo = -128, hi = 127;
-        break;
-    case RS_DT_INT16:
-        lo = -32768, hi = 32767;
-        break;
-    case RS_DT_INT32:
-        lo = -2147483648.0, hi = 2147483647.0;
-        break;
-    default: /* INT64 */
-        lo = -9223372036854775808.0, hi = 9223372036854775807.0;
-        break;
-    }
+    int i = datatype_index(dt);
+    if (i < 0) return 0;                               /* the decoder refused it already */
+    double lo = datatypes[i].lo, hi = datatypes[i].hi; /* inclusive range */
     if (t->min < lo || t->max > hi) {
         snprintf(err, errlen, "%s: datatype %s holds [%.0f, %.0f], got %.17g", name,
                  rs_datatype_name(dt), lo, hi, t->min < lo ? t->min : t->max);

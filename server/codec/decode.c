@@ -1,0 +1,183 @@
+/*
+ * decode — what the v1 (decode_v1.c) and v2 (decode_v2.c) request decoders
+ * share: binding validated tensors to a request, the row limit, the common
+ * parameters, and the typed values (integers, booleans) with their messages.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void rs_request_free(rs_request *req)
+{
+    if (req == NULL) return;
+    free(req->id);
+    free(req->x);
+    free(req->labels);
+    free(req->targets);
+    memset(req, 0, sizeof *req);
+}
+
+/* Class indices: integral and in [0, mlp_model_classes) (0/1 for a
+ * one-output classifier). */
+static int labels_convert(const mlp_model *m, const rs_tensor *t, const char *name, int **out,
+                          char *err, size_t errlen)
+{
+    mlp_target_kind kind;
+    mlp_error e;
+    if (mlp_target_select(m, true, &kind, &e) != MLP_OK) {
+        snprintf(err, errlen, "%s: %s", name, e.msg);
+        return 400;
+    }
+    int classes = mlp_model_classes(m);
+    int *labels = malloc((t->count ? t->count : 1) * sizeof(int));
+    if (labels == NULL) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return 500;
+    }
+    for (size_t i = 0; i < t->count; i++) {
+        float v = t->v[i];
+        if (!(v >= 0.0f && v < (float)classes) || v != floorf(v)) {
+            snprintf(err, errlen, "%s: value %.9g at index %zu is not a class index in [0, %d)%s",
+                     name, (double)v, i, classes,
+                     kind == MLP_TARGET_BINARY ? " (a one-output classifier takes 0 or 1)" : "");
+            free(labels);
+            return 400;
+        }
+        labels[i] = (int)v;
+    }
+    *out = labels;
+    return 0;
+}
+
+int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor *labels,
+                    const char *labels_name, rs_tensor *targets, char *err, size_t errlen)
+{
+    /* The decoders word these for their protocol before they get here; this
+     * is the one check every path passes, so it does not trust them. */
+    char sh[128];
+    rs_shape_format(x->shape, x->rank, sh, sizeof sh);
+    if (x->rank != 2 || x->shape[1] != m->n_inputs || x->shape[0] < 1 || x->shape[0] > INT32_MAX ||
+        x->count != (size_t)x->shape[0] * (size_t)m->n_inputs) {
+        snprintf(err, errlen, "input: %zu values of shape %s are not [rows, %d] with rows >= 1",
+                 x->count, sh, m->n_inputs);
+        return 400;
+    }
+    int rows = (int)x->shape[0];
+    if (targets != NULL) {
+        rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
+        if (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs ||
+            targets->count != (size_t)rows * (size_t)m->n_outputs) {
+            snprintf(err, errlen, "targets: %zu values of shape %s are not [%d, %d]",
+                     targets->count, sh, rows, m->n_outputs);
+            return 400;
+        }
+    }
+    int *lab = NULL;
+    if (labels != NULL) {
+        if (labels->count != (size_t)rows) {
+            snprintf(err, errlen, "%s: expected %d class indices (one per row), got %zu",
+                     labels_name, rows, labels->count);
+            return 400;
+        }
+        int st = labels_convert(m, labels, labels_name, &lab, err, errlen);
+        if (st) return st;
+    }
+    req->rows = rows;
+    req->x = x->v;
+    req->x_count = x->count;
+    x->v = NULL;
+    req->labels = lab;
+    req->labels_count = labels != NULL ? labels->count : 0;
+    if (targets != NULL) {
+        req->targets = targets->v;
+        req->targets_count = targets->count;
+        targets->v = NULL;
+    }
+    return 0;
+}
+
+/* Rows of the model input: at least one, at most lim->max_rows (413). */
+int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, char *err,
+                   size_t errlen)
+{
+    if (rows < 1) {
+        snprintf(err, errlen, "%s: needs at least one row", name);
+        return 400;
+    }
+    if (lim != NULL && lim->max_rows > 0 && rows > lim->max_rows) {
+        snprintf(err, errlen, "%s: %lld rows exceed the limit of %d rows per request", name,
+                 (long long)rows, lim->max_rows);
+        return 413;
+    }
+    return 0;
+}
+
+/* Common parameter values: "diagnostics" and "timeout_us". Returns 1 when
+ * key was one of them (value consumed), 0 when not, -1 on error. */
+int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req)
+{
+    static const struct {
+        const char *name;
+        rs_diag_level level;
+    } levels[] = {{"none", RS_DIAG_NONE}, {"summary", RS_DIAG_SUMMARY}, {"full", RS_DIAG_FULL}};
+    char vpath[RS_KEY_CAP + 32], v[16];
+    snprintf(vpath, sizeof vpath, "%s.%s", path, key);
+    if (strcmp(key, "timeout_us") == 0) {
+        double d;
+        if (rs_decode_integer(j, vpath, 0, 9.2e18, "a non-negative integer", &d) < 0) return -1;
+        req->timeout_us = (int64_t)d;
+        return 1;
+    }
+    if (strcmp(key, "diagnostics") != 0) return 0;
+    const char *want = "\"none\", \"summary\" or \"full\"";
+    if (rs_json_expect(j, '"', want, "%s", vpath) < 0) return -1;
+    int r = rs_json_string(j, v, sizeof v, NULL);
+    if (r < 0) return -1;
+    for (size_t i = 0; r == 0 && i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(v, levels[i].name) == 0) {
+            req->diag = levels[i].level;
+            return 1;
+        }
+    return rs_json_fail(j, "%s: expected %s", vpath, want);
+}
+
+int rs_decode_parameters(rs_json *j, const char *path, rs_request *req, rs_member_fn other,
+                         void *ctx)
+{
+    if (rs_json_expect(j, '{', "an object", "%s", path) < 0) return -1;
+    rs_json_object_begin(j);
+    bool first = true, truncated;
+    char key[RS_KEY_CAP];
+    int r;
+    while ((r = rs_json_object_next(j, &first, key, sizeof key, &truncated)) == 1) {
+        int k = truncated ? 0 : rs_decode_param(j, key, path, req); /* 1: consumed */
+        if (k < 0) return -1;
+        if (k == 1) continue;
+        k = other ? other(j, key, truncated, ctx) : 1; /* 1: to be skipped */
+        if (k < 0 || (k == 1 && rs_json_skip(j, 2) < 0)) return -1;
+    }
+    return r;
+}
+
+int rs_decode_integer(rs_json *j, const char *path, double lo, double hi, const char *what,
+                      double *out)
+{
+    int c = rs_json_peek(j);
+    if (!(c == '-' || (c >= '0' && c <= '9')))
+        return rs_json_fail(j, "%s: expected %s, got %s", path, what, rs_json_kind(c));
+    bool integral;
+    if (rs_json_number(j, out, &integral) < 0) return -1;
+    if (!integral || *out < lo || *out > hi) return rs_json_fail(j, "%s: expected %s", path, what);
+    return 0;
+}
+
+int rs_decode_bool(rs_json *j, const char *path, bool *out)
+{
+    int c = rs_json_peek(j);
+    if (c != 't' && c != 'f')
+        return rs_json_fail(j, "%s: expected true or false, got %s", path, rs_json_kind(c));
+    return rs_json_bool(j, out);
+}
