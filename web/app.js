@@ -230,6 +230,7 @@
     clearError();
     $('run').disabled = true;
     $('result').hidden = true;
+    window.reluserveDigits.setModel(null);
     try {
       state.meta = await api('GET', modelPath(m));
     } catch (e) {
@@ -241,6 +242,7 @@
       state.info.features = FEATURES[m.name];
     }
     renderModel(m, state.meta, state.info);
+    window.reluserveDigits.setModel({ name: m.name, path: modelPath(m), info: state.info, api });
     $('run').disabled = false;
     refreshMonitor();
   }
@@ -278,7 +280,7 @@
         const b = el('button', { type: 'button', class: 'link' }, 'all as a batch');
         b.addEventListener('click', () => { $('input').value = ex.map((e) => e.row.join(', ')).join('\n'); });
         return b;
-      })() : null);
+      })() : '');  // replaceChildren would write a null out as the text "null"
 
     const isClf = info.task === 'classification';
     $('label-field').hidden = !isClf;

@@ -519,6 +519,118 @@ async function main() {
       assert(got.every((c) => IRIS_LABELS.includes(c.trim())), `unexpected classes ${got}`);
     });
 
+    await test('the digits pad is shown only for a 64-input model', async () => {
+      // iris (4 inputs) is selected here: no pad.
+      assert(await page.locator('#digits').isHidden(), 'the pad is shown for iris');
+    });
+
+    await test('the digits pad: keyboard and pointer paint, the heat map is the API\'s input gradient', async () => {
+      if (!repo.bundled) return; // the hand-made repository has no digits model
+      const pad = await context.newPage();
+      watch(pad);
+      await pad.setViewportSize({ width: 390, height: 844 });
+      const sent = [];
+      pad.on('request', (r) => { if (r.url().endsWith('/infer')) sent.push(r); });
+      try {
+        await pad.goto(server.url + '/?model=digits');
+        await pad.locator('#digits').waitFor({ state: 'visible' });
+        // A model with one example row (digits) shows no stray text beside the input.
+        assert(!/null|undefined/.test(await pad.locator('#examples').textContent()), `examples box: "${await pad.locator('#examples').textContent()}"`);
+        // The brush, restated: a painted cell is 16, its 4 neighbours at least 8.
+        const want = new Array(64).fill(0);
+        const paint = (r, c) => {
+          want[r * 8 + c] = 16;
+          for (const [dr, dc] of [[-1, 0], [1, 0], [0, -1], [0, 1]]) {
+            const rr = r + dr, cc = c + dc;
+            if (rr >= 0 && rr < 8 && cc >= 0 && cc < 8) want[rr * 8 + cc] = Math.max(want[rr * 8 + cc], 8);
+          }
+        };
+        // Keyboard: the cursor starts at p0_0.
+        await pad.locator('#digits-pad').focus();
+        for (let i = 0; i < 3; i++) await pad.keyboard.press('ArrowRight');
+        await pad.keyboard.press('ArrowDown');
+        await pad.keyboard.press('Space'); paint(1, 3);
+        await pad.keyboard.press('ArrowDown');
+        await pad.keyboard.press('ArrowDown');
+        await pad.keyboard.press('Enter'); paint(3, 3);
+        // Pointer: a press on p5_2 and a drag through p5_3 to p5_4.
+        const box = await pad.locator('#digits-pad').boundingBox();
+        const at = (r, c) => [box.x + (c + 0.5) * box.width / 8, box.y + (r + 0.5) * box.height / 8];
+        await pad.mouse.move(...at(5, 2));
+        await pad.mouse.down(); paint(5, 2);
+        await pad.mouse.move(...at(5, 3), { steps: 3 }); paint(5, 3);
+        await pad.mouse.move(...at(5, 4), { steps: 3 }); paint(5, 4);
+        await pad.mouse.up();
+        const drawn = (await pad.locator('#digits-pad').getAttribute('data-values')).split(',').map(Number);
+        assert(JSON.stringify(drawn) === JSON.stringify(want), `pad holds ${drawn}, brush gives ${want}`);
+        const cells = await pad.locator('#digits-pad rect.pad-cell').evaluateAll((rs) => rs.map((r) => Number(r.dataset.value)));
+        assert(JSON.stringify(cells) === JSON.stringify(want), `pad cells ${cells}`);
+
+        // The page settles on one answer for the final drawing.
+        await pad.waitForFunction(() => {
+          const r = document.getElementById('digits-result');
+          return !r.hidden && r.dataset.id && !document.getElementById('digits-heat-wrap').hidden;
+        });
+        const id = await pad.locator('#digits-result').getAttribute('data-id');
+        const req = sent.find((r) => r.postDataJSON().id === id);
+        assert(req, `no request with the shown id ${id}`);
+        assert(req === sent[sent.length - 1], `the shown answer (${id}) is not for the last request sent`);
+        const body = req.postDataJSON();
+        assert(body.parameters.diagnostics === 'full', `diagnostics ${body.parameters.diagnostics}`);
+        assert(body.inputs.length === 1 && JSON.stringify(body.inputs[0].shape) === '[1,64]', `inputs ${JSON.stringify(body.inputs)}`);
+        assert(JSON.stringify(body.inputs[0].data) === JSON.stringify(want), `request data ${body.inputs[0].data}, pad ${want}`);
+        const res = await (await req.response()).json();
+        const grad = res.diagnostics.input_gradient;
+        assert(JSON.stringify(grad.shape) === '[1,64]', `input_gradient shape ${grad.shape}`);
+        const heat = await pad.locator('#digits-heat rect.heat-cell').evaluateAll((rs) => rs.map((r) => Number(r.dataset.value)));
+        assert(heat.length === 64, `${heat.length} heat cells`);
+        heat.forEach((v, i) => assert(v === grad.data[i], `heat cell ${i}: ${v}, API ${grad.data[i]}`));
+        assert(grad.data.some((v) => v !== 0), 'the gradient is all zero: nothing to check the colours with');
+        // Colours: diverging, scaled by the largest |value|.
+        const maxAbs = Math.max(...grad.data.map(Math.abs));
+        const fills = await pad.locator('#digits-heat rect.heat-cell').evaluateAll((rs) => rs.map((r) => getComputedStyle(r).fill));
+        grad.data.forEach((v, i) => {
+          const t = Math.min(1, Math.abs(v) / maxAbs), to = v >= 0 ? [11, 98, 196] : [214, 110, 20];
+          const c = to.map((k) => Math.round(255 + (k - 255) * t));
+          assert(fills[i] === `rgb(${c[0]}, ${c[1]}, ${c[2]})`, `heat cell ${i} (${v}) is ${fills[i]}`);
+        });
+        const out = res.outputs[0].data;
+        const best = out.indexOf(Math.max(...out));
+        assert(await pad.locator('#digits-pred').getAttribute('data-class') === String(best), `shown class is not argmax ${best}`);
+        assert((await pad.locator('#digits-pred .class-name').textContent()).trim() === String(best), 'shown label differs');
+        assert(await pad.locator('#digits-probs li').count() === 10, 'ten probabilities expected');
+
+        // Values on hover and on focus.
+        const hc = pad.locator('#digits-heat rect.heat-cell');
+        await hc.nth(27).hover();
+        assert((await pad.locator('#digits-heat-info').textContent()).includes(`p3_3 (row 4, column 4): ∂g/∂x = `),
+          `hover readout "${await pad.locator('#digits-heat-info').textContent()}"`);
+        await hc.first().focus();
+        await pad.keyboard.press('ArrowRight');
+        const info = await pad.locator('#digits-heat-info').textContent();
+        const shown = Number(info.match(/= (\S+),/)[1]);
+        assert(info.startsWith('p0_1') && Math.abs(shown - grad.data[1]) <= 5e-4 * Math.abs(grad.data[1]) + 1e-12,
+          `focus readout "${info}", API ${grad.data[1]}`);
+
+        const over = await pad.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        await pad.screenshot({ path: path.join(OUT, 'playground-digits.png'), fullPage: true });
+        assert(over <= 0, `page is ${over}px wider than a 390px screen`);
+
+        // Clear: all zeros, and that is what is sent next.
+        const n = sent.length;
+        await pad.click('#digits-clear');
+        await pad.waitForFunction((k) => {
+          const r = document.getElementById('digits-result');
+          return r.dataset.id && r.dataset.id !== k;
+        }, id);
+        assert(sent.length > n, 'Clear sent nothing');
+        assert(sent[sent.length - 1].postDataJSON().inputs[0].data.every((v) => v === 0), 'Clear did not send zeros');
+        assert((await pad.locator('#digits-pad').getAttribute('data-values')).split(',').every((v) => v === '0'), 'pad not cleared');
+      } finally {
+        await pad.close();
+      }
+    });
+
     await test('a narrow screen needs no horizontal scrolling', async () => {
       const narrow = await context.newPage();
       watch(narrow);
