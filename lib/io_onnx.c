@@ -63,34 +63,39 @@ static const onnx_attr *find_attr(const onnx_node *n, const char *name)
     return NULL;
 }
 
+/* Attribute `name` of node n (index) in *out, or NULL when absent; refused
+ * when its declared type is not `type` (type_name in messages). */
+static mlp_status attr_typed(const onnx_node *n, int index, const char *name, int type,
+                             const char *type_name, const char *origin, const onnx_attr **out,
+                             mlp_error *err)
+{
+    *out = find_attr(n, name);
+    if (*out && (*out)->type != 0 && (*out)->type != type)
+        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
+                           "node %d: attribute %s has type %d, expected %s", index, name,
+                           (*out)->type, type_name);
+    return MLP_OK;
+}
+
 static mlp_status attr_int(const onnx_node *n, int index, const char *name, int64_t def,
                            const char *origin, int64_t *out, mlp_error *err)
 {
-    const onnx_attr *a = find_attr(n, name);
-    *out = def;
-    if (!a) return MLP_OK;
-    if (a->type != 0 && a->type != ONNX_ATTR_INT)
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "node %d: attribute %s has type %d, expected INT", index, name, a->type);
-    *out = a->i;
-    return MLP_OK;
+    const onnx_attr *a;
+    mlp_status s = attr_typed(n, index, name, ONNX_ATTR_INT, "INT", origin, &a, err);
+    *out = a && s == MLP_OK ? a->i : def;
+    return s;
 }
 
 static mlp_status attr_float(const onnx_node *n, int index, const char *name, float def,
                              const char *origin, float *out, mlp_error *err)
 {
-    const onnx_attr *a = find_attr(n, name);
-    *out = def;
-    if (!a) return MLP_OK;
-    if (a->type != 0 && a->type != ONNX_ATTR_FLOAT)
-        return mlp_io_fail(err, origin, MLP_ERR_FORMAT,
-                           "node %d: attribute %s has type %d, expected FLOAT", index, name,
-                           a->type);
-    if (!isfinite(a->f))
+    const onnx_attr *a;
+    mlp_status s = attr_typed(n, index, name, ONNX_ATTR_FLOAT, "FLOAT", origin, &a, err);
+    *out = a && s == MLP_OK ? a->f : def;
+    if (s == MLP_OK && !isfinite(*out))
         return mlp_io_fail(err, origin, MLP_ERR_FORMAT, "node %d: attribute %s is not finite",
                            index, name);
-    *out = a->f;
-    return MLP_OK;
+    return s;
 }
 
 /* A weight initializer: rank 2, dims in [1, MLP_MAX_UNITS]. */

@@ -87,6 +87,21 @@ static mlp_status pb_fail(mlp_error *err, const char *origin, mlp_pb_status s,
                        mlp_pb_status_str(s), mlp_pb_offset(r), where);
 }
 
+/* Enters the sub-message f of parent; where names it in messages. */
+static mlp_status pb_enter(const mlp_pb_reader *parent, const mlp_pb_field *f, const char *where,
+                           const char *origin, mlp_pb_reader *r, mlp_error *err)
+{
+    mlp_pb_status s = mlp_pb_enter(parent, f, r);
+    return s == MLP_PB_OK ? MLP_OK : pb_fail(err, origin, s, parent, where);
+}
+
+/* After the last mlp_pb_next of r: the message ended cleanly, or why not. */
+static mlp_status pb_done(mlp_pb_status s, const mlp_pb_reader *r, const char *where,
+                          const char *origin, mlp_error *err)
+{
+    return s == MLP_PB_END ? MLP_OK : pb_fail(err, origin, s, r, where);
+}
+
 /* A field that should be a string (or bytes, or a message) but is not LEN. */
 static mlp_status wire_fail(mlp_error *err, const char *origin, const mlp_pb_field *f,
                             const char *where)
@@ -160,8 +175,9 @@ static mlp_status parse_attr(const mlp_pb_reader *parent, const mlp_pb_field *af
 {
     mlp_pb_reader r;
     mlp_pb_field f;
-    mlp_pb_status s = mlp_pb_enter(parent, af, &r);
-    if (s != MLP_PB_OK) return pb_fail(err, origin, s, parent, "an attribute");
+    mlp_status entered = pb_enter(parent, af, "an attribute", origin, &r, err);
+    if (entered != MLP_OK) return entered;
+    mlp_pb_status s;
     memset(a, 0, sizeof *a);
     while ((s = mlp_pb_next(&r, &f)) == MLP_PB_OK) {
         if (f.number == 1) {
@@ -176,7 +192,7 @@ static mlp_status parse_attr(const mlp_pb_reader *parent, const mlp_pb_field *af
             a->type = f.value <= 100 ? (int)f.value : 100;
         }
     }
-    return s == MLP_PB_END ? MLP_OK : pb_fail(err, origin, s, &r, "an attribute");
+    return pb_done(s, &r, "an attribute", origin, err);
 }
 
 static mlp_status parse_node(const mlp_pb_reader *parent, const mlp_pb_field *nf, int index,
@@ -186,8 +202,9 @@ static mlp_status parse_node(const mlp_pb_reader *parent, const mlp_pb_field *nf
     mlp_pb_field f;
     char where[48];
     snprintf(where, sizeof where, "graph node %d", index);
-    mlp_pb_status s = mlp_pb_enter(parent, nf, &r);
-    if (s != MLP_PB_OK) return pb_fail(err, origin, s, parent, where);
+    mlp_status entered = pb_enter(parent, nf, where, origin, &r, err);
+    if (entered != MLP_OK) return entered;
+    mlp_pb_status s;
     memset(n, 0, sizeof *n);
     while ((s = mlp_pb_next(&r, &f)) == MLP_PB_OK) {
         if (f.number > 7 || f.number == 6) continue; /* doc_string, metadata, ... */
@@ -221,7 +238,7 @@ static mlp_status parse_node(const mlp_pb_reader *parent, const mlp_pb_field *nf
             break;
         }
     }
-    return s == MLP_PB_END ? MLP_OK : pb_fail(err, origin, s, &r, where);
+    return pb_done(s, &r, where, origin, err);
 }
 
 static mlp_status parse_tensor(const mlp_pb_reader *parent, const mlp_pb_field *tf, int index,
@@ -231,8 +248,9 @@ static mlp_status parse_tensor(const mlp_pb_reader *parent, const mlp_pb_field *
     mlp_pb_field f;
     char where[48];
     snprintf(where, sizeof where, "initializer %d", index);
-    mlp_pb_status s = mlp_pb_enter(parent, tf, &r);
-    if (s != MLP_PB_OK) return pb_fail(err, origin, s, parent, where);
+    mlp_status entered = pb_enter(parent, tf, where, origin, &r, err);
+    if (entered != MLP_OK) return entered;
+    mlp_pb_status s;
     memset(t, 0, sizeof *t);
     t->msg = (onnx_span){tf->data, tf->len};
     while ((s = mlp_pb_next(&r, &f)) == MLP_PB_OK) {
@@ -268,7 +286,7 @@ static mlp_status parse_tensor(const mlp_pb_reader *parent, const mlp_pb_field *
                 t->raw = (onnx_span){f.data, f.len}, t->has_raw = true;
         }
     }
-    return s == MLP_PB_END ? MLP_OK : pb_fail(err, origin, s, &r, where);
+    return pb_done(s, &r, where, origin, err);
 }
 
 /* ValueInfoProto: the name, and the shape when the type gives one. */

@@ -18,15 +18,6 @@
 
 #include "io_internal.h"
 
-/* splitmix64: spreads the fallback seed below over all 64 bits. */
-static uint64_t mix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
 void mlp_io_random_hex(char *out, size_t nbytes)
 {
     uint8_t b[32];
@@ -40,8 +31,10 @@ void mlp_io_random_hex(char *out, size_t nbytes)
         uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
         x ^= (uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)out;
         x += atomic_fetch_add(&counter, 1) * 0xd1b54a32d192ed03u;
+        mlp_rng rng;
+        mlp_rng_seed(&rng, x); /* spreads the seed's bits over every byte */
         for (size_t i = 0; i < nbytes; i += 8) {
-            uint64_t r = mix64(&x);
+            uint64_t r = mlp_rng_next(&rng);
             for (size_t k = 0; k < 8 && i + k < nbytes; k++)
                 b[i + k] = (uint8_t)(r >> (8 * k));
         }

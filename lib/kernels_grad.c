@@ -37,42 +37,58 @@
  * start from 0 (fresh) or from the partial sums of earlier rows. */
 #define GW_START(c, p) mlp_v8 c = fresh ? (mlp_v8){0} : (mlp_v8)v8_load(p)
 
+/* The 4 x 16 tiles of both products: accumulators c00..c31 for rows d,
+ * d + in, d + 2in, d + 3in (two vectors each), started as GW_START says, each
+ * step adding s_r · [u v] to row r, and stored back. Macros, so the
+ * accumulators stay named locals the compiler keeps in registers. */
+#define TILE4x16_START(d, in)                                                                      \
+    GW_START(c00, d);                                                                              \
+    GW_START(c01, d + 8);                                                                          \
+    GW_START(c10, d + in);                                                                         \
+    GW_START(c11, d + in + 8);                                                                     \
+    GW_START(c20, d + 2 * (size_t)in);                                                             \
+    GW_START(c21, d + 2 * (size_t)in + 8);                                                         \
+    GW_START(c30, d + 3 * (size_t)in);                                                             \
+    GW_START(c31, d + 3 * (size_t)in + 8)
+#define TILE4x16_ADD(s0, s1, s2, s3, u, v)                                                         \
+    do {                                                                                           \
+        c00 += (s0) * (u);                                                                         \
+        c01 += (s0) * (v);                                                                         \
+        c10 += (s1) * (u);                                                                         \
+        c11 += (s1) * (v);                                                                         \
+        c20 += (s2) * (u);                                                                         \
+        c21 += (s2) * (v);                                                                         \
+        c30 += (s3) * (u);                                                                         \
+        c31 += (s3) * (v);                                                                         \
+    } while (0)
+#define TILE4x16_STORE(d, in)                                                                      \
+    do {                                                                                           \
+        float *row_ = (d);                                                                         \
+        v8_store(row_, c00);                                                                       \
+        v8_store(row_ + 8, c01);                                                                   \
+        row_ += (in);                                                                              \
+        v8_store(row_, c10);                                                                       \
+        v8_store(row_ + 8, c11);                                                                   \
+        row_ += (in);                                                                              \
+        v8_store(row_, c20);                                                                       \
+        v8_store(row_ + 8, c21);                                                                   \
+        row_ += (in);                                                                              \
+        v8_store(row_, c30);                                                                       \
+        v8_store(row_ + 8, c31);                                                                   \
+    } while (0)
+
 /* dw rows j..j+3, columns k..k+15. */
 static MLP_INLINE void gw_4x16(const float *dz, const float *a, int n, int in, int out, int j,
                                int k, float *dw, bool fresh)
 {
     float *d = dw + (size_t)j * (size_t)in + k;
-    GW_START(c00, d);
-    GW_START(c01, d + 8);
-    GW_START(c10, d + in);
-    GW_START(c11, d + in + 8);
-    GW_START(c20, d + 2 * (size_t)in);
-    GW_START(c21, d + 2 * (size_t)in + 8);
-    GW_START(c30, d + 3 * (size_t)in);
-    GW_START(c31, d + 3 * (size_t)in + 8);
+    TILE4x16_START(d, in);
     const float *ai = a + k, *di = dz + j;
     for (int i = 0; i < n; i++, ai += in, di += out) {
         mlp_v8 u = v8_load(ai), v = v8_load(ai + 8);
-        c00 += di[0] * u;
-        c01 += di[0] * v;
-        c10 += di[1] * u;
-        c11 += di[1] * v;
-        c20 += di[2] * u;
-        c21 += di[2] * v;
-        c30 += di[3] * u;
-        c31 += di[3] * v;
+        TILE4x16_ADD(di[0], di[1], di[2], di[3], u, v);
     }
-    v8_store(d, c00);
-    v8_store(d + 8, c01);
-    d += in;
-    v8_store(d, c10);
-    v8_store(d + 8, c11);
-    d += in;
-    v8_store(d, c20);
-    v8_store(d + 8, c21);
-    d += in;
-    v8_store(d, c30);
-    v8_store(d + 8, c31);
+    TILE4x16_STORE(d, in);
 }
 
 /* dw rows j..j+3, columns k..k+7. */
@@ -193,37 +209,13 @@ static MLP_INLINE void gi_4x16(const float *dz, const float *wp, int j0, int j1,
                                int i, int k, float *da, bool fresh)
 {
     float *d = da + (size_t)i * (size_t)in + k;
-    GW_START(c00, d);
-    GW_START(c01, d + 8);
-    GW_START(c10, d + in);
-    GW_START(c11, d + in + 8);
-    GW_START(c20, d + 2 * (size_t)in);
-    GW_START(c21, d + 2 * (size_t)in + 8);
-    GW_START(c30, d + 3 * (size_t)in);
-    GW_START(c31, d + 3 * (size_t)in + 8);
+    TILE4x16_START(d, in);
     const float *d0 = dz + (size_t)i * (size_t)out, *d1 = d0 + out, *d2 = d1 + out, *d3 = d2 + out;
     for (int j = j0; j < j1; j++, wp += 16) {
         mlp_v8 u = v8_load(wp), v = v8_load(wp + 8);
-        c00 += d0[j] * u;
-        c01 += d0[j] * v;
-        c10 += d1[j] * u;
-        c11 += d1[j] * v;
-        c20 += d2[j] * u;
-        c21 += d2[j] * v;
-        c30 += d3[j] * u;
-        c31 += d3[j] * v;
+        TILE4x16_ADD(d0[j], d1[j], d2[j], d3[j], u, v);
     }
-    v8_store(d, c00);
-    v8_store(d + 8, c01);
-    d += in;
-    v8_store(d, c10);
-    v8_store(d + 8, c11);
-    d += in;
-    v8_store(d, c20);
-    v8_store(d + 8, c21);
-    d += in;
-    v8_store(d, c30);
-    v8_store(d + 8, c31);
+    TILE4x16_STORE(d, in);
 }
 
 /* da rows i..i+3, columns k..k+7. */

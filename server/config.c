@@ -123,29 +123,6 @@ static const opt_def OPTS[] = {
 
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
-void rs_config_defaults(rs_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->models_dir = strdup("models");
-    c->host = strdup("127.0.0.1");
-    c->port = 8080;
-    c->max_batch = 64;
-    c->max_queue = 1024;
-    c->max_body = (int64_t)64 << 20;
-    c->max_body_total = (int64_t)1 << 30;
-    c->upload_timeout_ms = 60000;
-    c->max_rows = 65536;
-    c->max_connections = 1024;
-    c->connection_timeout_s = 60;
-    c->request_timeout_ms = 30000;
-    c->shutdown_grace_ms = 30000;
-    c->log_format = RS_LOG_TEXT;
-    c->log_level = RS_LOG_INFO;
-    c->vanishing_threshold = 1e-3;
-    c->exploding_threshold = 1e3;
-    c->monitor_window_s = 60;
-}
-
 void rs_config_free(rs_config *c)
 {
     free(c->models_dir);
@@ -298,6 +275,18 @@ static int opt_set(rs_config *c, const opt_def *o, const char *value, const char
     }
     }
     return -1;
+}
+
+void rs_config_defaults(rs_config *c)
+{
+    memset(c, 0, sizeof *c);
+    /* The table's defaults through the flags' own parser, so --help shows
+     * exactly what is used ("(none)": the field stays empty). */
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char err[256];
+        if (OPTS[i].deflt[0] != '(')
+            opt_set(c, &OPTS[i], OPTS[i].deflt, OPTS[i].flag, err, sizeof err);
+    }
 }
 
 static const opt_def *opt_find(const char *name, size_t len)

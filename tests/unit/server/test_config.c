@@ -41,6 +41,25 @@ static void test_defaults(void **state)
     assert_null(c.api_key);
     assert_false(c.enable_model_control);
     assert_int_equal(c.log_format, RS_LOG_TEXT);
+    /* every other default --help states */
+    assert_int_equal(c.threads, 0);
+    assert_int_equal(c.http_threads, 0);
+    assert_true(c.max_body_total == (int64_t)1 << 30);
+    assert_true(c.max_body_per_client == (int64_t)1 << 28); /* a quarter of the total */
+    assert_true(c.upload_timeout_ms == 60000);
+    assert_int_equal(c.max_rows, 65536);
+    assert_int_equal(c.max_connections, 1024);
+    assert_int_equal(c.connection_timeout_s, 60);
+    assert_true(c.request_timeout_ms == 30000);
+    assert_true(c.shutdown_grace_ms == 30000);
+    assert_null(c.cors_origin);
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
+    assert_int_equal(c.log_level, RS_LOG_INFO);
+    assert_int_equal(c.repository_poll_s, 0);
+    assert_true(c.vanishing_threshold == 1e-3);
+    assert_true(c.exploding_threshold == 1e3);
+    assert_int_equal(c.monitor_window_s, 60);
     rs_config_free(&c);
 }
 
