@@ -31,23 +31,26 @@ static int put_error(rs_buf *out, int status, const char *msg)
     return status;
 }
 
-int rs_handle_live(rs_app *app, rs_buf *out)
+static int handle_live(rs_app *app, const rs_route *r, rs_buf *out)
 {
+    (void)r;
     (void)app;
     rs_buf_puts(out, "{\"live\":true}");
     return 200;
 }
 
-int rs_handle_ready(rs_app *app, rs_buf *out)
+static int handle_ready(rs_app *app, const rs_route *r, rs_buf *out)
 {
+    (void)r;
     char why[1024];
     if (!rs_registry_ready(app->reg, why, sizeof why)) return put_error(out, 503, why);
     rs_buf_puts(out, "{\"ready\":true}");
     return 200;
 }
 
-int rs_handle_server_meta(rs_app *app, rs_buf *out)
+static int handle_server_meta(rs_app *app, const rs_route *r, rs_buf *out)
 {
+    (void)r;
     (void)app;
     return put_json(out,
                     json_pack("{s:s, s:s, s:[s,s,s,s,s,s]}", "name", SERVER_NAME, "version",
@@ -88,7 +91,7 @@ static int route_acquire(rs_app *app, const rs_route *r, rs_model_version **mv, 
     return st;
 }
 
-int rs_handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
+static int handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
 {
     rs_model_version *mv;
     int st = route_acquire(app, r, &mv, out);
@@ -121,7 +124,7 @@ int rs_handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
     return put_json(out, j, 200);
 }
 
-int rs_handle_model_ready(rs_app *app, const rs_route *r, rs_buf *out)
+static int handle_model_ready(rs_app *app, const rs_route *r, rs_buf *out)
 {
     rs_model_version *mv;
     int st = route_acquire(app, r, &mv, out);
@@ -133,7 +136,7 @@ int rs_handle_model_ready(rs_app *app, const rs_route *r, rs_buf *out)
     return st;
 }
 
-int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
+static int handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
 {
     rs_model_version *mv;
     int st = route_acquire(app, r, &mv, out);
@@ -178,7 +181,7 @@ int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
     return put_json(out, j, 200);
 }
 
-int rs_handle_model_stats(rs_app *app, const rs_route *r, rs_buf *out)
+static int handle_model_stats(rs_app *app, const rs_route *r, rs_buf *out)
 {
     /* One named version: its errors (404 unknown, 503 not loaded) as elsewhere. */
     if (r->version[0]) {
@@ -217,7 +220,7 @@ int rs_handle_model_stats(rs_app *app, const rs_route *r, rs_buf *out)
     return put_json(out, json_pack("{s:o}", "model_stats", arr), 200);
 }
 
-int rs_handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
+static int handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
 {
     rs_model_version *mv;
     int st = route_acquire(app, r, &mv, out);
@@ -239,7 +242,7 @@ int rs_handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
     return put_json(out, j, 200);
 }
 
-int rs_handle_status_v1(rs_app *app, const rs_route *r, rs_buf *out)
+static int handle_status_v1(rs_app *app, const rs_route *r, rs_buf *out)
 {
     rs_model_version **vs;
     int n;
@@ -270,8 +273,9 @@ int rs_handle_status_v1(rs_app *app, const rs_route *r, rs_buf *out)
     return put_json(out, json_pack("{s:o}", "model_version_status", arr), 200);
 }
 
-int rs_handle_repo_index(rs_app *app, rs_buf *out)
+static int handle_repo_index(rs_app *app, const rs_route *r, rs_buf *out)
 {
+    (void)r;
     return put_json(out, rs_registry_index(app->reg), 200);
 }
 
@@ -294,8 +298,29 @@ int rs_handle_repo_control(rs_app *app, const rs_route *r, rs_buf *out)
     return 200;
 }
 
-int rs_handle_metrics(rs_app *app, rs_buf *out)
+static int handle_metrics(rs_app *app, const rs_route *r, rs_buf *out)
 {
+    (void)r;
     rs_metrics_render(app->metrics, app->reg, rs_scheduler_in_flight(app->sched), out);
     return 200;
+}
+
+rs_handler rs_handler_for(rs_route_kind kind)
+{
+    static const rs_handler table[] = {
+        [RS_ROUTE_LIVE] = handle_live,
+        [RS_ROUTE_READY] = handle_ready,
+        [RS_ROUTE_SERVER_META] = handle_server_meta,
+        [RS_ROUTE_MODEL_META] = handle_model_meta,
+        [RS_ROUTE_MODEL_READY] = handle_model_ready,
+        [RS_ROUTE_MODEL_DIAG] = handle_model_diag,
+        [RS_ROUTE_MODEL_STATS] = handle_model_stats,
+        [RS_ROUTE_MODEL_CONFIG] = handle_model_config,
+        [RS_ROUTE_STATUS_V1] = handle_status_v1,
+        [RS_ROUTE_REPO_INDEX] = handle_repo_index,
+        [RS_ROUTE_REPO_LOAD] = rs_handle_repo_control,
+        [RS_ROUTE_REPO_UNLOAD] = rs_handle_repo_control,
+        [RS_ROUTE_METRICS] = handle_metrics,
+    };
+    return (unsigned)kind < sizeof table / sizeof table[0] ? table[kind] : NULL;
 }

@@ -23,23 +23,17 @@ typedef struct {
     struct rs_poll *poll; /* the repository poll; NULL unless --repository-poll-s */
 } rs_app;
 
-/* Each appends a JSON body (or Prometheus text for metrics) to out and
- * returns the status; on errors the body is {"error": "..."}. */
-int rs_handle_live(rs_app *app, rs_buf *out);
-int rs_handle_ready(rs_app *app, rs_buf *out);
-int rs_handle_server_meta(rs_app *app, rs_buf *out);
-int rs_handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out);
-int rs_handle_model_ready(rs_app *app, const rs_route *r, rs_buf *out);
-int rs_handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out);
-/* Statistics extension: the named version, else every loaded version of the
- * named model, else of every model. */
-int rs_handle_model_stats(rs_app *app, const rs_route *r, rs_buf *out);
-/* The version's configuration in Triton's JSON form (model_configuration). */
-int rs_handle_model_config(rs_app *app, const rs_route *r, rs_buf *out);
-int rs_handle_status_v1(rs_app *app, const rs_route *r, rs_buf *out);
-int rs_handle_repo_index(rs_app *app, rs_buf *out);
+/* An endpoint: appends a JSON body (or Prometheus text for metrics) to out
+ * and returns the status; on errors the body is {"error": "..."}. */
+typedef int (*rs_handler)(rs_app *app, const rs_route *r, rs_buf *out);
+
+/* The handler of a route kind, or NULL for the ones http.c answers itself
+ * (assets, inference) and for unknown kinds. The statistics extension answers
+ * the named version, else every loaded version of the named model, else of
+ * every model; model config is Triton's JSON form (model_configuration). */
+rs_handler rs_handler_for(rs_route_kind kind);
+
 /* load/unload: 403 unless --enable-model-control. */
 int rs_handle_repo_control(rs_app *app, const rs_route *r, rs_buf *out);
-int rs_handle_metrics(rs_app *app, rs_buf *out);
 
 #endif /* RS_HANDLERS_H */

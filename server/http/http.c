@@ -744,9 +744,6 @@ static enum MHD_Result answer(req_state *st)
     rs_app *app = st->h->app;
     if (st->is_options) return respond_options(st);
     if (st->early_status) return respond_error(st, st->early_status, st->early_msg);
-    rs_buf out;
-    rs_buf_init(&out);
-    int status;
     switch (st->route.kind) {
     case RS_ROUTE_ASSET: {
         const rs_web_asset *a = st->route.asset;
@@ -756,48 +753,21 @@ static enum MHD_Result answer(req_state *st)
     case RS_ROUTE_INFER:
     case RS_ROUTE_PREDICT:
         return start_inference(st);
-    case RS_ROUTE_LIVE:
-        status = rs_handle_live(app, &out);
-        break;
-    case RS_ROUTE_READY:
-        status = rs_handle_ready(app, &out);
-        break;
-    case RS_ROUTE_SERVER_META:
-        status = rs_handle_server_meta(app, &out);
-        break;
-    case RS_ROUTE_MODEL_META:
-        status = rs_handle_model_meta(app, &st->route, &out);
-        break;
-    case RS_ROUTE_MODEL_READY:
-        status = rs_handle_model_ready(app, &st->route, &out);
-        break;
-    case RS_ROUTE_MODEL_DIAG:
-        status = rs_handle_model_diag(app, &st->route, &out);
-        break;
-    case RS_ROUTE_MODEL_STATS:
-        status = rs_handle_model_stats(app, &st->route, &out);
-        break;
-    case RS_ROUTE_MODEL_CONFIG:
-        status = rs_handle_model_config(app, &st->route, &out);
-        break;
-    case RS_ROUTE_STATUS_V1:
-        status = rs_handle_status_v1(app, &st->route, &out);
-        break;
-    case RS_ROUTE_REPO_INDEX:
-        status = rs_handle_repo_index(app, &out);
-        break;
     case RS_ROUTE_REPO_LOAD:
     case RS_ROUTE_REPO_UNLOAD:
         if (app->cfg->enable_model_control) return start_control(st);
-        status = rs_handle_repo_control(app, &st->route, &out); /* the 403 */
+        break; /* the handler's 403 */
+    default:
         break;
-    case RS_ROUTE_METRICS:
-        status = rs_handle_metrics(app, &out);
+    }
+    rs_handler handle = rs_handler_for(st->route.kind);
+    if (handle == NULL) return respond_error(st, 404, "no such endpoint");
+    rs_buf out;
+    rs_buf_init(&out);
+    int status = handle(app, &st->route, &out);
+    if (st->route.kind == RS_ROUTE_METRICS)
         return respond_buf(st, status, &out, "text/plain; version=0.0.4; charset=utf-8",
                            (size_t)-1);
-    default:
-        return respond_error(st, 404, "no such endpoint");
-    }
     return respond_json(st, status, &out);
 }
 
