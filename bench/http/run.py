@@ -40,6 +40,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "request.lua")
 CONNECTIONS = (1, 16, 64)
 ERROR_LIMIT = 0.01  # fraction of non-2xx / socket errors that fails the run
+# The models (name, layer sizes, weight seed) and the seed of the request
+# bodies; bench/http/peer.py serves the same ones to reluserve and the peer.
+MODELS = (("tiny", [4, 16, 16, 3], 1), ("medium", [784, 512, 512, 10], 2))
+BODY_SEED = 3
 
 
 def write_model(path, name, sizes, seed):
@@ -160,14 +164,13 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="reluserve-bench-")
     models = os.path.join(tmp, "models")
-    write_model(os.path.join(models, "tiny", "1", "model.json"), "tiny", [4, 16, 16, 3], 1)
-    write_model(os.path.join(models, "medium", "1", "model.json"), "medium",
-                [784, 512, 512, 10], 2)
+    for name, sizes, seed in MODELS:
+        write_model(os.path.join(models, name, "1", "model.json"), name, sizes, seed)
     bodies = {}
-    for model, width in (("tiny", 4), ("medium", 784)):
+    for model, sizes, _ in MODELS:
         for diag in ("none", "summary"):
             bodies[(model, diag)] = os.path.join(tmp, "%s-%s.json" % (model, diag))
-            write_body(bodies[(model, diag)], width, diag, 3)
+            write_body(bodies[(model, diag)], sizes[0], diag, BODY_SEED)
 
     cases = [("health", None)] + [(m, d) for m in ("tiny", "medium") for d in ("none", "summary")]
     results = {}  # (max_batch, case, diag, connections) -> wrk result
