@@ -125,8 +125,9 @@ def install_peer(candidates, dest):
         raise Skip("onnxruntime-node does not load: %s" % next(
             (l for l in lines if "Error" in l), lines[-1]).strip())
     node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30)
-    return "onnxruntime-node %s, node %s, from %s" % (
-        probe.stdout.strip(), node.stdout.strip(), src or dest + " (sources not found, as installed)")
+    origin = src or dest + " (sources not found: as installed before)"
+    return "onnxruntime-node %s, node %s, from %s" % (probe.stdout.strip(), node.stdout.strip(),
+                                                     origin)
 
 
 def last_line(path):
@@ -142,7 +143,8 @@ def export_models(models, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     args = []
     for name, _, _ in run.MODELS:
-        args += [os.path.join(models, name, "1", "model.json"), os.path.join(out_dir, name + ".onnx")]
+        args += [os.path.join(models, name, "1", "model.json"),
+                 os.path.join(out_dir, name + ".onnx")]
     r = subprocess.run([TORCH_PYTHON, os.path.join(HERE, "export_onnx.py")] + args,
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
@@ -321,27 +323,26 @@ def main():
                                                                      theirs["shape"], diff))
             print("-- %s: %s; outputs agree, max |reluserve - peer| = %.1e"
                   % (name, peer.cmd.replace(os.path.abspath(REPO) + os.sep, ""), diff))
-            targets = {"reluserve": (srv.base + "/v2/models/%s/infer" % name, rs_pids),
-                       "peer": (peer.base + "/", peer.pids)}
-            for url, _ in targets.values():  # warm-up: JIT, caches, every worker
+            infer = {"reluserve": srv.base + "/v2/models/%s/infer" % name, "peer": peer.base + "/"}
+            pids = {"reluserve": rs_pids, "peer": peer.pids}
+            for url in infer.values():  # warm-up: JIT, caches, every worker
                 run.run_wrk(url, 16, 1, bodies[name])
-            cases = ([("health", None)] if name == run.MODELS[0][0] else []) + [(name, bodies[name])]
+            # (label, case, body, url per server); the GET ceiling once, with the first model
+            rows = [("%s infer (none)" % name, name, bodies[name], infer)]
+            if name == run.MODELS[0][0]:
+                ceiling = {"reluserve": srv.base + "/v2/health/live", "peer": peer.base + "/"}
+                rows.insert(0, ("GET (HTTP ceiling)", "health", None, ceiling))
             for c in CONNECTIONS:
-                for case, body in cases:
-                    for who, (url, pids) in targets.items():
-                        if case == "health":
-                            url = srv.base + "/v2/health/live" if who == "reluserve" else peer.base + "/"
-                            label = "GET (HTTP ceiling)"
-                        else:
-                            label = "%s infer (none)" % case
-                        r = measure(url, pids, c, duration, body)
+                for label, case, body, urls in rows:
+                    for who, url in urls.items():
+                        r = measure(url, pids[who], c, duration, body)
                         results[(who, case, c)] = r
                         bad = r["requests"] == 0 or r["errors"] > run.ERROR_LIMIT * r["requests"]
                         failed |= bad
                         print("%-22s %5d  %-9s %9.0f %9s %9s %10.1f %7d%s" % (
                             label if who == "reluserve" else "", c, who, r["rps"],
                             run.fmt_us(r["p50_us"]), run.fmt_us(r["p99_us"]), r["cpu_us"],
-                            r["errors"], "  <- failed: no answers or too many errors" if bad else ""))
+                            r["errors"], "  <- failed: no answers or too many errors" * bad))
                     if srv.proc.poll() is not None:
                         raise RuntimeError("reluserve died (exit %d)" % srv.proc.returncode)
                     if not peer.alive():
