@@ -11,14 +11,14 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 /* 1 -> 3 relu -> 2 relu -> 1: layer 0 computes z = (x, -x, -1), so unit 2 is
  * never active; layer 1 sums layer 0's units with weights +1 / -1. */
 static mlp_model *model(void)
 {
-    mlp_layer_spec spec[] = {{3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 3, &m, NULL), MLP_OK);
+    mlp_model *m =
+        TEST_MODEL(1, {3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, -1, 0, 0,  0,  -1,       /* W0, b0 */
                        1, 1,  0, -1, -1, 0,  0, 0, /* W1, b1 */
                        1, 1,  0};                  /* W2, b2 */
@@ -83,9 +83,8 @@ static void test_counts_and_never_active(void **s)
 static void test_nonfinite_rows_counted_apart(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 3, &m, NULL), MLP_OK);
+    mlp_model *m =
+        TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
     memcpy(m->params, p, sizeof p);
     mlp_activity a, b;
@@ -130,9 +129,7 @@ static void test_shape_mismatch_refused(void **s)
 {
     (void)s;
     mlp_model *m = model();
-    mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *other = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 2, &other, NULL), MLP_OK);
+    mlp_model *other = TEST_MODEL(1, {4, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     mlp_activity a, b;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     assert_int_equal(mlp_activity_init(other, &b, NULL), MLP_OK);
@@ -160,9 +157,7 @@ static void test_shape_mismatch_refused(void **s)
 static void test_no_hidden_layers(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{2, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(3, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(3, {2, MLP_ACT_SOFTMAX, 0});
     mlp_activity a;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     assert_int_equal(a.n_layers, 0);

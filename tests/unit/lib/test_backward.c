@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 #define EPS 1e-3f
 
@@ -250,9 +251,7 @@ static void test_single_layer(void **s)
 static void test_loss_values(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{2, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_SOFTMAX, 0});
     float *w = mlp_layer_weight(m, 0);
     w[0] = 0.0f;
     w[1] = (float)log(3.0);
@@ -420,9 +419,7 @@ static void test_binary_cross_entropy_multi_output_targets(void **s)
 static void test_binary_loss_values(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{1, MLP_ACT_SIGMOID, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_SIGMOID, 0});
     mlp_layer_weight(m, 0)[0] = (float)log(3.0);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);

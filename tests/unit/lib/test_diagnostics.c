@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 static void fill(float *v, size_t n, uint64_t seed, double scale)
 {
@@ -227,9 +228,7 @@ static void test_gradient_ratio_zero_over_zero(void **s)
 static void test_gradient_ratio_nan_last_layer(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{1, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0});
     mlp_layer_weight(m, 0)[0] = 1e30f;
     mlp_layer_weight(m, 1)[0] = 1.0f;
     mlp_layer_weight(m, 1)[1] = -1.0f;
@@ -257,9 +256,7 @@ static void test_gradient_ratio_nan_last_layer(void **s)
 static void test_rows_of_last_backward(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, -1, 0, 0, 1, 1, 0}; /* z0 = (x, -x) */
     memcpy(m->params, p, sizeof p);
     const float x[2] = {1, -1};
@@ -337,9 +334,8 @@ static void test_relu_output_layer_has_no_relu_stats(void **s)
  * x = 1 gives Z1 = (0, -6) <= 0. */
 static mlp_model *overflow_model(void)
 {
-    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 3, &m, NULL), MLP_OK);
+    mlp_model *m =
+        TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
     assert_int_equal(m->n_params, sizeof p / sizeof p[0]);
     memcpy(m->params, p, sizeof p);

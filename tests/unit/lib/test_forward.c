@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 /* One layer 2 -> 3, W = [[1, 2], [-1, 0.5], [0, -3]], b = [0.5, -0.25, 1].
  * For x = (1, -2): z = (-2.5, -2.25, 7). */
@@ -21,9 +22,7 @@ static const double Z[3] = {-2.5, -2.25, 7.0};
 
 static mlp_model *one_layer(mlp_activation act, float alpha)
 {
-    mlp_layer_spec spec[] = {{3, act, alpha}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(2, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(2, {3, act, alpha});
     const float w[6] = {1, 2, -1, 0.5f, 0, -3}, b[3] = {0.5f, -0.25f, 1};
     memcpy(mlp_layer_weight(m, 0), w, sizeof w);
     memcpy(mlp_layer_bias(m, 0), b, sizeof b);
@@ -114,9 +113,7 @@ static void test_standardisation(void **s)
 static void test_two_layers_rows(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, -1, /* W0 */ 0, 0, /* b0 */ 2, 3, /* W1 */ 0.5f /* b1 */};
     memcpy(m->params, p, sizeof p);
     mlp_workspace *ws = NULL;
@@ -142,9 +139,7 @@ static void test_two_layers_rows(void **s)
 static void test_relu_derivative_at_zero(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{1, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, 0, 1, 0}; /* z0 = x, y = relu(z0) */
     memcpy(m->params, p, sizeof p);
     mlp_workspace *ws = NULL;
@@ -177,9 +172,7 @@ static void test_kernels_agree(void **s)
     const int shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {3, 16, 8}, {33, 37, 19}, {64, 128, 64}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         int n = shapes[k][0], in = shapes[k][1], out = shapes[k][2];
-        mlp_layer_spec spec[] = {{out, MLP_ACT_IDENTITY, 0}};
-        mlp_model *m = NULL;
-        assert_int_equal(mlp_model_create(in, spec, 1, &m, NULL), MLP_OK);
+        mlp_model *m = TEST_MODEL(in, {out, MLP_ACT_IDENTITY, 0});
         fill(m->params, m->n_params, 100 + k);
         float *x = malloc((size_t)n * in * sizeof *x);
         float *y1 = malloc((size_t)n * out * sizeof *y1),
@@ -212,9 +205,7 @@ static void test_kernels_agree(void **s)
 static void test_workspace_reserve_then_no_growth(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {4, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(8, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(8, {16, MLP_ACT_RELU, 0}, {4, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 1, NULL);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
@@ -303,9 +294,7 @@ static void *run_job(void *arg)
 static void test_threads_share_model(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(8, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(8, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 3, NULL);
     assert_true(m->n_params <= 512);
     float x[64 * 8];

@@ -13,13 +13,12 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 /* Mean, variance and max |w| of layer 0 of a 200 -> 300 layer, then layer 1. */
 static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var, double *mx)
 {
-    mlp_layer_spec spec[] = {{300, act, 0.01f}, {100, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(200, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(200, {300, act, 0.01f}, {100, MLP_ACT_IDENTITY, 0});
     for (size_t i = 0; i < m->n_params; i++)
         m->params[i] = 7.0f; /* init must overwrite everything */
     mlp_model_init(m, scheme, 123, NULL);
@@ -90,9 +89,7 @@ static void test_same_seed_same_bits(void **s)
 static void test_unknown_scheme_refused(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(2, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(2, {2, MLP_ACT_RELU, 0});
     mlp_error e;
     assert_int_equal(mlp_model_init(m, (mlp_init)9, 1, &e), MLP_ERR_INVALID);
     assert_string_equal(e.msg, "unknown initialisation scheme 9");

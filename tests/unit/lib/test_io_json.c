@@ -22,6 +22,7 @@
 #define ORIGIN "models/t/1/model.json"
 
 #include "../test_tmpdir.h"
+#include "../test_models.h"
 
 static void tmp_path(char *buf, size_t n, const char *name)
 {
@@ -57,11 +58,9 @@ static void fill_tricky(float *p, size_t n, uint64_t seed)
  * kind of metadata, names that need escaping and non-ASCII text. */
 static mlp_model *make_model(void)
 {
-    mlp_layer_spec spec[] = {
-        {5, MLP_ACT_LEAKY_RELU, 0.2f}, {7, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m;
     mlp_error err;
-    assert_int_equal(mlp_model_create(4, spec, 3, &m, &err), MLP_OK);
+    mlp_model *m =
+        TEST_MODEL(4, {5, MLP_ACT_LEAKY_RELU, 0.2f}, {7, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0});
     fill_tricky(m->params, m->n_params, 7);
     assert_int_equal(mlp_model_set_name(m, "iris \"quoted\" \\ ünïcødé\n", NULL), MLP_OK);
     assert_int_equal(mlp_model_set_io_names(m, "features", "probs", NULL), MLP_OK);
@@ -180,10 +179,7 @@ static void test_round_trip_many_random_models(void **s)
 static void test_floats_are_written_short(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m;
-    mlp_error err;
-    assert_int_equal(mlp_model_create(3, spec, 1, &m, &err), MLP_OK);
+    mlp_model *m = TEST_MODEL(3, {1, MLP_ACT_IDENTITY, 0});
     m->params[0] = 0.1f;
     m->params[1] = -0.0f;
     m->params[2] = 1.0f;

@@ -25,6 +25,7 @@
 #define CONFIG_ORIGIN "config of " ORIGIN
 
 #include "../test_tmpdir.h"
+#include "../test_models.h"
 
 /* ------------------------------------------------------------ file builder */
 
@@ -942,11 +943,9 @@ static void test_refuses_unknown_task(void **s)
 
 static mlp_model *make_model(void)
 {
-    mlp_layer_spec spec[] = {
-        {6, MLP_ACT_LEAKY_RELU, 0.125f}, {5, MLP_ACT_SIGMOID, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m;
     mlp_error err;
-    assert_int_equal(mlp_model_create(4, spec, 3, &m, &err), MLP_OK);
+    mlp_model *m = TEST_MODEL(4, {6, MLP_ACT_LEAKY_RELU, 0.125f}, {5, MLP_ACT_SIGMOID, 0},
+                              {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 99, NULL);
     for (size_t i = 0; i < m->n_params; i += 7)
         m->params[i] = (i % 2) ? 1e-42f : -0.0f; /* subnormal and signed zero survive */

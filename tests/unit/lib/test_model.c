@@ -13,13 +13,12 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 static void test_create_layout(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(4, {5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     assert_int_equal(m->n_inputs, 4);
     assert_int_equal(m->n_outputs, 3);
     assert_int_equal(m->max_units, 5);
@@ -92,9 +91,7 @@ static void test_create_refusals(void **s)
 
 static mlp_model *full_model(void)
 {
-    mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.2f}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(2, {4, MLP_ACT_LEAKY_RELU, 0.2f}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 9, NULL);
     const char *labels[] = {"a", "b", "c"};
     const float mean[] = {1, 2}, std[] = {3, 4};

@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "mlp.h"
+#include "../test_models.h"
 
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
@@ -212,9 +213,7 @@ static void test_alignment(void **state)
 static void check_relu_family(mlp_activation act, float alpha)
 {
     enum { K = 19 };
-    mlp_layer_spec spec[] = {{K, act, alpha}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(K, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(K, {K, act, alpha});
     for (int j = 0; j < K; j++)
         mlp_layer_weight(m, 0)[j * K + j] = 1.0f;
     float x[K] = {-0.0f, 0.0f,  NAN,   -NAN,  INFINITY, -INFINITY, 1.5f, -2.5f, 1e-30f, -1e-30f,

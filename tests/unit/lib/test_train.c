@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -36,9 +37,7 @@ static float accuracy_of(const mlp_model *m, mlp_workspace *ws, const float *x, 
 
 static mlp_model *model_linear_1x1(float w, float b)
 {
-    mlp_layer_spec spec[] = {{1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_IDENTITY, 0});
     mlp_layer_weight(m, 0)[0] = w;
     mlp_layer_bias(m, 0)[0] = b;
     return m;
@@ -177,9 +176,7 @@ static void test_clipping_matches_torch(void **state)
 static void test_clipping_caps_norm(void **state)
 {
     (void)state;
-    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(4, {8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 3, NULL);
     float x[4 * 4] = {5, -3, 2, 8, -7, 1, 4, -2, 3, 3, -6, 1, 9, -8, 2, 2};
     int y[4] = {0, 1, 2, 1};
@@ -214,9 +211,7 @@ static void test_clipping_caps_norm(void **state)
 static void test_xor_converges(void **state)
 {
     (void)state;
-    mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(2, {8, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
     float x[] = {0, 0, 0, 1, 1, 0, 1, 1};
     int y[] = {0, 1, 1, 0};
@@ -338,9 +333,8 @@ static mlp_model *iris_train(const float *x, const int *y, int n, uint64_t init_
         mean[j] = (float)s;
         sd[j] = (float)sqrt(s2 / n);
     }
-    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(4, spec, 3, &m, NULL), MLP_OK);
+    mlp_model *m =
+        TEST_MODEL(4, {16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     assert_int_equal(mlp_model_set_standardization(m, mean, sd, NULL), MLP_OK);
     mlp_model_init(m, MLP_INIT_AUTO, init_seed, NULL);
     mlp_train_params p = mlp_train_default_params();
@@ -396,9 +390,7 @@ static void test_same_seed_same_bits(void **state)
 static void test_regression_trains(void **state)
 {
     (void)state;
-    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(1, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(1, {16, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 1, NULL);
     float x[64], t[64];
     for (int i = 0; i < 64; i++) {
@@ -479,9 +471,7 @@ static void test_divergence_is_an_error(void **state)
 static void test_invalid_arguments(void **state)
 {
     (void)state;
-    mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(2, {4, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 1, NULL);
     float x[4] = {1, 2, 3, 4}, t[6] = {1, 0, 0, 0, 1, 0};
     int y[2] = {0, 2}, bad_hi[2] = {0, 3}, bad_lo[2] = {-1, 0};
@@ -545,9 +535,7 @@ static void test_accuracy_counts_argmax(void **state)
 {
     (void)state;
     /* Identity 2x2 layer: output = input, so the argmax is the larger input. */
-    mlp_layer_spec spec[] = {{2, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(2, spec, 1, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(2, {2, MLP_ACT_IDENTITY, 0});
     float *w = mlp_layer_weight(m, 0);
     w[0] = 1;
     w[3] = 1;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 /* Bytes mlp_workspace_shrink gave back (it must succeed). */
 static size_t shrink(mlp_workspace *ws, const mlp_model *m, int rows)
@@ -27,10 +28,8 @@ static size_t shrink(mlp_workspace *ws, const mlp_model *m, int rows)
 
 static mlp_model *make(int in, int hidden, int out, uint64_t seed)
 {
-    mlp_layer_spec spec[] = {
-        {hidden, MLP_ACT_RELU, 0}, {hidden, MLP_ACT_RELU, 0}, {out, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(in, spec, 3, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(in, {hidden, MLP_ACT_RELU, 0}, {hidden, MLP_ACT_RELU, 0},
+                              {out, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_HE_NORMAL, seed, NULL);
     return m;
 }

@@ -15,6 +15,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "../test_models.h"
 
 static char g_dir[64];
 static rs_config g_cfg;
@@ -96,9 +97,7 @@ static int setup(void **state)
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/m/1", g_dir);
     mkdir(path, 0755);
-    mlp_layer_spec spec[] = {{4, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m;
-    assert_int_equal(mlp_model_create(3, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(3, {4, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
     snprintf(path, sizeof path, "%s/m/1/model.json", g_dir);
     assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);

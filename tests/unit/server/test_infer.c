@@ -13,15 +13,12 @@
 #include <cmocka.h>
 
 #include "infer.h"
+#include "../test_models.h"
 
 static mlp_model *model(void)
 {
-    mlp_layer_spec spec[] = {{16, MLP_ACT_RELU, 0},
-                             {8, MLP_ACT_LEAKY_RELU, 0.1f},
-                             {6, MLP_ACT_TANH, 0},
-                             {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(4, spec, 4, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(4, {16, MLP_ACT_RELU, 0}, {8, MLP_ACT_LEAKY_RELU, 0.1f},
+                              {6, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
     /* Negative biases so some units die on some rows but not others. */
     for (int l = 0; l < 2; l++)

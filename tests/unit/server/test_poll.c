@@ -16,54 +16,7 @@
 #include "poll.h"
 #include "registry.h"
 
-static char g_dir[64];
-static const rs_model_config DEFAULTS = {64, 0, 1024, 60};
-
-static void mkdir_p(const char *path)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    mkdir(buf, 0755);
-}
-
-static void write_file(const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, rel);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void sh(const char *fmt, const char *arg)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, fmt, g_dir, arg);
-    assert_int_equal(system(cmd), 0);
-}
-
-/* A 3-input model whose hidden layer has `hidden` units: versions and
- * rewrites are told apart by shape. */
-static void save_model(const char *name, const char *version, int hidden)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s", g_dir, name, version);
-    mkdir_p(path);
-    mlp_layer_spec spec[] = {{hidden, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m;
-    assert_int_equal(mlp_model_create(3, spec, 2, &m, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
-    snprintf(path, sizeof path, "%s/%s/%s/model.json", g_dir, name, version);
-    assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);
-    mlp_model_free(m);
-}
+#include "test_repo.h"
 
 typedef struct {
     rs_registry *r;
@@ -73,9 +26,8 @@ typedef struct {
 static int setup(void **state)
 {
     rs_log_init(RS_LOG_TEXT, RS_LOG_ERROR);
-    snprintf(g_dir, sizeof g_dir, "/tmp/rs_poll_XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-    save_model("m", "1", 4);
+    repo_create("poll");
+    repo_save_model("m", "1", 4);
     fixture *f = calloc(1, sizeof *f);
     f->p = rs_poll_create(g_dir);
     assert_non_null(f->p);
@@ -91,9 +43,7 @@ static int teardown(void **state)
     rs_poll_free(f->p);
     rs_registry_free(f->r);
     free(f);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    return system(cmd);
+    return repo_remove(NULL);
 }
 
 static int tick(fixture *f)
@@ -128,7 +78,7 @@ static void test_changed_version_loads_once_stable(void **state)
     rs_model_version *before;
     char err[512];
     assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &before, err, sizeof err), 0);
-    save_model("m", "1", 7);
+    repo_save_model("m", "1", 7);
     assert_int_equal(tick(f), 0); /* first seen: it may still be being written */
     assert_int_equal(hidden(f, "m", NULL), 4);
     assert_int_equal(tick(f), 1);
@@ -143,7 +93,7 @@ static void test_files_that_keep_changing_wait(void **state)
 {
     fixture *f = *state;
     for (int h = 5; h < 9; h++) {
-        save_model("m", "1", h);
+        repo_save_model("m", "1", h);
         assert_int_equal(tick(f), 0);
         assert_int_equal(hidden(f, "m", NULL), 4);
     }
@@ -154,7 +104,7 @@ static void test_files_that_keep_changing_wait(void **state)
 static void test_corrupt_reload_keeps_serving_copy(void **state)
 {
     fixture *f = *state;
-    write_file("m/1/model.json", "{\"format\": \"reluserve-mlp\", \"layers\": [");
+    repo_write("m/1/model.json", "{\"format\": \"reluserve-mlp\", \"layers\": [");
     tick(f);
     assert_int_equal(tick(f), 1);
     assert_int_equal(hidden(f, "m", NULL), 4);
@@ -168,7 +118,7 @@ static void test_corrupt_reload_keeps_serving_copy(void **state)
     assert_null(strchr(reason, '/')); /* not where the repository is */
     json_decref(idx);
     /* A valid rewrite replaces it and clears the reason. */
-    save_model("m", "1", 6);
+    repo_save_model("m", "1", 6);
     tick(f);
     assert_int_equal(tick(f), 1);
     assert_int_equal(hidden(f, "m", NULL), 6);
@@ -180,12 +130,12 @@ static void test_corrupt_reload_keeps_serving_copy(void **state)
 static void test_new_and_removed_versions(void **state)
 {
     fixture *f = *state;
-    save_model("m", "2", 9);
+    repo_save_model("m", "2", 9);
     tick(f);
     assert_int_equal(hidden(f, "m", NULL), 4);
     assert_int_equal(tick(f), 1);
     assert_int_equal(hidden(f, "m", NULL), 9); /* the newest serves */
-    sh("rm -rf %s/m/%s", "2");
+    assert_int_equal(repo_remove("m/2"), 0);
     assert_int_equal(tick(f), 0);
     assert_int_equal(hidden(f, "m", "2"), 9);
     assert_int_equal(tick(f), 1);
@@ -196,12 +146,12 @@ static void test_new_and_removed_versions(void **state)
 static void test_new_and_removed_models(void **state)
 {
     fixture *f = *state;
-    save_model("n", "1", 3);
+    repo_save_model("n", "1", 3);
     tick(f);
     assert_int_equal(hidden(f, "n", NULL), -404);
     assert_int_equal(tick(f), 1);
     assert_int_equal(hidden(f, "n", NULL), 3);
-    sh("rm -rf %s/%s", "n");
+    assert_int_equal(repo_remove("n"), 0);
     tick(f);
     assert_int_equal(tick(f), 1);
     assert_int_equal(hidden(f, "n", NULL), -404);
@@ -211,7 +161,7 @@ static void test_new_and_removed_models(void **state)
 static void test_config_change_reloads_model(void **state)
 {
     fixture *f = *state;
-    write_file("m/config.json", "{\"max_batch\": 3}");
+    repo_write("m/config.json", "{\"max_batch\": 3}");
     tick(f);
     assert_int_equal(tick(f), 1);
     rs_model_version *v;
@@ -221,7 +171,7 @@ static void test_config_change_reloads_model(void **state)
     rs_model_version_release(v);
     assert_int_equal(tick(f), 0);
     /* A broken config.json keeps the model as it was; the index says why. */
-    write_file("m/config.json", "{\"max_batch\": 0}");
+    repo_write("m/config.json", "{\"max_batch\": 0}");
     tick(f);
     assert_int_equal(tick(f), 1);
     assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &v, err, sizeof err), 0);
@@ -242,7 +192,7 @@ static bool always(void *arg)
 static void test_stop_halts_a_tick(void **state)
 {
     fixture *f = *state;
-    save_model("m", "1", 5);
+    repo_save_model("m", "1", 5);
     tick(f);
     int asked = 0;
     assert_int_equal(rs_poll_tick(f->p, f->r, always, &asked), 0);

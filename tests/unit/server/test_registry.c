@@ -16,72 +16,26 @@
 #include "log.h"
 #include "registry.h"
 
-static char g_dir[64];
-static const rs_model_config DEFAULTS = {64, 0, 1024, 60};
-
-static void mkdir_p(const char *path)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    mkdir(buf, 0755);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* A 3-input model whose first hidden layer has `hidden` units, so tests can
- * tell versions apart by shape. */
-static void save_model(const char *name, const char *version, int hidden)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s", g_dir, name, version);
-    mkdir_p(path);
-    mlp_layer_spec spec[] = {{hidden, MLP_ACT_RELU, 0}, {2, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m;
-    assert_int_equal(mlp_model_create(3, spec, 2, &m, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
-    snprintf(path, sizeof path, "%s/%s/%s/model.json", g_dir, name, version);
-    assert_int_equal(mlp_model_save_json(m, path, NULL), MLP_OK);
-    mlp_model_free(m);
-}
+#include "test_repo.h"
 
 static int setup(void **state)
 {
     (void)state;
     rs_log_init(RS_LOG_TEXT, RS_LOG_ERROR); /* loaders log the broken files */
-    snprintf(g_dir, sizeof g_dir, "/tmp/rs_registry_XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-    save_model("m", "1", 4);
-    save_model("m", "3", 6);
-    save_model("m", "10", 8); /* numerically newest, though "10" < "3" as text */
-    char path[512];
-    snprintf(path, sizeof path, "%s/m/2", g_dir);
-    mkdir_p(path);
-    snprintf(path, sizeof path, "%s/m/2/model.json", g_dir);
-    write_file(path, "{\"format\": \"reluserve-mlp\", \"layers\": [");
-    save_model("fast", "1", 5);
-    snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
-    write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500}");
+    repo_create("registry");
+    repo_save_model("m", "1", 4);
+    repo_save_model("m", "3", 6);
+    repo_save_model("m", "10", 8); /* numerically newest, though "10" < "3" as text */
+    repo_write("m/2/model.json", "{\"format\": \"reluserve-mlp\", \"layers\": [");
+    repo_save_model("fast", "1", 5);
+    repo_write("fast/config.json", "{\"max_batch\": 8, \"batch_delay_us\": 500}");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    return system(cmd);
+    return repo_remove(NULL);
 }
 
 static rs_registry *open_repo(void)
@@ -250,10 +204,9 @@ static void test_model_config_duplicate_key_is_an_error(void **state)
 static void test_config_key_errors_fail_the_model_only(void **state)
 {
     (void)state;
-    char path[512], err[512], why[1024];
-    save_model("typo", "1", 4);
-    snprintf(path, sizeof path, "%s/typo/config.json", g_dir);
-    write_file(path, "{\"max_bach\": 8}");
+    char err[512], why[1024];
+    repo_save_model("typo", "1", 4);
+    repo_write("typo/config.json", "{\"max_bach\": 8}");
     rs_registry *r = open_repo();
     rs_model_version *v;
     assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
@@ -277,8 +230,7 @@ static void test_config_key_errors_fail_the_model_only(void **state)
     json_decref(idx);
 
     /* A repeated key in a reload: refused, and the served copy stays. */
-    snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
-    write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500, \"max_batch\": 9}");
+    repo_write("fast/config.json", "{\"max_batch\": 8, \"batch_delay_us\": 500, \"max_batch\": 9}");
     assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 400);
     assert_non_null(strstr(err, "config.json"));
     assert_non_null(strstr(err, "\"max_batch\" appears more than once"));
@@ -294,11 +246,7 @@ static void test_config_key_errors_fail_the_model_only(void **state)
 static void test_index_lists_a_version_whose_error_quotes_bad_bytes(void **state)
 {
     (void)state;
-    char path[512];
-    snprintf(path, sizeof path, "%s/bytes/1", g_dir);
-    mkdir_p(path);
-    snprintf(path, sizeof path, "%s/bytes/1/model.json", g_dir);
-    write_file(path, "{\"format\": \"\\u007\xcb\x8a\"}");
+    repo_write("bytes/1/model.json", "{\"format\": \"\\u007\xcb\x8a\"}");
     rs_registry *r = open_repo();
     json_t *idx = rs_registry_index(r);
     size_t i;
@@ -321,11 +269,8 @@ static void test_index_lists_a_version_whose_error_quotes_bad_bytes(void **state
 static int restore_config_files(void **state)
 {
     (void)state;
-    char path[512];
-    snprintf(path, sizeof path, "%s/fast/config.json", g_dir);
-    write_file(path, "{\"max_batch\": 8, \"batch_delay_us\": 500}");
-    snprintf(path, sizeof path, "rm -rf %s/typo %s/bytes", g_dir, g_dir);
-    return system(path);
+    repo_write("fast/config.json", "{\"max_batch\": 8, \"batch_delay_us\": 500}");
+    return repo_remove("typo") || repo_remove("bytes");
 }
 
 static void test_reference_outlives_unload(void **state)
@@ -355,9 +300,8 @@ static void test_failed_reload_keeps_old_copy(void **state)
 {
     (void)state;
     rs_registry *r = open_repo();
-    char err[512], path[512];
-    snprintf(path, sizeof path, "%s/fast/1/model.json", g_dir);
-    write_file(path, "not json");
+    char err[512];
+    repo_write("fast/1/model.json", "not json");
     assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 400);
     assert_non_null(strstr(err, "version '1'"));
     rs_model_version *v;
@@ -365,7 +309,7 @@ static void test_failed_reload_keeps_old_copy(void **state)
     assert_int_equal(v->model->layers[0].out, 5);
     rs_model_version_release(v);
     rs_registry_free(r);
-    save_model("fast", "1", 5);
+    repo_save_model("fast", "1", 5);
 }
 
 static void test_index_lists_every_version(void **state)

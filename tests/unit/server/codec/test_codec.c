@@ -16,12 +16,11 @@
 
 #include "codec/codec.h"
 #include "codec/internal.h"
+#include "../../test_models.h"
 
 static mlp_model *classifier(void)
 {
-    mlp_layer_spec spec[] = {{5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(4, {5, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 7, NULL);
     const char *labels[] = {"setosa", "versicolor", "virginica"};
     assert_int_equal(mlp_model_set_labels(m, labels, NULL), MLP_OK);
@@ -30,9 +29,7 @@ static mlp_model *classifier(void)
 
 static mlp_model *regressor(void)
 {
-    mlp_layer_spec spec[] = {{3, MLP_ACT_TANH, 0}, {2, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(4, spec, 2, &m, NULL), MLP_OK);
+    mlp_model *m = TEST_MODEL(4, {3, MLP_ACT_TANH, 0}, {2, MLP_ACT_IDENTITY, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 3, NULL);
     return m;
 }
