@@ -51,8 +51,8 @@ static void chain_forward(void *p)
     const mlp_model *m = c->m;
     const float *in = c->x;
     float *bufs[2] = {c->a0, c->a1};
-    for (int l = 0; l < m->n_layers; l++) {
-        const mlp_layer *ly = &m->layers[l];
+    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+        const mlp_layer *ly = mlp_model_layer(m, l);
         float *z = bufs[l % 2];
         const float *b = mlp_layer_bias(m, l);
         for (int i = 0; i < c->n; i++)
@@ -126,7 +126,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     mlp_rng rng;
     mlp_rng_seed(&rng, 2);
     size_t nx = (size_t)max_batch * (size_t)n_inputs;
-    size_t na = (size_t)max_batch * (size_t)m->max_units;
+    size_t na = (size_t)max_batch * (size_t)mlp_model_max_units(m);
     float *x = malloc(sizeof(float) * nx);
     float *a0 = malloc(sizeof(float) * na), *a1 = malloc(sizeof(float) * na);
     mlp_workspace *ws = NULL, *ws_own = NULL, *ws_blas = NULL, *ws_norms = NULL;
@@ -167,7 +167,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         lib_forward(&lc);
         const float *y = mlp_workspace_output(ws);
         double worst = 0.0;
-        for (size_t k = 0; k < (size_t)n * (size_t)m->n_outputs; k++)
+        for (size_t k = 0; k < (size_t)n * (size_t)mlp_model_n_outputs(m); k++)
             worst = fmax(worst, fabs((double)y[k] - (double)cc.y[k]));
         if (lc.status != MLP_OK || !(worst < 1e-4)) {
             printf("  MISMATCH at batch %d: status %s, max |mlp - chain| = %g\n", n,

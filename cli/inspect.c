@@ -36,28 +36,28 @@ static const char inspect_usage[] =
 
 static void arch_print(const mlp_model *m, const char *path)
 {
-    printf("model      %s (%s)\n", m->name,
-           m->task == MLP_TASK_CLASSIFICATION ? "classification" : "regression");
+    printf("model      %s (%s)\n", mlp_model_name(m),
+           mlp_model_task(m) == MLP_TASK_CLASSIFICATION ? "classification" : "regression");
     printf("file       %s\n", path);
-    printf("input      '%s', %d values%s\n", m->input_name, m->n_inputs,
-           m->input_mean || m->input_std ? ", standardised in the model" : "");
-    printf("output     '%s', %d value%s\n", m->output_name, m->n_outputs,
-           m->n_outputs == 1 ? "" : "s");
-    if (m->labels) {
+    printf("input      '%s', %d values%s\n", mlp_model_input_name(m), mlp_model_n_inputs(m),
+           mlp_model_input_mean(m) || mlp_model_input_std(m) ? ", standardised in the model" : "");
+    printf("output     '%s', %d value%s\n", mlp_model_output_name(m), mlp_model_n_outputs(m),
+           mlp_model_n_outputs(m) == 1 ? "" : "s");
+    if (mlp_model_labels(m)) {
         printf("labels     ");
-        for (int k = 0; k < m->n_outputs; k++)
-            printf("%s%s", k ? ", " : "", m->labels[k]);
+        for (int k = 0; k < mlp_model_n_outputs(m); k++)
+            printf("%s%s", k ? ", " : "", mlp_model_labels(m)[k]);
         printf("\n");
     }
-    printf("layers     %d\n", m->n_layers);
-    for (int l = 0; l < m->n_layers; l++) {
-        const mlp_layer *L = &m->layers[l];
+    printf("layers     %d\n", mlp_model_n_layers(m));
+    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+        const mlp_layer *L = mlp_model_layer(m, l);
         size_t params = (size_t)L->in * (size_t)L->out + (size_t)L->out;
         printf("  %2d  %5d -> %-5d  %-10s", l, L->in, L->out, mlp_activation_name(L->activation));
         if (L->activation == MLP_ACT_LEAKY_RELU) printf(" alpha %g", (double)L->alpha);
         printf("  %zu params\n", params);
     }
-    printf("parameters %zu\n", m->n_params);
+    printf("parameters %zu\n", mlp_model_n_params(m));
 }
 
 /* Class index of a probe row's label text: the model's label of that name,
@@ -69,14 +69,14 @@ static int label_lookup(const mlp_model *m, const char *text, float as_number,
                         const char **negative)
 {
     const int classes = mlp_model_classes(m);
-    const bool binary = m->n_outputs == 1 && classes == 2;
-    if (m->labels)
-        for (int k = 0; k < m->n_outputs; k++)
-            if (strcmp(m->labels[k], text) == 0) return binary ? 1 : k;
+    const bool binary = mlp_model_n_outputs(m) == 1 && classes == 2;
+    if (mlp_model_labels(m))
+        for (int k = 0; k < mlp_model_n_outputs(m); k++)
+            if (strcmp(mlp_model_labels(m)[k], text) == 0) return binary ? 1 : k;
     if (!isnan(as_number) && as_number == floorf(as_number) && as_number >= 0.0f &&
         as_number < (float)classes)
         return (int)as_number;
-    if (binary && m->labels && isnan(as_number)) {
+    if (binary && mlp_model_labels(m) && isnan(as_number)) {
         if (!*negative) *negative = text;
         if (strcmp(*negative, text) == 0) return 0;
     }
@@ -100,23 +100,23 @@ static int probe_run(const mlp_model *m, const char *data_path)
         rs_csv_free(&csv);
         return RS_EXIT_FAIL;
     }
-    const int n = csv.rows, n_in = m->n_inputs;
+    const int n = csv.rows, n_in = mlp_model_n_inputs(m);
     const int extra = csv.cols - n_in;
-    const bool classify = m->task == MLP_TASK_CLASSIFICATION;
+    const bool classify = mlp_model_task(m) == MLP_TASK_CLASSIFICATION;
     /* The columns after the inputs: none, one label (classification), or
      * n_outputs targets (regression). */
-    if (extra < 0 || (extra != 0 && extra != (classify ? 1 : m->n_outputs))) {
+    if (extra < 0 || (extra != 0 && extra != (classify ? 1 : mlp_model_n_outputs(m)))) {
         fprintf(stderr,
                 "reluserve inspect: %s has %d columns; the model takes %d inputs, so expected "
                 "%d, or %d with %s\n",
-                data_path, csv.cols, n_in, n_in, n_in + (classify ? 1 : m->n_outputs),
+                data_path, csv.cols, n_in, n_in, n_in + (classify ? 1 : mlp_model_n_outputs(m)),
                 classify ? "a label column" : "the target columns");
         rs_csv_free(&csv);
         return RS_EXIT_FAIL;
     }
     int rc = RS_EXIT_FAIL;
     const char *negative = NULL; /* a one-output classifier's class-0 name */
-    const bool binary = m->n_outputs == 1 && mlp_model_classes(m) == 2;
+    const bool binary = mlp_model_n_outputs(m) == 1 && mlp_model_classes(m) == 2;
     float *x = malloc((size_t)n * (size_t)n_in * sizeof(float));
     int *labels = classify && extra ? malloc((size_t)n * sizeof(int)) : NULL;
     float *targets = !classify && extra ? malloc((size_t)n * (size_t)extra * sizeof(float)) : NULL;
@@ -129,8 +129,8 @@ static int probe_run(const mlp_model *m, const char *data_path)
         ws_status = mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL);
     mlp_activity act;
     bool act_ok = false;
-    probe_sums sums = {calloc((size_t)m->n_layers, sizeof(double)),
-                       calloc((size_t)m->n_layers, sizeof(double)), 0, 0.0};
+    probe_sums sums = {calloc((size_t)mlp_model_n_layers(m), sizeof(double)),
+                       calloc((size_t)mlp_model_n_layers(m), sizeof(double)), 0, 0.0};
     if (!x || (classify && extra && !labels) || (!classify && extra && !targets) ||
         ws_status != MLP_OK || !sums.zeros || !sums.act) {
         fprintf(stderr, "reluserve inspect: out of memory for %d rows\n", n);
@@ -170,24 +170,24 @@ static int probe_run(const mlp_model *m, const char *data_path)
             fprintf(stderr, "reluserve inspect: forward failed: %s\n", err.msg);
             goto done;
         }
-        for (int l = 0; l < m->n_layers; l++) {
-            double entries = (double)rows * m->layers[l].out;
+        for (int l = 0; l < mlp_model_n_layers(m); l++) {
+            double entries = (double)rows * mlp_model_layer(m, l)->out;
             sums.zeros[l] += (double)d.layers[l].sparsity * entries;
             sums.act[l] += (double)d.layers[l].mean_activation * entries;
         }
         const float *y = mlp_workspace_output(ws);
-        const float *logit = mlp_workspace_preactivation(ws, m->n_layers - 1);
+        const float *logit = mlp_workspace_preactivation(ws, mlp_model_n_layers(m) - 1);
         for (int i = 0; i < rows; i++) {
-            const float *yi = y + (size_t)i * m->n_outputs;
+            const float *yi = y + (size_t)i * mlp_model_n_outputs(m);
             if (labels && binary) {
                 sums.right += (logit[i] > 0.0f) == (labels[r0 + i] == 1); /* sigmoid > 1/2 */
             } else if (labels) {
                 int best = 0;
-                for (int k = 1; k < m->n_outputs; k++)
+                for (int k = 1; k < mlp_model_n_outputs(m); k++)
                     if (yi[k] > yi[best]) best = k;
                 sums.right += best == labels[r0 + i];
             } else if (targets) {
-                for (int k = 0; k < m->n_outputs; k++) {
+                for (int k = 0; k < mlp_model_n_outputs(m); k++) {
                     double e = (double)yi[k] - targets[(size_t)(r0 + i) * extra + k];
                     sums.sq_err += e * e;
                 }
@@ -198,10 +198,11 @@ static int probe_run(const mlp_model *m, const char *data_path)
     printf("\nprobe set  %s, %d rows\n", data_path, n);
     printf("  layer  units  activation  never_active  sparsity  mean_activation\n");
     int dead = 0, relu_units = 0;
-    for (int l = 0; l < m->n_layers; l++) {
-        const mlp_layer *L = &m->layers[l];
+    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+        const mlp_layer *L = mlp_model_layer(m, l);
         double entries = (double)n * L->out;
-        bool hidden_relu = l < m->n_layers - 1 && mlp_activation_is_relu_family(L->activation);
+        bool hidden_relu =
+            l < mlp_model_n_layers(m) - 1 && mlp_activation_is_relu_family(L->activation);
         printf("  %5d  %5d  %-10s  ", l, L->out, mlp_activation_name(L->activation));
         if (hidden_relu) {
             float f = mlp_activity_never_active_fraction(&act, l);
@@ -220,7 +221,7 @@ static int probe_run(const mlp_model *m, const char *data_path)
     if (labels)
         printf("accuracy   %.4f (%ld/%d)\n", (double)sums.right / n, sums.right, n);
     else if (targets)
-        printf("mse        %.6g\n", sums.sq_err / ((double)n * m->n_outputs));
+        printf("mse        %.6g\n", sums.sq_err / ((double)n * mlp_model_n_outputs(m)));
     rc = RS_EXIT_OK;
 done:
     if (act_ok) mlp_activity_free(&act);

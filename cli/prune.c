@@ -99,8 +99,8 @@ static mlp_status forward_all(const mlp_model *m, mlp_workspace *ws, const float
 {
     for (int r0 = 0; r0 < n; r0 += PRUNE_CHUNK) {
         int rows = n - r0 < PRUNE_CHUNK ? n - r0 : PRUNE_CHUNK;
-        mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * m->n_inputs, rows,
-                                   y ? y + (size_t)r0 * m->n_outputs : NULL, err);
+        mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * mlp_model_n_inputs(m), rows,
+                                   y ? y + (size_t)r0 * mlp_model_n_outputs(m) : NULL, err);
         if (s == MLP_OK && act) s = mlp_activity_add(act, ws, 0, rows, err);
         if (s != MLP_OK) return s;
     }
@@ -129,8 +129,8 @@ static double forward_ms(const mlp_model *m, mlp_workspace *ws, const float *x, 
  */
 static void keep_decide(const mlp_model *m, const mlp_activity *act, bool **keep, int *kept)
 {
-    for (int l = 0; l < m->n_layers - 1; l++) {
-        const mlp_layer *L = &m->layers[l];
+    for (int l = 0; l < mlp_model_n_layers(m) - 1; l++) {
+        const mlp_layer *L = mlp_model_layer(m, l);
         kept[l] = 0;
         for (int j = 0; j < L->out; j++) {
             keep[l][j] = L->activation != MLP_ACT_RELU || !mlp_activity_never_active(act, l, j);
@@ -141,7 +141,7 @@ static void keep_decide(const mlp_model *m, const mlp_activity *act, bool **keep
             kept[l] = 1;
         }
     }
-    kept[m->n_layers - 1] = m->layers[m->n_layers - 1].out;
+    kept[mlp_model_n_layers(m) - 1] = mlp_model_layer(m, mlp_model_n_layers(m) - 1)->out;
 }
 
 /* The pruned copy: kept rows of every W_l and b_l, kept columns of W_l for
@@ -150,17 +150,25 @@ static mlp_status model_pruned(const mlp_model *m, bool *const *keep, const int 
                                mlp_model **out, mlp_error *err)
 {
     mlp_layer_spec spec[MLP_MAX_LAYERS];
-    for (int l = 0; l < m->n_layers; l++)
-        spec[l] = (mlp_layer_spec){kept[l], m->layers[l].activation, m->layers[l].alpha};
+    for (int l = 0; l < mlp_model_n_layers(m); l++)
+        spec[l] = (mlp_layer_spec){kept[l], mlp_model_layer(m, l)->activation,
+                                   mlp_model_layer(m, l)->alpha};
     mlp_model *p = NULL;
-    mlp_status s = mlp_model_create(m->n_inputs, spec, m->n_layers, &p, err);
+    mlp_status s = mlp_model_create(mlp_model_n_inputs(m), spec, mlp_model_n_layers(m), &p, err);
     if (s != MLP_OK) return s;
-    for (int l = 0; l < m->n_layers; l++) {
-        const mlp_layer *L = &m->layers[l];
-        const bool *rows = l < m->n_layers - 1 ? keep[l] : NULL;
+    /* The kept parameters, laid out as p holds them, then copied in at once. */
+    float *params = malloc(mlp_model_n_params(p) * sizeof *params);
+    if (!params) {
+        mlp_model_free(p);
+        snprintf(err->msg, sizeof err->msg, "out of memory for the pruned parameters");
+        return MLP_ERR_NOMEM;
+    }
+    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+        const mlp_layer *L = mlp_model_layer(m, l), *P = mlp_model_layer(p, l);
+        const bool *rows = l < mlp_model_n_layers(m) - 1 ? keep[l] : NULL;
         const bool *cols = l > 0 ? keep[l - 1] : NULL;
         const float *w = mlp_layer_weight(m, l), *b = mlp_layer_bias(m, l);
-        float *pw = mlp_layer_weight(p, l), *pb = mlp_layer_bias(p, l);
+        float *pw = params + P->weight_offset, *pb = params + P->bias_offset;
         for (int i = 0; i < L->out; i++) {
             if (rows && !rows[i]) continue;
             for (int j = 0; j < L->in; j++)
@@ -168,12 +176,15 @@ static mlp_status model_pruned(const mlp_model *m, bool *const *keep, const int 
             *pb++ = b[i];
         }
     }
-    p->task = m->task;
-    s = mlp_model_set_name(p, m->name, err);
-    if (s == MLP_OK) s = mlp_model_set_io_names(p, m->input_name, m->output_name, err);
-    if (s == MLP_OK && m->labels) s = mlp_model_set_labels(p, (const char *const *)m->labels, err);
-    if (s == MLP_OK && m->input_mean && m->input_std)
-        s = mlp_model_set_standardization(p, m->input_mean, m->input_std, err);
+    s = mlp_model_set_params(p, params, mlp_model_n_params(p), err);
+    free(params);
+    if (s == MLP_OK) s = mlp_model_set_task(p, mlp_model_task(m), err);
+    if (s == MLP_OK) s = mlp_model_set_name(p, mlp_model_name(m), err);
+    if (s == MLP_OK)
+        s = mlp_model_set_io_names(p, mlp_model_input_name(m), mlp_model_output_name(m), err);
+    if (s == MLP_OK && mlp_model_labels(m)) s = mlp_model_set_labels(p, mlp_model_labels(m), err);
+    if (s == MLP_OK && mlp_model_input_mean(m) && mlp_model_input_std(m))
+        s = mlp_model_set_standardization(p, mlp_model_input_mean(m), mlp_model_input_std(m), err);
     if (s != MLP_OK) {
         mlp_model_free(p);
         return s;
@@ -185,8 +196,8 @@ static mlp_status model_pruned(const mlp_model *m, bool *const *keep, const int 
 static int prune_run(const mlp_model *m, const char *data, const char *out_path)
 {
     int rc = RS_EXIT_FAIL, n = 0;
-    const int hidden = m->n_layers - 1;
-    float *x = probe_read(data, m->n_inputs, &n);
+    const int hidden = mlp_model_n_layers(m) - 1;
+    float *x = probe_read(data, mlp_model_n_inputs(m), &n);
     if (!x) return RS_EXIT_FAIL;
     mlp_workspace *ws = NULL;
     mlp_model *p = NULL;
@@ -195,11 +206,11 @@ static int prune_run(const mlp_model *m, const char *data, const char *out_path)
     mlp_error err;
     bool *keep[MLP_MAX_LAYERS] = {0};
     int kept[MLP_MAX_LAYERS];
-    float *y0 = malloc((size_t)n * (size_t)m->n_outputs * sizeof(float));
-    float *y1 = malloc((size_t)n * (size_t)m->n_outputs * sizeof(float));
+    float *y0 = malloc((size_t)n * (size_t)mlp_model_n_outputs(m) * sizeof(float));
+    float *y1 = malloc((size_t)n * (size_t)mlp_model_n_outputs(m) * sizeof(float));
     bool oom = !y0 || !y1;
     for (int l = 0; l < hidden; l++)
-        oom |= !(keep[l] = calloc((size_t)m->layers[l].out, sizeof(bool)));
+        oom |= !(keep[l] = calloc((size_t)mlp_model_layer(m, l)->out, sizeof(bool)));
     if (oom) {
         fprintf(stderr, "reluserve prune: out of memory for %d rows\n", n);
         goto done;
@@ -223,7 +234,7 @@ static int prune_run(const mlp_model *m, const char *data, const char *out_path)
         goto done;
     }
     double diff = 0.0;
-    for (size_t i = 0; i < (size_t)n * (size_t)m->n_outputs; i++) {
+    for (size_t i = 0; i < (size_t)n * (size_t)mlp_model_n_outputs(m); i++) {
         double d = fabs((double)y0[i] - (double)y1[i]);
         if (!(d <= diff)) diff = d; /* NaN wins: it must show */
     }
@@ -231,7 +242,7 @@ static int prune_run(const mlp_model *m, const char *data, const char *out_path)
     printf("probe set  %s, %d rows\n", data, n);
     printf("  layer  activation  units  removed  kept\n");
     for (int l = 0; l < hidden; l++) {
-        const mlp_layer *L = &m->layers[l];
+        const mlp_layer *L = mlp_model_layer(m, l);
         printf("  %5d  %-10s  %5d  %7d  %4d%s\n", l, mlp_activation_name(L->activation), L->out,
                L->out - kept[l], kept[l],
                L->activation != MLP_ACT_RELU ? "  (not ReLU: not pruned)" : "");
@@ -241,8 +252,8 @@ static int prune_run(const mlp_model *m, const char *data, const char *out_path)
                    l);
     }
     double t0 = forward_ms(m, ws, x, n), t1 = forward_ms(p, ws, x, n);
-    printf("parameters %zu -> %zu (%.1f%% fewer)\n", m->n_params, p->n_params,
-           100.0 * (1.0 - (double)p->n_params / (double)m->n_params));
+    printf("parameters %zu -> %zu (%.1f%% fewer)\n", mlp_model_n_params(m), mlp_model_n_params(p),
+           100.0 * (1.0 - (double)mlp_model_n_params(p) / (double)mlp_model_n_params(m)));
     printf("forward    %.3f ms -> %.3f ms over the probe set (fastest of 5)\n", t0, t1);
     printf("outputs    largest difference on the probe set %.3g\n", diff);
     if (!rs_mkdirs_for(out_path)) {

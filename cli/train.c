@@ -427,7 +427,7 @@ static mlp_model *model_build(const train_opts *o, const train_data *d)
         mlp_model_free(m);
         return NULL;
     }
-    m->task = o->task;
+    mlp_model_set_task(m, o->task, NULL); /* a task opts_parse accepted */
 
     /* Name: --name, or the data file's base name without its extension. */
     char name[256];
@@ -602,10 +602,10 @@ int rs_cmd_train(int argc, char **argv)
     }
     if (o.history && !(history = history_open(o.history))) goto done;
 
-    fprintf(stderr, "training %s on %s: %d rows", m->name, o.data, d.n);
+    fprintf(stderr, "training %s on %s: %d rows", mlp_model_name(m), o.data, d.n);
     if (val.n) fprintf(stderr, " (%d more held out for validation)", val.n);
     fprintf(stderr, ", %d inputs -> %d %s, %zu parameters\n", d.n_in, d.n_out,
-            o.task == MLP_TASK_CLASSIFICATION ? "classes" : "targets", m->n_params);
+            o.task == MLP_TASK_CLASSIFICATION ? "classes" : "targets", mlp_model_n_params(m));
     if (o.sigmoid_output)
         fprintf(stderr, "one sigmoid output: P('%s') against '%s' (binary cross-entropy)\n",
                 d.classes[1], d.classes[0]);
@@ -666,12 +666,13 @@ int rs_cmd_train(int argc, char **argv)
         goto done;
     }
     if (d.labels)
-        printf("%s: training accuracy %.4f (%ld/%d), saved to %s\n", m->name, (double)acc,
+        printf("%s: training accuracy %.4f (%ld/%d), saved to %s\n", mlp_model_name(m), (double)acc,
                lround((double)acc * d.n), d.n, o.out);
     else
-        printf("%s: training MSE %.6g over %d rows, saved to %s\n", m->name, mse, d.n, o.out);
+        printf("%s: training MSE %.6g over %d rows, saved to %s\n", mlp_model_name(m), mse, d.n,
+               o.out);
     if (val.n)
-        printf("%s: validation loss %.9g, %s %.4f over %d rows\n", m->name, (double)vloss,
+        printf("%s: validation loss %.9g, %s %.4f over %d rows\n", mlp_model_name(m), (double)vloss,
                d.labels ? "accuracy" : "rmse", (double)vmetric, val.n);
     rc = RS_EXIT_OK;
 done:

@@ -28,12 +28,12 @@ static double now_s(void)
 
 static bool classifier(const mlp_model *m)
 {
-    return m->task == MLP_TASK_CLASSIFICATION;
+    return mlp_model_task(m) == MLP_TASK_CLASSIFICATION;
 }
 
 static bool counts_dead(const mlp_model *m, int l)
 {
-    return mlp_activation_is_relu_family(m->layers[l].activation);
+    return mlp_activation_is_relu_family(mlp_model_layer(m, l)->activation);
 }
 
 mlp_status rs_rows_measure(const mlp_model *m, mlp_workspace *ws, const rs_rows *r, float *loss,
@@ -47,10 +47,11 @@ mlp_status rs_rows_measure(const mlp_model *m, mlp_workspace *ws, const rs_rows 
         int rows = r->n - r0 < WATCH_CHUNK ? r->n - r0 : WATCH_CHUNK;
         mlp_target t = {.kind = kind,
                         .labels = r->labels ? r->labels + r0 : NULL,
-                        .targets =
-                            r->targets ? r->targets + (size_t)r0 * (size_t)m->n_outputs : NULL};
+                        .targets = r->targets
+                                       ? r->targets + (size_t)r0 * (size_t)mlp_model_n_outputs(m)
+                                       : NULL};
         float g;
-        s = mlp_forward(m, ws, r->x + (size_t)r0 * (size_t)m->n_inputs, rows, NULL, err);
+        s = mlp_forward(m, ws, r->x + (size_t)r0 * (size_t)mlp_model_n_inputs(m), rows, NULL, err);
         if (s == MLP_OK) s = mlp_loss(m, ws, 0, rows, &t, &g, err);
         if (s != MLP_OK) return s;
         sum += (double)g * rows; /* the loss is a mean over the chunk's rows */
@@ -68,8 +69,8 @@ static mlp_status dead_count(rs_train_watch *w, mlp_error *err)
     mlp_activity_reset(&w->act);
     for (int r0 = 0; r0 < w->train.n; r0 += WATCH_CHUNK) {
         int rows = w->train.n - r0 < WATCH_CHUNK ? w->train.n - r0 : WATCH_CHUNK;
-        mlp_status s =
-            mlp_forward(m, w->ws, w->train.x + (size_t)r0 * (size_t)m->n_inputs, rows, NULL, err);
+        mlp_status s = mlp_forward(
+            m, w->ws, w->train.x + (size_t)r0 * (size_t)mlp_model_n_inputs(m), rows, NULL, err);
         if (s == MLP_OK) s = mlp_activity_add(&w->act, w->ws, 0, rows, err);
         if (s != MLP_OK) return s;
     }
@@ -90,7 +91,8 @@ bool rs_train_watch_init(rs_train_watch *w)
     if (s == MLP_OK) s = mlp_workspace_set_kernel(w->ws, MLP_KERNEL_BATCH_INVARIANT, &err);
     if (s == MLP_OK) s = mlp_activity_init(m, &w->act, &err);
     w->act_ok = s == MLP_OK;
-    if (s == MLP_OK && w->patience > 0 && !(w->best = malloc(m->n_params * sizeof(float))))
+    if (s == MLP_OK && w->patience > 0 &&
+        !(w->best = malloc(mlp_model_n_params(m) * sizeof(float))))
         s = MLP_ERR_NOMEM, snprintf(err.msg, sizeof err.msg, "out of memory for the best weights");
     if (s != MLP_OK) {
         snprintf(w->msg, sizeof w->msg, "%s", err.msg);
@@ -100,7 +102,7 @@ bool rs_train_watch_init(rs_train_watch *w)
         fprintf(w->history, "epoch,loss%s", classifier(m) ? ",accuracy" : "");
         if (w->val.n)
             fprintf(w->history, ",val_loss,%s", classifier(m) ? "val_accuracy" : "val_rmse");
-        for (int l = 0; l < m->n_layers - 1; l++)
+        for (int l = 0; l < mlp_model_n_layers(m) - 1; l++)
             fprintf(w->history, ",dead_%d", l);
         fprintf(w->history, ",grad_norm\n");
     }
@@ -115,7 +117,7 @@ static void history_row(rs_train_watch *w, const mlp_epoch_stats *s)
     fprintf(h, "%d,%.9g", s->epoch, (double)s->loss);
     if (classifier(m)) fprintf(h, ",%.9g", (double)s->accuracy);
     if (w->val.n) fprintf(h, ",%.9g,%.9g", (double)w->last_val_loss, (double)w->last_val_metric);
-    for (int l = 0; l < m->n_layers - 1; l++)
+    for (int l = 0; l < mlp_model_n_layers(m) - 1; l++)
         if (counts_dead(m, l))
             fprintf(h, ",%.9g", (double)mlp_activity_never_active_fraction(&w->act, l));
         else
@@ -130,7 +132,7 @@ static void dead_text(const rs_train_watch *w, char *out, size_t len)
 {
     size_t used = 0;
     out[0] = '\0';
-    for (int l = 0; l < w->m->n_layers - 1 && used + 1 < len; l++) {
+    for (int l = 0; l < mlp_model_n_layers(w->m) - 1 && used + 1 < len; l++) {
         int k = counts_dead(w->m, l)
                     ? snprintf(out + used, len - used, "%s%.3f", l ? "/" : "",
                                (double)mlp_activity_never_active_fraction(&w->act, l))
@@ -198,7 +200,7 @@ bool rs_train_watch_epoch(const mlp_epoch_stats *s, void *user)
             w->best_loss = w->last_val_loss;
             w->best_epoch = s->epoch;
             w->wait = 0;
-            memcpy(w->best, w->m->params, w->m->n_params * sizeof(float));
+            memcpy(w->best, mlp_model_params(w->m), mlp_model_n_params(w->m) * sizeof(float));
         } else if (++w->wait >= w->patience) {
             w->stopped = true;
         }
@@ -211,7 +213,9 @@ bool rs_train_watch_epoch(const mlp_epoch_stats *s, void *user)
 void rs_train_watch_finish(rs_train_watch *w)
 {
     if (w->tty && w->last_epoch) fputc('\n', w->out);
-    if (w->best && w->best_epoch > 0) memcpy(w->m->params, w->best, w->m->n_params * sizeof(float));
+    /* Cannot fail: w->best holds exactly the model's parameter count. */
+    if (w->best && w->best_epoch > 0)
+        (void)mlp_model_set_params(w->m, w->best, mlp_model_n_params(w->m), NULL);
 }
 
 void rs_train_watch_free(rs_train_watch *w)

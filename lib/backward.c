@@ -252,7 +252,7 @@ mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, 
         }
 
         float *dst = l > 0 ? da : ws->dx;
-        mlp_grad_inputs(ws->kernel, dz, mlp_layer_weight(m, l), n, ly->in, ly->out, dst);
+        mlp_grad_inputs(ws->kernel, dz, m->params + ly->weight_offset, n, ly->in, ly->out, dst);
         if (l > 0) {
             const mlp_layer *prev = &m->layers[l - 1];
             size_t count = (size_t)n * prev->out;

@@ -47,8 +47,8 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
     const float *in = ws->x;
     for (int l = 0; l < m->n_layers; l++) {
         const mlp_layer *ly = &m->layers[l];
-        mlp_dense(ws->kernel, in, n, ly->in, mlp_layer_weight(m, l), mlp_layer_bias(m, l), ly->out,
-                  ws->z[l]);
+        mlp_dense(ws->kernel, in, n, ly->in, m->params + ly->weight_offset,
+                  m->params + ly->bias_offset, ly->out, ws->z[l]);
         mlp_activation_apply(ly->activation, ly->alpha, ws->z[l], ws->a[l], n, ly->out);
         in = ws->a[l];
     }

@@ -37,13 +37,13 @@ mlp_status mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed, mlp_erro
                          : 2.0 / (fan_in + fan_out);
         bool normal = s == MLP_INIT_HE_NORMAL || s == MLP_INIT_XAVIER_NORMAL;
         double scale = normal ? sqrt(var) : sqrt(3.0 * var);
-        float *w = mlp_layer_weight(m, l);
+        float *w = mlp_layer_weight_mut(m, l);
         size_t count = (size_t)ly->in * (size_t)ly->out;
         for (size_t i = 0; i < count; i++) {
             double d = normal ? mlp_rng_normal(&r) : 2.0 * mlp_rng_uniform(&r) - 1.0;
             w[i] = (float)(scale * d);
         }
-        float *b = mlp_layer_bias(m, l);
+        float *b = mlp_layer_bias_mut(m, l);
         for (int j = 0; j < ly->out; j++)
             b[j] = 0.0f;
     }

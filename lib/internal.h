@@ -1,11 +1,45 @@
 /*
- * internal — what libmlp's own files share and users never see: the layout of
- * mlp_workspace, the error helper and the per-activation maths.
+ * internal — what libmlp's own files share and users never see: the layouts
+ * of mlp_model and mlp_workspace, the error helper and the per-activation
+ * maths.
  */
 #ifndef MLP_INTERNAL_H
 #define MLP_INTERNAL_H
 
 #include "mlp.h"
+
+/*
+ * Invariants every function that builds or changes a model keeps (and
+ * mlp_model_validate checks): layers[l].in is the previous layer's out
+ * (n_inputs for layer 0), W_l and b_l lie back to back in params in layer
+ * order (weight_offset, bias_offset), n_params is their total, n_outputs the
+ * last layer's out and max_units the widest layer, inputs included. Only
+ * mlp_model_create allocates layers and params; nothing resizes them.
+ */
+struct mlp_model {
+    char *name; /* never NULL */
+    mlp_task task;
+    char *input_name;  /* never NULL; default "input" */
+    char *output_name; /* never NULL; default "output" */
+    int n_inputs, n_outputs, n_layers;
+    int max_units; /* widest layer, inputs included */
+    mlp_layer *layers;
+    float *params; /* n_params floats, 64-byte aligned (MLP_ALIGN) */
+    size_t n_params;
+    float *input_mean; /* NULL, or n_inputs values subtracted from each input */
+    float *input_std;  /* NULL, or n_inputs values (> 0) the input is divided by */
+    char **labels;     /* NULL, or n_outputs class names (classification) */
+};
+
+/* W_l and b_l for the library's own writers (loaders, init, training). */
+static inline float *mlp_layer_weight_mut(mlp_model *m, int l)
+{
+    return m->params + m->layers[l].weight_offset;
+}
+static inline float *mlp_layer_bias_mut(mlp_model *m, int l)
+{
+    return m->params + m->layers[l].bias_offset;
+}
 
 /* Alignment of workspace buffers and model parameters: a cache line, which
  * is also the widest vector load (AVX-512). The own dense kernel measured

@@ -169,7 +169,7 @@ static mlp_status fill_params(json_t *layers, mlp_model *m, const char *origin, 
         json_t *ly = json_array_get(layers, (size_t)l);
         json_t *w = json_object_get(ly, "weight");
         int in = m->layers[l].in, out = m->layers[l].out;
-        float *dst = mlp_layer_weight(m, l);
+        float *dst = mlp_layer_weight_mut(m, l);
         for (int r = 0; r < out; r++) {
             snprintf(path, sizeof path, "layers[%d].weight[%d]", l, r);
             mlp_status s = read_floats(json_array_get(w, (size_t)r), (size_t)in,
@@ -177,8 +177,8 @@ static mlp_status fill_params(json_t *layers, mlp_model *m, const char *origin, 
             if (s != MLP_OK) return s;
         }
         snprintf(path, sizeof path, "layers[%d].bias", l);
-        mlp_status s = read_floats(json_object_get(ly, "bias"), (size_t)out, mlp_layer_bias(m, l),
-                                   path, origin, err);
+        mlp_status s = read_floats(json_object_get(ly, "bias"), (size_t)out,
+                                   mlp_layer_bias_mut(m, l), path, origin, err);
         if (s != MLP_OK) return s;
     }
     return MLP_OK;

@@ -428,7 +428,7 @@ static mlp_status fill_params(const plan *p, mlp_model *m, const char *origin, m
         const plan_layer *pl = &p->l[l];
         size_t in = (size_t)pl->in, out = (size_t)pl->out;
         if ((s = mlp_onnx_tensor_values(pl->w, in * out, tmp, origin, err)) != MLP_OK) break;
-        float *w = mlp_layer_weight(m, l), *b = mlp_layer_bias(m, l);
+        float *w = mlp_layer_weight_mut(m, l), *b = mlp_layer_bias_mut(m, l);
         /* ours is out × in; [in, out] storage is its transpose */
         for (size_t o = 0; o < out; o++)
             for (size_t i = 0; i < in; i++)

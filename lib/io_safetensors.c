@@ -327,7 +327,7 @@ static mlp_status fill_params(const weights *w, const uint8_t *buffer, mlp_model
     for (int l = 0; l < w->n_layers; l++) {
         for (int part = 0; part < 2; part++) {
             int ti = part ? w->bias[l] : w->weight[l];
-            float *dst = part ? mlp_layer_bias(m, l) : mlp_layer_weight(m, l);
+            float *dst = part ? mlp_layer_bias_mut(m, l) : mlp_layer_weight_mut(m, l);
             if (ti < 0) continue; /* no bias: zero, as mlp_model_create left it */
             const tensor *t = &w->t[ti];
             size_t count = (size_t)t->dims[0] * (t->ndim == 2 ? (size_t)t->dims[1] : 1);

@@ -41,11 +41,11 @@
  *   mlp_workspace **, char **) or empty (mlp_activity_init), so freeing it is
  *   harmless.
  *
- * Ownership and threads: a model is read-only once created or loaded (only the
- * training functions write its parameters) and may be shared by any number of
- * threads. All scratch memory lives in an mlp_workspace, which belongs to one
- * thread at a time. The library keeps no global state, starts no threads and
- * never exits.
+ * Ownership and threads: a model is read-only once created or loaded (only
+ * its setters and mlp_train change it, and nothing may while another thread
+ * reads it) and may be shared by any number of threads. All scratch memory lives in an
+ * mlp_workspace, which belongs to one thread at a time. The library keeps no global state, starts
+ * no threads and never exits.
  */
 #ifndef MLP_H
 #define MLP_H
@@ -116,33 +116,24 @@ typedef struct {
     float alpha; /* leaky_relu slope for x < 0; ignored otherwise */
 } mlp_layer_spec;
 
+/* One layer as the model holds it (read through mlp_model_layer). */
 typedef struct {
     int in, out; /* weight is out x in, row-major, like torch.nn.Linear */
     mlp_activation activation;
     float alpha;
-    size_t weight_offset; /* index of W[0][0] in mlp_model.params */
-    size_t bias_offset;   /* index of b[0] in mlp_model.params */
+    size_t weight_offset; /* index of W[0][0] in mlp_model_params() */
+    size_t bias_offset;   /* index of b[0] in mlp_model_params() */
 } mlp_layer;
 
 /*
- * One allocation holds the parameters of every layer, W then b per layer, so
- * optimisers and norms are a single loop over params[0 .. n_params).
- * Strings and arrays are owned by the model and freed by mlp_model_free.
+ * A model: its layers, one allocation holding the parameters of every layer
+ * (W then b per layer, so optimisers and norms are a single loop over
+ * params[0 .. n_params)), and its metadata. Opaque, so that nothing outside
+ * libmlp can put the layers, their offsets, max_units and params out of
+ * step: read it through the accessors below, change it through the setters
+ * (each keeps it whole) or the loaders and mlp_train.
  */
-typedef struct mlp_model {
-    char *name; /* never NULL */
-    mlp_task task;
-    char *input_name;  /* never NULL; default "input" */
-    char *output_name; /* never NULL; default "output" */
-    int n_inputs, n_outputs, n_layers;
-    int max_units; /* widest layer, inputs included */
-    mlp_layer *layers;
-    float *params;
-    size_t n_params;
-    float *input_mean; /* NULL, or n_inputs values subtracted from each input */
-    float *input_std;  /* NULL, or n_inputs values (> 0) the input is divided by */
-    char **labels;     /* NULL, or n_outputs class names (classification) */
-} mlp_model;
+typedef struct mlp_model mlp_model;
 
 /* Allocates a model with zeroed parameters, name "model", task classification
  * when the last activation is softmax and regression otherwise. Refuses softmax
@@ -155,10 +146,40 @@ void mlp_model_free(mlp_model *m);
 /* Deep copy (used by training on a copy while a server keeps serving). */
 mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err);
 
+/* Read-only accessors. Pointers are owned by the model and stay valid until
+ * it is freed or the matching setter replaces what they point at. */
+int mlp_model_n_inputs(const mlp_model *m);
+int mlp_model_n_outputs(const mlp_model *m);
+int mlp_model_n_layers(const mlp_model *m);
+int mlp_model_max_units(const mlp_model *m); /* widest layer, inputs included */
+size_t mlp_model_n_params(const mlp_model *m);
+/* Layer l, or NULL when l is not in [0, n_layers). */
+const mlp_layer *mlp_model_layer(const mlp_model *m, int l);
+/* All n_params parameters: W_0 b_0 W_1 b_1 ... */
+const float *mlp_model_params(const mlp_model *m);
+/* W_l (out x in) and b_l (out) of layer l within them; NULL for a bad l. */
+const float *mlp_layer_weight(const mlp_model *m, int l);
+const float *mlp_layer_bias(const mlp_model *m, int l);
+mlp_task mlp_model_task(const mlp_model *m);
+const char *mlp_model_name(const mlp_model *m);        /* never NULL */
+const char *mlp_model_input_name(const mlp_model *m);  /* never NULL; default "input" */
+const char *mlp_model_output_name(const mlp_model *m); /* never NULL; default "output" */
+/* NULL, or n_outputs class names (classification). */
+const char *const *mlp_model_labels(const mlp_model *m);
+/* NULL, or n_inputs values subtracted from each input row. */
+const float *mlp_model_input_mean(const mlp_model *m);
+/* NULL, or n_inputs values (> 0) each input is then divided by. */
+const float *mlp_model_input_std(const mlp_model *m);
+
+/* Copies n_params values (exactly the model's count) over every parameter,
+ * in mlp_model_params order. The values are not checked: mlp_model_validate
+ * reports non-finite ones, and the loaders refuse them. */
+mlp_status mlp_model_set_params(mlp_model *m, const float *params, size_t n_params, mlp_error *err);
 /* Metadata setters; each copies its argument and leaves the model as it was
  * when it fails. labels: n_outputs strings or NULL to clear. mean/std:
  * n_inputs values or NULL to clear; mean values finite, std values finite
  * and > 0. */
+mlp_status mlp_model_set_task(mlp_model *m, mlp_task task, mlp_error *err);
 mlp_status mlp_model_set_name(mlp_model *m, const char *name, mlp_error *err);
 mlp_status mlp_model_set_io_names(mlp_model *m, const char *input, const char *output,
                                   mlp_error *err);
@@ -166,19 +187,11 @@ mlp_status mlp_model_set_labels(mlp_model *m, const char *const *labels, mlp_err
 mlp_status mlp_model_set_standardization(mlp_model *m, const float *mean, const float *std,
                                          mlp_error *err);
 
-static inline float *mlp_layer_weight(const mlp_model *m, int l)
-{
-    return m->params + m->layers[l].weight_offset;
-}
-static inline float *mlp_layer_bias(const mlp_model *m, int l)
-{
-    return m->params + m->layers[l].bias_offset;
-}
-
 /* Multiply-adds for a forward pass over n rows (for GFLOP/s reports). */
 double mlp_model_flops(const mlp_model *m, int n_rows);
 
-/* Checks every parameter is finite and every layer fits the one before it. */
+/* Checks every parameter is finite (the one thing the setters do not
+ * promise) and that the layers, offsets and sizes agree. */
 mlp_status mlp_model_validate(const mlp_model *m, mlp_error *err);
 
 /* ----------------------------------------------------- random numbers */
@@ -253,7 +266,7 @@ const float *mlp_workspace_activation(const mlp_workspace *ws, int l);    /* A_l
 int mlp_workspace_rows(const mlp_workspace *ws);
 
 /* Results of the last backward pass (over its row range); valid until the
- * next forward or backward on ws. Gradients are parallel to model->params.
+ * next forward or backward on ws. Gradients are parallel to mlp_model_params.
  * NULL when that backward ran in norms-only mode (set_param_grads false). */
 const float *mlp_workspace_param_grad(const mlp_workspace *ws);
 /* dg/dX for the backward rows, w.r.t. the raw (unstandardised) input. */

@@ -175,6 +175,25 @@ mlp_status mlp_model_clone(const mlp_model *m, mlp_model **out, mlp_error *err)
     return MLP_OK;
 }
 
+mlp_status mlp_model_set_params(mlp_model *m, const float *params, size_t n_params, mlp_error *err)
+{
+    if (!m || !params) return mlp_set_error(err, MLP_ERR_INVALID, "model or params is NULL");
+    if (n_params != m->n_params)
+        return mlp_set_error(err, MLP_ERR_INVALID, "the model has %zu parameters, got %zu",
+                             m->n_params, n_params);
+    memmove(m->params, params, n_params * sizeof *m->params); /* params may be the model's own */
+    return MLP_OK;
+}
+
+mlp_status mlp_model_set_task(mlp_model *m, mlp_task task, mlp_error *err)
+{
+    if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
+    if (task != MLP_TASK_CLASSIFICATION && task != MLP_TASK_REGRESSION)
+        return mlp_set_error(err, MLP_ERR_INVALID, "unknown task %d", (int)task);
+    m->task = task;
+    return MLP_OK;
+}
+
 mlp_status mlp_model_set_name(mlp_model *m, const char *name, mlp_error *err)
 {
     if (!m || !name) return mlp_set_error(err, MLP_ERR_INVALID, "model or name is NULL");

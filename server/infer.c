@@ -48,7 +48,7 @@ void rs_infer_scratch_free(rs_infer_scratch *s)
 size_t rs_infer_scratch_trim(rs_infer_scratch *s, const mlp_model *m, int batch_rows, int keep_rows)
 {
     if (batch_rows <= keep_rows || keep_rows < 0) return 0;
-    size_t freed = 0, keep_x = (size_t)keep_rows * (size_t)m->n_inputs;
+    size_t freed = 0, keep_x = (size_t)keep_rows * (size_t)mlp_model_n_inputs(m);
     if (s->x_cap > keep_x) {
         /* realloc to a smaller size may keep the block where it is */
         freed += (s->x_cap - keep_x) * sizeof(float);
@@ -123,7 +123,7 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
     s->input_ns = s->infer_ns = s->output_ns = 0;
     if (n <= 0) return 0;
     uint64_t t0 = mono_ns();
-    size_t width = (size_t)m->n_inputs;
+    size_t width = (size_t)mlp_model_n_inputs(m);
     long long total = 0;
     for (int i = 0; i < n; i++)
         total += items[i].req->rows;
@@ -172,7 +172,7 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
     for (int i = 0; i < n; i++) {
         rs_infer_item *it = &items[i];
         const rs_request *req = it->req;
-        const float *yi = y + (size_t)row0 * (size_t)m->n_outputs;
+        const float *yi = y + (size_t)row0 * (size_t)mlp_model_n_outputs(m);
         mlp_diagnostics d;
         const mlp_diagnostics *dptr = NULL;
         rs_buf_reset(&it->body);
@@ -197,8 +197,9 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
         }
         /* The request's rows of every Z_l, for parameters.preactivations. */
         const float *z[MLP_MAX_LAYERS];
-        for (int l = 0; l < m->n_layers; l++)
-            z[l] = mlp_workspace_preactivation(s->ws, l) + (size_t)row0 * (size_t)m->layers[l].out;
+        for (int l = 0; l < mlp_model_n_layers(m); l++)
+            z[l] = mlp_workspace_preactivation(s->ws, l) +
+                   (size_t)row0 * (size_t)mlp_model_layer(m, l)->out;
         int status = rs_encode_response(&it->body, mid, m, req, yi, dptr, z, &it->json_len);
         if (status != 0)
             item_fail(it, status, "could not encode the response (out of memory)");

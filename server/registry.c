@@ -127,8 +127,8 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
             } else {
                 rs_log(RS_LOG_INFO,
                        "loaded model %s version %s from %s (%d inputs, %d layers, %d outputs)",
-                       name, version, path, v->model->n_inputs, v->model->n_layers,
-                       v->model->n_outputs);
+                       name, version, path, mlp_model_n_inputs(v->model),
+                       mlp_model_n_layers(v->model), mlp_model_n_outputs(v->model));
                 return v;
             }
         } else {

@@ -59,19 +59,21 @@ int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor
      * is the one check every path passes, so it does not trust them. */
     char sh[128];
     rs_shape_format(x->shape, x->rank, sh, sizeof sh);
-    if (x->rank != 2 || x->shape[1] != m->n_inputs || x->shape[0] < 1 || x->shape[0] > INT32_MAX ||
-        x->count != (size_t)x->shape[0] * (size_t)m->n_inputs) {
+    if (x->rank != 2 || x->shape[1] != mlp_model_n_inputs(m) || x->shape[0] < 1 ||
+        x->shape[0] > INT32_MAX ||
+        x->count != (size_t)x->shape[0] * (size_t)mlp_model_n_inputs(m)) {
         snprintf(err, errlen, "input: %zu values of shape %s are not [rows, %d] with rows >= 1",
-                 x->count, sh, m->n_inputs);
+                 x->count, sh, mlp_model_n_inputs(m));
         return 400;
     }
     int rows = (int)x->shape[0];
     if (targets != NULL) {
         rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
-        if (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs ||
-            targets->count != (size_t)rows * (size_t)m->n_outputs) {
+        if (targets->rank != 2 || targets->shape[0] != rows ||
+            targets->shape[1] != mlp_model_n_outputs(m) ||
+            targets->count != (size_t)rows * (size_t)mlp_model_n_outputs(m)) {
             snprintf(err, errlen, "targets: %zu values of shape %s are not [%d, %d]",
-                     targets->count, sh, rows, m->n_outputs);
+                     targets->count, sh, rows, mlp_model_n_outputs(m));
             return 400;
         }
     }

@@ -77,7 +77,7 @@ static int v1_labels(rs_json *j, v1_body *b, const char *path)
 static int v1_targets(rs_json *j, const mlp_model *m, v1_body *b, const char *path)
 {
     if (b->has_targets) return rs_json_fail(j, "%s: given twice", path);
-    if (v1_matrix(j, m->n_outputs, path, &b->targets) < 0) return -1;
+    if (v1_matrix(j, mlp_model_n_outputs(m), path, &b->targets) < 0) return -1;
     b->has_targets = true;
     return 0;
 }
@@ -87,10 +87,10 @@ static int v1_targets(rs_json *j, const mlp_model *m, v1_body *b, const char *pa
 static int v1_instance_row(rs_json *j, const mlp_model *m, const char *path, float **x, size_t *cap,
                            size_t rows)
 {
-    size_t width = (size_t)m->n_inputs;
+    size_t width = (size_t)mlp_model_n_inputs(m);
     rs_tensor_data t;
     char dpath[64];
-    snprintf(dpath, sizeof dpath, "%s.%s", path, m->input_name);
+    snprintf(dpath, sizeof dpath, "%s.%s", path, mlp_model_input_name(m));
     if (rs_tensor_data_read(j, &t, width, dpath) < 0) return -1;
     if (t.depth != 1 || t.n != width || t.saw_bool) {
         rs_tensor_data_free(&t);
@@ -122,9 +122,9 @@ typedef struct {
 static int v1_row_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v1_row *w = ctx;
-    if (truncated || strcmp(key, w->m->input_name) != 0)
+    if (truncated || strcmp(key, mlp_model_input_name(w->m)) != 0)
         return rs_json_fail(j, "%s: unknown key '%s'; expected '%s'", w->path, key,
-                            w->m->input_name);
+                            mlp_model_input_name(w->m));
     if (w->got) return rs_json_fail(j, "%s: '%s' given twice", w->path, key);
     w->got = true;
     return v1_instance_row(j, w->m, w->path, w->x, w->cap, w->rows);
@@ -133,7 +133,7 @@ static int v1_row_member(rs_json *j, const char *key, bool truncated, void *ctx)
 /* {"instances": [{"<input>": [...]}, ...]}: one object per row. */
 static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
 {
-    size_t cap = 16, rows = 0, width = (size_t)m->n_inputs;
+    size_t cap = 16, rows = 0, width = (size_t)mlp_model_n_inputs(m);
     float *x = malloc(cap * width * sizeof(float));
     if (x == NULL) return rs_json_fail(j, "instances: out of memory");
     bool first = true;
@@ -149,7 +149,7 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
         }
         if (!w.got) {
             free(x);
-            return rs_json_fail(j, "%s: missing '%s'", path, m->input_name);
+            return rs_json_fail(j, "%s: missing '%s'", path, mlp_model_input_name(m));
         }
         rows++;
     }
@@ -177,16 +177,16 @@ static int v1_inputs_member(rs_json *j, const char *key, bool truncated, void *c
     v1_ctx *c = ctx;
     char path[RS_KEY_CAP + 16];
     snprintf(path, sizeof path, "inputs.%s", key);
-    if (!truncated && strcmp(key, c->m->input_name) == 0) {
+    if (!truncated && strcmp(key, mlp_model_input_name(c->m)) == 0) {
         if (c->b->has_x) return rs_json_fail(j, "%s: given twice", path);
-        if (v1_matrix(j, c->m->n_inputs, path, &c->b->x) < 0) return -1;
+        if (v1_matrix(j, mlp_model_n_inputs(c->m), path, &c->b->x) < 0) return -1;
         c->b->has_x = true;
         return 0;
     }
     if (!truncated && strcmp(key, "labels") == 0) return v1_labels(j, c->b, path);
     if (!truncated && strcmp(key, "targets") == 0) return v1_targets(j, c->m, c->b, path);
     return rs_json_fail(j, "inputs: unknown key '%s'; expected '%s', 'labels' or 'targets'", key,
-                        c->m->input_name);
+                        mlp_model_input_name(c->m));
 }
 
 /* "instances" (inst) or "inputs": the rows, in any of the accepted forms. */
@@ -204,15 +204,15 @@ static int v1_rows(rs_json *j, v1_ctx *c, bool inst)
         j->p++;
         if (rs_json_peek(j) == '{') return v1_instance_objects(j, c->m, b);
         j->p = save;
-        return v1_matrix(j, c->m->n_inputs, "instances", &b->x);
+        return v1_matrix(j, mlp_model_n_inputs(c->m), "instances", &b->x);
     }
     if (ch == '{') {
         b->has_x = false;
         if (rs_json_members(j, 2, v1_inputs_member, c) < 0) return -1;
-        if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", c->m->input_name);
+        if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", mlp_model_input_name(c->m));
         return 0;
     }
-    if (ch == '[') return v1_matrix(j, c->m->n_inputs, "inputs", &b->x);
+    if (ch == '[') return v1_matrix(j, mlp_model_n_inputs(c->m), "inputs", &b->x);
     return rs_json_fail(j, "inputs: expected an array of rows or an object, got %s",
                         rs_json_kind(ch));
 }

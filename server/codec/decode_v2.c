@@ -213,7 +213,7 @@ static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size
 /* Output names a model accepts: its own output and the diagnostic tensors. */
 static void outputs_expected(const mlp_model *m, char *out, size_t cap)
 {
-    size_t n = (size_t)snprintf(out, cap, "'%s'", m->output_name);
+    size_t n = (size_t)snprintf(out, cap, "'%s'", mlp_model_output_name(m));
     for (size_t i = 0; i < N_DIAG_OUTPUTS && n < cap; i++)
         n += (size_t)snprintf(out + n, cap - n, ", '%s'", diag_outputs[i].name);
 }
@@ -265,7 +265,7 @@ static int v2_output_member(rs_json *j, const char *key, bool truncated, void *c
     int s = v2_string(j, c->path, "name", name, sizeof name);
     if (s < 0) return -1;
     c->flag = 0;
-    if (s == 0 && strcmp(name, c->m->output_name) == 0) c->flag = RS_OUT_PRIMARY;
+    if (s == 0 && strcmp(name, mlp_model_output_name(c->m)) == 0) c->flag = RS_OUT_PRIMARY;
     for (size_t i = 0; s == 0 && c->flag == 0 && i < N_DIAG_OUTPUTS; i++)
         if (strcmp(name, diag_outputs[i].name) == 0) c->flag = diag_outputs[i].flag;
     if (c->flag == 0) {
@@ -291,7 +291,7 @@ static int v2_output_parse(rs_json *j, const mlp_model *m, v2_outputs *o, int id
         return rs_json_fail(j,
                             "%s.parameters.classification: only the model output '%s' can be "
                             "classified",
-                            path, m->output_name);
+                            path, mlp_model_output_name(m));
     if (c.k > 0) o->classification = c.k;
     o->requested |= c.flag;
     if (c.has_bin) {
@@ -400,7 +400,7 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
                 snprintf(err, errlen, "inputs[%d]: input '%s' given twice", i, t->name);
                 return 400;
             }
-        if (!t->name_long && strcmp(t->name, m->input_name) == 0)
+        if (!t->name_long && strcmp(t->name, mlp_model_input_name(m)) == 0)
             x = t;
         else if (!t->name_long && strcmp(t->name, "labels") == 0)
             labels = t;
@@ -409,19 +409,20 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
         else {
             snprintf(err, errlen,
                      "inputs[%d]: unknown input '%s'; expected '%s', 'labels' or 'targets'", i,
-                     t->name, m->input_name);
+                     t->name, mlp_model_input_name(m));
             return 400;
         }
     }
     if (x == NULL) {
-        snprintf(err, errlen, "inputs: no tensor named '%s' (the model's input)", m->input_name);
+        snprintf(err, errlen, "inputs: no tensor named '%s' (the model's input)",
+                 mlp_model_input_name(m));
         return 400;
     }
     char sh[128];
     rs_shape_format(x->shape, x->rank, sh, sizeof sh);
-    if (x->rank != 2 || x->shape[1] != m->n_inputs) {
-        snprintf(err, errlen, "input '%s': shape must be [rows, %d], got %s", x->name, m->n_inputs,
-                 sh);
+    if (x->rank != 2 || x->shape[1] != mlp_model_n_inputs(m)) {
+        snprintf(err, errlen, "input '%s': shape must be [rows, %d], got %s", x->name,
+                 mlp_model_n_inputs(m), sh);
         return 400;
     }
     int st = rs_decode_rows(lim, x->shape[0], "input", err, errlen);
@@ -442,11 +443,11 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
             return 400;
         }
     }
-    if (targets != NULL &&
-        (targets->rank != 2 || targets->shape[0] != rows || targets->shape[1] != m->n_outputs)) {
+    if (targets != NULL && (targets->rank != 2 || targets->shape[0] != rows ||
+                            targets->shape[1] != mlp_model_n_outputs(m))) {
         rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
         snprintf(err, errlen, "input 'targets': shape must be [%lld, %d], got %s", (long long)rows,
-                 m->n_outputs, sh);
+                 mlp_model_n_outputs(m), sh);
         return 400;
     }
     return rs_request_bind(req, m, &x->tensor, labels ? &labels->tensor : NULL, "input 'labels'",
@@ -485,7 +486,7 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
     }
     if (!b->has_inputs || b->n_in == 0) {
         snprintf(err, errlen, "inputs: missing; expected an array with the tensor '%s'",
-                 m->input_name);
+                 mlp_model_input_name(m));
         status = 400;
         goto done;
     }
@@ -512,7 +513,7 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
     req->binary_outputs =
         ((b->out.bin_set & b->out.bin_val) | (~b->out.bin_set & all_bin)) & requested;
     int k = b->out.classification ? b->out.classification : b->classification;
-    if (k > 0) req->classification = k < m->n_outputs ? k : m->n_outputs;
+    if (k > 0) req->classification = k < mlp_model_n_outputs(m) ? k : mlp_model_n_outputs(m);
     if ((requested & ~RS_OUT_PRIMARY) && req->diag == RS_DIAG_NONE) {
         snprintf(err, errlen,
                  "outputs: diagnostic tensors need parameters.diagnostics \"summary\" or \"full\", "

@@ -177,9 +177,9 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
         rs_buf_puts(out, ",\"input_gradient\":{\"shape\":[");
         rs_buf_int(out, d->rows);
         rs_buf_puts(out, ",");
-        rs_buf_int(out, m->n_inputs);
+        rs_buf_int(out, mlp_model_n_inputs(m));
         rs_buf_puts(out, "],\"data\":[");
-        floats_write(out, d->input_gradient, (size_t)d->rows * (size_t)m->n_inputs);
+        floats_write(out, d->input_gradient, (size_t)d->rows * (size_t)mlp_model_n_inputs(m));
         rs_buf_puts(out, "]}");
     }
     if (level == RS_DIAG_FULL && z != NULL) {
@@ -257,24 +257,24 @@ static void scores_sort(const float *v, int n, scored *sc)
 static int classification_write(rs_buf *out, rs_buf *tail, const mlp_model *m, const float *y,
                                 int rows, int k, bool binary)
 {
-    scored *sc = malloc((size_t)m->n_outputs * sizeof *sc);
+    scored *sc = malloc((size_t)mlp_model_n_outputs(m) * sizeof *sc);
     if (sc == NULL) return -1;
-    tensor_head(out, m->output_name, "BYTES", rows, k);
+    tensor_head(out, mlp_model_output_name(m), "BYTES", rows, k);
     if (!binary) rs_buf_puts(out, ",\"data\":[");
     size_t tail_start = tail->len;
     rs_buf s;
     rs_buf_init(&s);
     for (int r = 0; r < rows; r++) {
-        const float *row = y + (size_t)r * (size_t)m->n_outputs;
-        scores_sort(row, m->n_outputs, sc);
+        const float *row = y + (size_t)r * (size_t)mlp_model_n_outputs(m);
+        scores_sort(row, mlp_model_n_outputs(m), sc);
         for (int q = 0; q < k; q++) {
             rs_buf_reset(&s);
             rs_buf_float(&s, sc[q].v);
             rs_buf_puts(&s, ":");
             rs_buf_int(&s, sc[q].i);
-            if (m->labels != NULL) {
+            if (mlp_model_labels(m) != NULL) {
                 rs_buf_puts(&s, ":");
-                rs_buf_puts(&s, m->labels[sc[q].i]);
+                rs_buf_puts(&s, mlp_model_labels(m)[sc[q].i]);
             }
             if (s.failed) break;
             if (binary) {
@@ -350,8 +350,8 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
             if (classification_write(out, &tail, m, y, req->rows, req->classification, bin) < 0)
                 status = 500;
         } else {
-            tensor_write(out, &tail, m->output_name, y, (size_t)req->rows, (size_t)m->n_outputs,
-                         true, bin);
+            tensor_write(out, &tail, mlp_model_output_name(m), y, (size_t)req->rows,
+                         (size_t)mlp_model_n_outputs(m), true, bin);
         }
         any = true;
     }
@@ -378,10 +378,10 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
         if (f == RS_OUT_INPUT_GRADIENT) {
             if (d->input_gradient != NULL)
                 tensor_write(out, &tail, diag_tensors[i].name, d->input_gradient, (size_t)d->rows,
-                             (size_t)m->n_inputs, true, bin);
+                             (size_t)mlp_model_n_inputs(m), true, bin);
             else
-                tensor_write(out, &tail, diag_tensors[i].name, v, 0, (size_t)m->n_inputs, true,
-                             bin);
+                tensor_write(out, &tail, diag_tensors[i].name, v, 0, (size_t)mlp_model_n_inputs(m),
+                             true, bin);
         } else if (f == RS_OUT_DEAD_FRACTION || f == RS_OUT_LOSS) {
             v[0] = f == RS_OUT_LOSS ? (d->has_loss ? d->loss : NAN) : d->dead_fraction;
             tensor_write(out, &tail, diag_tensors[i].name, v, 1, 1, false, bin);
@@ -411,7 +411,7 @@ static void v1_encode(rs_buf *out, const mlp_model *m, const rs_request *req, co
                       const mlp_diagnostics *d)
 {
     rs_buf_puts(out, req->v1_instances ? "{\"predictions\":[" : "{\"outputs\":[");
-    size_t w = (size_t)m->n_outputs;
+    size_t w = (size_t)mlp_model_n_outputs(m);
     for (int r = 0; r < req->rows; r++) {
         rs_buf_puts(out, r ? ",[" : "[");
         floats_write(out, y + (size_t)r * w, w);

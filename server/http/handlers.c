@@ -98,28 +98,29 @@ static int handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
     if (st) return st;
     const mlp_model *m = mv->model;
     json_t *layers = json_array();
-    for (int l = 0; l < m->n_layers; l++) {
-        json_t *o = json_pack("{s:i, s:s}", "units", m->layers[l].out, "activation",
-                              mlp_activation_name(m->layers[l].activation));
-        if (m->layers[l].activation == MLP_ACT_LEAKY_RELU)
-            json_object_set_new(o, "alpha", json_real(m->layers[l].alpha));
+    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+        json_t *o = json_pack("{s:i, s:s}", "units", mlp_model_layer(m, l)->out, "activation",
+                              mlp_activation_name(mlp_model_layer(m, l)->activation));
+        if (mlp_model_layer(m, l)->activation == MLP_ACT_LEAKY_RELU)
+            json_object_set_new(o, "alpha", json_real(mlp_model_layer(m, l)->alpha));
         json_array_append_new(layers, o);
     }
     json_t *j = json_pack(
         "{s:s, s:o, s:s, s:[{s:s, s:s, s:[i,i]}], s:[{s:s, s:s, s:[i,i]}], s:{s:s, s:s}, s:s, "
         "s:s, s:i, s:o}",
         "name", mv->name, "versions", version_list(app, mv->name), "platform", "reluserve_mlp",
-        "inputs", "name", m->input_name, "datatype", "FP32", "shape", -1, m->n_inputs, "outputs",
-        "name", m->output_name, "datatype", "FP32", "shape", -1, m->n_outputs, "parameters", "task",
-        task_name(m->task), "model_version", mv->version, "model_version", mv->version, "task",
-        task_name(m->task), "max_batch", mv->cfg.max_batch, "layers", layers);
-    if (j && m->labels) {
+        "inputs", "name", mlp_model_input_name(m), "datatype", "FP32", "shape", -1,
+        mlp_model_n_inputs(m), "outputs", "name", mlp_model_output_name(m), "datatype", "FP32",
+        "shape", -1, mlp_model_n_outputs(m), "parameters", "task", task_name(mlp_model_task(m)),
+        "model_version", mv->version, "model_version", mv->version, "task",
+        task_name(mlp_model_task(m)), "max_batch", mv->cfg.max_batch, "layers", layers);
+    if (j && mlp_model_labels(m)) {
         json_t *labels = json_array();
-        for (int i = 0; i < m->n_outputs; i++)
-            json_array_append_new(labels, json_string(m->labels[i]));
+        for (int i = 0; i < mlp_model_n_outputs(m); i++)
+            json_array_append_new(labels, json_string(mlp_model_labels(m)[i]));
         json_object_set_new(j, "labels", labels);
     }
-    if (j && m->input_mean) json_object_set_new(j, "standardized_input", json_true());
+    if (j && mlp_model_input_mean(m)) json_object_set_new(j, "standardized_input", json_true());
     rs_model_version_release(mv);
     return put_json(out, j, 200);
 }
@@ -166,8 +167,9 @@ static int handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
         json_array_append_new(
             layers,
             json_pack("{s:i, s:s, s:i, s:b, s:f, s:i, s:o, s:i}", "index", l, "activation",
-                      mlp_activation_name(m->layers[l].activation), "units", a.units[l],
-                      "relu_family", mlp_activation_is_relu_family(m->layers[l].activation),
+                      mlp_activation_name(mlp_model_layer(m, l)->activation), "units", a.units[l],
+                      "relu_family",
+                      mlp_activation_is_relu_family(mlp_model_layer(m, l)->activation),
                       "never_active_fraction", (double)mlp_activity_never_active_fraction(&a, l),
                       "never_active", dead, "never_active_units", idx, "nonfinite_units", bad));
     }
@@ -233,11 +235,12 @@ static int handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
         "{s:s, s:s, s:s, s:{s:{}}, s:i, s:[{s:s, s:s, s:s, s:[i]}], s:[{s:s, s:s, s:[i]}], "
         "s:{s:[], s:I, s:{s:i}}}",
         "name", mv->name, "platform", "reluserve_mlp", "backend", "reluserve", "version_policy",
-        "all", "max_batch_size", mv->cfg.max_batch, "input", "name", m->input_name, "data_type",
-        "TYPE_FP32", "format", "FORMAT_NONE", "dims", m->n_inputs, "output", "name", m->output_name,
-        "data_type", "TYPE_FP32", "dims", m->n_outputs, "dynamic_batching", "preferred_batch_size",
-        "max_queue_delay_microseconds", (json_int_t)mv->cfg.batch_delay_us, "default_queue_policy",
-        "max_queue_size", mv->cfg.max_queue);
+        "all", "max_batch_size", mv->cfg.max_batch, "input", "name", mlp_model_input_name(m),
+        "data_type", "TYPE_FP32", "format", "FORMAT_NONE", "dims", mlp_model_n_inputs(m), "output",
+        "name", mlp_model_output_name(m), "data_type", "TYPE_FP32", "dims", mlp_model_n_outputs(m),
+        "dynamic_batching", "preferred_batch_size", "max_queue_delay_microseconds",
+        (json_int_t)mv->cfg.batch_delay_us, "default_queue_policy", "max_queue_size",
+        mv->cfg.max_queue);
     rs_model_version_release(mv);
     return put_json(out, j, 200);
 }

@@ -487,9 +487,10 @@ static enum MHD_Result start_inference(req_state *st)
      * larger than the text: "0,0" is 2 bytes a value, a float 4). */
     body_release(st);
     const mlp_model *m = st->mv->model;
-    size_t held = (size_t)st->req.rows * sizeof(float) *
-                  ((size_t)m->n_inputs + (st->req.targets ? (size_t)m->n_outputs : 0) +
-                   (st->req.labels ? 1 : 0));
+    size_t held =
+        (size_t)st->req.rows * sizeof(float) *
+        ((size_t)mlp_model_n_inputs(m) + (st->req.targets ? (size_t)mlp_model_n_outputs(m) : 0) +
+         (st->req.labels ? 1 : 0));
     if (!rs_body_charge(st->h->budget, &st->body, held))
         return respond_error(st, 503,
                              "the server is holding its limit of request data "

@@ -93,7 +93,8 @@ static fuzz_codec_env *fuzz_env(void)
     /* two classes in one sigmoid unit: labels 0/1 */
     mlp_layer_spec bin[] = {{5, MLP_ACT_RELU, 0}, {1, MLP_ACT_SIGMOID, 0}};
     FUZZ_CHECK(mlp_model_create(4, bin, 2, &env.models[FUZZ_BINARY], NULL) == MLP_OK, "model");
-    env.models[FUZZ_BINARY]->task = MLP_TASK_CLASSIFICATION;
+    FUZZ_CHECK(mlp_model_set_task(env.models[FUZZ_BINARY], MLP_TASK_CLASSIFICATION, NULL) == MLP_OK,
+               "task");
     /* regression, 2 outputs */
     mlp_layer_spec reg[] = {{3, MLP_ACT_TANH, 0}, {2, MLP_ACT_IDENTITY, 0}};
     FUZZ_CHECK(mlp_model_create(4, reg, 2, &env.models[FUZZ_REGRESSOR], NULL) == MLP_OK, "model");

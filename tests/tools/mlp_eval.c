@@ -148,7 +148,7 @@ static int fail(const char *what, const char *detail)
 static int run(const mlp_model *m, const json_t *req)
 {
     int rows = 0;
-    float *x = matrix_read(json_object_get(req, "x"), m->n_inputs, &rows);
+    float *x = matrix_read(json_object_get(req, "x"), mlp_model_n_inputs(m), &rows);
     if (!x || rows == 0) {
         free(x);
         return fail("\"x\" must be a non-empty rows x n_inputs array", NULL);
@@ -177,7 +177,7 @@ static int run(const mlp_model *m, const json_t *req)
         t.labels = labels;
     } else if (json_is_array(jt)) {
         int tr = 0;
-        targets = matrix_read(jt, m->n_outputs, &tr);
+        targets = matrix_read(jt, mlp_model_n_outputs(m), &tr);
         if (!targets) {
             free(x);
             return fail("\"targets\" must be a rows x n_outputs array", NULL);
@@ -205,7 +205,7 @@ static int run(const mlp_model *m, const json_t *req)
     }
     if (ws && json_is_false(json_object_get(req, "param_grads")))
         mlp_workspace_set_param_grads(ws, false, NULL);
-    float *y = malloc(sizeof(float) * (size_t)rows * (size_t)m->n_outputs);
+    float *y = malloc(sizeof(float) * (size_t)rows * (size_t)mlp_model_n_outputs(m));
     json_t *out = json_object();
     int rc = 0;
     if (!ws || !y || !out) {
@@ -217,7 +217,7 @@ static int run(const mlp_model *m, const json_t *req)
         rc = fail("mlp_forward failed", mlp_status_str(s));
         goto done;
     }
-    json_object_set_new(out, "outputs", matrix_json(y, rows, m->n_outputs));
+    json_object_set_new(out, "outputs", matrix_json(y, rows, mlp_model_n_outputs(m)));
 
     float loss = NAN;
     if (do_backward) {
@@ -227,16 +227,17 @@ static int run(const mlp_model *m, const json_t *req)
         json_object_set_new(out, "loss", float_json(loss));
         const float *g = mlp_workspace_param_grad(ws);
         json_t *pg = json_array();
-        for (int l = 0; g != NULL && l < m->n_layers; l++) {
-            const mlp_layer *ly = &m->layers[l];
+        for (int l = 0; g != NULL && l < mlp_model_n_layers(m); l++) {
+            const mlp_layer *ly = mlp_model_layer(m, l);
             json_t *lo = json_object();
             json_object_set_new(lo, "weight", matrix_json(g + ly->weight_offset, ly->out, ly->in));
             json_object_set_new(lo, "bias", vector_json(g + ly->bias_offset, ly->out));
             json_array_append_new(pg, lo);
         }
         json_object_set_new(out, "param_grads", pg);
-        json_object_set_new(out, "input_gradient",
-                            matrix_json(mlp_workspace_input_grad(ws), brows, m->n_inputs));
+        json_object_set_new(
+            out, "input_gradient",
+            matrix_json(mlp_workspace_input_grad(ws), brows, mlp_model_n_inputs(m)));
     }
 
     mlp_diagnostics d;
@@ -245,7 +246,7 @@ static int run(const mlp_model *m, const json_t *req)
         rc = fail("mlp_diagnose failed", mlp_status_str(s));
         goto done;
     }
-    json_object_set_new(out, "diagnostics", diagnostics_json(&d, m->n_inputs));
+    json_object_set_new(out, "diagnostics", diagnostics_json(&d, mlp_model_n_inputs(m)));
 
 print:;
     char *text = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(9));
@@ -281,19 +282,32 @@ int main(int argc, char **argv)
         mlp_model_free(m);
         return fail("cannot read the request", jerr.text);
     }
+    /* Edited in a copy and written back at once: mlp_model_set_params is the
+     * one way to change a model's parameters from outside libmlp. */
     const json_t *sp = json_object_get(req, "set_params");
+    size_t np = mlp_model_n_params(m);
+    float *params = malloc(np * sizeof *params);
+    if (!params) {
+        json_decref(req);
+        mlp_model_free(m);
+        return fail("out of memory", NULL);
+    }
+    memcpy(params, mlp_model_params(m), np * sizeof *params);
     for (size_t k = 0; json_is_array(sp) && k < json_array_size(sp); k++) {
         const json_t *pair = json_array_get(sp, k);
         json_int_t i = json_integer_value(json_array_get(pair, 0));
         const json_t *v = json_array_get(pair, 1);
-        if (i < 0 || (size_t)i >= m->n_params || !(json_is_number(v) || json_is_string(v))) {
+        if (i < 0 || (size_t)i >= np || !(json_is_number(v) || json_is_string(v))) {
+            free(params);
             json_decref(req);
             mlp_model_free(m);
             return fail("\"set_params\" entries are [index < n_params, value]", NULL);
         }
-        m->params[i] =
+        params[i] =
             json_is_number(v) ? (float)json_number_value(v) : strtof(json_string_value(v), NULL);
     }
+    mlp_model_set_params(m, params, np, NULL); /* np values: cannot fail */
+    free(params);
     int rc = run(m, req);
     json_decref(req);
     mlp_model_free(m);

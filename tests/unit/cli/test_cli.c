@@ -266,17 +266,17 @@ static void test_train_classifier_and_inspect(void **state)
     mlp_model *m = NULL;
     mlp_error err;
     assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
-    assert_string_equal(m->name, "blobs");
-    assert_int_equal(m->n_inputs, 2);
-    assert_int_equal(m->n_outputs, 2);
-    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
-    assert_non_null(m->labels);
-    assert_string_equal(m->labels[0], "right");
-    assert_string_equal(m->labels[1], "left");
-    assert_non_null(m->input_mean);
-    assert_non_null(m->input_std);
-    assert_true(fabsf(m->input_mean[1] - 10.3f) < 0.05f); /* jitter averages ~0.3 */
-    assert_true(m->input_std[0] > 1.5f);
+    assert_string_equal(mlp_model_name(m), "blobs");
+    assert_int_equal(mlp_model_n_inputs(m), 2);
+    assert_int_equal(mlp_model_n_outputs(m), 2);
+    assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
+    assert_non_null(mlp_model_labels(m));
+    assert_string_equal(mlp_model_labels(m)[0], "right");
+    assert_string_equal(mlp_model_labels(m)[1], "left");
+    assert_non_null(mlp_model_input_mean(m));
+    assert_non_null(mlp_model_input_std(m));
+    assert_true(fabsf(mlp_model_input_mean(m)[1] - 10.3f) < 0.05f); /* jitter averages ~0.3 */
+    assert_true(mlp_model_input_std(m)[0] > 1.5f);
     mlp_model_free(m);
 
     assert_int_equal(run(rs_cmd_inspect, "inspect", out, NULL), RS_EXIT_OK);
@@ -305,11 +305,11 @@ static void test_train_binary_sigmoid_classifier(void **state)
     mlp_model *m = NULL;
     mlp_error err;
     assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
-    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
-    assert_int_equal(m->n_outputs, 1);
-    assert_int_equal(m->layers[m->n_layers - 1].activation, MLP_ACT_SIGMOID);
-    assert_non_null(m->labels);
-    assert_string_equal(m->labels[0], "left"); /* class 1: the second name seen */
+    assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
+    assert_int_equal(mlp_model_n_outputs(m), 1);
+    assert_int_equal(mlp_model_layer(m, mlp_model_n_layers(m) - 1)->activation, MLP_ACT_SIGMOID);
+    assert_non_null(mlp_model_labels(m));
+    assert_string_equal(mlp_model_labels(m)[0], "left"); /* class 1: the second name seen */
     /* "right" rows (u > 0) are class 0: P(left) < 1/2 there */
     float x[4] = {2.0f, 10.0f, -2.0f, 10.0f}, y[2];
     int want[2] = {0, 1};
@@ -364,12 +364,12 @@ static void test_train_regression_safetensors(void **state)
     mlp_model *m = NULL;
     mlp_error err;
     assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
-    assert_string_equal(m->name, "sums");
-    assert_int_equal(m->task, MLP_TASK_REGRESSION);
-    assert_int_equal(m->n_inputs, 2);
-    assert_int_equal(m->n_outputs, 2);
-    assert_int_equal(m->layers[0].activation, MLP_ACT_TANH);
-    assert_null(m->input_mean);
+    assert_string_equal(mlp_model_name(m), "sums");
+    assert_int_equal(mlp_model_task(m), MLP_TASK_REGRESSION);
+    assert_int_equal(mlp_model_n_inputs(m), 2);
+    assert_int_equal(mlp_model_n_outputs(m), 2);
+    assert_int_equal(mlp_model_layer(m, 0)->activation, MLP_ACT_TANH);
+    assert_null(mlp_model_input_mean(m));
     mlp_model_free(m);
     assert_int_equal(run(rs_cmd_inspect, "inspect", out, "--data", data, NULL), RS_EXIT_OK);
 }

@@ -13,6 +13,8 @@
 #include "mlp.h"
 #include "../test_models.h"
 
+#include "../test_params.h"
+
 /* 1 -> 3 relu -> 2 relu -> 1: layer 0 computes z = (x, -x, -1), so unit 2 is
  * never active; layer 1 sums layer 0's units with weights +1 / -1. */
 static mlp_model *model(void)
@@ -22,8 +24,8 @@ static mlp_model *model(void)
     const float p[] = {1, -1, 0, 0,  0,  -1,       /* W0, b0 */
                        1, 1,  0, -1, -1, 0,  0, 0, /* W1, b1 */
                        1, 1,  0};                  /* W2, b2 */
-    assert_int_equal(m->n_params, sizeof p / sizeof p[0]);
-    memcpy(m->params, p, sizeof p);
+    assert_int_equal(mlp_model_n_params(m), sizeof p / sizeof p[0]);
+    params_set_all(m, p, sizeof p / sizeof p[0]);
     return m;
 }
 
@@ -86,7 +88,7 @@ static void test_nonfinite_rows_counted_apart(void **s)
     mlp_model *m =
         TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
-    memcpy(m->params, p, sizeof p);
+    params_set_all(m, p, sizeof p / sizeof p[0]);
     mlp_activity a, b;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     assert_int_equal(mlp_activity_init(m, &b, NULL), MLP_OK);

@@ -19,6 +19,7 @@
 
 #include "mlp.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 #define EPS 1e-3f
 
@@ -31,8 +32,8 @@ static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, u
     mlp_rng r;
     mlp_rng_seed(&r, seed + 1);
     for (int l = 0; l < n_layers; l++)
-        for (int j = 0; j < m->layers[l].out; j++)
-            mlp_layer_bias(m, l)[j] = (float)(0.3 * mlp_rng_normal(&r));
+        for (int j = 0; j < mlp_model_layer(m, l)->out; j++)
+            bias_set(m, l, j, (float)(0.3 * mlp_rng_normal(&r)));
     return m;
 }
 
@@ -51,14 +52,14 @@ static void random_fill(float *v, size_t n, uint64_t seed, double scale)
 static float kink_margin(const mlp_model *m, const mlp_workspace *ws, int n)
 {
     float mn = INFINITY;
-    for (int l = 0; l < m->n_layers; l++) {
-        if (!mlp_activation_is_relu_family(m->layers[l].activation)) continue;
+    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+        if (!mlp_activation_is_relu_family(mlp_model_layer(m, l)->activation)) continue;
         const float *z = mlp_workspace_preactivation(ws, l);
-        for (int i = 0; i < n * m->layers[l].out; i++)
+        for (int i = 0; i < n * mlp_model_layer(m, l)->out; i++)
             mn = fminf(mn, fabsf(z[i]));
     }
-    int k = m->n_outputs;
-    const float *z = mlp_workspace_preactivation(ws, m->n_layers - 1);
+    int k = mlp_model_n_outputs(m);
+    const float *z = mlp_workspace_preactivation(ws, mlp_model_n_layers(m) - 1);
     for (int i = 0; i < n && k > 1; i++) {
         float a = -INFINITY, b = -INFINITY;
         for (int j = 0; j < k; j++) {
@@ -113,7 +114,7 @@ static void check_gradients(mlp_model *m, float *x, int n, const mlp_target *t)
     else
         assert_float_equal(loss, loss_of(m, ws, 0, n, t), 1e-6);
 
-    size_t np = m->n_params, nx = (size_t)n * m->n_inputs;
+    size_t np = mlp_model_n_params(m), nx = (size_t)n * mlp_model_n_inputs(m);
     float *gp = malloc(np * sizeof *gp), *gx = malloc(nx * sizeof *gx);
     assert_non_null(gp);
     assert_non_null(gx);
@@ -121,12 +122,12 @@ static void check_gradients(mlp_model *m, float *x, int n, const mlp_target *t)
     memcpy(gx, mlp_workspace_input_grad(ws), nx * sizeof *gx);
 
     for (size_t i = 0; i < np; i++) {
-        float keep = m->params[i];
-        m->params[i] = keep + EPS;
+        float keep = mlp_model_params(m)[i];
+        param_set(m, i, keep + EPS);
         double up = loss_at(m, ws, x, n, t);
-        m->params[i] = keep - EPS;
+        param_set(m, i, keep - EPS);
         double down = loss_at(m, ws, x, n, t);
-        m->params[i] = keep;
+        param_set(m, i, keep);
         assert_close((up - down) / (2.0 * EPS), gp[i], "param", i);
     }
     for (size_t i = 0; i < nx; i++) {
@@ -252,9 +253,8 @@ static void test_loss_values(void **s)
 {
     (void)s;
     mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_SOFTMAX, 0});
-    float *w = mlp_layer_weight(m, 0);
-    w[0] = 0.0f;
-    w[1] = (float)log(3.0);
+    weight_set(m, 0, 0, 0.0f);
+    weight_set(m, 0, 1, (float)log(3.0));
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x = 1.0f;
@@ -307,7 +307,7 @@ static void test_row_range_equals_alone(void **s)
     assert_int_equal(mlp_backward(m, alone, 0, 3, &t, &l2, NULL), MLP_OK);
     assert_float_equal(l1, l2, 1e-7);
     const float *g1 = mlp_workspace_param_grad(merged), *g2 = mlp_workspace_param_grad(alone);
-    for (size_t i = 0; i < m->n_params; i++)
+    for (size_t i = 0; i < mlp_model_n_params(m); i++)
         assert_float_equal(g1[i], g2[i], 1e-6);
     const float *x1 = mlp_workspace_input_grad(merged), *x2 = mlp_workspace_input_grad(alone);
     for (int i = 0; i < 3 * 4; i++)
@@ -391,7 +391,7 @@ static void test_binary_cross_entropy_gradients(void **s)
         if (kink_margin(m, probe, N) > 10 * EPS) break;
     }
     mlp_workspace_free(probe);
-    m->task = MLP_TASK_CLASSIFICATION;
+    assert_int_equal(mlp_model_set_task(m, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
     int labels[N] = {1, 0, 0, 1};
     mlp_target t = {.kind = MLP_TARGET_BINARY, .labels = labels};
     check_gradients(m, x, N, &t);
@@ -420,7 +420,7 @@ static void test_binary_loss_values(void **s)
 {
     (void)s;
     mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_SIGMOID, 0});
-    mlp_layer_weight(m, 0)[0] = (float)log(3.0);
+    weight_set(m, 0, 0, (float)log(3.0));
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[2] = {1.0f, 0.0f}; /* z = ln 3, then z = 0 */
@@ -503,9 +503,10 @@ static void test_target_select(void **s)
     mlp_model *c3 = make_model(2, soft3, 1, 1), *b = make_model(2, sig1, 1, 2),
               *bi = make_model(2, id1, 1, 3), *s1 = make_model(2, soft1, 1, 4),
               *r = make_model(2, id1, 1, 5);
-    b->task = bi->task = MLP_TASK_CLASSIFICATION;
-    assert_int_equal(s1->task, MLP_TASK_CLASSIFICATION);
-    assert_int_equal(r->task, MLP_TASK_REGRESSION);
+    assert_int_equal(mlp_model_set_task(b, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_task(bi, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
+    assert_int_equal(mlp_model_task(s1), MLP_TASK_CLASSIFICATION);
+    assert_int_equal(mlp_model_task(r), MLP_TASK_REGRESSION);
     mlp_target_kind k;
     mlp_error err;
     assert_int_equal(mlp_target_select(c3, true, &k, &err), MLP_OK);
@@ -556,17 +557,18 @@ static void test_large_batch_blas_path(void **s)
     assert_int_equal(mlp_forward(m, ws, x, N, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_backward(m, ws, 0, N, &t, NULL, NULL), MLP_OK);
     /* spot-check a few weights of each layer by finite differences */
-    const size_t probe[] = {0, 7, 32 * 64 - 1, 32 * 64 + 5, m->n_params - 1, m->n_params - 20};
+    const size_t probe[] = {
+        0, 7, 32 * 64 - 1, 32 * 64 + 5, mlp_model_n_params(m) - 1, mlp_model_n_params(m) - 20};
     float gp[6];
     for (int k = 0; k < 6; k++)
         gp[k] = mlp_workspace_param_grad(ws)[probe[k]];
     for (int k = 0; k < 6; k++) {
-        float keep = m->params[probe[k]];
-        m->params[probe[k]] = keep + EPS;
+        float keep = mlp_model_params(m)[probe[k]];
+        param_set(m, probe[k], keep + EPS);
         double up = loss_at(m, ws, x, N, &t);
-        m->params[probe[k]] = keep - EPS;
+        param_set(m, probe[k], keep - EPS);
         double down = loss_at(m, ws, x, N, &t);
-        m->params[probe[k]] = keep;
+        param_set(m, probe[k], keep);
         assert_close((up - down) / (2.0 * EPS), gp[k], "param", probe[k]);
     }
     free(x);

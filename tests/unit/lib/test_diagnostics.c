@@ -14,6 +14,7 @@
 
 #include "mlp.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 static void fill(float *v, size_t n, uint64_t seed, double scale)
 {
@@ -39,7 +40,7 @@ static void test_dead_and_collapsed(void **s)
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {6, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = create(4, spec, 3, MLP_INIT_HE_NORMAL, 1);
     for (int j = 0; j < 8; j++)
-        mlp_layer_bias(m, 0)[j] = -100.0f;
+        bias_set(m, 0, j, -100.0f);
     float x[16 * 4];
     fill(x, 64, 2, 1.0);
     mlp_workspace *ws = NULL;
@@ -117,8 +118,10 @@ static void test_saturation(void **s)
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_diagnostics d;
     /* near the origin nothing saturates */
-    for (size_t i = 0; i < m->n_params; i++)
-        m->params[i] *= 0.1f;
+    float *p = params_copy(m);
+    for (size_t i = 0; i < mlp_model_n_params(m); i++)
+        p[i] *= 0.1f;
+    params_put(m, p);
     assert_int_equal(mlp_forward(m, ws, x, 100, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(d.layers[0].saturation_stats && d.layers[1].saturation_stats);
@@ -127,8 +130,10 @@ static void test_saturation(void **s)
     assert_float_equal(d.layers[1].saturated_fraction, 0.0, 0);
     assert_false(d.layers[0].relu_stats);
     /* huge weights push every unit onto its flat tails */
-    for (size_t i = 0; i < m->n_params; i++)
-        m->params[i] *= 10000.0f;
+    p = params_copy(m);
+    for (size_t i = 0; i < mlp_model_n_params(m); i++)
+        p[i] *= 10000.0f;
+    params_put(m, p);
     assert_int_equal(mlp_forward(m, ws, x, 100, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_true(d.layers[0].saturated_fraction > 0.97f);
@@ -149,9 +154,9 @@ static void chain_ratio(float w_first, float w_last, const mlp_diag_params *p, m
     mlp_model *m = NULL;
     assert_int_equal(mlp_model_create(1, spec, 5, &m, NULL), MLP_OK);
     for (int l = 0; l < 5; l++)
-        mlp_layer_weight(m, l)[0] = 2.0f;
-    mlp_layer_weight(m, 0)[0] = w_first;
-    mlp_layer_weight(m, 4)[0] = w_last;
+        weight_set(m, l, 0, 2.0f);
+    weight_set(m, 0, 0, w_first);
+    weight_set(m, 4, 0, w_last);
     const float x = 1.5f;
     assert_int_equal(mlp_forward(m, ws, &x, 1, NULL, NULL), MLP_OK);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
@@ -229,9 +234,9 @@ static void test_gradient_ratio_nan_last_layer(void **s)
 {
     (void)s;
     mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0});
-    mlp_layer_weight(m, 0)[0] = 1e30f;
-    mlp_layer_weight(m, 1)[0] = 1.0f;
-    mlp_layer_weight(m, 1)[1] = -1.0f;
+    weight_set(m, 0, 0, 1e30f);
+    weight_set(m, 1, 0, 1.0f);
+    weight_set(m, 1, 1, -1.0f);
     const float x[1] = {1e10f};
     for (int keep = 0; keep < 2; keep++) {
         mlp_workspace *ws = NULL;
@@ -258,7 +263,7 @@ static void test_rows_of_last_backward(void **s)
     (void)s;
     mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, -1, 0, 0, 1, 1, 0}; /* z0 = (x, -x) */
-    memcpy(m->params, p, sizeof p);
+    params_set_all(m, p, sizeof p / sizeof p[0]);
     const float x[2] = {1, -1};
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
@@ -291,7 +296,7 @@ static void test_leaky_relu_dead_not_sparse(void **s)
     mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.1f}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(3, spec, 2, MLP_INIT_HE_NORMAL, 8);
     for (int j = 0; j < 4; j++)
-        mlp_layer_bias(m, 0)[j] = j < 2 ? -50.0f : 50.0f;
+        bias_set(m, 0, j, j < 2 ? -50.0f : 50.0f);
     float x[10 * 3];
     fill(x, 30, 9, 1.0);
     mlp_workspace *ws = NULL;
@@ -313,7 +318,8 @@ static void test_relu_output_layer_has_no_relu_stats(void **s)
     (void)s;
     mlp_layer_spec spec[] = {{3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}};
     mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 10);
-    mlp_layer_bias(m, 1)[0] = mlp_layer_bias(m, 1)[1] = -100.0f;
+    bias_set(m, 1, 0, -100.0f);
+    bias_set(m, 1, 1, -100.0f);
     const float x[2] = {0.5f, -0.5f};
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
@@ -337,8 +343,8 @@ static mlp_model *overflow_model(void)
     mlp_model *m =
         TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
-    assert_int_equal(m->n_params, sizeof p / sizeof p[0]);
-    memcpy(m->params, p, sizeof p);
+    assert_int_equal(mlp_model_n_params(m), sizeof p / sizeof p[0]);
+    params_set_all(m, p, sizeof p / sizeof p[0]);
     return m;
 }
 

@@ -15,6 +15,7 @@
 
 #include "mlp.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 /* One layer 2 -> 3, W = [[1, 2], [-1, 0.5], [0, -3]], b = [0.5, -0.25, 1].
  * For x = (1, -2): z = (-2.5, -2.25, 7). */
@@ -24,8 +25,8 @@ static mlp_model *one_layer(mlp_activation act, float alpha)
 {
     mlp_model *m = TEST_MODEL(2, {3, act, alpha});
     const float w[6] = {1, 2, -1, 0.5f, 0, -3}, b[3] = {0.5f, -0.25f, 1};
-    memcpy(mlp_layer_weight(m, 0), w, sizeof w);
-    memcpy(mlp_layer_bias(m, 0), b, sizeof b);
+    weights_put(m, 0, w);
+    biases_put(m, 0, b);
     return m;
 }
 
@@ -72,7 +73,7 @@ static void test_softmax_stable(void **s)
 {
     (void)s;
     mlp_model *m = one_layer(MLP_ACT_SOFTMAX, 0);
-    mlp_layer_bias(m, 0)[2] = 1000.0f;
+    bias_set(m, 0, 2, 1000.0f);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x[2] = {1, -2};
@@ -82,8 +83,8 @@ static void test_softmax_stable(void **s)
     assert_true(y[0] >= 0.0f && y[0] < 1e-30f);
     /* sigmoid at huge |z| stays finite and in [0, 1] */
     mlp_model *sg = one_layer(MLP_ACT_SIGMOID, 0);
-    mlp_layer_bias(sg, 0)[0] = -1000.0f;
-    mlp_layer_bias(sg, 0)[2] = 1000.0f;
+    bias_set(sg, 0, 0, -1000.0f);
+    bias_set(sg, 0, 2, 1000.0f);
     assert_int_equal(mlp_forward(sg, ws, x, 1, y, NULL), MLP_OK);
     assert_true(y[0] == 0.0f && y[2] == 1.0f);
     mlp_model_free(sg);
@@ -115,7 +116,7 @@ static void test_two_layers_rows(void **s)
     (void)s;
     mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, -1, /* W0 */ 0, 0, /* b0 */ 2, 3, /* W1 */ 0.5f /* b1 */};
-    memcpy(m->params, p, sizeof p);
+    params_set_all(m, p, sizeof p / sizeof p[0]);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x[3] = {2, -4, 0};
@@ -141,7 +142,7 @@ static void test_relu_derivative_at_zero(void **s)
     (void)s;
     mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, 0, 1, 0}; /* z0 = x, y = relu(z0) */
-    memcpy(m->params, p, sizeof p);
+    params_set_all(m, p, sizeof p / sizeof p[0]);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     const float x = 0.0f;
@@ -173,7 +174,9 @@ static void test_kernels_agree(void **s)
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         int n = shapes[k][0], in = shapes[k][1], out = shapes[k][2];
         mlp_model *m = TEST_MODEL(in, {out, MLP_ACT_IDENTITY, 0});
-        fill(m->params, m->n_params, 100 + k);
+        float *p = params_copy(m);
+        fill(p, mlp_model_n_params(m), 100 + k);
+        params_put(m, p);
         float *x = malloc((size_t)n * in * sizeof *x);
         float *y1 = malloc((size_t)n * out * sizeof *y1),
               *y2 = malloc((size_t)n * out * sizeof *y2);
@@ -286,7 +289,8 @@ static void *run_job(void *arg)
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
     j->ok = ws && mlp_forward(j->m, ws, j->x, 64, j->y, NULL) == MLP_OK &&
             mlp_backward(j->m, ws, 0, 64, &t, NULL, NULL) == MLP_OK;
-    if (j->ok) memcpy(j->grad, mlp_workspace_param_grad(ws), j->m->n_params * sizeof(float));
+    if (j->ok)
+        memcpy(j->grad, mlp_workspace_param_grad(ws), mlp_model_n_params(j->m) * sizeof(float));
     mlp_workspace_free(ws);
     return NULL;
 }
@@ -296,7 +300,7 @@ static void test_threads_share_model(void **s)
     (void)s;
     mlp_model *m = TEST_MODEL(8, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     mlp_model_init(m, MLP_INIT_AUTO, 3, NULL);
-    assert_true(m->n_params <= 512);
+    assert_true(mlp_model_n_params(m) <= 512);
     float x[64 * 8];
     fill(x, 64 * 8, 4);
     static thread_job jobs[4];
@@ -310,7 +314,7 @@ static void test_threads_share_model(void **s)
     for (int i = 0; i < 4; i++) {
         assert_true(jobs[i].ok);
         assert_memory_equal(jobs[i].y, jobs[0].y, sizeof jobs[0].y);
-        assert_memory_equal(jobs[i].grad, jobs[0].grad, m->n_params * sizeof(float));
+        assert_memory_equal(jobs[i].grad, jobs[0].grad, mlp_model_n_params(m) * sizeof(float));
     }
     mlp_model_free(m);
 }

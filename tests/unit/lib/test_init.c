@@ -14,15 +14,16 @@
 
 #include "mlp.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 /* Mean, variance and max |w| of layer 0 of a 200 -> 300 layer, then layer 1. */
 static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var, double *mx)
 {
     mlp_model *m = TEST_MODEL(200, {300, act, 0.01f}, {100, MLP_ACT_IDENTITY, 0});
-    for (size_t i = 0; i < m->n_params; i++)
-        m->params[i] = 7.0f; /* init must overwrite everything */
+    for (size_t i = 0; i < mlp_model_n_params(m); i++)
+        param_set(m, i, 7.0f); /* init must overwrite everything */
     mlp_model_init(m, scheme, 123, NULL);
-    size_t n = (size_t)m->layers[l].in * m->layers[l].out;
+    size_t n = (size_t)mlp_model_layer(m, l)->in * mlp_model_layer(m, l)->out;
     const float *w = mlp_layer_weight(m, l);
     double s1 = 0, s2 = 0;
     *mx = 0;
@@ -33,7 +34,7 @@ static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var,
     }
     assert_float_equal(s1 / n, 0.0, 5.0 * sqrt(s2 / n / n)); /* 5 sd of the mean */
     *var = s2 / n;
-    for (int j = 0; j < m->layers[l].out; j++)
+    for (int j = 0; j < mlp_model_layer(m, l)->out; j++)
         assert_true(mlp_layer_bias(m, l)[j] == 0.0f);
     mlp_model_free(m);
 }
@@ -77,9 +78,11 @@ static void test_same_seed_same_bits(void **s)
     assert_int_equal(mlp_model_create(5, spec, 2, &b, NULL), MLP_OK);
     mlp_model_init(a, MLP_INIT_AUTO, 77, NULL);
     mlp_model_init(b, MLP_INIT_AUTO, 77, NULL);
-    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_equal(mlp_model_params(a), mlp_model_params(b),
+                        mlp_model_n_params(a) * sizeof(float));
     mlp_model_init(b, MLP_INIT_AUTO, 78, NULL);
-    assert_memory_not_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_not_equal(mlp_model_params(a), mlp_model_params(b),
+                            mlp_model_n_params(a) * sizeof(float));
     mlp_model_free(a);
     mlp_model_free(b);
 }

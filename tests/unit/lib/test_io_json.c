@@ -23,6 +23,7 @@
 
 #include "../test_tmpdir.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 static void tmp_path(char *buf, size_t n, const char *name)
 {
@@ -54,6 +55,14 @@ static void fill_tricky(float *p, size_t n, uint64_t seed)
     }
 }
 
+/* fill_tricky over every parameter of m. */
+static void fill_model_tricky(mlp_model *m, uint64_t seed)
+{
+    float *p = params_copy(m);
+    fill_tricky(p, mlp_model_n_params(m), seed);
+    params_put(m, p);
+}
+
 /* 4 inputs -> leaky_relu(5, alpha 0.2) -> tanh(7) -> softmax(3), with every
  * kind of metadata, names that need escaping and non-ASCII text. */
 static mlp_model *make_model(void)
@@ -61,7 +70,7 @@ static mlp_model *make_model(void)
     mlp_error err;
     mlp_model *m =
         TEST_MODEL(4, {5, MLP_ACT_LEAKY_RELU, 0.2f}, {7, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0});
-    fill_tricky(m->params, m->n_params, 7);
+    fill_model_tricky(m, 7);
     assert_int_equal(mlp_model_set_name(m, "iris \"quoted\" \\ ünïcødé\n", NULL), MLP_OK);
     assert_int_equal(mlp_model_set_io_names(m, "features", "probs", NULL), MLP_OK);
     const char *labels[] = {"setosa", "versi\tcolor", "virgínica"};
@@ -82,26 +91,29 @@ static void assert_floats_identical(const float *a, const float *b, size_t n)
 
 static void assert_models_identical(const mlp_model *a, const mlp_model *b)
 {
-    assert_string_equal(a->name, b->name);
-    assert_int_equal(a->task, b->task);
-    assert_string_equal(a->input_name, b->input_name);
-    assert_string_equal(a->output_name, b->output_name);
-    assert_int_equal(a->n_inputs, b->n_inputs);
-    assert_int_equal(a->n_outputs, b->n_outputs);
-    assert_int_equal(a->n_layers, b->n_layers);
-    assert_int_equal(a->n_params, b->n_params);
-    for (int l = 0; l < a->n_layers; l++) {
-        assert_int_equal(a->layers[l].in, b->layers[l].in);
-        assert_int_equal(a->layers[l].out, b->layers[l].out);
-        assert_int_equal(a->layers[l].activation, b->layers[l].activation);
-        assert_memory_equal(&a->layers[l].alpha, &b->layers[l].alpha, sizeof(float));
+    assert_string_equal(mlp_model_name(a), mlp_model_name(b));
+    assert_int_equal(mlp_model_task(a), mlp_model_task(b));
+    assert_string_equal(mlp_model_input_name(a), mlp_model_input_name(b));
+    assert_string_equal(mlp_model_output_name(a), mlp_model_output_name(b));
+    assert_int_equal(mlp_model_n_inputs(a), mlp_model_n_inputs(b));
+    assert_int_equal(mlp_model_n_outputs(a), mlp_model_n_outputs(b));
+    assert_int_equal(mlp_model_n_layers(a), mlp_model_n_layers(b));
+    assert_int_equal(mlp_model_n_params(a), mlp_model_n_params(b));
+    for (int l = 0; l < mlp_model_n_layers(a); l++) {
+        assert_int_equal(mlp_model_layer(a, l)->in, mlp_model_layer(b, l)->in);
+        assert_int_equal(mlp_model_layer(a, l)->out, mlp_model_layer(b, l)->out);
+        assert_int_equal(mlp_model_layer(a, l)->activation, mlp_model_layer(b, l)->activation);
+        assert_memory_equal(&mlp_model_layer(a, l)->alpha, &mlp_model_layer(b, l)->alpha,
+                            sizeof(float));
     }
-    assert_floats_identical(a->params, b->params, a->n_params);
-    assert_floats_identical(a->input_mean, b->input_mean, (size_t)a->n_inputs);
-    assert_floats_identical(a->input_std, b->input_std, (size_t)a->n_inputs);
-    assert_true((a->labels == NULL) == (b->labels == NULL));
-    for (int i = 0; a->labels && i < a->n_outputs; i++)
-        assert_string_equal(a->labels[i], b->labels[i]);
+    assert_floats_identical(mlp_model_params(a), mlp_model_params(b), mlp_model_n_params(a));
+    assert_floats_identical(mlp_model_input_mean(a), mlp_model_input_mean(b),
+                            (size_t)mlp_model_n_inputs(a));
+    assert_floats_identical(mlp_model_input_std(a), mlp_model_input_std(b),
+                            (size_t)mlp_model_n_inputs(a));
+    assert_true((mlp_model_labels(a) == NULL) == (mlp_model_labels(b) == NULL));
+    for (int i = 0; mlp_model_labels(a) && i < mlp_model_n_outputs(a); i++)
+        assert_string_equal(mlp_model_labels(a)[i], mlp_model_labels(b)[i]);
 }
 
 static char *read_text(const char *path)
@@ -161,15 +173,16 @@ static void test_round_trip_many_random_models(void **s)
         mlp_model *m, *back;
         mlp_error err;
         assert_int_equal(mlp_model_create(32, spec, 2, &m, &err), MLP_OK);
-        fill_tricky(m->params, m->n_params, seed);
+        fill_model_tricky(m, seed);
         char *text;
         assert_int_equal(mlp_model_to_json(m, &text, &err), MLP_OK);
         assert_int_equal(mlp_model_parse_json(text, strlen(text), NULL, &back, &err), MLP_OK);
-        assert_memory_equal(m->params, back->params, m->n_params * sizeof(float));
-        assert_null(back->labels);
-        assert_null(back->input_mean);
-        assert_null(back->input_std);
-        assert_int_equal(back->task, MLP_TASK_REGRESSION);
+        assert_memory_equal(mlp_model_params(m), mlp_model_params(back),
+                            mlp_model_n_params(m) * sizeof(float));
+        assert_null(mlp_model_labels(back));
+        assert_null(mlp_model_input_mean(back));
+        assert_null(mlp_model_input_std(back));
+        assert_int_equal(mlp_model_task(back), MLP_TASK_REGRESSION);
         free(text);
         mlp_model_free(back);
         mlp_model_free(m);
@@ -180,10 +193,10 @@ static void test_floats_are_written_short(void **s)
 {
     (void)s;
     mlp_model *m = TEST_MODEL(3, {1, MLP_ACT_IDENTITY, 0});
-    m->params[0] = 0.1f;
-    m->params[1] = -0.0f;
-    m->params[2] = 1.0f;
-    m->params[3] = FLT_MAX;
+    param_set(m, 0, 0.1f);
+    param_set(m, 1, -0.0f);
+    param_set(m, 2, 1.0f);
+    param_set(m, 3, FLT_MAX);
     char *text;
     assert_int_equal(mlp_model_to_json(m, &text, NULL), MLP_OK);
     assert_non_null(strstr(text, "[[0.1, -0.0, 1]]"));
@@ -208,14 +221,14 @@ static void test_base_document_loads(void **s)
     mlp_model *m;
     mlp_error err;
     assert_int_equal(mlp_model_parse_json(BASE, strlen(BASE), ORIGIN, &m, &err), MLP_OK);
-    assert_string_equal(m->name, "t");
-    assert_int_equal(m->n_inputs, 2);
-    assert_int_equal(m->n_outputs, 2);
+    assert_string_equal(mlp_model_name(m), "t");
+    assert_int_equal(mlp_model_n_inputs(m), 2);
+    assert_int_equal(mlp_model_n_outputs(m), 2);
     assert_true(mlp_layer_weight(m, 0)[3] == 4.0f);
     assert_true(mlp_layer_weight(m, 1)[5] == 6.0f);
     assert_true(mlp_layer_bias(m, 1)[1] == -0.5f);
-    assert_true(m->input_std[1] == 2.0f);
-    assert_string_equal(m->labels[1], "b");
+    assert_true(mlp_model_input_std(m)[1] == 2.0f);
+    assert_string_equal(mlp_model_labels(m)[1], "b");
     mlp_model_free(m);
 }
 
@@ -587,7 +600,7 @@ static void test_big_model_file_loads(void **s)
     mlp_model *m, *back;
     mlp_error err;
     assert_int_equal(mlp_model_create(300, spec, 2, &m, &err), MLP_OK);
-    fill_tricky(m->params, m->n_params, 5);
+    fill_model_tricky(m, 5);
     char path[128];
     tmp_path(path, sizeof path, "big.json");
     assert_int_equal(mlp_model_save_json(m, path, &err), MLP_OK);
@@ -668,8 +681,8 @@ static void test_leaky_relu_alpha_defaults_to_torch(void **s)
     mlp_model *m;
     mlp_error err;
     assert_int_equal(mlp_model_parse_json(d, strlen(d), ORIGIN, &m, &err), MLP_OK);
-    assert_int_equal(m->layers[0].activation, MLP_ACT_LEAKY_RELU);
-    assert_true(m->layers[0].alpha == 0.01f);
+    assert_int_equal(mlp_model_layer(m, 0)->activation, MLP_ACT_LEAKY_RELU);
+    assert_true(mlp_model_layer(m, 0)->alpha == 0.01f);
     mlp_model_free(m);
     free(d);
 }
@@ -827,7 +840,7 @@ static void test_save_refuses_non_finite_weights(void **s)
     mlp_error err;
     char path[128];
     tmp_path(path, sizeof path, "nan.json");
-    mlp_layer_weight(m, 1)[2] = NAN;
+    weight_set(m, 1, 2, NAN);
     assert_int_equal(mlp_model_save_json(m, path, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "not finite"));
     char *text = (char *)"unchanged";
@@ -898,7 +911,7 @@ static void test_concurrent_saves_never_tear(void **s)
     mlp_model *a = make_model(), *b;
     mlp_error err;
     assert_int_equal(mlp_model_create(40, wide, 2, &b, &err), MLP_OK);
-    fill_tricky(b->params, b->n_params, 3);
+    fill_model_tricky(b, 3);
     assert_int_equal(mlp_model_save_json(a, path, &err), MLP_OK);
     save_race r[3] = {{a, path, 0}, {b, path, 0}, {NULL, path, 0}};
     pthread_t t[3];

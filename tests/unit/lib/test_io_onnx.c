@@ -70,8 +70,8 @@ static mlp_model *check_fixture(const char *name)
     assert_non_null(f);
     int rows, in, out;
     assert_int_equal(fscanf(f, "%d %d %d", &rows, &in, &out), 3);
-    assert_int_equal(m->n_inputs, in);
-    assert_int_equal(m->n_outputs, out);
+    assert_int_equal(mlp_model_n_inputs(m), in);
+    assert_int_equal(mlp_model_n_outputs(m), out);
     float *x = malloc(sizeof(float) * (size_t)(rows * in));
     float *want = malloc(sizeof(float) * (size_t)(rows * out));
     float *got = malloc(sizeof(float) * (size_t)(rows * out));
@@ -92,8 +92,8 @@ static mlp_model *check_fixture(const char *name)
     free(x);
     free(want);
     free(got);
-    assert_string_equal(m->input_name, "features");
-    assert_string_equal(m->output_name, "scores");
+    assert_string_equal(mlp_model_input_name(m), "features");
+    assert_string_equal(mlp_model_output_name(m), "scores");
     return m;
 }
 
@@ -101,10 +101,10 @@ static void test_torch_relu(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("relu");
-    assert_int_equal(m->n_layers, 2);
-    assert_int_equal(m->layers[0].activation, MLP_ACT_RELU);
-    assert_int_equal(m->layers[1].activation, MLP_ACT_IDENTITY);
-    assert_int_equal(m->task, MLP_TASK_REGRESSION);
+    assert_int_equal(mlp_model_n_layers(m), 2);
+    assert_int_equal(mlp_model_layer(m, 0)->activation, MLP_ACT_RELU);
+    assert_int_equal(mlp_model_layer(m, 1)->activation, MLP_ACT_IDENTITY);
+    assert_int_equal(mlp_model_task(m), MLP_TASK_REGRESSION);
     mlp_model_free(m);
 }
 
@@ -112,8 +112,8 @@ static void test_torch_leaky_relu_keeps_alpha(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("leaky_relu");
-    assert_int_equal(m->layers[0].activation, MLP_ACT_LEAKY_RELU);
-    assert_float_equal(m->layers[0].alpha, 0.2f, 1e-7f);
+    assert_int_equal(mlp_model_layer(m, 0)->activation, MLP_ACT_LEAKY_RELU);
+    assert_float_equal(mlp_model_layer(m, 0)->alpha, 0.2f, 1e-7f);
     mlp_model_free(m);
 }
 
@@ -121,7 +121,7 @@ static void test_torch_sigmoid(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("sigmoid");
-    assert_int_equal(m->layers[0].activation, MLP_ACT_SIGMOID);
+    assert_int_equal(mlp_model_layer(m, 0)->activation, MLP_ACT_SIGMOID);
     mlp_model_free(m);
 }
 
@@ -129,8 +129,8 @@ static void test_torch_tanh_three_layers(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("tanh");
-    assert_int_equal(m->n_layers, 3);
-    assert_int_equal(m->layers[1].activation, MLP_ACT_TANH);
+    assert_int_equal(mlp_model_n_layers(m), 3);
+    assert_int_equal(mlp_model_layer(m, 1)->activation, MLP_ACT_TANH);
     mlp_model_free(m);
 }
 
@@ -138,8 +138,8 @@ static void test_torch_softmax_is_classifier(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("softmax");
-    assert_int_equal(m->layers[1].activation, MLP_ACT_SOFTMAX);
-    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
+    assert_int_equal(mlp_model_layer(m, 1)->activation, MLP_ACT_SOFTMAX);
+    assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
     mlp_model_free(m);
 }
 
@@ -147,9 +147,9 @@ static void test_torch_matmul_add_transposes(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("matmul_add"); /* second Add is Add(bias, x) */
-    assert_int_equal(m->n_layers, 2);
-    assert_int_equal(m->layers[0].in, 4);
-    assert_int_equal(m->layers[0].out, 6);
+    assert_int_equal(mlp_model_n_layers(m), 2);
+    assert_int_equal(mlp_model_layer(m, 0)->in, 4);
+    assert_int_equal(mlp_model_layer(m, 0)->out, 6);
     mlp_model_free(m);
 }
 
@@ -169,8 +169,8 @@ static void test_torch_no_bias(void **s)
 {
     (void)s;
     mlp_model *m = check_fixture("no_bias");
-    for (int l = 0; l < m->n_layers; l++)
-        for (int j = 0; j < m->layers[l].out; j++)
+    for (int l = 0; l < mlp_model_n_layers(m); l++)
+        for (int j = 0; j < mlp_model_layer(m, l)->out; j++)
             assert_true(mlp_layer_bias(m, l)[j] == 0.0f);
     mlp_model_free(m);
 }
@@ -219,14 +219,14 @@ static void test_config_adds_metadata(void **s)
     mlp_model *m;
     mlp_error err;
     assert_int_equal(mlp_model_load_onnx(path, cfg, &m, &err), MLP_OK);
-    assert_string_equal(m->name, "flowers");
-    assert_string_equal(m->input_name, "features"); /* from the graph */
-    assert_string_equal(m->output_name, "probs");   /* from the config */
-    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
-    assert_non_null(m->labels);
-    assert_string_equal(m->labels[2], "c");
-    assert_non_null(m->input_mean);
-    assert_float_equal(m->input_std[3], 2.0f, 0.0f);
+    assert_string_equal(mlp_model_name(m), "flowers");
+    assert_string_equal(mlp_model_input_name(m), "features"); /* from the graph */
+    assert_string_equal(mlp_model_output_name(m), "probs");   /* from the config */
+    assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
+    assert_non_null(mlp_model_labels(m));
+    assert_string_equal(mlp_model_labels(m)[2], "c");
+    assert_non_null(mlp_model_input_mean(m));
+    assert_float_equal(mlp_model_input_std(m)[3], 2.0f, 0.0f);
     mlp_model_free(m);
 }
 
@@ -271,12 +271,12 @@ static void test_model_load_dispatches_onnx(void **s)
     mlp_model *m;
     mlp_error err;
     assert_int_equal(mlp_model_load(dst, &m, &err), MLP_OK);
-    assert_string_equal(m->output_name, "scores");
+    assert_string_equal(mlp_model_output_name(m), "scores");
     mlp_model_free(m);
     write_text(cfg, "{\"task\": \"classification\", \"output\": {\"labels\": [\"no\", \"yes\"]}}");
     assert_int_equal(mlp_model_load(dst, &m, &err), MLP_OK);
-    assert_int_equal(m->task, MLP_TASK_CLASSIFICATION);
-    assert_string_equal(m->labels[1], "yes");
+    assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
+    assert_string_equal(mlp_model_labels(m)[1], "yes");
     mlp_model_free(m);
     remove(cfg);
 }
@@ -477,7 +477,7 @@ static void expect_linear(const uint8_t *data, size_t len, float scale, float bs
         want[j] = scale * (W[2 * j] - W[2 * j + 1]) + bscale * B[j];
         assert_float_equal(y[j], want[j], 1e-6f);
     }
-    assert_string_equal(m->input_name, "x");
+    assert_string_equal(mlp_model_input_name(m), "x");
     mlp_workspace_free(ws);
     mlp_model_free(m);
 }
@@ -535,7 +535,7 @@ static void test_identity_and_matmul_without_add(void **s)
     mlp_model *m;
     mlp_error err;
     assert_int_equal(mlp_model_parse_onnx(d, len, NULL, 0, ORIGIN, &m, &err), MLP_OK);
-    assert_int_equal(m->layers[0].activation, MLP_ACT_RELU);
+    assert_int_equal(mlp_model_layer(m, 0)->activation, MLP_ACT_RELU);
     for (int i = 0; i < 6; i++)
         assert_true(mlp_layer_weight(m, 0)[i] == W[i]);
     assert_true(mlp_layer_bias(m, 0)[0] == 0.0f);

@@ -19,6 +19,8 @@
 #include "mlp.h"
 #include "../test_models.h"
 
+#include "../test_params.h"
+
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
     mlp_model *m = NULL;
@@ -28,7 +30,7 @@ static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, u
     mlp_rng_seed(&r, seed + 1);
     for (int l = 0; l < n_layers; l++)
         for (int j = 0; j < m->layers[l].out; j++)
-            mlp_layer_bias(m, l)[j] = (float)(0.3 * mlp_rng_normal(&r));
+            bias_set(m, l, j, (float)(0.3 * mlp_rng_normal(&r)));
     return m;
 }
 
@@ -215,7 +217,7 @@ static void check_relu_family(mlp_activation act, float alpha)
     enum { K = 19 };
     mlp_model *m = TEST_MODEL(K, {K, act, alpha});
     for (int j = 0; j < K; j++)
-        mlp_layer_weight(m, 0)[j * K + j] = 1.0f;
+        weight_set(m, 0, j * K + j, 1.0f);
     float x[K] = {-0.0f, 0.0f,  NAN,   -NAN,  INFINITY, -INFINITY, 1.5f, -2.5f, 1e-30f, -1e-30f,
                   3.0f,  -3.0f, 0.25f, -0.0f, 7.0f,     -7.0f,     0.0f, 1.0f,  -1.0f};
     mlp_workspace *ws = NULL;

@@ -22,6 +22,7 @@
 
 #include "mlp.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -38,8 +39,8 @@ static float accuracy_of(const mlp_model *m, mlp_workspace *ws, const float *x, 
 static mlp_model *model_linear_1x1(float w, float b)
 {
     mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_IDENTITY, 0});
-    mlp_layer_weight(m, 0)[0] = w;
-    mlp_layer_bias(m, 0)[0] = b;
+    weight_set(m, 0, 0, w);
+    bias_set(m, 0, 0, b);
     return m;
 }
 
@@ -180,9 +181,9 @@ static void test_clipping_caps_norm(void **state)
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 3, NULL);
     float x[4 * 4] = {5, -3, 2, 8, -7, 1, 4, -2, 3, 3, -6, 1, 9, -8, 2, 2};
     int y[4] = {0, 1, 2, 1};
-    float *before = malloc(m->n_params * sizeof(float));
+    float *before = malloc(mlp_model_n_params(m) * sizeof(float));
     assert_non_null(before);
-    memcpy(before, m->params, m->n_params * sizeof(float));
+    memcpy(before, mlp_model_params(m), mlp_model_n_params(m) * sizeof(float));
 
     epoch_log log = {0};
     mlp_train_params p = mlp_train_default_params();
@@ -195,8 +196,8 @@ static void test_clipping_caps_norm(void **state)
     p.user = &log;
     assert_int_equal(mlp_train(m, x, y, NULL, 4, &p, NULL), MLP_OK);
     double d2 = 0.0;
-    for (size_t i = 0; i < m->n_params; i++) {
-        double d = (double)m->params[i] - (double)before[i];
+    for (size_t i = 0; i < mlp_model_n_params(m); i++) {
+        double d = (double)mlp_model_params(m)[i] - (double)before[i];
         d2 += d * d;
     }
     assert_int_equal(log.calls, 1);
@@ -255,7 +256,7 @@ static void test_one_output_classifier_learns_xor(void **state)
     for (int variant = 0; variant < 2; variant++) {
         mlp_model *m = NULL;
         assert_int_equal(mlp_model_create(2, spec, 2, &m, NULL), MLP_OK);
-        m->task = MLP_TASK_CLASSIFICATION;
+        assert_int_equal(mlp_model_set_task(m, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
         mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
         epoch_log log = {0};
         mlp_train_params p = mlp_train_default_params();
@@ -295,10 +296,10 @@ static void test_one_output_classifier_refusals(void **state)
     mlp_model *m = NULL, *s1 = NULL;
     assert_int_equal(mlp_model_create(1, sig, 1, &m, NULL), MLP_OK);
     assert_int_equal(mlp_model_create(1, soft, 1, &s1, NULL), MLP_OK);
-    m->task = MLP_TASK_CLASSIFICATION;
+    assert_int_equal(mlp_model_set_task(m, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
     mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, 3, NULL);
     float before[2];
-    memcpy(before, m->params, sizeof before);
+    memcpy(before, mlp_model_params(m), sizeof before);
     float x[] = {1, 2};
     int two[] = {0, 2};
     float wide[] = {0.5f, 1.5f};
@@ -309,7 +310,7 @@ static void test_one_output_classifier_refusals(void **state)
     assert_non_null(strstr(err.msg, "labels[1] = 2"));
     assert_int_equal(mlp_train(m, x, NULL, wide, 2, &p, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "targets[1] (row 1) = 1.5 is not in [0, 1]"));
-    assert_memory_equal(m->params, before, sizeof before);
+    assert_memory_equal(mlp_model_params(m), before, sizeof before);
     int zero[] = {0, 0};
     assert_int_equal(mlp_train(s1, x, zero, NULL, 2, &p, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "one softmax output"));
@@ -378,9 +379,11 @@ static void test_same_seed_same_bits(void **state)
     mlp_model *b = iris_train(x, y, 150, 99, 99, NULL);
     /* Same initial weights, another shuffling seed: other mini-batches. */
     mlp_model *c = iris_train(x, y, 150, 99, 100, NULL);
-    assert_int_equal(a->n_params, b->n_params);
-    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
-    assert_memory_not_equal(a->params, c->params, a->n_params * sizeof(float));
+    assert_int_equal(mlp_model_n_params(a), mlp_model_n_params(b));
+    assert_memory_equal(mlp_model_params(a), mlp_model_params(b),
+                        mlp_model_n_params(a) * sizeof(float));
+    assert_memory_not_equal(mlp_model_params(a), mlp_model_params(c),
+                            mlp_model_n_params(a) * sizeof(float));
     mlp_model_free(a);
     mlp_model_free(b);
     mlp_model_free(c);
@@ -478,9 +481,9 @@ static void test_invalid_arguments(void **state)
     mlp_train_params p = mlp_train_default_params();
     p.epochs = 1;
     mlp_error err;
-    float *before = malloc(m->n_params * sizeof(float));
+    float *before = malloc(mlp_model_n_params(m) * sizeof(float));
     assert_non_null(before);
-    memcpy(before, m->params, m->n_params * sizeof(float));
+    memcpy(before, mlp_model_params(m), mlp_model_n_params(m) * sizeof(float));
 
     assert_int_equal(mlp_train(m, x, y, t, 2, &p, &err), MLP_ERR_INVALID);
     assert_non_null(strstr(err.msg, "exactly one"));
@@ -517,7 +520,7 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
 
     /* None of the refused calls touched the model. */
-    assert_memory_equal(m->params, before, m->n_params * sizeof(float));
+    assert_memory_equal(mlp_model_params(m), before, mlp_model_n_params(m) * sizeof(float));
 
     /* Target distributions train a classifier too. */
     assert_int_equal(mlp_train(m, x, NULL, t, 2, &p, &err), MLP_OK);
@@ -536,9 +539,8 @@ static void test_accuracy_counts_argmax(void **state)
     (void)state;
     /* Identity 2x2 layer: output = input, so the argmax is the larger input. */
     mlp_model *m = TEST_MODEL(2, {2, MLP_ACT_IDENTITY, 0});
-    float *w = mlp_layer_weight(m, 0);
-    w[0] = 1;
-    w[3] = 1;
+    weight_set(m, 0, 0, 1);
+    weight_set(m, 0, 3, 1);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[] = {1, 0, 0, 1, 2, 1, 0, 5};

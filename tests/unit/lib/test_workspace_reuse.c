@@ -85,9 +85,11 @@ static void pool_free(pool *p)
 
 static bool same_shape(const mlp_model *a, const mlp_model *b)
 {
-    if (a->n_inputs != b->n_inputs || a->n_layers != b->n_layers) return false;
-    for (int l = 0; l < a->n_layers; l++)
-        if (a->layers[l].out != b->layers[l].out) return false;
+    if (mlp_model_n_inputs(a) != mlp_model_n_inputs(b) ||
+        mlp_model_n_layers(a) != mlp_model_n_layers(b))
+        return false;
+    for (int l = 0; l < mlp_model_n_layers(a); l++)
+        if (mlp_model_layer(a, l)->out != mlp_model_layer(b, l)->out) return false;
     return true;
 }
 
@@ -137,15 +139,15 @@ static void test_random_sequences(void **state)
         if (op != 0 && lf.m && mlp_rng_below(&r, 4) != 0) m = lf.m;
         if (op == 0 || !lf.m) { /* forward */
             int rows = 1 + (int)mlp_rng_below(&r, MAX_ROWS);
-            float *y = malloc(sizeof(float) * (size_t)rows * (size_t)m->n_outputs);
+            float *y = malloc(sizeof(float) * (size_t)rows * (size_t)mlp_model_n_outputs(m));
             assert_int_equal(mlp_forward(m, ws, p.x, rows, y, NULL), MLP_OK);
             mlp_workspace *fresh = NULL;
             assert_int_equal(mlp_workspace_create(&fresh, NULL), MLP_OK);
             assert_int_equal(mlp_forward(m, fresh, p.x, rows, NULL, NULL), MLP_OK);
             assert_memory_equal(y, mlp_workspace_output(fresh),
-                                sizeof(float) * (size_t)rows * (size_t)m->n_outputs);
+                                sizeof(float) * (size_t)rows * (size_t)mlp_model_n_outputs(m));
             assert_memory_equal(mlp_workspace_output(ws), y,
-                                sizeof(float) * (size_t)rows * (size_t)m->n_outputs);
+                                sizeof(float) * (size_t)rows * (size_t)mlp_model_n_outputs(m));
             mlp_workspace_free(fresh);
             free(y);
             lf.m = m;
@@ -165,9 +167,9 @@ static void test_random_sequences(void **state)
             mlp_target t = {.kind = kinds[mlp_rng_below(&r, 5)], .labels = p.label, .targets = p.t};
             bool valid = same_shape(m, lf.m) && n >= 1 && row0 >= 0 && row0 <= lf.rows - n;
             bool softmax_ce = t.kind == MLP_TARGET_LABELS || t.kind == MLP_TARGET_DISTRIBUTION;
-            if (softmax_ce && m->n_outputs == 1)
+            if (softmax_ce && mlp_model_n_outputs(m) == 1)
                 valid = false; /* cross-entropy over one output is identically 0 */
-            if (t.kind == MLP_TARGET_BINARY && m->n_outputs != 1)
+            if (t.kind == MLP_TARGET_BINARY && mlp_model_n_outputs(m) != 1)
                 valid = false; /* labels 0/1 name the class of one logit */
             float loss;
             mlp_status s = mlp_backward(m, ws, row0, n, &t, &loss, NULL);
@@ -187,11 +189,11 @@ static void test_random_sequences(void **state)
             assert_int_equal(mlp_backward(m, fresh, row0, n, &t, &loss2, NULL), MLP_OK);
             assert_memory_equal(&loss, &loss2, sizeof loss);
             assert_memory_equal(mlp_workspace_input_grad(ws), mlp_workspace_input_grad(fresh),
-                                sizeof(float) * (size_t)n * (size_t)m->n_inputs);
+                                sizeof(float) * (size_t)n * (size_t)mlp_model_n_inputs(m));
             const float *g1 = mlp_workspace_param_grad(ws), *g2 = mlp_workspace_param_grad(fresh);
             assert_int_equal(g1 == NULL, !keep);
             assert_int_equal(g2 == NULL, !keep);
-            if (keep) assert_memory_equal(g1, g2, sizeof(float) * m->n_params);
+            if (keep) assert_memory_equal(g1, g2, sizeof(float) * mlp_model_n_params(m));
             mlp_diagnostics d1, d2;
             assert_int_equal(mlp_diagnose(m, ws, NULL, &d1, NULL), MLP_OK);
             assert_int_equal(mlp_diagnose(m, fresh, NULL, &d2, NULL), MLP_OK);

@@ -91,7 +91,7 @@ static void test_big_batch_memory_is_given_back(void **s)
     assert_memory_equal(mlp_workspace_output(ws), mlp_workspace_output(fresh),
                         sizeof(float) * KEEP * 4);
     assert_memory_equal(mlp_workspace_param_grad(ws), mlp_workspace_param_grad(fresh),
-                        sizeof(float) * m->n_params);
+                        sizeof(float) * mlp_model_n_params(m));
     assert_memory_equal(mlp_workspace_input_grad(ws), mlp_workspace_input_grad(fresh),
                         sizeof(float) * KEEP * IN);
 
@@ -127,7 +127,7 @@ static void test_model_sized_buffers_stay(void **s)
     size_t given = shrink(ws, narrow, 4);
     assert_true(given > 0);
     /* what is left covers the wide model's gradient (params) in full */
-    assert_true(mlp_workspace_bytes(ws) >= sizeof(float) * wide->n_params);
+    assert_true(mlp_workspace_bytes(ws) >= sizeof(float) * mlp_model_n_params(wide));
     assert_true(mlp_workspace_bytes(ws) < big);
     assert_int_equal(mlp_forward(narrow, ws, x, 4, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_backward(narrow, ws, 0, 4, &t, NULL, NULL), MLP_OK);

@@ -15,6 +15,8 @@
 #include "infer.h"
 #include "../test_models.h"
 
+#include "../test_params.h"
+
 static mlp_model *model(void)
 {
     mlp_model *m = TEST_MODEL(4, {16, MLP_ACT_RELU, 0}, {8, MLP_ACT_LEAKY_RELU, 0.1f},
@@ -22,8 +24,8 @@ static mlp_model *model(void)
     mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
     /* Negative biases so some units die on some rows but not others. */
     for (int l = 0; l < 2; l++)
-        for (int j = 0; j < m->layers[l].out; j++)
-            mlp_layer_bias(m, l)[j] = (j % 3 == 0) ? -3.0f : 0.1f;
+        for (int j = 0; j < mlp_model_layer(m, l)->out; j++)
+            bias_set(m, l, j, (j % 3 == 0) ? -3.0f : 0.1f);
     return m;
 }
 

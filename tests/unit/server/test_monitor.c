@@ -9,16 +9,16 @@
 
 #include "monitor.h"
 #include "../test_models.h"
+#include "../test_params.h"
 
 /* 2 inputs -> 4 ReLU units whose weights make units 2 and 3 dead for
  * non-negative inputs (negative weights, zero bias) -> 1 output. */
 static mlp_model *model_new(void)
 {
     mlp_model *m = TEST_MODEL(2, {4, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
-    float *w = mlp_layer_weight(m, 0);
     const float w0[] = {1, 0, 0, 1, -1, -1, -2, -1};
-    memcpy(w, w0, sizeof w0);
-    mlp_layer_weight(m, 1)[0] = 1;
+    weights_put(m, 0, w0);
+    weight_set(m, 1, 0, 1);
     return m;
 }
 

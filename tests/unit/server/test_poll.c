@@ -59,7 +59,7 @@ static int hidden(fixture *f, const char *name, const char *version)
     char err[512];
     int st = rs_registry_acquire(f->r, name, version, &v, err, sizeof err);
     if (st) return -st;
-    int out = v->model->layers[0].out;
+    int out = mlp_model_layer(v->model, 0)->out;
     rs_model_version_release(v);
     return out;
 }
@@ -85,7 +85,7 @@ static void test_changed_version_loads_once_stable(void **state)
     assert_int_equal(hidden(f, "m", NULL), 7);
     assert_int_equal(tick(f), 0); /* applied: no reload on every poll */
     /* A reference taken before the reload still holds the old copy. */
-    assert_int_equal(before->model->layers[0].out, 4);
+    assert_int_equal(mlp_model_layer(before->model, 0)->out, 4);
     rs_model_version_release(before);
 }
 

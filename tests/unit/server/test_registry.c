@@ -54,10 +54,10 @@ static void test_newest_loaded_version_serves(void **state)
     char err[512];
     assert_int_equal(rs_registry_acquire(r, "m", NULL, &v, err, sizeof err), 0);
     assert_string_equal(v->version, "10");
-    assert_int_equal(v->model->layers[0].out, 8);
+    assert_int_equal(mlp_model_layer(v->model, 0)->out, 8);
     rs_model_version_release(v);
     assert_int_equal(rs_registry_acquire(r, "m", "1", &v, err, sizeof err), 0);
-    assert_int_equal(v->model->layers[0].out, 4);
+    assert_int_equal(mlp_model_layer(v->model, 0)->out, 4);
     rs_model_version_release(v);
     rs_registry_free(r);
 }
@@ -283,7 +283,7 @@ static void test_reference_outlives_unload(void **state)
     assert_int_equal(rs_registry_unload(r, "fast", err, sizeof err), 0);
     assert_int_equal(rs_registry_unload(r, "fast", err, sizeof err), 404);
     /* Still usable by the request that holds it (ASan would catch a free). */
-    assert_int_equal(v->model->n_inputs, 3);
+    assert_int_equal(mlp_model_n_inputs(v->model), 3);
     rs_model_version *again;
     assert_int_equal(rs_registry_acquire(r, "fast", NULL, &again, err, sizeof err), 404);
     rs_model_version_release(v);
@@ -306,7 +306,7 @@ static void test_failed_reload_keeps_old_copy(void **state)
     assert_non_null(strstr(err, "version '1'"));
     rs_model_version *v;
     assert_int_equal(rs_registry_acquire(r, "fast", "1", &v, err, sizeof err), 0);
-    assert_int_equal(v->model->layers[0].out, 5);
+    assert_int_equal(mlp_model_layer(v->model, 0)->out, 5);
     rs_model_version_release(v);
     rs_registry_free(r);
     repo_save_model("fast", "1", 5);

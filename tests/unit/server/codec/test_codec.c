@@ -1141,7 +1141,7 @@ static char *encode(const mlp_model *m, rs_request *r, size_t *len, size_t *json
     rs_buf_init(&b);
     rs_model_id mid = {"iris", "3"};
     const float *z[MLP_MAX_LAYERS];
-    for (int l = 0; l < m->n_layers; l++)
+    for (int l = 0; l < mlp_model_n_layers(m); l++)
         z[l] = mlp_workspace_preactivation(ws, l);
     assert_int_equal(rs_encode_response(&b, &mid, m, r, mlp_workspace_output(ws),
                                         r->diag != RS_DIAG_NONE ? &d : NULL, z, json_len),
@@ -1279,7 +1279,7 @@ static void test_encode_v2_preactivations(void **s)
     for (int l = 0; l < 2; l++) {
         json_t *t = json_array_get(pre, (size_t)l);
         json_t *shape = json_object_get(t, "shape");
-        int units = m->layers[l].out;
+        int units = mlp_model_layer(m, l)->out;
         assert_int_equal(json_integer_value(json_array_get(shape, 0)), 2);
         assert_int_equal(json_integer_value(json_array_get(shape, 1)), units);
         json_t *data = json_object_get(t, "data");
