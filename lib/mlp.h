@@ -31,8 +31,10 @@
  * - A call that can fail returns mlp_status (MLP_OK is 0) and takes an
  *   mlp_error *err last, which may be NULL; on failure err holds a message
  *   naming what was wrong. No call signals failure with NaN, NULL or a count,
- *   and none fails silently. Calls without a status cannot fail: getters,
- *   pure functions and the *_free functions (which accept NULL).
+ *   and none fails silently. Calls without a status cannot fail: getters
+ *   (NULL or 0 for what is not there: a layer index out of range, results
+ *   before the first forward), pure functions, mlp_activity_reset and the
+ *   *_free functions (which accept NULL).
  * - Arguments run: the object the call is about (the model, then the
  *   workspace it computes in; for mlp_workspace_*, mlp_activity_* and
  *   mlp_rng_* calls, that object), then the inputs, then the outputs (what
@@ -43,9 +45,9 @@
  *
  * Ownership and threads: a model is read-only once created or loaded (only
  * its setters and mlp_train change it, and nothing may while another thread
- * reads it) and may be shared by any number of threads. All scratch memory lives in an
- * mlp_workspace, which belongs to one thread at a time. The library keeps no global state, starts
- * no threads and never exits.
+ * reads it) and may be shared by any number of threads. All scratch memory
+ * lives in an mlp_workspace, which belongs to one thread at a time. The
+ * library keeps no global state, starts no threads and never exits.
  */
 #ifndef MLP_H
 #define MLP_H
