@@ -183,7 +183,7 @@ static mlp_status model_pruned(const mlp_model *m, bool *const *keep, const int 
     if (s == MLP_OK)
         s = mlp_model_set_io_names(p, mlp_model_input_name(m), mlp_model_output_name(m), err);
     if (s == MLP_OK && mlp_model_labels(m)) s = mlp_model_set_labels(p, mlp_model_labels(m), err);
-    if (s == MLP_OK && mlp_model_input_mean(m) && mlp_model_input_std(m))
+    if (s == MLP_OK) /* either may be absent: each is copied as it is */
         s = mlp_model_set_standardization(p, mlp_model_input_mean(m), mlp_model_input_std(m), err);
     if (s != MLP_OK) {
         mlp_model_free(p);

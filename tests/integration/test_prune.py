@@ -160,3 +160,23 @@ def test_prune_usage_and_bad_input(tmp_path):
     p = prune(tmp_path / "missing.json", "--data", probe, "--out", out)
     assert p.returncode == 1
     assert not out.exists()
+
+
+def test_prune_keeps_a_mean_without_a_std_and_a_std_without_a_mean(tmp_path):
+    rng = np.random.default_rng(7)
+    for drop in ("std", "mean"):
+        model = mlpref.random_model(rng, 4, [8, 6], 2, standardize=True, dead_units=2,
+                                    name=f"no_{drop}")
+        del model["input"][drop]
+        src = tmp_path / f"{drop}.json"
+        mlpref.write_model(model, src)
+        x = mlpref.random_inputs(rng, model, 100)
+        probe = tmp_path / f"{drop}.csv"
+        write_probe(probe, x)
+        out = tmp_path / f"pruned_{drop}.json"
+        p = prune(src, "--data", probe, "--out", out)
+        assert p.returncode == 0, p.stderr
+        with open(out) as f:
+            pruned = json.load(f)
+        assert drop not in pruned["input"]
+        check_pruned(model, pruned, x, dead_units(model, x))

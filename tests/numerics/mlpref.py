@@ -130,9 +130,10 @@ def reference(model, x, labels=None, targets=None, dtype=torch.float64):
     """
     X = torch.tensor(np.asarray(x, dtype=np.float64), dtype=dtype, requires_grad=True)
     h = X
-    if "mean" in model["input"]:
-        h = (h - torch.tensor(model["input"]["mean"], dtype=dtype)) / \
-            torch.tensor(model["input"]["std"], dtype=dtype)
+    if "mean" in model["input"]:  # each of mean and std is optional on its own
+        h = h - torch.tensor(model["input"]["mean"], dtype=dtype)
+    if "std" in model["input"]:
+        h = h / torch.tensor(model["input"]["std"], dtype=dtype)
     Ws, Bs, Zs, As = [], [], [], []
     L = len(model["layers"])
     for layer in model["layers"]:
