@@ -1,13 +1,16 @@
 /*
- * Models for the unit tests: TEST_MODEL(n_inputs, {units, activation,
- * alpha}, ...) creates one from its layers written in place (asserting that
- * creation succeeds; parameters zero until the test sets or initialises
- * them), test_model does the same from a spec array. Include after cmocka.h.
+ * Models and random data for the unit tests: TEST_MODEL(n_inputs, {units,
+ * activation, alpha}, ...) creates a model from its layers written in place
+ * (asserting that creation succeeds; parameters zero until the test sets or
+ * initialises them), test_model does the same from a spec array,
+ * test_model_random also draws its parameters; test_fill_uniform fills an
+ * array from [-1, 1). Include after cmocka.h.
  */
 #ifndef TEST_MODELS_H
 #define TEST_MODELS_H
 
 #include "mlp.h"
+#include "test_params.h"
 
 static inline mlp_model *test_model(int n_inputs, const mlp_layer_spec *spec, int n_layers)
 {
@@ -15,6 +18,31 @@ static inline mlp_model *test_model(int n_inputs, const mlp_layer_spec *spec, in
     mlp_error err;
     if (mlp_model_create(n_inputs, spec, n_layers, &m, &err) != MLP_OK) fail_msg("%s", err.msg);
     return m;
+}
+
+/* Parameters by `scheme` (seed), then biases 0.3·N(0, 1) (seed + 1), so
+ * that bias gradients are exercised off the origin. */
+static inline mlp_model *test_model_random(int n_inputs, const mlp_layer_spec *spec, int n_layers,
+                                           mlp_init scheme, uint64_t seed)
+{
+    mlp_model *m = test_model(n_inputs, spec, n_layers);
+    assert_int_equal(mlp_model_init(m, scheme, seed, NULL), MLP_OK);
+    mlp_rng r;
+    mlp_rng_seed(&r, seed + 1);
+    float *p = params_copy(m);
+    for (int l = 0; l < n_layers; l++) {
+        const mlp_layer *ly = mlp_model_layer(m, l);
+        for (int j = 0; j < ly->out; j++)
+            p[ly->bias_offset + (size_t)j] = (float)(0.3 * mlp_rng_normal(&r));
+    }
+    params_put(m, p);
+    return m;
+}
+
+static inline void test_fill_uniform(mlp_rng *r, float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(2.0 * mlp_rng_uniform(r) - 1.0);
 }
 
 #define TEST_MODEL(n_inputs, ...)                                                                  \

@@ -19,23 +19,10 @@
 
 #include "mlp.h"
 #include "../test_models.h"
+#include "../test_cases.h"
 #include "../test_params.h"
 
 #define EPS 1e-3f
-
-static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
-{
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(in, spec, n_layers, &m, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_XAVIER_NORMAL, seed, NULL);
-    /* non-zero biases so the bias gradients are exercised off the origin */
-    mlp_rng r;
-    mlp_rng_seed(&r, seed + 1);
-    for (int l = 0; l < n_layers; l++)
-        for (int j = 0; j < mlp_model_layer(m, l)->out; j++)
-            bias_set(m, l, j, (float)(0.3 * mlp_rng_normal(&r)));
-    return m;
-}
 
 static void random_fill(float *v, size_t n, uint64_t seed, double scale)
 {
@@ -144,6 +131,20 @@ static void check_gradients(mlp_model *m, float *x, int n, const mlp_target *t)
     mlp_workspace_free(ws);
 }
 
+/* check_gradients on a new model (test_model_random with seed) and `rows`
+ * random rows (seed + 1). */
+static void check_new_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed,
+                            int rows, const mlp_target *t)
+{
+    mlp_model *m = test_model_random(in, spec, n_layers, MLP_INIT_XAVIER_NORMAL, seed);
+    float *x = malloc(sizeof(float) * (size_t)rows * (size_t)in);
+    assert_non_null(x);
+    random_fill(x, (size_t)rows * (size_t)in, seed + 1, 1.0);
+    check_gradients(m, x, rows, t);
+    free(x);
+    mlp_model_free(m);
+}
+
 /* A 3-5-4-3 network with the given activations, checked on 4 rows. */
 static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
                       mlp_target_kind kind, uint64_t seed)
@@ -158,7 +159,7 @@ static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
     assert_int_equal(mlp_workspace_create(&probe, NULL), MLP_OK);
     for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
         mlp_model_free(m);
-        m = make_model(3, spec, 3, seed);
+        m = test_model_random(3, spec, 3, MLP_INIT_XAVIER_NORMAL, seed);
         random_fill(x, N * 3, seed + 2, 1.0);
         assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
         if (kink_margin(m, probe, N) > 10 * EPS) break;
@@ -177,54 +178,51 @@ static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
     mlp_model_free(m);
 }
 
-static void test_relu_softmax_labels(void **s)
+/* Gradient checks of three-layer nets (check_net), up to five per test:
+ * activations, target kind and seed. Each row is its own cmocka test. */
+typedef struct {
+    const char *name; /* the test's name */
+    struct {
+        mlp_activation a0, a1, a2;
+        mlp_target_kind kind;
+        uint64_t seed; /* 0: no more nets */
+    } net[5];
+} net_case;
+
+static void run_net_case(void **state)
 {
-    (void)s;
-    check_net(MLP_ACT_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_LABELS, 11);
+    const net_case *c = *state;
+    for (int i = 0; i < 5 && c->net[i].seed; i++)
+        check_net(c->net[i].a0, c->net[i].a1, c->net[i].a2, c->net[i].kind, c->net[i].seed);
 }
 
-static void test_relu_softmax_distribution(void **s)
-{
-    (void)s;
-    check_net(MLP_ACT_RELU, MLP_ACT_LEAKY_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_DISTRIBUTION, 12);
-}
-
-static void test_softmax_mse_uses_jacobian(void **s)
-{
-    (void)s;
-    check_net(MLP_ACT_TANH, MLP_ACT_SIGMOID, MLP_ACT_SOFTMAX, MLP_TARGET_MSE, 13);
-}
-
-static void test_max_logit(void **s)
-{
-    (void)s;
-    check_net(MLP_ACT_LEAKY_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_MAX_LOGIT, 14);
-    check_net(MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_MAX_LOGIT, 15);
-}
-
-static void test_identity_outputs_cross_entropy(void **s)
-{
-    (void)s;
+static const net_case net_cases[] = {
+    {"test_relu_softmax_labels",
+     {{MLP_ACT_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_LABELS, 11}}},
+    {"test_relu_softmax_distribution",
+     {{MLP_ACT_RELU, MLP_ACT_LEAKY_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_DISTRIBUTION, 12}}},
+    {"test_softmax_mse_uses_jacobian",
+     {{MLP_ACT_TANH, MLP_ACT_SIGMOID, MLP_ACT_SOFTMAX, MLP_TARGET_MSE, 13}}},
+    {"test_max_logit",
+     {{MLP_ACT_LEAKY_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX, MLP_TARGET_MAX_LOGIT, 14},
+      {MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_MAX_LOGIT, 15}}},
     /* cross-entropy reads Z_L whatever the last activation is */
-    check_net(MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_LABELS, 16);
-    check_net(MLP_ACT_IDENTITY, MLP_ACT_RELU, MLP_ACT_IDENTITY, MLP_TARGET_DISTRIBUTION, 17);
-}
-
-static void test_mse_every_last_activation(void **s)
-{
-    (void)s;
-    check_net(MLP_ACT_RELU, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_MSE, 18);
-    check_net(MLP_ACT_RELU, MLP_ACT_IDENTITY, MLP_ACT_SIGMOID, MLP_TARGET_MSE, 19);
-    check_net(MLP_ACT_LEAKY_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_TARGET_MSE, 20);
-    check_net(MLP_ACT_TANH, MLP_ACT_TANH, MLP_ACT_LEAKY_RELU, MLP_TARGET_MSE, 21);
-    check_net(MLP_ACT_SIGMOID, MLP_ACT_SIGMOID, MLP_ACT_RELU, MLP_TARGET_MSE, 22);
-}
+    {"test_identity_outputs_cross_entropy",
+     {{MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_LABELS, 16},
+      {MLP_ACT_IDENTITY, MLP_ACT_RELU, MLP_ACT_IDENTITY, MLP_TARGET_DISTRIBUTION, 17}}},
+    {"test_mse_every_last_activation",
+     {{MLP_ACT_RELU, MLP_ACT_TANH, MLP_ACT_IDENTITY, MLP_TARGET_MSE, 18},
+      {MLP_ACT_RELU, MLP_ACT_IDENTITY, MLP_ACT_SIGMOID, MLP_TARGET_MSE, 19},
+      {MLP_ACT_LEAKY_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_TARGET_MSE, 20},
+      {MLP_ACT_TANH, MLP_ACT_TANH, MLP_ACT_LEAKY_RELU, MLP_TARGET_MSE, 21},
+      {MLP_ACT_SIGMOID, MLP_ACT_SIGMOID, MLP_ACT_RELU, MLP_TARGET_MSE, 22}}},
+};
 
 static void test_input_gradient_standardised(void **s)
 {
     (void)s;
     mlp_layer_spec spec[] = {{6, MLP_ACT_RELU, 0}, {2, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = make_model(3, spec, 2, 30);
+    mlp_model *m = test_model_random(3, spec, 2, MLP_INIT_XAVIER_NORMAL, 30);
     const float mean[3] = {1.0f, -2.0f, 0.5f}, std[3] = {2.0f, 0.5f, 4.0f};
     assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
     float x[5 * 3], targets[5 * 2];
@@ -238,14 +236,9 @@ static void test_input_gradient_standardised(void **s)
 static void test_single_layer(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{4, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = make_model(2, spec, 1, 40);
-    float x[3 * 2];
     int labels[3] = {3, 0, 1};
-    random_fill(x, 6, 41, 1.0);
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
-    check_gradients(m, x, 3, &t);
-    mlp_model_free(m);
+    check_new_model(2, (const mlp_layer_spec[]){{4, MLP_ACT_SOFTMAX, 0}}, 1, 40, 3, &t);
 }
 
 /* Loss values by hand: z = (0, ln 3) -> softmax (1/4, 3/4). */
@@ -289,7 +282,7 @@ static void test_row_range_equals_alone(void **s)
 {
     (void)s;
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {8, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = make_model(4, spec, 3, 50);
+    mlp_model *m = test_model_random(4, spec, 3, MLP_INIT_XAVIER_NORMAL, 50);
     float x[7 * 4];
     random_fill(x, 28, 51, 1.0);
     int labels[7] = {0, 1, 2, 0, 1, 2, 0};
@@ -321,7 +314,7 @@ static void test_refuses_bad_requests(void **s)
 {
     (void)s;
     mlp_layer_spec spec[] = {{3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = make_model(2, spec, 1, 60);
+    mlp_model *m = test_model_random(2, spec, 1, MLP_INIT_XAVIER_NORMAL, 60);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     int bad = 3, neg = -1, ok = 1;
@@ -351,7 +344,7 @@ static void test_refuses_bad_requests(void **s)
     assert_non_null(strstr(e.msg, "targets"));
     /* a model of another shape than the one forwarded */
     mlp_layer_spec other[] = {{4, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m2 = make_model(2, other, 1, 61);
+    mlp_model *m2 = test_model_random(2, other, 1, MLP_INIT_XAVIER_NORMAL, 61);
     t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT};
     assert_int_equal(mlp_backward(m2, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
@@ -364,7 +357,8 @@ static void test_target_kind_for_task(void **s)
 {
     (void)s;
     mlp_layer_spec cls[] = {{3, MLP_ACT_SOFTMAX, 0}}, reg[] = {{1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *a = make_model(2, cls, 1, 1), *b = make_model(2, reg, 1, 1);
+    mlp_model *a = test_model_random(2, cls, 1, MLP_INIT_XAVIER_NORMAL, 1),
+              *b = test_model_random(2, reg, 1, MLP_INIT_XAVIER_NORMAL, 1);
     assert_int_equal(mlp_target_kind_for_targets(a), MLP_TARGET_DISTRIBUTION);
     assert_int_equal(mlp_target_kind_for_targets(b), MLP_TARGET_MSE);
     mlp_model_free(a);
@@ -385,7 +379,7 @@ static void test_binary_cross_entropy_gradients(void **s)
     uint64_t seed = 80;
     for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
         mlp_model_free(m);
-        m = make_model(3, spec, 3, seed);
+        m = test_model_random(3, spec, 3, MLP_INIT_XAVIER_NORMAL, seed);
         random_fill(x, N * 3, seed + 2, 1.0);
         assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
         if (kink_margin(m, probe, N) > 10 * EPS) break;
@@ -406,13 +400,10 @@ static void test_binary_cross_entropy_gradients(void **s)
 static void test_binary_cross_entropy_multi_output_targets(void **s)
 {
     (void)s;
-    mlp_layer_spec spec[] = {{5, MLP_ACT_TANH, 0}, {3, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = make_model(2, spec, 2, 90);
-    float x[3 * 2], targets[3 * 3] = {0, 1, 0.5f, 1, 1, 0, 0.125f, 0, 1};
-    random_fill(x, 6, 91, 1.0);
+    float targets[3 * 3] = {0, 1, 0.5f, 1, 1, 0, 0.125f, 0, 1};
     mlp_target t = {.kind = MLP_TARGET_BINARY, .targets = targets};
-    check_gradients(m, x, 3, &t);
-    mlp_model_free(m);
+    check_new_model(2, (const mlp_layer_spec[]){{5, MLP_ACT_TANH, 0}, {3, MLP_ACT_IDENTITY, 0}}, 2,
+                    90, 3, &t);
 }
 
 /* Loss values by hand: z = ln 3 -> σ(z) = 3/4; z = 0 -> 1/2. */
@@ -457,7 +448,8 @@ static void test_binary_refusals(void **s)
 {
     (void)s;
     mlp_layer_spec one[] = {{1, MLP_ACT_SIGMOID, 0}}, three[] = {{3, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = make_model(2, one, 1, 95), *m3 = make_model(2, three, 1, 96);
+    mlp_model *m = test_model_random(2, one, 1, MLP_INIT_XAVIER_NORMAL, 95),
+              *m3 = test_model_random(2, three, 1, MLP_INIT_XAVIER_NORMAL, 96);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     float x[2] = {0.5f, -1.0f};
@@ -500,9 +492,11 @@ static void test_target_select(void **s)
     (void)s;
     mlp_layer_spec soft3[] = {{3, MLP_ACT_SOFTMAX, 0}}, sig1[] = {{1, MLP_ACT_SIGMOID, 0}},
                    id1[] = {{1, MLP_ACT_IDENTITY, 0}}, soft1[] = {{1, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *c3 = make_model(2, soft3, 1, 1), *b = make_model(2, sig1, 1, 2),
-              *bi = make_model(2, id1, 1, 3), *s1 = make_model(2, soft1, 1, 4),
-              *r = make_model(2, id1, 1, 5);
+    mlp_model *c3 = test_model_random(2, soft3, 1, MLP_INIT_XAVIER_NORMAL, 1),
+              *b = test_model_random(2, sig1, 1, MLP_INIT_XAVIER_NORMAL, 2),
+              *bi = test_model_random(2, id1, 1, MLP_INIT_XAVIER_NORMAL, 3),
+              *s1 = test_model_random(2, soft1, 1, MLP_INIT_XAVIER_NORMAL, 4),
+              *r = test_model_random(2, id1, 1, MLP_INIT_XAVIER_NORMAL, 5);
     assert_int_equal(mlp_model_set_task(b, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
     assert_int_equal(mlp_model_set_task(bi, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
     assert_int_equal(mlp_model_task(s1), MLP_TASK_CLASSIFICATION);
@@ -544,7 +538,7 @@ static void test_large_batch_blas_path(void **s)
 {
     (void)s;
     mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = make_model(32, spec, 2, 70);
+    mlp_model *m = test_model_random(32, spec, 2, MLP_INIT_XAVIER_NORMAL, 70);
     enum { N = 64 };
     float *x = malloc(N * 32 * sizeof *x);
     int labels[N];
@@ -578,13 +572,7 @@ static void test_large_batch_blas_path(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_relu_softmax_labels),
-        cmocka_unit_test(test_relu_softmax_distribution),
-        cmocka_unit_test(test_softmax_mse_uses_jacobian),
-        cmocka_unit_test(test_max_logit),
-        cmocka_unit_test(test_identity_outputs_cross_entropy),
-        cmocka_unit_test(test_mse_every_last_activation),
+    const struct CMUnitTest others[] = {
         cmocka_unit_test(test_input_gradient_standardised),
         cmocka_unit_test(test_single_layer),
         cmocka_unit_test(test_loss_values),
@@ -598,5 +586,8 @@ int main(void)
         cmocka_unit_test(test_target_kind_for_task),
         cmocka_unit_test(test_large_batch_blas_path),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    static test_list tests;
+    TESTS_ADD_CASES(&tests, net_cases, run_net_case);
+    TESTS_ADD(&tests, others);
+    return tests_run("test_backward", &tests, NULL, NULL);
 }

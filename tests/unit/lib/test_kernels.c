@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "kernels.h"
+#include "../test_models.h"
 
 /* Shapes that exercise every path: in < 8 (vectorised across outputs),
  * in % 8 tails, out % 4 tails, odd row counts and rows < 4. */
@@ -29,12 +30,6 @@ static const int OUTS[] = {1, 2, 3, 4, 5, 8, 9, 10, 16, 17, 33};
 typedef struct {
     float *x, *w, *b, *z, *z2;
 } bufs;
-
-static void fill(mlp_rng *r, float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(2.0 * mlp_rng_uniform(r) - 1.0);
-}
 
 static bufs bufs_make(int n, int in, int out, uint64_t seed)
 {
@@ -51,9 +46,9 @@ static bufs bufs_make(int n, int in, int out, uint64_t seed)
     assert_non_null(B.z2);
     mlp_rng r;
     mlp_rng_seed(&r, seed);
-    fill(&r, B.x, (size_t)n * (size_t)in);
-    fill(&r, B.w, (size_t)in * (size_t)out);
-    fill(&r, B.b, (size_t)out);
+    test_fill_uniform(&r, B.x, (size_t)n * (size_t)in);
+    test_fill_uniform(&r, B.w, (size_t)in * (size_t)out);
+    test_fill_uniform(&r, B.b, (size_t)out);
     return B;
 }
 

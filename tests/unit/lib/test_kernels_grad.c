@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "kernels.h"
+#include "../test_models.h"
 
 /* Shapes that exercise every tile: in % 32, % 16, % 8 tails and in < 8;
  * out % 4 tails; rows % 4 tails, one row, and rows past one 64-row pass. */
@@ -36,12 +37,6 @@ static const int ROWS[] = {1, 2, 3, 4, 5, 7, 8, 13, 63, 64, 65, 130};
 typedef struct {
     float *dz, *a, *w, *g, *g2;
 } bufs;
-
-static void fill(mlp_rng *r, float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(2.0 * mlp_rng_uniform(r) - 1.0);
-}
 
 /* dz: n x out; a: n x in; w: out x in; g, g2: room for dW or dA. */
 static bufs bufs_make(int n, int in, int out, uint64_t seed)
@@ -60,9 +55,9 @@ static bufs bufs_make(int n, int in, int out, uint64_t seed)
     assert_non_null(B.g2);
     mlp_rng r;
     mlp_rng_seed(&r, seed);
-    fill(&r, B.dz, (size_t)n * (size_t)out);
-    fill(&r, B.a, (size_t)n * (size_t)in);
-    fill(&r, B.w, (size_t)out * (size_t)in);
+    test_fill_uniform(&r, B.dz, (size_t)n * (size_t)out);
+    test_fill_uniform(&r, B.a, (size_t)n * (size_t)in);
+    test_fill_uniform(&r, B.w, (size_t)out * (size_t)in);
     return B;
 }
 

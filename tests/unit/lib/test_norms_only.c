@@ -21,19 +21,6 @@
 
 #include "../test_params.h"
 
-static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
-{
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(in, spec, n_layers, &m, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed, NULL);
-    mlp_rng r;
-    mlp_rng_seed(&r, seed + 1);
-    for (int l = 0; l < n_layers; l++)
-        for (int j = 0; j < m->layers[l].out; j++)
-            bias_set(m, l, j, (float)(0.3 * mlp_rng_normal(&r)));
-    return m;
-}
-
 static void random_fill(float *v, size_t n, mlp_rng *r, double scale)
 {
     for (size_t i = 0; i < n; i++)
@@ -57,7 +44,7 @@ static double rel_diff(double a, double b)
 static void compare_modes(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
     enum { MAX_ROWS = 70 };
-    mlp_model *m = make_model(in, spec, n_layers, seed);
+    mlp_model *m = test_model_random(in, spec, n_layers, MLP_INIT_HE_NORMAL, seed);
     mlp_rng r;
     mlp_rng_seed(&r, seed + 7);
     float *x = malloc(sizeof(float) * MAX_ROWS * (size_t)in);
@@ -150,7 +137,7 @@ static void test_row_range_and_switching(void **state)
 {
     (void)state;
     mlp_layer_spec spec[] = {{24, MLP_ACT_RELU, 0}, {4, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = make_model(9, spec, 2, 21);
+    mlp_model *m = test_model_random(9, spec, 2, MLP_INIT_HE_NORMAL, 21);
     mlp_rng r;
     mlp_rng_seed(&r, 22);
     float x[20 * 9], y[20 * 4];
@@ -187,7 +174,7 @@ static void test_alignment(void **state)
 {
     (void)state;
     mlp_layer_spec spec[] = {{7, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = make_model(5, spec, 2, 31), *c = NULL;
+    mlp_model *m = test_model_random(5, spec, 2, MLP_INIT_HE_NORMAL, 31), *c = NULL;
     assert_int_equal((uintptr_t)m->params % 64, 0);
     assert_int_equal(mlp_model_clone(m, &c, NULL), MLP_OK);
     assert_int_equal((uintptr_t)c->params % 64, 0);

@@ -85,6 +85,15 @@ static void assert_close(float got, float want, float tol)
         fail_msg("got %.9g, want %.9g (tolerance %g)", (double)got, (double)want, (double)tol);
 }
 
+/* run_linear's (w, b) equal PyTorch's to 1e-6. */
+static void expect_linear(mlp_optimizer opt, int steps, float clip, float want_w, float want_b)
+{
+    float w, b;
+    run_linear(opt, steps, clip, &w, &b);
+    assert_close(w, want_w, 1e-6f);
+    assert_close(b, want_b, 1e-6f);
+}
+
 /* Iris from data/iris.csv: 150 rows, 4 features, species -> 0, 1, 2 in order
  * of first appearance. Returns the row count. */
 static int iris_load(float *x, int *y, int cap)
@@ -133,42 +142,25 @@ static void test_default_params(void **state)
 static void test_sgd_momentum_matches_torch(void **state)
 {
     (void)state;
-    float w, b;
-    run_linear(MLP_OPT_SGD, 1, 0.0f, &w, &b);
-    assert_close(w, 1.2595000267028809f, 1e-6f);
-    assert_close(b, 0.4799000024795532f, 1e-6f);
+    expect_linear(MLP_OPT_SGD, 1, 0.0f, 1.2595000267028809f, 0.4799000024795532f);
     /* The second step uses the velocity: v = 0.9 v + g. */
-    run_linear(MLP_OPT_SGD, 2, 0.0f, &w, &b);
-    assert_close(w, 1.942230463027954f, 1e-6f);
-    assert_close(b, 0.8215501308441162f, 1e-6f);
+    expect_linear(MLP_OPT_SGD, 2, 0.0f, 1.942230463027954f, 0.8215501308441162f);
 }
 
 static void test_adam_matches_torch(void **state)
 {
     (void)state;
-    float w, b;
     /* Step 1 of bias-corrected Adam moves each parameter by ~lr * sign(g). */
-    run_linear(MLP_OPT_ADAM, 1, 0.0f, &w, &b);
-    assert_close(w, 0.5999999642372131f, 1e-6f);
-    assert_close(b, 0.19999998807907104f, 1e-6f);
-    run_linear(MLP_OPT_ADAM, 2, 0.0f, &w, &b);
-    assert_close(w, 0.6991874575614929f, 1e-6f);
-    assert_close(b, 0.29918694496154785f, 1e-6f);
+    expect_linear(MLP_OPT_ADAM, 1, 0.0f, 0.5999999642372131f, 0.19999998807907104f);
+    expect_linear(MLP_OPT_ADAM, 2, 0.0f, 0.6991874575614929f, 0.29918694496154785f);
 }
 
 static void test_clipping_matches_torch(void **state)
 {
     (void)state;
-    float w, b;
-    run_linear(MLP_OPT_SGD, 1, 1.0f, &w, &b);
-    assert_close(w, 0.5889427065849304f, 1e-6f);
-    assert_close(b, 0.1446213573217392f, 1e-6f);
-    run_linear(MLP_OPT_SGD, 2, 1.0f, &w, &b);
-    assert_close(w, 0.7578449249267578f, 1e-6f);
-    assert_close(b, 0.2293573021888733f, 1e-6f);
-    run_linear(MLP_OPT_ADAM, 2, 1.0f, &w, &b);
-    assert_close(w, 0.699997067451477f, 1e-6f);
-    assert_close(b, 0.2999941110610962f, 1e-6f);
+    expect_linear(MLP_OPT_SGD, 1, 1.0f, 0.5889427065849304f, 0.1446213573217392f);
+    expect_linear(MLP_OPT_SGD, 2, 1.0f, 0.7578449249267578f, 0.2293573021888733f);
+    expect_linear(MLP_OPT_ADAM, 2, 1.0f, 0.699997067451477f, 0.2999941110610962f);
 }
 
 /* With plain SGD (lr 1, no momentum, no decay) one step moves the parameters
@@ -209,6 +201,20 @@ static void test_clipping_caps_norm(void **state)
 
 /* ---------------------------------------------------------- convergence */
 
+/* XOR's four rows as one batch: Adam at 0.05 for 300 epochs, logged. */
+static mlp_train_params xor_params(epoch_log *log)
+{
+    mlp_train_params p = mlp_train_default_params();
+    p.optimizer = MLP_OPT_ADAM;
+    p.learning_rate = 0.05f;
+    p.epochs = 300;
+    p.batch_size = 4;
+    p.seed = 5;
+    p.on_epoch = log_epoch;
+    p.user = log;
+    return p;
+}
+
 static void test_xor_converges(void **state)
 {
     (void)state;
@@ -217,14 +223,7 @@ static void test_xor_converges(void **state)
     float x[] = {0, 0, 0, 1, 1, 0, 1, 1};
     int y[] = {0, 1, 1, 0};
     epoch_log log = {0};
-    mlp_train_params p = mlp_train_default_params();
-    p.optimizer = MLP_OPT_ADAM;
-    p.learning_rate = 0.05f;
-    p.epochs = 300;
-    p.batch_size = 4;
-    p.seed = 5;
-    p.on_epoch = log_epoch;
-    p.user = &log;
+    mlp_train_params p = xor_params(&log);
     mlp_error err;
     if (mlp_train(m, x, y, NULL, 4, &p, &err) != MLP_OK) fail_msg("%s", err.msg);
     assert_int_equal(log.calls, 300);
@@ -259,14 +258,7 @@ static void test_one_output_classifier_learns_xor(void **state)
         assert_int_equal(mlp_model_set_task(m, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
         mlp_model_init(m, MLP_INIT_HE_NORMAL, 11, NULL);
         epoch_log log = {0};
-        mlp_train_params p = mlp_train_default_params();
-        p.optimizer = MLP_OPT_ADAM;
-        p.learning_rate = 0.05f;
-        p.epochs = 300;
-        p.batch_size = 4;
-        p.seed = 5;
-        p.on_epoch = log_epoch;
-        p.user = &log;
+        mlp_train_params p = xor_params(&log);
         mlp_error err;
         mlp_status st = variant == 0 ? mlp_train(m, x, y, NULL, 4, &p, &err)
                                      : mlp_train(m, x, NULL, soft, 4, &p, &err);
