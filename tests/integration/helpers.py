@@ -173,6 +173,59 @@ def serving(models_dir, args=(), stop_timeout=30.0, **kw):
     s.stopped = s.stop(timeout=stop_timeout)
 
 
+def random_request(models, name, target, rows, rng, low=0.0):
+    """Random rows for the newest version of model `name` (make_repo's
+    models), drawn from rng, and for target "labels" a class index per row, for
+    "targets" a distribution per row (weights from [low, 1)) for a classifier or
+    normal values for a regressor. Returns (model, version, x, labels,
+    targets), None where not asked for."""
+    version = newest(models[name])
+    model = models[name][version]
+    x = mlpref.random_inputs(rng, model, rows)
+    n_out = mlpref.n_outputs(model)
+    labels = targets = None
+    if target == "labels":
+        labels = [int(v) for v in rng.integers(0, n_out, rows)]
+    elif target == "targets":
+        if model["task"] == "classification":
+            t = rng.uniform(low, 1.0, (rows, n_out)).astype(np.float32)
+            targets = (t / t.sum(axis=1, keepdims=True)).astype(np.float32).astype(np.float64)
+        else:
+            targets = rng.normal(0.0, 1.0, (rows, n_out)).astype(np.float32).astype(np.float64)
+    return model, version, x, labels, targets
+
+
+def write_big_json_model(path, sizes, seed):
+    """A ReLU classifier with layer widths `sizes` (input first) in the native
+    JSON format, He-normal weights rounded to 4 decimals, written as it is
+    generated: megabytes of JSON whose load takes a while."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as f:
+        f.write('{"format":"reluserve-mlp","version":1,"name":"big","task":"classification",'
+                f'"input":{{"name":"input","size":{sizes[0]}}},"output":{{"name":"output"}},'
+                '"layers":[')
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            w = np.round(rng.normal(0, (2.0 / n_in) ** 0.5, (n_out, n_in)), 4)
+            rows = ",".join("[" + ",".join(map(str, r)) + "]" for r in w.tolist())
+            act = "softmax" if i == len(sizes) - 2 else "relu"
+            f.write(("," if i else "") + f'{{"units":{n_out},"activation":"{act}",'
+                    f'"weight":[{rows}],"bias":[{",".join(["0"] * n_out)}]}}')
+        f.write("]}")
+
+
+def tritonclient_get(conn, uri):
+    """What tritonclient.http.InferenceServerClient does for its GETs (its
+    source, src/python/library/tritonclient/http/_client.py): "/" + uri on a
+    kept-alive connection, no body and no extra headers; any status but 200
+    raises with the body's "error"; otherwise the body is json.loads'ed."""
+    conn.request("GET", "/" + uri)
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise RuntimeError(json.loads(body)["error"])
+    return json.loads(body)
+
+
 def check_sanitizer_clean(log):
     for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"):

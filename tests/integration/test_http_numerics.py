@@ -23,21 +23,7 @@ CASES = [  # model, target, diagnostics level
 
 
 def make_request(models, name, target, rows, seed):
-    rng = np.random.default_rng(seed)
-    version = helpers.newest(models[name])
-    model = models[name][version]
-    x = mlpref.random_inputs(rng, model, rows)
-    n_out = mlpref.n_outputs(model)
-    labels = targets = None
-    if target == "labels":
-        labels = [int(v) for v in rng.integers(0, n_out, rows)]
-    elif target == "targets":
-        if model["task"] == "classification":
-            t = rng.uniform(0.0, 1.0, (rows, n_out)).astype(np.float32)
-            targets = (t / t.sum(axis=1, keepdims=True)).astype(np.float32).astype(np.float64)
-        else:
-            targets = rng.normal(0.0, 1.0, (rows, n_out)).astype(np.float32).astype(np.float64)
-    return model, version, x, labels, targets
+    return helpers.random_request(models, name, target, rows, np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize("name,target,diag", CASES,

@@ -33,19 +33,8 @@ def _pool(models, seed=99):
                                      ("reg", 1, None, "summary"), ("sig", 5, None, "full"),
                                      ("dead", 3, "labels", "summary"), ("ver", 2, None, "full")]:
         for _ in range(3):
-            version = helpers.newest(models[name])
-            model = models[name][version]
-            x = mlpref.random_inputs(rng, model, rows)
-            n_out = mlpref.n_outputs(model)
-            labels = targets = None
-            if target == "labels":
-                labels = [int(v) for v in rng.integers(0, n_out, rows)]
-            elif target == "targets":
-                if model["task"] == "classification":
-                    t = rng.uniform(0.1, 1.0, (rows, n_out)).astype(np.float32)
-                    targets = (t / t.sum(1, keepdims=True)).astype(np.float32).astype(np.float64)
-                else:
-                    targets = rng.normal(size=(rows, n_out)).astype(np.float32).astype(np.float64)
+            model, version, x, labels, targets = helpers.random_request(models, name, target,
+                                                                        rows, rng, low=0.1)
             rid = f"r{len(pool)}"
             body = json.dumps(helpers.v2_body(x, labels=labels, targets=targets, diag=diag,
                                               rid=rid)).encode()

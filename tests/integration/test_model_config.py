@@ -82,12 +82,7 @@ def test_as_tritonclient_http_asks(srv):
                 uri = "v2/models/{}/versions/{}/config".format(quote(model_name), model_version)
             else:
                 uri = "v2/models/{}/config".format(quote(model_name))
-            conn.request("GET", "/" + uri)
-            r = conn.getresponse()
-            body = r.read()
-            if r.status != 200:
-                raise RuntimeError(json.loads(body)["error"])
-            return json.loads(body)
+            return helpers.tritonclient_get(conn, uri)
 
         c = get_model_config("iris")
         assert c["max_batch_size"] == 16

@@ -93,18 +93,7 @@ def test_a_slow_load_does_not_stall_other_clients(control):
     # ~6M parameters of JSON: seconds to parse, on a thread of its own
     big = root / "big" / "1"
     os.makedirs(big)
-    rng = np.random.default_rng(9)
-    sizes = [784, 1536, 1536, 1536, 10]
-    with open(big / "model.json", "w") as f:
-        f.write('{"format":"reluserve-mlp","version":1,"name":"big","task":"classification",'
-                '"input":{"name":"input","size":784},"output":{"name":"output"},"layers":[')
-        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-            w = np.round(rng.normal(0, (2.0 / n_in) ** 0.5, (n_out, n_in)), 4)
-            rows = ",".join("[" + ",".join(map(str, r)) + "]" for r in w.tolist())
-            act = "softmax" if i == len(sizes) - 2 else "relu"
-            f.write(("," if i else "") + f'{{"units":{n_out},"activation":"{act}",'
-                    f'"weight":[{rows}],"bias":[{",".join(["0"] * n_out)}]}}')
-        f.write("]}")
+    helpers.write_big_json_model(big / "model.json", [784, 1536, 1536, 1536, 10], 9)
     result = {}
 
     def load():

@@ -193,18 +193,7 @@ def test_poll_and_model_control_cannot_be_combined(tmp_path):
 
 def write_big_model(path, seed):
     """~2M parameters of JSON: a load that takes a while (seconds under ASan)."""
-    rng = np.random.default_rng(seed)
-    sizes = [784, 1024, 1024, 10]
-    with open(path, "w") as f:
-        f.write('{"format":"reluserve-mlp","version":1,"name":"big","task":"classification",'
-                '"input":{"name":"input","size":784},"output":{"name":"output"},"layers":[')
-        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-            w = np.round(rng.normal(0, (2.0 / n_in) ** 0.5, (n_out, n_in)), 4)
-            rows = ",".join("[" + ",".join(map(str, r)) + "]" for r in w.tolist())
-            act = "softmax" if i == len(sizes) - 2 else "relu"
-            f.write(("," if i else "") + f'{{"units":{n_out},"activation":"{act}",'
-                    f'"weight":[{rows}],"bias":[{",".join(["0"] * n_out)}]}}')
-        f.write("]}")
+    helpers.write_big_json_model(path, [784, 1024, 1024, 10], seed)
 
 
 def test_sigterm_while_a_polled_load_runs_is_clean(tmp_path):

@@ -4,7 +4,6 @@ rows, batches, failures, per version; and the requests tritonclient.http's
 get_inference_statistics sends."""
 
 import http.client
-import json
 import time
 from urllib.parse import quote
 
@@ -181,12 +180,7 @@ def test_as_tritonclient_http_asks(srv):
                     uri = "v2/models/{}/stats".format(quote(model_name))
             else:
                 uri = "v2/models/stats"
-            conn.request("GET", "/" + uri)
-            r = conn.getresponse()
-            body = r.read()
-            if r.status != 200:
-                raise RuntimeError(json.loads(body)["error"])
-            return json.loads(body)
+            return helpers.tritonclient_get(conn, uri)
 
         all_ = get_inference_statistics()
         assert {e["name"] for e in all_["model_stats"]} >= {"tiny", "ver"}
