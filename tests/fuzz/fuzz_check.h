@@ -243,4 +243,16 @@ static inline void fuzz_check_loaded_model(const mlp_model *m)
     fuzz_check_safetensors_round_trip(m);
 }
 
+/* A loader's answer: a model that passes fuzz_check_loaded_model (then
+ * freed), or a refusal with a message and no model. */
+static inline void fuzz_check_parsed(mlp_status s, mlp_model *m, const mlp_error *err)
+{
+    if (s == MLP_OK) {
+        fuzz_check_loaded_model(m);
+        mlp_model_free(m);
+    } else {
+        FUZZ_CHECK(m == NULL && err->msg[0], "a refused model has no message or a model");
+    }
+}
+
 #endif /* FUZZ_CHECK_H */

@@ -533,4 +533,17 @@ static void fuzz_decode_and_check(fuzz_codec_env *env, const mlp_model *m, bool 
     rs_request_free(&r);
 }
 
+/* A whole fuzz input as one JSON body (v1 or v2) for the classifier: the
+ * body of fuzz_v1_predict and fuzz_v2_json. */
+static inline int fuzz_json_body_target(const uint8_t *data, size_t size, bool v1)
+{
+    fuzz_codec_env *env = fuzz_env();
+    size_t len;
+    char *body = fuzz_body(data, size, env->max_body, &len);
+    if (body == NULL) return 0; /* past --max-body: a 413 before any decoding */
+    fuzz_decode_and_check(env, env->models[FUZZ_CLASSIFIER], v1, body, len, 0);
+    free(body);
+    return 0;
+}
+
 #endif /* FUZZ_CODEC_H */

@@ -25,12 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mlp_model *m;
     mlp_error err = {{0}};
     mlp_status s = mlp_model_parse_json(text, size, "fuzz.json", &m, &err);
-    if (s == MLP_OK) {
-        fuzz_check_loaded_model(m);
-        mlp_model_free(m);
-    } else {
-        FUZZ_CHECK(m == NULL && err.msg[0], "a refused model has no message or a model");
-    }
+    fuzz_check_parsed(s, m, &err);
     free(text);
     return 0;
 }

@@ -26,12 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mlp_error err = {{0}};
     mlp_status s = mlp_model_parse_onnx(onnx, onnx_len, config_len ? config : NULL, config_len,
                                         "fuzz.onnx", &m, &err);
-    if (s == MLP_OK) {
-        fuzz_check_loaded_model(m);
-        mlp_model_free(m);
-    } else {
-        FUZZ_CHECK(m == NULL && err.msg[0], "a refused model has no message or a model");
-    }
+    fuzz_check_parsed(s, m, &err);
     free(onnx);
     free(config);
     return 0;

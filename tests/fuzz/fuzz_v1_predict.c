@@ -12,11 +12,5 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_codec_env *env = fuzz_env();
-    size_t len;
-    char *body = fuzz_body(data, size, env->max_body, &len);
-    if (body == NULL) return 0; /* past --max-body: a 413 before any decoding */
-    fuzz_decode_and_check(env, env->models[FUZZ_CLASSIFIER], true, body, len, 0);
-    free(body);
-    return 0;
+    return fuzz_json_body_target(data, size, true);
 }
