@@ -13,6 +13,16 @@
 
 #define TEST_CASES_MAX 512
 
+/* The commonest row: a text made from a file's base text by replacing
+ * `from` with `to`, and the status and a piece of the message its refusal
+ * must carry. */
+typedef struct {
+    const char *name; /* the test's name */
+    const char *from, *to;
+    int status;
+    const char *needle;
+} edit_case;
+
 typedef struct {
     struct CMUnitTest t[TEST_CASES_MAX];
     size_t n;

@@ -292,19 +292,13 @@ static void test_refuses_empty_input(void **s)
     expect_error_text("", 0, MLP_ERR_FORMAT, "invalid JSON");
 }
 
-/* A document that must be refused: BASE with `from` replaced by `to`, the
- * status and a piece of the message. Each row is its own cmocka test. */
-typedef struct {
-    const char *name; /* the test's name */
-    const char *from, *to;
-    mlp_status status;
-    const char *needle;
-} edit_case;
+/* Documents that must be refused (edit_case): BASE with `from` replaced by
+ * `to`. Each row is its own cmocka test. */
 
 static void run_edit_case(void **state)
 {
     const edit_case *c = *state;
-    expect_edit_error(c->from, c->to, c->status, c->needle);
+    expect_edit_error(c->from, c->to, (mlp_status)c->status, c->needle);
 }
 
 static const edit_case edit_cases[] = {

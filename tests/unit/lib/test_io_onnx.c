@@ -559,6 +559,16 @@ static void refused(const uint8_t *data, size_t len, mlp_status want, const char
         fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
 }
 
+/* The model of graph g with graph output `output` is refused as refused()
+ * checks. */
+static void graph_refused(pb *g, const char *output, mlp_status want, const char *needle)
+{
+    size_t len;
+    uint8_t *d = model(g, output, &len);
+    refused(d, len, want, needle);
+    free(d);
+}
+
 static void test_truncated_at_every_offset(void **s)
 {
     (void)s;
@@ -616,10 +626,7 @@ static void test_huge_dims_refused_before_allocating(void **s)
         pb_msg(&g, 1, &n);
         pb t = tensor("w", dims[i][0], dims[i][1], W, 6, RAW);
         pb_msg(&g, 5, &t);
-        size_t len;
-        uint8_t *d = model(&g, "y", &len);
-        refused(d, len, want[i], "initializer \"w\": dims[");
-        free(d);
+        graph_refused(&g, "y", want[i], "initializer \"w\": dims[");
     }
 }
 
@@ -634,10 +641,7 @@ static void test_value_count_must_match_dims(void **s)
         pb_msg(&g, 1, &n);
         pb t = tensor("w", 3, 2, W, 5, encs[i]);
         pb_msg(&g, 5, &t);
-        size_t len;
-        uint8_t *d = model(&g, "y", &len);
-        refused(d, len, MLP_ERR_FORMAT, "initializer \"w\"");
-        free(d);
+        graph_refused(&g, "y", MLP_ERR_FORMAT, "initializer \"w\"");
     }
 }
 
@@ -650,17 +654,12 @@ static void test_missing_initializer(void **s)
     pb_msg(&g, 1, &n);
     pb t = tensor("w", 3, 2, W, 6, RAW);
     pb_msg(&g, 5, &t); /* no "b" */
-    size_t len;
-    uint8_t *d = model(&g, "y", &len);
-    refused(d, len, MLP_ERR_UNSUPPORTED, "node 0 (Gemm): bias \"b\" is not an initializer");
-    free(d);
+    graph_refused(&g, "y", MLP_ERR_UNSUPPORTED, "node 0 (Gemm): bias \"b\" is not an initializer");
 
     g = (pb){0};
     n = node("MatMul", "x", "nowhere", NULL, "y");
     pb_msg(&g, 1, &n);
-    d = model(&g, "y", &len);
-    refused(d, len, MLP_ERR_UNSUPPORTED, "weight \"nowhere\" is not an initializer");
-    free(d);
+    graph_refused(&g, "y", MLP_ERR_UNSUPPORTED, "weight \"nowhere\" is not an initializer");
 }
 
 /* One-node-chain graphs that break a rule of the subset. */
@@ -710,10 +709,7 @@ static void test_chain_rules(void **s)
         pb_msg(&g, 5, &t);
         t = tensor("b", 3, 0, B, 3, RAW);
         pb_msg(&g, 5, &t);
-        size_t len;
-        uint8_t *d = model(&g, prev, &len);
-        refused(d, len, MLP_ERR_UNSUPPORTED, cases[c].needle);
-        free(d);
+        graph_refused(&g, prev, MLP_ERR_UNSUPPORTED, cases[c].needle);
     }
 }
 
@@ -752,19 +748,14 @@ static void test_graph_output_and_inputs_checked(void **s)
     pb_msg(&g, 1, &n);
     pb t = tensor("w", 3, 2, W, 6, RAW);
     pb_msg(&g, 5, &t);
-    size_t len;
-    uint8_t *d = model(&g, "z", &len);
-    refused(d, len, MLP_ERR_FORMAT, "graph output \"z\" is not the output of the last node");
-    free(d);
+    graph_refused(&g, "z", MLP_ERR_FORMAT, "graph output \"z\" is not the output of the last node");
 
     g = (pb){0};
     n = node("Gemm", "other", "w", NULL, "y");
     pb_msg(&g, 1, &n);
     t = tensor("w", 3, 2, W, 6, RAW);
     pb_msg(&g, 5, &t);
-    d = model(&g, "y", &len);
-    refused(d, len, MLP_ERR_UNSUPPORTED, "does not take the output of the node before it");
-    free(d);
+    graph_refused(&g, "y", MLP_ERR_UNSUPPORTED, "does not take the output of the node before it");
 }
 
 static void test_non_finite_weight_refused(void **s)
@@ -777,10 +768,7 @@ static void test_non_finite_weight_refused(void **s)
     pb_msg(&g, 1, &n);
     pb t = tensor("w", 3, 2, bad, 6, PACKED);
     pb_msg(&g, 5, &t);
-    size_t len;
-    uint8_t *d = model(&g, "y", &len);
-    refused(d, len, MLP_ERR_FORMAT, "initializer \"w\"[3] = nan is not a finite float32");
-    free(d);
+    graph_refused(&g, "y", MLP_ERR_FORMAT, "initializer \"w\"[3] = nan is not a finite float32");
 }
 
 /* One Gemm layer (2 -> 3) fed by an input with the given name and shape. */

@@ -764,22 +764,16 @@ static void test_refuses_config_not_json(void **s)
     expect_config_error("{\"task\": ", MLP_ERR_FORMAT, "invalid JSON");
 }
 
-/* A config that must be refused: CONFIG with `from` replaced by `to`, the
- * status and a piece of the message. Each row is its own cmocka test. */
-typedef struct {
-    const char *name; /* the test's name */
-    const char *from, *to;
-    mlp_status status;
-    const char *needle;
-} config_case;
+/* Configs that must be refused (edit_case): CONFIG with `from` replaced by
+ * `to`. Each row is its own cmocka test. */
 
 static void run_config_case(void **state)
 {
-    const config_case *c = *state;
-    expect_config_edit_error(c->from, c->to, c->status, c->needle);
+    const edit_case *c = *state;
+    expect_config_edit_error(c->from, c->to, (mlp_status)c->status, c->needle);
 }
 
-static const config_case config_cases[] = {
+static const edit_case config_cases[] = {
     {"test_refuses_config_with_duplicate_keys", "\"name\": \"st\"",
      "\"name\": \"st\", \"name\": \"x\"", MLP_ERR_FORMAT, "duplicate"},
     {"test_refuses_config_without_task", "\"task\": \"classification\", ", "", MLP_ERR_FORMAT,

@@ -15,54 +15,42 @@ static rs_route route(const char *path, bool expect_ok)
     return r;
 }
 
+/* path routes to kind, naming model and version (NULL: not checked). */
+static void expect_route(const char *path, rs_route_kind kind, const char *model,
+                         const char *version)
+{
+    rs_route r = route(path, true);
+    assert_int_equal(r.kind, kind);
+    if (model) assert_string_equal(r.model, model);
+    if (version) assert_string_equal(r.version, version);
+}
+
 static void test_v2_paths(void **state)
 {
     (void)state;
-    assert_int_equal(route("/v2/health/live", true).kind, RS_ROUTE_LIVE);
-    assert_int_equal(route("/v2/health/ready", true).kind, RS_ROUTE_READY);
-    assert_int_equal(route("/v2", true).kind, RS_ROUTE_SERVER_META);
-    rs_route r = route("/v2/models/iris", true);
-    assert_int_equal(r.kind, RS_ROUTE_MODEL_META);
-    assert_string_equal(r.model, "iris");
-    assert_string_equal(r.version, "");
-    r = route("/v2/models/iris/versions/3/infer", true);
-    assert_int_equal(r.kind, RS_ROUTE_INFER);
-    assert_string_equal(r.model, "iris");
-    assert_string_equal(r.version, "3");
-    assert_int_equal(route("/v2/models/iris/ready", true).kind, RS_ROUTE_MODEL_READY);
-    assert_int_equal(route("/v2/models/iris/versions/1/ready", true).kind, RS_ROUTE_MODEL_READY);
-    assert_int_equal(route("/v2/models/iris/diagnostics", true).kind, RS_ROUTE_MODEL_DIAG);
-    assert_int_equal(route("/v2/repository/index", true).kind, RS_ROUTE_REPO_INDEX);
-    r = route("/v2/repository/models/iris/load", true);
-    assert_int_equal(r.kind, RS_ROUTE_REPO_LOAD);
-    assert_string_equal(r.model, "iris");
-    assert_int_equal(route("/v2/repository/models/iris/unload", true).kind, RS_ROUTE_REPO_UNLOAD);
-    assert_int_equal(route("/metrics", true).kind, RS_ROUTE_METRICS);
+    expect_route("/v2/health/live", RS_ROUTE_LIVE, NULL, NULL);
+    expect_route("/v2/health/ready", RS_ROUTE_READY, NULL, NULL);
+    expect_route("/v2", RS_ROUTE_SERVER_META, NULL, NULL);
+    expect_route("/v2/models/iris", RS_ROUTE_MODEL_META, "iris", "");
+    expect_route("/v2/models/iris/versions/3/infer", RS_ROUTE_INFER, "iris", "3");
+    expect_route("/v2/models/iris/ready", RS_ROUTE_MODEL_READY, NULL, NULL);
+    expect_route("/v2/models/iris/versions/1/ready", RS_ROUTE_MODEL_READY, NULL, NULL);
+    expect_route("/v2/models/iris/diagnostics", RS_ROUTE_MODEL_DIAG, NULL, NULL);
+    expect_route("/v2/repository/index", RS_ROUTE_REPO_INDEX, NULL, NULL);
+    expect_route("/v2/repository/models/iris/load", RS_ROUTE_REPO_LOAD, "iris", NULL);
+    expect_route("/v2/repository/models/iris/unload", RS_ROUTE_REPO_UNLOAD, NULL, NULL);
+    expect_route("/metrics", RS_ROUTE_METRICS, NULL, NULL);
 }
 
 /* The statistics and configuration extensions, at Triton's paths. */
 static void test_stats_and_config_paths(void **state)
 {
     (void)state;
-    rs_route r = route("/v2/models/stats", true); /* every model */
-    assert_int_equal(r.kind, RS_ROUTE_MODEL_STATS);
-    assert_string_equal(r.model, "");
-    assert_string_equal(r.version, "");
-    r = route("/v2/models/iris/stats", true);
-    assert_int_equal(r.kind, RS_ROUTE_MODEL_STATS);
-    assert_string_equal(r.model, "iris");
-    assert_string_equal(r.version, "");
-    r = route("/v2/models/iris/versions/2/stats", true);
-    assert_int_equal(r.kind, RS_ROUTE_MODEL_STATS);
-    assert_string_equal(r.model, "iris");
-    assert_string_equal(r.version, "2");
-    r = route("/v2/models/iris/config", true);
-    assert_int_equal(r.kind, RS_ROUTE_MODEL_CONFIG);
-    assert_string_equal(r.model, "iris");
-    assert_string_equal(r.version, "");
-    r = route("/v2/models/iris/versions/2/config", true);
-    assert_int_equal(r.kind, RS_ROUTE_MODEL_CONFIG);
-    assert_string_equal(r.version, "2");
+    expect_route("/v2/models/stats", RS_ROUTE_MODEL_STATS, "", ""); /* every model */
+    expect_route("/v2/models/iris/stats", RS_ROUTE_MODEL_STATS, "iris", "");
+    expect_route("/v2/models/iris/versions/2/stats", RS_ROUTE_MODEL_STATS, "iris", "2");
+    expect_route("/v2/models/iris/config", RS_ROUTE_MODEL_CONFIG, "iris", "");
+    expect_route("/v2/models/iris/versions/2/config", RS_ROUTE_MODEL_CONFIG, NULL, "2");
     assert_false(rs_route_is_post(RS_ROUTE_MODEL_STATS));
     assert_false(rs_route_is_post(RS_ROUTE_MODEL_CONFIG));
     route("/v2/models/stats/extra", false);
@@ -73,17 +61,10 @@ static void test_stats_and_config_paths(void **state)
 static void test_v1_paths(void **state)
 {
     (void)state;
-    rs_route r = route("/v1/models/iris:predict", true);
-    assert_int_equal(r.kind, RS_ROUTE_PREDICT);
-    assert_string_equal(r.model, "iris");
-    r = route("/v1/models/iris/versions/2:predict", true);
-    assert_int_equal(r.kind, RS_ROUTE_PREDICT);
-    assert_string_equal(r.version, "2");
-    r = route("/v1/models/iris", true);
-    assert_int_equal(r.kind, RS_ROUTE_STATUS_V1);
-    r = route("/v1/models/iris/versions/2", true);
-    assert_int_equal(r.kind, RS_ROUTE_STATUS_V1);
-    assert_string_equal(r.version, "2");
+    expect_route("/v1/models/iris:predict", RS_ROUTE_PREDICT, "iris", NULL);
+    expect_route("/v1/models/iris/versions/2:predict", RS_ROUTE_PREDICT, NULL, "2");
+    expect_route("/v1/models/iris", RS_ROUTE_STATUS_V1, NULL, NULL);
+    expect_route("/v1/models/iris/versions/2", RS_ROUTE_STATUS_V1, NULL, "2");
 }
 
 static void test_not_routes(void **state)
