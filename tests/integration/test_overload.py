@@ -112,12 +112,19 @@ def test_overload_at_4x_capacity_is_refused_at_once_and_recovers(slow_repo, tmp_
         # Fill: CAPACITY requests, until the server has accepted every one
         # (queued, computing or answered). They are ahead of the burst in the
         # FIFO queue.
+        # The first one alone until it computes: sent together, all CAPACITY
+        # could reach the queue before the batcher took the first off it, and
+        # MAX_QUEUE + 1 queued is (rightly) one too many.
         results = [None] * CLIENTS
         fill = [threading.Thread(target=_send, args=(s.port, body, results, i))
                 for i in range(CAPACITY)]
-        for t in fill:
-            t.start()
+        fill[0].start()
         deadline = time.monotonic() + 30 * helpers.SLOW
+        while helpers.metrics(s.port)["reluserve_batches_in_flight"] < THREADS:
+            assert time.monotonic() < deadline, "the first fill request never computed"
+            time.sleep(0.005)
+        for t in fill[1:]:
+            t.start()
         while True:
             m = helpers.metrics(s.port)
             queued = m.get(f'reluserve_queue_depth{{model="{MODEL}",version="1"}}', 0)
