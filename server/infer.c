@@ -125,10 +125,15 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
     uint64_t t0 = mono_ns();
     size_t width = (size_t)mlp_model_n_inputs(m);
     long long total = 0;
-    for (int i = 0; i < n; i++)
-        total += items[i].req->rows;
-    if (total <= 0 || total > (1 << 30))
-        return batch_fail(items, n, "batch has an impossible row count");
+    for (int i = 0; i < n; i++) {
+        const rs_request *req = items[i].req;
+        /* x holds x_count values (rs_request_bind); the forward pass reads
+         * rows x n_inputs of them, so the two must agree. */
+        if (req->rows < 1 || req->x_count != (size_t)req->rows * width)
+            return batch_fail(items, n, "a request's input does not hold rows x n_inputs values");
+        total += req->rows;
+    }
+    if (total > (1 << 30)) return batch_fail(items, n, "batch has an impossible row count");
 
     /* The merged input: the request's own buffer when it is alone. */
     const float *x = items[0].req->x;
@@ -142,9 +147,8 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
         }
         size_t off = 0;
         for (int i = 0; i < n; i++) {
-            size_t cnt = (size_t)items[i].req->rows * width;
-            memcpy(s->x + off, items[i].req->x, cnt * sizeof(float));
-            off += cnt;
+            memcpy(s->x + off, items[i].req->x, items[i].req->x_count * sizeof(float));
+            off += items[i].req->x_count;
         }
         x = s->x;
     }

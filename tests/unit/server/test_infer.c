@@ -203,6 +203,38 @@ static void test_bad_labels_fail_only_their_item(void **s)
     mlp_model_free(m);
 }
 
+/* The batch reads a request's input by the count its buffer holds
+ * (x_count, set by rs_request_bind), never by rows x n_inputs alone: a
+ * request whose rows claim more than x holds is refused, alone or batched,
+ * instead of being read past its end. */
+static void test_rows_beyond_input_refused(void **s)
+{
+    (void)s;
+    mlp_model *m = model();
+    rs_request reqs[2];
+    char err[256];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            rs_decode_v2(m, bodies[1], strlen(bodies[1]), 0, NULL, &reqs[i], err, sizeof err), 0);
+    reqs[1].rows = 2; /* x holds one row of 4 values */
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    for (int n = 1; n <= 2; n++) {
+        rs_infer_item items[2];
+        items_init(items, &reqs[2 - n], n);
+        assert_int_equal(rs_infer_run(m, &mid, &sc, items, n, NULL, NULL), -1);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(items[i].status, 500);
+            assert_non_null(strstr(items[i].body.data, "rows x n_inputs"));
+            rs_buf_free(&items[i].body);
+        }
+    }
+    rs_infer_scratch_free(&sc);
+    for (int i = 0; i < 2; i++)
+        rs_request_free(&reqs[i]);
+    mlp_model_free(m);
+}
+
 /* The scratch grows to the largest batch and is reused (results unchanged
  * after a big batch then a small one). */
 static void test_scratch_reuse(void **s)
@@ -254,7 +286,8 @@ static void test_scratch_trim_after_oversized_batch(void **s)
         reqs[i].rows = BIG / 2;
         reqs[i].diag = RS_DIAG_SUMMARY;
         reqs[i].outputs = RS_OUT_PRIMARY;
-        reqs[i].x = calloc((size_t)BIG / 2 * 4, sizeof(float));
+        reqs[i].x_count = (size_t)BIG / 2 * 4;
+        reqs[i].x = calloc(reqs[i].x_count, sizeof(float));
         assert_non_null(reqs[i].x);
     }
     rs_infer_item items[2];
@@ -303,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_alone),
         cmocka_unit_test(test_activity_counts_whole_batch),
         cmocka_unit_test(test_bad_labels_fail_only_their_item),
+        cmocka_unit_test(test_rows_beyond_input_refused),
         cmocka_unit_test(test_scratch_reuse),
         cmocka_unit_test(test_scratch_trim_after_oversized_batch),
     };
