@@ -484,13 +484,11 @@ static enum MHD_Result start_inference(req_state *st)
     st->rows = st->req.rows;
     /* The body is decoded: give its memory back before the wait, and count the
      * decoded tensors instead (they live until the answer is sent, and can be
-     * larger than the text: "0,0" is 2 bytes a value, a float 4). */
+     * larger than the text: "0,0" is 2 bytes a value, a float 4), by the
+     * counts of the buffers the decoder allocated (rs_request_bind). */
     body_release(st);
-    const mlp_model *m = st->mv->model;
-    size_t held =
-        (size_t)st->req.rows * sizeof(float) *
-        ((size_t)mlp_model_n_inputs(m) + (st->req.targets ? (size_t)mlp_model_n_outputs(m) : 0) +
-         (st->req.labels ? 1 : 0));
+    size_t held = (st->req.x_count + st->req.targets_count) * sizeof(float) +
+                  st->req.labels_count * sizeof(int);
     if (!rs_body_charge(st->h->budget, &st->body, held))
         return respond_error(st, 503,
                              "the server is holding its limit of request data "
