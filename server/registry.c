@@ -6,6 +6,9 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +120,13 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
     } else {
         mlp_error e = {{0}};
         mlp_status st = mlp_model_load(path, &v->model, &e);
+#ifdef __GLIBC__
+        /* Parsing takes many times the weights (jansson holds a native JSON
+         * model's every number as an object: ~27 MiB for 2.6 MiB of weights);
+         * glibc keeps those freed pages in its heap for good, since the
+         * weights are allocated above them. Give them back once per load. */
+        malloc_trim(0);
+#endif
         if (st == MLP_OK) {
             v->monitor = rs_monitor_create(v->model, cfg->monitor_window_s);
             v->stats = rs_stats_create();
