@@ -53,7 +53,11 @@ static int v1_matrix(rs_json *j, int width, const char *path, rs_tensor *t)
     return st ? rs_json_fail(j, "%s", msg) : 0;
 }
 
+/* The request being read: the model and the request's own fields, and the
+ * tensors read so far (the member callbacks' ctx). */
 typedef struct {
+    const mlp_model *m;
+    rs_request *req;
     rs_tensor x, labels, targets;
     bool has_x, has_labels, has_targets;
 } v1_body;
@@ -74,10 +78,10 @@ static int v1_labels(rs_json *j, v1_body *b, const char *path)
     return 0;
 }
 
-static int v1_targets(rs_json *j, const mlp_model *m, v1_body *b, const char *path)
+static int v1_targets(rs_json *j, v1_body *b, const char *path)
 {
     if (b->has_targets) return rs_json_fail(j, "%s: given twice", path);
-    if (v1_matrix(j, mlp_model_n_outputs(m), path, &b->targets) < 0) return -1;
+    if (v1_matrix(j, mlp_model_n_outputs(b->m), path, &b->targets) < 0) return -1;
     b->has_targets = true;
     return 0;
 }
@@ -164,71 +168,63 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
     return 0;
 }
 
-/* The request being read. */
-typedef struct {
-    const mlp_model *m;
-    v1_body *b;
-    rs_request *req;
-} v1_ctx;
-
 /* {"inputs": {"<input>": [[...]], "labels"?: [...], "targets"?: [[...]]}} */
 static int v1_inputs_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    v1_ctx *c = ctx;
+    v1_body *b = ctx;
     char path[RS_KEY_CAP + 16];
     snprintf(path, sizeof path, "inputs.%s", key);
-    if (!truncated && strcmp(key, mlp_model_input_name(c->m)) == 0) {
-        if (c->b->has_x) return rs_json_fail(j, "%s: given twice", path);
-        if (v1_matrix(j, mlp_model_n_inputs(c->m), path, &c->b->x) < 0) return -1;
-        c->b->has_x = true;
+    if (!truncated && strcmp(key, mlp_model_input_name(b->m)) == 0) {
+        if (b->has_x) return rs_json_fail(j, "%s: given twice", path);
+        if (v1_matrix(j, mlp_model_n_inputs(b->m), path, &b->x) < 0) return -1;
+        b->has_x = true;
         return 0;
     }
-    if (!truncated && strcmp(key, "labels") == 0) return v1_labels(j, c->b, path);
-    if (!truncated && strcmp(key, "targets") == 0) return v1_targets(j, c->m, c->b, path);
+    if (!truncated && strcmp(key, "labels") == 0) return v1_labels(j, b, path);
+    if (!truncated && strcmp(key, "targets") == 0) return v1_targets(j, b, path);
     return rs_json_fail(j, "inputs: unknown key '%s'; expected '%s', 'labels' or 'targets'", key,
-                        mlp_model_input_name(c->m));
+                        mlp_model_input_name(b->m));
 }
 
 /* "instances" (inst) or "inputs": the rows, in any of the accepted forms. */
-static int v1_rows(rs_json *j, v1_ctx *c, bool inst)
+static int v1_rows(rs_json *j, v1_body *b, bool inst)
 {
-    v1_body *b = c->b;
     if (b->has_x) return rs_json_fail(j, "request body: send either 'instances' or 'inputs', once");
     b->has_x = true;
-    c->req->v1_instances = inst;
+    b->req->v1_instances = inst;
     int ch = rs_json_peek(j);
     if (inst) {
         if (rs_json_expect(j, '[', "an array of rows", "instances") < 0) return -1;
         /* Look past '[' to see whether rows are objects. */
         const char *save = j->p;
         j->p++;
-        if (rs_json_peek(j) == '{') return v1_instance_objects(j, c->m, b);
+        if (rs_json_peek(j) == '{') return v1_instance_objects(j, b->m, b);
         j->p = save;
-        return v1_matrix(j, mlp_model_n_inputs(c->m), "instances", &b->x);
+        return v1_matrix(j, mlp_model_n_inputs(b->m), "instances", &b->x);
     }
     if (ch == '{') {
         b->has_x = false;
-        if (rs_json_members(j, 2, v1_inputs_member, c) < 0) return -1;
-        if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", mlp_model_input_name(c->m));
+        if (rs_json_members(j, 2, v1_inputs_member, b) < 0) return -1;
+        if (!b->has_x) return rs_json_fail(j, "inputs: missing '%s'", mlp_model_input_name(b->m));
         return 0;
     }
-    if (ch == '[') return v1_matrix(j, mlp_model_n_inputs(c->m), "inputs", &b->x);
+    if (ch == '[') return v1_matrix(j, mlp_model_n_inputs(b->m), "inputs", &b->x);
     return rs_json_fail(j, "inputs: expected an array of rows or an object, got %s",
                         rs_json_kind(ch));
 }
 
 static int v1_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    v1_ctx *c = ctx;
+    v1_body *b = ctx;
     if (truncated) return 1;
     if (strcmp(key, "instances") == 0 || strcmp(key, "inputs") == 0)
-        return v1_rows(j, c, strcmp(key, "instances") == 0);
-    if (strcmp(key, "labels") == 0) return v1_labels(j, c->b, "labels");
-    if (strcmp(key, "targets") == 0) return v1_targets(j, c->m, c->b, "targets");
+        return v1_rows(j, b, strcmp(key, "instances") == 0);
+    if (strcmp(key, "labels") == 0) return v1_labels(j, b, "labels");
+    if (strcmp(key, "targets") == 0) return v1_targets(j, b, "targets");
     if (strcmp(key, "parameters") == 0)
-        return rs_decode_parameters(j, "parameters", c->req, NULL, NULL);
+        return rs_decode_parameters(j, "parameters", b->req, NULL, NULL);
     if (strcmp(key, "diagnostics") == 0)
-        return rs_decode_param(j, key, "request", c->req) < 0 ? -1 : 0;
+        return rs_decode_param(j, key, "request", b->req) < 0 ? -1 : 0;
     return 1;
 }
 
@@ -240,12 +236,11 @@ int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_deco
     req->proto = RS_PROTO_V1;
     req->diag = RS_DIAG_NONE;
     req->outputs = RS_OUT_PRIMARY;
-    v1_body b;
-    memset(&b, 0, sizeof b);
+    v1_body b = {.m = m, .req = req};
     rs_json j;
     rs_json_init(&j, body, len, err, errlen);
     int status = 0;
-    if (rs_json_document(&j, v1_member, &(v1_ctx){m, &b, req}) < 0) {
+    if (rs_json_document(&j, v1_member, &b) < 0) {
         status = 400;
         goto done;
     }

@@ -301,7 +301,11 @@ static int v2_output_parse(rs_json *j, const mlp_model *m, v2_outputs *o, int id
     return 0;
 }
 
+/* The request being read: the model and the request's own fields, and what
+ * the body gave so far (the member callbacks' ctx). */
 typedef struct {
+    const mlp_model *m;
+    rs_request *req;
     v2_input in[MAX_INPUTS];
     int n_in;
     bool has_inputs;
@@ -319,26 +323,19 @@ static void v2_body_free(v2_body *b)
     }
 }
 
-/* The request being read: the model, the body and the request's own fields. */
-typedef struct {
-    const mlp_model *m;
-    v2_body *b;
-    rs_request *req;
-} v2_ctx;
-
 static int v2_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    v2_ctx *c = ctx;
+    v2_body *b = ctx;
     if (truncated) return 1;
     if (strcmp(key, "binary_data_output") == 0)
-        return rs_decode_bool(j, "parameters.binary_data_output", &c->b->binary_output);
+        return rs_decode_bool(j, "parameters.binary_data_output", &b->binary_output);
     if (strcmp(key, "preactivations") == 0)
-        return rs_decode_bool(j, "parameters.preactivations", &c->req->preactivations);
+        return rs_decode_bool(j, "parameters.preactivations", &b->req->preactivations);
     if (strcmp(key, "classification") != 0) return 1;
     double d;
     if (rs_decode_integer(j, "parameters.classification", 1, 1e9, "a positive integer", &d) < 0)
         return -1;
-    c->b->classification = (int)d;
+    b->classification = (int)d;
     return 0;
 }
 
@@ -360,7 +357,7 @@ static int v2_inputs(rs_json *j, v2_body *b)
     return r;
 }
 
-static int v2_outputs_read(rs_json *j, const mlp_model *m, v2_body *b)
+static int v2_outputs_read(rs_json *j, v2_body *b)
 {
     if (rs_json_expect(j, '[', "an array", "outputs") < 0) return -1;
     b->has_outputs = true;
@@ -368,23 +365,23 @@ static int v2_outputs_read(rs_json *j, const mlp_model *m, v2_body *b)
     bool first = true;
     int r, idx = 0;
     while ((r = rs_json_array_next(j, &first)) == 1)
-        if (v2_output_parse(j, m, &b->out, idx++) < 0) return -1;
+        if (v2_output_parse(j, b->m, &b->out, idx++) < 0) return -1;
     return r;
 }
 
 static int v2_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
-    v2_ctx *c = ctx;
+    v2_body *b = ctx;
     if (truncated) return 1;
     if (strcmp(key, "id") == 0) {
-        free(c->req->id);
-        c->req->id = NULL;
-        return rs_json_string_dup(j, ID_MAX, "id", &c->req->id) < 0 ? -1 : 0;
+        free(b->req->id);
+        b->req->id = NULL;
+        return rs_json_string_dup(j, ID_MAX, "id", &b->req->id) < 0 ? -1 : 0;
     }
-    if (strcmp(key, "inputs") == 0) return v2_inputs(j, c->b);
-    if (strcmp(key, "outputs") == 0) return v2_outputs_read(j, c->m, c->b);
+    if (strcmp(key, "inputs") == 0) return v2_inputs(j, b);
+    if (strcmp(key, "outputs") == 0) return v2_outputs_read(j, b);
     if (strcmp(key, "parameters") == 0)
-        return rs_decode_parameters(j, "parameters", c->req, v2_parameter, c);
+        return rs_decode_parameters(j, "parameters", b->req, v2_parameter, b);
     return 1;
 }
 
@@ -477,10 +474,12 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
         snprintf(err, errlen, "out of memory");
         return 500;
     }
+    b->m = m;
+    b->req = req;
     int status = 0;
     rs_json j;
     rs_json_init(&j, body, jl, err, errlen);
-    if (rs_json_document(&j, v2_member, &(v2_ctx){m, b, req}) < 0) {
+    if (rs_json_document(&j, v2_member, b) < 0) {
         status = 400;
         goto done;
     }
