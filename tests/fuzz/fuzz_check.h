@@ -115,7 +115,8 @@ static inline void fuzz_check_model_runs(const mlp_model *m)
     enum { ROWS = 3 };
     mlp_workspace *ws = NULL;
     FUZZ_CHECK(mlp_workspace_create(&ws, NULL) == MLP_OK, "out of memory for a workspace");
-    FUZZ_CHECK(mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL) == MLP_OK, "set_kernel failed");
+    FUZZ_CHECK(mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL) == MLP_OK,
+               "set_kernel failed");
     size_t nin = (size_t)m->n_inputs, nout = (size_t)m->n_outputs;
     float *x = calloc(ROWS * nin, sizeof *x);
     float *one = malloc(nout * sizeof *one); /* exact sizes: ASan sees overruns */
@@ -253,6 +254,33 @@ static inline void fuzz_check_parsed(mlp_status s, mlp_model *m, const mlp_error
     } else {
         FUZZ_CHECK(m == NULL && err->msg[0], "a refused model has no message or a model");
     }
+}
+
+/* A reader of a model file together with its config.json text
+ * (mlp_model_parse_onnx, mlp_model_parse_safetensors). */
+typedef mlp_status (*fuzz_pair_reader)(const uint8_t *data, size_t len, const char *config_json,
+                                       size_t config_len, const char *origin, mlp_model **out,
+                                       mlp_error *err);
+
+/* The target of such a reader: data split by fuzz_split into the config and
+ * the file, each in an allocation of exactly its size, read as origin and
+ * checked by fuzz_check_parsed. With config_optional an empty config part
+ * is passed as no config.json (NULL), as when the file is absent. */
+static inline int fuzz_pair_target(const uint8_t *data, size_t size, fuzz_pair_reader read,
+                                   const char *origin, bool config_optional)
+{
+    char *config;
+    uint8_t *file;
+    size_t config_len, file_len;
+    fuzz_split(data, size, &config, &config_len, &file, &file_len);
+    mlp_model *m;
+    mlp_error err = {{0}};
+    const char *cfg = config_optional && config_len == 0 ? NULL : config;
+    mlp_status s = read(file, file_len, cfg, config_len, origin, &m, &err);
+    fuzz_check_parsed(s, m, &err);
+    free(file);
+    free(config);
+    return 0;
 }
 
 #endif /* FUZZ_CHECK_H */

@@ -18,16 +18,5 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *config;
-    uint8_t *onnx;
-    size_t config_len, onnx_len;
-    fuzz_split(data, size, &config, &config_len, &onnx, &onnx_len);
-    mlp_model *m;
-    mlp_error err = {{0}};
-    mlp_status s = mlp_model_parse_onnx(onnx, onnx_len, config_len ? config : NULL, config_len,
-                                        "fuzz.onnx", &m, &err);
-    fuzz_check_parsed(s, m, &err);
-    free(onnx);
-    free(config);
-    return 0;
+    return fuzz_pair_target(data, size, mlp_model_parse_onnx, "fuzz.onnx", true);
 }

@@ -19,16 +19,5 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *config;
-    uint8_t *weights;
-    size_t config_len, weights_len;
-    fuzz_split(data, size, &config, &config_len, &weights, &weights_len);
-    mlp_model *m;
-    mlp_error err = {{0}};
-    mlp_status s = mlp_model_parse_safetensors(weights, weights_len, config, config_len,
-                                               "fuzz.safetensors", &m, &err);
-    fuzz_check_parsed(s, m, &err);
-    free(weights);
-    free(config);
-    return 0;
+    return fuzz_pair_target(data, size, mlp_model_parse_safetensors, "fuzz.safetensors", false);
 }
