@@ -51,22 +51,18 @@
 
 mlp_train_params mlp_train_default_params(void)
 {
-    mlp_train_params p;
-    memset(&p, 0, sizeof p);
-    p.optimizer = MLP_OPT_SGD;
-    p.learning_rate = 0.01f;
-    p.momentum = 0.9f;
-    p.weight_decay = 0.0f;
-    p.beta1 = 0.9f;
-    p.beta2 = 0.999f;
-    p.epsilon = 1e-8f;
-    p.clip_norm = 0.0f;
-    p.epochs = 100;
-    p.batch_size = 32;
-    p.seed = 1;
-    p.on_epoch = NULL;
-    p.user = NULL;
-    return p;
+    /* Members not named are zero: no weight decay, no clipping, no callback. */
+    return (mlp_train_params){
+        .optimizer = MLP_OPT_SGD,
+        .learning_rate = 0.01f,
+        .momentum = 0.9f,
+        .beta1 = 0.9f,
+        .beta2 = 0.999f,
+        .epsilon = 1e-8f,
+        .epochs = 100,
+        .batch_size = 32,
+        .seed = 1,
+    };
 }
 
 /* ------------------------------------------------------------ accuracy */
