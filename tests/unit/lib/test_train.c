@@ -59,19 +59,29 @@ static bool log_epoch(const mlp_epoch_stats *s, void *user)
     return log->stop_after == 0 || log->calls < log->stop_after;
 }
 
+/* The defaults but for the optimiser, the learning rate, the epochs and the
+ * rows per batch; every epoch is recorded in log (NULL: none). */
+static mlp_train_params params(mlp_optimizer opt, float lr, int epochs, int batch, epoch_log *log)
+{
+    mlp_train_params p = mlp_train_default_params();
+    p.optimizer = opt;
+    p.learning_rate = lr;
+    p.epochs = epochs;
+    p.batch_size = batch;
+    p.on_epoch = log ? log_epoch : NULL;
+    p.user = log;
+    return p;
+}
+
 /* One-row regression run of the 1x1 model; returns (w, b) after `steps`. */
 static void run_linear(mlp_optimizer opt, int steps, float clip, float *w, float *b)
 {
     mlp_model *m = model_linear_1x1(0.5f, 0.1f);
     float x = 2.0f, t = 3.0f;
-    mlp_train_params p = mlp_train_default_params();
-    p.optimizer = opt;
-    p.learning_rate = 0.1f;
+    mlp_train_params p = params(opt, 0.1f, steps, 1, NULL);
     p.momentum = 0.9f;
     p.weight_decay = 0.01f;
     p.clip_norm = clip;
-    p.epochs = steps;
-    p.batch_size = 1;
     mlp_error err;
     assert_int_equal(mlp_train(m, &x, NULL, &t, 1, &p, &err), MLP_OK);
     *w = mlp_layer_weight(m, 0)[0];
@@ -178,14 +188,9 @@ static void test_clipping_caps_norm(void **state)
     memcpy(before, mlp_model_params(m), mlp_model_n_params(m) * sizeof(float));
 
     epoch_log log = {0};
-    mlp_train_params p = mlp_train_default_params();
-    p.learning_rate = 1.0f;
+    mlp_train_params p = params(MLP_OPT_SGD, 1.0f, 1, 4, &log);
     p.momentum = 0.0f;
     p.clip_norm = 0.05f;
-    p.epochs = 1;
-    p.batch_size = 4;
-    p.on_epoch = log_epoch;
-    p.user = &log;
     assert_int_equal(mlp_train(m, x, y, NULL, 4, &p, NULL), MLP_OK);
     double d2 = 0.0;
     for (size_t i = 0; i < mlp_model_n_params(m); i++) {
@@ -204,14 +209,8 @@ static void test_clipping_caps_norm(void **state)
 /* XOR's four rows as one batch: Adam at 0.05 for 300 epochs, logged. */
 static mlp_train_params xor_params(epoch_log *log)
 {
-    mlp_train_params p = mlp_train_default_params();
-    p.optimizer = MLP_OPT_ADAM;
-    p.learning_rate = 0.05f;
-    p.epochs = 300;
-    p.batch_size = 4;
+    mlp_train_params p = params(MLP_OPT_ADAM, 0.05f, 300, 4, log);
     p.seed = 5;
-    p.on_epoch = log_epoch;
-    p.user = log;
     return p;
 }
 
@@ -330,14 +329,8 @@ static mlp_model *iris_train(const float *x, const int *y, int n, uint64_t init_
         TEST_MODEL(4, {16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0});
     assert_int_equal(mlp_model_set_standardization(m, mean, sd, NULL), MLP_OK);
     mlp_model_init(m, MLP_INIT_AUTO, init_seed, NULL);
-    mlp_train_params p = mlp_train_default_params();
-    p.optimizer = MLP_OPT_ADAM;
-    p.learning_rate = 0.01f;
-    p.epochs = 100;
-    p.batch_size = 16;
+    mlp_train_params p = params(MLP_OPT_ADAM, 0.01f, 100, 16, log);
     p.seed = seed;
-    p.on_epoch = log ? log_epoch : NULL;
-    p.user = log;
     mlp_error err;
     if (mlp_train(m, x, y, NULL, n, &p, &err) != MLP_OK) fail_msg("%s", err.msg);
     return m;
@@ -393,13 +386,7 @@ static void test_regression_trains(void **state)
         t[i] = x[i] * x[i];
     }
     epoch_log log = {0};
-    mlp_train_params p = mlp_train_default_params();
-    p.optimizer = MLP_OPT_ADAM;
-    p.learning_rate = 0.01f;
-    p.epochs = 200;
-    p.batch_size = 16;
-    p.on_epoch = log_epoch;
-    p.user = &log;
+    mlp_train_params p = params(MLP_OPT_ADAM, 0.01f, 200, 16, &log);
     assert_int_equal(mlp_train(m, x, NULL, t, 64, &p, NULL), MLP_OK);
     assert_true(isnan(log.last.accuracy));
     assert_true(log.last.loss < 0.01f);
@@ -433,13 +420,8 @@ static void test_epoch_loss_is_row_mean(void **state)
     mlp_model *m = model_linear_1x1(1.0f, 0.0f);
     float x[3] = {0, 1, 2}, t[3] = {0, 0, 0};
     epoch_log log = {0};
-    mlp_train_params p = mlp_train_default_params();
-    p.learning_rate = 1e-20f;
+    mlp_train_params p = params(MLP_OPT_SGD, 1e-20f, 1, 2, &log);
     p.momentum = 0.0f;
-    p.epochs = 1;
-    p.batch_size = 2;
-    p.on_epoch = log_epoch;
-    p.user = &log;
     assert_int_equal(mlp_train(m, x, NULL, t, 3, &p, NULL), MLP_OK);
     assert_int_equal(log.calls, 1);
     assert_close(log.last.loss, 5.0f / 3.0f, 1e-6f);
@@ -491,25 +473,18 @@ static void test_invalid_arguments(void **state)
     float xnan[4] = {1, NAN, 3, 4};
     assert_int_equal(mlp_train(m, xnan, y, NULL, 2, &p, &err), MLP_ERR_INVALID);
 
-    mlp_train_params q = p;
-    q.batch_size = 0;
-    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
-    q = p;
-    q.learning_rate = 0.0f;
-    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
-    q = p;
-    q.epochs = 0;
-    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
-    q = p;
-    q.momentum = 1.0f;
-    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
-    q = p;
-    q.optimizer = MLP_OPT_ADAM;
-    q.beta2 = 1.0f;
-    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
-    q = p;
-    q.clip_norm = -1.0f;
-    assert_int_equal(mlp_train(m, x, y, NULL, 2, &q, &err), MLP_ERR_INVALID);
+    /* One parameter out of its range each. */
+    mlp_train_params q[6] = {p, p, p, p, p, p};
+    q[0].batch_size = 0;
+    q[1].learning_rate = 0.0f;
+    q[2].epochs = 0;
+    q[3].momentum = 1.0f;
+    q[4].optimizer = MLP_OPT_ADAM;
+    q[4].beta2 = 1.0f;
+    q[5].clip_norm = -1.0f;
+    for (int i = 0; i < 6; i++)
+        if (mlp_train(m, x, y, NULL, 2, &q[i], &err) != MLP_ERR_INVALID)
+            fail_msg("parameters %d out of range were not refused", i);
 
     /* None of the refused calls touched the model. */
     assert_memory_equal(mlp_model_params(m), before, mlp_model_n_params(m) * sizeof(float));
