@@ -12,23 +12,22 @@
 
 #include "http/body.h"
 
-static struct sockaddr_in v4(const char *ip)
+/* A client at ip (IPv6 when it holds a ':'), port 40000. */
+static struct sockaddr_storage peer(const char *ip)
 {
-    struct sockaddr_in a;
+    struct sockaddr_storage a;
     memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(40000);
-    assert_int_equal(inet_pton(AF_INET, ip, &a.sin_addr), 1);
-    return a;
-}
-
-static struct sockaddr_in6 v6(const char *ip)
-{
-    struct sockaddr_in6 a;
-    memset(&a, 0, sizeof a);
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(40000);
-    assert_int_equal(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *p = (struct sockaddr_in6 *)(void *)&a;
+        p->sin6_family = AF_INET6;
+        p->sin6_port = htons(40000);
+        assert_int_equal(inet_pton(AF_INET6, ip, &p->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *p = (struct sockaddr_in *)(void *)&a;
+        p->sin_family = AF_INET;
+        p->sin_port = htons(40000);
+        assert_int_equal(inet_pton(AF_INET, ip, &p->sin_addr), 1);
+    }
     return a;
 }
 
@@ -40,7 +39,7 @@ static void test_charged_as_it_grows_in_capped_steps(void **state)
 {
     (void)state;
     rs_body_budget *b = rs_body_budget_create(1 << 20, 1 << 20);
-    struct sockaddr_in a = v4("10.0.0.1");
+    struct sockaddr_storage a = peer("10.0.0.1");
     rs_body body;
     rs_body_init(&body);
     /* declared 256 KiB, one byte sent: one first step held, not the declared size */
@@ -74,7 +73,7 @@ static void test_total_budget_refuses_and_releases(void **state)
 {
     (void)state;
     rs_body_budget *b = rs_body_budget_create(100000, 100000);
-    struct sockaddr_in a = v4("10.0.0.1"), c = v4("10.0.0.2");
+    struct sockaddr_storage a = peer("10.0.0.1"), c = peer("10.0.0.2");
     rs_body x, y;
     rs_body_init(&x);
     rs_body_init(&y);
@@ -101,7 +100,7 @@ static void test_per_client_cap(void **state)
 {
     (void)state;
     rs_body_budget *b = rs_body_budget_create(1 << 20, 1 << 18);
-    struct sockaddr_in a = v4("10.0.0.1"), other = v4("10.0.0.2");
+    struct sockaddr_storage a = peer("10.0.0.1"), other = peer("10.0.0.2");
     rs_body up[4], fair;
     for (int i = 0; i < 4; i++)
         rs_body_init(&up[i]);
@@ -133,9 +132,9 @@ static void test_clients_are_ipv4_addresses_and_ipv6_slash_64s(void **state)
 {
     (void)state;
     rs_body_budget *b = rs_body_budget_create(1 << 20, 100000);
-    struct sockaddr_in6 p1 = v6("2001:db8:1:2::1"), p2 = v6("2001:db8:1:2:ffff::9"),
-                        q = v6("2001:db8:1:3::1"), mapped = v6("::ffff:10.0.0.1");
-    struct sockaddr_in a = v4("10.0.0.1");
+    struct sockaddr_storage p1 = peer("2001:db8:1:2::1"), p2 = peer("2001:db8:1:2:ffff::9"),
+                            q = peer("2001:db8:1:3::1"), mapped = peer("::ffff:10.0.0.1");
+    struct sockaddr_storage a = peer("10.0.0.1");
     rs_body x, y;
     rs_body_init(&x);
     rs_body_init(&y);
