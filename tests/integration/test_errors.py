@@ -23,6 +23,11 @@ def good(x=None):
 
 # --------------------------------------------------------------------- 400
 
+def tensor(shape, data, datatype="FP32", name="input"):
+    """A v2 body with one input tensor."""
+    return {"inputs": [{"name": name, "shape": shape, "datatype": datatype, "data": data}]}
+
+
 def test_malformed_json(port):
     assert_error(post(port, INFER, '{"inputs": [', headers={"Content-Type": "application/json"}),
                  400)
@@ -37,40 +42,21 @@ def test_inputs_missing(port):
 
 
 def test_data_length_mismatch_message(port):
-    body = {"inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32",
-                        "data": [1, 2, 3, 4, 5, 6, 7]}]}
+    body = tensor([2, 4], [1, 2, 3, 4, 5, 6, 7])
     msg = assert_error(post(port, INFER, body), 400)
     assert "input 'input': shape [2,4] needs 8 values, got 7" in msg, msg
 
 
-def test_wrong_input_width(port):
-    body = {"inputs": [{"name": "input", "shape": [2, 5], "datatype": "FP32",
-                        "data": list(range(10))}]}
-    assert_error(post(port, INFER, body), 400, "input 'input'", "4")
-
-
-def test_wrong_rank(port):
-    body = {"inputs": [{"name": "input", "shape": [1, 2, 2], "datatype": "FP32",
-                        "data": [1, 2, 3, 4]}]}
-    assert_error(post(port, INFER, body), 400, "shape")
-
-
-def test_unknown_datatype(port):
-    body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "STRING",
-                        "data": [1, 2, 3, 4]}]}
-    assert_error(post(port, INFER, body), 400, "datatype")
-
-
-def test_non_numeric_data(port):
-    body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32",
-                        "data": [1, "two", 3, 4]}]}
-    assert_error(post(port, INFER, body), 400, "data[1]")
-
-
-def test_unknown_input_name(port):
-    body = {"inputs": [{"name": "bogus", "shape": [1, 4], "datatype": "FP32",
-                        "data": [1, 2, 3, 4]}]}
-    assert_error(post(port, INFER, body), 400, "bogus")
+@pytest.mark.parametrize("body, needles", [
+    pytest.param(tensor([2, 5], list(range(10))), ["input 'input'", "4"], id="wrong_input_width"),
+    pytest.param(tensor([1, 2, 2], [1, 2, 3, 4]), ["shape"], id="wrong_rank"),
+    pytest.param(tensor([1, 4], [1, 2, 3, 4], datatype="STRING"), ["datatype"],
+                 id="unknown_datatype"),
+    pytest.param(tensor([1, 4], [1, "two", 3, 4]), ["data[1]"], id="non_numeric_data"),
+    pytest.param(tensor([1, 4], [1, 2, 3, 4], name="bogus"), ["bogus"], id="unknown_input_name"),
+])
+def test_bad_input_tensor(port, body, needles):
+    assert_error(post(port, INFER, body), 400, *needles)
 
 
 def test_bad_diagnostics_value(port):
@@ -79,24 +65,17 @@ def test_bad_diagnostics_value(port):
     assert_error(post(port, INFER, body), 400, "diagnostics")
 
 
-def test_labels_out_of_range(port):
-    body = helpers.v2_body([[1, 2, 3, 4], [4, 3, 2, 1]], labels=[0, 3])
-    assert_error(post(port, INFER, body), 400, "labels")
-
-
-def test_negative_label(port):
-    body = helpers.v2_body([[1, 2, 3, 4]], labels=[-1])
-    assert_error(post(port, INFER, body), 400, "labels")
-
-
-def test_labels_count_mismatch(port):
-    body = helpers.v2_body([[1, 2, 3, 4], [4, 3, 2, 1]], labels=[0])
-    assert_error(post(port, INFER, body), 400, "labels")
-
-
-def test_targets_shape_mismatch(port):
-    body = helpers.v2_body([[1, 2, 3, 4]], targets=[[1.0, 0.0]])
-    assert_error(post(port, INFER, body), 400, "targets")
+@pytest.mark.parametrize("x, target, needle", [
+    pytest.param([[1, 2, 3, 4], [4, 3, 2, 1]], {"labels": [0, 3]}, "labels",
+                 id="labels_out_of_range"),
+    pytest.param([[1, 2, 3, 4]], {"labels": [-1]}, "labels", id="negative_label"),
+    pytest.param([[1, 2, 3, 4], [4, 3, 2, 1]], {"labels": [0]}, "labels",
+                 id="labels_count_mismatch"),
+    pytest.param([[1, 2, 3, 4]], {"targets": [[1.0, 0.0]]}, "targets",
+                 id="targets_shape_mismatch"),
+])
+def test_bad_labels_or_targets(port, x, target, needle):
+    assert_error(post(port, INFER, helpers.v2_body(x, **target)), 400, needle)
 
 
 def test_unknown_output_name(port):
