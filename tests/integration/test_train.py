@@ -19,6 +19,14 @@ def train(*args, **kw):
                           text=True, timeout=300 * helpers.SLOW, **kw)
 
 
+def trained(out, *args):
+    """Trains with args into out, which must succeed; the model written, as JSON."""
+    p = train(*args, "--out", out)
+    assert p.returncode == 0, p.stderr
+    with open(out) as f:
+        return json.load(f)
+
+
 def history(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -38,11 +46,8 @@ def test_target_names_any_column(tmp_path):
     data = tmp_path / "kinds.csv"  # the class first
     write_csv(data, ["kind", "a", "b"], [(cls[i], x[i, 0], x[i, 1]) for i in range(60)])
     out = tmp_path / "c.json"
-    p = train("--data", data, "--task", "classification", "--layers", "4", "--epochs", "5",
-              "--target", "kind", "--out", out)
-    assert p.returncode == 0, p.stderr
-    with open(out) as f:
-        model = json.load(f)
+    model = trained(out, "--data", data, "--task", "classification", "--layers", "4",
+                    "--epochs", "5", "--target", "kind")
     assert model["input"]["size"] == 2
     assert model["output"]["labels"] == list(dict.fromkeys(cls))
     # without --target the last column (b) would be the class: one class per row
@@ -54,11 +59,8 @@ def test_target_names_any_column(tmp_path):
     data = tmp_path / "goal.csv"  # the regression target in the middle
     write_csv(data, ["a", "goal", "b"], [(x[i, 0], goal[i], x[i, 1]) for i in range(60)])
     out = tmp_path / "r.json"
-    p = train("--data", data, "--task", "regression", "--layers", "4", "--epochs", "5",
-              "--target", "goal", "--out", out)
-    assert p.returncode == 0, p.stderr
-    with open(out) as f:
-        model = json.load(f)
+    model = trained(out, "--data", data, "--task", "regression", "--layers", "4", "--epochs",
+                    "5", "--target", "goal")
     assert model["input"]["size"] == 2 and model["layers"][-1]["units"] == 1
     # the inputs are a and b: their standardisation says so
     assert np.allclose(model["input"]["mean"], x.mean(0), atol=1e-6)
