@@ -96,18 +96,7 @@
     return e;
   }
 
-  /* Numbers the way a person reads them: 4 significant digits, exponent
-   * notation only where fixed notation would be long. */
-  function fmt(x) {
-    if (x === null || x === undefined) return '—';
-    if (typeof x === 'boolean') return x ? 'yes' : 'no';
-    if (typeof x !== 'number') return String(x);
-    if (!isFinite(x)) return x > 0 ? '∞' : (x < 0 ? '−∞' : 'NaN');
-    if (x === 0) return '0';
-    const a = Math.abs(x);
-    if (a >= 1e-3 && a < 1e5) return String(Number(x.toPrecision(4)));
-    return x.toExponential(2);
-  }
+  const fmt = window.reluserveFormat.number; /* format.js */
   const pct = (x) => (typeof x === 'number' && isFinite(x) ? (x * 100).toFixed(1) + '%' : '—');
 
   function showError(msg) {

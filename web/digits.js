@@ -25,13 +25,7 @@
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const CELL = 10;
 
-  const fmt = (x) => {
-    if (typeof x !== 'number') return String(x);
-    if (!isFinite(x)) return x > 0 ? '∞' : (x < 0 ? '−∞' : 'NaN');
-    if (x === 0) return '0';
-    const a = Math.abs(x);
-    return a >= 1e-3 && a < 1e5 ? String(Number(x.toPrecision(4))) : x.toExponential(2);
-  };
+  const fmt = window.reluserveFormat.number;
   const $ = (id) => document.getElementById(id);
 
   function svgEl(tag, attrs) {

@@ -13,13 +13,7 @@
 'use strict';
 
 (function () {
-  const fmt = (x) => {
-    if (typeof x !== 'number') return String(x);
-    if (!isFinite(x)) return x > 0 ? '∞' : (x < 0 ? '−∞' : 'NaN');
-    if (x === 0) return '0';
-    const a = Math.abs(x);
-    return a >= 1e-3 && a < 1e5 ? String(Number(x.toPrecision(4))) : x.toExponential(2);
-  };
+  const fmt = window.reluserveFormat.number;
 
   /* Diverging colour for a value against the layer's largest |value|:
    * blue for positive, orange for negative, white at 0. */
