@@ -83,42 +83,43 @@ int rs_json_array_begin(rs_json *j)
     return 0;
 }
 
-int rs_json_array_next(rs_json *j, bool *first)
+/* Steps to a container's next element: 0 at its end (close consumed), 1
+ * before an element (the ',' before it consumed), -1 on a syntax error. */
+static int next_element(rs_json *j, bool first, char close)
 {
     if (j->failed) return -1;
     int c = rs_json_peek(j);
-    if (c == ']') {
+    if (c == close) {
         j->p++;
         return 0;
     }
-    if (!*first) {
-        if (c != ',') return rs_json_syntax(j, "',' or ']'");
+    if (!first) {
+        if (c != ',') return rs_json_syntax(j, close == ']' ? "',' or ']'" : "',' or '}'");
         j->p++;
-        if (rs_json_peek(j) == ']') return rs_json_syntax(j, "a value after ','");
-    } else if (c == -1) {
-        return rs_json_syntax(j, "a value or ']'");
     }
+    return 1;
+}
+
+int rs_json_array_next(rs_json *j, bool *first)
+{
+    int r = next_element(j, *first, ']');
+    if (r != 1) return r;
+    int c = rs_json_peek(j);
+    if (!*first && c == ']') return rs_json_syntax(j, "a value after ','");
+    if (*first && c == -1) return rs_json_syntax(j, "a value or ']'");
     *first = false;
     return 1;
 }
 
 int rs_json_object_next(rs_json *j, bool *first, char *key, size_t keycap, bool *key_truncated)
 {
-    if (j->failed) return -1;
-    int c = rs_json_peek(j);
-    if (c == '}') {
-        j->p++;
-        return 0;
-    }
-    if (!*first) {
-        if (c != ',') return rs_json_syntax(j, "',' or '}'");
-        j->p++;
-        c = rs_json_peek(j);
-    }
-    if (c != '"') return rs_json_syntax(j, *first ? "a string key or '}'" : "a string key");
+    int r = next_element(j, *first, '}');
+    if (r != 1) return r;
+    if (rs_json_peek(j) != '"')
+        return rs_json_syntax(j, *first ? "a string key or '}'" : "a string key");
     *first = false;
     size_t len;
-    int r = rs_json_string(j, key, keycap, &len);
+    r = rs_json_string(j, key, keycap, &len);
     if (r < 0) return -1;
     if (key_truncated != NULL) *key_truncated = r == 1;
     if (rs_json_peek(j) != ':') return rs_json_syntax(j, "':'");
