@@ -48,3 +48,10 @@ bool rs_arg_float(const char *s, float *out)
     *out = (float)v;
     return true;
 }
+
+bool rs_arg_choice(const char *s, const char *no, const char *yes, bool *out)
+{
+    if (!s || (strcmp(s, no) != 0 && strcmp(s, yes) != 0)) return false;
+    *out = strcmp(s, yes) == 0;
+    return true;
+}

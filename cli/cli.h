@@ -76,6 +76,9 @@ bool rs_arg_match(int argc, char **argv, int *i, const char *name, const char **
 /* Strict number parsing: the whole string, in range; false otherwise. */
 bool rs_arg_int(const char *s, long lo, long hi, long *out);
 bool rs_arg_float(const char *s, float *out);
+/* Which of two words s is: false for `no`, true for `yes`; returns false when
+ * it is neither (or NULL). */
+bool rs_arg_choice(const char *s, const char *no, const char *yes, bool *out);
 
 /* s ends with suffix. */
 bool rs_path_ends_with(const char *s, const char *suffix);

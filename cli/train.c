@@ -165,13 +165,11 @@ static int opts_parse(int argc, char **argv, train_opts *o)
             if (!v || !*v) return usage_error("--name needs a non-empty name", "");
             o->name = v;
         } else if (rs_arg_match(argc, argv, &i, "task", &v)) {
-            if (v && strcmp(v, "classification") == 0)
-                o->task = MLP_TASK_CLASSIFICATION;
-            else if (v && strcmp(v, "regression") == 0)
-                o->task = MLP_TASK_REGRESSION;
-            else
+            bool regression;
+            if (!rs_arg_choice(v, "classification", "regression", &regression))
                 return usage_error("--task must be classification or regression, not '%s'",
                                    v ? v : "");
+            o->task = regression ? MLP_TASK_REGRESSION : MLP_TASK_CLASSIFICATION;
             o->task_set = true;
         } else if (rs_arg_match(argc, argv, &i, "layers", &v)) {
             if (!v || !layers_parse(v, o))
@@ -186,11 +184,7 @@ static int opts_parse(int argc, char **argv, train_opts *o)
                                    "not '%s'",
                                    v ? v : "");
         } else if (rs_arg_match(argc, argv, &i, "output-activation", &v)) {
-            if (v && strcmp(v, "softmax") == 0)
-                o->sigmoid_output = false;
-            else if (v && strcmp(v, "sigmoid") == 0)
-                o->sigmoid_output = true;
-            else
+            if (!rs_arg_choice(v, "softmax", "sigmoid", &o->sigmoid_output))
                 return usage_error("--output-activation must be softmax or sigmoid, not '%s'",
                                    v ? v : "");
             o->output_set = true;
@@ -198,12 +192,10 @@ static int opts_parse(int argc, char **argv, train_opts *o)
             if (!rs_arg_float(v, &o->alpha) || o->alpha < 0.0f || o->alpha >= 1.0f)
                 return usage_error("--alpha must be a number in [0, 1), not '%s'", v ? v : "");
         } else if (rs_arg_match(argc, argv, &i, "optimizer", &v)) {
-            if (v && strcmp(v, "adam") == 0)
-                o->tp.optimizer = MLP_OPT_ADAM;
-            else if (v && strcmp(v, "sgd") == 0)
-                o->tp.optimizer = MLP_OPT_SGD;
-            else
+            bool sgd;
+            if (!rs_arg_choice(v, "adam", "sgd", &sgd))
                 return usage_error("--optimizer must be adam or sgd, not '%s'", v ? v : "");
+            o->tp.optimizer = sgd ? MLP_OPT_SGD : MLP_OPT_ADAM;
         } else if (rs_arg_match(argc, argv, &i, "lr", &v)) {
             if (!rs_arg_float(v, &o->tp.learning_rate) || !(o->tp.learning_rate > 0.0f))
                 return usage_error("--lr must be a number > 0, not '%s'", v ? v : "");
@@ -234,11 +226,7 @@ static int opts_parse(int argc, char **argv, train_opts *o)
                 return usage_error("--seed must be a non-negative integer, not '%s'", v ? v : "");
             o->tp.seed = (uint64_t)s;
         } else if (rs_arg_match(argc, argv, &i, "standardize", &v)) {
-            if (v && strcmp(v, "yes") == 0)
-                o->standardize = true;
-            else if (v && strcmp(v, "no") == 0)
-                o->standardize = false;
-            else
+            if (!rs_arg_choice(v, "no", "yes", &o->standardize))
                 return usage_error("--standardize must be yes or no, not '%s'", v ? v : "");
         } else if (rs_arg_match(argc, argv, &i, "targets", &v)) {
             if (!rs_arg_int(v, 1, MLP_MAX_UNITS, &n))

@@ -235,6 +235,13 @@ static void test_arg_numbers_are_strict(void **state)
     assert_false(rs_arg_float("1e39", &f));
     assert_false(rs_arg_float("0.1.2", &f));
     assert_false(rs_arg_float(NULL, &f));
+    bool b = true;
+    assert_true(rs_arg_choice("adam", "adam", "sgd", &b) && !b);
+    assert_true(rs_arg_choice("sgd", "adam", "sgd", &b) && b);
+    assert_false(rs_arg_choice("Adam", "adam", "sgd", &b));
+    assert_false(rs_arg_choice("", "adam", "sgd", &b));
+    assert_false(rs_arg_choice(NULL, "adam", "sgd", &b));
+    assert_true(b); /* a refused word leaves the value alone */
 }
 
 /* ------------------------------------------------------------ commands */
