@@ -561,6 +561,18 @@ static void refused(const uint8_t *data, size_t len, mlp_status want, const char
 
 /* The model of graph g with graph output `output` is refused as refused()
  * checks. */
+/* A graph of one Gemm (transB = 1) of `input` by the initializer w (named
+ * "w"), plus `bias` when not NULL, into "y". */
+static pb gemm_graph(const char *input, const char *bias, pb w)
+{
+    pb g = {0};
+    pb n = node("Gemm", input, "w", bias, "y");
+    attr_int(&n, "transB", 1);
+    pb_msg(&g, 1, &n);
+    pb_msg(&g, 5, &w);
+    return g;
+}
+
 static void graph_refused(pb *g, const char *output, mlp_status want, const char *needle)
 {
     size_t len;
@@ -620,12 +632,7 @@ static void test_huge_dims_refused_before_allocating(void **s)
     long long dims[][2] = {{1LL << 40, 2}, {3, 70000}, {0, 2}, {-3, 2}};
     mlp_status want[] = {MLP_ERR_LIMIT, MLP_ERR_LIMIT, MLP_ERR_FORMAT, MLP_ERR_FORMAT};
     for (int i = 0; i < 4; i++) {
-        pb g = {0};
-        pb n = node("Gemm", "x", "w", NULL, "y");
-        attr_int(&n, "transB", 1);
-        pb_msg(&g, 1, &n);
-        pb t = tensor("w", dims[i][0], dims[i][1], W, 6, RAW);
-        pb_msg(&g, 5, &t);
+        pb g = gemm_graph("x", NULL, tensor("w", dims[i][0], dims[i][1], W, 6, RAW));
         graph_refused(&g, "y", want[i], "initializer \"w\": dims[");
     }
 }
@@ -635,12 +642,7 @@ static void test_value_count_must_match_dims(void **s)
     (void)s;
     int encs[] = {RAW, PACKED, UNPACKED, HALF};
     for (int i = 0; i < 4; i++) {
-        pb g = {0};
-        pb n = node("Gemm", "x", "w", NULL, "y");
-        attr_int(&n, "transB", 1);
-        pb_msg(&g, 1, &n);
-        pb t = tensor("w", 3, 2, W, 5, encs[i]);
-        pb_msg(&g, 5, &t);
+        pb g = gemm_graph("x", NULL, tensor("w", 3, 2, W, 5, encs[i]));
         graph_refused(&g, "y", MLP_ERR_FORMAT, "initializer \"w\"");
     }
 }
@@ -648,16 +650,11 @@ static void test_value_count_must_match_dims(void **s)
 static void test_missing_initializer(void **s)
 {
     (void)s;
-    pb g = {0};
-    pb n = node("Gemm", "x", "w", "b", "y");
-    attr_int(&n, "transB", 1);
-    pb_msg(&g, 1, &n);
-    pb t = tensor("w", 3, 2, W, 6, RAW);
-    pb_msg(&g, 5, &t); /* no "b" */
+    pb g = gemm_graph("x", "b", tensor("w", 3, 2, W, 6, RAW)); /* no "b" */
     graph_refused(&g, "y", MLP_ERR_UNSUPPORTED, "node 0 (Gemm): bias \"b\" is not an initializer");
 
     g = (pb){0};
-    n = node("MatMul", "x", "nowhere", NULL, "y");
+    pb n = node("MatMul", "x", "nowhere", NULL, "y");
     pb_msg(&g, 1, &n);
     graph_refused(&g, "y", MLP_ERR_UNSUPPORTED, "weight \"nowhere\" is not an initializer");
 }
@@ -742,19 +739,10 @@ static void test_gemm_attributes_refused(void **s)
 static void test_graph_output_and_inputs_checked(void **s)
 {
     (void)s;
-    pb g = {0};
-    pb n = node("Gemm", "x", "w", NULL, "y");
-    attr_int(&n, "transB", 1);
-    pb_msg(&g, 1, &n);
-    pb t = tensor("w", 3, 2, W, 6, RAW);
-    pb_msg(&g, 5, &t);
+    pb g = gemm_graph("x", NULL, tensor("w", 3, 2, W, 6, RAW));
     graph_refused(&g, "z", MLP_ERR_FORMAT, "graph output \"z\" is not the output of the last node");
 
-    g = (pb){0};
-    n = node("Gemm", "other", "w", NULL, "y");
-    pb_msg(&g, 1, &n);
-    t = tensor("w", 3, 2, W, 6, RAW);
-    pb_msg(&g, 5, &t);
+    g = gemm_graph("other", NULL, tensor("w", 3, 2, W, 6, RAW));
     graph_refused(&g, "y", MLP_ERR_UNSUPPORTED, "does not take the output of the node before it");
 }
 
@@ -762,12 +750,7 @@ static void test_non_finite_weight_refused(void **s)
 {
     (void)s;
     float bad[6] = {1, 2, 3, NAN, 5, 6};
-    pb g = {0};
-    pb n = node("Gemm", "x", "w", NULL, "y");
-    attr_int(&n, "transB", 1);
-    pb_msg(&g, 1, &n);
-    pb t = tensor("w", 3, 2, bad, 6, PACKED);
-    pb_msg(&g, 5, &t);
+    pb g = gemm_graph("x", NULL, tensor("w", 3, 2, bad, 6, PACKED));
     graph_refused(&g, "y", MLP_ERR_FORMAT, "initializer \"w\"[3] = nan is not a finite float32");
 }
 
@@ -775,16 +758,14 @@ static void test_non_finite_weight_refused(void **s)
 static uint8_t *shaped_model(const char *input, bool flatten, int rank, const long long *dims,
                              size_t *len)
 {
-    pb g = {0}, n;
+    pb g = {0};
     if (flatten) {
-        n = node("Flatten", input, NULL, NULL, "flat");
+        pb n = node("Flatten", input, NULL, NULL, "flat");
         pb_msg(&g, 1, &n);
     }
-    n = node("Gemm", flatten ? "flat" : input, "w", NULL, "y");
-    attr_int(&n, "transB", 1);
-    pb_msg(&g, 1, &n);
-    pb t = tensor("w", 3, 2, W, 6, RAW);
-    pb_msg(&g, 5, &t);
+    pb gemm = gemm_graph(flatten ? "flat" : input, NULL, tensor("w", 3, 2, W, 6, RAW));
+    pb_raw(&g, gemm.p, gemm.len);
+    free(gemm.p);
     return model_input(&g, input, rank, dims, "y", len);
 }
 
