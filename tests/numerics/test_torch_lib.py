@@ -392,18 +392,23 @@ def test_saturated_sigmoid_and_tanh_layers(tmp_path):
     compare_all(got, ref)
 
 
+def inf_minus_inf_model(w, out_bias):
+    """x -> relu([w·x, w·x]) -> relu(h0 - h1) -> + out_bias: once w·x overflows
+    float32 the middle unit computes inf - inf = NaN."""
+    return {"format": "reluserve-mlp", "version": 1, "name": "ovf", "task": "regression",
+            "input": {"name": "input", "size": 1}, "output": {"name": "output"},
+            "layers": [
+                {"units": 2, "activation": "relu", "weight": [[w], [w]], "bias": [0.0, 0.0]},
+                {"units": 1, "activation": "relu", "weight": [[1.0, -1.0]], "bias": [0.0]},
+                {"units": 1, "activation": "identity", "weight": [[1.0]], "bias": [out_bias]}]}
+
+
 def test_relu_propagates_nan_like_pytorch(tmp_path):
     """A hidden overflow (inputs near FLT_MAX are legal requests) turns Z into
     inf, the next layer into inf - inf = NaN. torch.relu(NaN) is NaN, so
     PyTorch's output is NaN; a ReLU that maps NaN to 0 would hide the
     overflow behind a finite, wrong answer."""
-    model = {"format": "reluserve-mlp", "version": 1, "name": "ovf", "task": "regression",
-             "input": {"name": "input", "size": 1}, "output": {"name": "output"},
-             "layers": [
-                 {"units": 2, "activation": "relu", "weight": [[10.0], [10.0]],
-                  "bias": [0.0, 0.0]},
-                 {"units": 1, "activation": "relu", "weight": [[1.0, -1.0]], "bias": [0.0]},
-                 {"units": 1, "activation": "identity", "weight": [[1.0]], "bias": [0.5]}]}
+    model = inf_minus_inf_model(10.0, 0.5)
     x = np.array([[3e38], [1.0]], dtype=np.float32)
     ref = mlpref.reference(model, x, dtype=torch.float32)
     want = np.asarray(ref["outputs"], dtype=np.float64)
@@ -449,13 +454,7 @@ def test_relu_backward_through_nan_like_pytorch(tmp_path, param_grads):
     backward lets the gradient through a NaN (it masks where the result is
     <= 0, and NaN is not), so dg/dW_0 is finite and non-zero in PyTorch;
     blocking it at the NaN unit would report a zero first-layer gradient."""
-    model = {"format": "reluserve-mlp", "version": 1, "name": "ovf", "task": "regression",
-             "input": {"name": "input", "size": 1}, "output": {"name": "output"},
-             "layers": [
-                 {"units": 2, "activation": "relu", "weight": [[1e30], [1e30]],
-                  "bias": [0.0, 0.0]},
-                 {"units": 1, "activation": "relu", "weight": [[1.0, -1.0]], "bias": [0.0]},
-                 {"units": 1, "activation": "identity", "weight": [[1.0]], "bias": [0.0]}]}
+    model = inf_minus_inf_model(1e30, 0.0)
     x = np.array([[1e10]], dtype=np.float32)
     ref = mlpref.reference(model, x, dtype=torch.float32)
     want = [d["weight_grad_norm"] for d in ref["diagnostics"]["layers"]]
