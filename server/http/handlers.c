@@ -91,11 +91,10 @@ static int route_acquire(rs_app *app, const rs_route *r, rs_model_version **mv, 
     return st;
 }
 
-static int handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
+/* The handlers of one model version's routes run with the version acquired
+ * (handle_model_route releases it). */
+static int model_meta(rs_app *app, rs_model_version *mv, rs_buf *out)
 {
-    rs_model_version *mv;
-    int st = route_acquire(app, r, &mv, out);
-    if (st) return st;
     const mlp_model *m = mv->model;
     json_t *layers = json_array();
     for (int l = 0; l < mlp_model_n_layers(m); l++) {
@@ -121,33 +120,24 @@ static int handle_model_meta(rs_app *app, const rs_route *r, rs_buf *out)
         json_object_set_new(j, "labels", labels);
     }
     if (j && mlp_model_input_mean(m)) json_object_set_new(j, "standardized_input", json_true());
-    rs_model_version_release(mv);
     return put_json(out, j, 200);
 }
 
-static int handle_model_ready(rs_app *app, const rs_route *r, rs_buf *out)
+static int model_ready(rs_app *app, rs_model_version *mv, rs_buf *out)
 {
-    rs_model_version *mv;
-    int st = route_acquire(app, r, &mv, out);
-    if (st) return st;
-    st = put_json(
+    (void)app;
+    return put_json(
         out, json_pack("{s:s, s:s, s:b}", "name", mv->name, "version", mv->version, "ready", 1),
         200);
-    rs_model_version_release(mv);
-    return st;
 }
 
-static int handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
+static int model_diag(rs_app *app, rs_model_version *mv, rs_buf *out)
 {
-    rs_model_version *mv;
-    int st = route_acquire(app, r, &mv, out);
-    if (st) return st;
+    (void)app;
     const mlp_model *m = mv->model;
     mlp_activity a;
-    if (mlp_activity_init(m, &a, NULL) != MLP_OK) {
-        rs_model_version_release(mv);
+    if (mlp_activity_init(m, &a, NULL) != MLP_OK)
         return put_error(out, 500, "out of memory while reading the activity monitor");
-    }
     rs_monitor_snapshot(mv->monitor, &a);
     json_t *layers = json_array();
     int never = 0, units = 0, nonfinite = 0;
@@ -179,7 +169,6 @@ static int handle_model_diag(rs_app *app, const rs_route *r, rs_buf *out)
                           "never_active_fraction", units && a.rows ? (double)never / units : 0.0,
                           "nonfinite", nonfinite > 0, "layers", layers);
     mlp_activity_free(&a);
-    rs_model_version_release(mv);
     return put_json(out, j, 200);
 }
 
@@ -222,11 +211,9 @@ static int handle_model_stats(rs_app *app, const rs_route *r, rs_buf *out)
     return put_json(out, json_pack("{s:o}", "model_stats", arr), 200);
 }
 
-static int handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
+static int model_config(rs_app *app, rs_model_version *mv, rs_buf *out)
 {
-    rs_model_version *mv;
-    int st = route_acquire(app, r, &mv, out);
-    if (st) return st;
+    (void)app;
     const mlp_model *m = mv->model;
     /* Triton's model configuration, in its JSON form: dims leave out the
      * batch dimension (max_batch_size > 0 says there is one). Every version
@@ -241,8 +228,25 @@ static int handle_model_config(rs_app *app, const rs_route *r, rs_buf *out)
         "dynamic_batching", "preferred_batch_size", "max_queue_delay_microseconds",
         (json_int_t)mv->cfg.batch_delay_us, "default_queue_policy", "max_queue_size",
         mv->cfg.max_queue);
-    rs_model_version_release(mv);
     return put_json(out, j, 200);
+}
+
+/* Metadata, readiness, activity and configuration of one version: acquired
+ * (404/503 when it is not there) and released in this one place. */
+static int handle_model_route(rs_app *app, const rs_route *r, rs_buf *out)
+{
+    static int (*const table[])(rs_app *, rs_model_version *, rs_buf *) = {
+        [RS_ROUTE_MODEL_META] = model_meta,
+        [RS_ROUTE_MODEL_READY] = model_ready,
+        [RS_ROUTE_MODEL_DIAG] = model_diag,
+        [RS_ROUTE_MODEL_CONFIG] = model_config,
+    };
+    rs_model_version *mv;
+    int st = route_acquire(app, r, &mv, out);
+    if (st) return st;
+    st = table[r->kind](app, mv, out);
+    rs_model_version_release(mv);
+    return st;
 }
 
 static int handle_status_v1(rs_app *app, const rs_route *r, rs_buf *out)
@@ -314,11 +318,11 @@ rs_handler rs_handler_for(rs_route_kind kind)
         [RS_ROUTE_LIVE] = handle_live,
         [RS_ROUTE_READY] = handle_ready,
         [RS_ROUTE_SERVER_META] = handle_server_meta,
-        [RS_ROUTE_MODEL_META] = handle_model_meta,
-        [RS_ROUTE_MODEL_READY] = handle_model_ready,
-        [RS_ROUTE_MODEL_DIAG] = handle_model_diag,
+        [RS_ROUTE_MODEL_META] = handle_model_route,
+        [RS_ROUTE_MODEL_READY] = handle_model_route,
+        [RS_ROUTE_MODEL_DIAG] = handle_model_route,
         [RS_ROUTE_MODEL_STATS] = handle_model_stats,
-        [RS_ROUTE_MODEL_CONFIG] = handle_model_config,
+        [RS_ROUTE_MODEL_CONFIG] = handle_model_route,
         [RS_ROUTE_STATUS_V1] = handle_status_v1,
         [RS_ROUTE_REPO_INDEX] = handle_repo_index,
         [RS_ROUTE_REPO_LOAD] = rs_handle_repo_control,
