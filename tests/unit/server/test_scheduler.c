@@ -95,6 +95,7 @@ static void request_init(rs_request *r)
     r->proto = RS_PROTO_V2;
     r->rows = 1;
     r->x = calloc(4, sizeof(float));
+    r->x_count = 4;
     for (int i = 0; i < 4; i++)
         r->x[i] = (float)(i % 5) - 1.5f;
     r->diag = RS_DIAG_SUMMARY;
