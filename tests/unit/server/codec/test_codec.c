@@ -34,6 +34,39 @@ static mlp_model *regressor(void)
     return m;
 }
 
+/* The group's state: one classifier and one regressor, built once (the
+ * codec only reads a model) and freed after the last test. */
+typedef struct {
+    mlp_model *cls, *reg;
+} models;
+
+static int models_create(void **state)
+{
+    static models ms;
+    ms.cls = classifier();
+    ms.reg = regressor();
+    *state = &ms;
+    return 0;
+}
+
+static int models_free(void **state)
+{
+    models *ms = *state;
+    mlp_model_free(ms->cls);
+    mlp_model_free(ms->reg);
+    return 0;
+}
+
+static const mlp_model *the_classifier(void **state)
+{
+    return ((const models *)*state)->cls;
+}
+
+static const mlp_model *the_regressor(void **state)
+{
+    return ((const models *)*state)->reg;
+}
+
 /* Decodes body with the v1 (v1) or v2 decoder under a row limit; err
  * holds 256 bytes. */
 static int decode_rows(const mlp_model *m, int v1, int max_rows, const char *body, rs_request *r,
@@ -103,8 +136,7 @@ static void expect_x(const rs_request *r, int rows, const float *want)
 
 static void test_v2_flat_and_nested(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     const float want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     const char *bodies[] = {
         "{\"inputs\":[" IN("[2,4]", "FP32", X8) "]}",
@@ -129,13 +161,11 @@ static void test_v2_flat_and_nested(void **s)
         assert_null(r.targets);
         rs_request_free(&r);
     }
-    mlp_model_free(m);
 }
 
 static void test_v2_bool_and_negative_ints(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     rs_request r;
     char err[256];
     assert_int_equal(
@@ -149,13 +179,11 @@ static void test_v2_bool_and_negative_ints(void **s)
     const float i8[4] = {-128, 127, 0, -1};
     expect_x(&r, 1, i8);
     rs_request_free(&r);
-    mlp_model_free(m);
 }
 
 static void test_v2_id_parameters_outputs(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     rs_request r;
     char err[256];
     const char *body = "{\"id\":\"req-\\u00e9\\n\",\"inputs\":[" IN(
@@ -189,13 +217,11 @@ static void test_v2_id_parameters_outputs(void **s)
     assert_int_equal(r.binary_outputs, RS_OUT_PRIMARY);
     assert_int_equal(r.classification, 3);
     rs_request_free(&r);
-    mlp_model_free(m);
 }
 
 static void test_v2_targets_regression(void **s)
 {
-    (void)s;
-    mlp_model *m = regressor();
+    const mlp_model *m = the_regressor(s);
     rs_request r;
     char err[256];
     const char *body = "{\"inputs\":[{\"name\":\"targets\",\"shape\":[2,2],\"datatype\":\"FP32\","
@@ -206,14 +232,12 @@ static void test_v2_targets_regression(void **s)
     assert_float_equal(r.targets[0], 0.5, 0);
     assert_float_equal(r.targets[3], 2, 0);
     rs_request_free(&r);
-    mlp_model_free(m);
 }
 
 /* The binary tensor extension: JSON header, then raw little-endian bytes. */
 static void test_v2_binary_inputs(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     const char *json =
         "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":\"FP32\","
         "\"parameters\":{\"binary_data_size\":32}},{\"name\":\"labels\",\"shape\":[2],"
@@ -250,13 +274,11 @@ static void test_v2_binary_inputs(void **s)
     /* binary_data_size without the header length */
     assert_int_equal(rs_decode_v2(m, json, jl, 0, &lim, &r, err, sizeof err), 400);
     assert_non_null(strstr(err, "Inference-Header-Content-Length"));
-    mlp_model_free(m);
 }
 
 static void test_v2_binary_every_datatype(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     static const struct {
         const char *dt;
         size_t size;
@@ -317,14 +339,12 @@ static void test_v2_binary_every_datatype(void **s)
     assert_int_equal(rs_decode_v2(m, body, (size_t)jl + 32, (size_t)jl, NULL, &r, err, sizeof err),
                      400);
     assert_non_null(strstr(err, "does not fit in float32"));
-    mlp_model_free(m);
 }
 
 /* Every way a body can be wrong: status and a piece of the message. */
 static void test_v2_errors(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     static const refusal cases[] = {
         {"", 400, "request body: expected a JSON object, got nothing"},
         {"   ", 400, "expected a JSON object"},
@@ -490,26 +510,22 @@ static void test_v2_errors(void **s)
         {"{\"inputs\":[" IN("[80,4]", "FP32", "[]") "]}", 400, "needs 320 values"},
     };
     expect_refusals(m, 0, 64, cases, N_CASES(cases));
-    mlp_model_free(m);
 }
 
 static void test_empty_body_without_buffer(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     rs_request r;
     char err[256];
     assert_int_equal(rs_decode_v2(m, NULL, 0, 0, NULL, &r, err, sizeof err), 400);
     assert_non_null(strstr(err, "expected a JSON object, got nothing"));
     assert_int_equal(rs_decode_v1(m, NULL, 0, NULL, &r, err, sizeof err), 400);
     assert_non_null(strstr(err, "expected a JSON object, got nothing"));
-    mlp_model_free(m);
 }
 
 static void test_v2_row_limit_is_413(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     char body[4096];
     int n = snprintf(body, sizeof body,
                      "{\"inputs\":[{\"name\":\"input\",\"shape\":[65,4],\"datatype\":\"FP32\","
@@ -521,15 +537,13 @@ static void test_v2_row_limit_is_413(void **s)
     char err[256];
     assert_int_equal(decode2(m, body, &r, err), 413);
     assert_non_null(strstr(err, "65 rows exceed the limit of 64"));
-    mlp_model_free(m);
 }
 
 /* Truncating a valid body at every length never succeeds or crashes, and
  * never reads past the end (ASan checks: the copy is exactly that long). */
 static void test_v2_every_truncation(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     const char *full =
         "{\"id\":\"x\\u0041\",\"inputs\":[{\"name\":\"input\",\"shape\":[2,4],\"datatype\":"
         "\"FP32\",\"data\":[[1.5e-3,2,3,4],[5,6,7,-8.25E+2]]},{\"name\":\"labels\",\"shape\":[2],"
@@ -548,7 +562,6 @@ static void test_v2_every_truncation(void **s)
         assert_true(strlen(err) > 0);
         free(copy);
     }
-    mlp_model_free(m);
 }
 
 /* ------------------------------------------------ the validated tensor */
@@ -735,8 +748,7 @@ static char *x_rows(int n)
  */
 static void test_nesting_deeper_than_numbers_is_400(void **s)
 {
-    (void)s;
-    mlp_model *cls = classifier(), *reg = regressor();
+    const mlp_model *cls = the_classifier(s), *reg = the_regressor(s);
     char *x = x_rows(EMPTY_ROWS + 1); /* 2048 real rows, for labels/targets */
     char inst[32768], xpre[32768];
     snprintf(xpre, sizeof xpre, "{\"inputs\":[%s,", x);
@@ -802,15 +814,12 @@ static void test_nesting_deeper_than_numbers_is_400(void **s)
         free(body);
     }
     free(x);
-    mlp_model_free(cls);
-    mlp_model_free(reg);
 }
 
 /* The same bodies with every row real decode, with every value in place. */
 static void test_many_rows_decode_every_value(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     const struct {
         int v1;
         const char *prefix, *suffix;
@@ -839,14 +848,12 @@ static void test_many_rows_decode_every_value(void **s)
         rs_request_free(&r);
         free(body);
     }
-    mlp_model_free(m);
 }
 
 /* A key that says what a tensor is, given twice, is ambiguous: 400. */
 static void test_duplicate_tensor_keys_are_400(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     static const refusal v2[] = {
         {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"shape\":[2,4],\"datatype\":\"FP32\","
          "\"data\":" X8 "}]}",
@@ -875,15 +882,13 @@ static void test_duplicate_tensor_keys_are_400(void **s)
     };
     expect_refusals(m, 0, SERVER_MAX_ROWS, v2, N_CASES(v2));
     expect_refusals(m, 1, SERVER_MAX_ROWS, v1, N_CASES(v1));
-    mlp_model_free(m);
 }
 
 /* The binary extension: byte counts that do not fit the shape, the body or
  * each other are refused, naming the input. */
 static void test_v2_binary_byte_counts(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     static const struct {
         const char *inputs; /* the "inputs" array's tensors */
         size_t tail;        /* bytes after the JSON */
@@ -943,15 +948,13 @@ static void test_v2_binary_byte_counts(void **s)
                       false);
         free(exact);
     }
-    mlp_model_free(m);
 }
 
 /* Every accepted form gives exactly these bits: rows, inputs, labels and
  * targets (the fix must not change a valid request's meaning). */
 static void test_valid_forms_decode_bit_identical(void **s)
 {
-    (void)s;
-    mlp_model *cls = classifier(), *reg = regressor();
+    const mlp_model *cls = the_classifier(s), *reg = the_regressor(s);
     static const float x[8] = {0.1f, -2.5f, 3e-7f, 4, 5, 6.25f, -7, 8};
 #define XS "[0.1,-2.5,3e-7,4,5,6.25,-7,8]"
 #define XN "[[0.1,-2.5,3e-7,4],[5,6.25,-7,8]]"
@@ -1026,16 +1029,13 @@ static void test_valid_forms_decode_bit_identical(void **s)
         }
         rs_request_free(&r);
     }
-    mlp_model_free(cls);
-    mlp_model_free(reg);
 }
 
 /* ------------------------------------------------------------ v1 decode */
 
 static void test_v1_forms(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     const float want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     static const struct {
         const char *body;
@@ -1073,13 +1073,11 @@ static void test_v1_forms(void **s)
         decode1(m, "{\"inputs\":{\"input\":[[1,2,3,4]],\"targets\":[[0,1,0]]}}", &r, err), 0);
     assert_float_equal(r.targets[1], 1, 0);
     rs_request_free(&r);
-    mlp_model_free(m);
 }
 
 static void test_v1_errors(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     static const refusal cases[] = {
         {"{}", 400, "missing 'instances' or 'inputs'"},
         {"[]", 400, "expected a JSON object"},
@@ -1108,18 +1106,15 @@ static void test_v1_errors(void **s)
         {"{\"instances\":[[1,2,3,4]]", 400, "invalid JSON"},
     };
     expect_refusals(m, 1, 64, cases, N_CASES(cases));
-    mlp_model_free(m);
 }
 
 static void test_v1_labels_on_regression_model(void **s)
 {
-    (void)s;
-    mlp_model *m = regressor();
+    const mlp_model *m = the_regressor(s);
     rs_request r;
     char err[256];
     assert_int_equal(decode1(m, "{\"instances\":[[1,2,3,4]],\"labels\":[0]}", &r, err), 400);
     assert_non_null(strstr(err, "regression model"));
-    mlp_model_free(m);
 }
 
 /* --------------------------------------------------------------- encode */
@@ -1256,8 +1251,7 @@ static void test_encode_v2_json_parses_and_round_trips(void **s)
  * request's rows for every layer, as the forward pass computed it. */
 static void test_encode_v2_preactivations(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     rs_request r;
     char err[256];
     assert_int_equal(decode2(m,
@@ -1302,7 +1296,6 @@ static void test_encode_v2_preactivations(void **s)
     assert_null(strstr(text, "preactivations"));
     free(text);
     rs_request_free(&r);
-    mlp_model_free(m);
 }
 
 static void test_encode_v2_diag_none_has_no_diagnostics(void **s)
@@ -1405,8 +1398,7 @@ static void test_encode_v1(void **s)
 /* Non-finite numbers become null, so the body stays valid JSON. */
 static void test_encode_diagnostics_non_finite_is_null(void **s)
 {
-    (void)s;
-    mlp_model *m = classifier();
+    const mlp_model *m = the_classifier(s);
     mlp_layer_diag layers[2] = {
         {.index = 0,
          .units = 5,
@@ -1432,7 +1424,6 @@ static void test_encode_diagnostics_non_finite_is_null(void **s)
     assert_non_null(root);
     json_decref(root);
     rs_buf_free(&b);
-    mlp_model_free(m);
 }
 
 static void test_buf_helpers(void **s)
@@ -1501,5 +1492,5 @@ int main(void)
         cmocka_unit_test(test_encode_diagnostics_non_finite_is_null),
         cmocka_unit_test(test_buf_helpers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name("test_codec", tests, models_create, models_free);
 }
