@@ -4,10 +4,13 @@
  * (asserting that creation succeeds; parameters zero until the test sets or
  * initialises them), test_model does the same from a spec array,
  * test_model_random also draws its parameters; test_fill_uniform fills an
- * array from [-1, 1). Include after cmocka.h.
+ * array from [-1, 1), test_fill_normal from N(0, scale^2) and test_normals
+ * allocates such an array. Include after cmocka.h.
  */
 #ifndef TEST_MODELS_H
 #define TEST_MODELS_H
+
+#include <stdlib.h>
 
 #include "mlp.h"
 #include "test_params.h"
@@ -43,6 +46,24 @@ static inline void test_fill_uniform(mlp_rng *r, float *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         v[i] = (float)(2.0 * mlp_rng_uniform(r) - 1.0);
+}
+
+/* n values drawn from N(0, scale^2), the stream seeded with seed. */
+static inline void test_fill_normal(float *v, size_t n, uint64_t seed, double scale)
+{
+    mlp_rng r;
+    mlp_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(scale * mlp_rng_normal(&r));
+}
+
+/* The same in a new array, which the caller frees. */
+static inline float *test_normals(size_t n, uint64_t seed, double scale)
+{
+    float *v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    test_fill_normal(v, n, seed, scale);
+    return v;
 }
 
 #define TEST_MODEL(n_inputs, ...)                                                                  \

@@ -24,14 +24,6 @@
 
 #define EPS 1e-3f
 
-static void random_fill(float *v, size_t n, uint64_t seed, double scale)
-{
-    mlp_rng r;
-    mlp_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(scale * mlp_rng_normal(&r));
-}
-
 /* Distance of the last forward from the nearest kink: the smallest |Z| on a
  * ReLU-family layer, and the smallest gap between a row's two largest logits
  * (max-logit's argmax). A kink closer than the finite-difference step would
@@ -137,9 +129,7 @@ static void check_new_model(int in, const mlp_layer_spec *spec, int n_layers, ui
                             int rows, const mlp_target *t)
 {
     mlp_model *m = test_model_random(in, spec, n_layers, MLP_INIT_XAVIER_NORMAL, seed);
-    float *x = malloc(sizeof(float) * (size_t)rows * (size_t)in);
-    assert_non_null(x);
-    random_fill(x, (size_t)rows * (size_t)in, seed + 1, 1.0);
+    float *x = test_normals((size_t)rows * (size_t)in, seed + 1, 1.0);
     check_gradients(m, x, rows, t);
     free(x);
     mlp_model_free(m);
@@ -160,7 +150,7 @@ static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
     for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
         mlp_model_free(m);
         m = test_model_random(3, spec, 3, MLP_INIT_XAVIER_NORMAL, seed);
-        random_fill(x, N * 3, seed + 2, 1.0);
+        test_fill_normal(x, N * 3, seed + 2, 1.0);
         assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
         if (kink_margin(m, probe, N) > 10 * EPS) break;
     }
@@ -171,7 +161,7 @@ static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
         const float dist[N * 3] = {0.7f, 0.2f, 0.1f, 0, 0, 1, 0.3f, 0.3f, 0.4f, 0.5f, 0.5f, 0.5f};
         memcpy(targets, dist, sizeof dist);
     } else {
-        random_fill(targets, N * 3, seed + 3, 0.5);
+        test_fill_normal(targets, N * 3, seed + 3, 0.5);
     }
     mlp_target t = {.kind = kind, .labels = labels, .targets = targets};
     check_gradients(m, x, N, &t);
@@ -226,8 +216,8 @@ static void test_input_gradient_standardised(void **s)
     const float mean[3] = {1.0f, -2.0f, 0.5f}, std[3] = {2.0f, 0.5f, 4.0f};
     assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
     float x[5 * 3], targets[5 * 2];
-    random_fill(x, 15, 31, 2.0);
-    random_fill(targets, 10, 32, 1.0);
+    test_fill_normal(x, 15, 31, 2.0);
+    test_fill_normal(targets, 10, 32, 1.0);
     mlp_target t = {.kind = MLP_TARGET_MSE, .targets = targets};
     check_gradients(m, x, 5, &t);
     mlp_model_free(m);
@@ -284,7 +274,7 @@ static void test_row_range_equals_alone(void **s)
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {8, MLP_ACT_TANH, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = test_model_random(4, spec, 3, MLP_INIT_XAVIER_NORMAL, 50);
     float x[7 * 4];
-    random_fill(x, 28, 51, 1.0);
+    test_fill_normal(x, 28, 51, 1.0);
     int labels[7] = {0, 1, 2, 0, 1, 2, 0};
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels + 2};
 
@@ -380,7 +370,7 @@ static void test_binary_cross_entropy_gradients(void **s)
     for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
         mlp_model_free(m);
         m = test_model_random(3, spec, 3, MLP_INIT_XAVIER_NORMAL, seed);
-        random_fill(x, N * 3, seed + 2, 1.0);
+        test_fill_normal(x, N * 3, seed + 2, 1.0);
         assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
         if (kink_margin(m, probe, N) > 10 * EPS) break;
     }
@@ -540,11 +530,10 @@ static void test_large_batch_blas_path(void **s)
     mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = test_model_random(32, spec, 2, MLP_INIT_XAVIER_NORMAL, 70);
     enum { N = 64 };
-    float *x = malloc(N * 32 * sizeof *x);
+    float *x = test_normals(N * 32, 71, 1.0);
     int labels[N];
     for (int i = 0; i < N; i++)
         labels[i] = i % 10;
-    random_fill(x, N * 32, 71, 1.0);
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);

@@ -16,14 +16,6 @@
 #include "../test_models.h"
 #include "../test_params.h"
 
-static void fill(float *v, size_t n, uint64_t seed, double scale)
-{
-    mlp_rng r;
-    mlp_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(scale * mlp_rng_normal(&r));
-}
-
 static mlp_model *create(int in, const mlp_layer_spec *spec, int n, mlp_init init, uint64_t seed)
 {
     mlp_model *m = NULL;
@@ -42,7 +34,7 @@ static void test_dead_and_collapsed(void **s)
     for (int j = 0; j < 8; j++)
         bias_set(m, 0, j, -100.0f);
     float x[16 * 4];
-    fill(x, 64, 2, 1.0);
+    test_fill_normal(x, 64, 2, 1.0);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_int_equal(mlp_forward(m, ws, x, 16, NULL, NULL), MLP_OK);
@@ -83,8 +75,7 @@ static void test_fresh_relu_half_sparse(void **s)
     mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(32, spec, 2, MLP_INIT_HE_NORMAL, 3);
     enum { N = 1000 };
-    float *x = malloc(N * 32 * sizeof *x);
-    fill(x, N * 32, 4, 1.0);
+    float *x = test_normals(N * 32, 4, 1.0);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_int_equal(mlp_forward(m, ws, x, N, NULL, NULL), MLP_OK);
@@ -113,7 +104,7 @@ static void test_saturation(void **s)
         {16, MLP_ACT_SIGMOID, 0}, {16, MLP_ACT_TANH, 0}, {2, MLP_ACT_SIGMOID, 0}};
     mlp_model *m = create(8, spec, 3, MLP_INIT_XAVIER_NORMAL, 5);
     float x[100 * 8];
-    fill(x, 800, 6, 1.0);
+    test_fill_normal(x, 800, 6, 1.0);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     mlp_diagnostics d;
@@ -298,7 +289,7 @@ static void test_leaky_relu_dead_not_sparse(void **s)
     for (int j = 0; j < 4; j++)
         bias_set(m, 0, j, j < 2 ? -50.0f : 50.0f);
     float x[10 * 3];
-    fill(x, 30, 9, 1.0);
+    test_fill_normal(x, 30, 9, 1.0);
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
     assert_int_equal(mlp_forward(m, ws, x, 10, NULL, NULL), MLP_OK);

@@ -157,14 +157,6 @@ static void test_relu_derivative_at_zero(void **s)
     mlp_model_free(m);
 }
 
-static void fill(float *v, size_t n, uint64_t seed)
-{
-    mlp_rng r;
-    mlp_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)mlp_rng_normal(&r);
-}
-
 /* Our kernel and BLAS compute the same products (to rounding), for shapes
  * with and without vector tails. */
 static void test_kernels_agree(void **s)
@@ -175,12 +167,11 @@ static void test_kernels_agree(void **s)
         int n = shapes[k][0], in = shapes[k][1], out = shapes[k][2];
         mlp_model *m = TEST_MODEL(in, {out, MLP_ACT_IDENTITY, 0});
         float *p = params_copy(m);
-        fill(p, mlp_model_n_params(m), 100 + k);
+        test_fill_normal(p, mlp_model_n_params(m), 100 + k, 1.0);
         params_put(m, p);
-        float *x = malloc((size_t)n * in * sizeof *x);
+        float *x = test_normals((size_t)n * in, 200 + k, 1.0);
         float *y1 = malloc((size_t)n * out * sizeof *y1),
               *y2 = malloc((size_t)n * out * sizeof *y2);
-        fill(x, (size_t)n * in, 200 + k);
         mlp_workspace *ws = NULL;
         assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
         mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL);
@@ -218,7 +209,7 @@ static void test_workspace_reserve_then_no_growth(void **s)
     size_t bytes = mlp_workspace_bytes(ws);
     assert_true(bytes >= 32 * (8 + 2 * 20) * sizeof(float));
     float x[32 * 8];
-    fill(x, 32 * 8, 5);
+    test_fill_normal(x, 32 * 8, 5, 1.0);
     for (int n = 1; n <= 32; n *= 2) {
         assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
         mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
@@ -302,7 +293,7 @@ static void test_threads_share_model(void **s)
     mlp_model_init(m, MLP_INIT_AUTO, 3, NULL);
     assert_true(mlp_model_n_params(m) <= 512);
     float x[64 * 8];
-    fill(x, 64 * 8, 4);
+    test_fill_normal(x, 64 * 8, 4, 1.0);
     static thread_job jobs[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
