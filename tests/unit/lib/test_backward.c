@@ -136,6 +136,27 @@ static void check_new_model(int in, const mlp_layer_spec *spec, int n_layers, ui
 }
 
 /* A 3-5-4-3 network with the given activations, checked on 4 rows. */
+/* A random 3-input model of the n_layers layers spec and N(0, 1) inputs x of
+ * n rows, from the first seed (*seed, *seed + 1000, ...) whose network sits
+ * away from every kink, so finite differences do not cross one; *seed is
+ * left at the seed used. */
+static mlp_model *model_off_kinks(const mlp_layer_spec *spec, int n_layers, float *x, int n,
+                                  uint64_t *seed)
+{
+    mlp_model *m = NULL;
+    mlp_workspace *probe = NULL;
+    assert_int_equal(mlp_workspace_create(&probe, NULL), MLP_OK);
+    for (int attempt = 0; attempt < 50; attempt++, *seed += 1000) {
+        mlp_model_free(m);
+        m = test_model_random(3, spec, n_layers, MLP_INIT_XAVIER_NORMAL, *seed);
+        test_fill_normal(x, (size_t)n * 3, *seed + 2, 1.0);
+        assert_int_equal(mlp_forward(m, probe, x, n, NULL, NULL), MLP_OK);
+        if (kink_margin(m, probe, n) > 10 * EPS) break;
+    }
+    mlp_workspace_free(probe);
+    return m;
+}
+
 static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
                       mlp_target_kind kind, uint64_t seed)
 {
@@ -143,18 +164,7 @@ static void check_net(mlp_activation h1, mlp_activation h2, mlp_activation last,
     enum { N = 4 };
     float x[N * 3], targets[N * 3];
     int labels[N] = {0, 2, 1, 2};
-    /* the first seed whose network sits away from every kink */
-    mlp_model *m = NULL;
-    mlp_workspace *probe = NULL;
-    assert_int_equal(mlp_workspace_create(&probe, NULL), MLP_OK);
-    for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
-        mlp_model_free(m);
-        m = test_model_random(3, spec, 3, MLP_INIT_XAVIER_NORMAL, seed);
-        test_fill_normal(x, N * 3, seed + 2, 1.0);
-        assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
-        if (kink_margin(m, probe, N) > 10 * EPS) break;
-    }
-    mlp_workspace_free(probe);
+    mlp_model *m = model_off_kinks(spec, 3, x, N, &seed);
     if (kind == MLP_TARGET_DISTRIBUTION) {
         /* soft labels: rows sum to 1, except the last row (sums to 1.5) so
          * the p·Σt term is exercised */
@@ -363,18 +373,8 @@ static void test_binary_cross_entropy_gradients(void **s)
     mlp_layer_spec spec[] = {{5, MLP_ACT_TANH, 0}, {4, MLP_ACT_RELU, 0}, {1, MLP_ACT_SIGMOID, 0}};
     enum { N = 4 };
     float x[N * 3];
-    mlp_model *m = NULL;
-    mlp_workspace *probe = NULL;
-    assert_int_equal(mlp_workspace_create(&probe, NULL), MLP_OK);
     uint64_t seed = 80;
-    for (int attempt = 0; attempt < 50; attempt++, seed += 1000) {
-        mlp_model_free(m);
-        m = test_model_random(3, spec, 3, MLP_INIT_XAVIER_NORMAL, seed);
-        test_fill_normal(x, N * 3, seed + 2, 1.0);
-        assert_int_equal(mlp_forward(m, probe, x, N, NULL, NULL), MLP_OK);
-        if (kink_margin(m, probe, N) > 10 * EPS) break;
-    }
-    mlp_workspace_free(probe);
+    mlp_model *m = model_off_kinks(spec, 3, x, N, &seed);
     assert_int_equal(mlp_model_set_task(m, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
     int labels[N] = {1, 0, 0, 1};
     mlp_target t = {.kind = MLP_TARGET_BINARY, .labels = labels};
