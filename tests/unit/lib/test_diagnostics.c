@@ -24,25 +24,46 @@ static mlp_model *create(int in, const mlp_layer_spec *spec, int n, mlp_init ini
     return m;
 }
 
+/* A fresh workspace for each test that takes one as its state. */
+static int workspace_new(void **state)
+{
+    mlp_workspace *ws = NULL;
+    if (mlp_workspace_create(&ws, NULL) != MLP_OK) return -1;
+    *state = ws;
+    return 0;
+}
+
+static int workspace_free(void **state)
+{
+    mlp_workspace_free(*state);
+    return 0;
+}
+
+/* Forwards the n rows x through m on ws, then (unless t is NULL) a backward
+ * pass over all of them towards t, and diagnoses: each step must succeed. */
+static void diagnose_rows(const mlp_model *m, mlp_workspace *ws, const float *x, int n,
+                          const mlp_target *t, mlp_diagnostics *d)
+{
+    assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
+    if (t != NULL) assert_int_equal(mlp_backward(m, ws, 0, n, t, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_diagnose(m, ws, NULL, d, NULL), MLP_OK);
+}
+
 /* Biases of -100 kill every unit of layer 0; layer 1 then sees only zeros,
  * so Z = bias = 0 there: dead too (Z <= 0). */
 static void test_dead_and_collapsed(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {6, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = create(4, spec, 3, MLP_INIT_HE_NORMAL, 1);
     for (int j = 0; j < 8; j++)
         bias_set(m, 0, j, -100.0f);
     float x[16 * 4];
     test_fill_normal(x, 64, 2, 1.0);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, 16, NULL, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     int labels[16] = {0};
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
-    assert_int_equal(mlp_backward(m, ws, 0, 16, &t, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 16, &t, &d);
     assert_int_equal(d.n_layers, 3);
     assert_int_equal(d.rows, 16);
     assert_true(d.collapsed);
@@ -64,23 +85,19 @@ static void test_dead_and_collapsed(void **s)
     assert_true(d.layers[2].bias_grad_norm > 0.0f);
     assert_true(d.has_loss);
     assert_float_equal(d.loss, log(3.0), 1e-6); /* all logits equal the zero bias */
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
 /* A He-initialised ReLU layer zeroes about half of a Gaussian input. */
 static void test_fresh_relu_half_sparse(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(32, spec, 2, MLP_INIT_HE_NORMAL, 3);
     enum { N = 1000 };
     float *x = test_normals(N * 32, 4, 1.0);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, N, NULL, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, N, NULL, &d);
     assert_int_equal(d.rows, N);
     assert_false(d.has_gradients);
     assert_null(d.input_gradient);
@@ -93,28 +110,24 @@ static void test_fresh_relu_half_sparse(void **s)
     /* E[relu(z)] = sd(z)/sqrt(2π), sd(z) = sqrt(2) for He weights on N(0,1) */
     assert_float_equal(d.layers[0].mean_activation, sqrt(2.0) / sqrt(2.0 * M_PI), 0.08);
     free(x);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
 static void test_saturation(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {
         {16, MLP_ACT_SIGMOID, 0}, {16, MLP_ACT_TANH, 0}, {2, MLP_ACT_SIGMOID, 0}};
     mlp_model *m = create(8, spec, 3, MLP_INIT_XAVIER_NORMAL, 5);
     float x[100 * 8];
     test_fill_normal(x, 800, 6, 1.0);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
     /* near the origin nothing saturates */
     float *p = params_copy(m);
     for (size_t i = 0; i < mlp_model_n_params(m); i++)
         p[i] *= 0.1f;
     params_put(m, p);
-    assert_int_equal(mlp_forward(m, ws, x, 100, NULL, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 100, NULL, &d);
     assert_true(d.layers[0].saturation_stats && d.layers[1].saturation_stats);
     assert_true(d.layers[2].saturation_stats);
     assert_float_equal(d.layers[0].saturated_fraction, 0.0, 0);
@@ -125,11 +138,9 @@ static void test_saturation(void **s)
     for (size_t i = 0; i < mlp_model_n_params(m); i++)
         p[i] *= 10000.0f;
     params_put(m, p);
-    assert_int_equal(mlp_forward(m, ws, x, 100, NULL, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 100, NULL, &d);
     assert_true(d.layers[0].saturated_fraction > 0.97f);
     assert_true(d.layers[1].saturated_fraction > 0.97f);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -200,20 +211,15 @@ static void test_gradient_ratio_flags(void **s)
 /* 0/0: no gradient anywhere says nothing about vanishing or exploding. */
 static void test_gradient_ratio_zero_over_zero(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 7);
     const float x[2] = {0, 0}; /* A_{-1} = 0 and A_0 = relu(0) = 0 */
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
-    assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 1, &t, &d);
     assert_true(isnan(d.gradient_ratio));
     assert_false(d.vanishing || d.exploding);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -251,16 +257,13 @@ static void test_gradient_ratio_nan_last_layer(void **s)
  * on row 1 is dead for a request that owns row 1. */
 static void test_rows_of_last_backward(void **s)
 {
-    (void)s;
     mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {1, -1, 0, 0, 1, 1, 0}; /* z0 = (x, -x) */
     params_set_all(m, p, sizeof p / sizeof p[0]);
     const float x[2] = {1, -1};
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, 2, NULL, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 2, NULL, &d);
     assert_int_equal(d.rows, 2);
     assert_int_equal(d.layers[0].n_dead, 0);
     assert_float_equal(d.layers[0].sparsity, 0.5, 0);
@@ -276,29 +279,24 @@ static void test_rows_of_last_backward(void **s)
     assert_float_equal(d.layers[0].mean_activation, 0.5, 0);
     assert_non_null(d.input_gradient);
     assert_float_equal(d.input_gradient[0], -1.0, 0); /* d/dx of relu(-x) at x = -1 */
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
 /* Leaky ReLU units with Z <= 0 everywhere count as dead; sparsity is 0. */
 static void test_leaky_relu_dead_not_sparse(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.1f}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(3, spec, 2, MLP_INIT_HE_NORMAL, 8);
     for (int j = 0; j < 4; j++)
         bias_set(m, 0, j, j < 2 ? -50.0f : 50.0f);
     float x[10 * 3];
     test_fill_normal(x, 30, 9, 1.0);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, 10, NULL, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 10, NULL, &d);
     assert_int_equal(d.layers[0].n_dead, 2);
     assert_float_equal(d.layers[0].sparsity, 0.0, 0);
     assert_float_equal(d.dead_fraction, 0.5, 0);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -306,23 +304,19 @@ static void test_leaky_relu_dead_not_sparse(void **s)
  * and it does not count towards the top-level dead fraction. */
 static void test_relu_output_layer_has_no_relu_stats(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}};
     mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 10);
     bias_set(m, 1, 0, -100.0f);
     bias_set(m, 1, 1, -100.0f);
     const float x[2] = {0.5f, -0.5f};
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, x, 1, NULL, &d);
     assert_true(d.layers[0].relu_stats);
     assert_false(d.layers[1].relu_stats);
     assert_int_equal(d.layers[1].n_dead, 0);
     assert_false(d.collapsed);
     assert_float_equal(d.dead_fraction, (float)d.layers[0].n_dead / 3.0f, 0);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -344,14 +338,11 @@ static mlp_model *overflow_model(void)
  * it dead (NaN is not > 0) made the network look collapsed. */
 static void test_nonfinite_units_are_not_dead(void **s)
 {
-    (void)s;
     mlp_model *m = overflow_model();
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
     const float both[2] = {3e38f, 1.0f};
-    assert_int_equal(mlp_forward(m, ws, both, 2, NULL, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, both, 2, NULL, &d);
     assert_true(d.nonfinite);
     assert_false(d.collapsed);
     assert_int_equal(d.layers[0].n_nonfinite, 2); /* +inf on row 0 */
@@ -363,8 +354,7 @@ static void test_nonfinite_units_are_not_dead(void **s)
     assert_float_equal(d.dead_fraction, 0.0f, 0.0f);
 
     /* the finite row alone: layer 1 is dead and the network collapsed */
-    assert_int_equal(mlp_forward(m, ws, both + 1, 1, NULL, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, both + 1, 1, NULL, &d);
     assert_false(d.nonfinite);
     assert_true(d.collapsed);
     assert_int_equal(d.layers[1].n_dead, 2);
@@ -373,22 +363,18 @@ static void test_nonfinite_units_are_not_dead(void **s)
 
     /* -inf is <= 0 but not a dead unit's finite silence */
     const float neg = -3e38f;
-    assert_int_equal(mlp_forward(m, ws, &neg, 1, NULL, NULL), MLP_OK);
-    assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
+    diagnose_rows(m, ws, &neg, 1, NULL, &d);
     assert_int_equal(d.layers[0].n_nonfinite, 2);
     assert_int_equal(d.layers[0].n_dead, 0);
     assert_true(d.nonfinite);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
 static void test_refusals(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = create(2, spec, 2, MLP_INIT_AUTO, 1);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     mlp_diagnostics d;
     mlp_error e;
     assert_int_equal(mlp_diagnose(m, ws, NULL, &d, &e), MLP_ERR_INVALID); /* no forward */
@@ -403,24 +389,27 @@ static void test_refusals(void **s)
     assert_float_equal(p.vanishing_below, 1e-3, 0);
     assert_float_equal(p.exploding_above, 1e3, 0);
     mlp_model_free(m2);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dead_and_collapsed),
-        cmocka_unit_test(test_fresh_relu_half_sparse),
-        cmocka_unit_test(test_saturation),
+        cmocka_unit_test_setup_teardown(test_dead_and_collapsed, workspace_new, workspace_free),
+        cmocka_unit_test_setup_teardown(test_fresh_relu_half_sparse, workspace_new, workspace_free),
+        cmocka_unit_test_setup_teardown(test_saturation, workspace_new, workspace_free),
         cmocka_unit_test(test_gradient_ratio_flags),
-        cmocka_unit_test(test_gradient_ratio_zero_over_zero),
+        cmocka_unit_test_setup_teardown(test_gradient_ratio_zero_over_zero, workspace_new,
+                                        workspace_free),
         cmocka_unit_test(test_gradient_ratio_nan_last_layer),
-        cmocka_unit_test(test_rows_of_last_backward),
-        cmocka_unit_test(test_leaky_relu_dead_not_sparse),
-        cmocka_unit_test(test_relu_output_layer_has_no_relu_stats),
-        cmocka_unit_test(test_nonfinite_units_are_not_dead),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test_setup_teardown(test_rows_of_last_backward, workspace_new, workspace_free),
+        cmocka_unit_test_setup_teardown(test_leaky_relu_dead_not_sparse, workspace_new,
+                                        workspace_free),
+        cmocka_unit_test_setup_teardown(test_relu_output_layer_has_no_relu_stats, workspace_new,
+                                        workspace_free),
+        cmocka_unit_test_setup_teardown(test_nonfinite_units_are_not_dead, workspace_new,
+                                        workspace_free),
+        cmocka_unit_test_setup_teardown(test_refusals, workspace_new, workspace_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
