@@ -4,7 +4,7 @@
 #   make run        install what is missing, build, serve models/ on :8080
 #   make test       every suite, then the whole suite again under ASan+UBSan
 #   make test-docker  the image, one container and the compose scale-out, end to end (CI)
-#   make bench      kernel and HTTP benchmarks, and the Node.js peer (ratios against same-run baselines)
+#   make bench      kernel, HTTP, memory and scaling benchmarks, the Node.js peer, the targets table
 #   make fuzz       libFuzzer targets (clang) in build/fuzz; scripts/run-fuzz runs them
 #   make soak       SOAK_SECONDS (180) of steady load: no error, flat RSS (not in make test)
 #   make SAN=1 ...  sanitizer build in build/asan

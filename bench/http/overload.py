@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Server  # noqa: E402
+from common import Server, status_kib  # noqa: E402
 
 SIZES = [16, 2048, 2048, 2048, 10]
 ROWS = 1024
@@ -65,14 +65,6 @@ def write_slow_model(folder):
                    "input": {"name": "input", "size": SIZES[0]}, "output": {"name": "output"},
                    "activations": ["relu"] * (len(SIZES) - 2) + ["softmax"]}, f)
     return off // 4
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def post(port, body, conn=None):
@@ -160,7 +152,7 @@ def run_phase(threads, stop, seconds, pid=None):
     peak, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
         if pid:
-            peak = max(peak, rss_kib(pid))
+            peak = max(peak, status_kib(pid)["VmRSS"])
         time.sleep(0.01)
     stop.set()
     for t in threads:
@@ -244,9 +236,9 @@ def main():
               "capacity %d (%d computing + %d queued)"
               % ("-".join(map(str, SIZES)), n_params, n_params * 4 / 2**20, ROWS, len(body),
                  capacity, args.threads, args.max_queue))
-        rss_ready = rss_kib(pid)
+        rss_ready = status_kib(pid)["VmRSS"]
         warm = post(srv.port, body)
-        rss_warm = rss_kib(pid)
+        rss_warm = status_kib(pid)["VmRSS"]
         print("one request alone: %d in %s" % (warm[0], ms(warm[2])))
         failed |= warm[0] != 200
 
@@ -268,7 +260,7 @@ def main():
             server_503 = server_latencies(log, 503, begin, os.path.getsize(log))
             failed |= report(name, rec, args.seconds, peak, server_503)
 
-        rss_end = rss_kib(pid)
+        rss_end = status_kib(pid)["VmRSS"]
         rec = post(srv.port, body)
         print("recovery: the next request after the load: %d in %s" % (rec[0], ms(rec[2])))
         failed |= rec[0] != 200

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Issue 9's targets against what this `make bench` run measured.
+
+    bench/http/targets.py RESULTS_FILE
+
+RESULTS_FILE holds one JSON line per benchmark script that ran with
+--results (scripts/run-bench passes BUILD/bench-results.jsonl, emptied at its
+start): {"source": "run.py", "values": {"run.tiny.none.1.p50_us": ...}}.
+Prints one table: each target, the figure measured, met or not met; "not
+measured" when a script did not run (or skipped, like peer.py without Node.js).
+A report: it exits 0 whatever the figures are.
+"""
+import json
+import sys
+
+GOALS = (
+    # (target, how to compute it from the values, goal text, met(value))
+    ("tiny summary, 16 conns / GET /v2/health/live (run.py)",
+     lambda v: ("%.2f", v["run.tiny.summary.16.rps"] / v["run.health.16.rps"]),
+     ">= 0.8", lambda x: x >= 0.8),
+    ("tiny p50 at 1 conn, none / summary (run.py)",
+     lambda v: ("%.0f / %.0f us", v["run.tiny.none.1.p50_us"], v["run.tiny.summary.1.p50_us"]),
+     "<= 60 us", lambda a, b: max(a, b) <= 60),
+    ("tiny none, 16 conns: throughput / peer's (peer.py)",
+     lambda v: ("%.2fx", v["peer.reluserve.tiny.16.rps"] / v["peer.peer.tiny.16.rps"]),
+     ">= 2.5x", lambda x: x >= 2.5),
+    ("tiny none, 16 conns: CPU per request / peer's (peer.py)",
+     lambda v: ("%.2f", v["peer.reluserve.tiny.16.cpu_us"] / v["peer.peer.tiny.16.cpu_us"]),
+     "<= 1/3.5 = 0.29", lambda x: x <= 1 / 3.5),
+    ("medium none, 64 conns: throughput / peer's (peer.py)",
+     lambda v: ("%.2fx", v["peer.reluserve.medium.64.rps"] / v["peer.peer.medium.64.rps"]),
+     ">= 3x", lambda x: x >= 3),
+    ("medium summary / medium none, 64 conns (run.py)",
+     lambda v: ("%.2f", v["run.medium.summary.64.rps"] / v["run.medium.none.64.rps"]),
+     ">= 0.5", lambda x: x >= 0.5),
+    ("memory, tiny: largest RSS idle or under load (memory.py)",
+     lambda v: ("%.1f MB", v["memory.tiny.worst_kib"] * 1024 / 1e6,
+                v["memory.tiny.budget_kib"] * 1024 / 1e6),
+     "<= weights + 30 MB", lambda x, budget: x <= budget),
+    ("memory, medium: largest RSS idle or under load (memory.py)",
+     lambda v: ("%.1f MB", v["memory.medium.worst_kib"] * 1024 / 1e6,
+                v["memory.medium.budget_kib"] * 1024 / 1e6),
+     "<= weights + 30 MB", lambda x, budget: x <= budget),
+)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    values, sources = {}, []
+    try:
+        with open(sys.argv[1]) as f:
+            for line in f:
+                if line.strip():
+                    doc = json.loads(line)
+                    sources.append(doc["source"])
+                    values.update(doc["values"])
+    except (OSError, ValueError, KeyError) as e:
+        print("targets: no results (%s)" % e)
+        return 0
+    print("issue 9's targets, this run (from %s):" % (", ".join(sources) or "no script"))
+    print("%-59s %-18s %-18s %s" % ("target", "measured", "goal", ""))
+    met = unmeasured = 0
+    for name, compute, goal, ok in GOALS:
+        try:
+            fmt, *figures = compute(values)
+        except (KeyError, ZeroDivisionError):
+            print("%-59s %-18s %-18s %s" % (name, "-", goal, "not measured"))
+            unmeasured += 1
+            continue
+        shown = fmt % tuple(figures[:fmt.count("%")])
+        if goal.startswith("<= weights"):
+            goal = "<= %.1f MB" % figures[1]
+        good = ok(*figures)
+        met += good
+        print("%-59s %-18s %-18s %s" % (name, shown, goal, "met" if good else "NOT MET"))
+    print("%d of %d met, %d not met, %d not measured (a report: make bench does not fail on a "
+          "target)" % (met, len(GOALS), len(GOALS) - met - unmeasured, unmeasured))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
