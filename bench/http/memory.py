@@ -14,6 +14,11 @@ that model, and reads VmRSS and VmHWM from /proc/<pid>/status:
     point each (VmRSS sampled every 20 ms: its largest sample; VmHWM after);
   - at idle 1 s after the load.
 
+Then the medium model again with --threads 8: every compute (pool) thread
+keeps a workspace for the largest batch it computed, so the difference,
+divided by the 6 extra threads, is what each costs (the figure to scale the
+budget by on a machine with many cores).
+
 Issue 9's budget is the weights (bytes of float32 parameters) + 30 MB
 (30,000,000 bytes); it prints met / not met for the largest of the idle and
 load figures. Reported, never asserted: it exits non-zero only when a server
@@ -31,6 +36,9 @@ import common
 BUDGET_EXTRA = 30_000_000  # bytes on top of the weights (issue 9)
 CONNECTIONS = 64
 SAMPLE_S = 0.02
+# Then the medium model once more with 8 compute threads: what each costs
+MORE_THREADS = ("medium", 8)
+DEFAULT_THREADS = 2  # the server's default on this 2-core machine (--threads 0 = cores)
 
 
 def mb(kib):
@@ -53,11 +61,13 @@ def load_point(srv, name, diag, body, duration):
     return common.wrk_result(wrk, duration), peak
 
 
-def measure(args, tmp, name):
-    """One server holding `name` alone; returns its figures (KiB) and
-    whether a point failed."""
+def measure(args, tmp, name, threads=None):
+    """One server holding `name` alone (--threads `threads`, default the
+    server's); returns its figures (KiB) and whether a point failed."""
     models, bodies = common.write_repo(tmp, names=(name,), folder="models-" + name)
-    srv = common.Server(args.binary, models, 64, os.path.join(tmp, "server-%s.log" % name))
+    extra = ["--threads", str(threads)] if threads else []
+    srv = common.Server(args.binary, models, 64,
+                        os.path.join(tmp, "server-%s-%s.log" % (name, threads)), extra)
     fig, failed = {}, False
     try:
         srv.wait_ready()
@@ -99,30 +109,40 @@ def main():
     print("reluserve memory (VmRSS / VmHWM from /proc/<pid>/status), one model per server, "
           "%d connections of wrk for %d s per diagnostics level, load average %s"
           % (CONNECTIONS, args.duration, common.loadavg()))
-    rows, values, failed = [], {}, False
-    for name, sizes, _ in common.MODELS:
-        fig, bad = measure(args, tmp, name)
+    rows, values, failed = [], {}, False  # rows: (label, weights, figures, budget, worst)
+    runs = [(name, None) for name, _, _ in common.MODELS] + [MORE_THREADS]
+    for name, threads in runs:
+        fig, bad = measure(args, tmp, name, threads)
         failed |= bad
         if "idle_rss" not in fig:
             continue
-        weights = common.weights_bytes(sizes)
+        weights = common.weights_bytes(common.SIZES[name])
         budget_kib = (weights + BUDGET_EXTRA) / 1024
         worst = max(fig["ready_rss"], fig["idle_rss"], fig["load_rss"], fig["load_hwm"] or 0)
-        rows.append((name, weights, fig, budget_kib, worst))
-        values["memory.%s.weights_bytes" % name] = weights
-        values["memory.%s.worst_kib" % name] = worst
-        values["memory.%s.budget_kib" % name] = budget_kib
+        label = "%s, --threads %d" % (name, threads) if threads else name
+        rows.append((label, weights, fig, budget_kib, worst))
+        if not threads:
+            values["memory.%s.weights_bytes" % name] = weights
+            values["memory.%s.worst_kib" % name] = worst
+            values["memory.%s.budget_kib" % name] = budget_kib
     if rows:
-        print("%-7s %10s %10s %12s %12s %12s %10s %12s  %s" % (
+        print("%-20s %9s %9s %12s %9s %10s %11s %9s  %s" % (
             "model", "weights", "ready RSS", "load RSS max", "load HWM", "idle after",
             "startup HWM", "budget", "within weights + 30 MB"))
-        for name, weights, fig, budget_kib, worst in rows:
-            print("%-7s %10s %10s %12s %12s %12s %10s %12s  %s (largest %s)" % (
-                name, size(weights), mb(fig["ready_rss"]), mb(fig["load_rss"]),
+        for label, weights, fig, budget_kib, worst in rows:
+            print("%-20s %9s %9s %12s %9s %10s %11s %9s  %s (largest %s)" % (
+                label, size(weights), mb(fig["ready_rss"]), mb(fig["load_rss"]),
                 mb(fig["load_hwm"]) if fig["load_hwm"] else "-", mb(fig["idle_rss"]),
                 mb(fig["load_hwm_startup"]), mb(budget_kib),
                 "met" if worst <= budget_kib else "NOT MET", mb(worst)))
         print("(startup HWM: the peak while the model loaded, before ready; not in the budget)")
+        worst = {label: w for label, _, _, _, w in rows}
+        more = "%s, --threads %d" % MORE_THREADS
+        if MORE_THREADS[0] in worst and more in worst:
+            print("each compute thread beyond %d (its workspace for up to --max-batch rows): "
+                  "%+.2f MB with the %s model" % (
+                      DEFAULT_THREADS, (worst[more] - worst[MORE_THREADS[0]]) * 1024 / 1e6
+                      / (MORE_THREADS[1] - DEFAULT_THREADS), MORE_THREADS[0]))
         common.record(args, "memory.py", values)
     return common.finish(args, tmp, failed)
 
