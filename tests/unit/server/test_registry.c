@@ -46,10 +46,44 @@ static rs_registry *open_repo(void)
     return r;
 }
 
+/* The tests that take a registry of the repository as their state. */
+static int registry_open(void **state)
+{
+    *state = open_repo();
+    return 0;
+}
+
+static int registry_free(void **state)
+{
+    rs_registry_free(*state);
+    return 0;
+}
+
+/* The one entry of the repository index idx that names `name`. */
+static json_t *index_entry(json_t *idx, const char *name)
+{
+    size_t i;
+    json_t *e, *found = NULL;
+    int rows = 0;
+    json_array_foreach(idx, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0) {
+            found = e;
+            rows++;
+        }
+    }
+    assert_int_equal(rows, 1);
+    return found;
+}
+
+static const char *entry_text(json_t *e, const char *key)
+{
+    return json_string_value(json_object_get(e, key));
+}
+
 static void test_newest_loaded_version_serves(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     rs_model_version *v;
     char err[512];
     assert_int_equal(rs_registry_acquire(r, "m", NULL, &v, err, sizeof err), 0);
@@ -59,13 +93,11 @@ static void test_newest_loaded_version_serves(void **state)
     assert_int_equal(rs_registry_acquire(r, "m", "1", &v, err, sizeof err), 0);
     assert_int_equal(mlp_model_layer(v->model, 0)->out, 4);
     rs_model_version_release(v);
-    rs_registry_free(r);
 }
 
 static void test_unknown_and_broken(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     rs_model_version *v;
     char err[512];
     assert_int_equal(rs_registry_acquire(r, "nope", NULL, &v, err, sizeof err), 404);
@@ -82,13 +114,11 @@ static void test_unknown_and_broken(void **state)
     assert_false(rs_registry_ready(r, why, sizeof why));
     assert_non_null(strstr(why, "model 'm' version '2'"));
     assert_null(strchr(why, '/'));
-    rs_registry_free(r);
 }
 
 static void test_serving_config_overrides(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     rs_model_version *v;
     char err[512];
     assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
@@ -96,7 +126,6 @@ static void test_serving_config_overrides(void **state)
     assert_int_equal(v->cfg.batch_delay_us, 500);
     assert_int_equal(v->cfg.max_queue, 1024); /* not overridden: the default */
     rs_model_version_release(v);
-    rs_registry_free(r);
 }
 
 static void test_model_config_parse_errors(void **state)
@@ -132,29 +161,41 @@ static void assert_lists_the_keys(const char *err)
         assert_non_null(strstr(err, keys[i]));
 }
 
+/* text read as a config.json: refused, err (512 bytes) holding the message,
+ * and the configuration untouched. */
+static void config_refused(const char *text, char *err)
+{
+    rs_model_config c = DEFAULTS;
+    assert_int_equal(rs_model_config_parse(text, strlen(text), &c, err, 512), -1);
+    assert_is_defaults(&c);
+}
+
+/* s can go into the JSON repository index: it is valid UTF-8. */
+static void assert_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    assert_non_null(j);
+    json_decref(j);
+}
+
 /* A key the parser does not know is an error, not ignored: a typo such as
  * "max_bach" would otherwise leave the default in force without a word. */
 static void test_model_config_unknown_key_is_an_error(void **state)
 {
     (void)state;
-    rs_model_config c = DEFAULTS;
     char err[512];
-    const char *typo = "{\"max_queue\": 5, \"max_bach\": 8}";
-    assert_int_equal(rs_model_config_parse(typo, strlen(typo), &c, err, sizeof err), -1);
+    config_refused("{\"max_queue\": 5, \"max_bach\": 8}", err);
     assert_non_null(strstr(err, "config.json"));
     assert_non_null(strstr(err, "unknown key \"max_bach\""));
     assert_lists_the_keys(err);
-    assert_is_defaults(&c); /* untouched on failure */
     /* A long key is cut at a whole character (the message goes into the JSON
      * repository index, which must stay valid UTF-8). */
     char text[512] = "{\"x";
     for (int i = 0; i < 40; i++)
         strcat(text, "\xc3\xa9"); /* "x" then 80 bytes of "é": byte 64 is inside one */
     strcat(text, "\": 1}");
-    assert_int_equal(rs_model_config_parse(text, strlen(text), &c, err, sizeof err), -1);
-    json_t *j = json_string(err);
-    assert_non_null(j); /* valid UTF-8 */
-    json_decref(j);
+    config_refused(text, err);
+    assert_utf8(err);
     assert_non_null(strstr(err, "...\""));
 }
 
@@ -164,15 +205,12 @@ static void test_model_config_unknown_key_is_an_error(void **state)
 static void test_model_config_message_is_valid_utf8(void **state)
 {
     (void)state;
-    rs_model_config c = DEFAULTS;
     char err[512];
-    const char *text = "{\"max_queue\": 5, \"ma]x_\\u007\xcb\x8a"
-                       "eue\": 6}";
-    assert_int_equal(rs_model_config_parse(text, strlen(text), &c, err, sizeof err), -1);
+    config_refused("{\"max_queue\": 5, \"ma]x_\\u007\xcb\x8a"
+                   "eue\": 6}",
+                   err);
     assert_non_null(strstr(err, "config.json: line 1: invalid escape"));
-    json_t *j = json_string(err);
-    assert_non_null(j);
-    json_decref(j);
+    assert_utf8(err);
 }
 
 /* A repeated key is an error, not "last wins": the first value would
@@ -181,21 +219,15 @@ static void test_model_config_message_is_valid_utf8(void **state)
 static void test_model_config_duplicate_key_is_an_error(void **state)
 {
     (void)state;
-    rs_model_config c = DEFAULTS;
     char err[512];
-    const char *dup = "{\"max_queue\": 5,\n \"max_batch\": 2,\n \"max_queue\": 6}";
-    assert_int_equal(rs_model_config_parse(dup, strlen(dup), &c, err, sizeof err), -1);
+    config_refused("{\"max_queue\": 5,\n \"max_batch\": 2,\n \"max_queue\": 6}", err);
     assert_non_null(strstr(err, "config.json: line 3"));
     assert_non_null(strstr(err, "\"max_queue\" appears more than once"));
     assert_lists_the_keys(err);
-    assert_is_defaults(&c);
-    const char *escaped = "{\"monitor_window_s\": 5, \"monitor_\\u0077indow_s\": 6}";
-    assert_int_equal(rs_model_config_parse(escaped, strlen(escaped), &c, err, sizeof err), -1);
+    config_refused("{\"monitor_window_s\": 5, \"monitor_\\u0077indow_s\": 6}", err);
     assert_non_null(strstr(err, "\"monitor_window_s\" appears more than once"));
-    const char *quote = "{\"a\\\"b\\\\\": 1, \"a\\\"b\\\\\": 2}"; /* key a"b\ */
-    assert_int_equal(rs_model_config_parse(quote, strlen(quote), &c, err, sizeof err), -1);
+    config_refused("{\"a\\\"b\\\\\": 1, \"a\\\"b\\\\\": 2}", err); /* key a"b\ */
     assert_non_null(strstr(err, "\"a\"b\\\" appears more than once"));
-    assert_is_defaults(&c);
 }
 
 /* In a repository, a config.json with an unknown or repeated key makes that
@@ -214,19 +246,10 @@ static void test_config_key_errors_fail_the_model_only(void **state)
     assert_int_not_equal(rs_registry_acquire(r, "typo", NULL, &v, err, sizeof err), 0);
     assert_false(rs_registry_ready(r, why, sizeof why));
     json_t *idx = rs_registry_index(r);
-    size_t i;
-    json_t *e;
-    int rows = 0;
-    json_array_foreach(idx, i, e)
-    {
-        if (strcmp(json_string_value(json_object_get(e, "name")), "typo")) continue;
-        rows++;
-        assert_string_equal(json_string_value(json_object_get(e, "state")), "UNAVAILABLE");
-        const char *reason = json_string_value(json_object_get(e, "reason"));
-        assert_non_null(strstr(reason, "config.json: unknown key \"max_bach\""));
-        assert_lists_the_keys(reason);
-    }
-    assert_int_equal(rows, 1);
+    json_t *e = index_entry(idx, "typo");
+    assert_string_equal(entry_text(e, "state"), "UNAVAILABLE");
+    assert_non_null(strstr(entry_text(e, "reason"), "config.json: unknown key \"max_bach\""));
+    assert_lists_the_keys(entry_text(e, "reason"));
     json_decref(idx);
 
     /* A repeated key in a reload: refused, and the served copy stays. */
@@ -249,18 +272,9 @@ static void test_index_lists_a_version_whose_error_quotes_bad_bytes(void **state
     repo_write("bytes/1/model.json", "{\"format\": \"\\u007\xcb\x8a\"}");
     rs_registry *r = open_repo();
     json_t *idx = rs_registry_index(r);
-    size_t i;
-    json_t *e;
-    int rows = 0;
-    json_array_foreach(idx, i, e)
-    {
-        if (strcmp(json_string_value(json_object_get(e, "name")), "bytes")) continue;
-        rows++;
-        assert_string_equal(json_string_value(json_object_get(e, "state")), "UNAVAILABLE");
-        assert_non_null(
-            strstr(json_string_value(json_object_get(e, "reason")), "model.json: invalid JSON"));
-    }
-    assert_int_equal(rows, 1);
+    json_t *e = index_entry(idx, "bytes");
+    assert_string_equal(entry_text(e, "state"), "UNAVAILABLE");
+    assert_non_null(strstr(entry_text(e, "reason"), "model.json: invalid JSON"));
     json_decref(idx);
     rs_registry_free(r);
 }
@@ -275,8 +289,7 @@ static int restore_config_files(void **state)
 
 static void test_reference_outlives_unload(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     rs_model_version *v;
     char err[512];
     assert_int_equal(rs_registry_acquire(r, "fast", NULL, &v, err, sizeof err), 0);
@@ -293,13 +306,11 @@ static void test_reference_outlives_unload(void **state)
     rs_model_version_release(again);
     assert_int_equal(rs_registry_load(r, "../etc", err, sizeof err), 400);
     assert_int_equal(rs_registry_load(r, "ghost", err, sizeof err), 404);
-    rs_registry_free(r);
 }
 
 static void test_failed_reload_keeps_old_copy(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     char err[512];
     repo_write("fast/1/model.json", "not json");
     assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 400);
@@ -308,14 +319,12 @@ static void test_failed_reload_keeps_old_copy(void **state)
     assert_int_equal(rs_registry_acquire(r, "fast", "1", &v, err, sizeof err), 0);
     assert_int_equal(mlp_model_layer(v->model, 0)->out, 5);
     rs_model_version_release(v);
-    rs_registry_free(r);
     repo_save_model("fast", "1", 5);
 }
 
 static void test_index_lists_every_version(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     json_t *idx = rs_registry_index(r);
     assert_true(json_is_array(idx));
     /* fast/1, m/1, m/2, m/3, m/10 */
@@ -332,44 +341,31 @@ static void test_index_lists_every_version(void **state)
     assert_int_equal(ready, 4);
     assert_int_equal(unavailable, 1);
     json_decref(idx);
-    rs_registry_free(r);
 }
 
 /* A folder unloaded through model control stays in the index, marked so
  * (the folder scan runs outside the registry's lock). */
 static void test_index_lists_unloaded_folders(void **state)
 {
-    (void)state;
-    rs_registry *r = open_repo();
+    rs_registry *r = *state;
     char err[512];
     assert_int_equal(rs_registry_unload(r, "fast", err, sizeof err), 0);
     json_t *idx = rs_registry_index(r);
     assert_int_equal(json_array_size(idx), 5); /* m/1, m/2, m/3, m/10 and fast (unloaded) */
-    size_t i;
-    json_t *e;
-    int unloaded = 0;
-    json_array_foreach(idx, i, e)
-    {
-        const char *name = json_string_value(json_object_get(e, "name"));
-        const char *reason = json_string_value(json_object_get(e, "reason"));
-        if (!strcmp(name, "fast")) {
-            assert_string_equal(reason, "unloaded");
-            assert_string_equal(json_string_value(json_object_get(e, "state")), "UNAVAILABLE");
-            unloaded++;
-        }
-    }
-    assert_int_equal(unloaded, 1);
+    json_t *e = index_entry(idx, "fast");
+    assert_string_equal(entry_text(e, "reason"), "unloaded");
+    assert_string_equal(entry_text(e, "state"), "UNAVAILABLE");
     json_decref(idx);
     assert_int_equal(rs_registry_load(r, "fast", err, sizeof err), 0);
     idx = rs_registry_index(r);
     assert_int_equal(json_array_size(idx), 5);
+    size_t i;
     json_array_foreach(idx, i, e)
     {
-        const char *reason = json_string_value(json_object_get(e, "reason"));
+        const char *reason = entry_text(e, "reason");
         assert_false(reason && !strcmp(reason, "unloaded"));
     }
     json_decref(idx);
-    rs_registry_free(r);
 }
 
 static void test_missing_repository(void **state)
@@ -384,9 +380,11 @@ static void test_missing_repository(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_newest_loaded_version_serves),
-        cmocka_unit_test(test_unknown_and_broken),
-        cmocka_unit_test(test_serving_config_overrides),
+        cmocka_unit_test_setup_teardown(test_newest_loaded_version_serves, registry_open,
+                                        registry_free),
+        cmocka_unit_test_setup_teardown(test_unknown_and_broken, registry_open, registry_free),
+        cmocka_unit_test_setup_teardown(test_serving_config_overrides, registry_open,
+                                        registry_free),
         cmocka_unit_test(test_model_config_parse_errors),
         cmocka_unit_test(test_model_config_unknown_key_is_an_error),
         cmocka_unit_test(test_model_config_duplicate_key_is_an_error),
@@ -394,10 +392,14 @@ int main(void)
         cmocka_unit_test_teardown(test_config_key_errors_fail_the_model_only, restore_config_files),
         cmocka_unit_test_teardown(test_index_lists_a_version_whose_error_quotes_bad_bytes,
                                   restore_config_files),
-        cmocka_unit_test(test_reference_outlives_unload),
-        cmocka_unit_test(test_failed_reload_keeps_old_copy),
-        cmocka_unit_test(test_index_lists_every_version),
-        cmocka_unit_test(test_index_lists_unloaded_folders),
+        cmocka_unit_test_setup_teardown(test_reference_outlives_unload, registry_open,
+                                        registry_free),
+        cmocka_unit_test_setup_teardown(test_failed_reload_keeps_old_copy, registry_open,
+                                        registry_free),
+        cmocka_unit_test_setup_teardown(test_index_lists_every_version, registry_open,
+                                        registry_free),
+        cmocka_unit_test_setup_teardown(test_index_lists_unloaded_folders, registry_open,
+                                        registry_free),
         cmocka_unit_test(test_missing_repository),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
