@@ -47,6 +47,26 @@ static bool split(const char *path, seg *segs, int *n)
     return true;
 }
 
+/* A word that ends a route, and the route it makes. */
+typedef struct {
+    const char *word;
+    rs_route_kind kind;
+} ending;
+
+/* Sets r->kind to the route of the ending s is among the n endings e;
+ * false when it is none of them. */
+static bool seg_ending(const seg *s, const ending *e, size_t n, rs_route *r)
+{
+    for (size_t i = 0; i < n; i++)
+        if (seg_is(s, e[i].word)) {
+            r->kind = e[i].kind;
+            return true;
+        }
+    return false;
+}
+
+#define ENDINGS(s, e, r) seg_ending(s, e, sizeof(e) / sizeof((e)[0]), r)
+
 static const rs_web_asset *asset_find(const char *path)
 {
     if (!strcmp(path, "/")) path = "/index.html";
@@ -74,20 +94,12 @@ static bool parse_v2_model(const seg *s, int n, rs_route *r)
         r->kind = RS_ROUTE_MODEL_META;
         return true;
     }
-    if (i + 1 != n) return false;
-    if (seg_is(&s[i], "ready"))
-        r->kind = RS_ROUTE_MODEL_READY;
-    else if (seg_is(&s[i], "infer"))
-        r->kind = RS_ROUTE_INFER;
-    else if (seg_is(&s[i], "diagnostics"))
-        r->kind = RS_ROUTE_MODEL_DIAG;
-    else if (seg_is(&s[i], "stats"))
-        r->kind = RS_ROUTE_MODEL_STATS;
-    else if (seg_is(&s[i], "config"))
-        r->kind = RS_ROUTE_MODEL_CONFIG;
-    else
-        return false;
-    return true;
+    static const ending tails[] = {
+        {"ready", RS_ROUTE_MODEL_READY},      {"infer", RS_ROUTE_INFER},
+        {"diagnostics", RS_ROUTE_MODEL_DIAG}, {"stats", RS_ROUTE_MODEL_STATS},
+        {"config", RS_ROUTE_MODEL_CONFIG},
+    };
+    return i + 1 == n && ENDINGS(&s[i], tails, r);
 }
 
 /* /v1/models/{m}[/versions/{v}][:predict] */
@@ -133,13 +145,8 @@ bool rs_route_parse(const char *path, rs_route *r)
             r->kind = RS_ROUTE_SERVER_META;
             ok = true;
         } else if (n == 3 && seg_is(&s[1], "health")) {
-            ok = true;
-            if (seg_is(&s[2], "live"))
-                r->kind = RS_ROUTE_LIVE;
-            else if (seg_is(&s[2], "ready"))
-                r->kind = RS_ROUTE_READY;
-            else
-                ok = false;
+            static const ending health[] = {{"live", RS_ROUTE_LIVE}, {"ready", RS_ROUTE_READY}};
+            ok = ENDINGS(&s[2], health, r);
         } else if (seg_is(&s[1], "models")) {
             ok = parse_v2_model(s, n, r);
         } else if (seg_is(&s[1], "repository")) {
@@ -147,13 +154,9 @@ bool rs_route_parse(const char *path, rs_route *r)
                 r->kind = RS_ROUTE_REPO_INDEX;
                 ok = true;
             } else if (n == 5 && seg_is(&s[2], "models") && seg_copy(&s[3], r->model)) {
-                ok = true;
-                if (seg_is(&s[4], "load"))
-                    r->kind = RS_ROUTE_REPO_LOAD;
-                else if (seg_is(&s[4], "unload"))
-                    r->kind = RS_ROUTE_REPO_UNLOAD;
-                else
-                    ok = false;
+                static const ending control[] = {{"load", RS_ROUTE_REPO_LOAD},
+                                                 {"unload", RS_ROUTE_REPO_UNLOAD}};
+                ok = ENDINGS(&s[4], control, r);
             }
         }
     } else if (seg_is(&s[0], "v1") && n >= 3 && seg_is(&s[1], "models")) {
