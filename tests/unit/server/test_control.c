@@ -121,18 +121,21 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void reset(void)
+/* A control worker over g_app with the counts of finished jobs reset; with
+ * held its jobs wait at the hold until hold(false). */
+static rs_control *control_start(bool held)
 {
     g_n = 0;
-    hold(false);
+    hold(held);
+    rs_control *c;
+    assert_int_equal(rs_control_start(&c, &g_app), 0);
+    return c;
 }
 
 static void test_jobs_run_in_order(void **state)
 {
     (void)state;
-    reset();
-    rs_control *c;
-    assert_int_equal(rs_control_start(&c, &g_app), 0);
+    rs_control *c = control_start(false);
     test_job j[4];
     job_init(&j[0], 0, RS_ROUTE_REPO_UNLOAD, "m");
     job_init(&j[1], 1, RS_ROUTE_REPO_UNLOAD, "m"); /* gone already */
@@ -153,10 +156,7 @@ static void test_jobs_run_in_order(void **state)
 static void test_wait_list_is_bounded(void **state)
 {
     (void)state;
-    reset();
-    rs_control *c;
-    assert_int_equal(rs_control_start(&c, &g_app), 0);
-    hold(true);
+    rs_control *c = control_start(true);
     test_job busy, waiting[RS_CONTROL_MAX_WAITING], extra;
     char err[256];
     job_init(&busy, 100, RS_ROUTE_REPO_LOAD, "m");
@@ -186,10 +186,7 @@ static void test_wait_list_is_bounded(void **state)
 static void test_stop_answers_waiting_jobs_503_and_refuses_new_ones(void **state)
 {
     (void)state;
-    reset();
-    rs_control *c;
-    assert_int_equal(rs_control_start(&c, &g_app), 0);
-    hold(true);
+    rs_control *c = control_start(true);
     test_job running, waiting[3], late;
     char err[256];
     job_init(&running, 0, RS_ROUTE_REPO_LOAD, "m");
