@@ -18,13 +18,28 @@
 
 #include "../test_tmpdir.h"
 
+/* tmpdir/name into out (256 bytes). */
+static void tmp_path(char *out, const char *name)
+{
+    snprintf(out, 256, "%s/%s", tmpdir, name);
+}
+
+/* The model at path, which must load (the caller frees it). */
+static mlp_model *model_at(const char *path)
+{
+    mlp_model *m = NULL;
+    mlp_error err;
+    if (mlp_model_load(path, &m, &err) != MLP_OK) fail_msg("%s", err.msg);
+    return m;
+}
+
 /* Writes text to tmpdir/name; returns the path (static buffer rotation). */
 static const char *file_write(const char *name, const char *text)
 {
     static char paths[4][256];
     static int next;
     char *p = paths[next++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
+    tmp_path(p, name);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -47,6 +62,30 @@ static int run(int (*cmd)(int, char **), const char *first, ...)
 
 /* ------------------------------------------------------------- CSV */
 
+/* Reads the CSV at path into c, the column named target moved last (NULL:
+ * as it is); returns whether it was read, with the message in msg (256). */
+static bool csv_read(const char *path, const char *target, rs_csv *c, char *msg)
+{
+    return target ? rs_csv_read_with(path, target, c, msg, 256) : rs_csv_read(path, c, msg, 256);
+}
+
+/* The CSV at path is read into c, which the caller frees. */
+static void csv_read_ok(const char *path, const char *target, rs_csv *c)
+{
+    char msg[256];
+    if (!csv_read(path, target, c, msg)) fail_msg("%s", msg);
+}
+
+/* The CSV at path is refused with a message holding needle. */
+static void csv_refused(const char *path, const char *target, const char *needle)
+{
+    rs_csv c;
+    char msg[256];
+    assert_false(csv_read(path, target, &c, msg));
+    if (!strstr(msg, needle)) fail_msg("\"%s\" is not in \"%s\"", needle, msg);
+    rs_csv_free(&c);
+}
+
 static void test_csv_reads_numbers_and_last_text(void **state)
 {
     (void)state;
@@ -55,8 +94,7 @@ static void test_csv_reads_numbers_and_last_text(void **state)
                                         "\n"
                                         " -3 ,\"4e2\", dog \r\n");
     rs_csv c;
-    char msg[256];
-    assert_true(rs_csv_read(p, &c, msg, sizeof msg));
+    csv_read_ok(p, NULL, &c);
     assert_int_equal(c.rows, 2);
     assert_int_equal(c.cols, 3);
     assert_string_equal(c.header[0], "a");
@@ -74,23 +112,10 @@ static void test_csv_reads_numbers_and_last_text(void **state)
 static void test_csv_errors_name_file_and_line(void **state)
 {
     (void)state;
-    rs_csv c;
-    char msg[256];
-    const char *p = file_write("ragged.csv", "a,b\n1,2\n3\n");
-    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "ragged.csv:3"));
-    rs_csv_free(&c);
-    p = file_write("empty.csv", "");
-    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "empty"));
-    rs_csv_free(&c);
-    p = file_write("header.csv", "a,b\n\n");
-    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "no data rows"));
-    rs_csv_free(&c);
-    assert_false(rs_csv_read("/nonexistent/x.csv", &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "cannot open"));
-    rs_csv_free(&c);
+    csv_refused(file_write("ragged.csv", "a,b\n1,2\n3\n"), NULL, "ragged.csv:3");
+    csv_refused(file_write("empty.csv", ""), NULL, "empty");
+    csv_refused(file_write("header.csv", "a,b\n\n"), NULL, "no data rows");
+    csv_refused("/nonexistent/x.csv", NULL, "cannot open");
 }
 
 /* train --target: the named column moves to the end with its text, the
@@ -99,10 +124,9 @@ static void test_csv_errors_name_file_and_line(void **state)
 static void test_csv_read_with_moves_the_named_column_last(void **state)
 {
     (void)state;
-    rs_csv c;
-    char msg[256];
     const char *p = file_write("target.csv", "kind,a,b\nup,1,2\ndown,3,4\n");
-    assert_true(rs_csv_read_with(p, "kind", &c, msg, sizeof msg));
+    rs_csv c;
+    csv_read_ok(p, "kind", &c);
     assert_int_equal(c.cols, 3);
     assert_string_equal(c.header[0], "a");
     assert_string_equal(c.header[1], "b");
@@ -112,26 +136,21 @@ static void test_csv_read_with_moves_the_named_column_last(void **state)
     assert_string_equal(c.last[0], "up");
     assert_string_equal(c.last[1], "down");
     rs_csv_free(&c);
-    assert_true(rs_csv_read_with(p, "a", &c, msg, sizeof msg));
+    csv_read_ok(p, "a", &c);
     assert_string_equal(c.header[0], "kind");
     assert_string_equal(c.header[2], "a");
     assert_true(c.num[1] == 2.0f && c.num[2] == 1.0f);
     assert_string_equal(c.last[1], "3");
     rs_csv_free(&c);
-    assert_false(rs_csv_read_with(p, "nope", &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "no column named 'nope' (the header has: kind, a, b)"));
-    rs_csv_free(&c);
-    p = file_write("twice.csv", "a,a,b\n1,2,3\n");
-    assert_false(rs_csv_read_with(p, "a", &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "more than one column named 'a'"));
-    rs_csv_free(&c);
+    csv_refused(p, "nope", "no column named 'nope' (the header has: kind, a, b)");
+    csv_refused(file_write("twice.csv", "a,a,b\n1,2,3\n"), "a", "more than one column named 'a'");
 }
 
 /* Writes n bytes (NULs included) to tmpdir/name; returns the path. */
 static const char *bytes_write(const char *name, const char *bytes, size_t n)
 {
     static char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    tmp_path(p, name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(bytes, 1, n, f), n);
@@ -144,19 +163,11 @@ static const char *bytes_write(const char *name, const char *bytes, size_t n)
 static void test_csv_refuses_nul_bytes(void **state)
 {
     (void)state;
-    rs_csv c;
-    char msg[256];
     static const char mid[] = "a,b\n1,2\0,3\n4,5\n";
-    assert_false(rs_csv_read(bytes_write("nul.csv", mid, sizeof mid - 1), &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "nul.csv:2"));
-    assert_non_null(strstr(msg, "NUL byte"));
-    rs_csv_free(&c);
+    csv_refused(bytes_write("nul.csv", mid, sizeof mid - 1), NULL, "nul.csv:2: holds a NUL byte");
     /* UTF-16LE "a,b\n1,2\n": a NUL after every character. */
     static const char utf16[] = "a\0,\0b\0\n\0001\0,\0002\0\n\0";
-    assert_false(
-        rs_csv_read(bytes_write("utf16.csv", utf16, sizeof utf16 - 1), &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "UTF-16"));
-    rs_csv_free(&c);
+    csv_refused(bytes_write("utf16.csv", utf16, sizeof utf16 - 1), NULL, "UTF-16");
 }
 
 /* Found by fuzz_csv: a "\r" inside a line ended it, so "1,2\r3,4" read as
@@ -164,14 +175,11 @@ static void test_csv_refuses_nul_bytes(void **state)
 static void test_csv_lone_cr_does_not_end_a_line(void **state)
 {
     (void)state;
+    csv_refused(file_write("cr.csv", "a,b\n1,2\r3,4\n"), NULL,
+                "cr.csv:2: 3 fields, but the header has 2");
+    /* last line: "\r", no "\n" */
     rs_csv c;
-    char msg[256];
-    const char *p = file_write("cr.csv", "a,b\n1,2\r3,4\n");
-    assert_false(rs_csv_read(p, &c, msg, sizeof msg));
-    assert_non_null(strstr(msg, "cr.csv:2: 3 fields, but the header has 2"));
-    rs_csv_free(&c);
-    p = file_write("cr_end.csv", "a,b\r\n1,2\r\n3,4\r"); /* last line: "\r", no "\n" */
-    assert_true(rs_csv_read(p, &c, msg, sizeof msg));
+    csv_read_ok(file_write("cr_end.csv", "a,b\r\n1,2\r\n3,4\r"), NULL, &c);
     assert_int_equal(c.rows, 2);
     assert_true(c.num[2] == 3.0f && c.num[3] == 4.0f);
     assert_string_equal(c.last[1], "4");
@@ -182,7 +190,7 @@ static void test_csv_grows_past_first_block(void **state)
 {
     (void)state;
     char path[256];
-    snprintf(path, sizeof path, "%s/big.csv", tmpdir);
+    tmp_path(path, "big.csv");
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs("x,y\n", f);
@@ -190,8 +198,7 @@ static void test_csv_grows_past_first_block(void **state)
         fprintf(f, "%d,%d\n", i, 2 * i);
     fclose(f);
     rs_csv c;
-    char msg[256];
-    assert_true(rs_csv_read(path, &c, msg, sizeof msg));
+    csv_read_ok(path, NULL, &c);
     assert_int_equal(c.rows, 1000);
     assert_true(c.num[999 * 2] == 999.0f && c.num[999 * 2 + 1] == 1998.0f);
     rs_csv_free(&c);
@@ -265,14 +272,12 @@ static void test_train_classifier_and_inspect(void **state)
     (void)state;
     const char *data = blobs_csv();
     char out[256];
-    snprintf(out, sizeof out, "%s/models/blobs/1/model.json", tmpdir);
+    tmp_path(out, "models/blobs/1/model.json");
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
                          "--layers", "8", "--epochs", "30", "--batch-size", "8", "--seed", "3",
                          "--out", out, NULL),
                      RS_EXIT_OK);
-    mlp_model *m = NULL;
-    mlp_error err;
-    assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
+    mlp_model *m = model_at(out);
     assert_string_equal(mlp_model_name(m), "blobs");
     assert_int_equal(mlp_model_n_inputs(m), 2);
     assert_int_equal(mlp_model_n_outputs(m), 2);
@@ -304,14 +309,12 @@ static void test_train_binary_sigmoid_classifier(void **state)
     (void)state;
     const char *data = blobs_csv();
     char out[256];
-    snprintf(out, sizeof out, "%s/models/bin/1/model.json", tmpdir);
+    tmp_path(out, "models/bin/1/model.json");
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
                          "--output-activation", "sigmoid", "--layers", "8", "--epochs", "30",
                          "--batch-size", "8", "--seed", "3", "--out", out, NULL),
                      RS_EXIT_OK);
-    mlp_model *m = NULL;
-    mlp_error err;
-    assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
+    mlp_model *m = model_at(out);
     assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
     assert_int_equal(mlp_model_n_outputs(m), 1);
     assert_int_equal(mlp_model_layer(m, mlp_model_n_layers(m) - 1)->activation, MLP_ACT_SIGMOID);
@@ -336,7 +339,7 @@ static void test_train_binary_sigmoid_classifier(void **state)
     /* Three classes do not fit one sigmoid; regression has no such option. */
     const char *three = file_write("three.csv", "a,k\n1,x\n2,y\n3,z\n");
     char out2[256];
-    snprintf(out2, sizeof out2, "%s/three.json", tmpdir);
+    tmp_path(out2, "three.json");
     assert_int_equal(run(rs_cmd_train, "train", "--data", three, "--task", "classification",
                          "--output-activation", "sigmoid", "--layers", "4", "--out", out2, NULL),
                      RS_EXIT_FAIL);
@@ -360,17 +363,15 @@ static void test_train_regression_safetensors(void **state)
     }
     const char *data = file_write("reg.csv", text);
     char out[256], config[256];
-    snprintf(out, sizeof out, "%s/reg/1/model.safetensors", tmpdir);
-    snprintf(config, sizeof config, "%s/reg/1/config.json", tmpdir);
+    tmp_path(out, "reg/1/model.safetensors");
+    tmp_path(config, "reg/1/config.json");
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "regression", "--targets",
                          "2", "--layers", "8,8", "--activation", "tanh", "--optimizer", "sgd",
                          "--lr", "0.01", "--epochs", "5", "--standardize", "no", "--name", "sums",
                          "--out", out, NULL),
                      RS_EXIT_OK);
     assert_int_equal(access(config, R_OK), 0);
-    mlp_model *m = NULL;
-    mlp_error err;
-    assert_int_equal(mlp_model_load(out, &m, &err), MLP_OK);
+    mlp_model *m = model_at(out);
     assert_string_equal(mlp_model_name(m), "sums");
     assert_int_equal(mlp_model_task(m), MLP_TASK_REGRESSION);
     assert_int_equal(mlp_model_n_inputs(m), 2);
@@ -386,7 +387,7 @@ static void test_train_usage_and_failures(void **state)
     (void)state;
     const char *data = blobs_csv();
     char out[256];
-    snprintf(out, sizeof out, "%s/x.json", tmpdir);
+    tmp_path(out, "x.json");
     assert_int_equal(run(rs_cmd_train, "train", "--help", NULL), RS_EXIT_OK);
     assert_int_equal(run(rs_cmd_train, "train", NULL), RS_EXIT_USAGE);
     assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
