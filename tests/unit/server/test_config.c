@@ -19,18 +19,46 @@ static const char *fake_env(const char *name)
     return NULL;
 }
 
-static int parse(rs_config *c, const char *const *env, int argc, const char **argv, char *err)
+static int parse(rs_config *c, const char *const *env, int argc, const char *const *argv, char *err)
 {
     g_env = env;
     return rs_config_parse(c, argc, (char **)argv, fake_env, err, 256);
 }
 
+static int count(const char *const *argv)
+{
+    int n = 0;
+    while (argv && argv[n])
+        n++;
+    return n;
+}
+
+/* The configuration the flags argv and the environment env (both
+ * NULL-terminated, or NULL) give; they must be accepted. */
+static rs_config parsed(const char *const *env, const char *const *argv)
+{
+    rs_config c;
+    char err[256];
+    if (parse(&c, env, count(argv), argv, err) != 0) fail_msg("%s", err);
+    return c;
+}
+
+/* argv and env are refused, with needle in the message. */
+static void refused(const char *const *env, const char *const *argv, const char *needle)
+{
+    rs_config c;
+    char err[256];
+    assert_int_equal(parse(&c, env, count(argv), argv, err), -1);
+    if (!strstr(err, needle)) fail_msg("\"%s\" is not in \"%s\"", needle, err);
+    rs_config_free(&c);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 static void test_defaults(void **state)
 {
     (void)state;
-    rs_config c;
-    char err[256];
-    assert_int_equal(parse(&c, NULL, 0, NULL, err), 0);
+    rs_config c = parsed(NULL, NULL);
     assert_string_equal(c.models_dir, "models");
     assert_string_equal(c.host, "127.0.0.1");
     assert_int_equal(c.port, 8080);
@@ -66,20 +94,9 @@ static void test_defaults(void **state)
 static void test_flags_both_forms(void **state)
 {
     (void)state;
-    rs_config c;
-    char err[256];
-    const char *argv[] = {"--port",
-                          "9000",
-                          "--max-batch=8",
-                          "--models",
-                          "/m",
-                          "--enable-model-control",
-                          "--log-format=json",
-                          "--max-body",
-                          "2M",
-                          "--cors-origin",
-                          "*"};
-    assert_int_equal(parse(&c, NULL, 11, argv, err), 0);
+    rs_config c = parsed(NULL, ARGS("--port", "9000", "--max-batch=8", "--models", "/m",
+                                    "--enable-model-control", "--log-format=json", "--max-body",
+                                    "2M", "--cors-origin", "*"));
     assert_int_equal(c.port, 9000);
     assert_int_equal(c.max_batch, 8);
     assert_string_equal(c.models_dir, "/m");
@@ -93,19 +110,10 @@ static void test_flags_both_forms(void **state)
 static void test_env_used_and_flag_wins(void **state)
 {
     (void)state;
-    rs_config c;
-    char err[256];
-    const char *env[] = {"RELUSERVE_PORT",
-                         "7000",
-                         "RELUSERVE_MAX_QUEUE",
-                         "5",
-                         "RELUSERVE_API_KEY",
-                         "s3cret",
-                         "RELUSERVE_ENABLE_MODEL_CONTROL",
-                         "yes",
-                         NULL};
-    const char *argv[] = {"--port", "7001"};
-    assert_int_equal(parse(&c, env, 2, argv, err), 0);
+    rs_config c =
+        parsed(ARGS("RELUSERVE_PORT", "7000", "RELUSERVE_MAX_QUEUE", "5", "RELUSERVE_API_KEY",
+                    "s3cret", "RELUSERVE_ENABLE_MODEL_CONTROL", "yes"),
+               ARGS("--port", "7001"));
     assert_int_equal(c.port, 7001);   /* flag over environment */
     assert_int_equal(c.max_queue, 5); /* environment over default */
     assert_string_equal(c.api_key, "s3cret");
@@ -116,84 +124,39 @@ static void test_env_used_and_flag_wins(void **state)
 static void test_bad_values_name_the_flag(void **state)
 {
     (void)state;
-    rs_config c;
-    char err[256];
-    const char *a1[] = {"--port", "http"};
-    assert_int_equal(parse(&c, NULL, 2, a1, err), -1);
-    assert_non_null(strstr(err, "--port"));
-    assert_non_null(strstr(err, "'http'"));
-    rs_config_free(&c);
-
-    const char *a2[] = {"--max-batch", "0"};
-    assert_int_equal(parse(&c, NULL, 2, a2, err), -1);
-    assert_non_null(strstr(err, "--max-batch"));
-    rs_config_free(&c);
-
-    const char *a3[] = {"--no-such-flag"};
-    assert_int_equal(parse(&c, NULL, 1, a3, err), -1);
-    assert_non_null(strstr(err, "--no-such-flag"));
-    rs_config_free(&c);
-
-    const char *a4[] = {"--port"};
-    assert_int_equal(parse(&c, NULL, 1, a4, err), -1);
-    assert_non_null(strstr(err, "expects a value"));
-    rs_config_free(&c);
-
-    const char *a5[] = {"--log-level", "loud"};
-    assert_int_equal(parse(&c, NULL, 2, a5, err), -1);
-    assert_non_null(strstr(err, "debug, info, warn or error"));
-    rs_config_free(&c);
-
-    const char *a6[] = {"--max-body", "12Q"};
-    assert_int_equal(parse(&c, NULL, 2, a6, err), -1);
-    assert_non_null(strstr(err, "--max-body"));
-    rs_config_free(&c);
-
-    const char *a7[] = {"--vanishing-threshold", "10", "--exploding-threshold", "5"};
-    assert_int_equal(parse(&c, NULL, 4, a7, err), -1);
-    assert_non_null(strstr(err, "--vanishing-threshold"));
-    rs_config_free(&c);
+    refused(NULL, ARGS("--port", "http"), "--port expects an integer from 0 to 65535, got 'http'");
+    refused(NULL, ARGS("--max-batch", "0"), "--max-batch");
+    refused(NULL, ARGS("--no-such-flag"), "--no-such-flag");
+    refused(NULL, ARGS("--port"), "expects a value");
+    refused(NULL, ARGS("--log-level", "loud"), "debug, info, warn or error");
+    refused(NULL, ARGS("--max-body", "12Q"), "--max-body");
+    refused(NULL, ARGS("--vanishing-threshold", "10", "--exploding-threshold", "5"),
+            "--vanishing-threshold");
 }
 
 static void test_repository_poll(void **state)
 {
     (void)state;
-    rs_config c;
-    char err[256];
-    assert_int_equal(parse(&c, NULL, 0, NULL, err), 0);
+    rs_config c = parsed(NULL, NULL);
     assert_int_equal(c.repository_poll_s, 0); /* off by default */
     rs_config_free(&c);
-
-    const char *env[] = {"RELUSERVE_REPOSITORY_POLL_S", "5", NULL};
-    assert_int_equal(parse(&c, env, 0, NULL, err), 0);
+    const char *const *env = ARGS("RELUSERVE_REPOSITORY_POLL_S", "5");
+    c = parsed(env, NULL);
     assert_int_equal(c.repository_poll_s, 5);
     rs_config_free(&c);
-    const char *a1[] = {"--repository-poll-s", "2"};
-    assert_int_equal(parse(&c, env, 2, a1, err), 0);
+    c = parsed(env, ARGS("--repository-poll-s", "2"));
     assert_int_equal(c.repository_poll_s, 2);
     rs_config_free(&c);
-
-    const char *a2[] = {"--repository-poll-s", "-1"};
-    assert_int_equal(parse(&c, NULL, 2, a2, err), -1);
-    assert_non_null(strstr(err, "--repository-poll-s"));
-    rs_config_free(&c);
-
+    refused(NULL, ARGS("--repository-poll-s", "-1"), "--repository-poll-s");
     /* As in Triton's POLL mode, the disk is the one source of truth. */
-    const char *a3[] = {"--repository-poll-s", "1", "--enable-model-control"};
-    assert_int_equal(parse(&c, NULL, 3, a3, err), -1);
-    assert_non_null(strstr(err, "--repository-poll-s and --enable-model-control"));
-    rs_config_free(&c);
+    refused(NULL, ARGS("--repository-poll-s", "1", "--enable-model-control"),
+            "--repository-poll-s and --enable-model-control");
 }
 
 static void test_bad_env_names_the_variable(void **state)
 {
     (void)state;
-    rs_config c;
-    char err[256];
-    const char *env[] = {"RELUSERVE_THREADS", "many", NULL};
-    assert_int_equal(parse(&c, env, 0, NULL, err), -1);
-    assert_non_null(strstr(err, "RELUSERVE_THREADS"));
-    rs_config_free(&c);
+    refused(ARGS("RELUSERVE_THREADS", "many"), NULL, "RELUSERVE_THREADS");
 }
 
 static void test_help(void **state)
@@ -201,8 +164,7 @@ static void test_help(void **state)
     (void)state;
     rs_config c;
     char err[256];
-    const char *argv[] = {"--port", "1", "--help"};
-    assert_int_equal(parse(&c, NULL, 3, argv, err), 1);
+    assert_int_equal(parse(&c, NULL, 3, ARGS("--port", "1", "--help"), err), 1);
     rs_config_free(&c);
     /* --help lists every flag with its environment twin. */
     char *text = NULL;
