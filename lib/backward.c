@@ -27,6 +27,9 @@
  * Per-layer norms ||dW_l||_F and ||db_l|| are computed here, while the data
  * is in cache, and kept in ws for mlp_diagnose. In norms-only mode
  * (mlp_workspace_set_param_grads false) dW is not kept: see weight_norm.
+ *
+ * mlp_backward_ranges runs several such ranges (the requests of a merged
+ * batch) in one pass: see backward_ranges. mlp_backward is its one-range case.
  */
 #include <math.h>
 #include <string.h>
@@ -210,74 +213,159 @@ static void last_layer_backprop(const mlp_layer *ly, const float *z, const float
     }
 }
 
+/*
+ * The backward of ranges r[0 .. n_ranges), already checked. The rows of every
+ * range are stacked in d0/d1 (range k from row r[k].at): the gradient
+ * products dA = dZ·W run once per layer over all of them, since a row of dA
+ * depends only on its own row of dZ and the own kernels sum each element in
+ * one fixed order whatever the row count (kernels_grad.c). Everything that
+ * sums over rows (g and the output dZ, which divide by the range's n; db and
+ * the norms) runs per range over exactly its rows, with the same calls on the
+ * same values as for that range alone, so each range gets the bits it would
+ * get alone.
+ */
+static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_backward_range *r,
+                            int n_ranges, float *losses)
+{
+    int L = m->n_layers - 1, NL = m->n_layers;
+    const mlp_layer *last = &m->layers[L];
+    float *dz = ws->d0, *da = ws->d1;
+    int total = 0, dx_rows = 0;
+    for (int k = 0; k < n_ranges; k++) {
+        mlp_ws_range *w = &ws->ranges[k];
+        w->row0 = r[k].row0;
+        w->n = r[k].n;
+        w->at = total;
+        w->dx_row = r[k].input_grad ? dx_rows : -1;
+        total += r[k].n;
+        dx_rows += r[k].input_grad ? r[k].n : 0;
+    }
+
+    for (int k = 0; k < n_ranges; k++) {
+        const mlp_target *t = &r[k].target;
+        mlp_ws_range *w = &ws->ranges[k];
+        size_t off = (size_t)w->at * last->out, count = (size_t)w->n * last->out;
+        double g;
+        if (t->kind == MLP_TARGET_MSE) {
+            g = output_value(m, ws, w->row0, w->n, t, da + off);
+            ws->act_grad_norm[k * NL + L] = mlp_norm2(da + off, count);
+            last_layer_backprop(last, ws->z[L] + (size_t)w->row0 * last->out,
+                                ws->a[L] + (size_t)w->row0 * last->out, da + off, dz + off, w->n);
+        } else {
+            g = output_value(m, ws, w->row0, w->n, t, dz + off);
+            ws->act_grad_norm[k * NL + L] = mlp_norm2(dz + off, count);
+        }
+        w->has_loss = t->kind != MLP_TARGET_MAX_LOGIT;
+        w->target = t->kind;
+        w->loss = w->has_loss ? (float)g : NAN;
+        if (losses) losses[k] = w->loss;
+    }
+
+    for (int l = L; l >= 0; l--) {
+        const mlp_layer *ly = &m->layers[l];
+        const float *w_l = m->params + ly->weight_offset;
+        for (int k = 0; k < n_ranges; k++) {
+            const mlp_ws_range *w = &ws->ranges[k];
+            int n = w->n;
+            const float *in = (l > 0 ? ws->a[l - 1] : ws->x) + (size_t)w->row0 * ly->in;
+            const float *dzk = dz + (size_t)w->at * ly->out;
+            /* Norms-only mode forms nothing in grad: db goes to its start as
+             * scratch, measured at once, and weight_norm uses it again for
+             * dW. With several ranges in full mode each range's dW and db
+             * overwrite the last one's (only the norms are results then). */
+            float *db = ws->param_grads ? ws->grad + ly->bias_offset : ws->grad;
+            for (int j = 0; j < ly->out; j++)
+                db[j] = 0.0f;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < ly->out; j++)
+                    db[j] += dzk[(size_t)i * ly->out + j];
+            ws->b_grad_norm[k * NL + l] = mlp_norm2(db, (size_t)ly->out);
+            if (ws->param_grads) {
+                float *dw = ws->grad + ly->weight_offset;
+                mlp_grad_weights(ws->kernel, dzk, in, n, ly->in, ly->out, dw);
+                ws->w_grad_norm[k * NL + l] = mlp_norm2(dw, (size_t)ly->in * (size_t)ly->out);
+            } else {
+                ws->w_grad_norm[k * NL + l] = weight_norm(ws, dzk, in, n, ly->in, ly->out);
+            }
+        }
+
+        if (l > 0) {
+            mlp_grad_inputs(ws->kernel, dz, w_l, total, ly->in, ly->out, da);
+            const mlp_layer *prev = &m->layers[l - 1];
+            for (int k = 0; k < n_ranges; k++) {
+                const mlp_ws_range *w = &ws->ranges[k];
+                size_t off = (size_t)w->at * prev->out, count = (size_t)w->n * prev->out;
+                ws->act_grad_norm[k * NL + l - 1] = mlp_norm2(da + off, count);
+                mlp_activation_backprop(
+                    prev->activation, prev->alpha, ws->z[l - 1] + (size_t)w->row0 * prev->out,
+                    ws->a[l - 1] + (size_t)w->row0 * prev->out, da + off, da + off, count);
+            }
+            float *tmp = dz;
+            dz = da;
+            da = tmp;
+        } else if (dx_rows == total) {
+            mlp_grad_inputs(ws->kernel, dz, w_l, total, ly->in, ly->out, ws->dx);
+        } else if (dx_rows > 0) {
+            /* Only some ranges want dg/dX: their dZ_0 rows, stacked in the
+             * free buffer, go through one product. */
+            for (int k = 0; k < n_ranges; k++) {
+                const mlp_ws_range *w = &ws->ranges[k];
+                if (w->dx_row >= 0)
+                    memcpy(da + (size_t)w->dx_row * ly->out, dz + (size_t)w->at * ly->out,
+                           (size_t)w->n * (size_t)ly->out * sizeof *da);
+            }
+            mlp_grad_inputs(ws->kernel, da, w_l, dx_rows, ly->in, ly->out, ws->dx);
+        }
+    }
+    if (m->input_std) {
+        for (int i = 0; i < dx_rows; i++)
+            for (int k = 0; k < m->n_inputs; k++)
+                ws->dx[(size_t)i * m->n_inputs + k] /= m->input_std[k];
+    }
+
+    ws->n_ranges = n_ranges;
+    ws->has_grad = true;
+    ws->grad_formed = ws->param_grads && n_ranges == 1;
+}
+
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
                         float *loss, mlp_error *err)
 {
     mlp_status s = check_request(m, ws, row0, n, t, err);
     if (s != MLP_OK) return s;
-    int L = m->n_layers - 1;
-    const mlp_layer *last = &m->layers[L];
-    float *dz = ws->d0, *da = ws->d1;
+    mlp_backward_range r = {.row0 = row0, .n = n, .target = *t, .input_grad = true};
+    backward_ranges(m, ws, &r, 1, loss);
+    return MLP_OK;
+}
 
-    double g;
-    if (t->kind == MLP_TARGET_MSE) {
-        g = output_value(m, ws, row0, n, t, da);
-        ws->act_grad_norm[L] = mlp_norm2(da, (size_t)n * last->out);
-        last_layer_backprop(last, ws->z[L] + (size_t)row0 * last->out,
-                            ws->a[L] + (size_t)row0 * last->out, da, dz, n);
-    } else {
-        g = output_value(m, ws, row0, n, t, dz);
-        ws->act_grad_norm[L] = mlp_norm2(dz, (size_t)n * last->out);
+mlp_status mlp_backward_ranges(const mlp_model *m, mlp_workspace *ws,
+                               const mlp_backward_range *ranges, int n_ranges, float *losses,
+                               mlp_error *err)
+{
+    if (!m || !ws || !ranges)
+        return mlp_set_error(err, MLP_ERR_INVALID, "model, workspace or ranges is NULL");
+    if (ws->rows == 0)
+        return mlp_set_error(err, MLP_ERR_INVALID, "the workspace holds no forward pass");
+    if (n_ranges < 1 || n_ranges > ws->rows)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "%d ranges: need 1 to %d (one per row of the last forward)", n_ranges,
+                             ws->rows);
+    if (!mlp_workspace_matches(ws, m))
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "the workspace's last forward ran a model of another shape");
+    int end = 0; /* ranges ascend and never overlap: each starts at or after this */
+    for (int k = 0; k < n_ranges; k++) {
+        int row0 = ranges[k].row0, n = ranges[k].n;
+        if (n < 1 || row0 < end || row0 > ws->rows - n)
+            return mlp_set_error(err, MLP_ERR_INVALID,
+                                 "range %d: rows [%d, %lld) must lie within the last forward's "
+                                 "%d rows, after the previous range (which ends at row %d)",
+                                 k, row0, (long long)row0 + n, ws->rows, end);
+        mlp_error e;
+        if (mlp_target_check(m, &ranges[k].target, n, &e) != MLP_OK)
+            return mlp_set_error(err, MLP_ERR_INVALID, "range %d: %s", k, e.msg);
+        end = row0 + n;
     }
-
-    for (int l = L; l >= 0; l--) {
-        const mlp_layer *ly = &m->layers[l];
-        const float *in =
-            l > 0 ? ws->a[l - 1] + (size_t)row0 * ly->in : ws->x + (size_t)row0 * ly->in;
-        /* Norms-only mode forms nothing in grad: db goes to its start as
-         * scratch, measured at once, and weight_norm uses it again for dW. */
-        float *db = ws->param_grads ? ws->grad + ly->bias_offset : ws->grad;
-        for (int j = 0; j < ly->out; j++)
-            db[j] = 0.0f;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < ly->out; j++)
-                db[j] += dz[(size_t)i * ly->out + j];
-        ws->b_grad_norm[l] = mlp_norm2(db, (size_t)ly->out);
-        if (ws->param_grads) {
-            float *dw = ws->grad + ly->weight_offset;
-            mlp_grad_weights(ws->kernel, dz, in, n, ly->in, ly->out, dw);
-            ws->w_grad_norm[l] = mlp_norm2(dw, (size_t)ly->in * (size_t)ly->out);
-        } else {
-            ws->w_grad_norm[l] = weight_norm(ws, dz, in, n, ly->in, ly->out);
-        }
-
-        float *dst = l > 0 ? da : ws->dx;
-        mlp_grad_inputs(ws->kernel, dz, m->params + ly->weight_offset, n, ly->in, ly->out, dst);
-        if (l > 0) {
-            const mlp_layer *prev = &m->layers[l - 1];
-            size_t count = (size_t)n * prev->out;
-            ws->act_grad_norm[l - 1] = mlp_norm2(da, count);
-            mlp_activation_backprop(prev->activation, prev->alpha,
-                                    ws->z[l - 1] + (size_t)row0 * prev->out,
-                                    ws->a[l - 1] + (size_t)row0 * prev->out, da, da, count);
-            float *tmp = dz;
-            dz = da;
-            da = tmp;
-        }
-    }
-    if (m->input_std) {
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < m->n_inputs; k++)
-                ws->dx[(size_t)i * m->n_inputs + k] /= m->input_std[k];
-    }
-
-    ws->has_grad = true;
-    ws->grad_formed = ws->param_grads;
-    ws->grad_row0 = row0;
-    ws->grad_rows = n;
-    ws->has_loss = t->kind != MLP_TARGET_MAX_LOGIT;
-    ws->target = t->kind;
-    ws->loss = ws->has_loss ? (float)g : NAN;
-    if (loss) *loss = ws->loss;
+    backward_ranges(m, ws, ranges, n_ranges, losses);
     return MLP_OK;
 }

@@ -4,8 +4,9 @@
  * saturation, gradient norms and the first/last gradient ratio.
  *
  * Rows covered: those of the last backward when one ran since the last
- * forward (so a request in a merged batch sees only its own rows), otherwise
- * every forward row. All output lives in buffers mlp_workspace_reserve sized.
+ * forward, or of one of its ranges (mlp_diagnose_range: so a request in a
+ * merged batch sees only its own rows), otherwise every forward row. All
+ * output lives in buffers mlp_workspace_reserve sized.
  */
 #include <math.h>
 
@@ -82,8 +83,9 @@ static float saturated(mlp_activation act, const float *y, size_t count)
     return (float)((double)sat / (double)count);
 }
 
-mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
-                        mlp_diagnostics *out, mlp_error *err)
+/* What both entry points refuse. */
+static mlp_status check_diagnose(const mlp_model *m, const mlp_workspace *ws,
+                                 const mlp_diagnostics *out, mlp_error *err)
 {
     if (!m || !ws || !out)
         return mlp_set_error(err, MLP_ERR_INVALID, "model, workspace or output is NULL");
@@ -92,11 +94,22 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
     if (!mlp_workspace_matches(ws, m))
         return mlp_set_error(err, MLP_ERR_INVALID,
                              "the workspace's last forward ran a model of another shape");
+    return MLP_OK;
+}
+
+/* The statistics of range r of the last backward, or with r NULL of every
+ * forward row without gradients. */
+static void diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_ws_range *r, int range,
+                     const mlp_diag_params *p, mlp_diagnostics *out)
+{
     mlp_diag_params dp = p ? *p : mlp_diag_default_params();
-    bool grads = ws->has_grad;
-    int row0 = grads ? ws->grad_row0 : 0;
-    int n = grads ? ws->grad_rows : ws->rows;
+    bool grads = r != NULL;
+    int row0 = grads ? r->row0 : 0;
+    int n = grads ? r->n : ws->rows;
     int L = m->n_layers;
+    const float *wn = grads ? ws->w_grad_norm + (size_t)range * L : NULL;
+    const float *bn = grads ? ws->b_grad_norm + (size_t)range * L : NULL;
+    const float *an = grads ? ws->act_grad_norm + (size_t)range * L : NULL;
 
     size_t dead_total = 0, relu_units = 0, dead_off = 0;
     bool collapsed = false, nonfinite = false;
@@ -138,9 +151,9 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
         }
         if (grads) {
             /* measured by mlp_backward (in either gradient mode) */
-            d->weight_grad_norm = ws->w_grad_norm[l];
-            d->bias_grad_norm = ws->b_grad_norm[l];
-            d->activation_grad_norm = ws->act_grad_norm[l];
+            d->weight_grad_norm = wn[l];
+            d->bias_grad_norm = bn[l];
+            d->activation_grad_norm = an[l];
         }
     }
 
@@ -153,10 +166,10 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
         .nonfinite = nonfinite,
         .has_gradients = grads,
         .gradient_ratio = NAN,
-        .has_loss = grads && ws->has_loss,
-        .loss = grads && ws->has_loss ? ws->loss : NAN,
-        .target = grads && ws->has_loss ? ws->target : MLP_TARGET_MAX_LOGIT,
-        .input_gradient = grads ? ws->dx : NULL,
+        .has_loss = grads && r->has_loss,
+        .loss = grads && r->has_loss ? r->loss : NAN,
+        .target = grads && r->has_loss ? r->target : MLP_TARGET_MAX_LOGIT,
+        .input_gradient = grads && r->dx_row >= 0 ? ws->dx + (size_t)r->dx_row * m->n_inputs : NULL,
     };
     if (grads) {
         /* first/last; a zero last norm under a live first is an infinite
@@ -173,5 +186,33 @@ mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_pa
             out->exploding = out->gradient_ratio > dp.exploding_above;
         }
     }
+}
+
+mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
+                        mlp_diagnostics *out, mlp_error *err)
+{
+    mlp_status s = check_diagnose(m, ws, out, err);
+    if (s != MLP_OK) return s;
+    if (ws->has_grad && ws->n_ranges > 1)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "the last backward covered %d row ranges: diagnose each with "
+                             "mlp_diagnose_range",
+                             ws->n_ranges);
+    diagnose(m, ws, ws->has_grad ? &ws->ranges[0] : NULL, 0, p, out);
+    return MLP_OK;
+}
+
+mlp_status mlp_diagnose_range(const mlp_model *m, mlp_workspace *ws, int range,
+                              const mlp_diag_params *p, mlp_diagnostics *out, mlp_error *err)
+{
+    mlp_status s = check_diagnose(m, ws, out, err);
+    if (s != MLP_OK) return s;
+    if (!ws->has_grad)
+        return mlp_set_error(err, MLP_ERR_INVALID, "no backward ran since the last forward");
+    if (range < 0 || range >= ws->n_ranges)
+        return mlp_set_error(err, MLP_ERR_INVALID,
+                             "range %d: the last backward covered ranges 0 to %d", range,
+                             ws->n_ranges - 1);
+    diagnose(m, ws, &ws->ranges[range], range, p, out);
     return MLP_OK;
 }

@@ -27,7 +27,7 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
     for (int l = 0; l < m->n_layers; l++)
         ws->units[l] = m->layers[l].out;
     ws->has_grad = false;
-    ws->has_loss = false;
+    ws->n_ranges = 0;
     mlp_workspace_layout(ws);
 
     int d = m->n_inputs;

@@ -49,6 +49,16 @@ static inline float *mlp_layer_bias_mut(mlp_model *m, int l)
 /* n bytes (n > 0) aligned to MLP_ALIGN, or NULL; release with free(). */
 void *mlp_aligned_alloc(size_t n);
 
+/* One row range of the last backward and what it produced. */
+typedef struct {
+    int row0, n;            /* forward rows [row0, row0 + n) */
+    int at;                 /* its first row in the stacked backward tensors (d0, d1) */
+    int dx_row;             /* its first row in dx, or -1 when it did not ask for dg/dX */
+    bool has_loss;          /* g is a loss (not MAX_LOGIT) */
+    float loss;             /* g when has_loss, else NAN */
+    mlp_target_kind target; /* g's kind */
+} mlp_ws_range;
+
 /*
  * Every buffer grows on demand (mlp_workspace_reserve) and is reused
  * afterwards, until mlp_workspace_shrink cuts the row-sized ones back;
@@ -72,27 +82,28 @@ struct mlp_workspace {
     float *abuf; /* A_0 .. A_{L-1} */
     float **z, **a;
 
-    /* backward */
+    /* backward: the last one covered n_ranges row ranges (1 for
+     * mlp_backward); per-range results are indexed by range, the norms by
+     * range * n_layers + layer. Sized for `rows` ranges by reserve (ranges
+     * never overlap, so there are at most as many as forward rows). */
     float *grad;          /* parallel to model params */
-    float *dx;            /* dg/dX, backward rows x n_inputs */
+    float *dx;            /* dg/dX of the ranges that asked for it, stacked */
     float *d0, *d1;       /* two rows x max_units scratch tensors */
-    float *act_grad_norm; /* ||dg/dA_l||_F per layer (last: the tensor g reads) */
-    float *w_grad_norm;   /* ||dg/dW_l||_F per layer, computed by backward in both modes */
-    float *b_grad_norm;   /* ||dg/db_l||_2 per layer */
+    float *act_grad_norm; /* ||dg/dA_l||_F (last layer: of the tensor g reads) */
+    float *w_grad_norm;   /* ||dg/dW_l||_F, computed by backward in both modes */
+    float *b_grad_norm;   /* ||dg/db_l||_2 */
     double *gram;         /* rows doubles: one Gram row for mlp_outer_norm2 */
-    bool has_grad;        /* a backward ran since the last forward */
-    bool grad_formed;     /* ...and formed dW/db in grad (param_grads was true) */
-    int grad_row0, grad_rows;
-    bool has_loss;
-    float loss;
-    mlp_target_kind target; /* g of the last backward */
+    mlp_ws_range *ranges;
+    int n_ranges;
+    bool has_grad;    /* a backward ran since the last forward */
+    bool grad_formed; /* ...over one range, and formed dW/db in grad (param_grads) */
 
     /* diagnostics */
     mlp_layer_diag *diag;
     int *dead_units; /* sum of units entries; each layer's list at its offset */
 
     size_t units_cap, x_cap, zbuf_cap, abuf_cap, z_cap, a_cap, grad_cap, dx_cap, d0_cap, d1_cap,
-        norm_cap, w_norm_cap, b_norm_cap, gram_cap, diag_cap, dead_cap;
+        norm_cap, w_norm_cap, b_norm_cap, gram_cap, ranges_cap, diag_cap, dead_cap;
 };
 
 /* Writes a printf-style message into err (which may be NULL); returns s so

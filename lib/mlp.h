@@ -249,10 +249,11 @@ size_t mlp_workspace_bytes(const mlp_workspace *ws);
 /*
  * Gives memory back after a big batch: every buffer whose size follows the
  * row count (the input copy, Z and A of every layer, dg/dX, the backward
- * scratch, the Gram row) that holds more than n_rows rows of m need is freed
- * and re-made at that size, so a thread that once served a huge request keeps
- * the memory of an ordinary batch, not of that request. Buffers sized by the
- * model (gradients, per-layer arrays) stay. When something shrinks, the
+ * scratch, the Gram row, the per-range results of mlp_backward_ranges) that
+ * holds more than n_rows rows of m need is freed and re-made at that size, so
+ * a thread that once served a huge request keeps the memory of an ordinary
+ * batch, not of that request. Buffers sized by the model (gradients,
+ * per-layer arrays) stay. When something shrinks, the
  * results of the last forward/backward are dropped (pointers into them become
  * invalid, mlp_workspace_rows is 0); when nothing is larger, nothing changes.
  * freed (may be NULL) receives the bytes given back. If re-making a buffer
@@ -269,9 +270,12 @@ int mlp_workspace_rows(const mlp_workspace *ws);
 
 /* Results of the last backward pass (over its row range); valid until the
  * next forward or backward on ws. Gradients are parallel to mlp_model_params.
- * NULL when that backward ran in norms-only mode (set_param_grads false). */
+ * NULL when that backward ran in norms-only mode (set_param_grads false) or
+ * over several ranges (mlp_backward_ranges). */
 const float *mlp_workspace_param_grad(const mlp_workspace *ws);
-/* dg/dX for the backward rows, w.r.t. the raw (unstandardised) input. */
+/* dg/dX for the backward rows, w.r.t. the raw (unstandardised) input (after
+ * mlp_backward_ranges: the rows of the ranges that asked for it, stacked;
+ * NULL when none did). */
 const float *mlp_workspace_input_grad(const mlp_workspace *ws);
 
 /* ---------------------------------------------------------------- forward */
@@ -388,6 +392,42 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
 mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, const mlp_target *t,
                         float *loss, mlp_error *err);
 
+/*
+ * Several row ranges at once: the requests of a merged batch, each with its
+ * own g, in one pass. Every range gets exactly what mlp_backward over it
+ * alone would give (bit for bit under MLP_KERNEL_BATCH_INVARIANT; to float32
+ * rounding with AUTO/BLAS, whose products see all the ranges' rows): its
+ * loss, per-layer norms, and dg/dX when it asks. What is independent per row,
+ * the products dA_{l-1} = dZ_l·W_l, runs once per layer over the rows of
+ * every range, which is where the time goes for small ranges (W read once,
+ * not once per range); only the reductions (g, db, the norms) run per range
+ * over its own rows. Rows of the forward in no range cost nothing.
+ *
+ * ranges: ascending and disjoint (each row0 at or after the previous range's
+ * end), each inside the last forward, each target valid for its rows (as
+ * mlp_target_check says). input_grad false skips dg/dX for a range (the
+ * layer-0 product, often the widest): its diagnostics then have
+ * input_gradient NULL. losses (may be NULL) receives n_ranges values, NAN for
+ * MAX_LOGIT. Results go into ws: read range k with mlp_diagnose_range (after
+ * several ranges mlp_diagnose refuses), and mlp_workspace_input_grad returns
+ * the dg/dX rows of the ranges that asked, stacked in range order (NULL when
+ * none did). dg/dW and dg/db are not kept when there are several ranges
+ * (one buffer cannot hold several gradients): mlp_workspace_param_grad is
+ * NULL; in full-gradient mode each range's dW is still formed, to measure
+ * its norm as mlp_backward does. Never allocates. MLP_ERR_INVALID, naming
+ * the range, for what mlp_backward refuses, and for ranges out of order or
+ * overlapping.
+ */
+typedef struct {
+    int row0, n;       /* rows [row0, row0 + n) of the last forward */
+    mlp_target target; /* g for these rows; labels/targets cover them only */
+    bool input_grad;   /* also form dg/dX for these rows */
+} mlp_backward_range;
+
+mlp_status mlp_backward_ranges(const mlp_model *m, mlp_workspace *ws,
+                               const mlp_backward_range *ranges, int n_ranges, float *losses,
+                               mlp_error *err);
+
 /* g alone for rows of the last forward (used by training and tests): the loss,
  * or for MAX_LOGIT the sum of the rows' largest logits. Refuses what
  * mlp_backward refuses. */
@@ -450,9 +490,18 @@ mlp_diag_params mlp_diag_default_params(void);
  * last forward, of all forward rows and without gradients). p may be NULL for
  * the defaults. Everything out points to is owned by ws and valid until the
  * next forward/backward/diagnose on it. Never allocates after reserve.
+ * Refuses (MLP_ERR_INVALID) when the last backward was mlp_backward_ranges
+ * over several ranges: which rows would be meant?
  */
 mlp_status mlp_diagnose(const mlp_model *m, mlp_workspace *ws, const mlp_diag_params *p,
                         mlp_diagnostics *out, mlp_error *err);
+
+/* The same statistics for range `range` of the last backward (mlp_backward is
+ * range 0 of 1): exactly what mlp_diagnose gives after mlp_backward over that
+ * range alone. MLP_ERR_INVALID when no backward ran since the last forward or
+ * range is not one of its ranges. */
+mlp_status mlp_diagnose_range(const mlp_model *m, mlp_workspace *ws, int range,
+                              const mlp_diag_params *p, mlp_diagnostics *out, mlp_error *err);
 
 /*
  * Per-unit activity counts across batches: for every hidden unit, on how many

@@ -64,6 +64,7 @@ void mlp_workspace_free(mlp_workspace *ws)
     free(ws->w_grad_norm);
     free(ws->b_grad_norm);
     free(ws->gram);
+    free(ws->ranges);
     free(ws->diag);
     free(ws->dead_units);
     free(ws);
@@ -102,6 +103,8 @@ mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_ro
     if (n_rows < 0) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 0, got %d", n_rows);
     size_t rows = (size_t)n_rows, su = sum_units(m), layers = (size_t)m->n_layers;
     size_t widest = rows * (size_t)m->max_units, inputs = rows * (size_t)m->n_inputs;
+    /* room for one backward range per row (at least one) */
+    size_t slots = rows > 0 ? rows : 1;
     /* A failed grow leaves its buffer and capacity as they were, so a failed
      * reserve still leaves a consistent workspace. */
     mlp_status s = mlp_buffer_grow((void **)&ws->units, &ws->units_cap, layers, sizeof(int));
@@ -118,12 +121,17 @@ mlp_status mlp_workspace_reserve(mlp_workspace *ws, const mlp_model *m, int n_ro
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->d0, &ws->d0_cap, widest, sizeof(float));
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->d1, &ws->d1_cap, widest, sizeof(float));
     if (s == MLP_OK)
-        s = mlp_buffer_grow((void **)&ws->act_grad_norm, &ws->norm_cap, layers, sizeof(float));
+        s = mlp_buffer_grow((void **)&ws->act_grad_norm, &ws->norm_cap, slots * layers,
+                            sizeof(float));
     if (s == MLP_OK)
-        s = mlp_buffer_grow((void **)&ws->w_grad_norm, &ws->w_norm_cap, layers, sizeof(float));
+        s = mlp_buffer_grow((void **)&ws->w_grad_norm, &ws->w_norm_cap, slots * layers,
+                            sizeof(float));
     if (s == MLP_OK)
-        s = mlp_buffer_grow((void **)&ws->b_grad_norm, &ws->b_norm_cap, layers, sizeof(float));
+        s = mlp_buffer_grow((void **)&ws->b_grad_norm, &ws->b_norm_cap, slots * layers,
+                            sizeof(float));
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->gram, &ws->gram_cap, rows, sizeof(double));
+    if (s == MLP_OK)
+        s = mlp_buffer_grow((void **)&ws->ranges, &ws->ranges_cap, slots, sizeof(mlp_ws_range));
     if (s == MLP_OK)
         s = mlp_buffer_grow((void **)&ws->diag, &ws->diag_cap, layers, sizeof(mlp_layer_diag));
     if (s == MLP_OK) s = mlp_buffer_grow((void **)&ws->dead_units, &ws->dead_cap, su, sizeof(int));
@@ -151,8 +159,9 @@ mlp_status mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_row
 {
     if (!ws || !m) return mlp_set_error(err, MLP_ERR_INVALID, "workspace or model is NULL");
     if (n_rows < 0) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 0, got %d", n_rows);
-    size_t rows = (size_t)n_rows, su = sum_units(m);
+    size_t rows = (size_t)n_rows, su = sum_units(m), layers = (size_t)m->n_layers;
     size_t widest = rows * (size_t)m->max_units, inputs = rows * (size_t)m->n_inputs;
+    size_t slots = rows > 0 ? rows : 1;
     size_t freed = 0;
     freed += buffer_shrink((void **)&ws->x, &ws->x_cap, inputs, sizeof(float));
     freed += buffer_shrink((void **)&ws->zbuf, &ws->zbuf_cap, rows * su, sizeof(float));
@@ -161,11 +170,18 @@ mlp_status mlp_workspace_shrink(mlp_workspace *ws, const mlp_model *m, int n_row
     freed += buffer_shrink((void **)&ws->d0, &ws->d0_cap, widest, sizeof(float));
     freed += buffer_shrink((void **)&ws->d1, &ws->d1_cap, widest, sizeof(float));
     freed += buffer_shrink((void **)&ws->gram, &ws->gram_cap, rows, sizeof(double));
+    freed +=
+        buffer_shrink((void **)&ws->act_grad_norm, &ws->norm_cap, slots * layers, sizeof(float));
+    freed +=
+        buffer_shrink((void **)&ws->w_grad_norm, &ws->w_norm_cap, slots * layers, sizeof(float));
+    freed +=
+        buffer_shrink((void **)&ws->b_grad_norm, &ws->b_norm_cap, slots * layers, sizeof(float));
+    freed += buffer_shrink((void **)&ws->ranges, &ws->ranges_cap, slots, sizeof(mlp_ws_range));
     if (freed > 0) {
         /* z[l]/a[l] pointed into the old blocks: no results any more */
         ws->rows = 0;
         ws->has_grad = false;
-        ws->has_loss = false;
+        ws->n_ranges = 0;
     }
     if (freed_out) *freed_out = freed;
     return MLP_OK;
@@ -178,8 +194,9 @@ size_t mlp_workspace_bytes(const mlp_workspace *ws)
            (ws->x_cap + ws->zbuf_cap + ws->abuf_cap + ws->grad_cap + ws->dx_cap + ws->d0_cap +
             ws->d1_cap + ws->norm_cap + ws->w_norm_cap + ws->b_norm_cap) *
                sizeof(float) +
-           ws->gram_cap * sizeof(double) + (ws->z_cap + ws->a_cap) * sizeof(float *) +
-           ws->diag_cap * sizeof(mlp_layer_diag) + ws->dead_cap * sizeof(int);
+           ws->gram_cap * sizeof(double) + ws->ranges_cap * sizeof(mlp_ws_range) +
+           (ws->z_cap + ws->a_cap) * sizeof(float *) + ws->diag_cap * sizeof(mlp_layer_diag) +
+           ws->dead_cap * sizeof(int);
 }
 
 const float *mlp_workspace_output(const mlp_workspace *ws)
@@ -213,7 +230,10 @@ const float *mlp_workspace_param_grad(const mlp_workspace *ws)
 
 const float *mlp_workspace_input_grad(const mlp_workspace *ws)
 {
-    return ws && ws->has_grad ? ws->dx : NULL;
+    if (!ws || !ws->has_grad) return NULL;
+    for (int r = 0; r < ws->n_ranges; r++)
+        if (ws->ranges[r].dx_row >= 0) return ws->dx;
+    return NULL;
 }
 
 mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *err)
