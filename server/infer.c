@@ -3,10 +3,13 @@
  *
  * The rows of every request are stacked into one input matrix (no copy when
  * the batch holds one request) and go through ONE forward pass: that is where
- * batching pays, one X·Wᵀ per layer instead of one per request. Backward and
- * diagnostics then run per request over its own row range; mlp_backward
- * treats those rows as if they had been forwarded alone, so each request gets
- * exactly the statistics and gradients it would get unbatched.
+ * batching pays, one X·Wᵀ per layer instead of one per request. The requests
+ * that ask for diagnostics then go through ONE backward
+ * (mlp_backward_ranges), a row range each with its own loss: the gradient
+ * products run once per layer over all their rows, the sums per request over
+ * its own rows, as if it had been forwarded alone. Diagnostics and the answer
+ * are then made per request, so each request gets exactly the statistics and
+ * gradients it would get unbatched.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,9 @@ int rs_infer_scratch_init(rs_infer_scratch *s)
 {
     s->x = NULL;
     s->x_cap = 0;
+    s->ranges = NULL;
+    s->range_of = NULL;
+    s->ranges_cap = 0;
     s->input_ns = s->infer_ns = s->output_ns = 0;
     if (mlp_workspace_create(&s->ws, NULL) != MLP_OK) return -1;
     /* Our own kernel computes every row in one fixed order whatever the batch
@@ -40,9 +46,14 @@ void rs_infer_scratch_free(rs_infer_scratch *s)
 {
     mlp_workspace_free(s->ws);
     free(s->x);
+    free(s->ranges);
+    free(s->range_of);
     s->ws = NULL;
     s->x = NULL;
     s->x_cap = 0;
+    s->ranges = NULL;
+    s->range_of = NULL;
+    s->ranges_cap = 0;
 }
 
 size_t rs_infer_scratch_trim(rs_infer_scratch *s, const mlp_model *m, int batch_rows, int keep_rows)
@@ -117,6 +128,63 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Room for n requests' ranges; -1 when memory runs out. */
+static int ranges_fit(rs_infer_scratch *s, int n)
+{
+    if ((size_t)n <= s->ranges_cap) return 0;
+    mlp_backward_range *r = realloc(s->ranges, (size_t)n * sizeof *r);
+    if (r == NULL) return -1;
+    s->ranges = r;
+    int *of = realloc(s->range_of, (size_t)n * sizeof *of);
+    if (of == NULL) return -1;
+    s->range_of = of;
+    s->ranges_cap = (size_t)n;
+    return 0;
+}
+
+/* Whether req's answer carries dg/dX: the "full" diagnostics object, or the
+ * input_gradient tensor. Only those requests pay for the layer-0 product. */
+static bool wants_input_grad(const rs_request *req)
+{
+    return req->diag == RS_DIAG_FULL || (req->outputs & RS_OUT_INPUT_GRADIENT) != 0;
+}
+
+/* s->range_of[i] for a request without a range: no diagnostics asked, or
+ * answered already (its 400). */
+enum { NO_RANGE = -1, ANSWERED = -2 };
+
+/*
+ * The backward of every request that asks for diagnostics, in one
+ * mlp_backward_ranges call: s->range_of[i] gets request i's range, NO_RANGE,
+ * or ANSWERED for a target the model has no loss for (answered 400 here,
+ * with or without diagnostics, as alone). Returns 0, or -1 when the backward
+ * failed, with msg (every request with a range then fails with it).
+ */
+static int batch_backward(const mlp_model *m, rs_infer_scratch *s, rs_infer_item *items, int n,
+                          char *msg, size_t cap)
+{
+    int k = 0, row0 = 0;
+    for (int i = 0; i < n; i++) {
+        const rs_request *req = items[i].req;
+        s->range_of[i] = NO_RANGE;
+        mlp_target t;
+        int bad = request_target(m, req, &t, msg, cap);
+        if (bad) {
+            item_fail(&items[i], bad, msg);
+            s->range_of[i] = ANSWERED;
+        } else if (req->diag != RS_DIAG_NONE) {
+            s->ranges[k] = (mlp_backward_range){
+                .row0 = row0, .n = req->rows, .target = t, .input_grad = wants_input_grad(req)};
+            s->range_of[i] = k++;
+        }
+        row0 += req->rows;
+    }
+    mlp_error e;
+    if (k == 0 || mlp_backward_ranges(m, s->ws, s->ranges, k, NULL, &e) == MLP_OK) return 0;
+    snprintf(msg, cap, "diagnostics failed: %s", e.msg);
+    return -1;
+}
+
 int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s,
                  rs_infer_item *items, int n, const mlp_diag_params *dp, mlp_activity *activity)
 {
@@ -172,33 +240,30 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
     const float *y = mlp_workspace_output(s->ws);
     uint64_t t2 = mono_ns();
     s->infer_ns = t2 - t1;
-    int row0 = 0;
-    for (int i = 0; i < n; i++) {
+    if (ranges_fit(s, n) < 0) return batch_fail(items, n, "out of memory for the batch ranges");
+    char msg[640];
+    bool backward_failed = batch_backward(m, s, items, n, msg, sizeof msg) < 0;
+    for (int i = 0, row0 = 0; i < n; row0 += items[i].req->rows, i++) {
         rs_infer_item *it = &items[i];
         const rs_request *req = it->req;
-        const float *yi = y + (size_t)row0 * (size_t)mlp_model_n_outputs(m);
+        int range = s->range_of[i];
+        if (range == ANSWERED) continue;
         mlp_diagnostics d;
         const mlp_diagnostics *dptr = NULL;
-        rs_buf_reset(&it->body);
-        mlp_target t;
-        char msg[640];
-        int bad = request_target(m, req, &t, msg, sizeof msg);
-        if (bad) {
-            item_fail(it, bad, msg);
-            row0 += req->rows;
-            continue;
-        }
-        if (req->diag != RS_DIAG_NONE) {
-            st = mlp_backward(m, s->ws, row0, req->rows, &t, NULL, &e);
-            if (st == MLP_OK) st = mlp_diagnose(m, s->ws, dp, &d, &e);
-            if (st != MLP_OK) {
+        if (range >= 0) {
+            if (backward_failed) {
+                item_fail(it, 500, msg);
+                continue;
+            }
+            if (mlp_diagnose_range(m, s->ws, range, dp, &d, &e) != MLP_OK) {
                 snprintf(msg, sizeof msg, "diagnostics failed: %s", e.msg);
                 item_fail(it, 500, msg);
-                row0 += req->rows;
                 continue;
             }
             dptr = &d;
         }
+        rs_buf_reset(&it->body);
+        const float *yi = y + (size_t)row0 * (size_t)mlp_model_n_outputs(m);
         /* The request's rows of every Z_l, for parameters.preactivations. */
         const float *z[MLP_MAX_LAYERS];
         for (int l = 0; l < mlp_model_n_layers(m); l++)
@@ -209,7 +274,6 @@ int rs_infer_run(const mlp_model *m, const rs_model_id *mid, rs_infer_scratch *s
             item_fail(it, status, "could not encode the response (out of memory)");
         else
             it->status = 200;
-        row0 += req->rows;
     }
     s->output_ns = mono_ns() - t2;
     return 0;

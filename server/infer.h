@@ -1,8 +1,9 @@
 /*
  * infer — runs one batch of decoded requests for one model on the calling
- * thread (a libuv pool thread): one forward pass over all rows merged, then,
- * per request and over only its own rows, backward, diagnostics and the
- * encoded response. A request's diagnostics are therefore identical to
+ * thread (a libuv pool thread): one forward pass over all rows merged, one
+ * backward over the row ranges of the requests that asked for diagnostics
+ * (mlp_backward_ranges), then per request diagnostics over only its own rows
+ * and the encoded response. A request's answer is therefore identical to
  * serving it alone, however the batcher merged it.
  */
 #ifndef RS_INFER_H
@@ -21,15 +22,19 @@ typedef struct {
 } rs_infer_item;
 
 /* Per-thread scratch for rs_infer_run: the workspace plus the merged-input
- * buffer; grows to the largest batch seen, then reused without allocation
- * (rs_infer_scratch_trim gives an oversized batch's memory back). */
+ * buffer and the backward's ranges; grows to the largest batch seen, then
+ * reused without allocation (rs_infer_scratch_trim gives an oversized
+ * batch's memory back). */
 typedef struct {
     mlp_workspace *ws;
     float *x;
-    size_t x_cap; /* floats */
+    size_t x_cap;               /* floats */
+    mlp_backward_range *ranges; /* one per request with diagnostics */
+    int *range_of;              /* per request: its index in ranges, or -1 */
+    size_t ranges_cap;          /* requests both hold room for */
     /* out: the phases of the last rs_infer_run, in nanoseconds (for the
      * statistics extension): merging the rows into one input, the forward
-     * pass, and per request backward, diagnostics and encoding. */
+     * pass, and the backward plus per request diagnostics and encoding. */
     uint64_t input_ns, infer_ns, output_ns;
 } rs_infer_scratch;
 
