@@ -1,6 +1,7 @@
 /*
- * test_infer — the batch runner: merged forward, per-request backward,
- * diagnostics and encoding; a request's body is the same batched or alone.
+ * test_infer — the batch runner: merged forward, one backward over the
+ * requests with diagnostics, per-request diagnostics and encoding; a
+ * request's body is the same batched or alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +127,206 @@ static void test_batch_equals_alone(void **s)
         rs_request_free(&reqs[i]);
     }
     mlp_model_free(m);
+}
+
+/* ------------------------------------------- mixed batches, generated */
+
+enum { MIX_REQ = 24, MIX_BODY = 8192 };
+
+/* Appends printf-style text to body (MIX_BODY bytes). */
+static void put(char *body, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(char *body, const char *fmt, ...)
+{
+    size_t len = strlen(body);
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(body + len, MIX_BODY - len, fmt, ap);
+    va_end(ap);
+    assert_true(w >= 0 && (size_t)w < MIX_BODY - len);
+}
+
+/* "[[...],...]" of rows x cols values drawn from [lo, hi). */
+static void put_matrix(char *body, mlp_rng *r, int rows, int cols, double lo, double hi)
+{
+    put(body, "[");
+    for (int i = 0; i < rows; i++) {
+        put(body, i ? ",[" : "[");
+        for (int j = 0; j < cols; j++)
+            put(body, j ? ",%.6g" : "%.6g", lo + (hi - lo) * mlp_rng_uniform(r));
+        put(body, "]");
+    }
+    put(body, "]");
+}
+
+/*
+ * A random request for m: 1..5 rows; diagnostics none, summary or full (v2;
+ * v1 now and then); labels, targets or neither; the input_gradient tensor
+ * at summary level (dg/dX for that request only), other diagnostic tensors,
+ * binary outputs, preactivations.
+ */
+static void mix_body(const mlp_model *m, mlp_rng *r, char *body)
+{
+    int in = mlp_model_n_inputs(m), K = mlp_model_n_outputs(m);
+    int rows = 1 + (int)mlp_rng_below(r, 5);
+    static const char *levels[] = {"none", "summary", "full"};
+    const char *level = levels[mlp_rng_below(r, 3)];
+    int loss = (int)mlp_rng_below(r, 3); /* 0 none, 1 labels, 2 targets */
+    int classes = mlp_model_classes(m);
+    if (classes == 0 && loss == 1) loss = 2; /* the decoder refuses labels there */
+    body[0] = '\0';
+    if (mlp_rng_below(r, 6) == 0) { /* v1 */
+        put(body, "{\"instances\":");
+        put_matrix(body, r, rows, in, -3.0, 3.0);
+        if (loss == 1) {
+            put(body, ",\"labels\":[");
+            for (int i = 0; i < rows; i++)
+                put(body, i ? ",%d" : "%d", (int)mlp_rng_below(r, (uint64_t)classes));
+            put(body, "]");
+        }
+        put(body, ",\"diagnostics\":\"%s\"}", level);
+        return;
+    }
+    put(body,
+        "{\"inputs\":[{\"name\":\"input\",\"shape\":[%d,%d],\"datatype\":\"FP32\",\"data\":", rows,
+        in);
+    put_matrix(body, r, rows, in, -3.0, 3.0);
+    put(body, "}");
+    if (loss == 1) {
+        put(body, ",{\"name\":\"labels\",\"shape\":[%d],\"datatype\":\"INT32\",\"data\":[", rows);
+        for (int i = 0; i < rows; i++)
+            put(body, i ? ",%d" : "%d", (int)mlp_rng_below(r, (uint64_t)classes));
+        put(body, "]}");
+    } else if (loss == 2) {
+        put(body, ",{\"name\":\"targets\",\"shape\":[%d,%d],\"datatype\":\"FP32\",\"data\":", rows,
+            K);
+        /* in [0, 1]: a distribution's entries, BCE probabilities, MSE values */
+        put_matrix(body, r, rows, K, 0.0, 1.0);
+        put(body, "}");
+    }
+    put(body, "]");
+    int outs = strcmp(level, "none") == 0 ? 0 : (int)mlp_rng_below(r, 3);
+    if (outs == 1)
+        put(body,
+            ",\"outputs\":[{\"name\":\"output\"},{\"name\":\"input_gradient\"},"
+            "%s{\"name\":\"layer_weight_grad_norm\"}]",
+            loss ? "{\"name\":\"loss\"}," : "");
+    else if (outs == 2)
+        put(body, ",\"outputs\":[{\"name\":\"layer_activation_grad_norm\"},"
+                  "{\"name\":\"layer_bias_grad_norm\"},{\"name\":\"layer_sparsity\"}]");
+    bool full = strcmp(level, "full") == 0;
+    put(body, ",\"parameters\":{\"diagnostics\":\"%s\"%s%s}}", level,
+        full && mlp_rng_below(r, 2) ? ",\"preactivations\":true" : "",
+        mlp_rng_below(r, 3) == 0 ? ",\"binary_data_output\":true" : "");
+}
+
+/* Each request alone (a fresh scratch), then in batches cut from random
+ * orders of all of them (one reused scratch): byte for byte the same. */
+static void mixed_batches(const mlp_model *m, uint64_t seed)
+{
+    mlp_rng r;
+    mlp_rng_seed(&r, seed);
+    rs_request reqs[MIX_REQ];
+    static char body[MIX_BODY];
+    int diag = 0, refused = 0;
+    for (int i = 0; i < MIX_REQ; i++) {
+        char err[256];
+        mix_body(m, &r, body);
+        int st = body[2] == 'i' && body[3] == 'n' && body[4] == 's'
+                     ? rs_decode_v1(m, body, strlen(body), NULL, &reqs[i], err, sizeof err)
+                     : rs_decode_v2(m, body, strlen(body), 0, NULL, &reqs[i], err, sizeof err);
+        if (st) fail_msg("request %d: %s\n%s", i, err, body);
+        diag += reqs[i].diag != RS_DIAG_NONE;
+    }
+    /* One label out of range, which the decoders would refuse: the batch
+     * runner answers that request 400 alone and batched, the others 200. */
+    int broken = 0;
+    for (int i = 0; i < MIX_REQ && !broken; i++)
+        if (reqs[i].labels != NULL) {
+            reqs[i].labels[reqs[i].rows - 1] = 7;
+            broken = 1;
+        }
+    rs_infer_item alone[MIX_REQ];
+    items_init(alone, reqs, MIX_REQ);
+    for (int i = 0; i < MIX_REQ; i++) {
+        rs_infer_scratch sc;
+        assert_int_equal(rs_infer_scratch_init(&sc), 0);
+        assert_int_equal(rs_infer_run(m, &mid, &sc, &alone[i], 1, NULL, NULL), 0);
+        rs_infer_scratch_free(&sc);
+        refused += alone[i].status == 400;
+        if (alone[i].status != 200 && alone[i].status != 400)
+            fail_msg("request %d alone: %d %s", i, alone[i].status, alone[i].body.data);
+    }
+    assert_true(diag >= MIX_REQ / 3); /* the draws cover what they should */
+    assert_int_equal(refused, broken);
+
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    for (int round = 0; round < 6; round++) {
+        int order[MIX_REQ];
+        for (int i = 0; i < MIX_REQ; i++)
+            order[i] = i;
+        mlp_rng_shuffle(&r, order, MIX_REQ);
+        for (int at = 0; at < MIX_REQ;) {
+            /* the whole set in the first round, then batches of 1..12 */
+            int n = round == 0 ? MIX_REQ : 1 + (int)mlp_rng_below(&r, 12);
+            if (n > MIX_REQ - at) n = MIX_REQ - at;
+            rs_request batch_reqs[MIX_REQ];
+            for (int i = 0; i < n; i++)
+                batch_reqs[i] = reqs[order[at + i]];
+            rs_infer_item batch[MIX_REQ];
+            items_init(batch, batch_reqs, n);
+            assert_int_equal(rs_infer_run(m, &mid, &sc, batch, n, NULL, NULL), 0);
+            for (int i = 0; i < n; i++) {
+                const rs_infer_item *a = &alone[order[at + i]];
+                if (batch[i].status != a->status || batch[i].json_len != a->json_len ||
+                    batch[i].body.len != a->body.len ||
+                    memcmp(batch[i].body.data, a->body.data, a->body.len) != 0)
+                    fail_msg("round %d, request %d (%d of a batch of %d) differs:\n%.*s\n%.*s",
+                             round, order[at + i], i, n, (int)batch[i].json_len, batch[i].body.data,
+                             (int)a->json_len, a->body.data);
+                rs_buf_free(&batch[i].body);
+            }
+            at += n;
+        }
+    }
+    rs_infer_scratch_free(&sc);
+    for (int i = 0; i < MIX_REQ; i++) {
+        rs_buf_free(&alone[i].body);
+        rs_request_free(&reqs[i]);
+    }
+}
+
+/* Requests mixing diagnostic levels, row counts, labels, targets and
+ * outputs, on a classifier (cross-entropy, distributions, BCE targets), a
+ * regression model (MSE; labels refused) and a one-output classifier (binary
+ * cross-entropy), with layers wide enough that the gradient products run
+ * their 4-row tiles and their one-row tail in the same call. */
+static void test_mixed_batches_equal_alone(void **s)
+{
+    (void)s;
+    mlp_model *cls = model();
+    mixed_batches(cls, 1);
+    mlp_model_free(cls);
+
+    mlp_model *wide = TEST_MODEL(20, {40, MLP_ACT_RELU, 0}, {24, MLP_ACT_LEAKY_RELU, 0.05f},
+                                 {5, MLP_ACT_SOFTMAX, 0});
+    mlp_model_init(wide, MLP_INIT_HE_NORMAL, 3, NULL);
+    for (int j = 0; j < 40; j += 4)
+        bias_set(wide, 0, j, -2.0f);
+    mixed_batches(wide, 2);
+    mlp_model_free(wide);
+
+    mlp_model *reg =
+        TEST_MODEL(6, {32, MLP_ACT_RELU, 0}, {16, MLP_ACT_SIGMOID, 0}, {2, MLP_ACT_IDENTITY, 0});
+    mlp_model_init(reg, MLP_INIT_HE_NORMAL, 4, NULL);
+    mixed_batches(reg, 3);
+    mlp_model_free(reg);
+
+    mlp_model *bin = TEST_MODEL(17, {33, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
+    mlp_model_init(bin, MLP_INIT_HE_NORMAL, 5, NULL);
+    assert_int_equal(mlp_model_set_task(bin, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
+    mixed_batches(bin, 4);
+    mlp_model_free(bin);
 }
 
 /* Activity counts cover every row of the batch once. */
@@ -334,6 +535,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_equals_alone),
+        cmocka_unit_test(test_mixed_batches_equal_alone),
         cmocka_unit_test(test_activity_counts_whole_batch),
         cmocka_unit_test(test_bad_labels_fail_only_their_item),
         cmocka_unit_test(test_rows_beyond_input_refused),
