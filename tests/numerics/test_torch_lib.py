@@ -203,6 +203,56 @@ def test_backward_over_a_row_range_equals_those_rows_alone(tmp_path):
     compare_all(got, ref)
 
 
+@pytest.mark.parametrize("param_grads", [False, True])
+@pytest.mark.parametrize("task", ["classification", "regression", "binary"])
+def test_backward_ranges_match_torch_per_range(tmp_path, task, param_grads):
+    """mlp_backward_ranges (the server's merged batch): every range, with its
+    own target or none, its own row count, with or without dg/dX, gets what
+    PyTorch computes for those rows alone."""
+    rng = np.random.default_rng(17)
+    n_out = {"classification": 4, "regression": 3, "binary": 1}[task]
+    last = {"classification": "softmax", "regression": "identity", "binary": "identity"}[task]
+    model = mlpref.random_model(rng, 9, [24, 18], n_out, last_act=last,
+                                task="regression" if task == "regression" else "classification",
+                                dead_units=2, standardize=True)
+    x = mlpref.random_inputs(rng, model, 40)
+    # (row0, rows, target, input_grad): gaps at rows 4-5 and 37-39
+    spans = [(0, 3, "labels", True), (3, 1, "none", False), (6, 6, "targets", False),
+             (12, 1, "labels", True), (13, 7, "none", True), (20, 17, "targets", True)]
+    ranges, refs = [], []
+    for row0, n, kind, grad in spans:
+        r = {"row0": row0, "rows": n, "input_grad": grad}
+        labels = targets = None
+        if kind == "labels" and task != "regression":
+            labels = [int(v) for v in rng.integers(0, max(n_out, 2), n)]
+            r["labels"] = labels
+        elif kind != "none":
+            t = rng.uniform(0.0, 1.0, (n, n_out))
+            if task == "classification":
+                t = t / t.sum(axis=1, keepdims=True)
+            targets = t.astype(np.float32).astype(np.float64)
+            r["targets"] = targets.tolist()
+        ranges.append(r)
+        refs.append(mlpref.reference(model, x[row0:row0 + n], labels=labels, targets=targets))
+    got = run_eval(tmp_path, write(tmp_path, model), x, ranges=ranges, param_grads=param_grads)
+    assert got["status"] == "ok", got
+    mlpref.assert_close(got["outputs"], mlpref.reference(model, x)["outputs"], "outputs")
+    for k, (r, ref, g) in enumerate(zip(ranges, refs, got["ranges"])):
+        d = g["diagnostics"]
+        assert d["rows"] == r["rows"]
+        if ref["loss"] is None:
+            assert d["has_loss"] is False
+        else:
+            mlpref.assert_close(g["loss"], ref["loss"], f"range {k} loss")
+            mlpref.assert_close(d["loss"], ref["loss"], f"range {k} diagnostics.loss")
+        if r["input_grad"]:
+            mlpref.assert_close(d["input_gradient"], ref["input_gradient"],
+                                f"range {k} input gradient")
+        else:
+            assert "input_gradient" not in d
+        mlpref.compare_diagnostics(d, ref, what=f"range {k} diagnostics")
+
+
 def test_forward_only_diagnostics_cover_all_rows(tmp_path):
     rng = np.random.default_rng(14)
     model = mlpref.random_model(rng, 5, [12, 9], 3, hidden_act="relu", last_act="identity",

@@ -16,10 +16,16 @@
  *                                       "nan"/"inf"/"-inf": a model gone non-finite in
  *                                       memory (training diverged), which no loader
  *                                       accepts from a file
+ *           "ranges"?: [{"row0", "rows", "labels"?, "targets"?, "input_grad"?}, ...]
+ *                                       one mlp_backward_ranges over these ranges (each
+ *                                       with its own loss; input_grad default true)
+ *                                       instead of one mlp_backward
  * labels/targets cover the backward rows only, as mlp_backward expects.
  *
  * Output: {"outputs", "loss", "status", "param_grads": [{"weight", "bias"}],
- * "input_gradient", "diagnostics": {...every mlp_diagnostics field...}}.
+ * "input_gradient", "diagnostics": {...every mlp_diagnostics field...}}; with
+ * "ranges": {"outputs", "status", "ranges": [{"loss", "diagnostics"}, ...]},
+ * each range's diagnostics from mlp_diagnose_range.
  * Floats are printed from float exactly (jansson writes doubles with 17
  * digits); NaN and infinities, which JSON lacks, as the strings "nan",
  * "inf", "-inf". Uses only the public lib/mlp.h API.
@@ -144,6 +150,86 @@ static int fail(const char *what, const char *detail)
     return 1;
 }
 
+/* A range's target from its "labels" or "targets" (as for the whole
+ * request), into buffers the caller frees; false when they are malformed. */
+static bool target_read(const mlp_model *m, const json_t *o, mlp_target *t, int **labels,
+                        float **targets)
+{
+    *t = (mlp_target){.kind = MLP_TARGET_MAX_LOGIT};
+    const json_t *jl = json_object_get(o, "labels"), *jt = json_object_get(o, "targets");
+    if (json_is_array(jl)) {
+        size_t nl = json_array_size(jl);
+        *labels = malloc(sizeof(int) * (nl ? nl : 1));
+        if (!*labels) return false;
+        for (size_t i = 0; i < nl; i++)
+            (*labels)[i] = (int)json_integer_value(json_array_get(jl, i));
+        t->kind = MLP_TARGET_LABELS;
+        mlp_target_select(m, true, &t->kind, NULL); /* BINARY for one output */
+        t->labels = *labels;
+    } else if (json_is_array(jt)) {
+        int tr = 0;
+        *targets = matrix_read(jt, mlp_model_n_outputs(m), &tr);
+        if (!*targets) return false;
+        t->kind = mlp_target_kind_for_targets(m);
+        t->targets = *targets;
+    }
+    return true;
+}
+
+/* "ranges": one mlp_backward_ranges after the forward in ws; adds "status"
+ * and "ranges" to out. */
+static int run_ranges(const mlp_model *m, mlp_workspace *ws, const json_t *jr, json_t *out)
+{
+    size_t n = json_array_size(jr);
+    mlp_backward_range *r = calloc(n ? n : 1, sizeof *r);
+    int **labels = calloc(n ? n : 1, sizeof *labels);
+    float **targets = calloc(n ? n : 1, sizeof *targets);
+    float *losses = calloc(n ? n : 1, sizeof *losses);
+    int rc = 0;
+    if (!r || !labels || !targets || !losses) {
+        rc = fail("out of memory", NULL);
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const json_t *o = json_array_get(jr, k);
+        r[k].row0 = (int)json_integer_value(json_object_get(o, "row0"));
+        r[k].n = (int)json_integer_value(json_object_get(o, "rows"));
+        r[k].input_grad = !json_is_false(json_object_get(o, "input_grad"));
+        if (!target_read(m, o, &r[k].target, &labels[k], &targets[k])) {
+            rc = fail("a range's \"targets\" must be a rows x n_outputs array", NULL);
+            goto done;
+        }
+    }
+    mlp_status s = mlp_backward_ranges(m, ws, r, (int)n, losses, NULL);
+    json_object_set_new(out, "status", json_string(mlp_status_str(s)));
+    if (s != MLP_OK) goto done;
+    json_t *list = json_array();
+    for (size_t k = 0; k < n; k++) {
+        mlp_diagnostics d;
+        s = mlp_diagnose_range(m, ws, (int)k, NULL, &d, NULL);
+        if (s != MLP_OK) {
+            json_decref(list);
+            rc = fail("mlp_diagnose_range failed", mlp_status_str(s));
+            goto done;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "loss", float_json(losses[k]));
+        json_object_set_new(o, "diagnostics", diagnostics_json(&d, mlp_model_n_inputs(m)));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(out, "ranges", list);
+done:
+    for (size_t k = 0; k < n && labels && targets; k++) {
+        free(labels[k]);
+        free(targets[k]);
+    }
+    free(r);
+    free(labels);
+    free(targets);
+    free(losses);
+    return rc;
+}
+
 /* Everything after the model is loaded; owns nothing it does not free. */
 static int run(const mlp_model *m, const json_t *req)
 {
@@ -218,6 +304,13 @@ static int run(const mlp_model *m, const json_t *req)
         goto done;
     }
     json_object_set_new(out, "outputs", matrix_json(y, rows, mlp_model_n_outputs(m)));
+
+    const json_t *jr = json_object_get(req, "ranges");
+    if (json_is_array(jr)) {
+        rc = run_ranges(m, ws, jr, out);
+        if (rc == 0) goto print;
+        goto done;
+    }
 
     float loss = NAN;
     if (do_backward) {
