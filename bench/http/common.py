@@ -161,7 +161,7 @@ def post(url, body_path):
 def start_wrk(url, connections, duration, body=None, cpus=None):
     """wrk (request.lua) in the background: GET url, or POST of body's file."""
     threads = min(2, connections)
-    env = dict(os.environ, BODY_FILE=body or "")
+    env = dict(os.environ, BODY_FILE=body or "", MIX_FILE="")  # one request, not a mix
     cmd = taskset(cpus) + ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration,
                            "--timeout", "10s", "-s", LUA, url]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
