@@ -149,6 +149,18 @@ class Server:
         self.log.close()
         return self.proc.returncode
 
+    def finish(self, tag, error=None):
+        """Stops the server. Prints, after tag, the error that ended the run
+        early (None: none) or else a non-zero exit on SIGTERM; returns whether
+        either happened."""
+        if error is not None:
+            print("%s: FAILED: %s (server log: %s)" % (tag, error, self.log.name),
+                  file=sys.stderr)
+        rc = self.stop()
+        if rc != 0 and error is None:
+            print("%s: server exited with %s on SIGTERM" % (tag, rc), file=sys.stderr)
+        return error is not None or rc != 0
+
 
 def post(url, body_path):
     with open(body_path, "rb") as f:

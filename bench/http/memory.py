@@ -68,7 +68,7 @@ def measure(args, tmp, name, threads=None):
     extra = ["--threads", str(threads)] if threads else []
     srv = common.Server(args.binary, models, 64,
                         os.path.join(tmp, "server-%s-%s.log" % (name, threads)), extra)
-    fig, failed = {}, False
+    fig, failed, error = {}, False, None
     try:
         srv.wait_ready()
         pid = srv.proc.pid
@@ -89,13 +89,8 @@ def measure(args, tmp, name, threads=None):
         srv.check_alive()
         print("  %s: %s" % (srv.cmd.replace(tmp, "$TMP"), "; ".join(points)))
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        print("bench/http/memory: FAILED: %s (server log: %s)" % (e, srv.log.name),
-              file=sys.stderr)
-        failed = True
-    rc = srv.stop()
-    if rc != 0 and not failed:
-        print("bench/http/memory: server exited with %s on SIGTERM" % rc, file=sys.stderr)
-        failed = True
+        error = e
+    failed |= srv.finish("bench/http/memory", error)
     return fig, failed
 
 

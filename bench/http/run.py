@@ -48,6 +48,7 @@ def main():
                             os.path.join(tmp, "server-%d.log" % max_batch))
         print("\n== %s  (batching %s)" % (srv.cmd.replace(tmp, "$TMP"),
                                           "on" if max_batch > 1 else "off"))
+        error = None
         try:
             srv.wait_ready()
             for name, _, _ in common.MODELS:
@@ -71,14 +72,10 @@ def main():
                         common.fmt_us(r["p99_us"]), r["errors"], common.BAD_NOTE * common.bad(r)))
                     srv.check_alive()
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-            print("bench/http: FAILED: %s (server log: %s)" % (e, srv.log.name), file=sys.stderr)
-            srv.stop()
-            failed = True
+            error = e
+        failed |= srv.finish("bench/http", error)
+        if error is not None:
             break
-        rc = srv.stop()
-        if rc != 0:
-            print("bench/http: server exited with %s on SIGTERM" % rc, file=sys.stderr)
-            failed = True
 
     def rps(*key):
         r = results.get(key)

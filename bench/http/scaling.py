@@ -108,6 +108,7 @@ def main():
                 srv = common.Server(args.binary, models, 64,
                                     os.path.join(tmp, "server-%s-%d-%d.log" % (cpus, http, pool)),
                                     ["--http-threads", str(http), "--threads", str(pool)], cpus)
+                error = None
                 try:
                     srv.wait_ready()
                     known = set(common.thread_ticks(srv.proc.pid))
@@ -126,14 +127,8 @@ def main():
                             common.BAD_NOTE * common.bad(r)))
                         srv.check_alive()
                 except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-                    print("bench/http/scaling: FAILED: %s (server log: %s)" % (e, srv.log.name),
-                          file=sys.stderr)
-                    failed = True
-                rc = srv.stop()
-                if rc != 0 and not failed:
-                    print("bench/http/scaling: server exited with %s on SIGTERM" % rc,
-                          file=sys.stderr)
-                    failed = True
+                    error = e
+                failed |= srv.finish("bench/http/scaling", error)
                 if failed:
                     return common.finish(args, tmp, failed)
 
