@@ -64,6 +64,25 @@ static int hidden(fixture *f, const char *name, const char *version)
     return out;
 }
 
+/* Two polls after a change on disk: the first only notes it (the files may
+ * still be being written), the second, seeing them unchanged, applies it. */
+static void tick_applied(fixture *f)
+{
+    assert_int_equal(tick(f), 0);
+    assert_int_equal(tick(f), 1);
+}
+
+/* The max_batch the serving copy of `name` runs with. */
+static int max_batch(fixture *f, const char *name)
+{
+    rs_model_version *v;
+    char err[512];
+    assert_int_equal(rs_registry_acquire(f->r, name, NULL, &v, err, sizeof err), 0);
+    int n = v->cfg.max_batch;
+    rs_model_version_release(v);
+    return n;
+}
+
 static void test_nothing_changed_nothing_loads(void **state)
 {
     fixture *f = *state;
@@ -105,8 +124,7 @@ static void test_corrupt_reload_keeps_serving_copy(void **state)
 {
     fixture *f = *state;
     repo_write("m/1/model.json", "{\"format\": \"reluserve-mlp\", \"layers\": [");
-    tick(f);
-    assert_int_equal(tick(f), 1);
+    tick_applied(f);
     assert_int_equal(hidden(f, "m", NULL), 4);
     json_t *idx = rs_registry_index(f->r);
     assert_int_equal(json_array_size(idx), 1);
@@ -119,8 +137,7 @@ static void test_corrupt_reload_keeps_serving_copy(void **state)
     json_decref(idx);
     /* A valid rewrite replaces it and clears the reason. */
     repo_save_model("m", "1", 6);
-    tick(f);
-    assert_int_equal(tick(f), 1);
+    tick_applied(f);
     assert_int_equal(hidden(f, "m", NULL), 6);
     idx = rs_registry_index(f->r);
     assert_string_equal(json_string_value(json_object_get(json_array_get(idx, 0), "reason")), "");
@@ -152,8 +169,7 @@ static void test_new_and_removed_models(void **state)
     assert_int_equal(tick(f), 1);
     assert_int_equal(hidden(f, "n", NULL), 3);
     assert_int_equal(repo_remove("n"), 0);
-    tick(f);
-    assert_int_equal(tick(f), 1);
+    tick_applied(f);
     assert_int_equal(hidden(f, "n", NULL), -404);
     assert_int_equal(hidden(f, "m", NULL), 4);
 }
@@ -162,21 +178,13 @@ static void test_config_change_reloads_model(void **state)
 {
     fixture *f = *state;
     repo_write("m/config.json", "{\"max_batch\": 3}");
-    tick(f);
-    assert_int_equal(tick(f), 1);
-    rs_model_version *v;
-    char err[512];
-    assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &v, err, sizeof err), 0);
-    assert_int_equal(v->cfg.max_batch, 3);
-    rs_model_version_release(v);
+    tick_applied(f);
+    assert_int_equal(max_batch(f, "m"), 3);
     assert_int_equal(tick(f), 0);
     /* A broken config.json keeps the model as it was; the index says why. */
     repo_write("m/config.json", "{\"max_batch\": 0}");
-    tick(f);
-    assert_int_equal(tick(f), 1);
-    assert_int_equal(rs_registry_acquire(f->r, "m", NULL, &v, err, sizeof err), 0);
-    assert_int_equal(v->cfg.max_batch, 3);
-    rs_model_version_release(v);
+    tick_applied(f);
+    assert_int_equal(max_batch(f, "m"), 3);
     json_t *idx = rs_registry_index(f->r);
     const char *reason = json_string_value(json_object_get(json_array_get(idx, 0), "reason"));
     assert_non_null(strstr(reason, "config.json: \"max_batch\""));
