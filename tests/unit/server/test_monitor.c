@@ -22,70 +22,81 @@ static mlp_model *model_new(void)
     return m;
 }
 
-static void count_rows(rs_monitor *mon, const mlp_model *m, mlp_workspace *ws, const float *x,
-                       int n)
+/* What a test watches: the model, a workspace for its forward passes and an
+ * activity record of its shape for the window's snapshots. */
+typedef struct {
+    mlp_model *m;
+    mlp_workspace *ws;
+    mlp_activity snap;
+} watched;
+
+static int watched_new(void **state)
 {
-    assert_int_equal(mlp_forward(m, ws, x, n, NULL, NULL), MLP_OK);
+    static watched w;
+    w.m = model_new();
+    if (mlp_workspace_create(&w.ws, NULL) != MLP_OK) return -1;
+    if (mlp_activity_init(w.m, &w.snap, NULL) != MLP_OK) return -1;
+    *state = &w;
+    return 0;
+}
+
+static int watched_free(void **state)
+{
+    watched *w = *state;
+    mlp_activity_free(&w->snap);
+    mlp_workspace_free(w->ws);
+    mlp_model_free(w->m);
+    return 0;
+}
+
+/* A job of n rows x, as the batch runner reports it to the monitor. */
+static void count_rows(rs_monitor *mon, watched *w, const float *x, int n)
+{
+    assert_int_equal(mlp_forward(w->m, w->ws, x, n, NULL, NULL), MLP_OK);
     mlp_activity *a = rs_monitor_borrow(mon);
     assert_non_null(a);
-    assert_int_equal(mlp_activity_add(a, ws, 0, n, NULL), MLP_OK);
+    assert_int_equal(mlp_activity_add(a, w->ws, 0, n, NULL), MLP_OK);
     rs_monitor_give_back(mon, a);
 }
 
 static void test_window_counts_every_job(void **state)
 {
-    (void)state;
-    mlp_model *m = model_new();
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    rs_monitor *mon = rs_monitor_create(m, 60);
+    watched *w = *state;
+    rs_monitor *mon = rs_monitor_create(w->m, 60);
     const float x1[] = {1, 0, 2, 0}, x2[] = {0, 3};
-    count_rows(mon, m, ws, x1, 2); /* unit 0 active */
-    count_rows(mon, m, ws, x2, 1); /* unit 1 active */
-    mlp_activity snap;
-    assert_int_equal(mlp_activity_init(m, &snap, NULL), MLP_OK);
-    rs_monitor_snapshot(mon, &snap);
-    assert_int_equal(snap.rows, 3);
-    assert_int_equal(snap.active[0][0], 2);
-    assert_int_equal(snap.active[0][1], 1);
-    assert_int_equal(snap.active[0][2], 0);
-    assert_float_equal(mlp_activity_never_active_fraction(&snap, 0), 0.5f, 1e-6f);
-    mlp_activity_free(&snap);
+    count_rows(mon, w, x1, 2); /* unit 0 active */
+    count_rows(mon, w, x2, 1); /* unit 1 active */
+    rs_monitor_snapshot(mon, &w->snap);
+    assert_int_equal(w->snap.rows, 3);
+    assert_int_equal(w->snap.active[0][0], 2);
+    assert_int_equal(w->snap.active[0][1], 1);
+    assert_int_equal(w->snap.active[0][2], 0);
+    assert_float_equal(mlp_activity_never_active_fraction(&w->snap, 0), 0.5f, 1e-6f);
     rs_monitor_free(mon);
-    mlp_workspace_free(ws);
-    mlp_model_free(m);
 }
 
 static void test_window_forgets_old_rows(void **state)
 {
-    (void)state;
-    mlp_model *m = model_new();
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    rs_monitor *mon = rs_monitor_create(m, 1); /* 1 s window, 250 ms buckets */
+    watched *w = *state;
+    rs_monitor *mon = rs_monitor_create(w->m, 1); /* 1 s window, 250 ms buckets */
     const float x[] = {1, 1};
-    count_rows(mon, m, ws, x, 1);
-    mlp_activity snap;
-    assert_int_equal(mlp_activity_init(m, &snap, NULL), MLP_OK);
-    rs_monitor_snapshot(mon, &snap);
-    assert_int_equal(snap.rows, 1);
+    count_rows(mon, w, x, 1);
+    rs_monitor_snapshot(mon, &w->snap);
+    assert_int_equal(w->snap.rows, 1);
     usleep(1300 * 1000);
-    rs_monitor_snapshot(mon, &snap);
-    assert_int_equal(snap.rows, 0);
-    count_rows(mon, m, ws, x, 1); /* a reused bucket starts from zero */
-    rs_monitor_snapshot(mon, &snap);
-    assert_int_equal(snap.rows, 1);
-    mlp_activity_free(&snap);
+    rs_monitor_snapshot(mon, &w->snap);
+    assert_int_equal(w->snap.rows, 0);
+    count_rows(mon, w, x, 1); /* a reused bucket starts from zero */
+    rs_monitor_snapshot(mon, &w->snap);
+    assert_int_equal(w->snap.rows, 1);
     rs_monitor_free(mon);
-    mlp_workspace_free(ws);
-    mlp_model_free(m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_window_counts_every_job),
-        cmocka_unit_test(test_window_forgets_old_rows),
+        cmocka_unit_test_setup_teardown(test_window_counts_every_job, watched_new, watched_free),
+        cmocka_unit_test_setup_teardown(test_window_forgets_old_rows, watched_new, watched_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
