@@ -1,11 +1,13 @@
 /*
- * Models and random data for the unit tests: TEST_MODEL(n_inputs, {units,
- * activation, alpha}, ...) creates a model from its layers written in place
- * (asserting that creation succeeds; parameters zero until the test sets or
- * initialises them), test_model does the same from a spec array,
- * test_model_random also draws its parameters; test_fill_uniform fills an
- * array from [-1, 1), test_fill_normal from N(0, scale^2) and test_normals
- * allocates such an array. Include after cmocka.h.
+ * Models, random data and a workspace fixture for the unit tests:
+ * TEST_MODEL(n_inputs, {units, activation, alpha}, ...) creates a model from
+ * its layers written in place (asserting that creation succeeds; parameters
+ * zero until the test sets or initialises them), test_model does the same
+ * from a spec array, test_model_init then draws the parameters by a scheme,
+ * test_model_random also the biases; test_fill_uniform fills an array from
+ * [-1, 1), test_fill_normal from N(0, scale^2), test_normals allocates such
+ * an array; test_workspace_new/test_workspace_free give each test that uses
+ * them a fresh workspace as its state. Include after cmocka.h.
  */
 #ifndef TEST_MODELS_H
 #define TEST_MODELS_H
@@ -20,6 +22,15 @@ static inline mlp_model *test_model(int n_inputs, const mlp_layer_spec *spec, in
     mlp_model *m = NULL;
     mlp_error err;
     if (mlp_model_create(n_inputs, spec, n_layers, &m, &err) != MLP_OK) fail_msg("%s", err.msg);
+    return m;
+}
+
+/* test_model with its parameters drawn by mlp_model_init (scheme, seed). */
+static inline mlp_model *test_model_init(int n_inputs, const mlp_layer_spec *spec, int n_layers,
+                                         mlp_init scheme, uint64_t seed)
+{
+    mlp_model *m = test_model(n_inputs, spec, n_layers);
+    assert_int_equal(mlp_model_init(m, scheme, seed, NULL), MLP_OK);
     return m;
 }
 
@@ -64,6 +75,23 @@ static inline float *test_normals(size_t n, uint64_t seed, double scale)
     assert_non_null(v);
     test_fill_normal(v, n, seed, scale);
     return v;
+}
+
+/* A cmocka fixture: each test that uses it gets a new workspace as its
+ * state (cmocka_unit_test_setup_teardown(test, test_workspace_new,
+ * test_workspace_free)). */
+static inline int test_workspace_new(void **state)
+{
+    mlp_workspace *ws = NULL;
+    if (mlp_workspace_create(&ws, NULL) != MLP_OK) return -1;
+    *state = ws;
+    return 0;
+}
+
+static inline int test_workspace_free(void **state)
+{
+    mlp_workspace_free(*state);
+    return 0;
 }
 
 #define TEST_MODEL(n_inputs, ...)                                                                  \

@@ -16,29 +16,6 @@
 #include "../test_models.h"
 #include "../test_params.h"
 
-static mlp_model *create(int in, const mlp_layer_spec *spec, int n, mlp_init init, uint64_t seed)
-{
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(in, spec, n, &m, NULL), MLP_OK);
-    mlp_model_init(m, init, seed, NULL);
-    return m;
-}
-
-/* A fresh workspace for each test that takes one as its state. */
-static int workspace_new(void **state)
-{
-    mlp_workspace *ws = NULL;
-    if (mlp_workspace_create(&ws, NULL) != MLP_OK) return -1;
-    *state = ws;
-    return 0;
-}
-
-static int workspace_free(void **state)
-{
-    mlp_workspace_free(*state);
-    return 0;
-}
-
 /* Forwards the n rows x through m on ws, then (unless t is NULL) a backward
  * pass over all of them towards t, and diagnoses: each step must succeed. */
 static void diagnose_rows(const mlp_model *m, mlp_workspace *ws, const float *x, int n,
@@ -54,7 +31,7 @@ static void diagnose_rows(const mlp_model *m, mlp_workspace *ws, const float *x,
 static void test_dead_and_collapsed(void **s)
 {
     mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {6, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = create(4, spec, 3, MLP_INIT_HE_NORMAL, 1);
+    mlp_model *m = test_model_init(4, spec, 3, MLP_INIT_HE_NORMAL, 1);
     for (int j = 0; j < 8; j++)
         bias_set(m, 0, j, -100.0f);
     float x[16 * 4];
@@ -92,7 +69,7 @@ static void test_dead_and_collapsed(void **s)
 static void test_fresh_relu_half_sparse(void **s)
 {
     mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = create(32, spec, 2, MLP_INIT_HE_NORMAL, 3);
+    mlp_model *m = test_model_init(32, spec, 2, MLP_INIT_HE_NORMAL, 3);
     enum { N = 1000 };
     float *x = test_normals(N * 32, 4, 1.0);
     mlp_workspace *ws = *s;
@@ -117,7 +94,7 @@ static void test_saturation(void **s)
 {
     mlp_layer_spec spec[] = {
         {16, MLP_ACT_SIGMOID, 0}, {16, MLP_ACT_TANH, 0}, {2, MLP_ACT_SIGMOID, 0}};
-    mlp_model *m = create(8, spec, 3, MLP_INIT_XAVIER_NORMAL, 5);
+    mlp_model *m = test_model_init(8, spec, 3, MLP_INIT_XAVIER_NORMAL, 5);
     float x[100 * 8];
     test_fill_normal(x, 800, 6, 1.0);
     mlp_workspace *ws = *s;
@@ -212,7 +189,7 @@ static void test_gradient_ratio_flags(void **s)
 static void test_gradient_ratio_zero_over_zero(void **s)
 {
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 7);
+    mlp_model *m = test_model_init(2, spec, 2, MLP_INIT_HE_NORMAL, 7);
     const float x[2] = {0, 0}; /* A_{-1} = 0 and A_0 = relu(0) = 0 */
     mlp_workspace *ws = *s;
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
@@ -286,7 +263,7 @@ static void test_rows_of_last_backward(void **s)
 static void test_leaky_relu_dead_not_sparse(void **s)
 {
     mlp_layer_spec spec[] = {{4, MLP_ACT_LEAKY_RELU, 0.1f}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = create(3, spec, 2, MLP_INIT_HE_NORMAL, 8);
+    mlp_model *m = test_model_init(3, spec, 2, MLP_INIT_HE_NORMAL, 8);
     for (int j = 0; j < 4; j++)
         bias_set(m, 0, j, j < 2 ? -50.0f : 50.0f);
     float x[10 * 3];
@@ -305,7 +282,7 @@ static void test_leaky_relu_dead_not_sparse(void **s)
 static void test_relu_output_layer_has_no_relu_stats(void **s)
 {
     mlp_layer_spec spec[] = {{3, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}};
-    mlp_model *m = create(2, spec, 2, MLP_INIT_HE_NORMAL, 10);
+    mlp_model *m = test_model_init(2, spec, 2, MLP_INIT_HE_NORMAL, 10);
     bias_set(m, 1, 0, -100.0f);
     bias_set(m, 1, 1, -100.0f);
     const float x[2] = {0.5f, -0.5f};
@@ -373,7 +350,7 @@ static void test_nonfinite_units_are_not_dead(void **s)
 static void test_refusals(void **s)
 {
     mlp_layer_spec spec[] = {{2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m = create(2, spec, 2, MLP_INIT_AUTO, 1);
+    mlp_model *m = test_model_init(2, spec, 2, MLP_INIT_AUTO, 1);
     mlp_workspace *ws = *s;
     mlp_diagnostics d;
     mlp_error e;
@@ -382,7 +359,7 @@ static void test_refusals(void **s)
     const float x[2] = {1, 2};
     assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     mlp_layer_spec other[] = {{3, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
-    mlp_model *m2 = create(2, other, 2, MLP_INIT_AUTO, 1);
+    mlp_model *m2 = test_model_init(2, other, 2, MLP_INIT_AUTO, 1);
     assert_int_equal(mlp_diagnose(m2, ws, NULL, &d, &e), MLP_ERR_INVALID);
     assert_non_null(strstr(e.msg, "another shape"));
     mlp_diag_params p = mlp_diag_default_params();
@@ -395,21 +372,24 @@ static void test_refusals(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dead_and_collapsed, workspace_new, workspace_free),
-        cmocka_unit_test_setup_teardown(test_fresh_relu_half_sparse, workspace_new, workspace_free),
-        cmocka_unit_test_setup_teardown(test_saturation, workspace_new, workspace_free),
+        cmocka_unit_test_setup_teardown(test_dead_and_collapsed, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_fresh_relu_half_sparse, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_saturation, test_workspace_new, test_workspace_free),
         cmocka_unit_test(test_gradient_ratio_flags),
-        cmocka_unit_test_setup_teardown(test_gradient_ratio_zero_over_zero, workspace_new,
-                                        workspace_free),
+        cmocka_unit_test_setup_teardown(test_gradient_ratio_zero_over_zero, test_workspace_new,
+                                        test_workspace_free),
         cmocka_unit_test(test_gradient_ratio_nan_last_layer),
-        cmocka_unit_test_setup_teardown(test_rows_of_last_backward, workspace_new, workspace_free),
-        cmocka_unit_test_setup_teardown(test_leaky_relu_dead_not_sparse, workspace_new,
-                                        workspace_free),
-        cmocka_unit_test_setup_teardown(test_relu_output_layer_has_no_relu_stats, workspace_new,
-                                        workspace_free),
-        cmocka_unit_test_setup_teardown(test_nonfinite_units_are_not_dead, workspace_new,
-                                        workspace_free),
-        cmocka_unit_test_setup_teardown(test_refusals, workspace_new, workspace_free),
+        cmocka_unit_test_setup_teardown(test_rows_of_last_backward, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_leaky_relu_dead_not_sparse, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_relu_output_layer_has_no_relu_stats,
+                                        test_workspace_new, test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_nonfinite_units_are_not_dead, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_refusals, test_workspace_new, test_workspace_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

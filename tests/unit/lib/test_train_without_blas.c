@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "../test_models.h"
 
 /* ------------------------------------------------------- the stub BLAS */
 
@@ -60,21 +61,13 @@ static void assert_no_blas(const char *what)
 /* Softmax last: a classifier; identity last: a regressor (mlp_model_create). */
 static mlp_model *make_model(int in, const mlp_layer_spec *spec, int n_layers, uint64_t seed)
 {
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(in, spec, n_layers, &m, NULL), MLP_OK);
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, seed, NULL);
-    return m;
+    return test_model_init(in, spec, n_layers, MLP_INIT_HE_NORMAL, seed);
 }
 
+/* n rows of d N(0, 1) values (the caller frees them). */
 static float *random_rows(int n, int d, uint64_t seed)
 {
-    float *x = malloc(sizeof(float) * (size_t)n * (size_t)d);
-    assert_non_null(x);
-    mlp_rng r;
-    mlp_rng_seed(&r, seed);
-    for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
-        x[i] = (float)mlp_rng_normal(&r);
-    return x;
+    return test_normals((size_t)n * (size_t)d, seed, 1.0);
 }
 
 static bool keep_going(const mlp_epoch_stats *s, void *user)
@@ -135,27 +128,21 @@ static long blas_calls_of(mlp_workspace *ws)
  * the batch; AUTO on the same shapes does (so the check is not vacuous). */
 static void test_batch_invariant_workspace_never_calls_blas(void **state)
 {
-    (void)state;
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *state;
     assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL), MLP_OK);
     blas_calls_of(ws);
     assert_no_blas("forward/backward on an MLP_KERNEL_BATCH_INVARIANT workspace");
     assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_AUTO, NULL), MLP_OK);
     assert_true(blas_calls_of(ws) > 0);
-    mlp_workspace_free(ws);
 }
 
 /* The default is the batch-invariant kernel (it was AUTO): a workspace that
  * never chose gives the same bits whatever the batch and the machine. */
 static void test_default_workspace_is_batch_invariant(void **state)
 {
-    (void)state;
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *state;
     blas_calls_of(ws);
     assert_no_blas("forward/backward on a workspace left at the default kernel");
-    mlp_workspace_free(ws);
 }
 
 /* The bundled models' recipes (make models): iris-shaped 4-16-16-3 with
@@ -204,8 +191,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_stub_is_the_blas_libmlp_calls),
-        cmocka_unit_test(test_batch_invariant_workspace_never_calls_blas),
-        cmocka_unit_test(test_default_workspace_is_batch_invariant),
+        cmocka_unit_test_setup_teardown(test_batch_invariant_workspace_never_calls_blas,
+                                        test_workspace_new, test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_default_workspace_is_batch_invariant,
+                                        test_workspace_new, test_workspace_free),
         cmocka_unit_test(test_training_never_calls_blas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

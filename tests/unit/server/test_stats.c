@@ -17,11 +17,22 @@ static json_int_t num(json_t *j, const char *path1, const char *path2)
     return json_integer_value(v);
 }
 
+/* Each test counts into statistics of its own. */
+static int stats_new(void **state)
+{
+    *state = rs_stats_create();
+    return *state ? 0 : -1;
+}
+
+static int stats_free(void **state)
+{
+    rs_stats_free(*state);
+    return 0;
+}
+
 static void test_fresh_is_all_zero(void **state)
 {
-    (void)state;
-    rs_stats *s = rs_stats_create();
-    assert_non_null(s);
+    rs_stats *s = *state;
     json_t *j = rs_stats_json(s, "m", "3");
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "m");
@@ -39,14 +50,12 @@ static void test_fresh_is_all_zero(void **state)
     }
     assert_int_equal(json_array_size(json_object_get(j, "batch_stats")), 0);
     json_decref(j);
-    rs_stats_free(s);
     rs_stats_free(NULL);
 }
 
 static void test_requests_and_batches(void **state)
 {
-    (void)state;
-    rs_stats *s = rs_stats_create();
+    rs_stats *s = *state;
     rs_stats_request(s, true, 3, 100);
     rs_stats_request(s, true, 2, 50);
     rs_stats_request(s, false, 7, 30); /* a failure adds no rows */
@@ -86,14 +95,12 @@ static void test_requests_and_batches(void **state)
     assert_int_equal(num(b5, "compute_input", "ns"), 3);
     assert_int_equal(num(b5, "compute_output", "ns"), 300);
     json_decref(j);
-    rs_stats_free(s);
 }
 
 /* Many sizes arriving out of order stay sorted and counted once each. */
 static void test_many_batch_sizes(void **state)
 {
-    (void)state;
-    rs_stats *s = rs_stats_create();
+    rs_stats *s = *state;
     rs_stats_phases p = {0, 1, 0};
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < 100; i++)
@@ -107,7 +114,6 @@ static void test_many_batch_sizes(void **state)
     }
     assert_int_equal(num(j, "execution_count", NULL), 200);
     json_decref(j);
-    rs_stats_free(s);
 }
 
 #define THREADS    4
@@ -128,8 +134,7 @@ static void *hammer(void *arg)
 /* Updates from several threads at once lose nothing. */
 static void test_threads(void **state)
 {
-    (void)state;
-    rs_stats *s = rs_stats_create();
+    rs_stats *s = *state;
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, hammer, s), 0);
@@ -142,16 +147,15 @@ static void test_threads(void **state)
                      THREADS * PER_THREAD);
     assert_int_equal(json_array_size(json_object_get(j, "batch_stats")), 3);
     json_decref(j);
-    rs_stats_free(s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh_is_all_zero),
-        cmocka_unit_test(test_requests_and_batches),
-        cmocka_unit_test(test_many_batch_sizes),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test_setup_teardown(test_fresh_is_all_zero, stats_new, stats_free),
+        cmocka_unit_test_setup_teardown(test_requests_and_batches, stats_new, stats_free),
+        cmocka_unit_test_setup_teardown(test_many_batch_sizes, stats_new, stats_free),
+        cmocka_unit_test_setup_teardown(test_threads, stats_new, stats_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
