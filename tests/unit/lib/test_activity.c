@@ -31,7 +31,6 @@ static mlp_model *model(void)
 
 static void test_counts_and_never_active(void **s)
 {
-    (void)s;
     mlp_model *m = model();
     mlp_activity a;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
@@ -40,8 +39,7 @@ static void test_counts_and_never_active(void **s)
     assert_int_equal(a.units[1], 2);
     assert_float_equal(mlp_activity_never_active_fraction(&a, 0), 0.0, 0); /* nothing seen */
 
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     const float x[4] = {1, 2, 3, -1};
     assert_int_equal(mlp_forward(m, ws, x, 4, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_activity_add(&a, ws, 0, 3, NULL), MLP_OK); /* positive x only */
@@ -75,7 +73,6 @@ static void test_counts_and_never_active(void **s)
     assert_true(a.rows == 0 && a.active[0][0] == 0 && a.active[1][0] == 0);
     mlp_activity_free(&a);
     mlp_activity_free(&b);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -84,7 +81,6 @@ static void test_counts_and_never_active(void **s)
  * then <= 0, which used to make both its units "never active". */
 static void test_nonfinite_rows_counted_apart(void **s)
 {
-    (void)s;
     mlp_model *m =
         TEST_MODEL(1, {2, MLP_ACT_RELU, 0}, {2, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     const float p[] = {10, 10, 0, 0, 1, -1, -1, 0.5f, 0, -1, 1, 1, 0.5f};
@@ -92,8 +88,7 @@ static void test_nonfinite_rows_counted_apart(void **s)
     mlp_activity a, b;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     assert_int_equal(mlp_activity_init(m, &b, NULL), MLP_OK);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     const float x[2] = {3e38f, 1.0f};
     assert_int_equal(mlp_forward(m, ws, x, 2, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_activity_add(&a, ws, 0, 2, NULL), MLP_OK);
@@ -121,7 +116,6 @@ static void test_nonfinite_rows_counted_apart(void **s)
     assert_false(mlp_activity_never_active(&b, 1, 0)); /* no rows: no verdict */
     mlp_activity_free(&a);
     mlp_activity_free(&b);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -129,14 +123,12 @@ static void test_nonfinite_rows_counted_apart(void **s)
  * nothing (they used to ignore it silently). */
 static void test_shape_mismatch_refused(void **s)
 {
-    (void)s;
     mlp_model *m = model();
     mlp_model *other = TEST_MODEL(1, {4, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     mlp_activity a, b;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     assert_int_equal(mlp_activity_init(other, &b, NULL), MLP_OK);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     const float x = 1.0f;
     assert_int_equal(mlp_forward(other, ws, &x, 1, NULL, NULL), MLP_OK);
     mlp_error e;
@@ -150,7 +142,6 @@ static void test_shape_mismatch_refused(void **s)
     assert_true(a.rows == 0);
     mlp_activity_free(&a);
     mlp_activity_free(&b);
-    mlp_workspace_free(ws);
     mlp_model_free(other);
     mlp_model_free(m);
 }
@@ -158,30 +149,31 @@ static void test_shape_mismatch_refused(void **s)
 /* A model without hidden layers has nothing to count. */
 static void test_no_hidden_layers(void **s)
 {
-    (void)s;
     mlp_model *m = TEST_MODEL(3, {2, MLP_ACT_SOFTMAX, 0});
     mlp_activity a;
     assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
     assert_int_equal(a.n_layers, 0);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     const float x[3] = {1, 2, 3};
     assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_activity_add(&a, ws, 0, 1, NULL), MLP_OK);
     mlp_activity_reset(&a);
     assert_float_equal(mlp_activity_never_active_fraction(&a, 0), 0.0, 0);
     mlp_activity_free(&a);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_and_never_active),
-        cmocka_unit_test(test_nonfinite_rows_counted_apart),
-        cmocka_unit_test(test_shape_mismatch_refused),
-        cmocka_unit_test(test_no_hidden_layers),
+        cmocka_unit_test_setup_teardown(test_counts_and_never_active, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_nonfinite_rows_counted_apart, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_shape_mismatch_refused, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_no_hidden_layers, test_workspace_new,
+                                        test_workspace_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
