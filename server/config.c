@@ -51,6 +51,12 @@ static const opt_def OPTS[] = {
      "rows the dynamic batcher merges into one batch (1 = batching off)"},
     {"batch-delay-us", "RELUSERVE_BATCH_DELAY_US", OPT_INT64, OFF(batch_delay_us), 0, 10000000, "0",
      "longest a request waits for others to batch with (0 = take what is queued)"},
+    {"lean-max-flops", "RELUSERVE_LEAN_MAX_FLOPS", OPT_INT64, OFF(lean_max_flops), 0,
+     (int64_t)1 << 40, "65536",
+     "the lean path: a request whose compute is at most this many multiply-adds (the model's "
+     "per-row count x rows, x 3 with diagnostics) is computed on the HTTP thread as soon as it "
+     "is decoded, skipping the queue and the pool, when its model version has nothing queued "
+     "and no batch-delay-us; the answer is the same byte for byte (0 = off)"},
     {"max-queue", "RELUSERVE_MAX_QUEUE", OPT_INT, OFF(max_queue), 1, 1 << 24, "1024",
      "requests waiting per model version; past it, 503 with Retry-After"},
     {"max-body", "RELUSERVE_MAX_BODY", OPT_BYTES, OFF(max_body), 1, (int64_t)1 << 40, "64M",

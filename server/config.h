@@ -23,6 +23,8 @@ typedef struct {
     int http_threads; /* libmicrohttpd polling threads; 0 = auto */
     int max_batch;    /* rows merged into one batch */
     int64_t batch_delay_us;
+    int64_t lean_max_flops;      /* lean path: largest compute (multiply-adds) run on the HTTP
+                                    thread; 0 = off */
     int max_queue;               /* requests waiting per model version */
     int64_t max_body;            /* bytes */
     int64_t max_body_total;      /* bytes of request bodies held at once, all connections */

@@ -33,6 +33,7 @@ typedef struct {
     status_count *statuses;
     int n_statuses;
     histogram latency, queue, compute, rows;
+    uint64_t lean; /* requests computed on the lean path */
 } series;
 
 struct rs_metrics {
@@ -128,6 +129,14 @@ void rs_metrics_batch(rs_metrics *m, const char *model, int rows, double compute
         hist_add(&s->compute, TIME_BOUNDS, N_TIME, compute_seconds);
         hist_add(&s->rows, ROW_BOUNDS, N_ROWS, rows);
     }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void rs_metrics_lean(rs_metrics *m, const char *model)
+{
+    pthread_mutex_lock(&m->lock);
+    series *s = series_get(m, model);
+    if (s) s->lean++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -274,8 +283,22 @@ void rs_metrics_render(rs_metrics *m, rs_registry *r, int batches_in_flight, rs_
     render_hist_family(m, out, "reluserve_queue_duration_seconds",
                        "Time a request waited in its model's queue", H_QUEUE);
     render_hist_family(m, out, "reluserve_compute_duration_seconds",
-                       "Time one batch computed on a pool thread", H_COMPUTE);
-    render_hist_family(m, out, "reluserve_batch_rows", "Rows per batch the batcher formed", H_ROWS);
+                       "Time one batch computed (on a pool thread; a lean request on its HTTP "
+                       "thread)",
+                       H_COMPUTE);
+    render_hist_family(m, out, "reluserve_batch_rows",
+                       "Rows per batch computed (a lean request is a batch of its own)", H_ROWS);
+    /* Every model that computed has the line, 0 with the lean path off: the
+     * exposition has the same series whichever path its requests took. */
+    rs_buf_puts(out, "# HELP reluserve_lean_requests_total Inference requests computed on an HTTP "
+                     "thread as batches of one, skipping the queue (--lean-max-flops)\n"
+                     "# TYPE reluserve_lean_requests_total counter\n");
+    for (int i = 0; i < m->n; i++) {
+        if (m->s[i].rows.n == 0 && m->s[i].lean == 0) continue;
+        rs_buf_puts(out, "reluserve_lean_requests_total{model=\"");
+        put_label(out, m->s[i].model);
+        rs_buf_printf(out, "\"} %llu\n", (unsigned long long)m->s[i].lean);
+    }
     pthread_mutex_unlock(&m->lock);
     rs_buf_printf(out,
                   "# HELP reluserve_batches_in_flight Batches computing on the pool now\n"

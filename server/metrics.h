@@ -5,8 +5,9 @@
  *   reluserve_requests_total{model,status}          requests answered
  *   reluserve_request_duration_seconds{model}       first byte to response queued
  *   reluserve_queue_duration_seconds{model}         admitted to taken into a batch
- *   reluserve_compute_duration_seconds{model}       one batch on a pool thread
+ *   reluserve_compute_duration_seconds{model}       one batch (pool thread, or lean on HTTP)
  *   reluserve_batch_rows{model}                     rows per batch
+ *   reluserve_lean_requests_total{model}            computed on an HTTP thread (lean path)
  *   reluserve_queue_depth{model,version}            requests waiting now
  *   reluserve_model_ready{model,version}            1 when loaded
  *   reluserve_never_active_fraction{model,version,layer}  dying-ReLU monitor
@@ -30,6 +31,8 @@ void rs_metrics_free(rs_metrics *m);
 void rs_metrics_request(rs_metrics *m, const char *model, int status, double seconds);
 void rs_metrics_queue_time(rs_metrics *m, const char *model, double seconds);
 void rs_metrics_batch(rs_metrics *m, const char *model, int rows, double compute_seconds);
+/* A request the lean path computed (its batch is counted by rs_metrics_batch too). */
+void rs_metrics_lean(rs_metrics *m, const char *model);
 
 /* Appends the whole exposition to out; gauges are read from r. */
 void rs_metrics_render(rs_metrics *m, rs_registry *r, int batches_in_flight, rs_buf *out);

@@ -84,18 +84,25 @@ mlp_activity *rs_monitor_borrow(rs_monitor *mon)
     return a;
 }
 
-void rs_monitor_give_back(rs_monitor *mon, mlp_activity *a)
+/* The bucket of the current time slot, emptied first when it still holds an
+ * older slot's counts. Lock held. */
+static mlp_activity *bucket_now(rs_monitor *mon)
 {
-    if (!a) return;
     int64_t slot = slot_now(mon);
     int b = (int)(slot % RS_MONITOR_BUCKETS);
-    pthread_mutex_lock(&mon->lock);
     if (mon->epoch[b] != slot) {
         mlp_activity_reset(&mon->buckets[b]);
         mon->epoch[b] = slot;
     }
+    return &mon->buckets[b];
+}
+
+void rs_monitor_give_back(rs_monitor *mon, mlp_activity *a)
+{
+    if (!a) return;
+    pthread_mutex_lock(&mon->lock);
     /* Every counter here was made for mon->model: same shape, cannot fail. */
-    (void)mlp_activity_merge(&mon->buckets[b], a, NULL);
+    (void)mlp_activity_merge(bucket_now(mon), a, NULL);
     pthread_mutex_unlock(&mon->lock);
     mlp_activity_reset(a);
     if (mon->n_spare == mon->cap_spare) {
@@ -110,6 +117,14 @@ void rs_monitor_give_back(rs_monitor *mon, mlp_activity *a)
         mon->cap_spare = cap;
     }
     mon->spare[mon->n_spare++] = a;
+}
+
+void rs_monitor_count(rs_monitor *mon, const mlp_workspace *ws, int rows)
+{
+    pthread_mutex_lock(&mon->lock);
+    /* ws last ran mon->model (the caller's promise): same shape, cannot fail. */
+    (void)mlp_activity_add(bucket_now(mon), ws, 0, rows, NULL);
+    pthread_mutex_unlock(&mon->lock);
 }
 
 void rs_monitor_snapshot(rs_monitor *mon, mlp_activity *out)

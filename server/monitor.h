@@ -10,7 +10,11 @@
  *
  * Threads: borrow/give_back run on the scheduler's loop thread only; a job
  * counts into its borrowed mlp_activity on a pool thread without locks, and
- * give_back merges it under the monitor's mutex; snapshot may run anywhere.
+ * give_back merges it under the monitor's mutex. count (the lean path, on
+ * HTTP threads) adds straight into the current bucket under the same
+ * mutex — one per version, held for O(hidden units x rows) of small work,
+ * and it borrows nothing, so the loop-only spare list needs no lock; snapshot
+ * may run anywhere.
  */
 #ifndef RS_MONITOR_H
 #define RS_MONITOR_H
@@ -33,6 +37,10 @@ int rs_monitor_window_s(const rs_monitor *mon);
 mlp_activity *rs_monitor_borrow(rs_monitor *mon);
 /* Adds a's counts to the current bucket and recycles a. */
 void rs_monitor_give_back(rs_monitor *mon, mlp_activity *a);
+
+/* Any thread: adds the activity of the first `rows` rows of ws's last
+ * forward pass, which ran this monitor's model, to the current bucket. */
+void rs_monitor_count(rs_monitor *mon, const mlp_workspace *ws, int rows);
 
 /* Counts of the live window into out, which the caller initialised with
  * mlp_activity_init for the same model (it is reset first). */

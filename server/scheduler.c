@@ -43,6 +43,7 @@ struct rs_scheduler {
     rs_model_version *ring_head, *ring_tail; /* versions with queued tasks */
     int ring_len;
     atomic_int in_flight;
+    atomic_int lean_running; /* lean requests computing on HTTP threads now */
 
     pthread_mutex_t scratch_lock; /* guards scratch (pool threads register theirs) */
     rs_infer_scratch **scratch;
@@ -153,6 +154,71 @@ static void batch_work(uv_work_t *w)
     batch_deliver(b);
     /* after the answers went out: an oversized request's memory goes back */
     if (sc) rs_infer_scratch_trim(sc, b->mv->model, b->rows, b->mv->cfg.max_batch);
+}
+
+/* ------------------------------------------------------------ lean path */
+
+double rs_lean_cost(const mlp_model *m, const rs_request *req)
+{
+    /* Measured (bench/README.md, bench_mlp): forward + backward + diagnose in
+     * the server's norms-only mode costs 2.5x to 3.2x the forward alone. */
+    double f = mlp_model_flops(m, req->rows);
+    return req->diag != RS_DIAG_NONE ? f * RS_LEAN_BACKWARD_FACTOR : f;
+}
+
+/*
+ * A batch of one on the calling HTTP thread. What it does not do, and why
+ * that is sound: it does not wait in a queue (queue time 0, so no timeout can
+ * expire it), and it does not count against max_queue or max_in_flight (it
+ * holds no queue place, and its thread is an HTTP thread, not a pool slot).
+ * lean_running goes up before `stopping` is read, and rs_scheduler_stop
+ * writes `stopping` before rs_scheduler_idle reads lean_running (both
+ * sequentially consistent): either this request sees the stop and goes the
+ * usual way (admit refuses it), or shutdown sees it running and waits.
+ */
+bool rs_scheduler_lean(rs_scheduler *s, rs_task *t)
+{
+    rs_model_version *mv = t->mv;
+    const rs_request *req = t->req;
+    if (s->p.lean_max_flops <= 0 || mv->cfg.batch_delay_us > 0 ||
+        rs_lean_cost(mv->model, req) > s->p.lean_max_flops)
+        return false;
+    atomic_fetch_add(&s->lean_running, 1);
+    rs_infer_scratch *sc = NULL;
+    if (atomic_load(&s->stopping) || atomic_load(&mv->queued) > 0 || !(sc = scratch_get(s))) {
+        atomic_fetch_sub(&s->lean_running, 1);
+        return false;
+    }
+    uint64_t t0 = uv_hrtime();
+    t->admitted_ns = t0;
+    t->deadline_ns = UINT64_MAX;
+    t->queue_ns = 0;
+    if (s->metrics) rs_metrics_queue_time(s->metrics, mv->name, 0.0);
+    if (mv->stats) rs_stats_queue(mv->stats, 0);
+    rs_infer_item item = {t->req, 0, {0}, 0};
+    rs_buf_init(&item.body);
+    rs_model_id mid = {mv->name, mv->version};
+    /* No borrowed activity (the monitor lends those on the loop thread only):
+     * the forward's Z stay in sc->ws, and rs_monitor_count adds them. */
+    if (rs_infer_run(mv->model, &mid, sc, &item, 1, &s->p.diag, NULL) == 0) {
+        if (mv->monitor) rs_monitor_count(mv->monitor, sc->ws, req->rows);
+        if (mv->stats) {
+            rs_stats_phases p = {sc->input_ns, sc->infer_ns, sc->output_ns};
+            rs_stats_batch(mv->stats, req->rows, 1, &p);
+        }
+    }
+    t->compute_ns = uv_hrtime() - t0;
+    t->status = item.status;
+    t->body = item.body; /* ownership moves to the task's owner */
+    t->json_len = item.json_len;
+    t->batch_rows = req->rows;
+    if (s->metrics) {
+        rs_metrics_batch(s->metrics, mv->name, req->rows, t->compute_ns / 1e9);
+        rs_metrics_lean(s->metrics, mv->name);
+    }
+    rs_infer_scratch_trim(sc, mv->model, req->rows, mv->cfg.max_batch);
+    atomic_fetch_sub(&s->lean_running, 1);
+    return true;
 }
 
 /* ------------------------------------------------------- loop-thread side */
@@ -492,6 +558,7 @@ int rs_scheduler_create(rs_scheduler **out, uv_loop_t *loop, const rs_scheduler_
     s->id = atomic_fetch_add(&g_next_id, 1);
     atomic_init(&s->stopping, false);
     atomic_init(&s->in_flight, 0);
+    atomic_init(&s->lean_running, 0);
     pthread_mutex_init(&s->inbox_lock, NULL);
     pthread_mutex_init(&s->scratch_lock, NULL);
     int rc = uv_async_init(loop, &s->wake, wake_cb);
@@ -569,7 +636,8 @@ bool rs_scheduler_idle(rs_scheduler *s)
     pthread_mutex_lock(&s->inbox_lock);
     bool empty = s->inbox_head == NULL;
     pthread_mutex_unlock(&s->inbox_lock);
-    return empty && s->ring_len == 0 && atomic_load(&s->in_flight) == 0;
+    return empty && s->ring_len == 0 && atomic_load(&s->in_flight) == 0 &&
+           atomic_load(&s->lean_running) == 0;
 }
 
 int rs_scheduler_in_flight(rs_scheduler *s)

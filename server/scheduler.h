@@ -59,6 +59,9 @@ typedef struct {
      * timeout_us can only shorten it. */
     int64_t default_timeout_us;
     mlp_diag_params diag;
+    /* The lean path (--lean-max-flops): requests costing at most this many
+     * multiply-adds (rs_lean_cost) may run on the admitting thread; 0 = off. */
+    double lean_max_flops;
 } rs_scheduler_params;
 
 typedef struct rs_scheduler rs_scheduler;
@@ -85,9 +88,22 @@ int rs_scheduler_admit(rs_scheduler *s, rs_task *t, char *err, size_t errlen);
  */
 int rs_scheduler_refuses(rs_scheduler *s, rs_model_version *mv, char *err, size_t errlen);
 
+/*
+ * Any thread (an HTTP polling thread): the lean path. When t (mv, req set)
+ * is small work — rs_lean_cost() within lean_max_flops — and its version
+ * has no batching delay, nothing queued (so it overtakes no one: FIFO order
+ * per version holds) and the scheduler is not stopping, computes it here and
+ * now as a batch of one, in this thread's own workspace with the pool's
+ * kernel settings (so the answer is byte-identical), counts what a pool batch
+ * counts (queue time 0, the batch's metrics, statistics and monitor
+ * activity), sets t's results and returns true; done() is not called. Else
+ * returns false and t is untouched: admit it as usual.
+ */
+bool rs_scheduler_lean(rs_scheduler *s, rs_task *t);
+
 /* Loop thread. After stop, admit refuses new work; queued work still runs. */
 void rs_scheduler_stop(rs_scheduler *s);
-/* Loop thread. True when nothing is queued or computing. */
+/* Loop thread. True when nothing is queued or computing (lean requests too). */
 bool rs_scheduler_idle(rs_scheduler *s);
 int rs_scheduler_in_flight(rs_scheduler *s); /* any thread (approximate) */
 /* Loop thread, once idle: closes the handles; run the loop to let them close,
@@ -110,5 +126,11 @@ int rs_batch_take(const int *rows, int n, int max_rows);
 /* Whether a queue is ready to dispatch under a batching delay: when it holds
  * max_rows already, or its oldest request has waited delay_ns. */
 bool rs_batch_ready(int queued_rows, int max_rows, uint64_t oldest_wait_ns, uint64_t delay_ns);
+
+/* What a request costs the lean path's judgement: the model's multiply-adds
+ * over its rows (mlp_model_flops), times RS_LEAN_BACKWARD_FACTOR when
+ * diagnostics run a backward pass and mlp_diagnose after the forward. */
+#define RS_LEAN_BACKWARD_FACTOR 3
+double rs_lean_cost(const mlp_model *m, const rs_request *req);
 
 #endif /* RS_SCHEDULER_H */

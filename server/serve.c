@@ -134,7 +134,8 @@ static int serve(const rs_config *cfg)
                                 cfg->monitor_window_s};
     rs_scheduler_params sp = {threads,
                               cfg->request_timeout_ms * 1000,
-                              {(float)cfg->vanishing_threshold, (float)cfg->exploding_threshold}};
+                              {(float)cfg->vanishing_threshold, (float)cfg->exploding_threshold},
+                              (double)cfg->lean_max_flops};
     /* The poll's baseline comes before the models load: a change on disk while
      * they load is then seen by the first polls, not missed. */
     if (cfg->repository_poll_s > 0 && !(s.app.poll = rs_poll_create(cfg->models_dir))) {

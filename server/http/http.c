@@ -10,7 +10,9 @@
  *                 it: 503 at the end), until --upload-timeout-ms (408).
  *   last call     cheap endpoints answer; inference answers 503 at once
  *                 when the model's queue is full (before any decode),
- *                 else decodes the body, suspends and admits a task.
+ *                 else decodes the body and either computes it here (the
+ *                 lean path: small work, rs_scheduler_lean) and answers,
+ *                 or suspends and admits a task.
  *   (pool thread) the task's done() marks the state and resumes (task_done
  *                 lists the other threads it may run on).
  *   Model control (load/unload) suspends the same way while the control
@@ -444,6 +446,15 @@ static void body_release(req_state *st)
     rs_body_release(st->h->budget, &st->body);
 }
 
+/* The task's answer: a computed or refused inference, or a control job's. */
+static enum MHD_Result finish_inference(req_state *st)
+{
+    rs_task *t = &st->task;
+    bool binary = t->json_len < t->body.len;
+    return respond_buf(st, t->status, &t->body,
+                       binary ? "application/octet-stream" : "application/json", t->json_len);
+}
+
 static enum MHD_Result start_inference(req_state *st)
 {
     rs_app *app = st->h->app;
@@ -499,6 +510,10 @@ static enum MHD_Result start_inference(req_state *st)
     t->req = &st->req;
     t->done = task_done;
     t->user = st;
+    /* Small work is computed right here (the lean path, scheduler.h): the
+     * hops to the loop and pool threads and back would cost it more than
+     * its compute. Owed since owed_take, so shutdown waits for it. */
+    if (rs_scheduler_lean(app->sched, t)) return finish_inference(st);
     /* Suspend before admitting: the completion may resume at once. */
     atomic_fetch_add(&st->h->suspended, 1);
     st->ph = PHASE_SUSPENDED;
@@ -546,14 +561,6 @@ static enum MHD_Result start_control(req_state *st)
         control_done(j);
     }
     return MHD_YES;
-}
-
-static enum MHD_Result finish_inference(req_state *st)
-{
-    rs_task *t = &st->task;
-    bool binary = t->json_len < t->body.len;
-    return respond_buf(st, t->status, &t->body,
-                       binary ? "application/octet-stream" : "application/json", t->json_len);
 }
 
 /* ------------------------------------------------------------- dispatch */

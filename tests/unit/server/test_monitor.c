@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -92,11 +93,56 @@ static void test_window_forgets_old_rows(void **state)
     rs_monitor_free(mon);
 }
 
+/* The lean path: HTTP threads count straight into the window while the loop
+ * thread gives batch activities back. Every row must land, none twice. */
+enum { COUNTERS = 3, COUNTS = 20000 };
+
+typedef struct {
+    rs_monitor *mon;
+    const mlp_model *m;
+} count_job;
+
+static void *count_thread(void *p)
+{
+    count_job *j = p;
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    const float x[] = {1, 0, 0, 3};
+    assert_int_equal(mlp_forward(j->m, ws, x, 2, NULL, NULL), MLP_OK);
+    for (int i = 0; i < COUNTS; i++)
+        rs_monitor_count(j->mon, ws, 2);
+    mlp_workspace_free(ws);
+    return NULL;
+}
+
+static void test_count_from_many_threads_adds_every_row(void **state)
+{
+    watched *w = *state;
+    rs_monitor *mon = rs_monitor_create(w->m, 3600);
+    count_job job = {mon, w->m};
+    pthread_t th[COUNTERS];
+    for (int i = 0; i < COUNTERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, count_thread, &job), 0);
+    const float x[] = {1, 0};
+    for (int i = 0; i < COUNTS; i++)
+        count_rows(mon, w, x, 1); /* the batches' way, meanwhile */
+    for (int i = 0; i < COUNTERS; i++)
+        pthread_join(th[i], NULL);
+    rs_monitor_snapshot(mon, &w->snap);
+    assert_int_equal(w->snap.rows, (COUNTERS * 2 + 1) * COUNTS);
+    assert_int_equal(w->snap.active[0][0], (COUNTERS + 1) * COUNTS); /* row {1, 0} */
+    assert_int_equal(w->snap.active[0][1], COUNTERS * COUNTS);       /* row {0, 3} */
+    assert_int_equal(w->snap.active[0][2], 0);
+    rs_monitor_free(mon);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_window_counts_every_job, watched_new, watched_free),
         cmocka_unit_test_setup_teardown(test_window_forgets_old_rows, watched_new, watched_free),
+        cmocka_unit_test_setup_teardown(test_count_from_many_threads_adds_every_row, watched_new,
+                                        watched_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

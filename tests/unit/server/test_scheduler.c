@@ -103,12 +103,13 @@ static void request_init(rs_request *r)
 }
 
 /* timeout_us: the server's queue limit (--request-timeout-ms), 0 = none;
- * n tasks, not yet admitted. */
-static void fixture_init(fixture *f, rs_model_config cfg, int64_t timeout_us, int n)
+ * lean: --lean-max-flops (0 = off); n tasks, not yet admitted. */
+static void fixture_init_lean(fixture *f, rs_model_config cfg, int64_t timeout_us, double lean,
+                              int n)
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params()};
+    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params(), lean};
     assert_int_equal(rs_scheduler_create(&f->s, &f->loop, &p, NULL), 0);
     f->mv = version_new(cfg);
     f->n = n;
@@ -116,6 +117,11 @@ static void fixture_init(fixture *f, rs_model_config cfg, int64_t timeout_us, in
         request_init(&f->r[i]);
         f->t[i] = (rs_task){.mv = f->mv, .req = &f->r[i], .done = task_done, .user = f};
     }
+}
+
+static void fixture_init(fixture *f, rs_model_config cfg, int64_t timeout_us, int n)
+{
+    fixture_init_lean(f, cfg, timeout_us, 0, n);
 }
 
 static int admit(fixture *f, int i)
@@ -365,6 +371,130 @@ static void test_unloaded_version_expiring_is_not_touched(void **state)
     fixture_free_tasks(&f);
 }
 
+/* ------------------------------------------------------------ lean path */
+
+/* The fixture's 4-8-3 model: 4*8 + 8*3 = 56 multiply-adds a row. */
+static void test_lean_cost(void **state)
+{
+    (void)state;
+    rs_model_version *mv = version_new((rs_model_config){64, 0, 100, 60});
+    rs_request r;
+    request_init(&r);
+    r.diag = RS_DIAG_NONE;
+    assert_true(rs_lean_cost(mv->model, &r) == 56.0);
+    r.rows = 3;
+    assert_true(rs_lean_cost(mv->model, &r) == 168.0);
+    r.diag = RS_DIAG_SUMMARY; /* a backward and mlp_diagnose after the forward */
+    assert_true(rs_lean_cost(mv->model, &r) == 168.0 * RS_LEAN_BACKWARD_FACTOR);
+    r.diag = RS_DIAG_FULL;
+    assert_true(rs_lean_cost(mv->model, &r) == 168.0 * RS_LEAN_BACKWARD_FACTOR);
+    rs_request_free(&r);
+    rs_model_version_release(mv);
+}
+
+/* Small work runs on the calling thread: answered before the loop ever ran,
+ * done() not called, nothing queued, the monitor counted its row, and the
+ * answer is the pool's byte for byte (the same request through admit). */
+static void test_lean_computes_small_work_here(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 56.0 * RS_LEAN_BACKWARD_FACTOR, 2);
+    assert_true(rs_scheduler_lean(f.s, &f.t[0]));
+    assert_int_equal(f.t[0].status, 200);
+    assert_int_equal(f.t[0].batch_rows, 1);
+    assert_true(f.t[0].queue_ns == 0);
+    assert_int_equal(atomic_load(&f.done), 0);
+    assert_int_equal(atomic_load(&f.mv->queued), 0);
+    assert_true(rs_scheduler_idle(f.s));
+    mlp_activity a;
+    assert_int_equal(mlp_activity_init(f.mv->model, &a, NULL), MLP_OK);
+    rs_monitor_snapshot(f.mv->monitor, &a);
+    assert_true(a.rows == 1);
+    mlp_activity_free(&a);
+
+    assert_int_equal(admit(&f, 1), 0); /* the same request through the pool */
+    rs_model_version_acquire(f.mv);    /* kept past fixture_drain for the check below */
+    rs_model_version *mv = f.mv;
+    fixture_drain(&f, 1);
+    assert_int_equal(f.t[1].status, 200);
+    assert_int_equal(f.t[1].batch_rows, 1);
+    assert_true(f.t[0].body.len > 0 && f.t[0].body.len == f.t[1].body.len);
+    assert_memory_equal(f.t[0].body.data, f.t[1].body.data, f.t[0].body.len);
+    assert_true(f.t[0].json_len == f.t[1].json_len);
+    assert_int_equal(mlp_activity_init(mv->model, &a, NULL), MLP_OK);
+    rs_monitor_snapshot(mv->monitor, &a);
+    assert_true(a.rows == 2); /* the pool's row joined the lean one */
+    mlp_activity_free(&a);
+    rs_model_version_release(mv);
+    fixture_free_tasks(&f);
+}
+
+/* Each way the lean path says no leaves the task untouched for admit. */
+static void assert_declined(fixture *f, int i)
+{
+    assert_false(rs_scheduler_lean(f->s, &f->t[i]));
+    assert_int_equal(f->t[i].status, 0);
+    assert_true(f->t[i].body.len == 0 && f->t[i].body.data == NULL);
+}
+
+static void test_lean_declines_large_work_and_when_off(void **state)
+{
+    (void)state;
+    fixture f;
+    double cost = 56.0 * RS_LEAN_BACKWARD_FACTOR; /* one row, summary diagnostics */
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, cost - 1, 2);
+    assert_declined(&f, 0); /* one multiply-add over the threshold */
+    f.r[1].diag = RS_DIAG_NONE;
+    assert_true(rs_scheduler_lean(f.s, &f.t[1])); /* no backward: 56, under it */
+    fixture_drain(&f, 0);
+    fixture_free_tasks(&f);
+
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 0, 1);
+    assert_declined(&f, 0); /* 0 = off */
+    fixture_drain(&f, 0);
+    fixture_free_tasks(&f);
+}
+
+/* A version with a batching delay asked its requests to wait for company. */
+static void test_lean_declines_a_version_with_a_batch_delay(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init_lean(&f, (rs_model_config){64, 20000, 100, 60}, 0, 1e9, 1);
+    assert_declined(&f, 0);
+    fixture_drain(&f, 0);
+    fixture_free_tasks(&f);
+}
+
+/* FIFO per version: a request never overtakes one already queued. */
+static void test_lean_declines_while_the_queue_holds_requests(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 1e9, 2);
+    assert_int_equal(admit(&f, 0), 0); /* queued: the loop has not run */
+    assert_declined(&f, 1);
+    assert_int_equal(admit(&f, 1), 0);
+    fixture_drain(&f, 2);
+    assert_int_equal(f.t[0].batch_rows, 2); /* both went through the batcher, together */
+    assert_int_equal(f.t[1].batch_rows, 2);
+    fixture_free_tasks(&f);
+}
+
+/* Once stopping, the lean path declines too, so admit's 503 answers. */
+static void test_lean_declines_when_stopping(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 1e9, 1);
+    rs_scheduler_stop(f.s);
+    assert_declined(&f, 0);
+    assert_int_equal(admit(&f, 0), 503);
+    fixture_drain(&f, 0);
+    fixture_free_tasks(&f);
+}
+
 /* A table case as its own cmocka test, named after the case. */
 #define QUEUE_CASE(c)                                                                              \
     {                                                                                              \
@@ -388,6 +518,12 @@ int main(void)
         cmocka_unit_test(test_batch_delay_waits_for_company),
         cmocka_unit_test(test_stopped_scheduler_refuses),
         cmocka_unit_test(test_unloaded_version_expiring_is_not_touched),
+        cmocka_unit_test(test_lean_cost),
+        cmocka_unit_test(test_lean_computes_small_work_here),
+        cmocka_unit_test(test_lean_declines_large_work_and_when_off),
+        cmocka_unit_test(test_lean_declines_a_version_with_a_batch_delay),
+        cmocka_unit_test(test_lean_declines_while_the_queue_holds_requests),
+        cmocka_unit_test(test_lean_declines_when_stopping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
