@@ -88,6 +88,7 @@ static void test_defaults(void **state)
     assert_true(c.vanishing_threshold == 1e-3);
     assert_true(c.exploding_threshold == 1e3);
     assert_int_equal(c.monitor_window_s, 60);
+    assert_true(c.lean_max_flops == 65536); /* the lean path on (bench/README.md) */
     rs_config_free(&c);
 }
 
@@ -110,14 +111,15 @@ static void test_flags_both_forms(void **state)
 static void test_env_used_and_flag_wins(void **state)
 {
     (void)state;
-    rs_config c =
-        parsed(ARGS("RELUSERVE_PORT", "7000", "RELUSERVE_MAX_QUEUE", "5", "RELUSERVE_API_KEY",
-                    "s3cret", "RELUSERVE_ENABLE_MODEL_CONTROL", "yes"),
-               ARGS("--port", "7001"));
+    rs_config c = parsed(ARGS("RELUSERVE_PORT", "7000", "RELUSERVE_MAX_QUEUE", "5",
+                              "RELUSERVE_API_KEY", "s3cret", "RELUSERVE_ENABLE_MODEL_CONTROL",
+                              "yes", "RELUSERVE_LEAN_MAX_FLOPS", "0"),
+                         ARGS("--port", "7001"));
     assert_int_equal(c.port, 7001);   /* flag over environment */
     assert_int_equal(c.max_queue, 5); /* environment over default */
     assert_string_equal(c.api_key, "s3cret");
     assert_true(c.enable_model_control);
+    assert_true(c.lean_max_flops == 0); /* 0 turns the lean path off */
     rs_config_free(&c);
 }
 
