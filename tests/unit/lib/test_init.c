@@ -15,6 +15,7 @@
 #include "mlp.h"
 #include "../test_models.h"
 #include "../test_params.h"
+#include "../test_cases.h"
 
 /* Mean, variance and max |w| of layer 0 of a 200 -> 300 layer, then layer 1. */
 static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var, double *mx)
@@ -39,34 +40,38 @@ static void layer_stats(mlp_init scheme, mlp_activation act, int l, double *var,
     mlp_model_free(m);
 }
 
-static void test_variances(void **s)
+/* One scheme on one layer of layer_stats' model: the variance 2/d its
+ * derivation promises (d: the fan it uses), and where the largest |w| lies
+ * against the uniform bound sqrt(6/d): tail > 0 beyond it (a normal's tails
+ * reach past it), tail < 0 within, 0 not checked. Each row is its own test. */
+typedef struct {
+    const char *name; /* the test's name */
+    mlp_init scheme;
+    mlp_activation act;
+    int layer;
+    double d;
+    int tail;
+} variance_case;
+
+static const variance_case variance_cases[] = {
+    {"test_he_normal_variance", MLP_INIT_HE_NORMAL, MLP_ACT_RELU, 0, 200, 1},
+    {"test_he_uniform_variance", MLP_INIT_HE_UNIFORM, MLP_ACT_RELU, 0, 200, -1},
+    {"test_xavier_normal_variance", MLP_INIT_XAVIER_NORMAL, MLP_ACT_TANH, 0, 500, 0},
+    {"test_xavier_uniform_variance", MLP_INIT_XAVIER_UNIFORM, MLP_ACT_TANH, 0, 500, -1},
+    /* AUTO picks by the layer's activation */
+    {"test_auto_is_he_normal_for_leaky_relu", MLP_INIT_AUTO, MLP_ACT_LEAKY_RELU, 0, 200, 1},
+    {"test_auto_is_xavier_uniform_for_identity", MLP_INIT_AUTO, MLP_ACT_RELU, 1, 400, -1},
+};
+
+static void run_variance_case(void **state)
 {
-    (void)s;
+    const variance_case *c = *state;
     double var, mx;
     /* 60000 draws: the sample variance is within ~1% of the truth */
-    layer_stats(MLP_INIT_HE_NORMAL, MLP_ACT_RELU, 0, &var, &mx);
-    assert_float_equal(var, 2.0 / 200, 0.03 * 2.0 / 200);
-    assert_true(mx > sqrt(6.0 / 200)); /* normal tails exceed the uniform bound */
-    layer_stats(MLP_INIT_HE_UNIFORM, MLP_ACT_RELU, 0, &var, &mx);
-    assert_float_equal(var, 2.0 / 200, 0.03 * 2.0 / 200);
-    assert_true(mx <= sqrt(6.0 / 200));
-    layer_stats(MLP_INIT_XAVIER_NORMAL, MLP_ACT_TANH, 0, &var, &mx);
-    assert_float_equal(var, 2.0 / 500, 0.03 * 2.0 / 500);
-    layer_stats(MLP_INIT_XAVIER_UNIFORM, MLP_ACT_TANH, 0, &var, &mx);
-    assert_float_equal(var, 2.0 / 500, 0.03 * 2.0 / 500);
-    assert_true(mx <= sqrt(6.0 / 500));
-}
-
-static void test_auto_picks_by_activation(void **s)
-{
-    (void)s;
-    double var, mx;
-    layer_stats(MLP_INIT_AUTO, MLP_ACT_LEAKY_RELU, 0, &var, &mx); /* He normal */
-    assert_float_equal(var, 2.0 / 200, 0.03 * 2.0 / 200);
-    assert_true(mx > sqrt(6.0 / 200));
-    layer_stats(MLP_INIT_AUTO, MLP_ACT_RELU, 1, &var, &mx); /* identity: Xavier uniform */
-    assert_float_equal(var, 2.0 / 400, 0.03 * 2.0 / 400);
-    assert_true(mx <= sqrt(6.0 / 400));
+    layer_stats(c->scheme, c->act, c->layer, &var, &mx);
+    assert_float_equal(var, 2.0 / c->d, 0.03 * 2.0 / c->d);
+    if (c->tail > 0) assert_true(mx > sqrt(6.0 / c->d));
+    if (c->tail < 0) assert_true(mx <= sqrt(6.0 / c->d));
 }
 
 static void test_same_seed_same_bits(void **s)
@@ -105,11 +110,12 @@ static void test_unknown_scheme_refused(void **s)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_variances),
-        cmocka_unit_test(test_auto_picks_by_activation),
+    const struct CMUnitTest others[] = {
         cmocka_unit_test(test_same_seed_same_bits),
         cmocka_unit_test(test_unknown_scheme_refused),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    static test_list tests;
+    TESTS_ADD_CASES(&tests, variance_cases, run_variance_case);
+    TESTS_ADD(&tests, others);
+    return tests_run("test_init", &tests, NULL, NULL);
 }
