@@ -65,6 +65,8 @@ bool rs_csv_read_with(const char *path, const char *last_col, rs_csv *out, char 
  * messages. */
 bool rs_csv_read_stream(FILE *f, const char *path, rs_csv *out, char *msg, size_t msg_len);
 void rs_csv_free(rs_csv *c);
+/* Frees the n strings of s, then s (NULL: nothing). */
+void rs_strings_free(char **s, int n);
 
 /*
  * Option parsing for `--name value` and `--name=value`. rs_arg_match returns

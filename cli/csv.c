@@ -18,18 +18,19 @@
 
 #include "cli.h"
 
+void rs_strings_free(char **s, int n)
+{
+    for (int i = 0; s && i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
 void rs_csv_free(rs_csv *c)
 {
     if (!c) return;
-    if (c->header)
-        for (int j = 0; j < c->cols; j++)
-            free(c->header[j]);
-    if (c->last)
-        for (int i = 0; i < c->rows; i++)
-            free(c->last[i]);
-    free(c->header);
+    rs_strings_free(c->header, c->cols);
+    rs_strings_free(c->last, c->rows);
     free(c->num);
-    free(c->last);
     free(c->line);
     memset(c, 0, sizeof *c);
 }

@@ -293,10 +293,7 @@ typedef struct {
 
 static void data_free(train_data *d)
 {
-    if (d->classes)
-        for (int k = 0; k < d->n_out; k++)
-            free(d->classes[k]);
-    free(d->classes);
+    rs_strings_free(d->classes, d->n_out);
     free(d->x);
     free(d->labels);
     free(d->targets);
