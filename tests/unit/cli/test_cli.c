@@ -267,17 +267,26 @@ static const char *blobs_csv(void)
     return file_write("blobs.csv", text);
 }
 
+/* Trains a classifier of the blobs at data (8 hidden units, 30 epochs of
+ * batches of 8, seed 3) into out, with --output-activation `output` unless
+ * it is NULL (the default), and returns the model written. */
+static mlp_model *train_blobs(const char *data, const char *out, const char *output)
+{
+    /* run()'s arguments end at the first NULL: without output, at "--out" out */
+    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
+                         "--layers", "8", "--epochs", "30", "--batch-size", "8", "--seed", "3",
+                         "--out", out, output ? "--output-activation" : NULL, output, NULL),
+                     RS_EXIT_OK);
+    return model_at(out);
+}
+
 static void test_train_classifier_and_inspect(void **state)
 {
     (void)state;
     const char *data = blobs_csv();
     char out[256];
     tmp_path(out, "models/blobs/1/model.json");
-    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
-                         "--layers", "8", "--epochs", "30", "--batch-size", "8", "--seed", "3",
-                         "--out", out, NULL),
-                     RS_EXIT_OK);
-    mlp_model *m = model_at(out);
+    mlp_model *m = train_blobs(data, out, NULL);
     assert_string_equal(mlp_model_name(m), "blobs");
     assert_int_equal(mlp_model_n_inputs(m), 2);
     assert_int_equal(mlp_model_n_outputs(m), 2);
@@ -310,11 +319,7 @@ static void test_train_binary_sigmoid_classifier(void **state)
     const char *data = blobs_csv();
     char out[256];
     tmp_path(out, "models/bin/1/model.json");
-    assert_int_equal(run(rs_cmd_train, "train", "--data", data, "--task", "classification",
-                         "--output-activation", "sigmoid", "--layers", "8", "--epochs", "30",
-                         "--batch-size", "8", "--seed", "3", "--out", out, NULL),
-                     RS_EXIT_OK);
-    mlp_model *m = model_at(out);
+    mlp_model *m = train_blobs(data, out, "sigmoid");
     assert_int_equal(mlp_model_task(m), MLP_TASK_CLASSIFICATION);
     assert_int_equal(mlp_model_n_outputs(m), 1);
     assert_int_equal(mlp_model_layer(m, mlp_model_n_layers(m) - 1)->activation, MLP_ACT_SIGMOID);
