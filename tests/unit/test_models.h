@@ -6,8 +6,9 @@
  * from a spec array, test_model_init then draws the parameters by a scheme,
  * test_model_random also the biases; test_fill_uniform fills an array from
  * [-1, 1), test_fill_normal from N(0, scale^2), test_normals allocates such
- * an array; test_workspace_new/test_workspace_free give each test that uses
- * them a fresh workspace as its state. Include after cmocka.h.
+ * an array; test_outputs_equal checks a forward pass's outputs;
+ * test_workspace_new/test_workspace_free give each test that uses them a
+ * fresh workspace as its state. Include after cmocka.h.
  */
 #ifndef TEST_MODELS_H
 #define TEST_MODELS_H
@@ -75,6 +76,23 @@ static inline float *test_normals(size_t n, uint64_t seed, double scale)
     assert_non_null(v);
     test_fill_normal(v, n, seed, scale);
     return v;
+}
+
+/* Forwards the n rows x through m on a workspace of its own: each of the
+ * n x n_outputs outputs must be within tol of want. */
+static inline void test_outputs_equal(const mlp_model *m, const float *x, int n, const float *want,
+                                      double tol)
+{
+    mlp_workspace *ws = NULL;
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    size_t k = (size_t)n * (size_t)mlp_model_n_outputs(m);
+    float *y = malloc(k * sizeof *y);
+    assert_non_null(y);
+    assert_int_equal(mlp_forward(m, ws, x, n, y, NULL), MLP_OK);
+    for (size_t i = 0; i < k; i++)
+        assert_float_equal(y[i], want[i], tol);
+    free(y);
+    mlp_workspace_free(ws);
 }
 
 /* A cmocka fixture: each test that uses it gets a new workspace as its

@@ -1116,13 +1116,7 @@ static void test_torch_written_file_matches_torch_outputs(void **s)
     assert_int_equal(m->n_inputs, 3);
     assert_int_equal(m->layers[0].out, 4);
     assert_int_equal(m->n_outputs, 2);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    float y[4];
-    assert_int_equal(mlp_forward(m, ws, torch_x, 2, y, NULL), MLP_OK);
-    for (int i = 0; i < 4; i++)
-        assert_float_equal(y[i], torch_y[i], 1e-6);
-    mlp_workspace_free(ws);
+    test_outputs_equal(m, torch_x, 2, torch_y, 1e-6);
     mlp_model_free(m);
 }
 
