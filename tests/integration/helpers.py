@@ -311,6 +311,22 @@ def v2_body(x, labels=None, targets=None, diag=None, rid=None, outputs=None, dat
     return body
 
 
+def binary_body(x, params=None, outputs=None):
+    """A v2 request of the binary extension: its body (the JSON header, then
+    x as little-endian float32) and the headers that say where the JSON ends."""
+    x = np.asarray(x, np.float32)
+    raw = x.astype("<f4").tobytes()
+    header = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
+                          "parameters": {"binary_data_size": len(raw)}}]}
+    if params:
+        header["parameters"] = params
+    if outputs:
+        header["outputs"] = outputs
+    h = json.dumps(header).encode()
+    return h + raw, {"Inference-Header-Content-Length": str(len(h)),
+                     "Content-Type": "application/octet-stream"}
+
+
 def output_tensor(doc, name="output"):
     for o in doc["outputs"]:
         if o["name"] == name:

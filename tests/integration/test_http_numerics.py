@@ -148,20 +148,6 @@ def test_classification_extension_top_k(port, models, k):
             assert parts[2] == labels[order[j]]
 
 
-def _binary_request(x, extra_params=None, outputs=None):
-    x = np.asarray(x, np.float32)
-    raw = x.astype("<f4").tobytes()
-    header = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
-                          "parameters": {"binary_data_size": len(raw)}}]}
-    if extra_params:
-        header["parameters"] = extra_params
-    if outputs:
-        header["outputs"] = outputs
-    h = json.dumps(header).encode()
-    return h + raw, {"Inference-Header-Content-Length": str(len(h)),
-                     "Content-Type": "application/octet-stream"}
-
-
 def _split_binary_response(r):
     n = int(r.headers["inference-header-content-length"])
     return json.loads(r.body[:n]), r.body[n:]
@@ -169,7 +155,7 @@ def _split_binary_response(r):
 
 def test_binary_request_json_response(port, models):
     x = np.array([[0.5, -1.5, 2.0, 3.25], [1, 0, 0, 1]], np.float32)
-    body, hdrs = _binary_request(x)
+    body, hdrs = helpers.binary_body(x)
     r = post(port, "/v2/models/tiny/infer", body, headers=hdrs)
     assert r.status == 200, r
     helpers.check_v2_response(r.json(), models["tiny"]["1"], x, "tiny", "1")
@@ -177,8 +163,8 @@ def test_binary_request_json_response(port, models):
 
 def test_binary_response_per_output(port, models):
     x = np.array([[0.5, -1.5, 2.0, 3.25], [1, 0, 0, 1], [0, 0, 0, 0]], np.float32)
-    body, hdrs = _binary_request(x, outputs=[{"name": "output",
-                                              "parameters": {"binary_data": True}}])
+    body, hdrs = helpers.binary_body(
+        x, outputs=[{"name": "output", "parameters": {"binary_data": True}}])
     r = post(port, "/v2/models/tiny/infer", body, headers=hdrs)
     assert r.status == 200, r
     doc, tail = _split_binary_response(r)
@@ -192,7 +178,7 @@ def test_binary_response_per_output(port, models):
 
 def test_binary_data_output_for_all(port, models):
     x = np.array([[0.5, -1.5, 2.0, 3.25]], np.float32)
-    body, hdrs = _binary_request(x, extra_params={"binary_data_output": True})
+    body, hdrs = helpers.binary_body(x, params={"binary_data_output": True})
     r = post(port, "/v2/models/tiny/infer", body, headers=hdrs)
     assert r.status == 200, r
     doc, tail = _split_binary_response(r)
@@ -204,14 +190,14 @@ def test_binary_data_output_for_all(port, models):
 
 def test_binary_size_mismatch_is_400(port):
     x = np.ones((2, 4), np.float32)
-    body, hdrs = _binary_request(x)
+    body, hdrs = helpers.binary_body(x)
     helpers.assert_error(post(port, "/v2/models/tiny/infer", body[:-4], headers=hdrs), 400,
                          "input 'input'")
 
 
 def test_binary_header_length_past_body_is_400(port):
     x = np.ones((1, 4), np.float32)
-    body, hdrs = _binary_request(x)
+    body, hdrs = helpers.binary_body(x)
     hdrs["Inference-Header-Content-Length"] = str(len(body) + 100)
     helpers.assert_error(post(port, "/v2/models/tiny/infer", body, headers=hdrs), 400)
 

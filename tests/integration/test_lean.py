@@ -24,16 +24,9 @@ TINY_MACS = 4 * 16 + 16 * 16 + 16 * 3  # multiply-adds a row of make_repo's tiny
 
 
 def _binary(x, params=None):
-    x = np.asarray(x, np.float32)
-    raw = x.astype("<f4").tobytes()
-    header = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
-                          "parameters": {"binary_data_size": len(raw)}}],
-              "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}
-    if params:
-        header["parameters"] = params
-    h = json.dumps(header).encode()
-    return h + raw, {"Inference-Header-Content-Length": str(len(h)),
-                     "Content-Type": "application/octet-stream"}
+    """A binary-extension request whose output comes back as binary data too."""
+    return helpers.binary_body(x, params,
+                               [{"name": "output", "parameters": {"binary_data": True}}])
 
 
 def _requests(models):
