@@ -438,6 +438,17 @@ static void assert_declined(fixture *f, int i)
     assert_true(f->t[i].body.len == 0 && f->t[i].body.data == NULL);
 }
 
+/* One request to a version of configuration cfg, with max_flops the lean
+ * path's threshold: declined, and then served by the batcher. */
+static void expect_declined_by(rs_model_config cfg, double max_flops)
+{
+    fixture f;
+    fixture_init_lean(&f, cfg, 0, max_flops, 1);
+    assert_declined(&f, 0);
+    fixture_drain(&f, 0);
+    fixture_free_tasks(&f);
+}
+
 static void test_lean_declines_large_work_and_when_off(void **state)
 {
     (void)state;
@@ -449,22 +460,14 @@ static void test_lean_declines_large_work_and_when_off(void **state)
     assert_true(rs_scheduler_lean(f.s, &f.t[1])); /* no backward: 56, under it */
     fixture_drain(&f, 0);
     fixture_free_tasks(&f);
-
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 0, 1);
-    assert_declined(&f, 0); /* 0 = off */
-    fixture_drain(&f, 0);
-    fixture_free_tasks(&f);
+    expect_declined_by((rs_model_config){64, 0, 100, 60}, 0); /* 0 = off */
 }
 
 /* A version with a batching delay asked its requests to wait for company. */
 static void test_lean_declines_a_version_with_a_batch_delay(void **state)
 {
     (void)state;
-    fixture f;
-    fixture_init_lean(&f, (rs_model_config){64, 20000, 100, 60}, 0, 1e9, 1);
-    assert_declined(&f, 0);
-    fixture_drain(&f, 0);
-    fixture_free_tasks(&f);
+    expect_declined_by((rs_model_config){64, 20000, 100, 60}, 1e9);
 }
 
 /* FIFO per version: a request never overtakes one already queued. */
