@@ -244,12 +244,10 @@ static void test_single_layer(void **s)
 /* Loss values by hand: z = (0, ln 3) -> softmax (1/4, 3/4). */
 static void test_loss_values(void **s)
 {
-    (void)s;
     mlp_model *m = TEST_MODEL(1, {2, MLP_ACT_SOFTMAX, 0});
     weight_set(m, 0, 0, 0.0f);
     weight_set(m, 0, 1, (float)log(3.0));
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     float x = 1.0f;
     assert_int_equal(mlp_forward(m, ws, &x, 1, NULL, NULL), MLP_OK);
 
@@ -272,7 +270,6 @@ static void test_loss_values(void **s)
     const float *g = mlp_workspace_param_grad(ws);
     assert_float_equal(g[0], 0.0f, 0);
     assert_float_equal(g[1], 1.0f, 0);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -312,11 +309,9 @@ static void test_row_range_equals_alone(void **s)
 
 static void test_refuses_bad_requests(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{3, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = test_model_random(2, spec, 1, MLP_INIT_XAVIER_NORMAL, 60);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     int bad = 3, neg = -1, ok = 1;
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = &ok};
     /* no forward yet */
@@ -349,7 +344,6 @@ static void test_refuses_bad_requests(void **s)
     assert_int_equal(mlp_backward(m2, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
     assert_int_equal(mlp_backward(m, ws, 0, 1, &t, NULL, NULL), MLP_OK);
     mlp_model_free(m2);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -399,11 +393,9 @@ static void test_binary_cross_entropy_multi_output_targets(void **s)
 /* Loss values by hand: z = ln 3 -> σ(z) = 3/4; z = 0 -> 1/2. */
 static void test_binary_loss_values(void **s)
 {
-    (void)s;
     mlp_model *m = TEST_MODEL(1, {1, MLP_ACT_SIGMOID, 0});
     weight_set(m, 0, 0, (float)log(3.0));
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     float x[2] = {1.0f, 0.0f}; /* z = ln 3, then z = 0 */
     assert_int_equal(mlp_forward(m, ws, x, 2, NULL, NULL), MLP_OK);
     int one[2] = {1, 1}, zero[2] = {0, 0};
@@ -426,7 +418,6 @@ static void test_binary_loss_values(void **s)
     assert_int_equal(mlp_diagnose(m, ws, NULL, &d, NULL), MLP_OK);
     assert_int_equal(d.target, MLP_TARGET_BINARY);
     assert_true(d.has_loss);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -436,12 +427,10 @@ static void test_binary_loss_values(void **s)
  * over several outputs. */
 static void test_binary_refusals(void **s)
 {
-    (void)s;
     mlp_layer_spec one[] = {{1, MLP_ACT_SIGMOID, 0}}, three[] = {{3, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = test_model_random(2, one, 1, MLP_INIT_XAVIER_NORMAL, 95),
               *m3 = test_model_random(2, three, 1, MLP_INIT_XAVIER_NORMAL, 96);
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     float x[2] = {0.5f, -1.0f};
     assert_int_equal(mlp_forward(m, ws, x, 1, NULL, NULL), MLP_OK);
     int zero = 0, two = 2, neg = -1;
@@ -470,7 +459,6 @@ static void test_binary_refusals(void **s)
     assert_int_equal(mlp_forward(m3, ws, x, 1, NULL, NULL), MLP_OK);
     t = (mlp_target){.kind = MLP_TARGET_BINARY, .labels = &zero};
     assert_int_equal(mlp_backward(m3, ws, 0, 1, &t, NULL, NULL), MLP_ERR_INVALID);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
     mlp_model_free(m3);
 }
@@ -526,7 +514,6 @@ static void test_target_select(void **s)
 /* Large enough that the BLAS path of the gradient products runs. */
 static void test_large_batch_blas_path(void **s)
 {
-    (void)s;
     mlp_layer_spec spec[] = {{64, MLP_ACT_RELU, 0}, {10, MLP_ACT_SOFTMAX, 0}};
     mlp_model *m = test_model_random(32, spec, 2, MLP_INIT_XAVIER_NORMAL, 70);
     enum { N = 64 };
@@ -535,8 +522,7 @@ static void test_large_batch_blas_path(void **s)
     for (int i = 0; i < N; i++)
         labels[i] = i % 10;
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
-    mlp_workspace *ws = NULL;
-    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    mlp_workspace *ws = *s;
     assert_int_equal(mlp_forward(m, ws, x, N, NULL, NULL), MLP_OK);
     assert_int_equal(mlp_backward(m, ws, 0, N, &t, NULL, NULL), MLP_OK);
     /* spot-check a few weights of each layer by finite differences */
@@ -555,7 +541,6 @@ static void test_large_batch_blas_path(void **s)
         assert_close((up - down) / (2.0 * EPS), gp[k], "param", probe[k]);
     }
     free(x);
-    mlp_workspace_free(ws);
     mlp_model_free(m);
 }
 
@@ -564,16 +549,20 @@ int main(void)
     const struct CMUnitTest others[] = {
         cmocka_unit_test(test_input_gradient_standardised),
         cmocka_unit_test(test_single_layer),
-        cmocka_unit_test(test_loss_values),
+        cmocka_unit_test_setup_teardown(test_loss_values, test_workspace_new, test_workspace_free),
         cmocka_unit_test(test_binary_cross_entropy_gradients),
         cmocka_unit_test(test_binary_cross_entropy_multi_output_targets),
-        cmocka_unit_test(test_binary_loss_values),
-        cmocka_unit_test(test_binary_refusals),
+        cmocka_unit_test_setup_teardown(test_binary_loss_values, test_workspace_new,
+                                        test_workspace_free),
+        cmocka_unit_test_setup_teardown(test_binary_refusals, test_workspace_new,
+                                        test_workspace_free),
         cmocka_unit_test(test_target_select),
         cmocka_unit_test(test_row_range_equals_alone),
-        cmocka_unit_test(test_refuses_bad_requests),
+        cmocka_unit_test_setup_teardown(test_refuses_bad_requests, test_workspace_new,
+                                        test_workspace_free),
         cmocka_unit_test(test_target_kind_for_task),
-        cmocka_unit_test(test_large_batch_blas_path),
+        cmocka_unit_test_setup_teardown(test_large_batch_blas_path, test_workspace_new,
+                                        test_workspace_free),
     };
     static test_list tests;
     TESTS_ADD_CASES(&tests, net_cases, run_net_case);
