@@ -52,7 +52,7 @@ static const opt_def OPTS[] = {
     {"batch-delay-us", "RELUSERVE_BATCH_DELAY_US", OPT_INT64, OFF(batch_delay_us), 0, 10000000, "0",
      "longest a request waits for others to batch with (0 = take what is queued)"},
     {"lean-max-flops", "RELUSERVE_LEAN_MAX_FLOPS", OPT_INT64, OFF(lean_max_flops), 0,
-     (int64_t)1 << 40, "65536",
+     (int64_t)1 << 40, "32768",
      "the lean path: a request whose compute is at most this many multiply-adds (the model's "
      "per-row count x rows, x 3 with diagnostics) is computed on the HTTP thread as soon as it "
      "is decoded, skipping the queue and the pool, when its model version has nothing queued "

@@ -88,7 +88,7 @@ static void test_defaults(void **state)
     assert_true(c.vanishing_threshold == 1e-3);
     assert_true(c.exploding_threshold == 1e3);
     assert_int_equal(c.monitor_window_s, 60);
-    assert_true(c.lean_max_flops == 65536); /* the lean path on (bench/README.md) */
+    assert_true(c.lean_max_flops == 32768); /* the lean path on (bench/README.md) */
     rs_config_free(&c);
 }
 
