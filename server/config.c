@@ -54,7 +54,8 @@ static const opt_def OPTS[] = {
     {"lean-max-flops", "RELUSERVE_LEAN_MAX_FLOPS", OPT_INT64, OFF(lean_max_flops), 0,
      (int64_t)1 << 40, "32768",
      "the lean path: a request whose compute is at most this many multiply-adds (the model's "
-     "per-row count x rows, x 3 with diagnostics) is computed on the HTTP thread as soon as it "
+     "per-row count x rows, x 3 with diagnostics), in no more rows than max-batch, is computed "
+     "on the HTTP thread as soon as it "
      "is decoded, skipping the queue and the pool, when its model version has nothing queued "
      "and no batch-delay-us; the answer is the same byte for byte (0 = off)"},
     {"max-queue", "RELUSERVE_MAX_QUEUE", OPT_INT, OFF(max_queue), 1, 1 << 24, "1024",

@@ -180,7 +180,10 @@ bool rs_scheduler_lean(rs_scheduler *s, rs_task *t)
 {
     rs_model_version *mv = t->mv;
     const rs_request *req = t->req;
-    if (s->p.lean_max_flops <= 0 || mv->cfg.batch_delay_us > 0 ||
+    /* Over max_batch rows a request runs alone and its scratch gives the
+     * memory back afterwards (malloc_trim): the pool's job, not the thread
+     * that serves every connection. */
+    if (s->p.lean_max_flops <= 0 || mv->cfg.batch_delay_us > 0 || req->rows > mv->cfg.max_batch ||
         rs_lean_cost(mv->model, req) > s->p.lean_max_flops)
         return false;
     atomic_fetch_add(&s->lean_running, 1);
@@ -216,7 +219,6 @@ bool rs_scheduler_lean(rs_scheduler *s, rs_task *t)
         rs_metrics_batch(s->metrics, mv->name, req->rows, t->compute_ns / 1e9);
         rs_metrics_lean(s->metrics, mv->name);
     }
-    rs_infer_scratch_trim(sc, mv->model, req->rows, mv->cfg.max_batch);
     atomic_fetch_sub(&s->lean_running, 1);
     return true;
 }

@@ -90,9 +90,10 @@ int rs_scheduler_refuses(rs_scheduler *s, rs_model_version *mv, char *err, size_
 
 /*
  * Any thread (an HTTP polling thread): the lean path. When t (mv, req set)
- * is small work — rs_lean_cost() within lean_max_flops — and its version
- * has no batching delay, nothing queued (so it overtakes no one: FIFO order
- * per version holds) and the scheduler is not stopping, computes it here and
+ * is small work — rs_lean_cost() within lean_max_flops, and at most the
+ * version's max_batch rows — and its version has no batching delay, nothing
+ * queued (so it overtakes no one: FIFO order per version holds) and the
+ * scheduler is not stopping, computes it here and
  * now as a batch of one, in this thread's own workspace with the pool's
  * kernel settings (so the answer is byte-identical), counts what a pool batch
  * counts (queue time 0, the batch's metrics, statistics and monitor

@@ -485,6 +485,28 @@ static void test_lean_declines_while_the_queue_holds_requests(void **state)
     fixture_free_tasks(&f);
 }
 
+/* A request with more rows than max_batch runs alone, and its scratch gives
+ * the memory back afterwards (rs_infer_scratch_trim): the pool's job, never
+ * the HTTP thread's, however cheap its compute. */
+static void test_lean_declines_a_request_larger_than_a_batch(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init_lean(&f, (rs_model_config){1, 0, 100, 60}, 0, 1e9, 1);
+    float *x = realloc(f.r[0].x, 8 * sizeof(float));
+    assert_non_null(x);
+    memcpy(x + 4, x, 4 * sizeof(float));
+    f.r[0].x = x;
+    f.r[0].x_count = 8;
+    f.r[0].rows = 2;
+    assert_declined(&f, 0);
+    assert_int_equal(admit(&f, 0), 0);
+    fixture_drain(&f, 1);
+    assert_int_equal(f.t[0].status, 200);
+    assert_int_equal(f.t[0].batch_rows, 2);
+    fixture_free_tasks(&f);
+}
+
 /* Once stopping, the lean path declines too, so admit's 503 answers. */
 static void test_lean_declines_when_stopping(void **state)
 {
@@ -526,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_lean_declines_large_work_and_when_off),
         cmocka_unit_test(test_lean_declines_a_version_with_a_batch_delay),
         cmocka_unit_test(test_lean_declines_while_the_queue_holds_requests),
+        cmocka_unit_test(test_lean_declines_a_request_larger_than_a_batch),
         cmocka_unit_test(test_lean_declines_when_stopping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
