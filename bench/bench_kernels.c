@@ -1,21 +1,25 @@
 /*
- * bench_kernels — where cblas_sgemm overtakes our own kernels.
+ * bench_kernels — our two kernels against cblas_sgemm, and where BLAS
+ * overtakes the portable one.
  *
  * For each layer shape (in -> out) of the example models and a ladder of row
- * counts, times Z = X·Wᵀ + b with mlp_dense_own and mlp_dense_blas
- * (single-threaded OpenBLAS) and prints both, their ratio, the first row count
- * from which BLAS stays faster (the measured crossover) and what
- * mlp_kernel_crossover_rows() encodes for the shape. The rule in
- * lib/kernels.c cites this program's output. Then the same for the two
- * backward products together (dW = dZᵀ·A and dA = dZ·W, one layer's share of
- * mlp_backward) against what mlp_grad_uses_blas(AUTO) picks.
+ * counts, times Z = X·Wᵀ + b with mlp_dense_portable, mlp_dense_native (the
+ * best ISA of this CPU, named in the header) and mlp_dense_blas
+ * (single-threaded OpenBLAS), interleaved in the same run, and prints the
+ * three, the portable/BLAS and native/BLAS time ratios, the first row count
+ * from which BLAS stays faster than the portable kernel (the measured
+ * crossover) and what mlp_kernel_crossover_rows() encodes for the shape. The
+ * rule in lib/kernels.c cites this program's output. Then the same for the
+ * two backward products together (dW = dZᵀ·A and dA = dZ·W, one layer's share
+ * of mlp_backward) against what mlp_grad_uses_blas(AUTO) picks.
  *
  *     build/bench/bench_kernels [--quick]
  *
- * Exits 1 only if the two kernels disagree beyond float32 tolerance.
+ * Exits 1 only if the kernels disagree beyond float32 tolerance.
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +33,16 @@ typedef struct {
     int n, in, out;
 } dense_ctx;
 
-static void run_own(void *p)
+static void run_portable(void *p)
 {
     dense_ctx *c = p;
-    mlp_dense_own(c->x, c->n, c->in, c->w, c->b, c->out, c->z);
+    mlp_dense_portable(c->x, c->n, c->in, c->w, c->b, c->out, c->z);
+}
+
+static void run_native(void *p)
+{
+    dense_ctx *c = p;
+    mlp_dense_native(mlp_native_isa_best(), c->x, c->n, c->in, c->w, c->b, c->out, c->z);
 }
 
 static void run_blas(void *p)
@@ -44,11 +54,19 @@ static void run_blas(void *p)
 /* Both backward products of one layer: x plays dZ (n x out, the first
  * n*out floats), w plays W and A (n x in, the first n*in floats), z receives
  * dW and then dA. */
-static void run_grad_own(void *p)
+static void run_grad_portable(void *p)
 {
     dense_ctx *c = p;
-    mlp_grad_weights_own(c->x, c->w, c->n, c->in, c->out, c->z);
-    mlp_grad_inputs_own(c->x, c->w, c->n, c->in, c->out, c->z);
+    mlp_grad_weights_portable(c->x, c->w, c->n, c->in, c->out, c->z);
+    mlp_grad_inputs_portable(c->x, c->w, c->n, c->in, c->out, c->z);
+}
+
+static void run_grad_native(void *p)
+{
+    dense_ctx *c = p;
+    mlp_native_isa isa = mlp_native_isa_best();
+    mlp_grad_weights_native(isa, c->x, c->w, c->n, c->in, c->out, c->z);
+    mlp_grad_inputs_native(isa, c->x, c->w, c->n, c->in, c->out, c->z);
 }
 
 static void run_grad_blas(void *p)
@@ -64,10 +82,14 @@ static void fill(mlp_rng *r, float *v, size_t n)
         v[i] = (float)(2.0 * mlp_rng_uniform(r) - 1.0);
 }
 
-/* Largest |own - blas| relative to the magnitude of the terms summed. */
-static double max_disagreement(const dense_ctx *c, float *z_own, float *z_blas)
+/* Largest |ours - blas| of Z = X·Wᵀ + b, over the square root of the summed
+ * length, for the portable (native false) or native kernel. */
+static double max_disagreement(const dense_ctx *c, bool native, float *z_own, float *z_blas)
 {
-    mlp_dense_own(c->x, c->n, c->in, c->w, c->b, c->out, z_own);
+    if (native)
+        mlp_dense_native(mlp_native_isa_best(), c->x, c->n, c->in, c->w, c->b, c->out, z_own);
+    else
+        mlp_dense_portable(c->x, c->n, c->in, c->w, c->b, c->out, z_own);
     mlp_dense_blas(c->x, c->n, c->in, c->w, c->b, c->out, z_blas);
     double worst = 0.0;
     for (size_t i = 0; i < (size_t)c->n * (size_t)c->out; i++) {
@@ -77,14 +99,19 @@ static double max_disagreement(const dense_ctx *c, float *z_own, float *z_blas)
     return worst;
 }
 
-/* Largest |own - blas| of the two backward products, relative to the square
- * root of the summed length (n for dW, out for dA). */
-static double grad_disagreement(const dense_ctx *c, float *g_own, float *g_blas)
+/* The same for the two backward products (summed lengths n for dW, out for dA). */
+static double grad_disagreement(const dense_ctx *c, bool native, float *g_own, float *g_blas)
 {
     size_t nw = (size_t)c->out * (size_t)c->in, na = (size_t)c->n * (size_t)c->in;
-    mlp_grad_weights_own(c->x, c->w, c->n, c->in, c->out, g_own);
+    if (native) {
+        mlp_native_isa isa = mlp_native_isa_best();
+        mlp_grad_weights_native(isa, c->x, c->w, c->n, c->in, c->out, g_own);
+        mlp_grad_inputs_native(isa, c->x, c->w, c->n, c->in, c->out, g_own + nw);
+    } else {
+        mlp_grad_weights_portable(c->x, c->w, c->n, c->in, c->out, g_own);
+        mlp_grad_inputs_portable(c->x, c->w, c->n, c->in, c->out, g_own + nw);
+    }
     mlp_grad_weights_blas(c->x, c->w, c->n, c->in, c->out, g_blas);
-    mlp_grad_inputs_own(c->x, c->w, c->n, c->in, c->out, g_own + nw);
     mlp_grad_inputs_blas(c->x, c->w, c->n, c->in, c->out, g_blas + nw);
     double worst = 0.0;
     for (size_t i = 0; i < nw + na; i++) {
@@ -124,28 +151,36 @@ int main(int argc, char **argv)
     fill(&rng, w, 784 * 512);
     fill(&rng, b, 512);
 
-    printf("dense layer Z = X·Wᵀ + b: own kernel vs cblas_sgemm (1 thread), us per call "
-           "(median of %d interleaved samples of ~%.1f ms)\n",
-           samples, sample_us / 1000.0);
+    printf("dense layer Z = X·Wᵀ + b: portable and native (%s) kernels vs cblas_sgemm (1 "
+           "thread), us per call (median of %d interleaved samples of ~%.1f ms)\n",
+           mlp_kernel_native_isa(), samples, sample_us / 1000.0);
     int fail = 0;
     for (int s = 0; s < n_shapes; s++) {
         int in = shapes[s][0], out = shapes[s][1];
-        printf("\nshape %d -> %d\n%6s %10s %10s %9s %8s %8s\n", in, out, "rows", "own_us",
-               "blas_us", "own/blas", "own_GF", "blas_GF");
+        printf("\nshape %d -> %d\n%6s %10s %10s %10s %9s %9s %8s %8s %8s\n", in, out, "rows",
+               "port_us", "native_us", "blas_us", "port/blas", "nat/blas", "port_GF", "nat_GF",
+               "blas_GF");
         int crossover = 0; /* first row count from which BLAS stays faster */
         for (int r = 0; r < n_rows; r++) {
             dense_ctx c = {x, w, b, z, rows[r], in, out};
-            double d = max_disagreement(&c, z, z2);
-            if (!(d < 1e-5)) {
-                printf("  MISMATCH at %d rows: |own - blas| / sqrt(in) = %g\n", rows[r], d);
-                fail = 1;
+            for (int native = 0; native < 2; native++) {
+                double d = max_disagreement(&c, native, z, z2);
+                if (!(d < 1e-5)) {
+                    printf("  MISMATCH at %d rows: |%s - blas| / sqrt(in) = %g\n", rows[r],
+                           native ? "native" : "portable", d);
+                    fail = 1;
+                }
             }
-            bench_case cases[2] = {{.fn = run_own, .ctx = &c}, {.fn = run_blas, .ctx = &c}};
-            bench_run(cases, 2, samples, sample_us);
-            double t_own = cases[0].median_us, t_blas = cases[1].median_us;
+            bench_case cases[3] = {{.fn = run_portable, .ctx = &c},
+                                   {.fn = run_native, .ctx = &c},
+                                   {.fn = run_blas, .ctx = &c}};
+            bench_run(cases, 3, samples, sample_us);
+            double t_own = cases[0].median_us, t_nat = cases[1].median_us;
+            double t_blas = cases[2].median_us;
             double gf = 2.0 * rows[r] * in * out * 1e-3;
-            printf("%6d %10.3f %10.3f %9.2f %8.2f %8.2f\n", rows[r], t_own, t_blas, t_own / t_blas,
-                   gf / t_own, gf / t_blas);
+            printf("%6d %10.3f %10.3f %10.3f %9.2f %9.2f %8.2f %8.2f %8.2f\n", rows[r], t_own,
+                   t_nat, t_blas, t_own / t_blas, t_nat / t_blas, gf / t_own, gf / t_nat,
+                   gf / t_blas);
             if (t_blas < t_own) {
                 if (!crossover) crossover = rows[r];
             } else {
@@ -153,34 +188,41 @@ int main(int argc, char **argv)
             }
         }
         if (crossover)
-            printf("measured crossover: BLAS faster from %d rows on", crossover);
+            printf("measured crossover: BLAS faster than portable from %d rows on", crossover);
         else
-            printf("measured crossover: own kernel faster up to %d rows", max_rows);
+            printf("measured crossover: portable kernel faster up to %d rows", max_rows);
         printf("; mlp_kernel_crossover_rows(%d, %d) = %d\n", in, out,
                mlp_kernel_crossover_rows(in, out));
     }
 
-    printf("\nbackward products dW = dZᵀ·A and dA = dZ·W of one layer, both per call: own "
-           "kernels vs cblas_sgemm (1 thread), us\n");
+    printf("\nbackward products dW = dZᵀ·A and dA = dZ·W of one layer, both per call: portable "
+           "and native kernels vs cblas_sgemm (1 thread), us\n");
     for (int s = 0; s < n_shapes; s++) {
         int in = shapes[s][0], out = shapes[s][1];
-        printf("\nshape %d -> %d\n%6s %10s %10s %9s %8s %8s %5s\n", in, out, "rows", "own_us",
-               "blas_us", "own/blas", "own_GF", "blas_GF", "auto");
+        printf("\nshape %d -> %d\n%6s %10s %10s %10s %9s %9s %8s %8s %8s %5s\n", in, out, "rows",
+               "port_us", "native_us", "blas_us", "port/blas", "nat/blas", "port_GF", "nat_GF",
+               "blas_GF", "auto");
         for (int r = 0; r < n_rows; r++) {
             dense_ctx c = {x, w, b, g, rows[r], in, out};
-            double d = grad_disagreement(&c, g, g2);
-            if (!(d < 1e-5)) {
-                printf("  MISMATCH at %d rows: |own - blas| / sqrt(length) = %g\n", rows[r], d);
-                fail = 1;
+            for (int native = 0; native < 2; native++) {
+                double d = grad_disagreement(&c, native, g, g2);
+                if (!(d < 1e-5)) {
+                    printf("  MISMATCH at %d rows: |%s - blas| / sqrt(length) = %g\n", rows[r],
+                           native ? "native" : "portable", d);
+                    fail = 1;
+                }
             }
-            bench_case cases[2] = {{.fn = run_grad_own, .ctx = &c},
+            bench_case cases[3] = {{.fn = run_grad_portable, .ctx = &c},
+                                   {.fn = run_grad_native, .ctx = &c},
                                    {.fn = run_grad_blas, .ctx = &c}};
-            bench_run(cases, 2, samples, sample_us);
-            double t_own = cases[0].median_us, t_blas = cases[1].median_us;
+            bench_run(cases, 3, samples, sample_us);
+            double t_own = cases[0].median_us, t_nat = cases[1].median_us;
+            double t_blas = cases[2].median_us;
             double gf = 4.0 * rows[r] * in * out * 1e-3;
-            printf("%6d %10.3f %10.3f %9.2f %8.2f %8.2f %5s\n", rows[r], t_own, t_blas,
-                   t_own / t_blas, gf / t_own, gf / t_blas,
-                   mlp_grad_uses_blas(MLP_KERNEL_AUTO, rows[r], in, out) ? "blas" : "own");
+            printf("%6d %10.3f %10.3f %10.3f %9.2f %9.2f %8.2f %8.2f %8.2f %5s\n", rows[r], t_own,
+                   t_nat, t_blas, t_own / t_blas, t_nat / t_blas, gf / t_own, gf / t_nat,
+                   gf / t_blas,
+                   mlp_grad_uses_blas(MLP_KERNEL_AUTO, rows[r], in, out) ? "blas" : "port");
         }
     }
     free(g);

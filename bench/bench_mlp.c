@@ -9,7 +9,7 @@
  *   - the baseline measured in the same run: per layer, Z pre-filled with the
  *     bias, one cblas_sgemm (beta = 1), a ReLU loop in place, and a softmax on
  *     the last layer — the plain chain anyone would write by hand,
- *   - mlp_forward forced to the own kernels (MLP_KERNEL_BATCH_INVARIANT, the
+ *   - mlp_forward forced to the own kernels (MLP_KERNEL_PORTABLE, the
  *     library's default and what the server runs) and forced to BLAS
  *     (mlp_workspace_set_kernel), to show where the crossover lies,
  *   - forward + backward (max-logit target, all rows) + mlp_diagnose, the
@@ -141,7 +141,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         fprintf(stderr, "bench_mlp: out of memory\n");
         return 1;
     }
-    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_BATCH_INVARIANT, NULL);
+    mlp_workspace_set_kernel(ws_own, MLP_KERNEL_PORTABLE, NULL);
     mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS, NULL);
     mlp_workspace_set_kernel(ws_norms, MLP_KERNEL_AUTO, NULL);
     mlp_workspace_set_param_grads(ws_norms, false, NULL);

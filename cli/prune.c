@@ -219,7 +219,7 @@ static int prune_run(const mlp_model *m, const char *data, const char *out_path)
     /* The server's kernel (the library's default, set because the numbers
      * printed below claim it): the outputs compared and the time measured
      * are what serving the model would give. */
-    if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, &err);
+    if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, &err);
     if (s == MLP_OK) s = mlp_activity_init(m, &act, &err);
     act_ok = s == MLP_OK;
     if (s == MLP_OK) s = forward_all(m, ws, x, n, &act, y0, &err);

@@ -638,7 +638,7 @@ int rs_cmd_train(int argc, char **argv)
     float acc = 0.0f, vloss = NAN, vmetric = NAN;
     double mse = 0.0;
     mlp_status s = mlp_workspace_create(&ws, &err);
-    if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, &err);
+    if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, &err);
     if (s == MLP_OK)
         s = d.labels ? mlp_accuracy(m, ws, d.x, d.labels, d.n, &acc, &err)
                      : regression_mse(m, ws, &d, &mse, &err);

@@ -88,7 +88,7 @@ bool rs_train_watch_init(rs_train_watch *w)
     w->best = NULL;
     w->last_val_loss = w->last_val_metric = NAN;
     mlp_status s = mlp_workspace_create(&w->ws, &err);
-    if (s == MLP_OK) s = mlp_workspace_set_kernel(w->ws, MLP_KERNEL_BATCH_INVARIANT, &err);
+    if (s == MLP_OK) s = mlp_workspace_set_kernel(w->ws, MLP_KERNEL_PORTABLE, &err);
     if (s == MLP_OK) s = mlp_activity_init(m, &w->act, &err);
     w->act_ok = s == MLP_OK;
     if (s == MLP_OK && w->patience > 0 &&

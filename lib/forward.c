@@ -47,8 +47,17 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
     const float *in = ws->x;
     for (int l = 0; l < m->n_layers; l++) {
         const mlp_layer *ly = &m->layers[l];
-        mlp_dense(ws->kernel, in, n, ly->in, m->params + ly->weight_offset,
-                  m->params + ly->bias_offset, ly->out, ws->z[l]);
+        const float *w = m->params + ly->weight_offset, *b = m->params + ly->bias_offset;
+        const float *packed = NULL;
+        mlp_native_isa isa = MLP_ISA_PORTABLE;
+        if (ws->kernel == MLP_KERNEL_NATIVE) {
+            isa = mlp_native_isa_best();
+            packed = mlp_native_weights(m, isa, l);
+        }
+        if (packed)
+            mlp_dense_native_packed(isa, in, n, ly->in, packed, b, ly->out, ws->z[l]);
+        else
+            mlp_dense(ws->kernel, in, n, ly->in, w, b, ly->out, ws->z[l]);
         mlp_activation_apply(ly->activation, ly->alpha, ws->z[l], ws->a[l], n, ly->out);
         in = ws->a[l];
     }

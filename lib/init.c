@@ -17,12 +17,14 @@
 #include <math.h>
 
 #include "internal.h"
+#include "kernels.h"
 
 mlp_status mlp_model_init(mlp_model *m, mlp_init scheme, uint64_t seed, mlp_error *err)
 {
     if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
     if ((int)scheme < (int)MLP_INIT_AUTO || (int)scheme > (int)MLP_INIT_XAVIER_UNIFORM)
         return mlp_set_error(err, MLP_ERR_INVALID, "unknown initialisation scheme %d", (int)scheme);
+    mlp_native_drop(m);
     mlp_rng r;
     mlp_rng_seed(&r, seed);
     for (int l = 0; l < m->n_layers; l++) {

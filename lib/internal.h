@@ -26,6 +26,11 @@ struct mlp_model {
     mlp_layer *layers;
     float *params; /* n_params floats, 64-byte aligned (MLP_ALIGN) */
     size_t n_params;
+    /* NULL, or MLP_KERNEL_NATIVE's copy of the weights (mlp_native_weights in
+     * lib/kernels_native.c): built at the first native forward, published
+     * atomically (the model is shared by threads), dropped by every writer
+     * of params (mlp_native_drop). */
+    struct mlp_native_pack *native;
     float *input_mean; /* NULL, or n_inputs values subtracted from each input */
     float *input_std;  /* NULL, or n_inputs values (> 0) the input is divided by */
     char **labels;     /* NULL, or n_outputs class names (classification) */

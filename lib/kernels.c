@@ -4,7 +4,7 @@
  * With W stored out x in (like torch.nn.Linear), every output is a dot
  * product of two contiguous rows: z[i][j] = b[j] + Σ_k x[i][k]·w[j][k].
  *
- * mlp_dense_own computes those dots with GCC vector extensions (8 floats per
+ * mlp_dense_portable computes those dots with GCC vector extensions (8 floats per
  * vector) and register blocking: a 2-row x 4-output tile keeps 8 vector
  * accumulators live, so each loaded input vector is used 4 times and each
  * weight vector twice, and 8 independent add chains hide the add latency.
@@ -17,7 +17,7 @@
  * AVX2 (one 256-bit register per vector) and once for baseline x86-64 (two
  * SSE registers per vector). Both perform exactly the same IEEE-754 float
  * operations in the same order; FMA is deliberately not in the clone list and
- * -ffp-contract=off forbids contracting a*b+c, so mlp_dense_own gives
+ * -ffp-contract=off forbids contracting a*b+c, so mlp_dense_portable gives
  * bit-identical results on every x86-64 CPU (and on other architectures,
  * where it is compiled once without clones). On this 2-core AMD Zen 3 the
  * separate multiply and add pipes have the same peak as FMA, so the choice
@@ -29,7 +29,7 @@
  * row's outputs can differ in the last bits between a batch below and a
  * batch above the crossover (within float32 rounding, never more); callers
  * that need batch-invariant bits (a dynamic batcher promising "identical to
- * serving it alone") keep MLP_KERNEL_BATCH_INVARIANT on their workspace.
+ * serving it alone") keep MLP_KERNEL_PORTABLE on their workspace.
  *
  * mlp_dense_blas pre-fills Z with the bias and calls cblas_sgemm(RowMajor,
  * NoTrans, Trans) with beta = 1. BLAS wins once there are enough rows to
@@ -249,7 +249,8 @@ static MLP_INLINE void dense_dot(const float *x, int n, int in, const float *w, 
 }
 
 MLP_CLONES
-void mlp_dense_own(const float *x, int n, int in, const float *w, const float *b, int out, float *z)
+void mlp_dense_portable(const float *x, int n, int in, const float *w, const float *b, int out,
+                        float *z)
 {
     if (in <= MLP_BCAST_MAX_IN)
         dense_bcast(x, n, in, w, b, out, z);
@@ -269,7 +270,7 @@ void mlp_dense_blas(const float *x, int n, int in, const float *w, const float *
                     float *z)
 {
 #ifdef MLP_NO_BLAS
-    mlp_dense_own(x, n, in, w, b, out, z);
+    mlp_dense_portable(x, n, in, w, b, out, z);
 #else
     for (int i = 0; i < n; i++)
         memcpy(z + (size_t)i * (size_t)out, b, (size_t)out * sizeof(float));
@@ -306,11 +307,13 @@ void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, cons
                float *z)
 {
     if (k == MLP_KERNEL_AUTO)
-        k = n >= mlp_kernel_crossover_rows(in, out) ? MLP_KERNEL_BLAS : MLP_KERNEL_BATCH_INVARIANT;
+        k = n >= mlp_kernel_crossover_rows(in, out) ? MLP_KERNEL_BLAS : MLP_KERNEL_PORTABLE;
     if (k == MLP_KERNEL_BLAS)
         mlp_dense_blas(x, n, in, w, b, out, z);
+    else if (k == MLP_KERNEL_NATIVE)
+        mlp_dense_native(mlp_native_isa_best(), x, n, in, w, b, out, z);
     else
-        mlp_dense_own(x, n, in, w, b, out, z);
+        mlp_dense_portable(x, n, in, w, b, out, z);
 }
 
 /* ----------------------------------------------------- backward products */
@@ -318,7 +321,7 @@ void mlp_dense(mlp_kernel k, const float *x, int n, int in, const float *w, cons
 void mlp_grad_weights_blas(const float *dz, const float *a, int n, int in, int out, float *dw)
 {
 #ifdef MLP_NO_BLAS
-    mlp_grad_weights_own(dz, a, n, in, out, dw);
+    mlp_grad_weights_portable(dz, a, n, in, out, dw);
 #else
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dz, out, a, in, 0.0f, dw,
                 in);
@@ -328,7 +331,7 @@ void mlp_grad_weights_blas(const float *dz, const float *a, int n, int in, int o
 void mlp_grad_inputs_blas(const float *dz, const float *w, int n, int in, int out, float *da)
 {
 #ifdef MLP_NO_BLAS
-    mlp_grad_inputs_own(dz, w, n, in, out, da);
+    mlp_grad_inputs_portable(dz, w, n, in, out, da);
 #else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dz, out, w, in, 0.0f,
                 da, in);
@@ -360,8 +363,10 @@ void mlp_grad_weights(mlp_kernel k, const float *dz, const float *a, int n, int 
 {
     if (mlp_grad_uses_blas(k, n, in, out))
         mlp_grad_weights_blas(dz, a, n, in, out, dw);
+    else if (k == MLP_KERNEL_NATIVE)
+        mlp_grad_weights_native(mlp_native_isa_best(), dz, a, n, in, out, dw);
     else
-        mlp_grad_weights_own(dz, a, n, in, out, dw);
+        mlp_grad_weights_portable(dz, a, n, in, out, dw);
 }
 
 void mlp_grad_inputs(mlp_kernel k, const float *dz, const float *w, int n, int in, int out,
@@ -369,6 +374,8 @@ void mlp_grad_inputs(mlp_kernel k, const float *dz, const float *w, int n, int i
 {
     if (mlp_grad_uses_blas(k, n, in, out))
         mlp_grad_inputs_blas(dz, w, n, in, out, da);
+    else if (k == MLP_KERNEL_NATIVE)
+        mlp_grad_inputs_native(mlp_native_isa_best(), dz, w, n, in, out, da);
     else
-        mlp_grad_inputs_own(dz, w, n, in, out, da);
+        mlp_grad_inputs_portable(dz, w, n, in, out, da);
 }

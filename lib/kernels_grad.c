@@ -338,12 +338,12 @@ static void grad_inputs(const float *dz, const float *w, int n, int in, int out,
 /* The exported names are plain functions around the cloned ones: clang
  * (the fuzz build) names a target_clones function's dispatcher NAME.ifunc,
  * which callers in other files (lib/kernels.c, the tests) would not find. */
-void mlp_grad_weights_own(const float *dz, const float *a, int n, int in, int out, float *dw)
+void mlp_grad_weights_portable(const float *dz, const float *a, int n, int in, int out, float *dw)
 {
     grad_weights(dz, a, n, in, out, dw);
 }
 
-void mlp_grad_inputs_own(const float *dz, const float *w, int n, int in, int out, float *da)
+void mlp_grad_inputs_portable(const float *dz, const float *w, int n, int in, int out, float *da)
 {
     grad_inputs(dz, w, n, in, out, da);
 }

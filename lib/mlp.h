@@ -284,8 +284,8 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws);
  * Runs rows x[0 .. n*n_inputs) (row-major) through the model. Keeps Z_l and
  * A_l in ws for backward and diagnostics. y (n x n_outputs) may be NULL; the
  * output is then read with mlp_workspace_output. May allocate only when ws is
- * smaller than (m, n). Rows are independent: with the default
- * MLP_KERNEL_BATCH_INVARIANT a row's outputs are the same bits in any batch.
+ * smaller than (m, n). Rows are independent: with MLP_KERNEL_PORTABLE (the
+ * default) or MLP_KERNEL_NATIVE a row's outputs are the same bits in any batch.
  */
 mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, int n, float *y,
                        mlp_error *err);
@@ -293,19 +293,27 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
 /*
  * Which code computes the products of forward (Z = X·Wᵀ + b) and backward
  * (dW = dZᵀ·A, dA = dZ·W), per workspace:
- * - BATCH_INVARIANT (the default): libmlp's own kernels only, never BLAS.
- *   Every result is summed in one fixed order, so a row's outputs, and the
- *   gradients of a row range, have the same bits whatever batch they came in
- *   and on every machine. mlp_forward's rows-are-independent and
- *   mlp_backward's as-if-alone promises hold bit for bit only here; the
- *   server (one request merged into a batch) and mlp_train (the same bits
- *   everywhere) rely on it and set it explicitly.
- * - AUTO: the faster of the two at each product, switching to cblas_sgemm at
- *   the measured crossovers (mlp_kernel_crossover_rows; the backward
- *   products from about 8 rows of a non-tiny layer): up to ~1.5x faster on
- *   large batches of wide layers, but a row's bits then depend on how many
- *   rows its batch had, on the BLAS build and on the CPU kernel BLAS picks
- *   (within float32 rounding, never more).
+ * - PORTABLE (the default): libmlp's portable kernels, never BLAS. Every
+ *   result is summed in one fixed order without fused multiply-adds, so a
+ *   row's outputs, and the gradients of a row range, have the same bits
+ *   whatever batch they came in AND on every machine (any x86-64 CPU, any
+ *   BLAS build or none). mlp_train uses it always (the same model from the
+ *   same data everywhere); reluserve's train, inspect and prune set it.
+ * - NATIVE: libmlp's native kernels, never BLAS: every result is one chain
+ *   of fused multiply-adds in index order, on the widest vectors this CPU
+ *   runs (AVX-512F, else AVX2; mlp_kernel_native_isa says which). A row's
+ *   outputs, and the gradients of a row range, have the same bits whatever
+ *   batch they came in and wherever in it, on this machine; they differ from
+ *   PORTABLE's in the last places (each within float32 rounding of the exact
+ *   sum). On a CPU without FMA, or not x86-64, NATIVE is PORTABLE. reluserve's
+ *   server uses it by default.
+ *   mlp_forward's rows-are-independent and mlp_backward's as-if-alone
+ *   promises hold bit for bit with PORTABLE and NATIVE only.
+ * - AUTO: the faster of PORTABLE and cblas_sgemm at each product, switching
+ *   to cblas_sgemm at the measured crossovers (mlp_kernel_crossover_rows; the
+ *   backward products from about 8 rows of a non-tiny layer); a row's bits
+ *   then depend on how many rows its batch had, on the BLAS build and on the
+ *   CPU kernel BLAS picks (within float32 rounding, never more).
  * - BLAS: cblas_sgemm for every product (bits as for AUTO).
  * AUTO and BLAS call cblas_sgemm on the calling thread. Its caller owns the
  * threads (a workspace per thread), so OpenBLAS must run single-threaded
@@ -313,9 +321,14 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
  * its own threads on top would oversubscribe the cores. libmlp needs only
  * CBLAS and changes no global setting, so it cannot do this for its caller.
  * A libmlp built without BLAS (make BLAS=0) has only its own kernels: AUTO
- * and BLAS then compute exactly as BATCH_INVARIANT.
+ * and BLAS then compute exactly as PORTABLE.
  */
-typedef enum { MLP_KERNEL_BATCH_INVARIANT = 0, MLP_KERNEL_AUTO, MLP_KERNEL_BLAS } mlp_kernel;
+typedef enum {
+    MLP_KERNEL_PORTABLE = 0,
+    MLP_KERNEL_AUTO,
+    MLP_KERNEL_BLAS,
+    MLP_KERNEL_NATIVE,
+} mlp_kernel;
 mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *err);
 /* keep = true (the default): mlp_backward forms dg/dW and dg/db for
  * mlp_workspace_param_grad (training needs them). keep = false, norms-only
@@ -325,6 +338,10 @@ mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *
  * mlp_diagnose reports the same norms (to float32 rounding) in both modes, and
  * mlp_workspace_param_grad returns NULL. Takes effect at the next backward. */
 mlp_status mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep, mlp_error *err);
+/* The instruction set MLP_KERNEL_NATIVE computes with on this CPU, read from
+ * the CPU: "avx512f+fma", "avx2+fma", or "portable" (no FMA: NATIVE is
+ * PORTABLE). A static string. */
+const char *mlp_kernel_native_isa(void);
 /* Rows at or above which AUTO picks cblas_sgemm for the forward product. */
 int mlp_kernel_crossover_rows(int in, int out);
 
@@ -382,8 +399,8 @@ mlp_target_kind mlp_target_kind_for_targets(const mlp_model *m);
 /*
  * Back-propagates g over rows [row0, row0 + n) of the last forward batch, as if
  * those rows had been forwarded alone (so a dynamic batcher can split a merged
- * batch into per-request gradients exactly; bit for bit with the default
- * MLP_KERNEL_BATCH_INVARIANT only, to float32 rounding with AUTO/BLAS). Writes dg/dW and dg/db
+ * batch into per-request gradients exactly; bit for bit with MLP_KERNEL_PORTABLE
+ * and MLP_KERNEL_NATIVE, to float32 rounding with AUTO/BLAS). Writes dg/dW and dg/db
  * (unless ws is in norms-only mode), their per-layer norms, dg/dX and ||dg/dA_l|| into ws. loss
  * (may be NULL) receives g's loss; MAX_LOGIT is not a loss and gives NAN there (mlp_loss gives its
  * g). MLP_ERR_INVALID for what mlp_target_check refuses, for rows outside the last forward and for
@@ -576,7 +593,7 @@ mlp_train_params mlp_train_default_params(void);
  * one of labels/targets; what mlp_target_select or mlp_target_check refuses
  * is refused before the model is touched.
  * Never calls BLAS: every product goes through libmlp's own fixed-order
- * kernels (MLP_KERNEL_BATCH_INVARIANT), so the same model, data and params
+ * kernels (MLP_KERNEL_PORTABLE), so the same model, data and params
  * give the same bits whatever BLAS build a machine has and whichever CPU
  * kernel it picks.
  */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels.h"
 
 static char *dup_str(const char *s)
 {
@@ -42,6 +43,7 @@ void mlp_model_free(mlp_model *m)
     free(m->output_name);
     free(m->layers);
     free(m->params);
+    mlp_native_drop(m);
     free(m->input_mean);
     free(m->input_std);
     free_labels(m->labels, m->n_outputs);
@@ -182,6 +184,7 @@ mlp_status mlp_model_set_params(mlp_model *m, const float *params, size_t n_para
         return mlp_set_error(err, MLP_ERR_INVALID, "the model has %zu parameters, got %zu",
                              m->n_params, n_params);
     memmove(m->params, params, n_params * sizeof *m->params); /* params may be the model's own */
+    mlp_native_drop(m);
     return MLP_OK;
 }
 

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels.h"
 #include "mlp.h"
 
 /* Rows per forward pass when evaluating a whole data set. */
@@ -253,7 +254,7 @@ static mlp_status buffers_alloc(train_buffers *b, const mlp_model *m, int n, int
     /* Own kernels only (the default, made explicit because training relies
      * on it): their fixed summation order gives the same bits on every
      * machine, whatever BLAS build and CPU kernel it would pick. */
-    s = mlp_workspace_set_kernel(b->ws, MLP_KERNEL_BATCH_INVARIANT, err);
+    s = mlp_workspace_set_kernel(b->ws, MLP_KERNEL_PORTABLE, err);
     if (s != MLP_OK) return s;
     b->st.m1 = calloc(m->n_params, sizeof(float));
     if (p->optimizer == MLP_OPT_ADAM) b->st.m2 = calloc(m->n_params, sizeof(float));
@@ -310,6 +311,7 @@ static float step_take(mlp_model *m, train_buffers *b, const mlp_train_params *p
         step_adam(m->params, grad, c, &b->st, m->n_params, p);
     else
         step_sgd(m->params, grad, c, &b->st, m->n_params, p);
+    mlp_native_drop(m); /* a native forward since the last step (on_epoch) packed the old W */
     return (float)norm;
 }
 

@@ -42,7 +42,7 @@ mlp_status mlp_workspace_create(mlp_workspace **out, mlp_error *err)
     mlp_workspace *ws = calloc(1, sizeof *ws);
     *out = ws;
     if (!ws) return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory allocating a workspace");
-    ws->kernel = MLP_KERNEL_BATCH_INVARIANT;
+    ws->kernel = MLP_KERNEL_PORTABLE;
     ws->param_grads = true;
     return MLP_OK;
 }
@@ -239,7 +239,7 @@ const float *mlp_workspace_input_grad(const mlp_workspace *ws)
 mlp_status mlp_workspace_set_kernel(mlp_workspace *ws, mlp_kernel k, mlp_error *err)
 {
     if (!ws) return mlp_set_error(err, MLP_ERR_INVALID, "workspace is NULL");
-    if ((int)k < (int)MLP_KERNEL_BATCH_INVARIANT || (int)k > (int)MLP_KERNEL_BLAS)
+    if ((int)k < (int)MLP_KERNEL_PORTABLE || (int)k > (int)MLP_KERNEL_NATIVE)
         return mlp_set_error(err, MLP_ERR_INVALID, "unknown kernel choice %d", (int)k);
     ws->kernel = k;
     return MLP_OK;

@@ -35,7 +35,7 @@ int rs_infer_scratch_init(rs_infer_scratch *s)
      * so a request's outputs and diagnostics are bit-identical however the
      * batcher merged it — the promise of dynamic batching here. It is the
      * library's default; set anyway, because this promise depends on it. */
-    if (mlp_workspace_set_kernel(s->ws, MLP_KERNEL_BATCH_INVARIANT, NULL) != MLP_OK) return -1;
+    if (mlp_workspace_set_kernel(s->ws, MLP_KERNEL_PORTABLE, NULL) != MLP_OK) return -1;
     /* Responses carry gradient norms, never the gradients themselves, so the
      * backward pass skips forming dg/dW (see mlp_workspace_set_param_grads). */
     if (mlp_workspace_set_param_grads(s->ws, false, NULL) != MLP_OK) return -1;

@@ -109,14 +109,14 @@ static inline void fuzz_check_model_shape(const mlp_model *m)
 /* Forward and backward on zero rows: whatever the outputs are (a hostile
  * model may overflow to inf or NaN), the calls succeed, write exactly
  * rows x n_outputs values, and a row gives the same bits alone and in a
- * batch (the own kernel's promise, which the server's batcher relies on). */
-static inline void fuzz_check_model_runs(const mlp_model *m)
+ * batch (the promise of both of libmlp's own kernels, which the server's
+ * batcher relies on), with the portable and the native kernel. */
+static inline void fuzz_check_model_runs_on(const mlp_model *m, mlp_kernel kernel)
 {
     enum { ROWS = 3 };
     mlp_workspace *ws = NULL;
     FUZZ_CHECK(mlp_workspace_create(&ws, NULL) == MLP_OK, "out of memory for a workspace");
-    FUZZ_CHECK(mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL) == MLP_OK,
-               "set_kernel failed");
+    FUZZ_CHECK(mlp_workspace_set_kernel(ws, kernel, NULL) == MLP_OK, "set_kernel failed");
     size_t nin = (size_t)m->n_inputs, nout = (size_t)m->n_outputs;
     float *x = calloc(ROWS * nin, sizeof *x);
     float *one = malloc(nout * sizeof *one); /* exact sizes: ASan sees overruns */
@@ -157,6 +157,12 @@ static inline void fuzz_check_model_runs(const mlp_model *m)
     free(one);
     free(many);
     mlp_workspace_free(ws);
+}
+
+static inline void fuzz_check_model_runs(const mlp_model *m)
+{
+    fuzz_check_model_runs_on(m, MLP_KERNEL_PORTABLE);
+    fuzz_check_model_runs_on(m, MLP_KERNEL_NATIVE);
 }
 
 /* True when a and b are the same model: shape, metadata and every parameter

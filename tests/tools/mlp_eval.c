@@ -277,7 +277,7 @@ static int run(const mlp_model *m, const json_t *req)
     const json_t *jk = json_object_get(req, "kernel");
     if (ws && jk) {
         const char *k = json_is_string(jk) ? json_string_value(jk) : "";
-        mlp_kernel kernel = strcmp(k, "batch_invariant") == 0 ? MLP_KERNEL_BATCH_INVARIANT
+        mlp_kernel kernel = strcmp(k, "batch_invariant") == 0 ? MLP_KERNEL_PORTABLE
                             : strcmp(k, "blas") == 0          ? MLP_KERNEL_BLAS
                             : strcmp(k, "auto") == 0          ? MLP_KERNEL_AUTO
                                                               : (mlp_kernel)-1;

@@ -168,7 +168,7 @@ static void test_kernels_agree(void **s)
               *y2 = malloc((size_t)n * out * sizeof *y2);
         mlp_workspace *ws = NULL;
         assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-        mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL);
+        mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, NULL);
         assert_int_equal(mlp_forward(m, ws, x, n, y1, NULL), MLP_OK);
         mlp_workspace_set_kernel(ws, MLP_KERNEL_BLAS, NULL);
         assert_int_equal(mlp_forward(m, ws, x, n, y2, NULL), MLP_OK);
@@ -270,7 +270,7 @@ static void *run_job(void *arg)
     thread_job *j = arg;
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    mlp_workspace_set_kernel(ws, MLP_KERNEL_BATCH_INVARIANT, NULL);
+    mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, NULL);
     mlp_target t = {.kind = MLP_TARGET_MAX_LOGIT};
     j->ok = ws && mlp_forward(j->m, ws, j->x, 64, j->y, NULL) == MLP_OK &&
             mlp_backward(j->m, ws, 0, 64, &t, NULL, NULL) == MLP_OK;

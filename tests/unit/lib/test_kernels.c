@@ -99,7 +99,7 @@ static void test_own_matches_double_reference(void **s)
     {
         int in = INS[si], out = OUTS[so];
         bufs B = bufs_make(n, in, out, (uint64_t)(in * 1000 + out * 10 + n));
-        mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z);
+        mlp_dense_portable(B.x, n, in, B.w, B.b, out, B.z);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < out; j++) {
                 double ref = dot_exact(B.x + (size_t)i * in, B.w + (size_t)j * in, B.b[j], in);
@@ -117,7 +117,7 @@ static void test_own_sums_in_documented_order(void **s)
     {
         int in = INS[si], out = OUTS[so];
         bufs B = bufs_make(n, in, out, (uint64_t)(in * 7 + out * 3 + n));
-        mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z);
+        mlp_dense_portable(B.x, n, in, B.w, B.b, out, B.z);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < out; j++) {
                 float e = dot_in_order(B.x + (size_t)i * in, B.w + (size_t)j * in, B.b[j], in);
@@ -136,9 +136,9 @@ static void test_own_is_batch_invariant(void **s)
     {
         int in = INS[si], out = OUTS[so];
         bufs B = bufs_make(n, in, out, (uint64_t)(in + out + n));
-        mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z);
+        mlp_dense_portable(B.x, n, in, B.w, B.b, out, B.z);
         for (int i = 0; i < n; i++) {
-            mlp_dense_own(B.x + (size_t)i * in, 1, in, B.w, B.b, out, B.z2);
+            mlp_dense_portable(B.x + (size_t)i * in, 1, in, B.w, B.b, out, B.z2);
             assert_memory_equal(B.z + (size_t)i * out, B.z2, sizeof(float) * (size_t)out);
         }
         bufs_free(&B);
@@ -152,7 +152,7 @@ static void test_blas_matches_own(void **s)
     {
         int in = INS[si], out = OUTS[so];
         bufs B = bufs_make(n, in, out, (uint64_t)(3 * in + 5 * out + n));
-        mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z);
+        mlp_dense_portable(B.x, n, in, B.w, B.b, out, B.z);
         mlp_dense_blas(B.x, n, in, B.w, B.b, out, B.z2);
         for (size_t k = 0; k < (size_t)n * (size_t)out; k++)
             assert_true(fabs((double)B.z[k] - (double)B.z2[k]) <= 1e-6 * (in + 1));
@@ -166,7 +166,7 @@ static void test_own_large_batch(void **s)
     (void)s;
     const int n = 97, in = 784, out = 37;
     bufs B = bufs_make(n, in, out, 99);
-    mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z);
+    mlp_dense_portable(B.x, n, in, B.w, B.b, out, B.z);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < out; j++) {
             float e = dot_in_order(B.x + (size_t)i * in, B.w + (size_t)j * in, B.b[j], in);
@@ -181,7 +181,7 @@ static void test_own_propagates_nan(void **s)
     (void)s;
     bufs B = bufs_make(2, 16, 4, 5);
     B.x[3] = NAN;
-    mlp_dense_own(B.x, 2, 16, B.w, B.b, 4, B.z);
+    mlp_dense_portable(B.x, 2, 16, B.w, B.b, 4, B.z);
     for (int j = 0; j < 4; j++) {
         assert_true(isnan(B.z[j]));
         assert_false(isnan(B.z[4 + j]));
@@ -202,13 +202,13 @@ static void test_dispatch_follows_crossover(void **s)
     int n = c + 1;
     bufs B = bufs_make(n, in, out, 11);
     mlp_dense(MLP_KERNEL_AUTO, B.x, c - 1, in, B.w, B.b, out, B.z);
-    mlp_dense_own(B.x, c - 1, in, B.w, B.b, out, B.z2);
+    mlp_dense_portable(B.x, c - 1, in, B.w, B.b, out, B.z2);
     assert_memory_equal(B.z, B.z2, sizeof(float) * (size_t)(c - 1) * out);
     mlp_dense(MLP_KERNEL_AUTO, B.x, n, in, B.w, B.b, out, B.z);
     mlp_dense_blas(B.x, n, in, B.w, B.b, out, B.z2);
     assert_memory_equal(B.z, B.z2, sizeof(float) * (size_t)n * out);
-    mlp_dense(MLP_KERNEL_BATCH_INVARIANT, B.x, n, in, B.w, B.b, out, B.z);
-    mlp_dense_own(B.x, n, in, B.w, B.b, out, B.z2);
+    mlp_dense(MLP_KERNEL_PORTABLE, B.x, n, in, B.w, B.b, out, B.z);
+    mlp_dense_portable(B.x, n, in, B.w, B.b, out, B.z2);
     assert_memory_equal(B.z, B.z2, sizeof(float) * (size_t)n * out);
     bufs_free(&B);
 }

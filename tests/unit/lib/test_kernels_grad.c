@@ -94,7 +94,7 @@ static void test_weight_grad_sums_in_documented_order(void **s)
     {
         int in = INS[si], out = OUTS[so], n = ROWS[sr];
         bufs B = bufs_make(n, in, out, (uint64_t)(in * 1000 + out * 10 + n));
-        mlp_grad_weights_own(B.dz, B.a, n, in, out, B.g);
+        mlp_grad_weights_portable(B.dz, B.a, n, in, out, B.g);
         for (int j = 0; j < out; j++)
             for (int k = 0; k < in; k++) {
                 float e = dw_in_order(B.dz, B.a, n, in, out, j, k);
@@ -114,7 +114,7 @@ static void test_input_grad_sums_in_documented_order(void **s)
     {
         int in = INS[si], out = OUTS[so], n = ROWS[sr];
         bufs B = bufs_make(n, in, out, (uint64_t)(in * 7 + out * 3 + n));
-        mlp_grad_inputs_own(B.dz, B.w, n, in, out, B.g);
+        mlp_grad_inputs_portable(B.dz, B.w, n, in, out, B.g);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < in; k++) {
                 float e = da_in_order(B.dz, B.w, in, out, i, k);
@@ -135,7 +135,7 @@ static void test_match_double_reference_and_blas(void **s)
     {
         int in = INS[si], out = OUTS[so], n = ROWS[sr];
         bufs B = bufs_make(n, in, out, (uint64_t)(3 * in + 5 * out + n));
-        mlp_grad_weights_own(B.dz, B.a, n, in, out, B.g);
+        mlp_grad_weights_portable(B.dz, B.a, n, in, out, B.g);
         mlp_grad_weights_blas(B.dz, B.a, n, in, out, B.g2);
         for (int j = 0; j < out; j++)
             for (int k = 0; k < in; k++) {
@@ -146,7 +146,7 @@ static void test_match_double_reference_and_blas(void **s)
                 assert_true(fabs(ref - B.g[(size_t)j * in + k]) <= 1e-6 * (n + 1));
                 assert_true(fabs(ref - B.g2[(size_t)j * in + k]) <= 1e-6 * (n + 1));
             }
-        mlp_grad_inputs_own(B.dz, B.w, n, in, out, B.g);
+        mlp_grad_inputs_portable(B.dz, B.w, n, in, out, B.g);
         mlp_grad_inputs_blas(B.dz, B.w, n, in, out, B.g2);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < in; k++) {
@@ -166,9 +166,9 @@ static void test_input_grad_is_batch_invariant(void **s)
     (void)s;
     const int n = 70, in = 65, out = 17;
     bufs B = bufs_make(n, in, out, 41);
-    mlp_grad_inputs_own(B.dz, B.w, n, in, out, B.g);
+    mlp_grad_inputs_portable(B.dz, B.w, n, in, out, B.g);
     for (int i = 0; i < n; i++) {
-        mlp_grad_inputs_own(B.dz + (size_t)i * out, B.w, 1, in, out, B.g2);
+        mlp_grad_inputs_portable(B.dz + (size_t)i * out, B.w, 1, in, out, B.g2);
         assert_memory_equal(B.g + (size_t)i * in, B.g2, sizeof(float) * (size_t)in);
     }
     bufs_free(&B);
@@ -181,11 +181,11 @@ static void test_nan_propagates(void **s)
     const int n = 5, in = 20, out = 6;
     bufs B = bufs_make(n, in, out, 43);
     B.dz[2 * out + 3] = NAN; /* row 2, output 3 */
-    mlp_grad_weights_own(B.dz, B.a, n, in, out, B.g);
+    mlp_grad_weights_portable(B.dz, B.a, n, in, out, B.g);
     for (int j = 0; j < out; j++)
         for (int k = 0; k < in; k++)
             assert_int_equal(isnan(B.g[(size_t)j * in + k]) != 0, j == 3);
-    mlp_grad_inputs_own(B.dz, B.w, n, in, out, B.g);
+    mlp_grad_inputs_portable(B.dz, B.w, n, in, out, B.g);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < in; k++)
             assert_int_equal(isnan(B.g[(size_t)i * in + k]) != 0, i == 2);
@@ -197,7 +197,7 @@ static void test_dispatch_follows_the_kernel_choice(void **s)
     (void)s;
     /* OWN never reaches BLAS and BLAS always does, whatever the size. */
     for (int n = 1; n <= 4096; n *= 8) {
-        assert_false(mlp_grad_uses_blas(MLP_KERNEL_BATCH_INVARIANT, n, 784, 512));
+        assert_false(mlp_grad_uses_blas(MLP_KERNEL_PORTABLE, n, 784, 512));
         assert_true(mlp_grad_uses_blas(MLP_KERNEL_BLAS, n, 4, 3));
     }
     /* AUTO: own kernels for a single row and tiny products, BLAS for big ones. */
@@ -207,14 +207,14 @@ static void test_dispatch_follows_the_kernel_choice(void **s)
 
     const int n = 9, in = 33, out = 17;
     bufs B = bufs_make(n, in, out, 47);
-    mlp_kernel kinds[] = {MLP_KERNEL_BATCH_INVARIANT, MLP_KERNEL_BLAS, MLP_KERNEL_AUTO};
+    mlp_kernel kinds[] = {MLP_KERNEL_PORTABLE, MLP_KERNEL_BLAS, MLP_KERNEL_AUTO};
     for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
         bool blas = mlp_grad_uses_blas(kinds[c], n, in, out);
         mlp_grad_weights(kinds[c], B.dz, B.a, n, in, out, B.g);
-        (blas ? mlp_grad_weights_blas : mlp_grad_weights_own)(B.dz, B.a, n, in, out, B.g2);
+        (blas ? mlp_grad_weights_blas : mlp_grad_weights_portable)(B.dz, B.a, n, in, out, B.g2);
         assert_memory_equal(B.g, B.g2, sizeof(float) * (size_t)out * in);
         mlp_grad_inputs(kinds[c], B.dz, B.w, n, in, out, B.g);
-        (blas ? mlp_grad_inputs_blas : mlp_grad_inputs_own)(B.dz, B.w, n, in, out, B.g2);
+        (blas ? mlp_grad_inputs_blas : mlp_grad_inputs_portable)(B.dz, B.w, n, in, out, B.g2);
         assert_memory_equal(B.g, B.g2, sizeof(float) * (size_t)n * in);
     }
     bufs_free(&B);

@@ -1,0 +1,426 @@
+/*
+ * test_kernels_native — the native kernels (lib/kernels_native.c), on every
+ * instruction set this CPU runs (each test prints which ran and which it
+ * skipped, so on an AVX-512 machine the AVX-512 code is what it tests).
+ *
+ * Pins what lib/kernels_native.c promises:
+ * - each product (forward, dA = dZ·W, dW = dZᵀ·A) is, element by element,
+ *   one chain of fused multiply-adds over the summed index in increasing
+ *   order from 0 (the forward then adds the bias): bit for bit equal to that
+ *   chain written as a scalar fmaf() loop, so every ISA gives the same bits;
+ * - each is within the documented bound of a double-precision reference:
+ *   |computed - exact| <= (K + 1)·u·(|b| + Σ|x_k·w_k|), u = 2^-24, K the
+ *   summed length (a chain of K roundings, plus the bias's);
+ * - a row's result is the same bits computed alone and at every position of
+ *   batches of 1..N rows;
+ * - mlp_native_isa_best picks what cpuid says this CPU and OS run, and
+ *   MLP_KERNEL_NATIVE computes with it.
+ * Shapes cover widths that are not multiples of 8, 16 or 32 (panel and tile
+ * tails), rows not multiples of the 6- and 8-row tiles, and summed lengths
+ * past one 128-index block (chains carried through C).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#include <cmocka.h>
+
+#include "kernels.h"
+#include "../test_models.h"
+
+static const mlp_native_isa ISAS[] = {MLP_ISA_AVX2_FMA, MLP_ISA_AVX512};
+#define N_ISAS (sizeof ISAS / sizeof ISAS[0])
+
+/* in, out pairs: tiny, ragged against 8/16/32/64, and past the 128 block. */
+static const int SHAPES[][2] = {{1, 1},   {3, 5},    {7, 9},    {8, 16},   {16, 3},
+                                {17, 33}, {31, 65},  {33, 100}, {64, 129}, {100, 37},
+                                {129, 7}, {130, 70}, {257, 31}, {300, 200}};
+#define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+static const int ROWS[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 64, 131};
+#define N_ROWS (sizeof ROWS / sizeof ROWS[0])
+
+/* Runs body for every ISA the CPU supports, printing each verdict once. */
+static bool isa_runs(mlp_native_isa isa, const char *test)
+{
+    bool ok = mlp_native_isa_supported(isa);
+    printf("    %s: %s %s\n", test, mlp_native_isa_name(isa),
+           ok ? "ran" : "skipped (this CPU does not run it)");
+    return ok;
+}
+
+static float *randv(mlp_rng *r, size_t n)
+{
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    assert_non_null(v);
+    test_fill_uniform(r, v, n);
+    return v;
+}
+
+/* The documented order in scalar code: s = fmaf(a_t, b_t, s) for t = 0..K-1. */
+static float chain(const float *a, size_t as, const float *b, size_t bs, int K)
+{
+    float s = 0.0f;
+    for (int t = 0; t < K; t++)
+        s = fmaf(a[(size_t)t * as], b[(size_t)t * bs], s);
+    return s;
+}
+
+/* |computed - exact| within (K + 1)·u·(|bias| + Σ|a_t·b_t|). */
+static void assert_within_bound(float got, const float *a, size_t as, const float *b, size_t bs,
+                                int K, float bias)
+{
+    double exact = bias, mag = fabs((double)bias);
+    for (int t = 0; t < K; t++) {
+        double p = (double)a[(size_t)t * as] * (double)b[(size_t)t * bs];
+        exact += p;
+        mag += fabs(p);
+    }
+    double bound = (K + 1) * ldexp(1.0, -24) * mag;
+    if (!(fabs((double)got - exact) <= bound)) {
+        printf("    |%.9g - %.9g| > %.3g (K = %d)\n", got, exact, bound, K);
+        fail();
+    }
+}
+
+static void test_forward_is_the_fma_chain(void **s)
+{
+    (void)s;
+    for (size_t v = 0; v < N_ISAS; v++) {
+        if (!isa_runs(ISAS[v], "forward vs fmaf chain and double reference")) continue;
+        for (size_t sh = 0; sh < N_SHAPES; sh++)
+            for (size_t ri = 0; ri < N_ROWS; ri++) {
+                int in = SHAPES[sh][0], out = SHAPES[sh][1], n = ROWS[ri];
+                mlp_rng r;
+                mlp_rng_seed(&r, 1000 + sh * 31 + ri);
+                float *x = randv(&r, (size_t)n * in), *w = randv(&r, (size_t)out * in);
+                float *b = randv(&r, (size_t)out), *z = randv(&r, (size_t)n * out);
+                mlp_dense_native(ISAS[v], x, n, in, w, b, out, z);
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < out; j++) {
+                        const float *xi = x + (size_t)i * in, *wj = w + (size_t)j * in;
+                        float want = b[j] + chain(xi, 1, wj, 1, in);
+                        float got = z[(size_t)i * out + j];
+                        if (memcmp(&got, &want, sizeof got) != 0) {
+                            printf("    %s %d -> %d, %d rows: z[%d][%d] = %.9g, chain %.9g\n",
+                                   mlp_native_isa_name(ISAS[v]), in, out, n, i, j, got, want);
+                            fail();
+                        }
+                        assert_within_bound(got, xi, 1, wj, 1, in, b[j]);
+                    }
+                free(x);
+                free(w);
+                free(b);
+                free(z);
+            }
+    }
+}
+
+static void test_grad_inputs_is_the_fma_chain(void **s)
+{
+    (void)s;
+    for (size_t v = 0; v < N_ISAS; v++) {
+        if (!isa_runs(ISAS[v], "dA = dZ·W vs fmaf chain and double reference")) continue;
+        for (size_t sh = 0; sh < N_SHAPES; sh++)
+            for (size_t ri = 0; ri < N_ROWS; ri++) {
+                int in = SHAPES[sh][0], out = SHAPES[sh][1], n = ROWS[ri];
+                mlp_rng r;
+                mlp_rng_seed(&r, 2000 + sh * 31 + ri);
+                float *dz = randv(&r, (size_t)n * out), *w = randv(&r, (size_t)out * in);
+                float *da = randv(&r, (size_t)n * in);
+                mlp_grad_inputs_native(ISAS[v], dz, w, n, in, out, da);
+                for (int i = 0; i < n; i++)
+                    for (int k = 0; k < in; k++) {
+                        const float *di = dz + (size_t)i * out;
+                        float want = chain(di, 1, w + k, (size_t)in, out);
+                        float got = da[(size_t)i * in + k];
+                        if (memcmp(&got, &want, sizeof got) != 0) {
+                            printf("    %s dA %d -> %d, %d rows: da[%d][%d] = %.9g, chain %.9g\n",
+                                   mlp_native_isa_name(ISAS[v]), in, out, n, i, k, got, want);
+                            fail();
+                        }
+                        assert_within_bound(got, di, 1, w + k, (size_t)in, out, 0.0f);
+                    }
+                free(dz);
+                free(w);
+                free(da);
+            }
+    }
+}
+
+static void test_grad_weights_is_the_fma_chain(void **s)
+{
+    (void)s;
+    for (size_t v = 0; v < N_ISAS; v++) {
+        if (!isa_runs(ISAS[v], "dW = dZᵀ·A vs fmaf chain and double reference")) continue;
+        for (size_t sh = 0; sh < N_SHAPES; sh++)
+            for (size_t ri = 0; ri < N_ROWS; ri++) {
+                int in = SHAPES[sh][0], out = SHAPES[sh][1], n = ROWS[ri];
+                mlp_rng r;
+                mlp_rng_seed(&r, 3000 + sh * 31 + ri);
+                float *dz = randv(&r, (size_t)n * out), *a = randv(&r, (size_t)n * in);
+                float *dw = randv(&r, (size_t)out * in);
+                mlp_grad_weights_native(ISAS[v], dz, a, n, in, out, dw);
+                for (int j = 0; j < out; j++)
+                    for (int k = 0; k < in; k++) {
+                        float want = chain(dz + j, (size_t)out, a + k, (size_t)in, n);
+                        float got = dw[(size_t)j * in + k];
+                        if (memcmp(&got, &want, sizeof got) != 0) {
+                            printf("    %s dW %d -> %d, %d rows: dw[%d][%d] = %.9g, chain %.9g\n",
+                                   mlp_native_isa_name(ISAS[v]), in, out, n, j, k, got, want);
+                            fail();
+                        }
+                        assert_within_bound(got, dz + j, (size_t)out, a + k, (size_t)in, n, 0.0f);
+                    }
+                free(dz);
+                free(a);
+                free(dw);
+            }
+    }
+}
+
+/*
+ * Row r of a batch of N, for every N in 1..MAX_BATCH and every position:
+ * the same bits as the row computed alone (forward and dA, the per-row
+ * products; dW sums the rows it is given). The other rows are random, and
+ * fresh for every batch.
+ */
+#define MAX_BATCH 20
+
+static void test_rows_are_batch_invariant(void **s)
+{
+    (void)s;
+    static const int shapes[][2] = {{5, 3}, {17, 33}, {100, 37}, {130, 70}};
+    for (size_t v = 0; v < N_ISAS; v++) {
+        if (!isa_runs(ISAS[v], "batch invariance")) continue;
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            int in = shapes[sh][0], out = shapes[sh][1];
+            mlp_rng r;
+            mlp_rng_seed(&r, 4000 + sh);
+            float *w = randv(&r, (size_t)out * in), *b = randv(&r, (size_t)out);
+            float *row = randv(&r, (size_t)in), *drow = randv(&r, (size_t)out);
+            float *z1 = randv(&r, (size_t)out), *da1 = randv(&r, (size_t)in);
+            mlp_dense_native(ISAS[v], row, 1, in, w, b, out, z1);
+            mlp_grad_inputs_native(ISAS[v], drow, w, 1, in, out, da1);
+            for (int N = 1; N <= MAX_BATCH; N++)
+                for (int pos = 0; pos < N; pos++) {
+                    float *x = randv(&r, (size_t)N * in), *dz = randv(&r, (size_t)N * out);
+                    float *z = randv(&r, (size_t)N * out), *da = randv(&r, (size_t)N * in);
+                    memcpy(x + (size_t)pos * in, row, sizeof(float) * (size_t)in);
+                    memcpy(dz + (size_t)pos * out, drow, sizeof(float) * (size_t)out);
+                    mlp_dense_native(ISAS[v], x, N, in, w, b, out, z);
+                    mlp_grad_inputs_native(ISAS[v], dz, w, N, in, out, da);
+                    if (memcmp(z + (size_t)pos * out, z1, sizeof(float) * (size_t)out) != 0 ||
+                        memcmp(da + (size_t)pos * in, da1, sizeof(float) * (size_t)in) != 0) {
+                        printf("    %s %d -> %d: row at %d of %d differs from alone\n",
+                               mlp_native_isa_name(ISAS[v]), in, out, pos, N);
+                        fail();
+                    }
+                    free(x);
+                    free(dz);
+                    free(z);
+                    free(da);
+                }
+            free(w);
+            free(b);
+            free(row);
+            free(drow);
+            free(z1);
+            free(da1);
+        }
+    }
+}
+
+/* What cpuid and XGETBV say, independently of libgcc's feature tests. */
+static mlp_native_isa cpuid_isa(void)
+{
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return MLP_ISA_PORTABLE;
+    bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+    if (!fma || !osxsave || !avx) return MLP_ISA_PORTABLE;
+    unsigned xlo, xhi;
+    __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+    if ((xlo & 0x6) != 0x6) return MLP_ISA_PORTABLE; /* XMM and YMM state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return MLP_ISA_PORTABLE;
+    bool avx2 = b & (1u << 5), avx512f = b & (1u << 16);
+    if (avx2 && avx512f && (xlo & 0xe6) == 0xe6) return MLP_ISA_AVX512; /* + opmask, ZMM */
+    if (avx2) return MLP_ISA_AVX2_FMA;
+#endif
+    return MLP_ISA_PORTABLE;
+}
+
+static void test_dispatch_picks_what_the_cpu_runs(void **s)
+{
+    (void)s;
+    mlp_native_isa best = mlp_native_isa_best(), want = cpuid_isa();
+    printf("    this CPU: cpuid says %s, mlp_native_isa_best picks %s, mlp_kernel_native_isa() = "
+           "\"%s\"\n",
+           mlp_native_isa_name(want), mlp_native_isa_name(best), mlp_kernel_native_isa());
+    assert_int_equal(best, want);
+    assert_string_equal(mlp_kernel_native_isa(), mlp_native_isa_name(want));
+    assert_true(mlp_native_isa_supported(MLP_ISA_PORTABLE));
+    for (size_t v = 0; v < N_ISAS; v++)
+        assert_int_equal(mlp_native_isa_supported(ISAS[v]), ISAS[v] <= want);
+
+    /* MLP_KERNEL_NATIVE computes with that ISA: the same bits as calling it
+     * directly, and (where it is not the portable fallback) not the portable
+     * kernel's bits, which differ somewhere on a product this long. */
+    int n = 9, in = 300, out = 40;
+    mlp_rng r;
+    mlp_rng_seed(&r, 5);
+    float *x = randv(&r, (size_t)n * in), *w = randv(&r, (size_t)out * in);
+    float *b = randv(&r, (size_t)out), *z = randv(&r, (size_t)n * out);
+    float *zn = randv(&r, (size_t)n * out), *zp = randv(&r, (size_t)n * out);
+    mlp_dense(MLP_KERNEL_NATIVE, x, n, in, w, b, out, z);
+    mlp_dense_native(want, x, n, in, w, b, out, zn);
+    mlp_dense_portable(x, n, in, w, b, out, zp);
+    assert_memory_equal(z, zn, sizeof(float) * (size_t)n * out);
+    size_t bytes = sizeof(float) * (size_t)n * out;
+    if (want == MLP_ISA_PORTABLE)
+        assert_memory_equal(z, zp, bytes);
+    else
+        assert_memory_not_equal(z, zp, bytes);
+    /* and never BLAS */
+    assert_false(mlp_grad_uses_blas(MLP_KERNEL_NATIVE, 256, 784, 512));
+    free(x);
+    free(w);
+    free(b);
+    free(z);
+    free(zn);
+    free(zp);
+}
+
+/* mlp_forward through a fresh workspace with kernel k: a copy of the outputs. */
+static float *forward_copy(const mlp_model *m, mlp_kernel k, const float *x, int n)
+{
+    mlp_workspace *ws = NULL;
+    size_t count = (size_t)n * (size_t)mlp_model_n_outputs(m);
+    float *y = malloc(sizeof(float) * count);
+    assert_non_null(y);
+    assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_set_kernel(ws, k, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(m, ws, x, n, y, NULL), MLP_OK);
+    mlp_workspace_free(ws);
+    return y;
+}
+
+/*
+ * mlp_forward with MLP_KERNEL_NATIVE reads the weights the model keeps
+ * re-laid out (mlp_native_weights): the same bits as the kernel packing W
+ * per call, for every shape, on the ISA the dispatch picks.
+ */
+static void test_forward_with_kept_weights_is_the_same(void **s)
+{
+    (void)s;
+    mlp_native_isa isa = mlp_native_isa_best();
+    printf("    kept weights: %s\n", mlp_native_isa_name(isa));
+    for (size_t sh = 0; sh < N_SHAPES; sh++) {
+        int in = SHAPES[sh][0], out = SHAPES[sh][1];
+        mlp_layer_spec spec[] = {{out, MLP_ACT_IDENTITY, 0}};
+        mlp_model *m = NULL;
+        assert_int_equal(mlp_model_create(in, spec, 1, &m, NULL), MLP_OK);
+        mlp_rng r;
+        mlp_rng_seed(&r, 7000 + sh);
+        float *p = randv(&r, mlp_model_n_params(m));
+        assert_int_equal(mlp_model_set_params(m, p, mlp_model_n_params(m), NULL), MLP_OK);
+        for (size_t ri = 0; ri < N_ROWS; ri++) {
+            int n = ROWS[ri];
+            float *x = randv(&r, (size_t)n * in), *z = randv(&r, (size_t)n * out);
+            float *y = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
+            mlp_dense_native(isa, x, n, in, mlp_layer_weight(m, 0), mlp_layer_bias(m, 0), out, z);
+            assert_memory_equal(y, z, sizeof(float) * (size_t)n * out);
+            free(x);
+            free(z);
+            free(y);
+        }
+        free(p);
+        mlp_model_free(m);
+    }
+}
+
+/*
+ * The native forward keeps the model's weights re-laid out with the model.
+ * Every way of changing the weights must drop that copy: a model whose
+ * parameters were replaced (set_params, init, training) forwards exactly as
+ * a fresh model holding the new parameters.
+ */
+static void test_model_weights_copy_follows_the_params(void **s)
+{
+    (void)s;
+    mlp_layer_spec spec[] = {{40, MLP_ACT_RELU, 0}, {9, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL, *fresh = NULL;
+    assert_int_equal(mlp_model_create(37, spec, 2, &m, NULL), MLP_OK);
+    assert_int_equal(mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL), MLP_OK);
+    mlp_rng r;
+    mlp_rng_seed(&r, 6);
+    int n = 7;
+    float *x = randv(&r, (size_t)n * 37);
+    size_t bytes = sizeof(float) * (size_t)n * 9;
+    free(forward_copy(m, MLP_KERNEL_NATIVE, x, n)); /* builds the copy for seed 1 */
+
+    /* set_params */
+    float *p2 = randv(&r, mlp_model_n_params(m));
+    assert_int_equal(mlp_model_set_params(m, p2, mlp_model_n_params(m), NULL), MLP_OK);
+    assert_int_equal(mlp_model_create(37, spec, 2, &fresh, NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_params(fresh, p2, mlp_model_n_params(m), NULL), MLP_OK);
+    float *a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
+    float *b = forward_copy(fresh, MLP_KERNEL_NATIVE, x, n);
+    assert_memory_equal(a, b, bytes);
+    free(a);
+    free(b);
+
+    /* mlp_model_init */
+    assert_int_equal(mlp_model_init(m, MLP_INIT_HE_NORMAL, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_model_init(fresh, MLP_INIT_HE_NORMAL, 2, NULL), MLP_OK);
+    mlp_model *again = NULL;
+    assert_int_equal(mlp_model_clone(fresh, &again, NULL), MLP_OK);
+    a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
+    b = forward_copy(again, MLP_KERNEL_NATIVE, x, n);
+    assert_memory_equal(a, b, bytes);
+    free(a);
+    free(b);
+
+    /* mlp_train: one SGD epoch on the rows, regression targets */
+    float *t = randv(&r, (size_t)n * 9);
+    mlp_train_params tp = mlp_train_default_params();
+    tp.epochs = 1;
+    assert_int_equal(mlp_train(m, x, NULL, t, n, &tp, NULL), MLP_OK);
+    mlp_model *trained = NULL;
+    assert_int_equal(mlp_model_clone(m, &trained, NULL), MLP_OK);
+    a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
+    b = forward_copy(trained, MLP_KERNEL_NATIVE, x, n);
+    assert_memory_equal(a, b, bytes);
+    free(a);
+    free(b);
+
+    free(t);
+    free(p2);
+    free(x);
+    mlp_model_free(trained);
+    mlp_model_free(again);
+    mlp_model_free(fresh);
+    mlp_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_is_the_fma_chain),
+        cmocka_unit_test(test_grad_inputs_is_the_fma_chain),
+        cmocka_unit_test(test_grad_weights_is_the_fma_chain),
+        cmocka_unit_test(test_rows_are_batch_invariant),
+        cmocka_unit_test(test_dispatch_picks_what_the_cpu_runs),
+        cmocka_unit_test(test_forward_with_kept_weights_is_the_same),
+        cmocka_unit_test(test_model_weights_copy_follows_the_params),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
