@@ -9,16 +9,20 @@
  *   - the baseline measured in the same run: per layer, Z pre-filled with the
  *     bias, one cblas_sgemm (beta = 1), a ReLU loop in place, and a softmax on
  *     the last layer — the plain chain anyone would write by hand,
- *   - mlp_forward forced to the own kernels (MLP_KERNEL_PORTABLE, the
- *     library's default and what the server runs) and forced to BLAS
- *     (mlp_workspace_set_kernel), to show where the crossover lies,
+ *   - mlp_forward forced to each kernel (mlp_workspace_set_kernel): NATIVE
+ *     (the FMA kernels, what the server runs by default), PORTABLE (the
+ *     library's default, what training and `serve --kernel portable` run)
+ *     and BLAS, to show where the crossover lies; "port/chain" is
+ *     PORTABLE's time over the chain's, "nat/chain" NATIVE's over the
+ *     chain's timed in a pair of their own (the native forward reads a
+ *     packed copy of the weights that the other cases would keep cold),
  *   - forward + backward (max-logit target, all rows) + mlp_diagnose, the
  *     work of one inference request with summary diagnostics, under AUTO,
  *     with the full parameter gradient ("f+b+d full") and in norms-only mode
  *     (mlp_workspace_set_param_grads false, "f+b+d norms"), which is what
  *     a server needs for its gradient-norm diagnostics.
- * "auto/chain" is time over the chain's time: < 1 is faster. Aims (issue 2):
- * <= 1.10 from batch 64 on, < 1 at batch 1.
+ * "auto/chain" is time over the chain's time: < 1 is faster. Aims (issue 2
+ * for auto, issue 9 for native): <= 1.10 from batch 64 on, < 1 at batch 1.
  *
  *     build/bench/bench_mlp [--quick]
  *
@@ -129,11 +133,13 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     size_t na = (size_t)max_batch * (size_t)mlp_model_max_units(m);
     float *x = malloc(sizeof(float) * nx);
     float *a0 = malloc(sizeof(float) * na), *a1 = malloc(sizeof(float) * na);
-    mlp_workspace *ws = NULL, *ws_own = NULL, *ws_blas = NULL, *ws_norms = NULL;
+    mlp_workspace *ws = NULL, *ws_own = NULL, *ws_blas = NULL, *ws_norms = NULL, *ws_nat = NULL;
     if (!x || !a0 || !a1 || mlp_workspace_create(&ws, NULL) != MLP_OK ||
         mlp_workspace_create(&ws_own, NULL) != MLP_OK ||
         mlp_workspace_create(&ws_blas, NULL) != MLP_OK ||
         mlp_workspace_create(&ws_norms, NULL) != MLP_OK ||
+        mlp_workspace_create(&ws_nat, NULL) != MLP_OK ||
+        mlp_workspace_reserve(ws_nat, m, max_batch, NULL) != MLP_OK ||
         mlp_workspace_reserve(ws, m, max_batch, NULL) != MLP_OK ||
         mlp_workspace_reserve(ws_own, m, max_batch, NULL) != MLP_OK ||
         mlp_workspace_reserve(ws_blas, m, max_batch, NULL) != MLP_OK ||
@@ -143,6 +149,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     }
     mlp_workspace_set_kernel(ws_own, MLP_KERNEL_PORTABLE, NULL);
     mlp_workspace_set_kernel(ws_blas, MLP_KERNEL_BLAS, NULL);
+    mlp_workspace_set_kernel(ws_nat, MLP_KERNEL_NATIVE, NULL);
     mlp_workspace_set_kernel(ws_norms, MLP_KERNEL_AUTO, NULL);
     mlp_workspace_set_param_grads(ws_norms, false, NULL);
     for (size_t i = 0; i < nx; i++)
@@ -152,8 +159,9 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     for (int l = 0; l < n_layers; l++)
         printf("-%d", units[l]);
     printf(" (relu hidden, softmax out), us per forward batch, GFLOP/s in brackets\n");
-    printf("%5s %16s %16s %10s %16s %16s %12s %12s\n", "batch", "auto", "sgemm chain", "auto/chain",
-           "own forced", "blas forced", "f+b+d full", "f+b+d norms");
+    printf("%5s %16s %16s %10s %16s %9s %16s %10s %16s %12s %12s\n", "batch", "auto", "sgemm chain",
+           "auto/chain", "native forced", "nat/chain", "portable forced", "port/chain",
+           "blas forced", "f+b+d full", "f+b+d norms");
     int fail = 0;
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
         int n = batches[bi];
@@ -178,6 +186,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         /* Each case has its own context: the kernel choice lives in the
          * workspace, so every forced kernel needs a workspace of its own. */
         lib_ctx own = {m, ws_own, x, n, MLP_OK}, blas = {m, ws_blas, x, n, MLP_OK};
+        lib_ctx nat = {m, ws_nat, x, n, MLP_OK};
         lib_ctx req = {m, ws, x, n, MLP_OK}, req_norms = {m, ws_norms, x, n, MLP_OK};
         bench_case cases[6] = {
             {.fn = lib_forward, .ctx = &lc},  {.fn = chain_forward, .ctx = &cc},
@@ -187,23 +196,34 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         double t_auto = cases[0].median_us, t_chain = cases[1].median_us;
         double t_own = cases[2].median_us, t_blas = cases[3].median_us;
         double t_req = cases[4].median_us, t_norms = cases[5].median_us;
+        /* The native forward reads the model's packed copy of the weights,
+         * every other case the model's own: among five cases that keep those
+         * warm, it would be the one reading from a colder cache. So it races
+         * the chain alone, each with one copy of the weights, interleaved. */
+        bench_case pair[2] = {{.fn = lib_forward, .ctx = &nat}, {.fn = chain_forward, .ctx = &cc}};
+        bench_run(pair, 2, samples, sample_us);
+        double t_nat = pair[0].median_us, t_nat_chain = pair[1].median_us;
         mlp_status st = lc.status != MLP_OK     ? lc.status
                         : own.status != MLP_OK  ? own.status
                         : blas.status != MLP_OK ? blas.status
                         : req.status != MLP_OK  ? req.status
+                        : nat.status != MLP_OK  ? nat.status
                                                 : req_norms.status;
         if (st != MLP_OK) {
             printf("  FAILED at batch %d: %s\n", n, mlp_status_str(st));
             fail = 1;
         }
-        printf("%5d %9.2f [%4.1f] %9.2f [%4.1f] %10.2f %9.2f [%4.1f] %9.2f [%4.1f] %12.2f %12.2f\n",
-               n, t_auto, gflop / t_auto, t_chain, gflop / t_chain, t_auto / t_chain, t_own,
-               gflop / t_own, t_blas, gflop / t_blas, t_req, t_norms);
+        printf("%5d %9.2f [%4.1f] %9.2f [%4.1f] %10.2f %9.2f [%4.1f] %9.2f %9.2f [%4.1f] %10.2f "
+               "%9.2f [%4.1f] %12.2f %12.2f\n",
+               n, t_auto, gflop / t_auto, t_chain, gflop / t_chain, t_auto / t_chain, t_nat,
+               gflop / t_nat, t_nat / t_nat_chain, t_own, gflop / t_own, t_own / t_chain, t_blas,
+               gflop / t_blas, t_req, t_norms);
     }
     mlp_workspace_free(ws);
     mlp_workspace_free(ws_own);
     mlp_workspace_free(ws_blas);
     mlp_workspace_free(ws_norms);
+    mlp_workspace_free(ws_nat);
     mlp_model_free(m);
     free(x);
     free(a0);
@@ -217,9 +237,9 @@ int main(int argc, char **argv)
     int samples = quick ? 7 : 31;
     double sample_us = quick ? 300.0 : 1000.0;
     openblas_set_num_threads(1);
-    printf("libmlp forward vs a cblas_sgemm chain (OpenBLAS, 1 thread); median of %d "
-           "interleaved samples of ~%.1f ms\n",
-           samples, sample_us / 1000.0);
+    printf("libmlp forward vs a cblas_sgemm chain (OpenBLAS, 1 thread); native kernel: %s; "
+           "median of %d interleaved samples of ~%.1f ms\n",
+           mlp_kernel_native_isa(), samples, sample_us / 1000.0);
     static const int tiny[] = {16, 16, 3}, medium[] = {512, 512, 10};
     int fail = bench_model(tiny, 3, 4, samples, sample_us);
     fail |= bench_model(medium, 3, 784, samples, sample_us);

@@ -1,5 +1,7 @@
 /*
- * kernels — Z = X·Wᵀ + b for one dense layer.
+ * kernels — Z = X·Wᵀ + b for one dense layer: the portable kernel
+ * (MLP_KERNEL_PORTABLE), BLAS, and the switch between them and the native
+ * kernel (lib/kernels_native.c).
  *
  * With W stored out x in (like torch.nn.Linear), every output is a dot
  * product of two contiguous rows: z[i][j] = b[j] + Σ_k x[i][k]·w[j][k].
@@ -29,7 +31,8 @@
  * row's outputs can differ in the last bits between a batch below and a
  * batch above the crossover (within float32 rounding, never more); callers
  * that need batch-invariant bits (a dynamic batcher promising "identical to
- * serving it alone") keep MLP_KERNEL_PORTABLE on their workspace.
+ * serving it alone") keep MLP_KERNEL_PORTABLE or MLP_KERNEL_NATIVE on
+ * their workspace.
  *
  * mlp_dense_blas pre-fills Z with the bias and calls cblas_sgemm(RowMajor,
  * NoTrans, Trans) with beta = 1. BLAS wins once there are enough rows to
@@ -260,11 +263,11 @@ void mlp_dense_portable(const float *x, int n, int in, const float *w, const flo
 
 /*
  * make BLAS=0 builds libmlp without a BLAS (-DMLP_NO_BLAS): the three *_blas
- * products below then compute with the own kernels, so every mlp_kernel gives
- * BATCH_INVARIANT's results. A program that keeps BATCH_INVARIANT anyway
- * (reluserve's server does, and training always runs it) answers the same
- * bits and no longer loads OpenBLAS: the container image ships this build
- * without its 36 MB.
+ * products below then compute with the portable kernels, so AUTO and BLAS
+ * give PORTABLE's results. A program that keeps PORTABLE or NATIVE anyway
+ * (reluserve's server does, and training always runs PORTABLE) answers the
+ * same bits and no longer loads OpenBLAS: the container image ships this
+ * build without its 36 MB.
  */
 void mlp_dense_blas(const float *x, int n, int in, const float *w, const float *b, int out,
                     float *z)

@@ -54,7 +54,12 @@
 #define V_BCAST(p)     _mm256_broadcast_ss(p)
 #define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define V_ADD(a, b)    _mm256_add_ps((a), (b))
-#define NK_MR          6 /* 12 accumulators + 2 panel vectors + 1 broadcast of 16 registers */
+/* the first n (1..7) lanes: those whose index is below n */
+#define V_MASK(n)                                                                                  \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define V_LOAD_MASK(p, n)     _mm256_maskload_ps((p), V_MASK(n))
+#define V_STORE_MASK(p, n, v) _mm256_maskstore_ps((p), V_MASK(n), (v))
+#define NK_MR                 6 /* 12 accumulators + 2 panel vectors + 1 broadcast of 16 registers */
 #include "kernels_native_body.h"
 #undef NK
 #undef NK_TARGET
@@ -66,20 +71,26 @@
 #undef V_BCAST
 #undef V_FMA
 #undef V_ADD
+#undef V_MASK
+#undef V_LOAD_MASK
+#undef V_STORE_MASK
 #undef NK_MR
 
 /* ------------------------------------------------------- AVX-512F + FMA */
-#define NK(name)       avx512_##name
-#define NK_TARGET      "avx512f,avx2,fma"
-#define VT             __m512
-#define VW             16
-#define V_ZERO()       _mm512_setzero_ps()
-#define V_LOAD(p)      _mm512_loadu_ps(p)
-#define V_STORE(p, v)  _mm512_storeu_ps((p), (v))
-#define V_BCAST(p)     _mm512_set1_ps(*(p))
-#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#define V_ADD(a, b)    _mm512_add_ps((a), (b))
-#define NK_MR          8 /* 16 accumulators of 32 registers */
+#define NK(name)              avx512_##name
+#define NK_TARGET             "avx512f,avx2,fma"
+#define VT                    __m512
+#define VW                    16
+#define V_ZERO()              _mm512_setzero_ps()
+#define V_LOAD(p)             _mm512_loadu_ps(p)
+#define V_STORE(p, v)         _mm512_storeu_ps((p), (v))
+#define V_BCAST(p)            _mm512_set1_ps(*(p))
+#define V_FMA(a, b, c)        _mm512_fmadd_ps((a), (b), (c))
+#define V_ADD(a, b)           _mm512_add_ps((a), (b))
+#define V_MASK(n)             ((__mmask16)((1u << (n)) - 1u))
+#define V_LOAD_MASK(p, n)     _mm512_maskz_loadu_ps(V_MASK(n), (p))
+#define V_STORE_MASK(p, n, v) _mm512_mask_storeu_ps((p), V_MASK(n), (v))
+#define NK_MR                 8 /* 16 accumulators of 32 registers */
 #include "kernels_native_body.h"
 #undef NK
 #undef NK_TARGET
@@ -91,6 +102,9 @@
 #undef V_BCAST
 #undef V_FMA
 #undef V_ADD
+#undef V_MASK
+#undef V_LOAD_MASK
+#undef V_STORE_MASK
 #undef NK_MR
 #endif /* MLP_NATIVE_X86 */
 
@@ -286,4 +300,14 @@ const float *mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int laye
 void mlp_native_drop(mlp_model *m)
 {
     pack_free(__atomic_exchange_n(&m->native, NULL, __ATOMIC_ACQ_REL));
+}
+
+mlp_status mlp_model_prepare(const mlp_model *m, mlp_kernel k, mlp_error *err)
+{
+    if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
+    if (k != MLP_KERNEL_NATIVE) return MLP_OK;
+    mlp_native_isa isa = mlp_native_isa_best();
+    if (isa == MLP_ISA_PORTABLE || mlp_native_weights(m, isa, 0)) return MLP_OK;
+    return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory packing the weights for the %s kernel",
+                         mlp_native_isa_name(isa));
 }

@@ -39,22 +39,31 @@
 
 /*
  * The register tile: m rows x np panels (2·np vectors) of C, over kc summed
- * indices. pk points at the block's first panel (ld floats per summed index,
- * pstride floats from one panel to the next); c at the tile in C (ldc floats
- * per row). first: the chains start here from 0, else from C. bias (only at
- * the block that ends the chains): C = bias + chain.
+ * indices; cols (<= 2·np·VW) of its columns are C's, the others (a panel's
+ * padding past C's last column) are computed from the pack's zero padding
+ * and neither read nor written. pk points at the block's first panel (ld
+ * floats per summed index, pstride floats from one panel to the next); c at
+ * the tile in C (ldc floats per row). first: the chains start here from 0,
+ * else from C. bias (only at the block that ends the chains): C = bias +
+ * chain.
  */
 NK_INLINE void NK(micro)(int m, int np, const float *x, size_t xr, size_t xk, const float *pk,
-                         size_t ld, size_t pstride, int kc, float *c, size_t ldc, bool first,
-                         const float *bias)
+                         size_t ld, size_t pstride, int kc, float *c, size_t ldc, int cols,
+                         bool first, const float *bias)
 {
     VT acc[NK_MR][2 * NK_PANELS];
     int nv = 2 * np;
 #pragma GCC unroll 16
     for (int r = 0; r < m; r++)
 #pragma GCC unroll 16
-        for (int v = 0; v < nv; v++)
-            acc[r][v] = first ? V_ZERO() : V_LOAD(c + (size_t)r * ldc + (size_t)v * VW);
+        for (int v = 0; v < nv; v++) {
+            int lanes = cols - v * VW;
+            const float *cp = c + (size_t)r * ldc + (size_t)v * VW;
+            acc[r][v] = first         ? V_ZERO()
+                        : lanes >= VW ? V_LOAD(cp)
+                        : lanes > 0   ? V_LOAD_MASK(cp, lanes)
+                                      : V_ZERO();
+        }
     for (int t = 0; t < kc; t++) {
         const float *pt = pk + (size_t)t * ld;
         VT b[2 * NK_PANELS];
@@ -74,9 +83,16 @@ NK_INLINE void NK(micro)(int m, int np, const float *x, size_t xr, size_t xk, co
     for (int r = 0; r < m; r++)
 #pragma GCC unroll 16
         for (int v = 0; v < nv; v++) {
+            int lanes = cols - v * VW;
+            float *cp = c + (size_t)r * ldc + (size_t)v * VW;
             VT s = acc[r][v];
-            if (bias) s = V_ADD(V_LOAD(bias + (size_t)v * VW), s);
-            V_STORE(c + (size_t)r * ldc + (size_t)v * VW, s);
+            if (lanes >= VW) {
+                if (bias) s = V_ADD(V_LOAD(bias + (size_t)v * VW), s);
+                V_STORE(cp, s);
+            } else if (lanes > 0) {
+                if (bias) s = V_ADD(V_LOAD_MASK(bias + (size_t)v * VW, lanes), s);
+                V_STORE_MASK(cp, lanes, s);
+            }
         }
 }
 
@@ -90,12 +106,12 @@ NK_INLINE int NK(panels_for)(int m)
 /* NK(micro) with m and np as constants, so that its loops unroll and the
  * accumulators live in registers. */
 NK_FN void NK(micro_any)(int m, int np, const float *x, size_t xr, size_t xk, const float *pk,
-                         size_t ld, size_t pstride, int kc, float *c, size_t ldc, bool first,
-                         const float *bias)
+                         size_t ld, size_t pstride, int kc, float *c, size_t ldc, int cols,
+                         bool first, const float *bias)
 {
 #define NK_CASE(M, NP)                                                                             \
     case (M)*8 + (NP):                                                                             \
-        NK(micro)(M, NP, x, xr, xk, pk, ld, pstride, kc, c, ldc, first, bias);                     \
+        NK(micro)(M, NP, x, xr, xk, pk, ld, pstride, kc, c, ldc, cols, first, bias);               \
         return;
     switch (m * 8 + np) {
         NK_CASE(1, 1)
@@ -117,38 +133,6 @@ NK_FN void NK(micro_any)(int m, int np, const float *x, size_t xr, size_t xk, co
         break; /* unreachable: the callers pass only the shapes above */
     }
 #undef NK_CASE
-}
-
-/*
- * A tile whose last columns may lie beyond C's: cols (<= 2·np·VW) are C's.
- * A full tile works in place; an edge tile works in a padded copy, so the
- * register tile never reads or writes outside C (the padding lanes compute
- * products of the pack's zero padding and are dropped).
- */
-NK_FN void NK(tile)(int m, int np, const float *x, size_t xr, size_t xk, const float *pk,
-                    size_t ldp, size_t pstride, int kc, float *c, size_t ldc, int cols, bool first,
-                    const float *bias)
-{
-    int width = np * NK_PW;
-    if (cols == width) {
-        NK(micro_any)(m, np, x, xr, xk, pk, ldp, pstride, kc, c, ldc, first, bias);
-        return;
-    }
-    float t[NK_MR * NK_PANELS * NK_PW] __attribute__((aligned(64)));
-    float tb[NK_PANELS * NK_PW] __attribute__((aligned(64)));
-    for (int r = 0; r < m; r++) {
-        float *tr = t + (size_t)r * (size_t)width;
-        memset(tr, 0, sizeof(float) * (size_t)width);
-        if (!first) memcpy(tr, c + (size_t)r * ldc, sizeof(float) * (size_t)cols);
-    }
-    if (bias) {
-        memset(tb, 0, sizeof tb);
-        memcpy(tb, bias, sizeof(float) * (size_t)cols);
-    }
-    NK(micro_any)
-    (m, np, x, xr, xk, pk, ldp, pstride, kc, t, (size_t)width, first, bias ? tb : NULL);
-    for (int r = 0; r < m; r++)
-        memcpy(c + (size_t)r * ldc, t + (size_t)r * (size_t)width, sizeof(float) * (size_t)cols);
 }
 
 /* 8 x 8 transpose: o[i][j] = r[j][i] (the rows r[0..7] are 8 floats each). */
@@ -282,18 +266,18 @@ NK_FN void NK(gemm)(int M, int N, int K, const float *x, size_t xr, size_t xk, c
                 for (int q = 0; q < npan; q++) {
                     int cols = nb - q * NK_PW < NK_PW ? nb - q * NK_PW : NK_PW;
                     for (int r = r0; r < rfull; r += NK_MR)
-                        NK(tile)
-                        (NK_MR, 1, x + (size_t)r * xr + (size_t)t0 * xk, xr, xk,
-                         pk + (size_t)q * pstride, ldp, pstride, kc,
-                         c + (size_t)r * ldc + (size_t)(c0 + q * NK_PW), ldc, cols, first,
-                         bb ? bb + q * NK_PW : NULL);
+                        NK(micro_any)
+                    (NK_MR, 1, x + (size_t)r * xr + (size_t)t0 * xk, xr, xk,
+                     pk + (size_t)q * pstride, ldp, pstride, kc,
+                     c + (size_t)r * ldc + (size_t)(c0 + q * NK_PW), ldc, cols, first,
+                     bb ? bb + q * NK_PW : NULL);
                 }
                 if (rfull < r1) {
                     int m = r1 - rfull, npm = NK(panels_for)(m);
                     for (int q = 0; q < npan; q += npm) {
                         int np = npan - q < npm ? npan - q : npm;
                         int cols = nb - q * NK_PW < np * NK_PW ? nb - q * NK_PW : np * NK_PW;
-                        NK(tile)
+                        NK(micro_any)
                         (m, np, x + (size_t)rfull * xr + (size_t)t0 * xk, xr, xk,
                          pk + (size_t)q * pstride, ldp, pstride, kc,
                          c + (size_t)rfull * ldc + (size_t)(c0 + q * NK_PW), ldc, cols, first,

@@ -342,6 +342,15 @@ mlp_status mlp_workspace_set_param_grads(mlp_workspace *ws, bool keep, mlp_error
  * the CPU: "avx512f+fma", "avx2+fma", or "portable" (no FMA: NATIVE is
  * PORTABLE). A static string. */
 const char *mlp_kernel_native_isa(void);
+/* Builds now what a forward with kernel k keeps with the model, instead of at
+ * the first such forward: for MLP_KERNEL_NATIVE, the weights re-laid out in
+ * the panels its forward reads (as many bytes again as the weights, plus
+ * padding of each layer's outputs to 16 or 32); nothing for the others. A
+ * server calls it when it loads a model, so the model's memory is all there
+ * once it is ready. Changing the parameters (setters, mlp_model_init,
+ * mlp_train) drops the copy; the next native forward builds it again.
+ * MLP_ERR_NOMEM when memory runs out (a forward would then pack per call). */
+mlp_status mlp_model_prepare(const mlp_model *m, mlp_kernel k, mlp_error *err);
 /* Rows at or above which AUTO picks cblas_sgemm for the forward product. */
 int mlp_kernel_crossover_rows(int in, int out);
 

@@ -20,7 +20,8 @@ typedef enum {
     OPT_DOUBLE,
     OPT_BOOL,
     OPT_LOGFMT,
-    OPT_LOGLVL
+    OPT_LOGLVL,
+    OPT_KERNEL
 } opt_type;
 
 typedef struct {
@@ -45,6 +46,12 @@ static const opt_def OPTS[] = {
      "TCP port (0 = any free port)"},
     {"threads", "RELUSERVE_THREADS", OPT_INT, OFF(threads), 0, 1024, "0",
      "compute threads of the libuv pool (UV_THREADPOOL_SIZE); 0 = number of cores"},
+    {"kernel", "RELUSERVE_KERNEL", OPT_KERNEL, OFF(kernel), 0, 0, "native",
+     "the matrix kernels of inference and diagnostics. native: fused multiply-adds on the widest "
+     "vectors this CPU has (AVX-512 or AVX2; the startup line names them), each output summed in "
+     "one fixed order, so a row gets the same bits whatever batch it joins, on this machine. "
+     "portable: no fused multiply-adds, the same bits on every machine (what `reluserve train` "
+     "always uses), slower. Both never call BLAS"},
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
      "libmicrohttpd polling threads; 0 = 1 on up to 2 cores, else cores/2"},
     {"max-batch", "RELUSERVE_MAX_BATCH", OPT_INT, OFF(max_batch), 1, 1 << 20, "64",
@@ -270,6 +277,16 @@ static int opt_set(rs_config *c, const opt_def *o, const char *value, const char
             return -1;
         }
         return 0;
+    case OPT_KERNEL:
+        if (!strcmp(value, "native"))
+            *(mlp_kernel *)(void *)field = MLP_KERNEL_NATIVE;
+        else if (!strcmp(value, "portable"))
+            *(mlp_kernel *)(void *)field = MLP_KERNEL_PORTABLE;
+        else {
+            snprintf(err, errlen, "%s expects native or portable, got '%s'", who, value);
+            return -1;
+        }
+        return 0;
     case OPT_LOGLVL: {
         static const char *names[] = {"debug", "info", "warn", "error"};
         for (int i = 0; i < 4; i++)
@@ -418,7 +435,7 @@ void rs_config_usage(FILE *out)
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_def *o = &OPTS[i];
         const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " VALUE" : " N";
-        if (o->type == OPT_LOGFMT || o->type == OPT_LOGLVL) arg = " NAME";
+        if (o->type == OPT_LOGFMT || o->type == OPT_LOGLVL || o->type == OPT_KERNEL) arg = " NAME";
         if (o->type == OPT_BYTES) arg = " BYTES";
         fprintf(out, "  --%s%s\n      %s\n      env %s, default %s\n", o->flag, arg, o->help,
                 o->env, o->deflt);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mlp.h"
+
 typedef enum { RS_LOG_TEXT = 0, RS_LOG_JSON } rs_log_format;
 typedef enum { RS_LOG_DEBUG = 0, RS_LOG_INFO, RS_LOG_WARN, RS_LOG_ERROR } rs_log_level;
 
@@ -19,9 +21,10 @@ typedef struct {
     char *models_dir; /* owned */
     char *host;       /* owned; address to bind */
     int port;
-    int threads;      /* compute pool threads (UV_THREADPOOL_SIZE); 0 = cores */
-    int http_threads; /* libmicrohttpd polling threads; 0 = auto */
-    int max_batch;    /* rows merged into one batch */
+    int threads;       /* compute pool threads (UV_THREADPOOL_SIZE); 0 = cores */
+    int http_threads;  /* libmicrohttpd polling threads; 0 = auto */
+    mlp_kernel kernel; /* MLP_KERNEL_NATIVE or MLP_KERNEL_PORTABLE (--kernel) */
+    int max_batch;     /* rows merged into one batch */
     int64_t batch_delay_us;
     int64_t lean_max_flops;      /* lean path: largest compute (multiply-adds) run on the HTTP
                                     thread; 0 = off */

@@ -21,24 +21,30 @@
 
 #include "infer.h"
 
-int rs_infer_scratch_init(rs_infer_scratch *s)
+int rs_infer_scratch_init(rs_infer_scratch *s, mlp_kernel kernel)
 {
+    s->ws = NULL;
     s->x = NULL;
     s->x_cap = 0;
     s->ranges = NULL;
     s->range_of = NULL;
     s->ranges_cap = 0;
     s->input_ns = s->infer_ns = s->output_ns = 0;
+    /* Both of libmlp's own kernels compute every row in one fixed order
+     * whatever the batch (cblas_sgemm does not: OpenBLAS blocks differently
+     * with the row count), so a request's outputs and diagnostics are
+     * bit-identical however the batcher merged it — the promise of dynamic
+     * batching here. AUTO and BLAS would break it. */
+    if (kernel != MLP_KERNEL_NATIVE && kernel != MLP_KERNEL_PORTABLE) return -1;
     if (mlp_workspace_create(&s->ws, NULL) != MLP_OK) return -1;
-    /* Our own kernel computes every row in one fixed order whatever the batch
-     * (cblas_sgemm does not: OpenBLAS blocks differently with the row count),
-     * so a request's outputs and diagnostics are bit-identical however the
-     * batcher merged it — the promise of dynamic batching here. It is the
-     * library's default; set anyway, because this promise depends on it. */
-    if (mlp_workspace_set_kernel(s->ws, MLP_KERNEL_PORTABLE, NULL) != MLP_OK) return -1;
     /* Responses carry gradient norms, never the gradients themselves, so the
      * backward pass skips forming dg/dW (see mlp_workspace_set_param_grads). */
-    if (mlp_workspace_set_param_grads(s->ws, false, NULL) != MLP_OK) return -1;
+    if (mlp_workspace_set_kernel(s->ws, kernel, NULL) != MLP_OK ||
+        mlp_workspace_set_param_grads(s->ws, false, NULL) != MLP_OK) {
+        mlp_workspace_free(s->ws);
+        s->ws = NULL;
+        return -1;
+    }
     return 0;
 }
 

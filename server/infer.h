@@ -38,7 +38,9 @@ typedef struct {
     uint64_t input_ns, infer_ns, output_ns;
 } rs_infer_scratch;
 
-int rs_infer_scratch_init(rs_infer_scratch *s);
+/* kernel: MLP_KERNEL_NATIVE or MLP_KERNEL_PORTABLE (the server's --kernel);
+ * both compute every row in one fixed order, whatever the batch. */
+int rs_infer_scratch_init(rs_infer_scratch *s, mlp_kernel kernel);
 void rs_infer_scratch_free(rs_infer_scratch *s);
 
 /*

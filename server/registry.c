@@ -120,6 +120,12 @@ static rs_model_version *version_load(const char *dir, const char *name, const c
     } else {
         mlp_error e = {{0}};
         mlp_status st = mlp_model_load(path, &v->model, &e);
+        /* the native kernel's copy of the weights, built now rather than by
+         * the first request, so a ready model holds all its memory */
+        if (st == MLP_OK && (st = mlp_model_prepare(v->model, cfg->kernel, &e)) != MLP_OK) {
+            mlp_model_free(v->model);
+            v->model = NULL;
+        }
 #ifdef __GLIBC__
         /* Parsing takes many times the weights (jansson holds a native JSON
          * model's every number as an object: ~27 MiB for 2.6 MiB of weights);

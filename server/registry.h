@@ -32,6 +32,10 @@ typedef struct {
     int64_t batch_delay_us; /* longest wait for a fuller batch */
     int max_queue;          /* requests waiting; past it 503 */
     int monitor_window_s;   /* dying-ReLU window */
+    /* The server's --kernel, the same for every model (config.json does not
+     * set it): a model is prepared for it when it loads, so that the memory
+     * it needs is there by the time the model is ready. */
+    mlp_kernel kernel;
 } rs_model_config;
 
 struct rs_task;

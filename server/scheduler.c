@@ -84,7 +84,7 @@ static rs_infer_scratch *scratch_get(rs_scheduler *s)
     if (tls_scratch && tls_owner == s->id) return tls_scratch;
     rs_infer_scratch *sc = calloc(1, sizeof *sc);
     if (!sc) return NULL;
-    if (rs_infer_scratch_init(sc)) {
+    if (rs_infer_scratch_init(sc, s->p.kernel)) {
         free(sc);
         return NULL;
     }

@@ -62,6 +62,7 @@ typedef struct {
     /* The lean path (--lean-max-flops): requests costing at most this many
      * multiply-adds (rs_lean_cost) may run on the admitting thread; 0 = off. */
     double lean_max_flops;
+    mlp_kernel kernel; /* of every pool thread's workspace (--kernel) */
 } rs_scheduler_params;
 
 typedef struct rs_scheduler rs_scheduler;

@@ -131,11 +131,12 @@ static int serve(const rs_config *cfg)
 
     int exit_code = 0;
     rs_model_config defaults = {cfg->max_batch, cfg->batch_delay_us, cfg->max_queue,
-                                cfg->monitor_window_s};
+                                cfg->monitor_window_s, cfg->kernel};
     rs_scheduler_params sp = {threads,
                               cfg->request_timeout_ms * 1000,
                               {(float)cfg->vanishing_threshold, (float)cfg->exploding_threshold},
-                              (double)cfg->lean_max_flops};
+                              (double)cfg->lean_max_flops,
+                              cfg->kernel};
     /* The poll's baseline comes before the models load: a change on disk while
      * they load is then seen by the first polls, not missed. */
     if (cfg->repository_poll_s > 0 && !(s.app.poll = rs_poll_create(cfg->models_dir))) {
@@ -155,14 +156,18 @@ static int serve(const rs_config *cfg)
         rs_scheduler_close(s.app.sched);
         exit_code = 1;
     } else {
-        char why[256], blas[64];
+        char why[256], blas[64], kernel[64];
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
         blas_note(blas, sizeof blas);
+        if (cfg->kernel == MLP_KERNEL_NATIVE)
+            snprintf(kernel, sizeof kernel, "native (%s)", mlp_kernel_native_isa());
+        else
+            snprintf(kernel, sizeof kernel, "portable");
         rs_log(RS_LOG_INFO,
                "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, %s, "
-               "max batch %d%s%s)",
+               "kernel %s, max batch %d%s%s)",
                MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
-               cfg->models_dir, s.app.poll ? ", polled" : "", threads, blas, cfg->max_batch,
+               cfg->models_dir, s.app.poll ? ", polled" : "", threads, blas, kernel, cfg->max_batch,
                ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {

@@ -105,7 +105,7 @@ def overflow_model():
                 {"units": 1, "activation": "identity", "weight": [[1.0, 1.0]], "bias": [0.5]}]}
 
 
-@pytest.mark.parametrize("kernel", ["batch_invariant", "blas"])
+@pytest.mark.parametrize("kernel", ["portable", "native", "blas"])
 def test_one_overflowing_row_makes_units_nonfinite_not_dead(tmp_path, kernel):
     """Layer 1's units are NaN on the overflowing row and <= 0 on the other:
     not dead (a NaN row says nothing about whether they fire) but non-finite;

@@ -83,7 +83,7 @@ LASTS = [("identity", "regression"), ("softmax", "classification"),
          ("sigmoid", "classification")]
 TARGETS = ["none", "labels", "targets"]
 ROWS = [1, 5, 33, 70]
-KERNELS = ["auto", "batch_invariant", "blas"]
+KERNELS = ["auto", "portable", "native", "blas"]
 
 
 def matrix_cases():
@@ -288,7 +288,7 @@ def test_float32_reference_agrees_too(tmp_path):
     compare_all(got, ref32)
 
 
-@pytest.mark.parametrize("kernel", ["batch_invariant", "blas", "auto"])
+@pytest.mark.parametrize("kernel", ["portable", "native", "blas", "auto"])
 def test_wide_model_both_kernels(tmp_path, kernel):
     rng = np.random.default_rng(17)
     model = mlpref.random_model(rng, 64, [128, 96], 10, last_act="softmax", dead_units=5,
@@ -463,7 +463,7 @@ def test_relu_propagates_nan_like_pytorch(tmp_path):
     ref = mlpref.reference(model, x, dtype=torch.float32)
     want = np.asarray(ref["outputs"], dtype=np.float64)
     assert math.isnan(want[0, 0]) and want[1, 0] == 0.5  # what PyTorch says
-    for kernel in ("batch_invariant", "blas"):
+    for kernel in ("portable", "native", "blas"):
         got = run_eval(tmp_path, write(tmp_path, model), x, backward=False, kernel=kernel)
         out = [[mlpref._numeric(v) for v in row] for row in got["outputs"]]
         assert math.isnan(out[0][0]), (kernel, out)

@@ -10,7 +10,7 @@
  *           "targets"?: [[...], ...],   -> the loss mlp_target_kind_for_targets picks
  *           "row0"?: int, "rows"?: int, backward row range (default: all rows)
  *           "backward"?: bool,          false: diagnose forward statistics only
- *           "kernel"?: "batch_invariant" (the default)|"auto"|"blas",
+ *           "kernel"?: "portable" (the default)|"native"|"auto"|"blas",
  *           "param_grads"?: bool,        false: norms-only backward (as the server runs)
  *           "set_params"?: [[i, v], ...]} params[i] = v after loading, v a number or
  *                                       "nan"/"inf"/"-inf": a model gone non-finite in
@@ -277,16 +277,17 @@ static int run(const mlp_model *m, const json_t *req)
     const json_t *jk = json_object_get(req, "kernel");
     if (ws && jk) {
         const char *k = json_is_string(jk) ? json_string_value(jk) : "";
-        mlp_kernel kernel = strcmp(k, "batch_invariant") == 0 ? MLP_KERNEL_PORTABLE
-                            : strcmp(k, "blas") == 0          ? MLP_KERNEL_BLAS
-                            : strcmp(k, "auto") == 0          ? MLP_KERNEL_AUTO
-                                                              : (mlp_kernel)-1;
+        mlp_kernel kernel = strcmp(k, "portable") == 0 ? MLP_KERNEL_PORTABLE
+                            : strcmp(k, "native") == 0 ? MLP_KERNEL_NATIVE
+                            : strcmp(k, "blas") == 0   ? MLP_KERNEL_BLAS
+                            : strcmp(k, "auto") == 0   ? MLP_KERNEL_AUTO
+                                                       : (mlp_kernel)-1;
         if (mlp_workspace_set_kernel(ws, kernel, NULL) != MLP_OK) {
             mlp_workspace_free(ws);
             free(x);
             free(labels);
             free(targets);
-            return fail("\"kernel\" must be \"batch_invariant\", \"auto\" or \"blas\"", k);
+            return fail("\"kernel\" must be \"portable\", \"native\", \"auto\" or \"blas\"", k);
         }
     }
     if (ws && json_is_false(json_object_get(req, "param_grads")))

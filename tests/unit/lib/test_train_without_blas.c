@@ -123,15 +123,19 @@ static long blas_calls_of(mlp_workspace *ws)
     return sgemm_calls;
 }
 
-/* Also pins the other side of the contract: a workspace on the
- * batch-invariant kernels never calls BLAS, in forward or backward, whatever
- * the batch; AUTO on the same shapes does (so the check is not vacuous). */
+/* Also pins the other side of the contract: a workspace on either
+ * batch-invariant kernel (PORTABLE, NATIVE) never calls BLAS, in forward or
+ * backward, whatever the batch; AUTO on the same shapes does (so the check is
+ * not vacuous). */
 static void test_batch_invariant_workspace_never_calls_blas(void **state)
 {
     mlp_workspace *ws = *state;
     assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, NULL), MLP_OK);
     blas_calls_of(ws);
     assert_no_blas("forward/backward on an MLP_KERNEL_PORTABLE workspace");
+    assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_NATIVE, NULL), MLP_OK);
+    blas_calls_of(ws);
+    assert_no_blas("forward/backward on an MLP_KERNEL_NATIVE workspace");
     assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_AUTO, NULL), MLP_OK);
     assert_true(blas_calls_of(ws) > 0);
 }

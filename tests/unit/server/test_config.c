@@ -89,6 +89,7 @@ static void test_defaults(void **state)
     assert_true(c.exploding_threshold == 1e3);
     assert_int_equal(c.monitor_window_s, 60);
     assert_true(c.lean_max_flops == 32768); /* the lean path on (bench/README.md) */
+    assert_int_equal(c.kernel, MLP_KERNEL_NATIVE);
     rs_config_free(&c);
 }
 
@@ -134,6 +135,39 @@ static void test_bad_values_name_the_flag(void **state)
     refused(NULL, ARGS("--max-body", "12Q"), "--max-body");
     refused(NULL, ARGS("--vanishing-threshold", "10", "--exploding-threshold", "5"),
             "--vanishing-threshold");
+}
+
+/* --kernel native|portable and its twin RELUSERVE_KERNEL; nothing else (AUTO
+ * and BLAS would give a row other bits in another batch). */
+static void test_kernel(void **state)
+{
+    (void)state;
+    rs_config c;
+    char err[256];
+    const char *a1[] = {"--kernel", "portable"};
+    assert_int_equal(parse(&c, NULL, 2, a1, err), 0);
+    assert_int_equal(c.kernel, MLP_KERNEL_PORTABLE);
+    rs_config_free(&c);
+
+    const char *env[] = {"RELUSERVE_KERNEL", "portable", NULL};
+    assert_int_equal(parse(&c, env, 0, NULL, err), 0);
+    assert_int_equal(c.kernel, MLP_KERNEL_PORTABLE);
+    rs_config_free(&c);
+
+    const char *a2[] = {"--kernel=native"};
+    assert_int_equal(parse(&c, env, 1, a2, err), 0);
+    assert_int_equal(c.kernel, MLP_KERNEL_NATIVE); /* flag over environment */
+    rs_config_free(&c);
+
+    const char *a3[] = {"--kernel", "blas"};
+    assert_int_equal(parse(&c, NULL, 2, a3, err), -1);
+    assert_non_null(strstr(err, "--kernel expects native or portable, got 'blas'"));
+    rs_config_free(&c);
+
+    const char *bad_env[] = {"RELUSERVE_KERNEL", "auto", NULL};
+    assert_int_equal(parse(&c, bad_env, 0, NULL, err), -1);
+    assert_non_null(strstr(err, "RELUSERVE_KERNEL"));
+    rs_config_free(&c);
 }
 
 static void test_repository_poll(void **state)
@@ -188,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_flags_both_forms),
         cmocka_unit_test(test_env_used_and_flag_wins),
         cmocka_unit_test(test_bad_values_name_the_flag),
+        cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_repository_poll),
         cmocka_unit_test(test_bad_env_names_the_variable),
         cmocka_unit_test(test_help),

@@ -104,7 +104,7 @@ static int setup(void **state)
     mlp_model_free(m);
     rs_config_defaults(&g_cfg);
     g_cfg.enable_model_control = true;
-    rs_model_config defaults = {64, 0, 1024, 60};
+    rs_model_config defaults = {64, 0, 1024, 60, MLP_KERNEL_NATIVE};
     char err[256];
     g_app.cfg = &g_cfg;
     assert_int_equal(rs_registry_open(&g_app.reg, g_dir, &defaults, err, sizeof err), 0);

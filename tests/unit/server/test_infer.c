@@ -76,9 +76,10 @@ static void items_init(rs_infer_item *items, rs_request *reqs, int n)
     }
 }
 
+/* state: the scratch's kernel; both promise the same bits in any batch */
 static void test_batch_equals_alone(void **s)
 {
-    (void)s;
+    mlp_kernel kernel = *(const mlp_kernel *)*s;
     mlp_model *m = model();
     rs_request reqs[N_REQ];
     decode_all(m, reqs);
@@ -88,7 +89,7 @@ static void test_batch_equals_alone(void **s)
     items_init(alone, reqs, N_REQ);
     for (int i = 0; i < (int)N_REQ; i++) {
         rs_infer_scratch sc;
-        assert_int_equal(rs_infer_scratch_init(&sc), 0);
+        assert_int_equal(rs_infer_scratch_init(&sc, kernel), 0);
         assert_int_equal(rs_infer_run(m, &mid, &sc, &alone[i], 1, NULL, NULL), 0);
         assert_int_equal(alone[i].status, 200);
         rs_infer_scratch_free(&sc);
@@ -99,7 +100,7 @@ static void test_batch_equals_alone(void **s)
 
     /* All together, and in every rotation, on one reused scratch. */
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, kernel), 0);
     for (int rot = 0; rot < (int)N_REQ; rot++) {
         rs_request order[N_REQ];
         int map[N_REQ];
@@ -221,7 +222,7 @@ static void mix_body(const mlp_model *m, mlp_rng *r, char *body)
 
 /* Each request alone (a fresh scratch), then in batches cut from random
  * orders of all of them (one reused scratch): byte for byte the same. */
-static void mixed_batches(const mlp_model *m, uint64_t seed)
+static void mixed_batches(const mlp_model *m, uint64_t seed, mlp_kernel kernel)
 {
     mlp_rng r;
     mlp_rng_seed(&r, seed);
@@ -249,7 +250,7 @@ static void mixed_batches(const mlp_model *m, uint64_t seed)
     items_init(alone, reqs, MIX_REQ);
     for (int i = 0; i < MIX_REQ; i++) {
         rs_infer_scratch sc;
-        assert_int_equal(rs_infer_scratch_init(&sc), 0);
+        assert_int_equal(rs_infer_scratch_init(&sc, kernel), 0);
         assert_int_equal(rs_infer_run(m, &mid, &sc, &alone[i], 1, NULL, NULL), 0);
         rs_infer_scratch_free(&sc);
         refused += alone[i].status == 400;
@@ -260,7 +261,7 @@ static void mixed_batches(const mlp_model *m, uint64_t seed)
     assert_int_equal(refused, broken);
 
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, kernel), 0);
     for (int round = 0; round < 6; round++) {
         int order[MIX_REQ];
         for (int i = 0; i < MIX_REQ; i++)
@@ -301,11 +302,12 @@ static void mixed_batches(const mlp_model *m, uint64_t seed)
  * regression model (MSE; labels refused) and a one-output classifier (binary
  * cross-entropy), with layers wide enough that the gradient products run
  * their 4-row tiles and their one-row tail in the same call. */
+/* state: the scratch's kernel */
 static void test_mixed_batches_equal_alone(void **s)
 {
-    (void)s;
+    mlp_kernel kernel = *(const mlp_kernel *)*s;
     mlp_model *cls = model();
-    mixed_batches(cls, 1);
+    mixed_batches(cls, 1, kernel);
     mlp_model_free(cls);
 
     mlp_model *wide = TEST_MODEL(20, {40, MLP_ACT_RELU, 0}, {24, MLP_ACT_LEAKY_RELU, 0.05f},
@@ -313,19 +315,19 @@ static void test_mixed_batches_equal_alone(void **s)
     mlp_model_init(wide, MLP_INIT_HE_NORMAL, 3, NULL);
     for (int j = 0; j < 40; j += 4)
         bias_set(wide, 0, j, -2.0f);
-    mixed_batches(wide, 2);
+    mixed_batches(wide, 2, kernel);
     mlp_model_free(wide);
 
     mlp_model *reg =
         TEST_MODEL(6, {32, MLP_ACT_RELU, 0}, {16, MLP_ACT_SIGMOID, 0}, {2, MLP_ACT_IDENTITY, 0});
     mlp_model_init(reg, MLP_INIT_HE_NORMAL, 4, NULL);
-    mixed_batches(reg, 3);
+    mixed_batches(reg, 3, kernel);
     mlp_model_free(reg);
 
     mlp_model *bin = TEST_MODEL(17, {33, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0});
     mlp_model_init(bin, MLP_INIT_HE_NORMAL, 5, NULL);
     assert_int_equal(mlp_model_set_task(bin, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
-    mixed_batches(bin, 4);
+    mixed_batches(bin, 4, kernel);
     mlp_model_free(bin);
 }
 
@@ -344,7 +346,7 @@ static void test_activity_counts_whole_batch(void **s)
     rs_infer_item items[N_REQ];
     items_init(items, reqs, N_REQ);
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
     assert_int_equal(rs_infer_run(m, &mid, &sc, items, N_REQ, NULL, &a), 0);
     assert_true(a.rows == (uint64_t)rows);
     /* Same counts as one forward over all rows stacked by hand. */
@@ -389,7 +391,7 @@ static void test_bad_labels_fail_only_their_item(void **s)
     rs_infer_item items[2];
     items_init(items, reqs, 2);
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
     assert_int_equal(rs_infer_run(m, &mid, &sc, items, 2, NULL, NULL), 0);
     assert_int_equal(items[0].status, 200);
     assert_int_equal(items[1].status, 400);
@@ -419,7 +421,7 @@ static void test_rows_beyond_input_refused(void **s)
             rs_decode_v2(m, bodies[1], strlen(bodies[1]), 0, NULL, &reqs[i], err, sizeof err), 0);
     reqs[1].rows = 2; /* x holds one row of 4 values */
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
     for (int n = 1; n <= 2; n++) {
         rs_infer_item items[2];
         items_init(items, &reqs[2 - n], n);
@@ -445,7 +447,7 @@ static void test_scratch_reuse(void **s)
     rs_request reqs[N_REQ];
     decode_all(m, reqs);
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
     rs_infer_item first;
     items_init(&first, &reqs[1], 1);
     assert_int_equal(rs_infer_run(m, &mid, &sc, &first, 1, NULL, NULL), 0);
@@ -478,7 +480,7 @@ static void test_scratch_trim_after_oversized_batch(void **s)
     mlp_model *m = model();
     enum { BIG = 3000, KEEP = 8 };
     rs_infer_scratch sc;
-    assert_int_equal(rs_infer_scratch_init(&sc), 0);
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
     /* two requests of BIG/2 rows each, merged */
     rs_request reqs[2];
     memset(reqs, 0, sizeof reqs);
@@ -509,7 +511,7 @@ static void test_scratch_trim_after_oversized_batch(void **s)
 
     /* still serves, with the same answer as a fresh scratch */
     rs_infer_scratch fresh;
-    assert_int_equal(rs_infer_scratch_init(&fresh), 0);
+    assert_int_equal(rs_infer_scratch_init(&fresh, MLP_KERNEL_NATIVE), 0);
     rs_request one[N_REQ];
     decode_all(m, one);
     rs_infer_item a, b;
@@ -531,11 +533,28 @@ static void test_scratch_trim_after_oversized_batch(void **s)
     mlp_model_free(m);
 }
 
+/* The server's scratch takes only the kernels that keep a row's bits
+ * whatever its batch. */
+static void test_scratch_refuses_batch_dependent_kernels(void **s)
+{
+    (void)s;
+    rs_infer_scratch sc;
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_AUTO), -1);
+    assert_null(sc.ws);
+    assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_BLAS), -1);
+    assert_null(sc.ws);
+}
+
+static const mlp_kernel NATIVE = MLP_KERNEL_NATIVE, PORTABLE = MLP_KERNEL_PORTABLE;
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch_equals_alone),
-        cmocka_unit_test(test_mixed_batches_equal_alone),
+        cmocka_unit_test_prestate(test_batch_equals_alone, (void *)&NATIVE),
+        cmocka_unit_test_prestate(test_batch_equals_alone, (void *)&PORTABLE),
+        cmocka_unit_test_prestate(test_mixed_batches_equal_alone, (void *)&NATIVE),
+        cmocka_unit_test_prestate(test_mixed_batches_equal_alone, (void *)&PORTABLE),
+        cmocka_unit_test(test_scratch_refuses_batch_dependent_kernels),
         cmocka_unit_test(test_activity_counts_whole_batch),
         cmocka_unit_test(test_bad_labels_fail_only_their_item),
         cmocka_unit_test(test_rows_beyond_input_refused),

@@ -16,7 +16,7 @@
 #include "registry.h"
 
 static char g_dir[64];
-static const rs_model_config DEFAULTS = {64, 0, 1024, 60};
+static const rs_model_config DEFAULTS = {64, 0, 1024, 60, MLP_KERNEL_NATIVE};
 
 static void repo_create(const char *name)
 {

@@ -109,7 +109,8 @@ static void fixture_init_lean(fixture *f, rs_model_config cfg, int64_t timeout_u
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params(), lean};
+    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params(), lean,
+                             MLP_KERNEL_NATIVE};
     assert_int_equal(rs_scheduler_create(&f->s, &f->loop, &p, NULL), 0);
     f->mv = version_new(cfg);
     f->n = n;
@@ -227,7 +228,7 @@ static void test_queue_cap_refuses_at_once(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 2, 60}, 0, 3);
+    fixture_init(&f, (rs_model_config){64, 0, 2, 60, MLP_KERNEL_NATIVE}, 0, 3);
     char early[256];
     assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 0);
     assert_int_equal(admit(&f, 0), 0);
@@ -271,7 +272,7 @@ static void test_queued_request_expires_while_the_pool_is_busy(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 0, 2);
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 2);
     f.t[0].done = task_done_blocking;
     f.r[1].timeout_us = 2000;
     g_blocking = g_release = false;
@@ -309,7 +310,7 @@ static void test_batch_delay_waits_for_company(void **state)
     (void)state;
     fixture f;
     /* 20 ms delay: the first request waits, the second joins its batch. */
-    fixture_init(&f, (rs_model_config){64, 20000, 100, 60}, 0, 2);
+    fixture_init(&f, (rs_model_config){64, 20000, 100, 60, MLP_KERNEL_NATIVE}, 0, 2);
     assert_int_equal(admit(&f, 0), 0);
     uv_run(&f.loop, UV_RUN_NOWAIT); /* the first is queued and waits */
     assert_int_equal(atomic_load(&f.done), 0);
@@ -325,7 +326,7 @@ static void test_stopped_scheduler_refuses(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 0, 1);
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1);
     rs_scheduler_stop(f.s);
     char early[256];
     assert_int_equal(rs_scheduler_refuses(f.s, f.mv, early, sizeof early), 503);
@@ -353,7 +354,7 @@ static void test_unloaded_version_expiring_is_not_touched(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, (rs_model_config){64, 0, 100, 60}, 0, 2);
+    fixture_init(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 2);
     for (int i = 0; i < 2; i++) {
         f.r[i].timeout_us = 1;
         f.t[i].done = task_done_release;
