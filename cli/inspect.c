@@ -125,8 +125,7 @@ static int probe_run(const mlp_model *m, const char *data_path)
     /* The server's kernel (the library's default, set because the promise
      * depends on it): a probe row's statistics are the bits the server would
      * compute for it, however the rows are chunked here. */
-    if (ws_status == MLP_OK)
-        ws_status = mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, NULL);
+    if (ws_status == MLP_OK) ws_status = mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, NULL);
     mlp_activity act;
     bool act_ok = false;
     probe_sums sums = {calloc((size_t)mlp_model_n_layers(m), sizeof(double)),
