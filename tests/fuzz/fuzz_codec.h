@@ -101,7 +101,8 @@ static fuzz_codec_env *fuzz_env(void)
     for (int i = 0; i < FUZZ_N_MODELS; i++)
         FUZZ_CHECK(mlp_model_init(env.models[i], MLP_INIT_AUTO, 11u + (unsigned)i, NULL) == MLP_OK,
                    "init");
-    FUZZ_CHECK(rs_infer_scratch_init(&env.scratch) == 0, "scratch");
+    /* the server's default kernel */
+    FUZZ_CHECK(rs_infer_scratch_init(&env.scratch, MLP_KERNEL_NATIVE) == 0, "scratch");
     ready = true;
     return &env;
 }
