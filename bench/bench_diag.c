@@ -5,7 +5,7 @@
  *
  * Models 4-16-16-3 and 784-512-512-10 (ReLU hidden layers, softmax output,
  * He-normal weights, seed 1), batches of R requests of `rows` rows each. The
- * workspace is set up as the server's (MLP_KERNEL_BATCH_INVARIANT, norms-only
+ * workspace is set up as the server's (MLP_KERNEL_NATIVE, norms-only
  * backward). Per batch, in microseconds:
  *   - forward:     mlp_forward over all rows (what diagnostics "none" costs);
  *   - per request: forward, then per request mlp_backward over its rows and
@@ -140,7 +140,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     for (int i = 0; i < 4; i++)
         if (mlp_workspace_create(&ws[i], NULL) != MLP_OK ||
             mlp_workspace_reserve(ws[i], m, max_rows, NULL) != MLP_OK ||
-            mlp_workspace_set_kernel(ws[i], MLP_KERNEL_BATCH_INVARIANT, NULL) != MLP_OK ||
+            mlp_workspace_set_kernel(ws[i], MLP_KERNEL_NATIVE, NULL) != MLP_OK ||
             mlp_workspace_set_param_grads(ws[i], false, NULL) != MLP_OK) {
             fprintf(stderr, "bench_diag: out of memory\n");
             return 1;

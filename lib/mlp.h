@@ -421,7 +421,7 @@ mlp_status mlp_backward(const mlp_model *m, mlp_workspace *ws, int row0, int n, 
 /*
  * Several row ranges at once: the requests of a merged batch, each with its
  * own g, in one pass. Every range gets exactly what mlp_backward over it
- * alone would give (bit for bit under MLP_KERNEL_BATCH_INVARIANT; to float32
+ * alone would give (bit for bit under MLP_KERNEL_PORTABLE and NATIVE; to float32
  * rounding with AUTO/BLAS, whose products see all the ranges' rows): its
  * loss, per-layer norms, and dg/dX when it asks. What is independent per row,
  * the products dA_{l-1} = dZ_l·W_l, runs once per layer over the rows of

@@ -113,9 +113,10 @@ static void draw_target(const mlp_model *m, mlp_rng *r, int n, range_target *rt)
 /*
  * ROWS forward rows cut into ranges of 1..MAX_RANGE rows with gaps between
  * some, each with its own target kind and input_grad, several draws: each
- * range against mlp_backward over the same rows forwarded alone.
+ * range against mlp_backward over the same rows forwarded alone, both on
+ * kernel (the bits must agree on each of the batch-invariant kernels).
  */
-static void check_model(mlp_model *m, bool param_grads, uint64_t seed)
+static void check_model_on(mlp_model *m, bool param_grads, uint64_t seed, mlp_kernel kernel)
 {
     int in = mlp_model_n_inputs(m), K = mlp_model_n_outputs(m);
     assert_true(K <= MAX_OUT);
@@ -130,6 +131,8 @@ static void check_model(mlp_model *m, bool param_grads, uint64_t seed)
     assert_int_equal(mlp_workspace_create(&alone, NULL), MLP_OK);
     assert_int_equal(mlp_workspace_set_param_grads(ws, param_grads, NULL), MLP_OK);
     assert_int_equal(mlp_workspace_set_param_grads(alone, param_grads, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_set_kernel(ws, kernel, NULL), MLP_OK);
+    assert_int_equal(mlp_workspace_set_kernel(alone, kernel, NULL), MLP_OK);
 
     for (int draw = 0; draw < 8; draw++) {
         assert_int_equal(mlp_forward(m, ws, x, ROWS, NULL, NULL), MLP_OK);
@@ -178,6 +181,12 @@ static void check_model(mlp_model *m, bool param_grads, uint64_t seed)
     mlp_workspace_free(ws);
     mlp_workspace_free(alone);
     free(x);
+}
+
+static void check_model(mlp_model *m, bool param_grads, uint64_t seed)
+{
+    check_model_on(m, param_grads, seed, MLP_KERNEL_PORTABLE);
+    check_model_on(m, param_grads, seed, MLP_KERNEL_NATIVE);
 }
 
 static void test_ranges_equal_alone_classifier(void **s)
