@@ -109,8 +109,7 @@ static void fixture_init_lean(fixture *f, rs_model_config cfg, int64_t timeout_u
 {
     memset(f, 0, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params(), lean,
-                             MLP_KERNEL_NATIVE};
+    rs_scheduler_params p = {1, timeout_us, mlp_diag_default_params(), lean, MLP_KERNEL_NATIVE};
     assert_int_equal(rs_scheduler_create(&f->s, &f->loop, &p, NULL), 0);
     f->mv = version_new(cfg);
     f->n = n;
@@ -378,7 +377,7 @@ static void test_unloaded_version_expiring_is_not_touched(void **state)
 static void test_lean_cost(void **state)
 {
     (void)state;
-    rs_model_version *mv = version_new((rs_model_config){64, 0, 100, 60});
+    rs_model_version *mv = version_new((rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE});
     rs_request r;
     request_init(&r);
     r.diag = RS_DIAG_NONE;
@@ -400,7 +399,8 @@ static void test_lean_computes_small_work_here(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 56.0 * RS_LEAN_BACKWARD_FACTOR, 2);
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0,
+                      56.0 * RS_LEAN_BACKWARD_FACTOR, 2);
     assert_true(rs_scheduler_lean(f.s, &f.t[0]));
     assert_int_equal(f.t[0].status, 200);
     assert_int_equal(f.t[0].batch_rows, 1);
@@ -455,20 +455,20 @@ static void test_lean_declines_large_work_and_when_off(void **state)
     (void)state;
     fixture f;
     double cost = 56.0 * RS_LEAN_BACKWARD_FACTOR; /* one row, summary diagnostics */
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, cost - 1, 2);
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, cost - 1, 2);
     assert_declined(&f, 0); /* one multiply-add over the threshold */
     f.r[1].diag = RS_DIAG_NONE;
     assert_true(rs_scheduler_lean(f.s, &f.t[1])); /* no backward: 56, under it */
     fixture_drain(&f, 0);
     fixture_free_tasks(&f);
-    expect_declined_by((rs_model_config){64, 0, 100, 60}, 0); /* 0 = off */
+    expect_declined_by((rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0); /* 0 = off */
 }
 
 /* A version with a batching delay asked its requests to wait for company. */
 static void test_lean_declines_a_version_with_a_batch_delay(void **state)
 {
     (void)state;
-    expect_declined_by((rs_model_config){64, 20000, 100, 60}, 1e9);
+    expect_declined_by((rs_model_config){64, 20000, 100, 60, MLP_KERNEL_NATIVE}, 1e9);
 }
 
 /* FIFO per version: a request never overtakes one already queued. */
@@ -476,7 +476,7 @@ static void test_lean_declines_while_the_queue_holds_requests(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 1e9, 2);
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9, 2);
     assert_int_equal(admit(&f, 0), 0); /* queued: the loop has not run */
     assert_declined(&f, 1);
     assert_int_equal(admit(&f, 1), 0);
@@ -493,7 +493,7 @@ static void test_lean_declines_a_request_larger_than_a_batch(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init_lean(&f, (rs_model_config){1, 0, 100, 60}, 0, 1e9, 1);
+    fixture_init_lean(&f, (rs_model_config){1, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9, 1);
     float *x = realloc(f.r[0].x, 8 * sizeof(float));
     assert_non_null(x);
     memcpy(x + 4, x, 4 * sizeof(float));
@@ -513,7 +513,7 @@ static void test_lean_declines_when_stopping(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60}, 0, 1e9, 1);
+    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9, 1);
     rs_scheduler_stop(f.s);
     assert_declined(&f, 0);
     assert_int_equal(admit(&f, 0), 503);
