@@ -58,20 +58,20 @@ int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor
     /* The decoders word these for their protocol before they get here; this
      * is the one check every path passes, so it does not trust them. */
     char sh[128];
-    rs_shape_format(x->shape, x->rank, sh, sizeof sh);
     if (x->rank != 2 || x->shape[1] != mlp_model_n_inputs(m) || x->shape[0] < 1 ||
         x->shape[0] > INT32_MAX ||
         x->count != (size_t)x->shape[0] * (size_t)mlp_model_n_inputs(m)) {
+        rs_shape_format(x->shape, x->rank, sh, sizeof sh);
         snprintf(err, errlen, "input: %zu values of shape %s are not [rows, %d] with rows >= 1",
                  x->count, sh, mlp_model_n_inputs(m));
         return 400;
     }
     int rows = (int)x->shape[0];
     if (targets != NULL) {
-        rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
         if (targets->rank != 2 || targets->shape[0] != rows ||
             targets->shape[1] != mlp_model_n_outputs(m) ||
             targets->count != (size_t)rows * (size_t)mlp_model_n_outputs(m)) {
+            rs_shape_format(targets->shape, targets->rank, sh, sizeof sh);
             snprintf(err, errlen, "targets: %zu values of shape %s are not [%d, %d]",
                      targets->count, sh, rows, mlp_model_n_outputs(m));
             return 400;
@@ -126,7 +126,8 @@ int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *r
         rs_diag_level level;
     } levels[] = {{"none", RS_DIAG_NONE}, {"summary", RS_DIAG_SUMMARY}, {"full", RS_DIAG_FULL}};
     char vpath[RS_KEY_CAP + 32], v[16];
-    snprintf(vpath, sizeof vpath, "%s.%s", path, key);
+    size_t n = rs_text_put(vpath, sizeof vpath, rs_text_put(vpath, sizeof vpath, 0, path), ".");
+    rs_text_put(vpath, sizeof vpath, n, key);
     if (strcmp(key, "timeout_us") == 0) {
         double d;
         if (rs_decode_integer(j, vpath, 0, 9.2e18, "a non-negative integer", &d) < 0) return -1;

@@ -7,6 +7,7 @@
  * (the protocols let clients send extra fields); known keys are type-checked.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,21 @@ typedef struct {
     rs_tensor tensor; /* the validated values (JSON or binary) */
 } v2_input;
 
+/* "<base><mid><idx>]" into out, e.g. "inputs[0]" or "inputs[0].shape[1]". */
+static void path_index(char *out, size_t cap, const char *base, const char *mid, int idx)
+{
+    size_t n = rs_text_put(out, cap, 0, base);
+    n = rs_text_put(out, cap, n, mid);
+    n = rs_text_int(out, cap, n, idx);
+    rs_text_put(out, cap, n, "]");
+}
+
+/* "<base><suffix>" into out, e.g. "inputs[0].data". */
+static void path_join(char *out, size_t cap, const char *base, const char *suffix)
+{
+    rs_text_put(out, cap, rs_text_put(out, cap, 0, base), suffix);
+}
+
 static int v2_shape(rs_json *j, v2_input *t, const char *path)
 {
     if (rs_json_expect(j, '[', "an array of integers", "%s.shape", path) < 0) return -1;
@@ -58,7 +74,7 @@ static int v2_shape(rs_json *j, v2_input *t, const char *path)
         if (t->rank == RS_MAX_RANK)
             return rs_json_fail(j, "%s.shape: more than %d dimensions", path, RS_MAX_RANK);
         char dim[48];
-        snprintf(dim, sizeof dim, "%s.shape[%d]", path, t->rank);
+        path_index(dim, sizeof dim, path, ".shape[", t->rank);
         double d;
         if (rs_decode_integer(j, dim, 0, 2147483647.0, "a non-negative integer below 2^31", &d) < 0)
             return -1;
@@ -80,7 +96,7 @@ static int v2_input_parameter(rs_json *j, const char *key, bool truncated, void 
     v2_input_ctx *c = ctx;
     if (truncated || strcmp(key, "binary_data_size") != 0) return 1;
     char path[64];
-    snprintf(path, sizeof path, "%s.parameters.binary_data_size", c->path);
+    path_join(path, sizeof path, c->path, ".parameters.binary_data_size");
     double d;
     if (rs_decode_integer(j, path, 0, 9e15, "a byte count", &d) < 0) return -1;
     if (c->t->has_binary)
@@ -130,7 +146,7 @@ static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ct
     }
     if (strcmp(key, "data") == 0) {
         char dpath[40];
-        snprintf(dpath, sizeof dpath, "%s.data", c->path);
+        path_join(dpath, sizeof dpath, c->path, ".data");
         size_t hint = 0;
         if (t->has_shape) {
             hint = 1;
@@ -151,7 +167,7 @@ static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ct
 static int v2_input_parse(rs_json *j, v2_input *t, int idx)
 {
     char path[32];
-    snprintf(path, sizeof path, "inputs[%d]", idx);
+    path_index(path, sizeof path, "", "inputs[", idx);
     v2_input_ctx c = {t, path};
     if (rs_json_expect(j, '{', "an object", "%s", path) < 0) return -1;
     return rs_json_members(j, 2, v2_input_member, &c);
@@ -167,7 +183,8 @@ static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size
         snprintf(err, errlen, "inputs[%d]: missing 'name'", idx);
         return 400;
     }
-    snprintf(name, sizeof name, "input '%s'", t->name);
+    size_t nl = rs_text_put(name, sizeof name, 0, "input '");
+    rs_text_put(name, sizeof name, rs_text_put(name, sizeof name, nl, t->name), "'");
     if (!t->has_shape) {
         snprintf(err, errlen, "%s: missing 'shape'", name);
         return 400;
@@ -239,12 +256,12 @@ static int v2_output_parameter(rs_json *j, const char *key, bool truncated, void
     char path[64];
     if (truncated) return 1;
     if (strcmp(key, "binary_data") == 0) {
-        snprintf(path, sizeof path, "%s.parameters.binary_data", c->path);
+        path_join(path, sizeof path, c->path, ".parameters.binary_data");
         c->has_bin = true;
         return rs_decode_bool(j, path, &c->bin);
     }
     if (strcmp(key, "classification") == 0) {
-        snprintf(path, sizeof path, "%s.parameters.classification", c->path);
+        path_join(path, sizeof path, c->path, ".parameters.classification");
         double d;
         if (rs_decode_integer(j, path, 1, 1e9, "a positive integer", &d) < 0) return -1;
         c->k = (int)d;
@@ -281,7 +298,7 @@ static int v2_output_member(rs_json *j, const char *key, bool truncated, void *c
 static int v2_output_parse(rs_json *j, const mlp_model *m, v2_outputs *o, int idx)
 {
     char path[32];
-    snprintf(path, sizeof path, "outputs[%d]", idx);
+    path_index(path, sizeof path, "", "outputs[", idx);
     v2_output_ctx c = {.m = m, .path = path};
     if (rs_json_expect(j, '{', "an object", "%s", path) < 0 ||
         rs_json_members(j, 2, v2_output_member, &c) < 0)
@@ -306,13 +323,15 @@ static int v2_output_parse(rs_json *j, const mlp_model *m, v2_outputs *o, int id
 typedef struct {
     const mlp_model *m;
     rs_request *req;
-    v2_input in[MAX_INPUTS];
     int n_in;
     bool has_inputs;
     v2_outputs out;
     bool has_outputs;
     bool binary_output; /* parameters.binary_data_output */
     int classification; /* parameters.classification */
+    /* Last: only the first n_in are ever read, each zeroed as it starts
+     * (v2_inputs), so rs_decode_v2 zeroes the fields above alone. */
+    v2_input in[MAX_INPUTS];
 } v2_body;
 
 static void v2_body_free(v2_body *b)
@@ -416,8 +435,8 @@ static int v2_bind(const mlp_model *m, v2_body *b, const rs_decode_limits *lim, 
         return 400;
     }
     char sh[128];
-    rs_shape_format(x->shape, x->rank, sh, sizeof sh);
     if (x->rank != 2 || x->shape[1] != mlp_model_n_inputs(m)) {
+        rs_shape_format(x->shape, x->rank, sh, sizeof sh);
         snprintf(err, errlen, "input '%s': shape must be [rows, %d], got %s", x->name,
                  mlp_model_n_inputs(m), sh);
         return 400;
@@ -469,11 +488,12 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
     const unsigned char *tail = json_len > 0 ? (const unsigned char *)body + json_len : NULL;
     size_t tail_len = json_len > 0 ? len - json_len : 0;
 
-    v2_body *b = calloc(1, sizeof *b);
+    v2_body *b = malloc(sizeof *b);
     if (b == NULL) {
         snprintf(err, errlen, "out of memory");
         return 500;
     }
+    memset(b, 0, offsetof(v2_body, in));
     b->m = m;
     b->req = req;
     int status = 0;

@@ -101,6 +101,15 @@ int rs_json_end(rs_json *j);
  * and code points above U+10FFFF are invalid, as RFC 3629 says). */
 int rs_utf8_sequence(const unsigned char *p, const unsigned char *end);
 
+/* ------------------------------------------------------------ text.c */
+
+/* Appends s (rs_text_put) or the decimal v (rs_text_int) to out at out[len],
+ * as snprintf(out + len, cap - len, ...) would: cut at cap - 1 bytes,
+ * NUL-terminated. Returns the new length (len when out was full already).
+ * For the message paths every request builds: snprintf costs more. */
+size_t rs_text_put(char *out, size_t cap, size_t len, const char *s);
+size_t rs_text_int(char *out, size_t cap, size_t len, long long v);
+
 /* ---------------------------------------------------------- tensor data */
 
 typedef enum {

@@ -37,11 +37,12 @@ int64_t rs_shape_count(const int64_t *shape, int rank)
 
 void rs_shape_format(const int64_t *shape, int rank, char *out, size_t cap)
 {
-    size_t n = 0;
-    n += (size_t)snprintf(out + n, cap - n, "[");
-    for (int i = 0; i < rank && n < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, i ? ",%lld" : "%lld", (long long)shape[i]);
-    if (n < cap) snprintf(out + n, cap - n, "]");
+    size_t n = rs_text_put(out, cap, 0, "[");
+    for (int i = 0; i < rank; i++) {
+        if (i) n = rs_text_put(out, cap, n, ",");
+        n = rs_text_int(out, cap, n, (long long)shape[i]);
+    }
+    rs_text_put(out, cap, n, "]");
 }
 
 /* Checks rank and count; 0 with *count set, or a status with err. */

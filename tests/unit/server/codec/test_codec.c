@@ -1426,6 +1426,32 @@ static void test_encode_diagnostics_non_finite_is_null(void **s)
     rs_buf_free(&b);
 }
 
+/* The decoders build message paths and shapes with rs_text_put / rs_text_int
+ * instead of snprintf: the text must be snprintf's at every buffer size,
+ * cut ones included. */
+static void test_text_appends_match_snprintf(void **s)
+{
+    (void)s;
+    for (size_t cap = 1; cap <= 40; cap++) {
+        char got[48], want[48];
+        size_t n = rs_text_put(got, cap, 0, "inputs[");
+        n = rs_text_int(got, cap, n, 7);
+        n = rs_text_put(got, cap, n, "].shape[");
+        n = rs_text_int(got, cap, n, -9223372036854775807LL - 1);
+        n = rs_text_put(got, cap, n, "]");
+        int w = snprintf(want, cap, "inputs[%d].shape[%lld]", 7, -9223372036854775807LL - 1);
+        assert_string_equal(got, want);
+        assert_int_equal(n, (size_t)w < cap ? (size_t)w : cap - 1);
+        int64_t shape[] = {2, -1, 1234567890123LL};
+        rs_shape_format(shape, 3, got, cap);
+        snprintf(want, cap, "[%lld,%lld,%lld]", 2LL, -1LL, 1234567890123LL);
+        assert_string_equal(got, want);
+    }
+    char e[8];
+    rs_shape_format(NULL, 0, e, sizeof e);
+    assert_string_equal(e, "[]");
+}
+
 static void test_buf_helpers(void **s)
 {
     (void)s;
@@ -1490,6 +1516,7 @@ int main(void)
         cmocka_unit_test(test_encode_classification),
         cmocka_unit_test(test_encode_v1),
         cmocka_unit_test(test_encode_diagnostics_non_finite_is_null),
+        cmocka_unit_test(test_text_appends_match_snprintf),
         cmocka_unit_test(test_buf_helpers),
     };
     return cmocka_run_group_tests_name("test_codec", tests, models_create, models_free);

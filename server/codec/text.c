@@ -1,0 +1,36 @@
+/*
+ * text — bounded appends for the decoders' message paths and shapes.
+ *
+ * Paths like "inputs[0].shape[1]" are built for every request, though only an
+ * error message shows them; snprintf cost more than parsing a small body, so
+ * these append by hand. The result is what snprintf would write: cut at
+ * cap - 1 bytes and always NUL-terminated (cap > 0).
+ */
+#include <string.h>
+
+#include "internal.h"
+
+size_t rs_text_put(char *out, size_t cap, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+    if (len >= cap) return len;
+    if (n > cap - 1 - len) n = cap - 1 - len;
+    memcpy(out + len, s, n);
+    out[len + n] = '\0';
+    return len + n;
+}
+
+size_t rs_text_int(char *out, size_t cap, size_t len, long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    *--p = '\0';
+    /* The magnitude as unsigned, so LLONG_MIN does not overflow. */
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) *--p = '-';
+    return rs_text_put(out, cap, len, p);
+}
