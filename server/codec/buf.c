@@ -55,19 +55,6 @@ bool rs_buf_reserve(rs_buf *b, size_t extra)
     return true;
 }
 
-void rs_buf_append(rs_buf *b, const void *data, size_t len)
-{
-    if (!rs_buf_reserve(b, len)) return;
-    if (len > 0) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void rs_buf_puts(rs_buf *b, const char *s)
-{
-    rs_buf_append(b, s, strlen(s));
-}
-
 void rs_buf_printf(rs_buf *b, const char *fmt, ...)
 {
     va_list ap;

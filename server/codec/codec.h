@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mlp.h"
 
@@ -29,15 +30,27 @@ typedef struct {
 void rs_buf_init(rs_buf *b);
 void rs_buf_free(rs_buf *b);
 void rs_buf_reset(rs_buf *b); /* len = 0, keeps the memory */
-/* Each of these may reallocate b->data. */
-void rs_buf_append(rs_buf *b, const void *data, size_t len);
-void rs_buf_puts(rs_buf *b, const char *s);
-void rs_buf_printf(rs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rs_buf_int(rs_buf *b, long long v);
 /* Makes room for extra more bytes (plus the NUL) so that many bytes can be
  * written at data + len directly; false (and failed set) if it cannot. May
  * reallocate b->data. */
 bool rs_buf_reserve(rs_buf *b, size_t extra);
+/* Each of these may reallocate b->data. rs_buf_append and rs_buf_puts are
+ * inline: a response is dozens of small appends, most of them literals whose
+ * length the compiler then knows, and most fit without growing (len < cap
+ * whenever data is allocated, so cap - len never wraps). */
+static inline void rs_buf_append(rs_buf *b, const void *data, size_t len)
+{
+    if ((b->failed || len >= b->cap - b->len) && !rs_buf_reserve(b, len)) return;
+    if (len > 0) memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+static inline void rs_buf_puts(rs_buf *b, const char *s)
+{
+    rs_buf_append(b, s, strlen(s));
+}
+void rs_buf_printf(rs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rs_buf_int(rs_buf *b, long long v);
 /* Shortest decimal text that strtof() reads back as exactly f; NaN and
  * infinities (not JSON) are written as null. */
 void rs_buf_float(rs_buf *b, float f);
