@@ -60,6 +60,27 @@ static void lb_vprintf(line_buf *b, const char *fmt, va_list ap)
     if (n > 0) lb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
+/* A string literal: its length is known, no printf needed. */
+#define LB_LIT(b, lit) lb_put((b), (lit), sizeof(lit) - 1)
+
+/* The decimal digits of v. */
+static void lb_uint(line_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    lb_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void lb_int(line_buf *b, long long v)
+{
+    if (v < 0) LB_LIT(b, "-");
+    lb_uint(b, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v);
+}
+
 static void lb_printf(line_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void lb_printf(line_buf *b, const char *fmt, ...)
 {
@@ -157,6 +178,16 @@ static bool lb_escaped(line_buf *b, const char *s, esc_mode mode, size_t limit)
 {
     if (limit > lb_room(b)) limit = lb_room(b);
     const unsigned char *u = (const unsigned char *)(s ? s : "");
+    /* The usual string (a path, a model name, a request id) is printable
+     * ASCII that escape_char writes as it is and that fits with room for CUT
+     * to spare, so the loop below would copy it whole: copy it at once. */
+    size_t k = 0;
+    while (u[k] > 0x20 && u[k] < 0x7f && u[k] != '"' && u[k] != '\\')
+        k++;
+    if (u[k] == 0 && k + CUT_LEN <= limit) {
+        lb_put(b, (const char *)u, k);
+        return false;
+    }
     size_t used = 0;
     while (*u) {
         char e[8];
@@ -181,14 +212,40 @@ static void lb_json_string(line_buf *b, const char *s, size_t limit)
     lb_put(b, "\"", 1);
 }
 
+size_t rs_log_time_text(const struct timespec *ts, char out[RS_LOG_TIME_TEXT])
+{
+    /* Every line of a second shares "YYYY-MM-DDTHH:MM:SS": each thread keeps
+     * the one of the last second it logged in (a fixed 40 bytes, however many
+     * lines it writes) and formats it again only when the second changes. */
+    static _Thread_local time_t sec = (time_t)-1;
+    static _Thread_local char date[40];
+    static _Thread_local size_t date_len;
+    if (ts->tv_sec != sec) {
+        struct tm tm;
+        if (!gmtime_r(&ts->tv_sec, &tm)) memset(&tm, 0, sizeof tm); /* a year past int */
+        int n = snprintf(date, sizeof date, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        date_len = n > 0 ? ((size_t)n < sizeof date ? (size_t)n : sizeof date - 1) : 0;
+        sec = ts->tv_sec;
+    }
+    memcpy(out, date, date_len);
+    long ms = ts->tv_nsec / 1000000;
+    char *o = out + date_len;
+    o[0] = '.';
+    o[1] = (char)('0' + ms / 100);
+    o[2] = (char)('0' + ms / 10 % 10);
+    o[3] = (char)('0' + ms % 10);
+    o[4] = 'Z';
+    o[5] = '\0';
+    return date_len + 5;
+}
+
 static void lb_time(line_buf *b)
 {
     struct timespec ts;
-    struct tm tm;
+    char text[RS_LOG_TIME_TEXT];
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    lb_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    lb_put(b, text, rs_log_time_text(&ts, text));
 }
 
 static void lb_flush(line_buf *b)
@@ -252,43 +309,56 @@ void rs_log_access(const rs_access *a)
     if (RS_LOG_INFO < g_level) return;
     char buf[LOG_LINE];
     line_buf b = {buf, 0, sizeof buf};
+    /* One per request, so written piece by piece without printf. */
     if (g_format == RS_LOG_JSON) {
-        lb_printf(&b, "{\"ts\":\"");
+        LB_LIT(&b, "{\"ts\":\"");
         lb_time(&b);
-        lb_printf(&b, "\",\"level\":\"info\",\"msg\":\"access\",\"method\":");
+        LB_LIT(&b, "\",\"level\":\"info\",\"msg\":\"access\",\"method\":");
         lb_json_string(&b, a->method, METHOD_CAP);
-        lb_printf(&b, ",\"path\":");
+        LB_LIT(&b, ",\"path\":");
         lb_json_string(&b, a->path, PATH_CAP);
-        lb_printf(&b, ",\"status\":%d", a->status);
+        LB_LIT(&b, ",\"status\":");
+        lb_int(&b, a->status);
         if (a->model) {
-            lb_printf(&b, ",\"model\":");
+            LB_LIT(&b, ",\"model\":");
             lb_json_string(&b, a->model, NAME_CAP);
         }
         if (a->version) {
-            lb_printf(&b, ",\"version\":");
+            LB_LIT(&b, ",\"version\":");
             lb_json_string(&b, a->version, NAME_CAP);
         }
-        if (a->rows >= 0) lb_printf(&b, ",\"rows\":%d", a->rows);
-        lb_printf(&b, ",\"us\":%llu,\"request_id\":", (unsigned long long)a->micros);
+        if (a->rows >= 0) {
+            LB_LIT(&b, ",\"rows\":");
+            lb_int(&b, a->rows);
+        }
+        LB_LIT(&b, ",\"us\":");
+        lb_uint(&b, (unsigned long long)a->micros);
+        LB_LIT(&b, ",\"request_id\":");
         lb_json_string(&b, a->request_id, ID_CAP);
-        lb_printf(&b, "}");
+        LB_LIT(&b, "}");
     } else {
         lb_time(&b);
-        lb_printf(&b, " info  ");
+        LB_LIT(&b, " info  ");
         lb_field(&b, a->method, METHOD_CAP);
-        lb_printf(&b, " ");
+        LB_LIT(&b, " ");
         lb_field(&b, a->path, PATH_CAP);
-        lb_printf(&b, " %d model=", a->status);
+        LB_LIT(&b, " ");
+        lb_int(&b, a->status);
+        LB_LIT(&b, " model=");
         lb_field(&b, a->model, NAME_CAP);
         if (a->version) {
-            lb_printf(&b, "/");
+            LB_LIT(&b, "/");
             lb_field(&b, a->version, NAME_CAP);
         }
-        if (a->rows >= 0)
-            lb_printf(&b, " rows=%d", a->rows);
-        else
-            lb_printf(&b, " rows=-");
-        lb_printf(&b, " us=%llu id=", (unsigned long long)a->micros);
+        if (a->rows >= 0) {
+            LB_LIT(&b, " rows=");
+            lb_int(&b, a->rows);
+        } else {
+            LB_LIT(&b, " rows=-");
+        }
+        LB_LIT(&b, " us=");
+        lb_uint(&b, (unsigned long long)a->micros);
+        LB_LIT(&b, " id=");
         lb_field(&b, a->request_id, ID_CAP);
     }
     lb_flush(&b);

@@ -11,7 +11,9 @@
 #ifndef RS_LOG_H
 #define RS_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -31,5 +33,10 @@ typedef struct {
 } rs_access;
 
 void rs_log_access(const rs_access *a);
+
+/* The timestamp every line starts with, "2026-12-01T14:09:57.504Z" (UTC,
+ * milliseconds), for ts into out; returns its length. */
+#define RS_LOG_TIME_TEXT 48
+size_t rs_log_time_text(const struct timespec *ts, char out[RS_LOG_TIME_TEXT]);
 
 #endif /* RS_LOG_H */

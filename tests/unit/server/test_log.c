@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -218,6 +219,66 @@ static void test_text_message_escapes_control_bytes(void **state)
     free(line);
 }
 
+/* rs_log_access copies a plain string whole when it fits with room for "..."
+ * and leaves the rest to the character loop: both must give the bytes the
+ * loop alone gave. A path of 2046 printable bytes (its cap, 2048, less 2)
+ * stays whole; one more byte and it is cut to 2045 bytes and "...". */
+static void test_text_line_plain_strings_at_their_cap(void **state)
+{
+    (void)state;
+    static char path[2048], want[4200];
+    for (size_t n = 2044; n <= 2047; n++) {
+        memset(path, 'p', n);
+        path[n] = 0;
+        char *line = access_line(RS_LOG_TEXT, "POST", path, "tiny");
+        size_t keep = n <= 2046 ? n : 2045;
+        snprintf(want, sizeof want, " info  POST %.*s%s 404 model=tiny/7 rows=3 us=1234 id=rid-1",
+                 (int)keep, path, n <= 2046 ? "" : "...");
+        assert_true(strlen(line) > 24);
+        assert_string_equal(line + 24, want);
+        free(line);
+        line = access_line(RS_LOG_JSON, "POST", path, "tiny");
+        snprintf(want, sizeof want,
+                 ",\"level\":\"info\",\"msg\":\"access\",\"method\":\"POST\",\"path\":\"%.*s%s\","
+                 "\"status\":404,\"model\":\"tiny\",\"version\":\"7\",\"rows\":3,\"us\":1234,"
+                 "\"request_id\":\"rid-1\"}",
+                 (int)keep, path, n <= 2046 ? "" : "...");
+        assert_true(strlen(line) > 33);
+        assert_memory_equal(line, "{\"ts\":\"", 7);
+        assert_string_equal(line + 32, want);
+        free(line);
+    }
+}
+
+/* The timestamp is kept per thread for its second: whatever order the
+ * seconds come in (a clock stepped back too), each text is gmtime's. */
+static void test_time_text_is_gmtimes_in_any_order(void **state)
+{
+    (void)state;
+    const struct timespec ts[] = {
+        {1764598197, 504000000},
+        {1764598197, 999999999},
+        {1764598198, 0},
+        {1764598197, 1000000},
+        {0, 0},
+        {951782399, 123456789},
+        {951782400, 7000000},
+        {4102444799, 999000000},
+        {1764598197, 504000000},
+    };
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        char got[RS_LOG_TIME_TEXT], want[64];
+        struct tm tm;
+        assert_non_null(gmtime_r(&ts[i].tv_sec, &tm));
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 ts[i].tv_nsec / 1000000);
+        size_t n = rs_log_time_text(&ts[i], got);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +289,8 @@ int main(void)
         cmocka_unit_test(test_text_line_fields_cannot_be_forged),
         cmocka_unit_test(test_text_line_of_a_long_url_keeps_its_fields),
         cmocka_unit_test(test_text_message_escapes_control_bytes),
+        cmocka_unit_test(test_text_line_plain_strings_at_their_cap),
+        cmocka_unit_test(test_time_text_is_gmtimes_in_any_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
