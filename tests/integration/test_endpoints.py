@@ -1,6 +1,7 @@
 """Every endpoint of DESIGN.md / issue 3, one behaviour per test."""
 
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -225,8 +226,11 @@ def test_request_id_echoed(port):
 
 
 def test_request_id_generated(port):
-    r = get(port, "/v2/health/live")
-    assert r.headers.get("x-request-id"), r.headers
+    ids = [get(port, "/v2/health/live").headers.get("x-request-id") for _ in range(3)]
+    # 16 lowercase hex digits (a counter scrambled with a per-process salt),
+    # one per request
+    assert all(i and re.fullmatch(r"[0-9a-f]{16}", i) for i in ids), ids
+    assert len(set(ids)) == 3, ids
 
 
 def test_request_id_on_errors_too(port):
