@@ -31,6 +31,7 @@ typedef struct {
     const float *x, *w, *b;
     float *z;
     int n, in, out;
+    const float *w_packed; /* W as the model keeps it for the native forward */
 } dense_ctx;
 
 static void run_portable(void *p)
@@ -39,10 +40,16 @@ static void run_portable(void *p)
     mlp_dense_portable(c->x, c->n, c->in, c->w, c->b, c->out, c->z);
 }
 
+/* As mlp_forward runs it: on the weights the model keeps packed
+ * (mlp_native_weights), not packing W at every call. */
 static void run_native(void *p)
 {
     dense_ctx *c = p;
-    mlp_dense_native(mlp_native_isa_best(), c->x, c->n, c->in, c->w, c->b, c->out, c->z);
+    if (c->w_packed)
+        mlp_dense_native_packed(mlp_native_isa_best(), c->x, c->n, c->in, c->w_packed, c->b, c->out,
+                                c->z);
+    else
+        mlp_dense_native(mlp_native_isa_best(), c->x, c->n, c->in, c->w, c->b, c->out, c->z);
 }
 
 static void run_blas(void *p)
@@ -86,7 +93,10 @@ static void fill(mlp_rng *r, float *v, size_t n)
  * length, for the portable (native false) or native kernel. */
 static double max_disagreement(const dense_ctx *c, bool native, float *z_own, float *z_blas)
 {
-    if (native)
+    if (native && c->w_packed)
+        mlp_dense_native_packed(mlp_native_isa_best(), c->x, c->n, c->in, c->w_packed, c->b, c->out,
+                                z_own);
+    else if (native)
         mlp_dense_native(mlp_native_isa_best(), c->x, c->n, c->in, c->w, c->b, c->out, z_own);
     else
         mlp_dense_portable(c->x, c->n, c->in, c->w, c->b, c->out, z_own);
@@ -161,8 +171,21 @@ int main(int argc, char **argv)
                "port_us", "native_us", "blas_us", "port/blas", "nat/blas", "port_GF", "nat_GF",
                "blas_GF");
         int crossover = 0; /* first row count from which BLAS stays faster */
+        /* A one-layer model holding w and b, for the weights it keeps packed */
+        mlp_native_isa isa = mlp_native_isa_best();
+        mlp_layer_spec spec = {out, MLP_ACT_IDENTITY, 0.0f};
+        mlp_model *layer = NULL;
+        float *params = malloc(sizeof(float) * ((size_t)in * out + (size_t)out));
+        if (!params || mlp_model_create(in, &spec, 1, &layer, NULL) != MLP_OK) {
+            fprintf(stderr, "bench_kernels: out of memory\n");
+            return 1;
+        }
+        memcpy(params, w, sizeof(float) * (size_t)in * out);
+        memcpy(params + (size_t)in * out, b, sizeof(float) * (size_t)out);
+        mlp_model_set_params(layer, params, (size_t)in * out + (size_t)out, NULL);
+        free(params);
         for (int r = 0; r < n_rows; r++) {
-            dense_ctx c = {x, w, b, z, rows[r], in, out};
+            dense_ctx c = {x, w, b, z, rows[r], in, out, mlp_native_weights(layer, isa, 0)};
             for (int native = 0; native < 2; native++) {
                 double d = max_disagreement(&c, native, z, z2);
                 if (!(d < 1e-5)) {
@@ -193,6 +216,7 @@ int main(int argc, char **argv)
             printf("measured crossover: portable kernel faster up to %d rows", max_rows);
         printf("; mlp_kernel_crossover_rows(%d, %d) = %d\n", in, out,
                mlp_kernel_crossover_rows(in, out));
+        mlp_model_free(layer);
     }
 
     printf("\nbackward products dW = dZᵀ·A and dA = dZ·W of one layer, both per call: portable "
@@ -203,7 +227,7 @@ int main(int argc, char **argv)
                "port_us", "native_us", "blas_us", "port/blas", "nat/blas", "port_GF", "nat_GF",
                "blas_GF", "auto");
         for (int r = 0; r < n_rows; r++) {
-            dense_ctx c = {x, w, b, g, rows[r], in, out};
+            dense_ctx c = {x, w, b, g, rows[r], in, out, NULL};
             for (int native = 0; native < 2; native++) {
                 double d = grad_disagreement(&c, native, g, g2);
                 if (!(d < 1e-5)) {
