@@ -233,10 +233,66 @@ NK_FN void NK(pack_weights)(const float *w, int in, int out, float *dst)
  * NK(pack_weights)) and read by every row tile; full tiles of NK_MR rows x 1
  * panel, the last M % NK_MR rows in one tile of more panels.
  */
+/*
+ * A small direct product (P read in place, !trans, no bias), one vector of C
+ * at a time: for the backward products of small layers, where packing and
+ * the register tiles cost more than the few multiply-adds. The same chains.
+ */
+/* Rows r0 .. r0 + R of the small product, vector c0 (lanes of C's columns):
+ * R independent chains, so they overlap. */
+NK_INLINE void NK(small_rows)(int R, int r0, int c0, int lanes, int K, const float *x, size_t xr,
+                              size_t xk, const float *p, size_t ld, float *c, size_t ldc)
+{
+    VT acc[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+        acc[i] = V_ZERO();
+    const float *pc = p + c0;
+    for (int t = 0; t < K; t++) {
+        VT pv = lanes == VW ? V_LOAD(pc + (size_t)t * ld) : V_LOAD_MASK(pc + (size_t)t * ld, lanes);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+            acc[i] = V_FMA(V_BCAST(x + (size_t)(r0 + i) * xr + (size_t)t * xk), pv, acc[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+        float *cr = c + (size_t)(r0 + i) * ldc + c0;
+        if (lanes == VW)
+            V_STORE(cr, acc[i]);
+        else
+            V_STORE_MASK(cr, lanes, acc[i]);
+    }
+}
+
+/*
+ * A small direct product (P read in place, !trans, no bias), eight rows of
+ * one vector of C at a time: for the backward products of small layers,
+ * where packing and the register tiles cost more than the few multiply-adds.
+ * The same chains.
+ */
+NK_FN void NK(gemm_small)(int M, int N, int K, const float *x, size_t xr, size_t xk, const float *p,
+                          size_t ld, float *c, size_t ldc)
+{
+    for (int c0 = 0; c0 < N; c0 += VW) {
+        int lanes = N - c0 < VW ? N - c0 : VW, r = 0;
+        for (; r + 8 <= M; r += 8)
+            NK(small_rows)(8, r, c0, lanes, K, x, xr, xk, p, ld, c, ldc);
+        for (; r < M; r++)
+            NK(small_rows)(1, r, c0, lanes, K, x, xr, xk, p, ld, c, ldc);
+    }
+}
+
+/* Multiply-adds up to which a direct product is NK(gemm_small)'s. */
+#define NK_SMALL_MACS 65536
+
 NK_FN void NK(gemm)(int M, int N, int K, const float *x, size_t xr, size_t xk, const float *p,
                     size_t ld, bool trans, const float *pre, const float *bias, float *c,
                     size_t ldc)
 {
+    if (!pre && !trans && !bias && (size_t)M * (size_t)N * (size_t)K <= NK_SMALL_MACS) {
+        NK(gemm_small)(M, N, K, x, xr, xk, p, ld, c, ldc);
+        return;
+    }
     float pk_buf[NK_PANELS * NK_KC * NK_PW] __attribute__((aligned(64)));
     for (int c0 = 0; c0 < N; c0 += NK_PANELS * NK_PW) {
         int nb = N - c0 < NK_PANELS * NK_PW ? N - c0 : NK_PANELS * NK_PW;
@@ -293,5 +349,6 @@ NK_FN void NK(gemm)(int M, int N, int K, const float *x, size_t xr, size_t xk, c
 #undef NK_KC
 #undef NK_PANELS
 #undef NK_MC
+#undef NK_SMALL_MACS
 #undef NK_FN
 #undef NK_INLINE
