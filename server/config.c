@@ -48,10 +48,11 @@ static const opt_def OPTS[] = {
      "compute threads of the libuv pool (UV_THREADPOOL_SIZE); 0 = number of cores"},
     {"kernel", "RELUSERVE_KERNEL", OPT_KERNEL, OFF(kernel), 0, 0, "native",
      "the matrix kernels of inference and diagnostics. native: fused multiply-adds on the widest "
-     "vectors this CPU has (AVX-512 or AVX2; the startup line names them), each output summed in "
-     "one fixed order, so a row gets the same bits whatever batch it joins, on this machine. "
-     "portable: no fused multiply-adds, the same bits on every machine (what `reluserve train` "
-     "always uses), slower. Both never call BLAS"},
+     "vectors this CPU has (AVX-512 or AVX2; the start-up line names them; a CPU without FMA "
+     "computes as portable), each output summed in one fixed order, so a request gets the same "
+     "bits whatever batch it joins, on this machine. portable: no fused multiply-adds, the same "
+     "bits on every machine (what `reluserve train` always uses), slower past a few rows. "
+     "Neither calls BLAS"},
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
      "libmicrohttpd polling threads; 0 = 1 on up to 2 cores, else cores/2"},
     {"max-batch", "RELUSERVE_MAX_BATCH", OPT_INT, OFF(max_batch), 1, 1 << 20, "64",
