@@ -488,11 +488,10 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
     const unsigned char *tail = json_len > 0 ? (const unsigned char *)body + json_len : NULL;
     size_t tail_len = json_len > 0 ? len - json_len : 0;
 
-    v2_body *b = malloc(sizeof *b);
-    if (b == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return 500;
-    }
+    /* On the stack (about 4.5 KB): a heap block that size per request went
+     * past malloc's per-thread cache into its bins. */
+    v2_body parsed;
+    v2_body *b = &parsed;
     memset(b, 0, offsetof(v2_body, in));
     b->m = m;
     b->req = req;
@@ -555,7 +554,6 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
 
 done:
     v2_body_free(b);
-    free(b);
     if (status) rs_request_free(req);
     return status;
 }
