@@ -174,7 +174,8 @@ static void tiny_init(tiny_ctx *c, const mlp_model *m, const char *body)
     c->m = m;
     c->body = body;
     c->len = strlen(body);
-    if (rs_infer_scratch_init(&c->sc) != 0) exit(1);
+    /* The server's default kernel (serve --kernel native). */
+    if (rs_infer_scratch_init(&c->sc, MLP_KERNEL_NATIVE) != 0) exit(1);
     rs_buf_init(&c->it.body);
 }
 
