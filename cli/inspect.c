@@ -122,9 +122,12 @@ static int probe_run(const mlp_model *m, const char *data_path)
     float *targets = !classify && extra ? malloc((size_t)n * (size_t)extra * sizeof(float)) : NULL;
     mlp_workspace *ws = NULL;
     mlp_status ws_status = mlp_workspace_create(&ws, NULL);
-    /* The server's kernel (the library's default, set because the promise
-     * depends on it): a probe row's statistics are the bits the server would
-     * compute for it, however the rows are chunked here. */
+    /* The portable kernel (the library's default, set because the promise
+     * depends on it): a probe row's statistics are the same bits however the
+     * rows are chunked here, and on every machine. The server computes with
+     * `--kernel native` by default, whose bits differ in the last places, so a
+     * unit whose pre-activation sits at 0 within rounding may be counted
+     * differently there; `--kernel portable` gives the server these bits. */
     if (ws_status == MLP_OK) ws_status = mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, NULL);
     mlp_activity act;
     bool act_ok = false;

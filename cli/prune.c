@@ -216,9 +216,11 @@ static int prune_run(const mlp_model *m, const char *data, const char *out_path)
         goto done;
     }
     mlp_status s = mlp_workspace_create(&ws, &err);
-    /* The server's kernel (the library's default, set because the numbers
-     * printed below claim it): the outputs compared and the time measured
-     * are what serving the model would give. */
+    /* The portable kernel (the library's default, set because the numbers
+     * printed below depend on it): the outputs compared are the same bits on
+     * every machine. The server computes with `--kernel native` by default,
+     * so the forward times printed are the portable kernel's, not what
+     * serving the model takes. */
     if (s == MLP_OK) s = mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, &err);
     if (s == MLP_OK) s = mlp_activity_init(m, &act, &err);
     act_ok = s == MLP_OK;
