@@ -21,6 +21,9 @@
  *   VT, VW       vector type and its floats (8 for __m256, 16 for __m512)
  *   V_ZERO() V_LOAD(p) V_STORE(p, v) V_BCAST(p) V_FMA(a, b, c) V_ADD(a, b)
  *                with V_FMA(a, b, c) = a·b + c rounded once
+ *   V_LOAD_MASK(p, n) V_STORE_MASK(p, n, v)
+ *                the first n (1 .. VW-1) lanes only: the others are neither
+ *                read nor written (loaded as 0)
  *   NK_MR        rows of the largest register tile
  */
 
@@ -226,18 +229,6 @@ NK_FN void NK(pack_weights)(const float *w, int in, int out, float *dst)
     }
 }
 
-/*
- * C (M x N, ldc) = (bias +) Σ_t X(r, t) P(t, c) over t < K, in the order the
- * header describes. Block by block: NK_PANELS panels of P's columns, NK_KC
- * summed indices, packed once (or taken from `pre`, P packed whole by
- * NK(pack_weights)) and read by every row tile; full tiles of NK_MR rows x 1
- * panel, the last M % NK_MR rows in one tile of more panels.
- */
-/*
- * A small direct product (P read in place, !trans, no bias), one vector of C
- * at a time: for the backward products of small layers, where packing and
- * the register tiles cost more than the few multiply-adds. The same chains.
- */
 /* Rows r0 .. r0 + R of the small product, vector c0 (lanes of C's columns):
  * R independent chains, so they overlap. */
 NK_INLINE void NK(small_rows)(int R, int r0, int c0, int lanes, int K, const float *x, size_t xr,
@@ -285,6 +276,15 @@ NK_FN void NK(gemm_small)(int M, int N, int K, const float *x, size_t xr, size_t
 /* Multiply-adds up to which a direct product is NK(gemm_small)'s. */
 #define NK_SMALL_MACS 65536
 
+/*
+ * C (M x N, ldc) = (bias +) Σ_t X(r, t) P(t, c) over t < K, in the order the
+ * header describes. A small direct product goes to NK(gemm_small); the
+ * others block by block: NK_PANELS panels of P's columns, NK_KC summed
+ * indices, packed once (or taken from `pre`, P packed whole by
+ * NK(pack_weights), or read in place when few rows read whole panels) and
+ * read by every row tile; full tiles of NK_MR rows x 1 panel, the last
+ * M % NK_MR rows in one tile of more panels.
+ */
 NK_FN void NK(gemm)(int M, int N, int K, const float *x, size_t xr, size_t xk, const float *p,
                     size_t ld, bool trans, const float *pre, const float *bias, float *c,
                     size_t ldc)
