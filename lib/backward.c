@@ -217,8 +217,9 @@ static void last_layer_backprop(const mlp_layer *ly, const float *z, const float
  * The backward of ranges r[0 .. n_ranges), already checked. The rows of every
  * range are stacked in d0/d1 (range k from row r[k].at): the gradient
  * products dA = dZ·W run once per layer over all of them, since a row of dA
- * depends only on its own row of dZ and the own kernels sum each element in
- * one fixed order whatever the row count (kernels_grad.c). Everything that
+ * depends only on its own row of dZ and the portable and native kernels sum
+ * each element in one fixed order whatever the row count (kernels_grad.c,
+ * kernels_native.c; AUTO/BLAS: to float32 rounding only). Everything that
  * sums over rows (g and the output dZ, which divide by the range's n; db and
  * the norms) runs per range over exactly its rows, with the same calls on the
  * same values as for that range alone, so each range gets the bits it would

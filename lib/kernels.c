@@ -21,10 +21,12 @@
  * operations in the same order; FMA is deliberately not in the clone list and
  * -ffp-contract=off forbids contracting a*b+c, so mlp_dense_portable gives
  * bit-identical results on every x86-64 CPU (and on other architectures,
- * where it is compiled once without clones). On this 2-core AMD Zen 3 the
- * separate multiply and add pipes have the same peak as FMA, so the choice
- * costs little. And because the order does not depend on the tile, a row's
- * result is the same bits whatever batch it is computed in.
+ * where it is compiled once without clones). That portability has a price:
+ * from 64 rows on the wide layers this takes 1.3-2x the time of the FMA
+ * kernels of MLP_KERNEL_NATIVE (bench/README.md, on the AVX-512 dev VM),
+ * which the server uses by default. And because the order does not depend
+ * on the tile, a row's result is the same bits whatever batch it is computed
+ * in.
  *
  * cblas_sgemm makes neither promise: OpenBLAS picks FMA kernels at run time
  * and may block differently with the row count. So with MLP_KERNEL_AUTO a
