@@ -283,7 +283,7 @@ def test_help_lists_flags_with_env_twins():
     text = p.stdout + p.stderr
     for flag in ("port", "host", "models", "threads", "max-batch", "batch-delay-us", "max-queue",
                  "max-body", "max-rows", "log-format", "api-key", "cors-origin",
-                 "lean-max-flops"):
+                 "lean-max-flops", "kernel"):
         assert f"--{flag}" in text, f"--{flag} missing from --help"
         env = "RELUSERVE_" + flag.upper().replace("-", "_")
         assert env in text, f"{env} missing from --help"
