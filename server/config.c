@@ -65,7 +65,8 @@ static const opt_def OPTS[] = {
      "per-row count x rows, x 3 with diagnostics), in no more rows than max-batch, is computed "
      "on the HTTP thread as soon as it "
      "is decoded, skipping the queue and the pool, when its model version has nothing queued "
-     "and no batch-delay-us; the answer is the same byte for byte (0 = off)"},
+     "and no batch-delay-us; the answer is the same byte for byte, except that a lean request "
+     "never waits and so cannot expire (timeout_us, --request-timeout-ms) (0 = off)"},
     {"max-queue", "RELUSERVE_MAX_QUEUE", OPT_INT, OFF(max_queue), 1, 1 << 24, "1024",
      "requests waiting per model version; past it, 503 with Retry-After"},
     {"max-body", "RELUSERVE_MAX_BODY", OPT_BYTES, OFF(max_body), 1, (int64_t)1 << 40, "64M",

@@ -182,6 +182,21 @@ def test_metrics_stats_monitor_and_access_lines_are_the_same(both):
     assert l_on == l_off
 
 
+def test_a_lean_request_cannot_expire(repo, tmp_path):
+    """parameters.timeout_us bounds waiting in the queue; a lean request never
+    waits, so even a 1 us limit cannot expire it (through the batcher the hops
+    to the loop thread alone outlast that: 503). The one way the two paths'
+    answers differ, as --help and README.md say."""
+    root, _ = repo
+    body = helpers.v2_body(np.ones((1, 4)), diag="summary")
+    body["parameters"]["timeout_us"] = 1
+    with helpers.serving(root, [], log_dir=str(tmp_path)) as s:
+        for _ in range(3):
+            r = post(s.port, "/v2/models/tiny/infer", body)
+            assert r.status == 200, r
+        assert _lean_count(s.port, "tiny") == 3
+
+
 # ------------------------------------------------- the batcher keeps the large
 
 
