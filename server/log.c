@@ -21,11 +21,6 @@ void rs_log_init(rs_log_format format, rs_log_level level)
     g_level = level;
 }
 
-bool rs_log_enabled(rs_log_level level)
-{
-    return level >= g_level;
-}
-
 /* A bounded appender over a fixed buffer. Every string that comes from
  * outside (a URL, a model name, a message quoting either) goes through
  * lb_escaped with a cap on its escaped size, so a line is cut only inside a

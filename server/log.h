@@ -18,7 +18,6 @@
 #include "config.h"
 
 void rs_log_init(rs_log_format format, rs_log_level level);
-bool rs_log_enabled(rs_log_level level);
 
 /* A free-form message (printf-style). */
 void rs_log(rs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
