@@ -23,7 +23,7 @@
  * places (both stay within a few float32 roundings of the exact sum: see
  * the bounds in the tests), but they run near the core's peak.
  *
- * Which ISA runs is decided from the CPU at each call (mlp_native_isa):
+ * Which ISA runs is decided from the CPU at each call (mlp_native_isa_best):
  * AVX-512F + FMA, else AVX2 + FMA, else (no FMA, or not x86-64) the portable
  * kernels, which then are what MLP_KERNEL_NATIVE computes.
  */
