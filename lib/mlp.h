@@ -44,8 +44,12 @@
  *   harmless.
  *
  * Ownership and threads: a model is read-only once created or loaded (only
- * its setters and mlp_train change it, and nothing may while another thread
- * reads it) and may be shared by any number of threads. All scratch memory
+ * its setters, mlp_model_init and mlp_train change it, and nothing may while
+ * another thread reads it) and may be shared by any number of threads. The
+ * one thing a reader adds is the MLP_KERNEL_NATIVE forward's copy of the
+ * weights (mlp_model_prepare), published once with a compare-and-swap (two
+ * first forwards may both build one; the loser frees its own), so concurrent
+ * readers need no lock for it. All scratch memory
  * lives in an mlp_workspace, which belongs to one thread at a time. The
  * library keeps no global state, starts no threads and never exits.
  */
