@@ -1,7 +1,7 @@
 /*
  * test_kernels — the dense-layer kernels Z = X·Wᵀ + b (lib/kernels.c).
  *
- * Pins what lib/kernels.c promises: the own kernel matches a double-precision
+ * Pins what lib/kernels.c promises: the portable kernel matches a double-precision
  * reference and BLAS to float32 rounding for every ragged shape (tails in
  * inputs, outputs and rows); it sums in exactly the documented order (so the
  * AVX2 and baseline clones, and every machine, give the same bits); a row's
@@ -92,7 +92,7 @@ static double dot_exact(const float *x, const float *w, float b, int in)
         for (size_t so = 0; so < sizeof OUTS / sizeof OUTS[0]; so++)                               \
             for (int n = 1; n <= MAX_ROWS; n++)
 
-static void test_own_matches_double_reference(void **s)
+static void test_portable_matches_double_reference(void **s)
 {
     (void)s;
     FOR_SHAPES
@@ -110,7 +110,7 @@ static void test_own_matches_double_reference(void **s)
     }
 }
 
-static void test_own_sums_in_documented_order(void **s)
+static void test_portable_sums_in_documented_order(void **s)
 {
     (void)s;
     FOR_SHAPES
@@ -129,7 +129,7 @@ static void test_own_sums_in_documented_order(void **s)
 }
 
 /* Row i computed inside a batch of n has the same bits as row i alone. */
-static void test_own_is_batch_invariant(void **s)
+static void test_portable_is_batch_invariant(void **s)
 {
     (void)s;
     FOR_SHAPES
@@ -145,7 +145,7 @@ static void test_own_is_batch_invariant(void **s)
     }
 }
 
-static void test_blas_matches_own(void **s)
+static void test_blas_matches_portable(void **s)
 {
     (void)s;
     FOR_SHAPES
@@ -161,7 +161,7 @@ static void test_blas_matches_own(void **s)
 }
 
 /* Large layers take the blocked paths (several X blocks for 784 inputs). */
-static void test_own_large_batch(void **s)
+static void test_portable_large_batch(void **s)
 {
     (void)s;
     const int n = 97, in = 784, out = 37;
@@ -176,7 +176,7 @@ static void test_own_large_batch(void **s)
 }
 
 /* Non-finite inputs propagate instead of being masked. */
-static void test_own_propagates_nan(void **s)
+static void test_portable_propagates_nan(void **s)
 {
     (void)s;
     bufs B = bufs_make(2, 16, 4, 5);
@@ -198,7 +198,7 @@ static void test_dispatch_follows_crossover(void **s)
     /* Narrow layers never go to BLAS (measured: it never wins there). */
     assert_true(mlp_kernel_crossover_rows(4, 16) > 4096);
     assert_true(mlp_kernel_crossover_rows(16, 3) > 4096);
-    /* AUTO below the crossover is the own kernel, bit for bit; above, BLAS. */
+    /* AUTO below the crossover is the portable kernel, bit for bit; above, BLAS. */
     int n = c + 1;
     bufs B = bufs_make(n, in, out, 11);
     mlp_dense(MLP_KERNEL_AUTO, B.x, c - 1, in, B.w, B.b, out, B.z);
@@ -216,12 +216,12 @@ static void test_dispatch_follows_crossover(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_own_matches_double_reference),
-        cmocka_unit_test(test_own_sums_in_documented_order),
-        cmocka_unit_test(test_own_is_batch_invariant),
-        cmocka_unit_test(test_blas_matches_own),
-        cmocka_unit_test(test_own_large_batch),
-        cmocka_unit_test(test_own_propagates_nan),
+        cmocka_unit_test(test_portable_matches_double_reference),
+        cmocka_unit_test(test_portable_sums_in_documented_order),
+        cmocka_unit_test(test_portable_is_batch_invariant),
+        cmocka_unit_test(test_blas_matches_portable),
+        cmocka_unit_test(test_portable_large_batch),
+        cmocka_unit_test(test_portable_propagates_nan),
         cmocka_unit_test(test_dispatch_follows_crossover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,7 +200,7 @@ static void test_dispatch_follows_the_kernel_choice(void **s)
         assert_false(mlp_grad_uses_blas(MLP_KERNEL_PORTABLE, n, 784, 512));
         assert_true(mlp_grad_uses_blas(MLP_KERNEL_BLAS, n, 4, 3));
     }
-    /* AUTO: own kernels for a single row and tiny products, BLAS for big ones. */
+    /* AUTO: portable kernels for a single row and tiny products, BLAS for big ones. */
     assert_false(mlp_grad_uses_blas(MLP_KERNEL_AUTO, 1, 784, 512));
     assert_false(mlp_grad_uses_blas(MLP_KERNEL_AUTO, 64, 4, 3));
     assert_true(mlp_grad_uses_blas(MLP_KERNEL_AUTO, 256, 784, 512));
