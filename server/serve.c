@@ -43,9 +43,10 @@ static void drain_tick(uv_timer_t *t)
     server *s = t->data;
     bool grace_over =
         uv_now(&s->loop) - s->drain_start_ms >= (uint64_t)s->app.cfg->shutdown_grace_ms;
-    bool idle = rs_scheduler_idle(s->app.sched);
+    /* Stop before asking whether it is idle: a lean request (computed on an
+     * HTTP thread) could otherwise start between the two and be cut off. */
     if (grace_over) rs_scheduler_stop(s->app.sched);
-    if (!idle) return;
+    if (!rs_scheduler_idle(s->app.sched)) return;
     /* Closing the gate atomically with the check: no request can become owed
      * (and be admitted) between this decision and the daemon's stop. */
     if (!rs_http_close_if_done(s->http)) {
