@@ -41,7 +41,7 @@
  * ||dW||_F for dW = dZᵀ·A without keeping dW: by the Gram route
  * (mlp_outer_norm2), n(n+1)/2 dots of in + out doubles, or by forming dW at
  * the start of ws->grad (free scratch in this mode) and measuring it. The
- * cost model below was fitted to timings on the 2-core dev box (Zen 3,
+ * cost model below was fitted to timings on the 2-core dev box (AMD EPYC,
  * OpenBLAS single-threaded) over layers 784x512, 512x512, 512x10, 16x16,
  * 4x16, 16x3 and n = 2..256:
  *   Gram: ~0.4 ns per pair and per element of in + out (double, 4-wide);

@@ -285,7 +285,7 @@ void mlp_dense_blas(const float *x, int n, int in, const float *w, const float *
 }
 
 /*
- * The switch point, measured on the 2-core AMD EPYC (Zen 3) this project is
+ * The switch point, measured on the 2-core AMD EPYC VM this project is
  * developed on, OpenBLAS 0.3.21 single-threaded, by
  *     make bench   (build/bench/bench_kernels: own vs BLAS per shape, 1..256 rows)
  * four runs (the last with interleaved samples, the most trustworthy on a
