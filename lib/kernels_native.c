@@ -60,21 +60,7 @@
 #define V_LOAD_MASK(p, n)     _mm256_maskload_ps((p), V_MASK(n))
 #define V_STORE_MASK(p, n, v) _mm256_maskstore_ps((p), V_MASK(n), (v))
 #define NK_MR                 6 /* 12 accumulators + 2 panel vectors + 1 broadcast of 16 registers */
-#include "kernels_native_body.h"
-#undef NK
-#undef NK_TARGET
-#undef VT
-#undef VW
-#undef V_ZERO
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_FMA
-#undef V_ADD
-#undef V_MASK
-#undef V_LOAD_MASK
-#undef V_STORE_MASK
-#undef NK_MR
+#include "kernels_native_body.h" /* #undefs all of the above */
 
 /* ------------------------------------------------------- AVX-512F + FMA */
 #define NK(name)              avx512_##name
@@ -90,23 +76,9 @@
 #define V_MASK(n)             ((__mmask16)((1u << (n)) - 1u))
 #define V_LOAD_MASK(p, n)     _mm512_maskz_loadu_ps(V_MASK(n), (p))
 #define V_STORE_MASK(p, n, v) _mm512_mask_storeu_ps((p), V_MASK(n), (v))
-#define NK_MR                 8 /* 16 accumulators of 32 registers */
-#include "kernels_native_body.h"
-#undef NK
-#undef NK_TARGET
-#undef VT
-#undef VW
-#undef V_ZERO
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_FMA
-#undef V_ADD
-#undef V_MASK
-#undef V_LOAD_MASK
-#undef V_STORE_MASK
-#undef NK_MR
-#endif /* MLP_NATIVE_X86 */
+#define NK_MR                 8  /* 16 accumulators of 32 registers */
+#include "kernels_native_body.h" /* #undefs all of the above */
+#endif                           /* MLP_NATIVE_X86 */
 
 bool mlp_native_isa_supported(mlp_native_isa isa)
 {

@@ -25,6 +25,8 @@
  *                the first n (1 .. VW-1) lanes only: the others are neither
  *                read nor written (loaded as 0)
  *   NK_MR        rows of the largest register tile
+ * (and may define V_MASK for its masked ones); all of them are #undef'd at
+ * the end, so that the next ISA can define its own.
  */
 
 /* Columns of a packed panel (two vectors), summed indices per block and
@@ -345,6 +347,21 @@ NK_FN void NK(gemm)(int M, int N, int K, const float *x, size_t xr, size_t xk, c
     }
 }
 
+/* The includer's definitions, so that the next ISA can give its own. */
+#undef NK
+#undef NK_TARGET
+#undef VT
+#undef VW
+#undef V_ZERO
+#undef V_LOAD
+#undef V_STORE
+#undef V_BCAST
+#undef V_FMA
+#undef V_ADD
+#undef V_MASK
+#undef V_LOAD_MASK
+#undef V_STORE_MASK
+#undef NK_MR
 #undef NK_PW
 #undef NK_KC
 #undef NK_PANELS
