@@ -23,13 +23,7 @@
 
 int rs_infer_scratch_init(rs_infer_scratch *s, mlp_kernel kernel)
 {
-    s->ws = NULL;
-    s->x = NULL;
-    s->x_cap = 0;
-    s->ranges = NULL;
-    s->range_of = NULL;
-    s->ranges_cap = 0;
-    s->input_ns = s->infer_ns = s->output_ns = 0;
+    *s = (rs_infer_scratch){0};
     /* Both of libmlp's own kernels compute every row in one fixed order
      * whatever the batch (cblas_sgemm does not: OpenBLAS blocks differently
      * with the row count), so a request's outputs and diagnostics are
@@ -54,12 +48,7 @@ void rs_infer_scratch_free(rs_infer_scratch *s)
     free(s->x);
     free(s->ranges);
     free(s->range_of);
-    s->ws = NULL;
-    s->x = NULL;
-    s->x_cap = 0;
-    s->ranges = NULL;
-    s->range_of = NULL;
-    s->ranges_cap = 0;
+    *s = (rs_infer_scratch){0};
 }
 
 size_t rs_infer_scratch_trim(rs_infer_scratch *s, const mlp_model *m, int batch_rows, int keep_rows)
