@@ -74,15 +74,8 @@ void rs_buf_printf(rs_buf *b, const char *fmt, ...)
 
 void rs_buf_int(rs_buf *b, long long v)
 {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    /* Work on the magnitude as unsigned so LLONG_MIN does not overflow. */
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0) *--p = '-';
+    char tmp[RS_TEXT_DECIMAL_MAX];
+    char *p = rs_text_decimal(tmp + sizeof tmp, v);
     rs_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 

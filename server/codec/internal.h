@@ -110,6 +110,12 @@ int rs_utf8_sequence(const unsigned char *p, const unsigned char *end);
 size_t rs_text_put(char *out, size_t cap, size_t len, const char *s);
 size_t rs_text_int(char *out, size_t cap, size_t len, long long v);
 
+/* The decimal digits of v (with '-' when negative) written backwards so that
+ * they end just before end; returns where they start. Takes at most
+ * RS_TEXT_DECIMAL_MAX bytes ("-9223372036854775808"); no NUL. */
+#define RS_TEXT_DECIMAL_MAX 20
+char *rs_text_decimal(char *end, long long v);
+
 /* ---------------------------------------------------------- tensor data */
 
 typedef enum {

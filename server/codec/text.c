@@ -20,11 +20,9 @@ size_t rs_text_put(char *out, size_t cap, size_t len, const char *s)
     return len + n;
 }
 
-size_t rs_text_int(char *out, size_t cap, size_t len, long long v)
+char *rs_text_decimal(char *end, long long v)
 {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    *--p = '\0';
+    char *p = end;
     /* The magnitude as unsigned, so LLONG_MIN does not overflow. */
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
     do {
@@ -32,5 +30,12 @@ size_t rs_text_int(char *out, size_t cap, size_t len, long long v)
         u /= 10;
     } while (u != 0);
     if (v < 0) *--p = '-';
-    return rs_text_put(out, cap, len, p);
+    return p;
+}
+
+size_t rs_text_int(char *out, size_t cap, size_t len, long long v)
+{
+    char tmp[RS_TEXT_DECIMAL_MAX + 1];
+    tmp[RS_TEXT_DECIMAL_MAX] = '\0';
+    return rs_text_put(out, cap, len, rs_text_decimal(tmp + RS_TEXT_DECIMAL_MAX, v));
 }
