@@ -90,100 +90,108 @@ static void assert_within_bound(float got, const float *a, size_t as, const floa
     }
 }
 
-static void test_forward_is_the_fma_chain(void **s)
+/*
+ * A product computed on random operands, as rows x cols chains of length K:
+ * got[r·cols + c] = bias[c] + Σ_t a[r·a_row + t·a_t] · b[c·b_col + t·b_t]
+ * for t = 0..K-1 (no bias for the gradients). It owns its four buffers. The
+ * products below fill it in this order.
+ */
+typedef struct {
+    const char *name;
+    int rows, cols, K;
+    float *got, *a, *b, *bias;
+    size_t a_row, a_t, b_col, b_t;
+} product;
+
+typedef product (*product_fn)(mlp_native_isa isa, mlp_rng *r, int in, int out, int n);
+
+/*
+ * Each element of p: the same bits as its fmaf chain plus the bias (the
+ * chain starts from +0 and never yields -0, so the gradients' missing bias
+ * changes nothing), and within the bound of the exact sum.
+ */
+static void check_product(mlp_native_isa isa, const product *p, int in, int out, int n)
 {
-    (void)s;
+    for (int i = 0; i < p->rows; i++)
+        for (int j = 0; j < p->cols; j++) {
+            const float *a = p->a + (size_t)i * p->a_row, *b = p->b + (size_t)j * p->b_col;
+            float bias = p->bias ? p->bias[j] : 0.0f;
+            float want = bias + chain(a, p->a_t, b, p->b_t, p->K);
+            float got = p->got[(size_t)i * p->cols + j];
+            if (memcmp(&got, &want, sizeof got) != 0) {
+                printf("    %s %d -> %d, %d rows: %s[%d][%d] = %.9g, chain %.9g\n",
+                       mlp_native_isa_name(isa), in, out, n, p->name, i, j, got, want);
+                fail();
+            }
+            assert_within_bound(got, a, p->a_t, b, p->b_t, p->K, bias);
+        }
+}
+
+/* Runs product for every ISA the CPU runs, every shape and every row count
+ * (the random stream seeded from seed, the shape and the row count), and
+ * checks every element of each result. */
+static void for_every_case(const char *what, uint64_t seed, product_fn fn)
+{
     for (size_t v = 0; v < N_ISAS; v++) {
-        if (!isa_runs(ISAS[v], "forward vs fmaf chain and double reference")) continue;
+        if (!isa_runs(ISAS[v], what)) continue;
         for (size_t sh = 0; sh < N_SHAPES; sh++)
             for (size_t ri = 0; ri < N_ROWS; ri++) {
                 int in = SHAPES[sh][0], out = SHAPES[sh][1], n = ROWS[ri];
                 mlp_rng r;
-                mlp_rng_seed(&r, 1000 + sh * 31 + ri);
-                float *x = randv(&r, (size_t)n * in), *w = randv(&r, (size_t)out * in);
-                float *b = randv(&r, (size_t)out), *z = randv(&r, (size_t)n * out);
-                mlp_dense_native(ISAS[v], x, n, in, w, b, out, z);
-                for (int i = 0; i < n; i++)
-                    for (int j = 0; j < out; j++) {
-                        const float *xi = x + (size_t)i * in, *wj = w + (size_t)j * in;
-                        float want = b[j] + chain(xi, 1, wj, 1, in);
-                        float got = z[(size_t)i * out + j];
-                        if (memcmp(&got, &want, sizeof got) != 0) {
-                            printf("    %s %d -> %d, %d rows: z[%d][%d] = %.9g, chain %.9g\n",
-                                   mlp_native_isa_name(ISAS[v]), in, out, n, i, j, got, want);
-                            fail();
-                        }
-                        assert_within_bound(got, xi, 1, wj, 1, in, b[j]);
-                    }
-                free(x);
-                free(w);
-                free(b);
-                free(z);
+                mlp_rng_seed(&r, seed + sh * 31 + ri);
+                product p = fn(ISAS[v], &r, in, out, n);
+                check_product(ISAS[v], &p, in, out, n);
+                free(p.got);
+                free(p.a);
+                free(p.b);
+                free(p.bias);
             }
     }
+}
+
+/* z = x·Wᵀ + b: row i of x against row j of W, over in. */
+static product forward(mlp_native_isa isa, mlp_rng *r, int in, int out, int n)
+{
+    float *x = randv(r, (size_t)n * in), *w = randv(r, (size_t)out * in);
+    float *b = randv(r, (size_t)out), *z = randv(r, (size_t)n * out);
+    mlp_dense_native(isa, x, n, in, w, b, out, z);
+    return (product){"z", n, out, in, z, x, w, b, (size_t)in, 1, (size_t)in, 1};
+}
+
+/* dA = dZ·W: row i of dZ against column k of W, over out. */
+static product grad_inputs(mlp_native_isa isa, mlp_rng *r, int in, int out, int n)
+{
+    float *dz = randv(r, (size_t)n * out), *w = randv(r, (size_t)out * in);
+    float *da = randv(r, (size_t)n * in);
+    mlp_grad_inputs_native(isa, dz, w, n, in, out, da);
+    return (product){"da", n, in, out, da, dz, w, NULL, (size_t)out, 1, 1, (size_t)in};
+}
+
+/* dW = dZᵀ·A: column j of dZ against column k of A, over the n rows. */
+static product grad_weights(mlp_native_isa isa, mlp_rng *r, int in, int out, int n)
+{
+    float *dz = randv(r, (size_t)n * out), *a = randv(r, (size_t)n * in);
+    float *dw = randv(r, (size_t)out * in);
+    mlp_grad_weights_native(isa, dz, a, n, in, out, dw);
+    return (product){"dw", out, in, n, dw, dz, a, NULL, 1, (size_t)out, 1, (size_t)in};
+}
+
+static void test_forward_is_the_fma_chain(void **s)
+{
+    (void)s;
+    for_every_case("forward vs fmaf chain and double reference", 1000, forward);
 }
 
 static void test_grad_inputs_is_the_fma_chain(void **s)
 {
     (void)s;
-    for (size_t v = 0; v < N_ISAS; v++) {
-        if (!isa_runs(ISAS[v], "dA = dZ·W vs fmaf chain and double reference")) continue;
-        for (size_t sh = 0; sh < N_SHAPES; sh++)
-            for (size_t ri = 0; ri < N_ROWS; ri++) {
-                int in = SHAPES[sh][0], out = SHAPES[sh][1], n = ROWS[ri];
-                mlp_rng r;
-                mlp_rng_seed(&r, 2000 + sh * 31 + ri);
-                float *dz = randv(&r, (size_t)n * out), *w = randv(&r, (size_t)out * in);
-                float *da = randv(&r, (size_t)n * in);
-                mlp_grad_inputs_native(ISAS[v], dz, w, n, in, out, da);
-                for (int i = 0; i < n; i++)
-                    for (int k = 0; k < in; k++) {
-                        const float *di = dz + (size_t)i * out;
-                        float want = chain(di, 1, w + k, (size_t)in, out);
-                        float got = da[(size_t)i * in + k];
-                        if (memcmp(&got, &want, sizeof got) != 0) {
-                            printf("    %s dA %d -> %d, %d rows: da[%d][%d] = %.9g, chain %.9g\n",
-                                   mlp_native_isa_name(ISAS[v]), in, out, n, i, k, got, want);
-                            fail();
-                        }
-                        assert_within_bound(got, di, 1, w + k, (size_t)in, out, 0.0f);
-                    }
-                free(dz);
-                free(w);
-                free(da);
-            }
-    }
+    for_every_case("dA = dZ·W vs fmaf chain and double reference", 2000, grad_inputs);
 }
 
 static void test_grad_weights_is_the_fma_chain(void **s)
 {
     (void)s;
-    for (size_t v = 0; v < N_ISAS; v++) {
-        if (!isa_runs(ISAS[v], "dW = dZᵀ·A vs fmaf chain and double reference")) continue;
-        for (size_t sh = 0; sh < N_SHAPES; sh++)
-            for (size_t ri = 0; ri < N_ROWS; ri++) {
-                int in = SHAPES[sh][0], out = SHAPES[sh][1], n = ROWS[ri];
-                mlp_rng r;
-                mlp_rng_seed(&r, 3000 + sh * 31 + ri);
-                float *dz = randv(&r, (size_t)n * out), *a = randv(&r, (size_t)n * in);
-                float *dw = randv(&r, (size_t)out * in);
-                mlp_grad_weights_native(ISAS[v], dz, a, n, in, out, dw);
-                for (int j = 0; j < out; j++)
-                    for (int k = 0; k < in; k++) {
-                        float want = chain(dz + j, (size_t)out, a + k, (size_t)in, n);
-                        float got = dw[(size_t)j * in + k];
-                        if (memcmp(&got, &want, sizeof got) != 0) {
-                            printf("    %s dW %d -> %d, %d rows: dw[%d][%d] = %.9g, chain %.9g\n",
-                                   mlp_native_isa_name(ISAS[v]), in, out, n, j, k, got, want);
-                            fail();
-                        }
-                        assert_within_bound(got, dz + j, (size_t)out, a + k, (size_t)in, n, 0.0f);
-                    }
-                free(dz);
-                free(a);
-                free(dw);
-            }
-    }
+    for_every_case("dW = dZᵀ·A vs fmaf chain and double reference", 3000, grad_weights);
 }
 
 /*
@@ -347,6 +355,16 @@ static void test_forward_with_kept_weights_is_the_same(void **s)
     }
 }
 
+/* m and like forward x (n rows) to the same bits with MLP_KERNEL_NATIVE. */
+static void assert_forwards_alike(const mlp_model *m, const mlp_model *like, const float *x, int n)
+{
+    float *a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
+    float *b = forward_copy(like, MLP_KERNEL_NATIVE, x, n);
+    assert_memory_equal(a, b, sizeof(float) * (size_t)n * (size_t)mlp_model_n_outputs(m));
+    free(a);
+    free(b);
+}
+
 /*
  * The native forward keeps the model's weights re-laid out with the model.
  * Every way of changing the weights must drop that copy: a model whose
@@ -364,7 +382,6 @@ static void test_model_weights_copy_follows_the_params(void **s)
     mlp_rng_seed(&r, 6);
     int n = 7;
     float *x = randv(&r, (size_t)n * 37);
-    size_t bytes = sizeof(float) * (size_t)n * 9;
     free(forward_copy(m, MLP_KERNEL_NATIVE, x, n)); /* builds the copy for seed 1 */
 
     /* set_params */
@@ -372,22 +389,14 @@ static void test_model_weights_copy_follows_the_params(void **s)
     assert_int_equal(mlp_model_set_params(m, p2, mlp_model_n_params(m), NULL), MLP_OK);
     assert_int_equal(mlp_model_create(37, spec, 2, &fresh, NULL), MLP_OK);
     assert_int_equal(mlp_model_set_params(fresh, p2, mlp_model_n_params(m), NULL), MLP_OK);
-    float *a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
-    float *b = forward_copy(fresh, MLP_KERNEL_NATIVE, x, n);
-    assert_memory_equal(a, b, bytes);
-    free(a);
-    free(b);
+    assert_forwards_alike(m, fresh, x, n);
 
     /* mlp_model_init */
     assert_int_equal(mlp_model_init(m, MLP_INIT_HE_NORMAL, 2, NULL), MLP_OK);
     assert_int_equal(mlp_model_init(fresh, MLP_INIT_HE_NORMAL, 2, NULL), MLP_OK);
     mlp_model *again = NULL;
     assert_int_equal(mlp_model_clone(fresh, &again, NULL), MLP_OK);
-    a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
-    b = forward_copy(again, MLP_KERNEL_NATIVE, x, n);
-    assert_memory_equal(a, b, bytes);
-    free(a);
-    free(b);
+    assert_forwards_alike(m, again, x, n);
 
     /* mlp_train: one SGD epoch on the rows, regression targets */
     float *t = randv(&r, (size_t)n * 9);
@@ -396,11 +405,7 @@ static void test_model_weights_copy_follows_the_params(void **s)
     assert_int_equal(mlp_train(m, x, NULL, t, n, &tp, NULL), MLP_OK);
     mlp_model *trained = NULL;
     assert_int_equal(mlp_model_clone(m, &trained, NULL), MLP_OK);
-    a = forward_copy(m, MLP_KERNEL_NATIVE, x, n);
-    b = forward_copy(trained, MLP_KERNEL_NATIVE, x, n);
-    assert_memory_equal(a, b, bytes);
-    free(a);
-    free(b);
+    assert_forwards_alike(m, trained, x, n);
 
     free(t);
     free(p2);
