@@ -183,10 +183,14 @@ static void check_model_on(mlp_model *m, bool param_grads, uint64_t seed, mlp_ke
     free(x);
 }
 
-static void check_model(mlp_model *m, bool param_grads, uint64_t seed)
+/* Both without (seed) and with (seed + 1) the parameter gradients, each on
+ * both kernels. */
+static void check_model(mlp_model *m, uint64_t seed)
 {
-    check_model_on(m, param_grads, seed, MLP_KERNEL_PORTABLE);
-    check_model_on(m, param_grads, seed, MLP_KERNEL_NATIVE);
+    for (int param_grads = 0; param_grads <= 1; param_grads++) {
+        check_model_on(m, param_grads, seed + (uint64_t)param_grads, MLP_KERNEL_PORTABLE);
+        check_model_on(m, param_grads, seed + (uint64_t)param_grads, MLP_KERNEL_NATIVE);
+    }
 }
 
 static void test_ranges_equal_alone_classifier(void **s)
@@ -204,8 +208,7 @@ static void test_ranges_equal_alone_classifier(void **s)
         std[i] = 0.5f + 0.25f * (float)(i % 5);
     }
     assert_int_equal(mlp_model_set_standardization(m, mean, std, NULL), MLP_OK);
-    check_model(m, false, 10);
-    check_model(m, true, 11);
+    check_model(m, 10);
     mlp_model_free(m);
 }
 
@@ -215,8 +218,7 @@ static void test_ranges_equal_alone_regression(void **s)
     const mlp_layer_spec spec[] = {
         {33, MLP_ACT_RELU, 0}, {17, MLP_ACT_SIGMOID, 0}, {2, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = test_model_random(8, spec, 3, MLP_INIT_HE_NORMAL, 5);
-    check_model(m, false, 20);
-    check_model(m, true, 21);
+    check_model(m, 20);
     mlp_model_free(m);
 }
 
@@ -229,21 +231,33 @@ static void test_ranges_equal_alone_one_output(void **s)
     const mlp_layer_spec spec[] = {{40, MLP_ACT_RELU, 0}, {1, MLP_ACT_IDENTITY, 0}};
     mlp_model *m = test_model_random(64, spec, 2, MLP_INIT_HE_NORMAL, 7);
     assert_int_equal(mlp_model_set_task(m, MLP_TASK_CLASSIFICATION, NULL), MLP_OK);
-    check_model(m, false, 30);
-    check_model(m, true, 31);
+    check_model(m, 30);
     mlp_model_free(m);
+}
+
+/* n uniform values from a stream seeded with seed. */
+static void fill_uniform(float *v, size_t n, uint64_t seed)
+{
+    mlp_rng r;
+    mlp_rng_seed(&r, seed);
+    test_fill_uniform(&r, v, n);
+}
+
+/* A ReLU layer of hidden units, then a softmax over classes; He-normal
+ * weights drawn from seed. */
+static mlp_model *classifier(int n_inputs, int hidden, int classes, uint64_t seed)
+{
+    const mlp_layer_spec spec[] = {{hidden, MLP_ACT_RELU, 0}, {classes, MLP_ACT_SOFTMAX, 0}};
+    return test_model_random(n_inputs, spec, 2, MLP_INIT_HE_NORMAL, seed);
 }
 
 /* One range is mlp_backward: the same gradients, kept in full mode. */
 static void test_one_range_is_backward(void **s)
 {
     (void)s;
-    const mlp_layer_spec spec[] = {{12, MLP_ACT_RELU, 0}, {4, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = test_model_random(6, spec, 2, MLP_INIT_HE_NORMAL, 9);
+    mlp_model *m = classifier(6, 12, 4, 9);
     float x[5 * 6];
-    mlp_rng r;
-    mlp_rng_seed(&r, 1);
-    test_fill_uniform(&r, x, 5 * 6);
+    fill_uniform(x, 5 * 6, 1);
     int labels[3] = {0, 3, 1};
     mlp_target t = {.kind = MLP_TARGET_LABELS, .labels = labels};
     mlp_workspace *a = NULL, *b = NULL;
@@ -283,9 +297,8 @@ static void expect_refused(const mlp_model *m, mlp_workspace *ws, const mlp_back
 static void test_refusals(void **s)
 {
     (void)s;
-    const mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = test_model_random(4, spec, 2, MLP_INIT_HE_NORMAL, 2);
-    mlp_model *other = test_model_random(5, spec, 2, MLP_INIT_HE_NORMAL, 2);
+    mlp_model *m = classifier(4, 8, 3, 2);
+    mlp_model *other = classifier(5, 8, 3, 2);
     float x[6 * 4] = {0};
     int bad[2] = {0, 3};
     mlp_target ml = {.kind = MLP_TARGET_MAX_LOGIT};
@@ -324,12 +337,9 @@ static void test_refusals(void **s)
 static void test_after_several_ranges(void **s)
 {
     (void)s;
-    const mlp_layer_spec spec[] = {{8, MLP_ACT_RELU, 0}, {3, MLP_ACT_SOFTMAX, 0}};
-    mlp_model *m = test_model_random(4, spec, 2, MLP_INIT_HE_NORMAL, 4);
+    mlp_model *m = classifier(4, 8, 3, 4);
     float x[6 * 4];
-    mlp_rng r;
-    mlp_rng_seed(&r, 8);
-    test_fill_uniform(&r, x, 6 * 4);
+    fill_uniform(x, 6 * 4, 8);
     mlp_target ml = {.kind = MLP_TARGET_MAX_LOGIT};
     mlp_workspace *ws = NULL;
     mlp_error e;
