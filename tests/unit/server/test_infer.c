@@ -55,13 +55,19 @@ static const char *bodies[] = {
 static const char *v1_body = "{\"instances\":[[3,1,4,1],[5,9,2,6]],\"diagnostics\":\"full\"}";
 #define N_REQ (N_V2 + 1)
 
+/* v2 body i decoded into req: it must decode. */
+static void decode_body(const mlp_model *m, size_t i, rs_request *req)
+{
+    char err[256];
+    int st = rs_decode_v2(m, bodies[i], strlen(bodies[i]), 0, NULL, req, err, sizeof err);
+    if (st) fail_msg("body %zu: %s", i, err);
+}
+
 static void decode_all(const mlp_model *m, rs_request *reqs)
 {
     char err[256];
-    for (size_t i = 0; i < N_V2; i++) {
-        int st = rs_decode_v2(m, bodies[i], strlen(bodies[i]), 0, NULL, &reqs[i], err, sizeof err);
-        if (st) fail_msg("body %zu: %s", i, err);
-    }
+    for (size_t i = 0; i < N_V2; i++)
+        decode_body(m, i, &reqs[i]);
     assert_int_equal(rs_decode_v1(m, v1_body, strlen(v1_body), NULL, &reqs[N_V2], err, sizeof err),
                      0);
 }
@@ -73,6 +79,15 @@ static void items_init(rs_infer_item *items, rs_request *reqs, int n)
         items[i].status = 0;
         items[i].json_len = 0;
         rs_buf_init(&items[i].body);
+    }
+}
+
+/* Frees the n items' bodies and the requests they answered. */
+static void items_free(rs_infer_item *items, rs_request *reqs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        rs_buf_free(&items[i].body);
+        rs_request_free(&reqs[i]);
     }
 }
 
@@ -123,10 +138,7 @@ static void test_batch_equals_alone(void **s)
         }
     }
     rs_infer_scratch_free(&sc);
-    for (int i = 0; i < (int)N_REQ; i++) {
-        rs_buf_free(&alone[i].body);
-        rs_request_free(&reqs[i]);
-    }
+    items_free(alone, reqs, N_REQ);
     mlp_model_free(m);
 }
 
@@ -291,10 +303,7 @@ static void mixed_batches(const mlp_model *m, uint64_t seed, mlp_kernel kernel)
         }
     }
     rs_infer_scratch_free(&sc);
-    for (int i = 0; i < MIX_REQ; i++) {
-        rs_buf_free(&alone[i].body);
-        rs_request_free(&reqs[i]);
-    }
+    items_free(alone, reqs, MIX_REQ);
 }
 
 /* Requests mixing diagnostic levels, row counts, labels, targets and
@@ -369,10 +378,7 @@ static void test_activity_counts_whole_batch(void **s)
     mlp_workspace_free(ws);
     free(x);
     rs_infer_scratch_free(&sc);
-    for (int i = 0; i < (int)N_REQ; i++) {
-        rs_buf_free(&items[i].body);
-        rs_request_free(&reqs[i]);
-    }
+    items_free(items, reqs, N_REQ);
     mlp_model_free(m);
 }
 
@@ -382,11 +388,8 @@ static void test_bad_labels_fail_only_their_item(void **s)
     (void)s;
     mlp_model *m = model();
     rs_request reqs[2];
-    char err[256];
-    assert_int_equal(
-        rs_decode_v2(m, bodies[1], strlen(bodies[1]), 0, NULL, &reqs[0], err, sizeof err), 0);
-    assert_int_equal(
-        rs_decode_v2(m, bodies[0], strlen(bodies[0]), 0, NULL, &reqs[1], err, sizeof err), 0);
+    decode_body(m, 1, &reqs[0]);
+    decode_body(m, 0, &reqs[1]);
     reqs[1].labels[2] = 7; /* out of range: decode would have refused it */
     rs_infer_item items[2];
     items_init(items, reqs, 2);
@@ -399,10 +402,7 @@ static void test_bad_labels_fail_only_their_item(void **s)
     assert_non_null(strstr(items[1].body.data, "labels"));
     assert_int_equal(items[1].json_len, items[1].body.len);
     rs_infer_scratch_free(&sc);
-    for (int i = 0; i < 2; i++) {
-        rs_buf_free(&items[i].body);
-        rs_request_free(&reqs[i]);
-    }
+    items_free(items, reqs, 2);
     mlp_model_free(m);
 }
 
@@ -415,10 +415,8 @@ static void test_rows_beyond_input_refused(void **s)
     (void)s;
     mlp_model *m = model();
     rs_request reqs[2];
-    char err[256];
     for (int i = 0; i < 2; i++)
-        assert_int_equal(
-            rs_decode_v2(m, bodies[1], strlen(bodies[1]), 0, NULL, &reqs[i], err, sizeof err), 0);
+        decode_body(m, 1, &reqs[i]);
     reqs[1].rows = 2; /* x holds one row of 4 values */
     rs_infer_scratch sc;
     assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
@@ -463,10 +461,7 @@ static void test_scratch_reuse(void **s)
     assert_string_equal(first.body.data, again.body.data);
     rs_buf_free(&first.body);
     rs_buf_free(&again.body);
-    for (int i = 0; i < (int)N_REQ; i++) {
-        rs_buf_free(&all[i].body);
-        rs_request_free(&reqs[i]);
-    }
+    items_free(all, reqs, N_REQ);
     rs_infer_scratch_free(&sc);
     mlp_model_free(m);
 }
@@ -524,10 +519,7 @@ static void test_scratch_trim_after_oversized_batch(void **s)
     rs_buf_free(&b.body);
     for (int i = 0; i < (int)N_REQ; i++)
         rs_request_free(&one[i]);
-    for (int i = 0; i < 2; i++) {
-        rs_buf_free(&items[i].body);
-        rs_request_free(&reqs[i]);
-    }
+    items_free(items, reqs, 2);
     rs_infer_scratch_free(&fresh);
     rs_infer_scratch_free(&sc);
     mlp_model_free(m);
