@@ -131,6 +131,47 @@ static double grad_disagreement(const dense_ctx *c, bool native, float *g_own, f
     return worst;
 }
 
+/* One product measured three ways: portable, native and BLAS kernels. */
+typedef struct {
+    bench_fn run[3];
+    /* |own - BLAS| / sqrt(norm) of the portable or native kernel's result */
+    double (*disagreement)(const dense_ctx *c, bool native, float *own, float *blas);
+    const char *norm;
+    double flops_per_mac; /* 2 for the forward, 4 for dW and dA together */
+} product;
+
+/*
+ * Checks the portable and native kernels against BLAS on c (a mismatch is
+ * printed and sets *fail), times the three interleaved, and prints the
+ * common columns of the row (no newline: the caller may add its own).
+ * t[0..2]: the portable, native and BLAS medians, us.
+ */
+static void measure(const product *p, dense_ctx *c, float *own, float *blas, int samples,
+                    double sample_us, double t[3], int *fail)
+{
+    for (int native = 0; native < 2; native++) {
+        double d = p->disagreement(c, native, own, blas);
+        if (!(d < 1e-5)) {
+            printf("  MISMATCH at %d rows: |%s - blas| / sqrt(%s) = %g\n", c->n,
+                   native ? "native" : "portable", p->norm, d);
+            *fail = 1;
+        }
+    }
+    bench_case cases[3];
+    for (int i = 0; i < 3; i++)
+        cases[i] = (bench_case){.fn = p->run[i], .ctx = c};
+    bench_run(cases, 3, samples, sample_us);
+    for (int i = 0; i < 3; i++)
+        t[i] = cases[i].median_us;
+    double gf = p->flops_per_mac * c->n * c->in * c->out * 1e-3;
+    printf("%6d %10.3f %10.3f %10.3f %9.2f %9.2f %8.2f %8.2f %8.2f", c->n, t[0], t[1], t[2],
+           t[0] / t[2], t[1] / t[2], gf / t[0], gf / t[1], gf / t[2]);
+}
+
+static const product forward = {{run_portable, run_native, run_blas}, max_disagreement, "in", 2.0};
+static const product backward = {
+    {run_grad_portable, run_grad_native, run_grad_blas}, grad_disagreement, "length", 4.0};
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -186,25 +227,10 @@ int main(int argc, char **argv)
         free(params);
         for (int r = 0; r < n_rows; r++) {
             dense_ctx c = {x, w, b, z, rows[r], in, out, mlp_native_weights(layer, isa, 0)};
-            for (int native = 0; native < 2; native++) {
-                double d = max_disagreement(&c, native, z, z2);
-                if (!(d < 1e-5)) {
-                    printf("  MISMATCH at %d rows: |%s - blas| / sqrt(in) = %g\n", rows[r],
-                           native ? "native" : "portable", d);
-                    fail = 1;
-                }
-            }
-            bench_case cases[3] = {{.fn = run_portable, .ctx = &c},
-                                   {.fn = run_native, .ctx = &c},
-                                   {.fn = run_blas, .ctx = &c}};
-            bench_run(cases, 3, samples, sample_us);
-            double t_own = cases[0].median_us, t_nat = cases[1].median_us;
-            double t_blas = cases[2].median_us;
-            double gf = 2.0 * rows[r] * in * out * 1e-3;
-            printf("%6d %10.3f %10.3f %10.3f %9.2f %9.2f %8.2f %8.2f %8.2f\n", rows[r], t_own,
-                   t_nat, t_blas, t_own / t_blas, t_nat / t_blas, gf / t_own, gf / t_nat,
-                   gf / t_blas);
-            if (t_blas < t_own) {
+            double t[3];
+            measure(&forward, &c, z, z2, samples, sample_us, t, &fail);
+            printf("\n");
+            if (t[2] < t[0]) {
                 if (!crossover) crossover = rows[r];
             } else {
                 crossover = 0;
@@ -228,24 +254,9 @@ int main(int argc, char **argv)
                "blas_GF", "auto");
         for (int r = 0; r < n_rows; r++) {
             dense_ctx c = {x, w, b, g, rows[r], in, out, NULL};
-            for (int native = 0; native < 2; native++) {
-                double d = grad_disagreement(&c, native, g, g2);
-                if (!(d < 1e-5)) {
-                    printf("  MISMATCH at %d rows: |%s - blas| / sqrt(length) = %g\n", rows[r],
-                           native ? "native" : "portable", d);
-                    fail = 1;
-                }
-            }
-            bench_case cases[3] = {{.fn = run_grad_portable, .ctx = &c},
-                                   {.fn = run_grad_native, .ctx = &c},
-                                   {.fn = run_grad_blas, .ctx = &c}};
-            bench_run(cases, 3, samples, sample_us);
-            double t_own = cases[0].median_us, t_nat = cases[1].median_us;
-            double t_blas = cases[2].median_us;
-            double gf = 4.0 * rows[r] * in * out * 1e-3;
-            printf("%6d %10.3f %10.3f %10.3f %9.2f %9.2f %8.2f %8.2f %8.2f %5s\n", rows[r], t_own,
-                   t_nat, t_blas, t_own / t_blas, t_nat / t_blas, gf / t_own, gf / t_nat,
-                   gf / t_blas,
+            double t[3];
+            measure(&backward, &c, g, g2, samples, sample_us, t, &fail);
+            printf(" %5s\n",
                    mlp_grad_uses_blas(MLP_KERNEL_AUTO, rows[r], in, out) ? "blas" : "port");
         }
     }
