@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_model.h"
 #include "bench_timer.h"
 #include "mlp.h"
 
@@ -120,20 +121,9 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
         int requests, rows;
     } shapes[] = {{1, 1}, {8, 1}, {64, 1}, {16, 4}};
     const int max_rows = 64;
-    mlp_layer_spec spec[4];
-    for (int l = 0; l < n_layers; l++)
-        spec[l] = (mlp_layer_spec){units[l], l == n_layers - 1 ? MLP_ACT_SOFTMAX : MLP_ACT_RELU, 0};
-    mlp_model *m;
-    mlp_error err;
-    if (mlp_model_create(n_inputs, spec, n_layers, &m, &err) != MLP_OK) {
-        fprintf(stderr, "bench_diag: %s\n", err.msg);
-        return 1;
-    }
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
-    mlp_rng rng;
-    mlp_rng_seed(&rng, 2);
-    size_t nx = (size_t)max_rows * (size_t)n_inputs;
-    float *x = malloc(sizeof(float) * nx);
+    mlp_model *m = bench_model_create("bench_diag", units, n_layers, n_inputs);
+    if (!m) return 1;
+    float *x = bench_inputs(max_rows, n_inputs);
     mlp_backward_range *ranges = malloc(sizeof *ranges * (size_t)max_rows);
     mlp_workspace *ws[4] = {NULL};
     if (!x || !ranges) return 1;
@@ -145,13 +135,9 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
             fprintf(stderr, "bench_diag: out of memory\n");
             return 1;
         }
-    for (size_t i = 0; i < nx; i++)
-        x[i] = (float)mlp_rng_normal(&rng);
 
-    printf("\nmodel %d", n_inputs);
-    for (int l = 0; l < n_layers; l++)
-        printf("-%d", units[l]);
-    printf(" (relu hidden, softmax out), us per batch\n");
+    bench_model_title(units, n_layers, n_inputs);
+    printf(", us per batch\n");
     printf("%8s %5s %10s %12s %12s %12s %14s %8s\n", "requests", "rows", "forward", "per request",
            "ranges sum", "ranges full", "per req/ranges", "sum/fwd");
     int fail = 0;
@@ -188,14 +174,7 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    int samples = quick ? 7 : 31;
-    double sample_us = quick ? 300.0 : 1000.0;
     printf("diagnostics of a merged batch: per-request backward vs mlp_backward_ranges "
-           "(own kernels, norms-only); median of %d interleaved samples of ~%.1f ms\n",
-           samples, sample_us / 1000.0);
-    static const int tiny[] = {16, 16, 3}, medium[] = {512, 512, 10};
-    int fail = bench_model(tiny, 3, 4, samples, sample_us);
-    fail |= bench_model(medium, 3, 784, samples, sample_us);
-    return fail;
+           "(own kernels, norms-only); ");
+    return bench_models_main(argc, argv, bench_model);
 }

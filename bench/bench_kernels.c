@@ -174,14 +174,14 @@ static const product backward = {
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    bench_sampling sm = bench_sampling_from_args(argc, argv);
     static const int shapes[][2] = {{4, 16}, {16, 16}, {16, 3}, {784, 512}, {512, 512}, {512, 10}};
     static const int rows[] = {1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256};
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     const int n_rows = (int)(sizeof rows / sizeof rows[0]);
     const int max_rows = 256;
-    int samples = quick ? 7 : 31;
-    double sample_us = quick ? 300.0 : 1000.0;
+    int samples = sm.samples;
+    double sample_us = sm.sample_us;
 
     openblas_set_num_threads(1);
     mlp_rng rng;

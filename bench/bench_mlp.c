@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_model.h"
 #include "bench_timer.h"
 #include "mlp.h"
 
@@ -113,25 +114,11 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
 {
     static const int batches[] = {1, 8, 64, 256};
     const int max_batch = 256;
-    mlp_layer_spec spec[4];
-    for (int l = 0; l < n_layers; l++) {
-        spec[l].units = units[l];
-        spec[l].activation = l == n_layers - 1 ? MLP_ACT_SOFTMAX : MLP_ACT_RELU;
-        spec[l].alpha = 0.0f;
-    }
-    mlp_model *m;
-    mlp_error err;
-    if (mlp_model_create(n_inputs, spec, n_layers, &m, &err) != MLP_OK) {
-        fprintf(stderr, "bench_mlp: %s\n", err.msg);
-        return 1;
-    }
-    mlp_model_init(m, MLP_INIT_HE_NORMAL, 1, NULL);
+    mlp_model *m = bench_model_create("bench_mlp", units, n_layers, n_inputs);
+    if (!m) return 1;
 
-    mlp_rng rng;
-    mlp_rng_seed(&rng, 2);
-    size_t nx = (size_t)max_batch * (size_t)n_inputs;
     size_t na = (size_t)max_batch * (size_t)mlp_model_max_units(m);
-    float *x = malloc(sizeof(float) * nx);
+    float *x = bench_inputs(max_batch, n_inputs);
     float *a0 = malloc(sizeof(float) * na), *a1 = malloc(sizeof(float) * na);
     mlp_workspace *ws = NULL, *ws_own = NULL, *ws_blas = NULL, *ws_norms = NULL, *ws_nat = NULL;
     if (!x || !a0 || !a1 || mlp_workspace_create(&ws, NULL) != MLP_OK ||
@@ -152,13 +139,9 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
     mlp_workspace_set_kernel(ws_nat, MLP_KERNEL_NATIVE, NULL);
     mlp_workspace_set_kernel(ws_norms, MLP_KERNEL_AUTO, NULL);
     mlp_workspace_set_param_grads(ws_norms, false, NULL);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = (float)mlp_rng_normal(&rng);
 
-    printf("\nmodel %d", n_inputs);
-    for (int l = 0; l < n_layers; l++)
-        printf("-%d", units[l]);
-    printf(" (relu hidden, softmax out), us per forward batch, GFLOP/s in brackets\n");
+    bench_model_title(units, n_layers, n_inputs);
+    printf(", us per forward batch, GFLOP/s in brackets\n");
     printf("%5s %16s %16s %10s %16s %9s %16s %10s %16s %12s %12s\n", "batch", "auto", "sgemm chain",
            "auto/chain", "native forced", "nat/chain", "portable forced", "port/chain",
            "blas forced", "f+b+d full", "f+b+d norms");
@@ -233,15 +216,8 @@ static int bench_model(const int *units, int n_layers, int n_inputs, int samples
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    int samples = quick ? 7 : 31;
-    double sample_us = quick ? 300.0 : 1000.0;
     openblas_set_num_threads(1);
-    printf("libmlp forward vs a cblas_sgemm chain (OpenBLAS, 1 thread); native kernel: %s; "
-           "median of %d interleaved samples of ~%.1f ms\n",
-           mlp_kernel_native_isa(), samples, sample_us / 1000.0);
-    static const int tiny[] = {16, 16, 3}, medium[] = {512, 512, 10};
-    int fail = bench_model(tiny, 3, 4, samples, sample_us);
-    fail |= bench_model(medium, 3, 784, samples, sample_us);
-    return fail;
+    printf("libmlp forward vs a cblas_sgemm chain (OpenBLAS, 1 thread); native kernel: %s; ",
+           mlp_kernel_native_isa());
+    return bench_models_main(argc, argv, bench_model);
 }

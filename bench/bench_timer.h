@@ -15,10 +15,25 @@
 #define BENCH_TIMER_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef void (*bench_fn)(void *ctx);
+
+/* How many samples of about how long each, as the command line asks:
+ * --quick (scripts/run-bench --quick) takes 7 of ~0.3 ms, a full run 31 of ~1 ms. */
+typedef struct {
+    int samples;
+    double sample_us;
+} bench_sampling;
+
+static inline bench_sampling bench_sampling_from_args(int argc, char **argv)
+{
+    bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    return quick ? (bench_sampling){7, 300.0} : (bench_sampling){31, 1000.0};
+}
 
 static inline double bench_now_us(void)
 {
