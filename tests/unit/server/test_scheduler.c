@@ -471,54 +471,77 @@ static void test_lean_declines_a_version_with_a_batch_delay(void **state)
     expect_declined_by((rs_model_config){64, 20000, 100, 60, MLP_KERNEL_NATIVE}, 1e9);
 }
 
-/* FIFO per version: a request never overtakes one already queued. */
+/*
+ * The fixture of the three tests below, built by open_lean_setup from their
+ * cmocka state: n tasks on a version of max_batch rows with no batching
+ * delay, the lean path open to any cost (--lean-max-flops 1e9). Each test
+ * drains it; fixture_teardown frees the tasks.
+ */
+typedef struct {
+    int max_batch, n;
+} open_lean;
+
+static const open_lean OPEN_64_2 = {64, 2}, OPEN_1_1 = {1, 1}, OPEN_64_1 = {64, 1};
+
+static int open_lean_setup(void **state)
+{
+    const open_lean *o = *state;
+    fixture *f = malloc(sizeof *f);
+    if (!f) return -1;
+    fixture_init_lean(f, (rs_model_config){o->max_batch, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9,
+                      o->n);
+    *state = f;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    fixture_free_tasks(*state);
+    free(*state);
+    return 0;
+}
+
+/* FIFO per version: a request never overtakes one already queued.
+ * State: OPEN_64_2. */
 static void test_lean_declines_while_the_queue_holds_requests(void **state)
 {
-    (void)state;
-    fixture f;
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9, 2);
-    assert_int_equal(admit(&f, 0), 0); /* queued: the loop has not run */
-    assert_declined(&f, 1);
-    assert_int_equal(admit(&f, 1), 0);
-    fixture_drain(&f, 2);
-    assert_int_equal(f.t[0].batch_rows, 2); /* both went through the batcher, together */
-    assert_int_equal(f.t[1].batch_rows, 2);
-    fixture_free_tasks(&f);
+    fixture *f = *state;
+    assert_int_equal(admit(f, 0), 0); /* queued: the loop has not run */
+    assert_declined(f, 1);
+    assert_int_equal(admit(f, 1), 0);
+    fixture_drain(f, 2);
+    for (int i = 0; i < 2; i++) /* both went through the batcher, together */
+        assert_int_equal(f->t[i].batch_rows, 2);
 }
 
 /* A request with more rows than max_batch runs alone, and its scratch gives
  * the memory back afterwards (rs_infer_scratch_trim): the pool's job, never
- * the HTTP thread's, however cheap its compute. */
+ * the HTTP thread's, however cheap its compute. State: OPEN_1_1. */
 static void test_lean_declines_a_request_larger_than_a_batch(void **state)
 {
-    (void)state;
-    fixture f;
-    fixture_init_lean(&f, (rs_model_config){1, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9, 1);
-    float *x = realloc(f.r[0].x, 8 * sizeof(float));
+    fixture *f = *state;
+    float *x = realloc(f->r[0].x, 8 * sizeof(float));
     assert_non_null(x);
     memcpy(x + 4, x, 4 * sizeof(float));
-    f.r[0].x = x;
-    f.r[0].x_count = 8;
-    f.r[0].rows = 2;
-    assert_declined(&f, 0);
-    assert_int_equal(admit(&f, 0), 0);
-    fixture_drain(&f, 1);
-    assert_int_equal(f.t[0].status, 200);
-    assert_int_equal(f.t[0].batch_rows, 2);
-    fixture_free_tasks(&f);
+    f->r[0].x = x;
+    f->r[0].x_count = 8;
+    f->r[0].rows = 2;
+    assert_declined(f, 0);
+    assert_int_equal(admit(f, 0), 0);
+    fixture_drain(f, 1);
+    assert_int_equal(f->t[0].status, 200);
+    assert_int_equal(f->t[0].batch_rows, 2);
 }
 
-/* Once stopping, the lean path declines too, so admit's 503 answers. */
+/* Once stopping, the lean path declines too, so admit's 503 answers.
+ * State: OPEN_64_1. */
 static void test_lean_declines_when_stopping(void **state)
 {
-    (void)state;
-    fixture f;
-    fixture_init_lean(&f, (rs_model_config){64, 0, 100, 60, MLP_KERNEL_NATIVE}, 0, 1e9, 1);
-    rs_scheduler_stop(f.s);
-    assert_declined(&f, 0);
-    assert_int_equal(admit(&f, 0), 503);
-    fixture_drain(&f, 0);
-    fixture_free_tasks(&f);
+    fixture *f = *state;
+    rs_scheduler_stop(f->s);
+    assert_declined(f, 0);
+    assert_int_equal(admit(f, 0), 503);
+    fixture_drain(f, 0);
 }
 
 /* A table case as its own cmocka test, named after the case. */
@@ -548,9 +571,14 @@ int main(void)
         cmocka_unit_test(test_lean_computes_small_work_here),
         cmocka_unit_test(test_lean_declines_large_work_and_when_off),
         cmocka_unit_test(test_lean_declines_a_version_with_a_batch_delay),
-        cmocka_unit_test(test_lean_declines_while_the_queue_holds_requests),
-        cmocka_unit_test(test_lean_declines_a_request_larger_than_a_batch),
-        cmocka_unit_test(test_lean_declines_when_stopping),
+        cmocka_unit_test_prestate_setup_teardown(test_lean_declines_while_the_queue_holds_requests,
+                                                 open_lean_setup, fixture_teardown,
+                                                 (void *)&OPEN_64_2),
+        cmocka_unit_test_prestate_setup_teardown(test_lean_declines_a_request_larger_than_a_batch,
+                                                 open_lean_setup, fixture_teardown,
+                                                 (void *)&OPEN_1_1),
+        cmocka_unit_test_prestate_setup_teardown(test_lean_declines_when_stopping, open_lean_setup,
+                                                 fixture_teardown, (void *)&OPEN_64_1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
