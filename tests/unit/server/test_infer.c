@@ -82,6 +82,41 @@ static void items_init(rs_infer_item *items, rs_request *reqs, int n)
     }
 }
 
+/* Frees the n items' bodies. */
+static void bodies_free(rs_infer_item *items, int n)
+{
+    for (int i = 0; i < n; i++)
+        rs_buf_free(&items[i].body);
+}
+
+/* The N_REQ requests of bodies and v1_body decoded against model(): the
+ * cmocka fixture (decoded_setup, decoded_teardown) of the tests that run
+ * them as they are. */
+typedef struct {
+    mlp_model *m;
+    rs_request reqs[N_REQ];
+} decoded;
+
+static int decoded_setup(void **state)
+{
+    decoded *d = malloc(sizeof *d);
+    if (!d) return -1;
+    d->m = model();
+    decode_all(d->m, d->reqs);
+    *state = d;
+    return 0;
+}
+
+static int decoded_teardown(void **state)
+{
+    decoded *d = *state;
+    for (size_t i = 0; i < N_REQ; i++)
+        rs_request_free(&d->reqs[i]);
+    mlp_model_free(d->m);
+    free(d);
+    return 0;
+}
+
 /* Frees the n items' bodies and the requests they answered. */
 static void items_free(rs_infer_item *items, rs_request *reqs, int n)
 {
@@ -343,33 +378,30 @@ static void test_mixed_batches_equal_alone(void **s)
 /* Activity counts cover every row of the batch once. */
 static void test_activity_counts_whole_batch(void **s)
 {
-    (void)s;
-    mlp_model *m = model();
-    rs_request reqs[N_REQ];
-    decode_all(m, reqs);
+    decoded *d = *s;
     int rows = 0;
     for (int i = 0; i < (int)N_REQ; i++)
-        rows += reqs[i].rows;
+        rows += d->reqs[i].rows;
     mlp_activity a;
-    assert_int_equal(mlp_activity_init(m, &a, NULL), MLP_OK);
+    assert_int_equal(mlp_activity_init(d->m, &a, NULL), MLP_OK);
     rs_infer_item items[N_REQ];
-    items_init(items, reqs, N_REQ);
+    items_init(items, d->reqs, N_REQ);
     rs_infer_scratch sc;
     assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
-    assert_int_equal(rs_infer_run(m, &mid, &sc, items, N_REQ, NULL, &a), 0);
+    assert_int_equal(rs_infer_run(d->m, &mid, &sc, items, N_REQ, NULL, &a), 0);
     assert_true(a.rows == (uint64_t)rows);
     /* Same counts as one forward over all rows stacked by hand. */
     float *x = malloc((size_t)rows * 4 * sizeof(float));
     int off = 0;
     for (int i = 0; i < (int)N_REQ; i++) {
-        memcpy(x + off * 4, reqs[i].x, (size_t)reqs[i].rows * 4 * sizeof(float));
-        off += reqs[i].rows;
+        memcpy(x + off * 4, d->reqs[i].x, (size_t)d->reqs[i].rows * 4 * sizeof(float));
+        off += d->reqs[i].rows;
     }
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&ws, NULL), MLP_OK);
-    assert_int_equal(mlp_forward(m, ws, x, rows, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(d->m, ws, x, rows, NULL, NULL), MLP_OK);
     mlp_activity b;
-    assert_int_equal(mlp_activity_init(m, &b, NULL), MLP_OK);
+    assert_int_equal(mlp_activity_init(d->m, &b, NULL), MLP_OK);
     assert_int_equal(mlp_activity_add(&b, ws, 0, rows, NULL), MLP_OK);
     for (int l = 0; l < a.n_layers; l++)
         assert_memory_equal(a.active[l], b.active[l], (size_t)a.units[l] * sizeof(uint64_t));
@@ -378,8 +410,7 @@ static void test_activity_counts_whole_batch(void **s)
     mlp_workspace_free(ws);
     free(x);
     rs_infer_scratch_free(&sc);
-    items_free(items, reqs, N_REQ);
-    mlp_model_free(m);
+    bodies_free(items, N_REQ);
 }
 
 /* A bad request in a batch fails alone; the others still succeed. */
@@ -440,30 +471,26 @@ static void test_rows_beyond_input_refused(void **s)
  * after a big batch then a small one). */
 static void test_scratch_reuse(void **s)
 {
-    (void)s;
-    mlp_model *m = model();
-    rs_request reqs[N_REQ];
-    decode_all(m, reqs);
+    decoded *d = *s;
     rs_infer_scratch sc;
     assert_int_equal(rs_infer_scratch_init(&sc, MLP_KERNEL_NATIVE), 0);
     rs_infer_item first;
-    items_init(&first, &reqs[1], 1);
-    assert_int_equal(rs_infer_run(m, &mid, &sc, &first, 1, NULL, NULL), 0);
+    items_init(&first, &d->reqs[1], 1);
+    assert_int_equal(rs_infer_run(d->m, &mid, &sc, &first, 1, NULL, NULL), 0);
     rs_infer_item all[N_REQ];
-    items_init(all, reqs, N_REQ);
-    assert_int_equal(rs_infer_run(m, &mid, &sc, all, N_REQ, NULL, NULL), 0);
+    items_init(all, d->reqs, N_REQ);
+    assert_int_equal(rs_infer_run(d->m, &mid, &sc, all, N_REQ, NULL, NULL), 0);
     size_t cap = sc.x_cap;
     assert_true(cap >= 14 * 4);
     rs_infer_item again;
-    items_init(&again, &reqs[1], 1);
-    assert_int_equal(rs_infer_run(m, &mid, &sc, &again, 1, NULL, NULL), 0);
+    items_init(&again, &d->reqs[1], 1);
+    assert_int_equal(rs_infer_run(d->m, &mid, &sc, &again, 1, NULL, NULL), 0);
     assert_int_equal(sc.x_cap, cap);
     assert_string_equal(first.body.data, again.body.data);
     rs_buf_free(&first.body);
     rs_buf_free(&again.body);
-    items_free(all, reqs, N_REQ);
+    bodies_free(all, N_REQ);
     rs_infer_scratch_free(&sc);
-    mlp_model_free(m);
 }
 
 /* After a batch over keep_rows rows the scratch gives its memory back (merged
@@ -547,10 +574,11 @@ int main(void)
         cmocka_unit_test_prestate(test_mixed_batches_equal_alone, (void *)&NATIVE),
         cmocka_unit_test_prestate(test_mixed_batches_equal_alone, (void *)&PORTABLE),
         cmocka_unit_test(test_scratch_refuses_batch_dependent_kernels),
-        cmocka_unit_test(test_activity_counts_whole_batch),
+        cmocka_unit_test_setup_teardown(test_activity_counts_whole_batch, decoded_setup,
+                                        decoded_teardown),
         cmocka_unit_test(test_bad_labels_fail_only_their_item),
         cmocka_unit_test(test_rows_beyond_input_refused),
-        cmocka_unit_test(test_scratch_reuse),
+        cmocka_unit_test_setup_teardown(test_scratch_reuse, decoded_setup, decoded_teardown),
         cmocka_unit_test(test_scratch_trim_after_oversized_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
