@@ -13,11 +13,24 @@ A report: it exits 0 whatever the figures are.
 import json
 import sys
 
+
+def ratio(target, num, den, fmt, goal, met):
+    """A target on one measured figure divided by another."""
+    return (target, lambda v: (fmt, v[num] / v[den]), goal, met)
+
+
+def memory(model):
+    """memory.py's largest RSS for `model` against its budget (weights + 30 MB)."""
+    return ("memory, %s: largest RSS idle or under load (memory.py)" % model,
+            lambda v: ("%.1f MB", v["memory.%s.worst_kib" % model] * 1024 / 1e6,
+                       v["memory.%s.budget_kib" % model] * 1024 / 1e6),
+            "<= weights + 30 MB", lambda x, budget: x <= budget)
+
+
 GOALS = (
     # (target, how to compute it from the values, goal text, met(value))
-    ("tiny summary, 16 conns / GET /v2/health/live (run.py)",
-     lambda v: ("%.2f", v["run.tiny.summary.16.rps"] / v["run.health.16.rps"]),
-     ">= 0.8", lambda x: x >= 0.8),
+    ratio("tiny summary, 16 conns / GET /v2/health/live (run.py)",
+          "run.tiny.summary.16.rps", "run.health.16.rps", "%.2f", ">= 0.8", lambda x: x >= 0.8),
     ("tiny p50 at 1 conn, none / summary (run.py)",
      lambda v: ("%.0f / %.0f us", v["run.tiny.none.1.p50_us"], v["run.tiny.summary.1.p50_us"]),
      "<= 60 us", lambda a, b: max(a, b) <= 60),
@@ -26,29 +39,22 @@ GOALS = (
                 v["lean.on.summary.1.p50_us"], v["lean.off.none.1.p50_us"],
                 v["lean.off.summary.1.p50_us"]),
      "<= 60 us", lambda a, b, off_a, off_b: max(a, b) <= 60),
-    ("tiny summary, 16 conns / GET /v2/health/live, lean on (lean.py)",
-     lambda v: ("%.2f", v["lean.on.summary.16.rps"] / v["lean.on.health.16.rps"]),
-     ">= 0.8", lambda x: x >= 0.8),
-    ("tiny none, 16 conns: throughput / peer's (peer.py)",
-     lambda v: ("%.2fx", v["peer.reluserve.tiny.16.rps"] / v["peer.peer.tiny.16.rps"]),
-     ">= 2.5x", lambda x: x >= 2.5),
-    ("tiny none, 16 conns: CPU per request / peer's (peer.py)",
-     lambda v: ("%.2f", v["peer.reluserve.tiny.16.cpu_us"] / v["peer.peer.tiny.16.cpu_us"]),
-     "<= 1/3.5 = 0.29", lambda x: x <= 1 / 3.5),
-    ("medium none, 64 conns: throughput / peer's (peer.py)",
-     lambda v: ("%.2fx", v["peer.reluserve.medium.64.rps"] / v["peer.peer.medium.64.rps"]),
-     ">= 3x", lambda x: x >= 3),
-    ("medium summary / medium none, 64 conns (run.py)",
-     lambda v: ("%.2f", v["run.medium.summary.64.rps"] / v["run.medium.none.64.rps"]),
-     ">= 0.5", lambda x: x >= 0.5),
-    ("memory, tiny: largest RSS idle or under load (memory.py)",
-     lambda v: ("%.1f MB", v["memory.tiny.worst_kib"] * 1024 / 1e6,
-                v["memory.tiny.budget_kib"] * 1024 / 1e6),
-     "<= weights + 30 MB", lambda x, budget: x <= budget),
-    ("memory, medium: largest RSS idle or under load (memory.py)",
-     lambda v: ("%.1f MB", v["memory.medium.worst_kib"] * 1024 / 1e6,
-                v["memory.medium.budget_kib"] * 1024 / 1e6),
-     "<= weights + 30 MB", lambda x, budget: x <= budget),
+    ratio("tiny summary, 16 conns / GET /v2/health/live, lean on (lean.py)",
+          "lean.on.summary.16.rps", "lean.on.health.16.rps", "%.2f", ">= 0.8", lambda x: x >= 0.8),
+    ratio("tiny none, 16 conns: throughput / peer's (peer.py)",
+          "peer.reluserve.tiny.16.rps", "peer.peer.tiny.16.rps", "%.2fx", ">= 2.5x",
+          lambda x: x >= 2.5),
+    ratio("tiny none, 16 conns: CPU per request / peer's (peer.py)",
+          "peer.reluserve.tiny.16.cpu_us", "peer.peer.tiny.16.cpu_us", "%.2f", "<= 1/3.5 = 0.29",
+          lambda x: x <= 1 / 3.5),
+    ratio("medium none, 64 conns: throughput / peer's (peer.py)",
+          "peer.reluserve.medium.64.rps", "peer.peer.medium.64.rps", "%.2fx", ">= 3x",
+          lambda x: x >= 3),
+    ratio("medium summary / medium none, 64 conns (run.py)",
+          "run.medium.summary.64.rps", "run.medium.none.64.rps", "%.2f", ">= 0.5",
+          lambda x: x >= 0.5),
+    memory("tiny"),
+    memory("medium"),
 )
 
 
