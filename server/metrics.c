@@ -132,11 +132,18 @@ void rs_metrics_batch(rs_metrics *m, const char *model, int rows, double compute
     pthread_mutex_unlock(&m->lock);
 }
 
-void rs_metrics_lean(rs_metrics *m, const char *model)
+void rs_metrics_lean(rs_metrics *m, const char *model, int rows, double compute_seconds)
 {
+    /* What rs_metrics_queue_time (0 s) and rs_metrics_batch record, under
+     * one lock and one series lookup: this runs on every lean request. */
     pthread_mutex_lock(&m->lock);
     series *s = series_get(m, model);
-    if (s) s->lean++;
+    if (s) {
+        hist_add(&s->queue, TIME_BOUNDS, N_TIME, 0.0);
+        hist_add(&s->compute, TIME_BOUNDS, N_TIME, compute_seconds);
+        hist_add(&s->rows, ROW_BOUNDS, N_ROWS, rows);
+        s->lean++;
+    }
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -31,8 +31,9 @@ void rs_metrics_free(rs_metrics *m);
 void rs_metrics_request(rs_metrics *m, const char *model, int status, double seconds);
 void rs_metrics_queue_time(rs_metrics *m, const char *model, double seconds);
 void rs_metrics_batch(rs_metrics *m, const char *model, int rows, double compute_seconds);
-/* A request the lean path computed (its batch is counted by rs_metrics_batch too). */
-void rs_metrics_lean(rs_metrics *m, const char *model);
+/* A request the lean path computed: its queue time (0), its batch of one as
+ * rs_metrics_batch counts it, and the lean counter. */
+void rs_metrics_lean(rs_metrics *m, const char *model, int rows, double compute_seconds);
 
 /* Appends the whole exposition to out; gauges are read from r. */
 void rs_metrics_render(rs_metrics *m, rs_registry *r, int batches_in_flight, rs_buf *out);

@@ -196,7 +196,6 @@ bool rs_scheduler_lean(rs_scheduler *s, rs_task *t)
     t->admitted_ns = t0;
     t->deadline_ns = UINT64_MAX;
     t->queue_ns = 0;
-    if (s->metrics) rs_metrics_queue_time(s->metrics, mv->name, 0.0);
     if (mv->stats) rs_stats_queue(mv->stats, 0);
     rs_infer_item item = {t->req, 0, {0}, 0};
     rs_buf_init(&item.body);
@@ -215,10 +214,7 @@ bool rs_scheduler_lean(rs_scheduler *s, rs_task *t)
     t->body = item.body; /* ownership moves to the task's owner */
     t->json_len = item.json_len;
     t->batch_rows = req->rows;
-    if (s->metrics) {
-        rs_metrics_batch(s->metrics, mv->name, req->rows, t->compute_ns / 1e9);
-        rs_metrics_lean(s->metrics, mv->name);
-    }
+    if (s->metrics) rs_metrics_lean(s->metrics, mv->name, req->rows, t->compute_ns / 1e9);
     atomic_fetch_sub(&s->lean_running, 1);
     return true;
 }
