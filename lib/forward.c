@@ -45,15 +45,12 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
     }
 
     const float *in = ws->x;
+    /* the CPU's isa once per forward, not once per layer */
+    mlp_native_isa isa = ws->kernel == MLP_KERNEL_NATIVE ? mlp_native_isa_best() : MLP_ISA_PORTABLE;
     for (int l = 0; l < m->n_layers; l++) {
         const mlp_layer *ly = &m->layers[l];
         const float *w = m->params + ly->weight_offset, *b = m->params + ly->bias_offset;
-        const float *packed = NULL;
-        mlp_native_isa isa = MLP_ISA_PORTABLE;
-        if (ws->kernel == MLP_KERNEL_NATIVE) {
-            isa = mlp_native_isa_best();
-            packed = mlp_native_weights(m, isa, l);
-        }
+        const float *packed = mlp_native_weights(m, isa, l); /* NULL for the portable isa */
         if (packed)
             mlp_dense_native_packed(isa, in, n, ly->in, packed, b, ly->out, ws->z[l]);
         else
