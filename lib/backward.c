@@ -249,12 +249,12 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
         double g;
         if (t->kind == MLP_TARGET_MSE) {
             g = output_value(m, ws, w->row0, w->n, t, da + off);
-            ws->act_grad_norm[k * NL + L] = mlp_norm2(da + off, count);
+            ws->act_grad_norm[(size_t)k * NL + L] = mlp_norm2(da + off, count);
             last_layer_backprop(last, ws->z[L] + (size_t)w->row0 * last->out,
                                 ws->a[L] + (size_t)w->row0 * last->out, da + off, dz + off, w->n);
         } else {
             g = output_value(m, ws, w->row0, w->n, t, dz + off);
-            ws->act_grad_norm[k * NL + L] = mlp_norm2(dz + off, count);
+            ws->act_grad_norm[(size_t)k * NL + L] = mlp_norm2(dz + off, count);
         }
         w->has_loss = t->kind != MLP_TARGET_MAX_LOGIT;
         w->target = t->kind;
@@ -280,13 +280,14 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < ly->out; j++)
                     db[j] += dzk[(size_t)i * ly->out + j];
-            ws->b_grad_norm[k * NL + l] = mlp_norm2(db, (size_t)ly->out);
+            ws->b_grad_norm[(size_t)k * NL + l] = mlp_norm2(db, (size_t)ly->out);
             if (ws->param_grads) {
                 float *dw = ws->grad + ly->weight_offset;
                 mlp_grad_weights(ws->kernel, dzk, in, n, ly->in, ly->out, dw);
-                ws->w_grad_norm[k * NL + l] = mlp_norm2(dw, (size_t)ly->in * (size_t)ly->out);
+                ws->w_grad_norm[(size_t)k * NL + l] =
+                    mlp_norm2(dw, (size_t)ly->in * (size_t)ly->out);
             } else {
-                ws->w_grad_norm[k * NL + l] = weight_norm(ws, dzk, in, n, ly->in, ly->out);
+                ws->w_grad_norm[(size_t)k * NL + l] = weight_norm(ws, dzk, in, n, ly->in, ly->out);
             }
         }
 
@@ -296,7 +297,7 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
             for (int k = 0; k < n_ranges; k++) {
                 const mlp_ws_range *w = &ws->ranges[k];
                 size_t off = (size_t)w->at * prev->out, count = (size_t)w->n * prev->out;
-                ws->act_grad_norm[k * NL + l - 1] = mlp_norm2(da + off, count);
+                ws->act_grad_norm[(size_t)k * NL + l - 1] = mlp_norm2(da + off, count);
                 mlp_activation_backprop(
                     prev->activation, prev->alpha, ws->z[l - 1] + (size_t)w->row0 * prev->out,
                     ws->a[l - 1] + (size_t)w->row0 * prev->out, da + off, da + off, count);
