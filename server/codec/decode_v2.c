@@ -147,12 +147,10 @@ static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ct
     if (strcmp(key, "data") == 0) {
         char dpath[40];
         path_join(dpath, sizeof dpath, c->path, ".data");
-        size_t hint = 0;
-        if (t->has_shape) {
-            hint = 1;
-            for (int i = 0; i < t->rank && hint < ((size_t)1 << 40); i++)
-                hint *= (size_t)t->shape[i];
-        }
+        /* The declared count (negative when too large: no hint); the
+         * reader caps it by the body length anyway. */
+        int64_t count = t->has_shape ? rs_shape_count(t->shape, t->rank) : 0;
+        size_t hint = count > 0 ? (size_t)count : 0;
         if (rs_tensor_data_read(j, &t->data, hint, dpath) < 0) return -1;
         t->has_data = true;
         return 0;
