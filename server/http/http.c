@@ -877,29 +877,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (is_excess(conn)) judge_excess(st);
         const char *cl = header(conn, "Content-Length");
         st->declared = -1;
+        unsigned long long n = 0; /* the Content-Length, parsed once */
+        bool cl_ok = false;
         if (cl) {
             char *end;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (*end == 0 && end != cl && v <= (unsigned long long)LLONG_MAX)
-                st->declared = (long long)v;
+            n = strtoull(cl, &end, 10);
+            cl_ok = *end == 0 && end != cl;
+            if (cl_ok && n <= (unsigned long long)LLONG_MAX) st->declared = (long long)n;
         }
         unsigned long long max = (unsigned long long)h->app->cfg->max_body;
-        if (cl && !st->is_options && !st->early_status) {
-            char *end;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (*end == 0 && n > max) {
-                st->early_status = 413;
-                snprintf(st->early_msg, sizeof st->early_msg,
-                         "request body of %llu bytes is over the limit of %llu bytes (--max-body)",
-                         n, max);
-                /* Most clients send the whole body before reading: answering now and
-                 * closing would reset the connection under them, so an oversized body
-                 * is read and dropped, and answered once complete. Only an absurd one
-                 * (over 4x the limit plus 16 MiB) is answered at once, closing the
-                 * connection. */
-                if (n > 4 * max + (16ull << 20))
-                    return owed_take(st) ? respond_error(st, 413, st->early_msg) : MHD_NO;
-            }
+        if (cl_ok && n > max && !st->is_options && !st->early_status) {
+            st->early_status = 413;
+            snprintf(st->early_msg, sizeof st->early_msg,
+                     "request body of %llu bytes is over the limit of %llu bytes (--max-body)", n,
+                     max);
+            /* Most clients send the whole body before reading: answering now and
+             * closing would reset the connection under them, so an oversized body
+             * is read and dropped, and answered once complete. Only an absurd one
+             * (over 4x the limit plus 16 MiB) is answered at once, closing the
+             * connection. */
+            if (n > 4 * max + (16ull << 20))
+                return owed_take(st) ? respond_error(st, 413, st->early_msg) : MHD_NO;
         }
         upload_start(st);
         upload_watch(st);
