@@ -147,22 +147,28 @@ int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *r
     return rs_json_fail(j, "%s: expected %s", vpath, want);
 }
 
+/* The "parameters" object being read: where it is and who takes the rest. */
+typedef struct {
+    const char *path;
+    rs_request *req;
+    rs_member_fn other;
+    void *ctx;
+} parameters_ctx;
+
+static int parameters_member(rs_json *j, const char *key, bool truncated, void *ctx)
+{
+    parameters_ctx *c = ctx;
+    int k = truncated ? 0 : rs_decode_param(j, key, c->path, c->req); /* 1: consumed */
+    if (k != 0) return k < 0 ? -1 : 0;
+    return c->other ? c->other(j, key, truncated, c->ctx) : 1; /* 1: to be skipped */
+}
+
 int rs_decode_parameters(rs_json *j, const char *path, rs_request *req, rs_member_fn other,
                          void *ctx)
 {
     if (rs_json_expect(j, '{', "an object", "%s", path) < 0) return -1;
-    rs_json_object_begin(j);
-    bool first = true, truncated;
-    char key[RS_KEY_CAP];
-    int r;
-    while ((r = rs_json_object_next(j, &first, key, sizeof key, &truncated)) == 1) {
-        int k = truncated ? 0 : rs_decode_param(j, key, path, req); /* 1: consumed */
-        if (k < 0) return -1;
-        if (k == 1) continue;
-        k = other ? other(j, key, truncated, ctx) : 1; /* 1: to be skipped */
-        if (k < 0 || (k == 1 && rs_json_skip(j, 2) < 0)) return -1;
-    }
-    return r;
+    parameters_ctx c = {path, req, other, ctx};
+    return rs_json_members(j, 2, parameters_member, &c);
 }
 
 int rs_decode_integer(rs_json *j, const char *path, double lo, double hi, const char *what,
