@@ -94,7 +94,8 @@ static int v1_instance_row(rs_json *j, const mlp_model *m, const char *path, flo
     size_t width = (size_t)mlp_model_n_inputs(m);
     rs_tensor_data t;
     char dpath[64];
-    snprintf(dpath, sizeof dpath, "%s.%s", path, mlp_model_input_name(m));
+    size_t dl = rs_text_put(dpath, sizeof dpath, rs_text_put(dpath, sizeof dpath, 0, path), ".");
+    rs_text_put(dpath, sizeof dpath, dl, mlp_model_input_name(m));
     if (rs_tensor_data_read(j, &t, width, dpath) < 0) return -1;
     if (t.depth != 1 || t.n != width || t.saw_bool) {
         rs_tensor_data_free(&t);
@@ -144,7 +145,10 @@ static int v1_instance_objects(rs_json *j, const mlp_model *m, v1_body *b)
     int r;
     while ((r = rs_json_array_next(j, &first)) == 1) {
         char path[48];
-        snprintf(path, sizeof path, "instances[%zu]", rows);
+        /* Every row builds its path: by hand, as snprintf costs more (text.c). */
+        size_t pl = rs_text_int(path, sizeof path, rs_text_put(path, sizeof path, 0, "instances["),
+                                (long long)rows);
+        rs_text_put(path, sizeof path, pl, "]");
         v1_row w = {m, path, &x, &cap, rows, false};
         if (rs_json_expect(j, '{', "an object like the others", "%s", path) < 0 ||
             rs_json_members(j, 2, v1_row_member, &w) < 0) {
