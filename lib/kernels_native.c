@@ -203,12 +203,6 @@ struct mlp_native_pack {
     float *data; /* one block, MLP_ALIGN-aligned */
 };
 
-/* Floats of a panel's width: two vectors. */
-static int panel_width(mlp_native_isa isa)
-{
-    return isa == MLP_ISA_AVX512 ? 32 : 16;
-}
-
 static void pack_free(struct mlp_native_pack *p)
 {
     if (!p) return;
@@ -216,11 +210,19 @@ static void pack_free(struct mlp_native_pack *p)
     free(p);
 }
 
+#ifdef MLP_NATIVE_X86
+/* Floats of a layer's packed W for isa, as its kernel's panel width gives. */
+static size_t packed_floats(const mlp_layer *ly, mlp_native_isa isa)
+{
+    return isa == MLP_ISA_AVX512 ? avx512_packed_floats(ly->in, ly->out)
+                                 : avx2_packed_floats(ly->in, ly->out);
+}
+
 static struct mlp_native_pack *pack_build(const mlp_model *m, mlp_native_isa isa)
 {
-    size_t pw = (size_t)panel_width(isa), total = 0;
+    size_t total = 0;
     for (int l = 0; l < m->n_layers; l++)
-        total += ((size_t)m->layers[l].out + pw - 1) / pw * pw * (size_t)m->layers[l].in;
+        total += packed_floats(&m->layers[l], isa);
     struct mlp_native_pack *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->isa = isa;
@@ -234,18 +236,22 @@ static struct mlp_native_pack *pack_build(const mlp_model *m, mlp_native_isa isa
         const mlp_layer *ly = &m->layers[l];
         p->layer[l] = p->data + off;
         const float *w = m->params + ly->weight_offset;
-#ifdef MLP_NATIVE_X86
         if (isa == MLP_ISA_AVX512)
             avx512_pack_weights(w, ly->in, ly->out, p->layer[l]);
         else
             avx2_pack_weights(w, ly->in, ly->out, p->layer[l]);
-#else
-        (void)w;
-#endif
-        off += ((size_t)ly->out + pw - 1) / pw * pw * (size_t)ly->in;
+        off += packed_floats(ly, isa);
     }
     return p;
 }
+#else
+/* Only the x86-64 isas have packed weights; here isa is never one of them. */
+static struct mlp_native_pack *pack_build(const mlp_model *m, mlp_native_isa isa)
+{
+    (void)m, (void)isa;
+    return NULL;
+}
+#endif
 
 const float *mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer)
 {

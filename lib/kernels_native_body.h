@@ -203,6 +203,13 @@ NK_FN void NK(pack)(const float *p, size_t ld, bool trans, int t0, int kc, int c
     }
 }
 
+/* Floats NK(pack_weights) writes for an in -> out layer: out rounded up to
+ * whole panels, times in. */
+static size_t NK(packed_floats)(int in, int out)
+{
+    return (size_t)((out + NK_PW - 1) / NK_PW) * NK_PW * (size_t)in;
+}
+
 /*
  * The forward's W (out x in) packed whole, once: panel q holds outputs
  * [q·PW, q·PW + PW) for every summed index, dst[q·in·PW + t·PW + j] =
