@@ -1,14 +1,15 @@
 /*
  * log — access and event lines on stderr, text or JSON (see log.h). Formatting happens in a stack
- * buffer; the finished line goes out in one write(2) so concurrent lines stay whole.
+ * buffer; the finished line goes to log_writer whole, so concurrent lines never interleave.
  */
 #include "log.h"
+
+#include "log_writer.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static rs_log_format g_format = RS_LOG_TEXT;
 static rs_log_level g_level = RS_LOG_INFO;
@@ -246,12 +247,7 @@ static void lb_time(line_buf *b)
 static void lb_flush(line_buf *b)
 {
     b->p[b->len++] = '\n'; /* lb_room kept a byte for it */
-    ssize_t off = 0;
-    while ((size_t)off < b->len) {
-        ssize_t w = write(STDERR_FILENO, b->p + off, b->len - (size_t)off);
-        if (w <= 0) return;
-        off += w;
-    }
+    rs_log_writer_put(b->p, b->len);
 }
 
 /* Caps on the escaped size of each client-supplied string of a line. With

@@ -1,7 +1,8 @@
 /*
  * log — lines on stderr, as text or one JSON object per line. Each line is
- * written with a single write(2), so lines from different threads never
- * interleave. Configure once before any thread logs.
+ * handed whole to log_writer (batched by its thread while the server runs,
+ * else one write(2)), so lines from different threads never interleave.
+ * Configure once before any thread logs.
  *
  * Strings may hold any bytes (a client chooses its URL): a JSON line is
  * always one valid JSON object in UTF-8, a text line never gains a line or

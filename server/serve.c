@@ -26,6 +26,7 @@
 #include "http/handlers.h"
 #include "http/http.h"
 #include "log.h"
+#include "log_writer.h"
 #include "poll.h"
 
 typedef struct {
@@ -201,7 +202,11 @@ int rs_cmd_serve(int argc, char **argv)
         return 2;
     }
     rs_log_init(cfg.log_format, cfg.log_level);
+    /* Lines are batched by the writer thread from here (log_writer.h); if it
+     * cannot start they are written one by one, as before. */
+    rs_log_writer_start();
     rc = serve(&cfg);
+    rs_log_writer_stop();
     rs_config_free(&cfg);
     return rc;
 }

@@ -132,6 +132,32 @@ class Server:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def synced_stderr(self, timeout=10.0):
+        """The log with every line the server has made so far. A running server
+        writes its lines in batches, a few ms late and in order
+        (server/log_writer.h): once the access line of a fresh health check is
+        on disk, so is everything logged before it. Needs access lines (log
+        level info) and plain HTTP."""
+        self._syncs = getattr(self, "_syncs", 0) + 1
+        rid = "log-sync-%d" % self._syncs
+        assert get(self.port, "/v2/health/live", headers={"X-Request-Id": rid}).status == 200
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            log = self.stderr()
+            if "id=" + rid in log or '"request_id":"%s"' % rid in log:
+                return log
+            assert time.monotonic() < deadline, f"the log never showed {rid}:\n{log[-3000:]}"
+            time.sleep(0.005)
+
+    def stderr_with(self, text, timeout=10.0):
+        """The log once it holds text (lines reach it a few ms late, see
+        synced_stderr); fails with the log's tail if it never does."""
+        deadline = time.monotonic() + timeout * SLOW
+        while text not in (log := self.stderr()):
+            assert time.monotonic() < deadline, f"the log never showed {text!r}:\n{log[-3000:]}"
+            time.sleep(0.005)
+        return log
+
     def stop(self, timeout=30.0):
         """SIGTERM; returns (exit code, stderr) and asserts both are clean."""
         if self.proc.poll() is None:

@@ -128,7 +128,7 @@ def test_foreign_origin_is_refused_before_anything_runs(srv):
                     headers={"Origin": ALLOWED, **AUTH})
         assert r.status == 200, r
     assert wait_rows(port, 3, "reg") == 3, "a refused request was computed"
-    log = srv.stderr()
+    log = srv.synced_stderr()
     for rid in sent:
         lines = [ln for ln in log.splitlines() if ln.endswith("id=" + rid)]
         assert len(lines) == 1 and " 403 " in lines[0], (rid, lines)

@@ -178,7 +178,7 @@ def test_trickling_uploads_neither_starve_others_nor_outlive_the_deadline(slow_s
     # all of it given back
     status, head, payload = upload(port, padded_request(250_000), "127.0.0.1")
     assert status == 200, (head, payload)
-    log = slow_server.stderr()
+    log = slow_server.synced_stderr()
     assert log.count(" 408 ") >= 4, log[-3000:]
 
 

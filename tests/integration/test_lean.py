@@ -122,7 +122,7 @@ def _observe(s, models):
             return v
         stats[name] = strip(doc)
     lines = []
-    for line in s.stderr().splitlines():
+    for line in s.synced_stderr().splitlines():
         if '"msg":"access"' not in line:
             continue
         doc = json.loads(line)

@@ -130,4 +130,4 @@ def test_no_filesystem_path_in_any_answer(mixed_server, mixed_repo):
     reasons = {e["name"]: e["reason"] for e in answers[-1].json()}
     for name in ("broken", "empty"):
         assert reasons[name] and "/" not in reasons[name], reasons
-    assert root in mixed_server.stderr(), "the log must still say where the files are"
+    assert root in mixed_server.synced_stderr(), "the log must still say where the files are"

@@ -121,7 +121,7 @@ def test_rewrites_under_load_never_fail_a_request(polled):
         e = until("the truncated file's error in the repository index", failed_reload)
         assert "model.json" in e["reason"] and "/" not in e["reason"], e
         assert matches(outputs_of(s.port, json.loads(body)), w0, x)
-        assert "failed to load" in s.stderr()
+        assert "failed to load" in s.synced_stderr()
 
         # 2. The whole file: the new weights serve, and the index is clean again.
         with lock:
@@ -173,7 +173,7 @@ def test_new_and_removed_versions(polled):
     until("version 5 unloaded",
           lambda: helpers.post(s.port, "/v2/models/tiny/versions/5/infer", body).status == 404)
     assert matches(outputs_of(s.port, body), w0, x)
-    assert "unloading it" in s.stderr()
+    assert "unloading it" in s.synced_stderr()
 
 
 def test_model_control_is_refused_while_polling(polled):

@@ -64,7 +64,7 @@ def test_https_serves_inference(tls_server):
     out = json.loads(raw)
     assert out["outputs"][0]["shape"] == [1, 3]
     assert "diagnostics" in out
-    assert "listening on https://" in s.stderr()
+    s.stderr_with("listening on https://")
 
 
 def test_own_origin_over_https_is_the_https_one(tls_server):
