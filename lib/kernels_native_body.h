@@ -43,21 +43,19 @@
 #define NK_INLINE static inline __attribute__((target(NK_TARGET), always_inline))
 
 /*
- * The register tile: m rows x np panels (2·np vectors) of C, over kc summed
- * indices; cols (<= 2·np·VW) of its columns are C's, the others (a panel's
- * padding past C's last column) are computed from the pack's zero padding
- * and neither read nor written. pk points at the block's first panel (ld
- * floats per summed index, pstride floats from one panel to the next); c at
- * the tile in C (ldc floats per row). first: the chains start here from 0,
- * else from C. bias (only at the block that ends the chains): C = bias +
- * chain.
+ * The register tile: m rows x nv vectors of C (vector v in panel v / 2),
+ * over kc summed indices; cols (<= nv·VW) of its columns are C's, the others
+ * (a panel's padding past C's last column, within the last vector) are
+ * computed from the pack's zero padding and neither read nor written. pk points at the block's
+ * first panel (ld floats per summed index, pstride floats from one panel to the next); c at the
+ * tile in C (ldc floats per row). first: the chains start here from 0, else from C. bias (only at
+ * the block that ends the chains): C = bias + chain.
  */
-NK_INLINE void NK(micro)(int m, int np, const float *x, size_t xr, size_t xk, const float *pk,
+NK_INLINE void NK(micro)(int m, int nv, const float *x, size_t xr, size_t xk, const float *pk,
                          size_t ld, size_t pstride, int kc, float *c, size_t ldc, int cols,
                          bool first, const float *bias)
 {
     VT acc[NK_MR][2 * NK_PANELS];
-    int nv = 2 * np;
 #pragma GCC unroll 16
     for (int r = 0; r < m; r++)
 #pragma GCC unroll 16
@@ -108,31 +106,48 @@ NK_INLINE int NK(panels_for)(int m)
     return m == 1 ? 4 : m <= 3 ? 2 : 1;
 }
 
-/* NK(micro) with m and np as constants, so that its loops unroll and the
- * accumulators live in registers. */
+/* NK(micro) with m and its vectors as constants, so that its loops unroll
+ * and the accumulators live in registers. A tile of np panels takes only
+ * the vectors that hold some of its cols columns: a vector wholly in a
+ * panel's padding (a layer of 10 outputs, whose panel is 32 wide) would
+ * only read zeros and compute what is never stored. */
 NK_FN void NK(micro_any)(int m, int np, const float *x, size_t xr, size_t xk, const float *pk,
                          size_t ld, size_t pstride, int kc, float *c, size_t ldc, int cols,
                          bool first, const float *bias)
 {
-#define NK_CASE(M, NP)                                                                             \
-    case (M)*8 + (NP):                                                                             \
-        NK(micro)(M, NP, x, xr, xk, pk, ld, pstride, kc, c, ldc, cols, first, bias);               \
+    int nv = (cols + VW - 1) / VW < 2 * np ? (cols + VW - 1) / VW : 2 * np;
+#define NK_CASE(M, NV)                                                                             \
+    case (M)*16 + (NV):                                                                            \
+        NK(micro)(M, NV, x, xr, xk, pk, ld, pstride, kc, c, ldc, cols, first, bias);               \
         return;
-    switch (m * 8 + np) {
+    switch (m * 16 + nv) {
         NK_CASE(1, 1)
         NK_CASE(1, 2)
         NK_CASE(1, 3)
         NK_CASE(1, 4)
+        NK_CASE(1, 5)
+        NK_CASE(1, 6)
+        NK_CASE(1, 7)
+        NK_CASE(1, 8)
         NK_CASE(2, 1)
         NK_CASE(2, 2)
+        NK_CASE(2, 3)
+        NK_CASE(2, 4)
         NK_CASE(3, 1)
         NK_CASE(3, 2)
+        NK_CASE(3, 3)
+        NK_CASE(3, 4)
         NK_CASE(4, 1)
+        NK_CASE(4, 2)
         NK_CASE(5, 1)
+        NK_CASE(5, 2)
         NK_CASE(6, 1)
+        NK_CASE(6, 2)
 #if NK_MR > 6
         NK_CASE(7, 1)
+        NK_CASE(7, 2)
         NK_CASE(8, 1)
+        NK_CASE(8, 2)
 #endif
     default:
         break; /* unreachable: the callers pass only the shapes above */
