@@ -279,9 +279,10 @@ def test_request_timeout_us_is_503_and_not_computed(medium_repo, tmp_path):
 # SIGTERM under load: test_shutdown.py.
 
 def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
-    """Clients that send part of a large body and hang up are gone: the
-    server must notice, so SIGTERM finds nothing in flight and exits at once
-    instead of waiting out --shutdown-grace-ms (default 30 s) for them."""
+    """Clients that send part of a large body and hang up are owed nothing:
+    SIGTERM finds no open request to finish, so it does not wait out
+    --shutdown-grace-ms (25 s here) for them. Judged by what the server says
+    it waits for, not by a clock."""
     import socket
     with helpers.serving(repo[0], ["--shutdown-grace-ms", "25000"], log_dir=str(tmp_path),
                          stop_timeout=40) as s:
@@ -293,14 +294,11 @@ def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
             c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
             c.sendall(req[: len(req) // 2])
             c.close()
-        time.sleep(1.0 * helpers.SLOW)
         assert post(s.port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]])).status == 200
-        t0 = time.time()
     _, log = s.stopped
-    took = time.time() - t0
-    assert took < 3 * helpers.SLOW, \
-        f"SIGTERM took {took:.1f}s: aborted uploads still counted as open requests\n" + \
-        "\n".join(ln for ln in log.splitlines() if "SIGTERM" in ln or "grace" in ln)
+    said = [ln for ln in log.splitlines() if "SIGTERM: no new connections" in ln]
+    assert len(said) == 1 and "finishing 0 open requests" in said[0], said
+    assert "grace period over" not in log, log[-3000:]
 
 
 def test_medium_model_over_blas_matches_torch(medium_repo, tmp_path):

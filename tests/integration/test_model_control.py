@@ -103,17 +103,18 @@ def test_a_slow_load_does_not_stall_other_clients(control):
 
     th = threading.Thread(target=load)
     th.start()
-    time.sleep(0.2)
-    worst = 0.0
+    # One health check at a time: were the load run where requests are
+    # answered, at most the one in flight could be answered before the load's
+    # own answer; several answered while it is still out show it runs aside.
+    during = 0
     while th.is_alive():
-        t0 = time.monotonic()
         assert helpers.get(s.port, "/v2/health/live").status == 200
-        worst = max(worst, time.monotonic() - t0)
+        during += th.is_alive()
         time.sleep(0.05)
     th.join()
     assert result["r"].status == 200, result["r"].body
-    assert result["seconds"] > 1.0, f"the load took {result['seconds']:.2f}s: too fast to tell"
-    assert worst < 0.5, f"a health check waited {worst:.2f}s behind a {result['seconds']:.1f}s load"
+    assert during >= 3, (f"{during} health checks answered during a "
+                         f"{result['seconds']:.1f}s load")
     assert helpers.post(s.port, "/v2/models/big/infer", infer_body(784)).status == 200
     shutil.rmtree(root / "big")
 
