@@ -131,12 +131,8 @@ bool rs_route_parse(const char *path, rs_route *r)
     memset(r, 0, sizeof *r);
     seg s[MAX_SEGS];
     int n;
-    if ((r->asset = asset_find(path))) {
-        r->kind = RS_ROUTE_ASSET;
-        return true;
-    }
-    if (!split(path, s, &n) || n == 0) return false;
     bool ok = false;
+    if (!split(path, s, &n) || n == 0) goto asset;
     if (n == 1 && seg_is(&s[0], "metrics")) {
         r->kind = RS_ROUTE_METRICS;
         ok = true;
@@ -162,8 +158,14 @@ bool rs_route_parse(const char *path, rs_route *r)
     } else if (seg_is(&s[0], "v1") && n >= 3 && seg_is(&s[1], "models")) {
         ok = parse_v1_model(s, n, r);
     }
-    if (!ok) memset(r, 0, sizeof *r);
-    return ok;
+    if (ok) return true;
+    memset(r, 0, sizeof *r);
+asset:
+    /* The playground's files last: no API path is one of them (they are
+     * single names, none "metrics" or "v2"), and API requests, the hot ones,
+     * then skip the string compares. */
+    if ((r->asset = asset_find(path))) r->kind = RS_ROUTE_ASSET;
+    return r->asset != NULL;
 }
 
 bool rs_route_is_post(rs_route_kind k)

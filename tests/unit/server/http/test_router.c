@@ -42,6 +42,23 @@ static void test_v2_paths(void **state)
     expect_route("/metrics", RS_ROUTE_METRICS, NULL, NULL);
 }
 
+/* The playground's files, and API paths never taken for one. */
+static void test_asset_paths(void **state)
+{
+    (void)state;
+    rs_route r = route("/", true);
+    assert_int_equal(r.kind, RS_ROUTE_ASSET);
+    assert_string_equal(r.asset->path, "/index.html");
+    r = route("/app.js", true);
+    assert_int_equal(r.kind, RS_ROUTE_ASSET);
+    assert_string_equal(r.asset->path, "/app.js");
+    assert_null(route("/v2/health/live", true).asset);
+    assert_null(route("/metrics", true).asset);
+    route("/nosuch.js", false);
+    route("/app.js/more", false);
+    route("/v2/app.js", false);
+}
+
 /* The statistics and configuration extensions, at Triton's paths. */
 static void test_stats_and_config_paths(void **state)
 {
@@ -100,8 +117,11 @@ static void test_post_routes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v2_paths),    cmocka_unit_test(test_stats_and_config_paths),
-        cmocka_unit_test(test_v1_paths),    cmocka_unit_test(test_not_routes),
+        cmocka_unit_test(test_v2_paths),
+        cmocka_unit_test(test_asset_paths),
+        cmocka_unit_test(test_stats_and_config_paths),
+        cmocka_unit_test(test_v1_paths),
+        cmocka_unit_test(test_not_routes),
         cmocka_unit_test(test_post_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
