@@ -90,6 +90,16 @@ static const opt_def OPTS[] = {
      "(0 = no limit)"},
     {"max-rows", "RELUSERVE_MAX_ROWS", OPT_INT, OFF(max_rows), 1, 1 << 24, "65536",
      "rows per request; more is 413"},
+    {"max-response-bytes", "RELUSERVE_MAX_RESPONSE_BYTES", OPT_BYTES, OFF(max_response_bytes), 1024,
+     (int64_t)1 << 40, "64M",
+     "largest answer to an inference request, in bytes (suffix K, M or G). Checked before "
+     "anything is computed, against a bound from what the request asks: its rows times the "
+     "model's widths for each output and diagnostic named, 17 bytes per value in JSON (the "
+     "longest float text and its comma), 4 in the binary extension; past it, 413 naming what "
+     "to ask for instead (fewer rows, binary outputs, fewer outputs). The default, the "
+     "--max-body default, admits every output of --max-rows rows in JSON for up to 60 "
+     "outputs while keeping one request from making the server build and send a "
+     "gigabyte-sized answer (preactivations or input_gradient of a wide model)"},
     {"max-connections", "RELUSERVE_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 1 << 20,
      "1024",
      "open connections served normally. Up to max/8 more (16..256) are accepted so that "

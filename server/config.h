@@ -36,6 +36,7 @@ typedef struct {
     int64_t upload_timeout_ms;   /* a body must arrive whole within this of its headers; 0 = no
                                     limit */
     int max_rows;                /* rows per request */
+    int64_t max_response_bytes;  /* bound of an inference answer (rs_response_bound) */
     int max_connections;
     int connection_timeout_s;   /* idle keep-alive connections are closed after this */
     int64_t request_timeout_ms; /* queue wait limit for requests without timeout_us; 0 = none */

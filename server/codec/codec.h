@@ -112,16 +112,27 @@ typedef struct rs_request {
     bool v1_instances;       /* v1: "instances" form (rows as a list) */
 } rs_request;
 
+/* The model version an answer names (its "model_name" and "model_version"). */
+typedef struct {
+    const char *name;    /* model name */
+    const char *version; /* model version string */
+} rs_model_id;
+
 typedef struct {
     int max_rows; /* rows per request; larger is a 413 */
+    /* Bytes the answer may take (rs_response_bound of the decoded request);
+     * larger is a 413 before anything is computed. 0 = no limit. */
+    size_t max_response_bytes;
+    rs_model_id mid; /* the names the answer will carry, for the bound */
 } rs_decode_limits;
 
 /*
  * Decode a request body for model m. json_len is the value of the
  * Inference-Header-Content-Length header (binary extension), or 0 when the
- * whole body is JSON. Returns 0, or an HTTP status (400, 413; 500 only if
- * memory runs out) with one sentence naming the field and what was expected
- * in err, e.g. "input 'input': shape [2,4] needs 8 values, got 7". On
+ * whole body is JSON. Returns 0, or an HTTP status (400, 413 past a limit
+ * of lim; 500 only if memory runs out) with one sentence naming the field
+ * and what was expected in err, e.g. "input 'input': shape [2,4] needs 8
+ * values, got 7". On
  * failure req holds nothing that needs freeing (but rs_request_free is still
  * safe). body may be NULL when len is 0. v2 diagnostics default to
  * "summary", v1 to "none"; the v1 bodies accepted are listed in
@@ -136,11 +147,6 @@ void rs_request_free(rs_request *req);
 
 /* ------------------------------------------------------------ responses */
 
-typedef struct {
-    const char *name;    /* model name */
-    const char *version; /* model version string */
-} rs_model_id;
-
 /*
  * Encodes the response to req: outputs y (req->rows x n_outputs) and, unless
  * req->diag is NONE, the diagnostics d of exactly req's rows. With
@@ -153,6 +159,19 @@ typedef struct {
 int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
                        const rs_request *req, const float *y, const mlp_diagnostics *d,
                        const float *const *z, size_t *json_len);
+
+/*
+ * An upper bound of the bytes of the answer to req for model m named mid:
+ * what rs_encode_response writes, plus the newline a JSON answer ends with.
+ * It depends only on what req asks (rows, the model's layer widths and
+ * class labels, the outputs and diagnostics named, JSON or binary, the
+ * names and id the answer repeats), never on the values computed: every
+ * float counts its longest text (MLP_FLOAT_TEXT_MAX - 1 characters and a
+ * separator; 4 bytes in the binary extension), every string 6 bytes a byte
+ * (\u00XX escapes). SIZE_MAX when it does not fit size_t. O(layers), plus
+ * the class labels with the classification extension.
+ */
+size_t rs_response_bound(const rs_model_id *mid, const mlp_model *m, const rs_request *req);
 
 /* The "diagnostics" object of DESIGN.md for one request. */
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,

@@ -117,6 +117,39 @@ int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, 
     return 0;
 }
 
+/* Appends ", <s>" (the first without the comma) to the advice in out. */
+static size_t advice_add(char *out, size_t cap, size_t n, const char *s)
+{
+    return rs_text_put(out, cap, n > 0 ? rs_text_put(out, cap, n, ", ") : n, s);
+}
+
+int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, const rs_request *req,
+                            char *err, size_t errlen)
+{
+    if (lim == NULL || lim->max_response_bytes == 0) return 0;
+    size_t bound = rs_response_bound(&lim->mid, m, req);
+    if (bound <= lim->max_response_bytes) return 0;
+    /* What makes the answer large, in the order it usually matters. */
+    char advice[256];
+    size_t n = advice_add(advice, sizeof advice, 0, "fewer rows per request");
+    bool v2 = req->proto == RS_PROTO_V2;
+    unsigned per_row = RS_OUT_INPUT_GRADIENT | (req->classification > 0 ? 0 : RS_OUT_PRIMARY);
+    if (v2 && (req->outputs & per_row & ~req->binary_outputs))
+        n = advice_add(advice, sizeof advice, n,
+                       "binary outputs (parameters.binary_data_output: true)");
+    if (req->preactivations)
+        n = advice_add(advice, sizeof advice, n, "no parameters.preactivations");
+    if (req->diag == RS_DIAG_FULL)
+        n = advice_add(advice, sizeof advice, n, "diagnostics \"summary\" or \"none\"");
+    if (v2 && (req->outputs & RS_OUT_INPUT_GRADIENT))
+        advice_add(advice, sizeof advice, n, "no 'input_gradient' output");
+    snprintf(err, errlen,
+             "response: the answer to these %d rows could take up to %zu bytes, over the "
+             "server's --max-response-bytes of %zu; ask for %s",
+             req->rows, bound, lim->max_response_bytes, advice);
+    return 413;
+}
+
 /* Common parameter values: "diagnostics" and "timeout_us". Returns 1 when
  * key was one of them (value consumed), 0 when not, -1 on error. */
 int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req)

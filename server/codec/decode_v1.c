@@ -269,6 +269,7 @@ int rs_decode_v1(const mlp_model *m, const char *body, size_t len, const rs_deco
     }
     status = rs_request_bind(req, m, &b.x, b.has_labels ? &b.labels : NULL, "labels",
                              b.has_targets ? &b.targets : NULL, err, errlen);
+    if (status == 0) status = rs_decode_response_fits(m, lim, req, err, errlen);
 done:
     v1_body_free(&b);
     if (status) rs_request_free(req);

@@ -549,6 +549,7 @@ int rs_decode_v2(const mlp_model *m, const char *body, size_t len, size_t json_l
         status = 400;
         goto done;
     }
+    status = rs_decode_response_fits(m, lim, req, err, errlen);
 
 done:
     v2_body_free(b);

@@ -242,6 +242,11 @@ int rs_request_bind(rs_request *req, const mlp_model *m, rs_tensor *x, rs_tensor
 /* At least one row, at most lim->max_rows (413). */
 int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, char *err,
                    size_t errlen);
+/* The answer to the decoded req within lim->max_response_bytes
+ * (rs_response_bound): 0, or 413 with err naming the flag, the bound and
+ * what to ask for instead. Each decoder's last check. */
+int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, const rs_request *req,
+                            char *err, size_t errlen);
 /* "diagnostics" and "timeout_us" parameter values into req: 1 when key was
  * one of them (value consumed), 0 when not, -1 on error. */
 int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req);

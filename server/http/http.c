@@ -483,7 +483,9 @@ static enum MHD_Result start_inference(req_state *st)
 
     const char *body = st->body.data ? st->body.data : "";
     size_t len = st->body.len;
-    rs_decode_limits lim = {app->cfg->max_rows};
+    rs_decode_limits lim = {.max_rows = app->cfg->max_rows,
+                            .max_response_bytes = (size_t)app->cfg->max_response_bytes,
+                            .mid = {st->mv->name, st->mv->version}};
     if (rt->kind == RS_ROUTE_INFER) {
         size_t json_len = 0;
         const char *ihcl = header(st->conn, "Inference-Header-Content-Length");

@@ -5,8 +5,8 @@
  * decode must keep.
  *
  * Limits are the server's defaults read from config.c (rows per request,
- * body size), never smaller caps: the 65535-empty-rows overflow hid behind a
- * 64-row cap in the old single target.
+ * body size, answer size), never smaller caps: the 65535-empty-rows overflow
+ * hid behind a 64-row cap in the old single target.
  *
  * Invariants checked on every decoded request, not only "no crash":
  * - a refusal is a 400 or 413 with a message that encodes as a JSON error,
@@ -22,7 +22,8 @@
  *   bits, rows, labels, targets, id, outputs and parameters;
  * - the batch runner answers it (up to FUZZ_ANSWER_ROWS rows) with a
  *   parseable JSON body whose output has rows rows (or a 400 for a loss it
- *   cannot compute).
+ *   cannot compute), no longer than rs_response_bound said before the
+ *   compute (what --max-response-bytes is checked against).
  *
  * Header-only: every tests/fuzz/fuzz_*.c is one binary.
  */
@@ -67,7 +68,7 @@ enum { FUZZ_CLASSIFIER = 0, FUZZ_BINARY, FUZZ_REGRESSOR, FUZZ_N_MODELS };
 
 typedef struct {
     mlp_model *models[FUZZ_N_MODELS];
-    rs_decode_limits lim; /* the server's: --max-rows default */
+    rs_decode_limits lim; /* the server's: --max-rows, --max-response-bytes defaults */
     size_t max_body;      /* the server's --max-body default */
     bool verbose;         /* FUZZ_CODEC_VERBOSE set: print each decode's status */
     rs_infer_scratch scratch;
@@ -81,6 +82,8 @@ static fuzz_codec_env *fuzz_env(void)
     rs_config cfg;
     rs_config_defaults(&cfg);
     env.lim.max_rows = cfg.max_rows;
+    env.lim.max_response_bytes = (size_t)cfg.max_response_bytes;
+    env.lim.mid = (rs_model_id){"fuzz", "1"};
     env.max_body = (size_t)cfg.max_body;
     rs_config_free(&cfg);
     env.verbose = getenv("FUZZ_CODEC_VERBOSE") != NULL;
@@ -471,8 +474,13 @@ static void fuzz_check_answer(fuzz_codec_env *env, const mlp_model *m, rs_reques
 {
     rs_infer_item it = {.req = r};
     rs_buf_init(&it.body);
-    rs_model_id mid = {"fuzz", "1"};
-    FUZZ_CHECK(rs_infer_run(m, &mid, &env->scratch, &it, 1, NULL, NULL) == 0, "batch failed");
+    FUZZ_CHECK(rs_infer_run(m, &env->lim.mid, &env->scratch, &it, 1, NULL, NULL) == 0,
+               "batch failed");
+    if (it.status == 200) { /* the bytes sent: a JSON answer ends with a newline */
+        size_t sent = it.body.len + (it.json_len == it.body.len ? 1 : 0);
+        size_t bound = rs_response_bound(&env->lim.mid, m, r);
+        FUZZ_CHECK(sent <= bound, "answer of %zu bytes over its bound %zu", sent, bound);
+    }
     json_t *doc = json_loadb(it.body.data, it.json_len, 0, NULL);
     FUZZ_CHECK(doc != NULL, "status %d: response is not JSON: %.500s", it.status, it.body.data);
     if (it.status == 200) {

@@ -282,7 +282,7 @@ def test_help_lists_flags_with_env_twins():
     assert p.returncode == 0, p.stderr
     text = p.stdout + p.stderr
     for flag in ("port", "host", "models", "threads", "max-batch", "batch-delay-us", "max-queue",
-                 "max-body", "max-rows", "log-format", "api-key", "cors-origin",
+                 "max-body", "max-rows", "max-response-bytes", "log-format", "api-key", "cors-origin",
                  "lean-max-flops", "kernel"):
         assert f"--{flag}" in text, f"--{flag} missing from --help"
         env = "RELUSERVE_" + flag.upper().replace("-", "_")
