@@ -13,35 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
-
-/* ------------------------------------------------------- capture stderr */
-
-static int g_saved = -1;
-static FILE *g_file;
-
-static void capture_begin(void)
-{
-    g_file = tmpfile();
-    assert_non_null(g_file);
-    g_saved = dup(STDERR_FILENO);
-    assert_true(g_saved >= 0);
-    assert_true(dup2(fileno(g_file), STDERR_FILENO) >= 0);
-}
-
-/* What was written since capture_begin; the caller frees it. */
-static char *capture_end(void)
-{
-    assert_true(dup2(g_saved, STDERR_FILENO) >= 0);
-    close(g_saved);
-    off_t n = lseek(fileno(g_file), 0, SEEK_END);
-    assert_true(n >= 0);
-    char *text = malloc((size_t)n + 1);
-    assert_non_null(text);
-    assert_int_equal(pread(fileno(g_file), text, (size_t)n, 0), n);
-    text[n] = 0;
-    fclose(g_file);
-    return text;
-}
+#include "test_capture.h"
 
 /* The one line an access record makes. */
 static char *access_line(rs_log_format fmt, const char *method, const char *path, const char *model)
