@@ -147,8 +147,8 @@ static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ct
     if (strcmp(key, "data") == 0) {
         char dpath[40];
         path_join(dpath, sizeof dpath, c->path, ".data");
-        /* The declared count (negative when too large: no hint); the
-         * reader caps it by the body length anyway. */
+        /* The declared count (negative when too large: no hint): the
+         * reader's buffer stops growing at it, never starts there. */
         int64_t count = t->has_shape ? rs_shape_count(t->shape, t->rank) : 0;
         size_t hint = count > 0 ? (size_t)count : 0;
         if (rs_tensor_data_read(j, &t->data, hint, dpath) < 0) return -1;

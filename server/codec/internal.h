@@ -160,7 +160,10 @@ typedef struct {
 
 void rs_tensor_data_free(rs_tensor_data *t);
 /* Reads a (possibly nested) array of numbers or booleans at j into t.
- * size_hint: expected element count (0 if unknown). path names the field
+ * size_hint: expected element count (0 if unknown): the buffer grows from
+ * the values read, never past the hint while they are within it, so a
+ * true hint gives an exact allocation and a false one costs nothing (memory
+ * follows the values that exist). path names the field
  * in messages ("inputs[0].data"). Numbers that overflow float32, ragged
  * arrays and arrays nested deeper than the numbers beside them are errors. */
 int rs_tensor_data_read(rs_json *j, rs_tensor_data *t, size_t size_hint, const char *path);

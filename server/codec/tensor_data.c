@@ -70,12 +70,19 @@ void rs_tensor_data_free(rs_tensor_data *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Doubles the buffer (from the hint, or 1024). May reallocate t->v. */
+/* Grows the buffer as values arrive: 1024 first, then doubling, so memory
+ * follows the values that exist. The hint (the shape's count) only caps a
+ * step while the values are within it, so that a true count ends in a buffer
+ * of exactly its size; a shape that claims 10^8 values over a data array of
+ * one costs 4 KiB, not a buffer sized by the claim (which is held outside the
+ * --max-body-total charge). Past the hint it keeps doubling. May reallocate
+ * t->v. */
 static int data_grow(rs_json *j, rs_tensor_data *t, size_t hint, const char *path)
 {
-    size_t cap = t->cap ? t->cap * 2 : (hint > 0 ? hint : 1024);
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    if (hint > t->n && cap > hint) cap = hint;
     /* Every value takes at least two bytes of text ("1,"), so the text
-     * bounds the count; a larger hint is a lie we need not honour. */
+     * bounds the count. */
     size_t bound = (size_t)(j->end - j->start) / 2 + 1;
     if (cap > bound) cap = bound;
     if (cap <= t->n) cap = t->n + 1;

@@ -611,6 +611,57 @@ static void test_tensor_data_nesting(void **s)
     }
 }
 
+/* The reader's buffer follows the values that exist, not the shape's claim:
+ * a shape of 10^8 values over a data array of one, in a body of 8 MiB, used
+ * to pre-size the buffer to half the body's bytes in floats (16 MiB, outside
+ * the --max-body-total charge). A true count is still met exactly. */
+static void test_tensor_data_memory_follows_the_values(void **s)
+{
+    (void)s;
+    size_t pad = 8u << 20;
+    char *text = malloc(pad + 64);
+    assert_non_null(text);
+    static const char *forms[] = {"[1]", "[[1]]"};
+    for (size_t f = 0; f < 2; f++) {
+        size_t n = strlen(forms[f]);
+        memcpy(text, forms[f], n);
+        memset(text + n, ' ', pad); /* the rest of a big body */
+        char err[256] = "";
+        rs_json j;
+        rs_json_init(&j, text, n + pad, err, sizeof err);
+        rs_tensor_data d;
+        assert_int_equal(rs_tensor_data_read(&j, &d, 100000000, "data"), 0);
+        assert_int_equal(d.n, 1);
+        if (d.cap > 1024) fail_msg("%s: %zu floats allocated for 1 value", forms[f], d.cap);
+        rs_tensor_data_free(&d);
+    }
+    free(text);
+
+    /* The shape's count, when true, is the last allocation's size; a count
+     * the shape understates still reads every value. */
+    rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_puts(&b, "[");
+    for (int i = 0; i < 5000; i++)
+        rs_buf_puts(&b, i ? ",7" : "7");
+    rs_buf_puts(&b, "]");
+    size_t hints[] = {5000, 10, 0};
+    for (size_t h = 0; h < 3; h++) {
+        char err[256] = "";
+        rs_json j;
+        rs_json_init(&j, b.data, b.len, err, sizeof err);
+        rs_tensor_data d;
+        assert_int_equal(rs_tensor_data_read(&j, &d, hints[h], "data"), 0);
+        assert_int_equal(d.n, 5000);
+        if (hints[h] == 5000) assert_int_equal(d.cap, 5000);
+        assert_true(d.cap < 2 * 5000);
+        for (size_t i = 0; i < d.n; i++)
+            assert_true(d.v[i] == 7.0f);
+        rs_tensor_data_free(&d);
+    }
+    rs_buf_free(&b);
+}
+
 /* The constructors refuse any value count that is not the shape's. */
 static void test_tensor_constructors(void **s)
 {
@@ -1500,6 +1551,7 @@ int main(void)
         cmocka_unit_test(test_v2_row_limit_is_413),
         cmocka_unit_test(test_v2_every_truncation),
         cmocka_unit_test(test_tensor_data_nesting),
+        cmocka_unit_test(test_tensor_data_memory_follows_the_values),
         cmocka_unit_test(test_tensor_constructors),
         cmocka_unit_test(test_nesting_deeper_than_numbers_is_400),
         cmocka_unit_test(test_many_rows_decode_every_value),
