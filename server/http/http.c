@@ -142,6 +142,23 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* A length header's value: plain decimal digits, no sign or spaces (what
+ * HTTP allows in Content-Length; strtoull would also take "+12" and " 12").
+ * False when it is anything else or does not fit. */
+static bool header_decimal(const char *s, unsigned long long *out)
+{
+    if (s == NULL || *s == '\0') return false;
+    unsigned long long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (ULLONG_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
 /* An X-Request-Id worth echoing: short, printable, no spaces or quotes. */
 static bool request_id_ok(const char *s)
 {
@@ -490,12 +507,14 @@ static enum MHD_Result start_inference(req_state *st)
         size_t json_len = 0;
         const char *ihcl = header(st->conn, "Inference-Header-Content-Length");
         if (ihcl) {
-            char *end;
-            unsigned long long v = strtoull(ihcl, &end, 10);
-            if (end == ihcl || *end || ihcl[0] == '-' || v > len) {
+            /* The length of the JSON part (binary extension): a JSON header
+             * is never empty, so 0 is an error, not "no header". */
+            unsigned long long v = 0;
+            if (!header_decimal(ihcl, &v) || v == 0 || v > len) {
                 snprintf(err, sizeof err,
-                         "header Inference-Header-Content-Length must be an integer from 0 to "
-                         "the body length %zu, got '%.64s'",
+                         "header Inference-Header-Content-Length: expected the length in bytes "
+                         "of the request's JSON part, digits from 1 to the body length %zu, got "
+                         "'%.64s'",
                          len, ihcl);
                 return respond_error(st, 400, err);
             }
@@ -882,9 +901,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         unsigned long long n = 0; /* the Content-Length, parsed once */
         bool cl_ok = false;
         if (cl) {
-            char *end;
-            n = strtoull(cl, &end, 10);
-            cl_ok = *end == 0 && end != cl;
+            cl_ok = header_decimal(cl, &n);
             if (cl_ok && n <= (unsigned long long)LLONG_MAX) st->declared = (long long)n;
         }
         unsigned long long max = (unsigned long long)h->app->cfg->max_body;

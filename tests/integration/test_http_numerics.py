@@ -202,6 +202,31 @@ def test_binary_header_length_past_body_is_400(port):
     helpers.assert_error(post(port, "/v2/models/tiny/infer", body, headers=hdrs), 400)
 
 
+@pytest.mark.parametrize("value", ["0", "+{n}", "00", "{n}.0", "0x{n}", "99999999999999999999999"])
+def test_binary_header_length_must_be_plain_digits(port, value):
+    """Inference-Header-Content-Length is the length of the JSON part: 0
+    cannot be one (it used to be read as no header at all, and a JSON body
+    was served), and only digits make a length, as in Content-Length (a
+    leading '+' used to pass)."""
+    body = json.dumps(helpers.v2_body([[1, 2, 3, 4]])).encode()
+    value = value.format(n=len(body))
+    r = post(port, "/v2/models/tiny/infer", body,
+             headers={"Inference-Header-Content-Length": value,
+                      "Content-Type": "application/json"})
+    helpers.assert_error(r, 400, "Inference-Header-Content-Length",
+                         "length in bytes of the request's JSON part",
+                         f"from 1 to the body length {len(body)}", f"got '{value}'")
+
+
+def test_binary_header_length_of_the_whole_body_is_served(port):
+    body = json.dumps(helpers.v2_body([[1, 2, 3, 4]])).encode()
+    for value in (str(len(body)), "00" + str(len(body))):
+        r = post(port, "/v2/models/tiny/infer", body,
+                 headers={"Inference-Header-Content-Length": value,
+                          "Content-Type": "application/json"})
+        assert r.status == 200, (value, r)
+
+
 def test_float_text_round_trips_float32(port):
     """Outputs are written with the shortest text that reads back as the same
     float32 (not jansson's 17 digits): never more significant digits than
