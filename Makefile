@@ -157,6 +157,13 @@ $(BUILD)/tests/lib/test_train_without_blas: tests/unit/lib/test_train_without_bl
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NO_BLAS_LDLIBS) -lcmocka
 
+# libmlp's allocations made to fail on demand: the test's __wrap_mlp_aligned_alloc
+# stands between libmlp's other files and workspace.c's allocator.
+$(BUILD)/tests/lib/test_native_pack_nomem: tests/unit/lib/test_native_pack_nomem.c $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=mlp_aligned_alloc -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@

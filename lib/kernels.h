@@ -72,9 +72,11 @@ void mlp_grad_inputs_native(mlp_native_isa isa, const float *dz, const float *w,
  * (lib/kernels_native_body.h, NK(pack_weights)): kept with the model, built
  * for isa by the first call that asks (thread-safe), as many bytes again as
  * the weights plus padding to the panel width. NULL for the portable isa, when
- * memory runs out (the forward then packs per call) or when the model holds
- * another isa's copy. mlp_native_drop frees it: every function that writes a
- * model's parameters calls it. */
+ * memory runs out (the forward then packs per call; the failure is kept with
+ * the model, so no later call tries again before mlp_model_prepare does) or
+ * when the model holds another isa's copy. mlp_native_drop frees it (and
+ * forgets a failure): every function that writes a model's parameters calls
+ * it. */
 const float *mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer);
 void mlp_native_drop(mlp_model *m);
 /* Z = X·Wᵀ + b with W as mlp_native_weights returns it. */

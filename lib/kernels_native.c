@@ -203,9 +203,17 @@ struct mlp_native_pack {
     float *data; /* one block, MLP_ALIGN-aligned */
 };
 
+/* What the model keeps when its pack could not be built (out of memory): no
+ * weights for any native isa, so every forward computes with the kernel
+ * packing W per call (the same chains, the same bits) instead of trying the
+ * large allocation again at every layer of every forward. Static: nothing is
+ * allocated when memory has run out, and a reader that loaded it stays valid
+ * when mlp_model_prepare replaces it. Never written. */
+static struct mlp_native_pack pack_failed = {.isa = MLP_ISA_PORTABLE};
+
 static void pack_free(struct mlp_native_pack *p)
 {
-    if (!p) return;
+    if (!p || p == &pack_failed) return;
     free(p->data);
     free(p);
 }
@@ -253,25 +261,27 @@ static struct mlp_native_pack *pack_build(const mlp_model *m, mlp_native_isa isa
 }
 #endif
 
+/* The model's pack for isa, built when its slot holds nothing yet, or (when
+ * retry) after a failure. The model is const to its readers; its pack is a
+ * cache they share, published with a compare-and-swap (the loser frees its
+ * copy); a failed build publishes pack_failed. Never NULL. */
+static struct mlp_native_pack *pack_get(const mlp_model *m, mlp_native_isa isa, bool retry)
+{
+    struct mlp_native_pack **slot = &((mlp_model *)m)->native;
+    struct mlp_native_pack *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (p && !(retry && p == &pack_failed)) return p;
+    struct mlp_native_pack *mine = pack_build(m, isa);
+    if (!mine) mine = &pack_failed;
+    if (__atomic_compare_exchange_n(slot, &p, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return mine;
+    pack_free(mine);
+    return p; /* another reader's, published meanwhile */
+}
+
 const float *mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer)
 {
     if (isa == MLP_ISA_PORTABLE || layer < 0 || layer >= m->n_layers) return NULL;
-    /* The model is const to its readers; its pack is a cache they share,
-     * published once with a compare-and-swap (the loser frees its copy). */
-    struct mlp_native_pack **slot = &((mlp_model *)m)->native;
-    struct mlp_native_pack *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!p) {
-        struct mlp_native_pack *mine = pack_build(m, isa);
-        if (!mine) return NULL;
-        struct mlp_native_pack *expected = NULL;
-        if (__atomic_compare_exchange_n(slot, &expected, mine, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
-            p = mine;
-        } else {
-            pack_free(mine);
-            p = expected;
-        }
-    }
+    struct mlp_native_pack *p = pack_get(m, isa, false);
     return p->isa == isa ? p->layer[layer] : NULL;
 }
 
@@ -285,7 +295,8 @@ mlp_status mlp_model_prepare(const mlp_model *m, mlp_kernel k, mlp_error *err)
     if (!m) return mlp_set_error(err, MLP_ERR_INVALID, "model is NULL");
     if (k != MLP_KERNEL_NATIVE) return MLP_OK;
     mlp_native_isa isa = mlp_native_isa_best();
-    if (isa == MLP_ISA_PORTABLE || mlp_native_weights(m, isa, 0)) return MLP_OK;
+    /* asked to build: a failure a forward remembered is tried once more */
+    if (isa == MLP_ISA_PORTABLE || pack_get(m, isa, true)->isa == isa) return MLP_OK;
     return mlp_set_error(err, MLP_ERR_NOMEM, "out of memory packing the weights for the %s kernel",
                          mlp_native_isa_name(isa));
 }

@@ -353,7 +353,11 @@ const char *mlp_kernel_native_isa(void);
  * server calls it when it loads a model, so the model's memory is all there
  * once it is ready. Changing the parameters (setters, mlp_model_init,
  * mlp_train) drops the copy; the next native forward builds it again.
- * MLP_ERR_NOMEM when memory runs out (a forward would then pack per call). */
+ * MLP_ERR_NOMEM when memory runs out. A native forward that finds no copy
+ * and cannot build one either computes with the kernel packing W per call
+ * (the same bits, slower); the model remembers the failure, so later forwards
+ * do not try the allocation again until mlp_model_prepare is called again
+ * (which does) or the parameters change. */
 mlp_status mlp_model_prepare(const mlp_model *m, mlp_kernel k, mlp_error *err);
 /* Rows at or above which AUTO picks cblas_sgemm for the forward product. */
 int mlp_kernel_crossover_rows(int in, int out);
