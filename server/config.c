@@ -55,6 +55,12 @@ static const opt_def OPTS[] = {
      "Neither calls BLAS"},
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
      "libmicrohttpd polling threads; 0 = 1 on up to 2 cores, else cores/2"},
+    {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64, OFF(busy_poll_us), 0, 100000, "0",
+     "low-latency mode: after handling socket activity, each HTTP thread keeps polling "
+     "without sleeping until this many microseconds pass with nothing to do, so the next "
+     "request on a busy connection does not wait for an idle CPU to wake (tens of "
+     "microseconds on many machines). Costs up to one core per HTTP thread while requests "
+     "keep arriving within that time, nothing while idle (0 = off: threads sleep at once)"},
     {"max-batch", "RELUSERVE_MAX_BATCH", OPT_INT, OFF(max_batch), 1, 1 << 20, "64",
      "rows the dynamic batcher merges into one batch (1 = batching off)"},
     {"batch-delay-us", "RELUSERVE_BATCH_DELAY_US", OPT_INT64, OFF(batch_delay_us), 0, 10000000, "0",

@@ -22,10 +22,11 @@ typedef struct {
     char *host;       /* owned; address to bind */
     int port;
     int threads;       /* compute pool threads (UV_THREADPOOL_SIZE); 0 = cores */
-    int http_threads;  /* libmicrohttpd polling threads; 0 = auto */
+    int http_threads;  /* HTTP polling threads; 0 = auto */
     mlp_kernel kernel; /* MLP_KERNEL_NATIVE or MLP_KERNEL_PORTABLE (--kernel) */
     int max_batch;     /* rows merged into one batch */
     int64_t batch_delay_us;
+    int64_t busy_poll_us;        /* HTTP threads keep polling this long after activity; 0 = off */
     int64_t lean_max_flops;      /* lean path: largest compute (multiply-adds) run on the HTTP
                                     thread; 0 = off */
     int max_queue;               /* requests waiting per model version */

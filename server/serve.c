@@ -1,9 +1,9 @@
 /*
  * serve — `reluserve serve`: wires the parts together, drains on SIGTERM.
  *
- * Shutdown: the first SIGTERM/SIGINT stops accepting connections
- * (MHD_quiesce_daemon), refuses model control and marks responses
- * Connection: close; a 10 ms timer
+ * Shutdown: the first SIGTERM/SIGINT stops accepting connections (each HTTP
+ * thread quiesces its libmicrohttpd daemon), refuses model control and marks
+ * responses Connection: close; a 10 ms timer
  * then waits until every request owed an answer (whole request received:
  * queued, computing or its response being sent) is answered and the
  * scheduler is idle, or until --shutdown-grace-ms has passed and nothing is
@@ -158,19 +158,22 @@ static int serve(const rs_config *cfg)
         rs_scheduler_close(s.app.sched);
         exit_code = 1;
     } else {
-        char why[256], blas[64], kernel[64];
+        char why[256], blas[64], kernel[64], spin[64] = "";
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
         blas_note(blas, sizeof blas);
         if (cfg->kernel == MLP_KERNEL_NATIVE)
             snprintf(kernel, sizeof kernel, "native (%s)", mlp_kernel_native_isa());
         else
             snprintf(kernel, sizeof kernel, "portable");
+        if (cfg->busy_poll_us > 0)
+            snprintf(spin, sizeof spin, ", HTTP threads busy-poll %lld us",
+                     (long long)cfg->busy_poll_us);
         rs_log(RS_LOG_INFO,
                "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, %s, "
-               "kernel %s, max batch %d%s%s)",
+               "kernel %s, max batch %d%s%s%s)",
                MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
                cfg->models_dir, s.app.poll ? ", polled" : "", threads, blas, kernel, cfg->max_batch,
-               ready ? "" : "; NOT READY: ", ready ? "" : why);
+               spin, ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {
         uv_close((uv_handle_t *)&s.drain, NULL);

@@ -55,6 +55,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdatomic.h>
@@ -70,9 +71,10 @@
 #include "body.h"
 #include "control.h"
 #include "log.h"
+#include "pollers.h"
 
 struct rs_http {
-    struct MHD_Daemon *d;
+    rs_pollers *pollers; /* the polling threads, each with its daemon */
     rs_app *app;
     int port;
     atomic_int active, suspended;
@@ -103,6 +105,7 @@ static char excess_mark;
 typedef struct {
     rs_http *h;
     struct MHD_Connection *conn;
+    rs_poller *poller; /* the thread polling conn's daemon: woken after a resume */
     uint64_t start_ns;
     const char *method, *url; /* owned by MHD, valid until completion */
     rs_route route;
@@ -457,14 +460,19 @@ static void task_done(rs_task *t)
     req_state *st = t->user;
     struct MHD_Connection *conn = st->conn;
     rs_http *h = st->h;
+    rs_poller *poller = st->poller;
     st->ph = PHASE_RESUMED;
-    /* Thread-safe; it wakes the daemon, whose next access-handler call sees
-     * PHASE_RESUMED (the daemon's lock orders these writes before it). */
+    /* Thread-safe; it flags the connection for the daemon, whose next
+     * access-handler call sees PHASE_RESUMED (the daemon's lock orders these
+     * writes before it). */
     MHD_resume_connection(conn); /* st may be freed from here on */
+    /* The flag is looked at only when the daemon runs: wake its thread (also
+     * when this is that thread, which would otherwise block first). */
+    rs_poller_wake(poller);
     /* Counted as done only now: shutdown stops the daemon once nothing is
      * suspended, and libmicrohttpd panics on a connection still suspended
      * (one whose resume has been asked for is fine: the stop resumes it).
-     * h lives until that stop, which waits for this count. */
+     * h and its pollers live until that stop, which waits for this count. */
     atomic_fetch_sub(&h->suspended, 1);
 }
 
@@ -881,6 +889,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&h->active, 1);
         st->h = h;
         st->conn = conn;
+        st->poller = rs_poller_current();
         st->start_ns = now_ns();
         st->method = method;
         st->url = url;
@@ -1095,6 +1104,47 @@ static char *pem_read(const char *flag, const char *path, char *err, size_t errl
     return buf;
 }
 
+/* One daemon of the pool: external epoll mode (its thread is ours, see
+ * pollers.h), accepting from a dup of listen_fd, at most limit connections.
+ * NULL when libmicrohttpd refuses (it says why through on_mhd_log). */
+static struct MHD_Daemon *daemon_start(rs_http *h, int listen_fd, int ipv6, unsigned limit)
+{
+    const rs_config *cfg = h->app->cfg;
+    int fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        rs_log(RS_LOG_ERROR, "cannot duplicate the listen socket: %s", strerror(errno));
+        return NULL;
+    }
+    /* No MHD_USE_ITC: libmicrohttpd drops it in external mode; our threads
+     * have their own eventfd (pollers.c). */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ipv6) flags |= MHD_USE_IPv6;
+    if (h->tls_cert) flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[11];
+    int n = 0;
+    /* The logger goes first so that libmicrohttpd reports option problems through it. */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+    /* serve.c ignores SIGPIPE and the pollers block it: libmicrohttpd may then
+     * use its fastest send calls, as it did on its own threads. */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, NULL};
+    if (h->tls_cert) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY,
+                                            opts, MHD_OPTION_END);
+    /* On failure libmicrohttpd has closed fd on some paths and not on others;
+     * a dup left open lives until the exit that follows a failed start. */
+    return d;
+}
+
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
 {
     const rs_config *cfg = app->cfg;
@@ -1139,65 +1189,58 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         }
     }
 
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char port[16];
-    snprintf(port, sizeof port, "%d", cfg->port);
-    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
-    if (gai) {
-        snprintf(err, errlen, "--host '%s' is not an address this machine can listen on: %s",
-                 cfg->host, gai_strerror(gai));
-        http_free(h);
-        return -1;
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    if (h->tls_cert) flags |= MHD_USE_TLS;
     int threads = cfg->http_threads;
     if (threads <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores <= 2 ? 1 : (int)(cores / 2);
     }
-    /* The logger goes first so that libmicrohttpd reports option problems through it. */
+    int ipv6 = 0;
+    int listen_fd = rs_listen_open(cfg->host, cfg->port, &ipv6, &h->port, err, errlen);
+    if (listen_fd < 0) {
+        http_free(h);
+        return -1;
+    }
+    struct MHD_Daemon **daemons = calloc((size_t)threads, sizeof *daemons);
+    if (!daemons) {
+        close(listen_fd);
+        http_free(h);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     h->max_open = cfg->max_connections;
     h->excess_idle_s = cfg->connection_timeout_s > 0 && cfg->connection_timeout_s < EXCESS_IDLE_S
                            ? cfg->connection_timeout_s
                            : EXCESS_IDLE_S;
+    /* libmicrohttpd's own thread pool split its limit among its workers this
+     * way; the excess count (on_connection) stays global. */
     unsigned limit = (unsigned)cfg->max_connections + (unsigned)rs_http_connection_margin(cfg);
-    struct MHD_OptionItem opts[11];
-    int n = 0;
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL};
-    opts[n++] =
-        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
-    if (threads > 1)
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
-    if (h->tls_cert) {
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    int started = 0;
+    for (; started < threads; started++) {
+        unsigned share =
+            limit / (unsigned)threads + ((unsigned)started < limit % (unsigned)threads);
+        if (!(daemons[started] = daemon_start(h, listen_fd, ipv6, share))) break;
     }
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY,
-                            opts, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!h->d) {
+    close(listen_fd); /* each daemon has its own dup */
+    int rc = -1;
+    if (started < threads)
         snprintf(err, errlen,
-                 h->tls_cert ? "cannot listen on %s:%d (port in use, not allowed to bind there, "
-                               "or --tls-cert/--tls-key are not a matching certificate and key)"
-                             : "cannot listen on %s:%d (port in use, or not allowed to bind there)",
+                 h->tls_cert ? "cannot start HTTPS on %s:%d: --tls-cert/--tls-key are not a "
+                               "matching certificate and key (or libmicrohttpd refused them)"
+                             : "cannot start libmicrohttpd on %s:%d (see its message above)",
                  cfg->host, cfg->port);
+    else
+        rc = rs_pollers_start(&h->pollers, daemons, threads, cfg->busy_poll_us, err, errlen);
+    if (rc) {
+        for (int i = 0; i < started; i++) {
+            MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
+            if (fd != MHD_INVALID_SOCKET) close(fd);
+            MHD_stop_daemon(daemons[i]);
+        }
+        free(daemons);
         http_free(h);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : cfg->port;
+    free(daemons);
     *out = h;
     return 0;
 }
@@ -1211,8 +1254,7 @@ void rs_http_quiesce(rs_http *h)
 {
     atomic_store(&h->draining, true);
     if (h->control) rs_control_stop(h->control);
-    MHD_socket fd = MHD_quiesce_daemon(h->d);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    rs_pollers_quiesce(h->pollers);
 }
 
 int rs_http_active(const rs_http *h)
@@ -1250,12 +1292,12 @@ int rs_http_connection_margin(const rs_config *cfg)
 void rs_http_stop(rs_http *h)
 {
     if (!h) return;
-    /* The daemon first: once the grace period is over, a request can still be
+    /* The daemons first: once the grace period is over, a request can still be
      * owed but not yet suspended, on its way into start_control, and it reads
-     * h->control there. MHD_stop_daemon joins the handler threads, so after it
+     * h->control there. rs_pollers_stop joins the polling threads, so after it
      * nobody does. Nothing is suspended, so no control job is queued or
      * running (one submitted since is refused: the worker is stopping), and
      * the worker touches no connection: this join only waits for a poll tick. */
-    MHD_stop_daemon(h->d);
+    rs_pollers_stop(h->pollers);
     http_free(h); /* joins the control worker */
 }

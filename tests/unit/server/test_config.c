@@ -189,6 +189,28 @@ static void test_repository_poll(void **state)
             "--repository-poll-s and --enable-model-control");
 }
 
+/* --busy-poll-us and its twin: off by default, microseconds up to 100000
+ * (0.1 s of spinning after activity is already far past any use). */
+static void test_busy_poll(void **state)
+{
+    (void)state;
+    rs_config c = parsed(NULL, NULL);
+    assert_true(c.busy_poll_us == 0); /* off: it costs CPU */
+    rs_config_free(&c);
+    const char *const *env = ARGS("RELUSERVE_BUSY_POLL_US", "50");
+    c = parsed(env, NULL);
+    assert_true(c.busy_poll_us == 50);
+    rs_config_free(&c);
+    c = parsed(env, ARGS("--busy-poll-us=100000"));
+    assert_true(c.busy_poll_us == 100000); /* flag over environment; the maximum */
+    rs_config_free(&c);
+    refused(NULL, ARGS("--busy-poll-us", "-1"),
+            "--busy-poll-us expects an integer from 0 to 100000, got '-1'");
+    refused(NULL, ARGS("--busy-poll-us", "100001"), "--busy-poll-us");
+    refused(NULL, ARGS("--busy-poll-us", "fast"), "--busy-poll-us");
+    refused(ARGS("RELUSERVE_BUSY_POLL_US", "1e3"), NULL, "RELUSERVE_BUSY_POLL_US");
+}
+
 static void test_bad_env_names_the_variable(void **state)
 {
     (void)state;
@@ -224,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_bad_values_name_the_flag),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_repository_poll),
+        cmocka_unit_test(test_busy_poll),
         cmocka_unit_test(test_bad_env_names_the_variable),
         cmocka_unit_test(test_help),
     };
