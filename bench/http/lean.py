@@ -2,20 +2,24 @@
 """The lean path on and off in one run: tiny p50 and throughput, and the sweep
 that picks --lean-max-flops.
 
-    bench/http/lean.py BUILD_DIR [--duration S] [--rounds N] [--quick] [--results FILE]
+    bench/http/lean.py BUILD_DIR [--duration S] [--rounds N] [--busy-poll-us N] [--quick]
+                       [--results FILE]
     bench/http/lean.py BUILD_DIR --sweep [--duration S] [--sizes N,N,...]
 
-Default: common.py's tiny model (4-16-16-3) and batch-1 bodies; two servers
-run side by side on loopback, both --max-batch 64: one with the default
+Default: common.py's tiny model (4-16-16-3) and batch-1 bodies; three servers
+run side by side on loopback, all --max-batch 64: one with the default
 --lean-max-flops (lean on), one with --lean-max-flops 0 (lean off: every
-request through the queue and the pool, the baseline). For 1 and 16
-connections and each of GET /v2/health/live, tiny `none` and tiny `summary`,
-wrk runs against the lean server and then at once against the baseline, so
-the two points of a pair see the same load on the machine (--rounds N: N
-such pairs, and the median of each side). Prints req/s, p50 and p99 of each,
+request through the queue and the pool, the baseline), and one with the
+default lean path and --busy-poll-us 100 (busy: the HTTP thread keeps polling
+for 100 us after activity instead of sleeping; why 100: bench/README.md;
+--busy-poll-us N measures another setting). For
+1 and 16 connections and each of GET /v2/health/live, tiny `none` and tiny
+`summary`, wrk runs against the three servers one after the other, so the
+points of a triple see the same load on the machine (--rounds N: N such
+triples, and the median of each server). Prints req/s, p50 and p99 of each,
 the server's CPU per request (all threads, and its busiest thread: the one
-that saturates first), on/off ratios, and the issue's targets (reported,
-never asserted); --results records them for targets.py.
+that saturates first), on/off and busy/on ratios, and the issue's targets
+(reported, never asserted); --results records them for targets.py.
 
 --sweep: models of growing compute per row (input n, two hidden layers of n,
 10 outputs; by default n = 16 .. 512: about 0.7k .. 530k multiply-adds),
@@ -32,6 +36,7 @@ import sys
 import common
 
 LEAN_MAX = str(1 << 40)  # the flag's maximum: everything lean
+BUSY_POLL_US = 100  # --busy-poll-us of the third server (bench/README.md#busy-polling)
 SWEEP = "16,32,64,128,256,512"
 CELL = "%9.0f %8s %8s %5.1f/%5.1f"
 
@@ -60,11 +65,15 @@ def cell(r):
                    r["top_us"])
 
 
-def pair_of_servers(args, tmp, models, on_flags):
-    """The lean server (on_flags) and the baseline (--lean-max-flops 0), ready."""
+def pair_of_servers(args, tmp, models, on_flags, busy=False):
+    """The lean server (on_flags) and the baseline (--lean-max-flops 0), ready;
+    with busy, a third: on_flags and --busy-poll-us (args.busy_poll_us)."""
     servers = []
+    kinds = [("on", on_flags), ("off", ["--lean-max-flops", "0"])]
+    if busy:
+        kinds.append(("busy", on_flags + ["--busy-poll-us", str(args.busy_poll_us)]))
     try:
-        for name, extra in (("on", on_flags), ("off", ["--lean-max-flops", "0"])):
+        for name, extra in kinds:
             servers.append(common.Server(args.binary, models, 64,
                                          os.path.join(tmp, "server-%s.log" % name), extra))
             servers[-1].wait_ready()
@@ -77,20 +86,21 @@ def pair_of_servers(args, tmp, models, on_flags):
 
 def compare(args, tmp):
     models, bodies = common.write_repo(tmp, names=("tiny",))
-    servers = pair_of_servers(args, tmp, models, [])
+    servers = pair_of_servers(args, tmp, models, [], busy=True)
     failed, res = False, {}
     try:
         for srv in servers:
             srv.check_infer("tiny", bodies[("tiny", "summary")])
-        print("lean on:  %s\nlean off: %s" % tuple(s.cmd.replace(tmp, "$TMP") for s in servers))
+        print("lean on:  %s\nlean off: %s\nbusy:     %s"
+              % tuple(s.cmd.replace(tmp, "$TMP") for s in servers))
         print("CPU: server CPU us per request, all threads / the busiest thread")
-        print("%-22s %5s | %9s %8s %8s %11s | %9s %8s %8s %11s | %6s" % (
+        print("%-22s %5s | %9s %8s %8s %11s | %9s %8s %8s %11s | %9s %8s %8s %11s | %6s %7s" % (
             "endpoint", "conns", "on req/s", "p50", "p99", "CPU", "off req/s", "p50", "p99",
-            "CPU", "on/off"))
+            "CPU", "busy r/s", "p50", "p99", "CPU", "on/off", "busy/on"))
         for c in (1, 16):
             for diag in (None, "none", "summary"):
-                runs = ([], [])
-                for _ in range(args.rounds):  # on, off, on, off, ...: the median of each
+                runs = ([], [], [])
+                for _ in range(args.rounds):  # on, off, busy, on, ...: the median of each
                     for i, srv in enumerate(servers):
                         if diag is None:
                             r = point(srv, srv.base + "/v2/health/live", None, c, args.duration)
@@ -102,9 +112,10 @@ def compare(args, tmp):
                 pair = [sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for rs in runs]
                 res[(diag, c)] = pair
                 label = "GET /v2/health/live" if diag is None else "tiny infer (%s)" % diag
-                print("%-22s %5d | %s | %s | %6.2f%s" % (
-                    label, c, cell(pair[0]), cell(pair[1]), pair[0]["rps"] / pair[1]["rps"],
-                    common.BAD_NOTE if common.bad(pair[0]) or common.bad(pair[1]) else ""))
+                print("%-22s %5d | %s | %s | %s | %6.2f %7.2f%s" % (
+                    label, c, cell(pair[0]), cell(pair[1]), cell(pair[2]),
+                    pair[0]["rps"] / pair[1]["rps"], pair[2]["rps"] / pair[0]["rps"],
+                    common.BAD_NOTE if any(common.bad(r) for r in pair) else ""))
     except RuntimeError as e:
         print("bench/http/lean: FAILED: %s" % e, file=sys.stderr)
         failed = True
@@ -115,14 +126,20 @@ def compare(args, tmp):
                 failed = True
     if len(res) < 6:
         return failed
-    p50 = {(d, i): res[(d, 1)][i]["p50_us"] for d in ("none", "summary") for i in (0, 1)}
+    p50 = {(d, i): res[(d, 1)][i]["p50_us"] for d in ("none", "summary") for i in (0, 1, 2)}
     print("tiny p50 at 1 conn, lean on: none %s, summary %s (lean off: %s, %s; health %s)" % (
         common.fmt_us(p50[("none", 0)]), common.fmt_us(p50[("summary", 0)]),
         common.fmt_us(p50[("none", 1)]), common.fmt_us(p50[("summary", 1)]),
         common.fmt_us(res[(None, 1)][0]["p50_us"])))
-    for i, mode in ((0, "on"), (1, "off")):
+    print("tiny p50 at 1 conn, --busy-poll-us %s: none %s, summary %s (health %s); "
+          "16 conns req/s busy / on: health %.2f, none %.2f, summary %.2f" % (
+              args.busy_poll_us, common.fmt_us(p50[("none", 2)]), common.fmt_us(p50[("summary", 2)]),
+              common.fmt_us(res[(None, 1)][2]["p50_us"]),
+              *(res[(d, 16)][2]["rps"] / res[(d, 16)][0]["rps"]
+                for d in (None, "none", "summary"))))
+    for i, mode in ((0, "on"), (1, "off"), (2, "busy")):
         ceiling = res[(None, 16)][i]
-        print("tiny / health ceiling at 16 conns, lean %-3s: none %.2f, summary %.2f (req/s); "
+        print("tiny / health ceiling at 16 conns, lean %-4s: none %.2f, summary %.2f (req/s); "
               "none %.2f, summary %.2f (busiest thread's CPU per request, health's / tiny's)" % (
                   mode, res[("none", 16)][i]["rps"] / ceiling["rps"],
                   res[("summary", 16)][i]["rps"] / ceiling["rps"],
@@ -132,9 +149,10 @@ def compare(args, tmp):
           "of health")
     values = {}
     for (diag, c), pair in res.items():
-        for i, mode in ((0, "on"), (1, "off")):
+        for i, mode in ((0, "on"), (1, "off"), (2, "busy")):
             key = "lean.%s.%s.%d." % (mode, diag or "health", c)
-            values.update({key + k: pair[i][k] for k in ("rps", "p50_us", "cpu_us", "top_us")})
+            values.update({key + k: pair[i][k]
+                           for k in ("rps", "p50_us", "p99_us", "cpu_us", "top_us")})
     common.record(args, "lean.py", values)
     return failed
 
@@ -180,6 +198,8 @@ def main():
                         help="points on and off alternate this many times; the median counts")
         ap.add_argument("--sweep", action="store_true",
                         help="measure where the threshold belongs")
+        ap.add_argument("--busy-poll-us", type=int, default=BUSY_POLL_US,
+                        help="--busy-poll-us of the third server (default %(default)s)")
         ap.add_argument("--sizes", default=SWEEP,
                         help="--sweep: the n of the n-n-n-10 models (default %(default)s)")
     args = common.arguments(__doc__, extra)

@@ -17,7 +17,7 @@ models and runs wrk with 64 connections for batch-1 inference, diagnostics
 request (utime + stime of the process from /proc/<pid>/stat, divided by the
 requests) and each thread's share of one core over the point from
 /proc/<pid>/task/<tid>/stat: the libuv loop thread (the main thread), the
-libmicrohttpd threads (named MHD-*) and the pool threads (the threads that
+HTTP polling threads (named rs-http-*) and the pool threads (the threads that
 appear at the first request; libuv starts its whole pool then). A thread near
 100% is saturated: it bounds the throughput of that configuration.
 
@@ -42,13 +42,13 @@ def cores(cpus):
 
 
 def threads_of(srv, known):
-    """{role: [tid]} of the server: loop (the main thread), http (MHD-*),
+    """{role: [tid]} of the server: loop (the main thread), http (rs-http-*),
     pool (the threads not in `known`, the tids present at ready), other."""
     roles = {"loop": [], "http": [], "pool": [], "other": []}
     for tid, (name, _) in sorted(common.thread_ticks(srv.proc.pid).items()):
         if tid == srv.proc.pid:
             roles["loop"].append(tid)
-        elif name.startswith("MHD"):
+        elif name.startswith("rs-http-"):
             roles["http"].append(tid)
         elif tid not in known:
             roles["pool"].append(tid)
@@ -96,7 +96,7 @@ def main():
     cases = [(m, d) for m, _, _ in common.MODELS for d in common.DIAGNOSTICS]
     print("reluserve scaling: %d connections of wrk, %d s per point, --max-batch 64, load "
           "average %s\ncpu us: the server's CPU per request; cores: its CPU time / wall time; "
-          "loop, http (MHD threads), pool: CPU per request of those threads and each one's "
+          "loop, http (rs-http-* threads), pool: CPU per request of those threads and each one's "
           "share of a core" % (CONNECTIONS, args.duration, common.loadavg()))
     print("%-5s %-4s %-4s %-4s %-15s %7s %7s %5s %-12s %-17s %-17s" % (
         "cores", "wrk", "http", "pool", "case", "req/s", "cpu us", "cores", "loop", "http",
