@@ -54,7 +54,8 @@ static const opt_def OPTS[] = {
      "bits on every machine (what `reluserve train` always uses), slower past a few rows. "
      "Neither calls BLAS"},
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
-     "libmicrohttpd polling threads; 0 = 1 on up to 2 cores, else cores/2"},
+     "HTTP polling threads, each running one libmicrohttpd daemon on the shared listen socket; "
+     "0 = 1 on up to 2 cores, else cores/2"},
     {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64, OFF(busy_poll_us), 0, 100000, "0",
      "low-latency mode: after handling socket activity, each HTTP thread keeps polling "
      "without sleeping until this many microseconds pass with nothing to do, so the next "

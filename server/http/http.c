@@ -1,7 +1,10 @@
 /*
  * http — the libmicrohttpd front: connections, limits, auth, CORS, suspend.
  *
- * Life of a request (all on a libmicrohttpd thread unless noted):
+ * Threads: one daemon per HTTP polling thread (pollers.h), all accepting from
+ * one listen socket; a connection's callbacks all run on its daemon's thread.
+ *
+ * Life of a request (all on its HTTP polling thread unless noted):
  *   1st call      state created; route, method, auth, content type and a
  *                 declared Content-Length checked; any error is remembered
  *                 and answered once the body has been read (keeps keep-alive).
@@ -39,17 +42,19 @@
  *
  * Connection limit: libmicrohttpd stops polling the listen socket once at its
  * limit, so a client past it would wait silently in the listen backlog.
- * libmicrohttpd is therefore given --max-connections plus a margin, and the
+ * libmicrohttpd is therefore given --max-connections plus a margin (split
+ * evenly among the daemons, as its own thread pool did), and the
  * connections we count past --max-connections (on_connection) are "excess":
  * each request on them is answered 503 + Retry-After + Connection: close
  * (GET /v2/health/live excepted, still with Connection: close), and they are
  * closed after EXCESS_IDLE_S idle seconds so the margin turns over quickly.
  *
- * Shutdown: a request is "owed" an answer from the moment its body is
- * complete until its completion (queued, computing or its response being
- * sent). Shutdown waits for owed requests only; connections that are idle or
- * mid-upload are closed with the daemon. OWED_CLOSED in h->owed closes the
- * gate atomically so that no request becomes owed after the stop decision.
+ * Shutdown: each polling thread quiesces its own daemon (rs_http_quiesce);
+ * the daemons are stopped once their threads are joined (rs_http_stop). A
+ * request is "owed" an answer from the moment its body is complete until its
+ * completion (queued, computing or its response being sent). Shutdown waits for owed requests only;
+ * connections that are idle or mid-upload are closed with the daemon. OWED_CLOSED in h->owed closes
+ * the gate atomically so that no request becomes owed after the stop decision.
  */
 #include "http.h"
 

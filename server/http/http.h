@@ -1,10 +1,11 @@
 /*
- * http — the libmicrohttpd side of the server: one epoll polling thread (or
- * a small pool of them) does connection I/O, accumulates request bodies up
- * to --max-body, routes, authenticates, applies CORS, answers the cheap
- * endpoints directly and, for inference, decodes the body, suspends the
- * connection and admits the request to the scheduler. The scheduler's
- * completion resumes the connection with its response.
+ * http — the libmicrohttpd side of the server. On the HTTP polling threads
+ * (pollers.h; one libmicrohttpd daemon each): connection I/O, request bodies
+ * up to --max-body, routing, authentication, CORS, the cheap endpoints
+ * answered directly and, for inference, the body decoded and either computed
+ * there (the lean path) or the connection suspended and the request admitted
+ * to the scheduler, whose completion resumes the connection with its
+ * response.
  *
  * Keep-alive: a response is queued only once the whole request has been
  * read (never in the first access-handler call), except 413 for a declared
