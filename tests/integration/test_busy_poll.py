@@ -327,7 +327,9 @@ def test_sigterm_with_requests_in_flight(busy_repo, tmp_path):
     """One request computing on the only pool thread, three queued behind it
     (each connection suspended), when SIGTERM comes: the listen socket closes
     (new connections are refused) while every request in flight is answered
-    in full, and the server exits 0 with nothing cut off."""
+    in full, and the server exits 0 with nothing cut off. (Their Connection:
+    close is test_shutdown's: here the computing request may end before the
+    signal is handled, and the queued ones be answered before it too.)"""
     args = ["--threads", "1", "--http-threads", "2", "--lean-max-flops", "0"] + SPIN
     with helpers.serving(busy_repo, args, log_dir=str(tmp_path)) as s:
         x = np.full((BUSY_ROWS, 64), 0.5, np.float32)
@@ -336,7 +338,10 @@ def test_sigterm_with_requests_in_flight(busy_repo, tmp_path):
         res = {}
 
         def ask(name, path, b, h):
-            res[name] = post(s.port, path, b, headers=h, timeout=300)
+            try:
+                res[name] = post(s.port, path, b, headers=h, timeout=300)
+            except Exception as ex:  # noqa: BLE001 (reported below, with the server's log)
+                res[name] = f"{type(ex).__name__}: {ex}"
 
         threads = [threading.Thread(target=ask, args=("busy", "/v2/models/busy/infer", body,
                                                       hdrs))]
@@ -354,12 +359,12 @@ def test_sigterm_with_requests_in_flight(busy_repo, tmp_path):
             time.sleep(0.01)
         for t in threads:
             t.join(300)
-        assert res["busy"].status == 200, res["busy"]
+        log = s.stderr()[-3000:]
+        assert getattr(res["busy"], "status", None) == 200, (res["busy"], log)
         n = int(res["busy"].headers["inference-header-content-length"])
         assert len(res["busy"].body) - n == BUSY_ROWS * 10 * 4
         for i in range(3):
-            assert res[f"tiny{i}"].status == 200, res[f"tiny{i}"]
-            assert res[f"tiny{i}"].headers.get("connection", "").lower() == "close"
+            assert getattr(res[f"tiny{i}"], "status", None) == 200, (res[f"tiny{i}"], log)
     _, log = s.stopped
     assert "unfinished" not in log, log[-2000:]
 
