@@ -2,6 +2,7 @@
 real reluserve binary serving it on an ephemeral loopback port."""
 
 import os
+import shutil
 
 import pytest
 
@@ -26,6 +27,17 @@ def repo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def models(repo):
     return repo[1]
+
+
+@pytest.fixture(scope="module")
+def busy_repo(repo, tmp_path_factory):
+    """make_repo's tiny and a busy 64-1024-1024-10 model (a batch of thousands
+    of rows keeps a pool thread computing for seconds)."""
+    root = tmp_path_factory.mktemp("busy-repo")
+    shutil.copytree(os.path.join(repo[0], "tiny"), root / "tiny")
+    os.makedirs(root / "busy" / "1")
+    helpers.write_big_json_model(str(root / "busy" / "1" / "model.json"), [64, 1024, 1024, 10], 5)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -472,3 +472,11 @@ def metrics(port):
     """GET /metrics as {"name{labels}": value}."""
     text = get(port, "/metrics").body.decode()
     return {m.group(1) + (m.group(2) or ""): float(m.group(3)) for m in METRIC_LINE.finditer(text)}
+
+
+def wait_metric(port, key, want):
+    """Polls /metrics until key reaches want (fails after 60 s, x3 under ASan)."""
+    deadline = time.time() + 60 * SLOW
+    while metrics(port).get(key, 0) < want:
+        assert time.time() < deadline, f"{key} never reached {want}"
+        time.sleep(0.005)

@@ -299,22 +299,6 @@ def test_connections_past_the_limit_get_503_across_threads(repo, tmp_path):
 BUSY_ROWS = 8192  # ~2 s of compute on the 64-1024-1024-10 model here (~5 s under ASan)
 
 
-@pytest.fixture(scope="module")
-def busy_repo(repo, tmp_path_factory):
-    root = tmp_path_factory.mktemp("busy-poll")
-    shutil.copytree(os.path.join(repo[0], "tiny"), root / "tiny")
-    os.makedirs(root / "busy" / "1")
-    helpers.write_big_json_model(str(root / "busy" / "1" / "model.json"), [64, 1024, 1024, 10], 5)
-    return root
-
-
-def _wait_metric(port, key, want):
-    deadline = time.time() + 60 * helpers.SLOW
-    while helpers.metrics(port).get(key, 0) < want:
-        assert time.time() < deadline, f"{key} never reached {want}"
-        time.sleep(0.005)
-
-
 def _refused(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -346,12 +330,12 @@ def test_sigterm_with_requests_in_flight(busy_repo, tmp_path):
         threads = [threading.Thread(target=ask, args=("busy", "/v2/models/busy/infer", body,
                                                       hdrs))]
         threads[0].start()
-        _wait_metric(s.port, "reluserve_batches_in_flight", 1)
+        helpers.wait_metric(s.port, "reluserve_batches_in_flight", 1)
         for i in range(3):
             threads.append(threading.Thread(target=ask, args=(
                 f"tiny{i}", "/v2/models/tiny/infer", helpers.v2_body(np.ones((1, 4)) * i), None)))
             threads[-1].start()
-        _wait_metric(s.port, 'reluserve_queue_depth{model="tiny",version="1"}', 3)
+        helpers.wait_metric(s.port, 'reluserve_queue_depth{model="tiny",version="1"}', 3)
         s.proc.send_signal(signal.SIGTERM)
         deadline = time.time() + 30 * helpers.SLOW
         while not _refused(s.port):

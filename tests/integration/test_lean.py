@@ -6,9 +6,7 @@ large requests still go through the batcher, a request never overtakes one
 queued for its version, and shutdown waits for a lean request computing."""
 
 import json
-import os
 import re
-import shutil
 import signal
 import threading
 import time
@@ -200,25 +198,8 @@ def test_a_lean_request_cannot_expire(repo, tmp_path):
 # ------------------------------------------------- the batcher keeps the large
 
 
-@pytest.fixture(scope="module")
-def busy_repo(repo, tmp_path_factory):
-    """make_repo's tiny and a busy 64-1024-1024-10 model."""
-    root = tmp_path_factory.mktemp("lean-busy")
-    shutil.copytree(os.path.join(repo[0], "tiny"), root / "tiny")
-    os.makedirs(root / "busy" / "1")
-    helpers.write_big_json_model(str(root / "busy" / "1" / "model.json"), [64, 1024, 1024, 10], 5)
-    return root
-
-
 def _lean_count(port, model):
     return helpers.metrics(port).get(f'reluserve_lean_requests_total{{model="{model}"}}', 0)
-
-
-def _wait_metric(port, key, want):
-    deadline = time.time() + 60 * helpers.SLOW
-    while helpers.metrics(port).get(key, 0) < want:
-        assert time.time() < deadline, f"{key} never reached {want}"
-        time.sleep(0.005)
 
 
 def _busy_body():
@@ -243,7 +224,7 @@ def test_a_request_over_the_threshold_goes_through_the_batcher(busy_repo, tmp_pa
                                  (6, "none", 3), (2, "summary", 3)):
             infer(rows, diag)
             assert _lean_count(s.port, "tiny") == lean, (rows, diag)
-        _wait_metric(s.port, 'reluserve_batch_rows_count{model="tiny"}', 5)
+        helpers.wait_metric(s.port, 'reluserve_batch_rows_count{model="tiny"}', 5)
         stats = get(s.port, "/v2/models/tiny/stats").json()["model_stats"][0]
         assert stats["execution_count"] == 5  # lean or not, each request a batch
 
@@ -254,7 +235,7 @@ def test_a_request_over_the_threshold_goes_through_the_batcher(busy_repo, tmp_pa
         th = threading.Thread(target=lambda: busy.setdefault(
             "r", post(s.port, "/v2/models/busy/infer", body, headers=hdrs, timeout=300)))
         th.start()
-        _wait_metric(s.port, "reluserve_batches_in_flight", 1)
+        helpers.wait_metric(s.port, "reluserve_batches_in_flight", 1)
         answers = {}
 
         def ask(rows):
@@ -263,16 +244,16 @@ def test_a_request_over_the_threshold_goes_through_the_batcher(busy_repo, tmp_pa
 
         large = threading.Thread(target=ask, args=(6,))
         large.start()
-        _wait_metric(s.port, 'reluserve_queue_depth{model="tiny",version="1"}', 1)
+        helpers.wait_metric(s.port, 'reluserve_queue_depth{model="tiny",version="1"}', 1)
         small = threading.Thread(target=ask, args=(1,))
         small.start()
-        _wait_metric(s.port, 'reluserve_queue_depth{model="tiny",version="1"}', 2)
+        helpers.wait_metric(s.port, 'reluserve_queue_depth{model="tiny",version="1"}', 2)
         for t in (th, large, small):
             t.join(300)
         assert busy["r"].status == 200 and answers[6].status == 200 and answers[1].status == 200
         assert _lean_count(s.port, "tiny") == 3  # the small one waited its turn
         assert _lean_count(s.port, "busy") == 0
-        _wait_metric(s.port, 'reluserve_batch_rows_count{model="tiny"}', 6)
+        helpers.wait_metric(s.port, 'reluserve_batch_rows_count{model="tiny"}', 6)
         stats = get(s.port, "/v2/models/tiny/stats").json()["model_stats"][0]
         sizes = {b["batch_size"]: b["compute_infer"]["count"] for b in stats["batch_stats"]}
         assert sizes.get(7) == 1, stats["batch_stats"]  # 6 + 1 rows: one batch of both
