@@ -474,6 +474,16 @@ def metrics(port):
     return {m.group(1) + (m.group(2) or ""): float(m.group(3)) for m in METRIC_LINE.finditer(text)}
 
 
+def without_timing(v):
+    """A statistics document (GET .../stats) without its clock readings ("ns",
+    "last_inference"), which differ between any two runs."""
+    if isinstance(v, dict):
+        return {k: without_timing(x) for k, x in v.items() if k not in ("ns", "last_inference")}
+    if isinstance(v, list):
+        return [without_timing(x) for x in v]
+    return v
+
+
 def wait_metric(port, key, want):
     """Polls /metrics until key reaches want (fails after 60 s, x3 under ASan)."""
     deadline = time.time() + 60 * SLOW

@@ -111,14 +111,7 @@ def _observe(s, models):
     stats = {}
     for name in models:
         doc = get(s.port, f"/v2/models/{name}/stats").json()
-
-        def strip(v):
-            if isinstance(v, dict):
-                return {k: strip(x) for k, x in v.items() if k not in ("ns", "last_inference")}
-            if isinstance(v, list):
-                return [strip(x) for x in v]
-            return v
-        stats[name] = strip(doc)
+        stats[name] = helpers.without_timing(doc)
     lines = []
     for line in s.synced_stderr().splitlines():
         if '"msg":"access"' not in line:
