@@ -280,9 +280,9 @@ def test_request_timeout_us_is_503_and_not_computed(medium_repo, tmp_path):
 
 def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
     """Clients that send part of a large body and hang up are owed nothing:
-    SIGTERM finds no open request to finish, so it does not wait out
-    --shutdown-grace-ms (25 s here) for them. Judged by what the server says
-    it waits for, not by a clock."""
+    SIGTERM does not count them among the requests it finishes, so it never
+    waits out --shutdown-grace-ms (25 s here) for them, whose bodies cannot
+    come. Judged by what the server says, not by a clock."""
     import socket
     with helpers.serving(repo[0], ["--shutdown-grace-ms", "25000"], log_dir=str(tmp_path),
                          stop_timeout=40) as s:
@@ -297,7 +297,12 @@ def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
         assert post(s.port, "/v2/models/tiny/infer", helpers.v2_body([[1, 2, 3, 4]])).status == 200
     _, log = s.stopped
     said = [ln for ln in log.splitlines() if "SIGTERM: no new connections" in ln]
-    assert len(said) == 1 and "finishing 0 open requests" in said[0], said
+    assert len(said) == 1, said
+    # At most the answered POST: its client has the answer, but the server may
+    # not have run its completion yet. Any of the 10 aborted uploads counted
+    # would make it 2 or more, and could never finish: the grace period would run out.
+    finishing = int(re.search(r"finishing (\d+) open requests", said[0]).group(1))
+    assert finishing <= 1, said
     assert "grace period over" not in log, log[-3000:]
 
 
