@@ -68,15 +68,12 @@ static size_t string_bound(const char *s)
     return s == NULL ? 2 : add(mul(strlen(s), 6), 2);
 }
 
-/* Decimal digits of v >= 0. */
+/* Characters of v as the encoders write it (rs_text_decimal, through
+ * rs_buf_int), so the bound counts what is written. */
 static size_t digits(long long v)
 {
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
+    char tmp[RS_TEXT_DECIMAL_MAX];
+    return (size_t)(tmp + sizeof tmp - rs_text_decimal(tmp + sizeof tmp, v));
 }
 
 /* n values of one tensor: as JSON text, or 4 raw bytes each in the tail. */
