@@ -160,9 +160,8 @@ static void *poller_main(void *arg)
     uint64_t last_event = 0;
     bool spinning = false, warned = false;
     for (;;) {
-        int ms = wait_ms(p);
         struct epoll_event ev[2];
-        int n = epoll_wait(p->ep, ev, 2, spinning ? 0 : ms);
+        int n = epoll_wait(p->ep, ev, 2, spinning ? 0 : wait_ms(p));
         if (n < 0) {
             if (errno == EINTR) continue;
             /* Not expected (the fds are ours until the join); do not spin on it. */
@@ -179,10 +178,12 @@ static void *poller_main(void *arg)
             }
         if (atomic_load(&g->quiesce) || atomic_load(&g->stop)) poller_quiesce(p);
         if (atomic_load(&g->stop)) break;
-        /* MHD_run after any event, and when libmicrohttpd's deadline has come
-         * (ms == 0, or a blocking wait that timed out). While spinning, an
-         * empty round costs only the epoll_wait. */
-        if (n > 0 || ms == 0 || !spinning) MHD_run(p->d);
+        /* MHD_run after any event, and after a blocking wait that ended
+         * without one (libmicrohttpd's deadline came). While spinning, an
+         * empty round costs only the epoll_wait: no MHD_get_timeout, no
+         * MHD_run; its deadlines (whole seconds) are met by the events that
+         * keep the spin going, or at the blocking wait once it stops. */
+        if (n > 0 || !spinning) MHD_run(p->d);
         if (!g->spin_ns) continue;
         uint64_t now = now_ns();
         if (n > 0) {
