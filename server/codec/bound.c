@@ -164,3 +164,8 @@ size_t rs_response_bound(const rs_model_id *mid, const mlp_model *m, const rs_re
     }
     return n;
 }
+
+size_t rs_response_capacity(const rs_model_id *mid, const mlp_model *m, const rs_request *req)
+{
+    return add(rs_response_bound(mid, m, req), 1);
+}

@@ -1,7 +1,9 @@
 /*
  * buf — the growable byte buffer every encoder writes into.
  *
- * Growth doubles the capacity, so n appends cost O(n) amortised. An append
+ * Growth doubles the capacity, so n appends cost O(n) amortised, up to the
+ * buffer's limit when its writer set one (the last step then stops at the
+ * limit instead of nearly doubling the memory for the final bytes). An append
  * that cannot allocate marks the buffer failed and every later append is a
  * no-op: encoders write a whole response and check `failed` once at the end.
  */
@@ -17,6 +19,7 @@ void rs_buf_init(rs_buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->limit = 0;
     b->failed = false;
 }
 
@@ -45,6 +48,7 @@ bool rs_buf_reserve(rs_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
+    if (b->limit >= need && cap > b->limit) cap = b->limit;
     char *p = realloc(b->data, cap);
     if (p == NULL) {
         b->failed = true;

@@ -24,6 +24,10 @@
 typedef struct {
     char *data; /* owned; NUL-terminated whenever len < cap */
     size_t len, cap;
+    /* Doubling stops here while what is needed fits (0 = no limit): a writer
+     * that knows the most it will write keeps the memory held to it
+     * (rs_encode_response sets rs_response_capacity). */
+    size_t limit;
     bool failed;
 } rs_buf;
 
@@ -153,8 +157,10 @@ void rs_request_free(rs_request *req);
  * req->preactivations, z[l] points at req's rows of Z_l (req->rows x units of
  * layer l) for every layer; z may be NULL otherwise. For v2 with
  * binary outputs, *json_len receives the length of the JSON part (the value
- * of Inference-Header-Content-Length); otherwise *json_len = out->len.
- * Returns 0, or 500 if the buffer could not grow.
+ * of Inference-Header-Content-Length); otherwise *json_len = out->len. The
+ * buffer grows no further than rs_response_capacity (out->limit), the newline
+ * a JSON answer ends with included. Returns 0, or 500 if the buffer could not
+ * grow.
  */
 int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
                        const rs_request *req, const float *y, const mlp_diagnostics *d,
@@ -172,6 +178,14 @@ int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
  * the class labels with the classification extension.
  */
 size_t rs_response_bound(const rs_model_id *mid, const mlp_model *m, const rs_request *req);
+
+/*
+ * The most memory the answer to req holds: its bound and the NUL after it
+ * (SIZE_MAX when that does not fit). rs_encode_response never grows its
+ * buffer past it, so the HTTP front charges exactly this to --max-body-total
+ * before the request is computed, and gives it back once the answer is sent.
+ */
+size_t rs_response_capacity(const rs_model_id *mid, const mlp_model *m, const rs_request *req);
 
 /* The "diagnostics" object of DESIGN.md for one request. */
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,

@@ -430,6 +430,9 @@ int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
                        const float *const *z, size_t *json_len)
 {
     int status = 0;
+    /* Doubling could otherwise hold up to twice the answer: the memory stays
+     * within what was charged for it (rs_response_capacity). */
+    out->limit = rs_response_capacity(mid, m, req);
     if (req->proto == RS_PROTO_V2) {
         status = v2_encode(out, mid, m, req, y, d, z, json_len);
     } else {

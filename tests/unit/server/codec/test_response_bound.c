@@ -6,7 +6,9 @@
  * binary) whose every value has the longest text it can have, and for the
  * answers the batch runner really computes. The decoders refuse a request
  * whose bound is over the limit with a 413 that names the flag and what to
- * ask for instead, and accept it at the limit.
+ * ask for instead, and accept it at the limit. The encoder's buffer never
+ * grows past the bound and its NUL (rs_response_capacity), the memory the HTTP
+ * front charges to --max-body-total for the answer before computing it.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -204,6 +206,21 @@ static size_t sent_bytes(const rs_buf *b, size_t json_len)
     return b->len + (json_len == b->len ? 1 : 0);
 }
 
+/* The answer's buffer, once it ends as it is sent (a JSON answer with the
+ * newline respond_buf adds), holds no more than rs_response_capacity: doubling
+ * never takes it past the bound. */
+static void check_held(int c, rs_buf *b, size_t json_len, const rs_model_id *mid,
+                       const mlp_model *m, const rs_request *req)
+{
+    if (json_len == b->len) rs_buf_append(b, "\n", 1);
+    assert_false(b->failed);
+    size_t capacity = rs_response_capacity(mid, m, req);
+    assert_int_equal(capacity, rs_response_bound(mid, m, req) + 1);
+    if (b->cap > capacity)
+        fail_msg("case %d: a buffer of %zu bytes for an answer of %zu, over its capacity %zu", c,
+                 b->cap, b->len, capacity);
+}
+
 static void test_longest_answers_fit_the_bound(void **state)
 {
     (void)state;
@@ -235,6 +252,7 @@ static void test_longest_answers_fit_the_bound(void **state)
                      c, req.proto == RS_PROTO_V1 ? 1 : 2, req.rows, (int)req.diag, req.outputs,
                      req.binary_outputs, req.classification, (int)req.preactivations, sent, bound);
         if (bound - sent < tightest) tightest = bound - sent;
+        check_held(c, &out, json_len, &mid, m, &req);
         rs_buf_free(&out);
         worst_diag_free(&w);
         for (int l = 0; l < mlp_model_n_layers(m); l++)
@@ -275,6 +293,7 @@ static void test_computed_answers_fit_the_bound(void **state)
         assert_int_equal(it.status, 200);
         size_t sent = sent_bytes(&it.body, it.json_len), bound = rs_response_bound(&mid, m, &req);
         if (sent > bound) fail_msg("case %d: %zu bytes over the bound %zu", c, sent, bound);
+        check_held(c, &it.body, it.json_len, &mid, m, &req);
         rs_buf_free(&it.body);
         rs_request_free(&req);
         mlp_model_free(m);
@@ -306,6 +325,7 @@ static void test_bound_is_close_for_big_answers(void **state)
     print_message("%zu bytes, bound %zu\n", sent, bound);
     assert_true(sent <= bound);
     assert_true(bound - sent <= sent / 1000); /* within 0.1% */
+    check_held(0, &out, json_len, &mid, m, &req);
     rs_buf_free(&out);
     worst_diag_free(&w);
     free((void *)z[0]);
