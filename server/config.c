@@ -80,10 +80,12 @@ static const opt_def OPTS[] = {
      "largest request body in bytes (suffix K, M or G); larger is 413"},
     {"max-body-total", "RELUSERVE_MAX_BODY_TOTAL", OPT_BYTES, OFF(max_body_total), 1,
      (int64_t)1 << 42, "1G",
-     "request data held at once over all connections — bodies while they arrive, decoded "
-     "tensors until answered (at least --max-body); a request that would pass it is "
-     "answered 503 with Retry-After, so memory stays bounded however many clients send at "
-     "once"},
+     "request data held at once over all connections — bodies while they arrive, then "
+     "each inference request's decoded tensors and its answer's buffer (counted at the "
+     "answer's bound, as --max-response-bytes counts it) from before it is computed until "
+     "the answer is sent. At least --max-body. A request that would pass it is answered 503 "
+     "with Retry-After (413 when its tensors and answer alone need more than the whole "
+     "budget), so memory stays bounded however many clients send or read at once"},
     {"max-body-per-client", "RELUSERVE_MAX_BODY_PER_CLIENT", OPT_BYTES, OFF(max_body_per_client), 0,
      (int64_t)1 << 42, "0",
      "request body bytes one client (an IPv4 address, an IPv6 /64) may hold in uploads not "
@@ -103,7 +105,8 @@ static const opt_def OPTS[] = {
      "anything is computed, against a bound from what the request asks: its rows times the "
      "model's widths for each output and diagnostic named, 17 bytes per value in JSON (the "
      "longest float text and its comma), 4 in the binary extension; past it, 413 naming what "
-     "to ask for instead (fewer rows, binary outputs, fewer outputs). The default, the "
+     "to ask for instead (fewer rows, binary outputs, fewer outputs). The same bound is "
+     "charged to --max-body-total until the answer is sent. The default, the "
      "--max-body default, admits every output of --max-rows rows in JSON for up to 60 "
      "outputs while keeping one request from making the server build and send a "
      "gigabyte-sized answer (preactivations or input_gradient of a wide model)"},

@@ -3,12 +3,13 @@
  *
  * --max-body-total bounds the request data held at once over all connections:
  * bodies while they arrive, then (through rs_body_charge) the decoded tensors
- * until the answer is sent. A body is charged as it grows, in capped steps: its
- * buffer starts at RS_BODY_FIRST_STEP bytes and doubles, never past the most it
- * may hold (its declared Content-Length, or --max-body), and the budget is
- * charged the buffer's size. So the charge is the memory really held, at most
- * twice the bytes received (plus the first step): declaring a big body and then
- * sending little holds little.
+ * and the answer's buffer (rs_response_capacity) until the answer is sent. A
+ * body is charged as it grows, in capped steps: its buffer starts at
+ * RS_BODY_FIRST_STEP bytes and doubles, never past the most it may hold (its
+ * declared Content-Length, or --max-body), and the budget is charged the
+ * buffer's size. So the charge is the memory really held, at most twice the
+ * bytes received (plus the first step): declaring a big body and then sending
+ * little holds little.
  *
  * --max-body-per-client bounds what one client — an IPv4 address, or an IPv6
  * /64 (one host's usual share) — holds in uploads not yet complete, so a client
@@ -71,8 +72,8 @@ void rs_body_complete(rs_body_budget *b, rs_body *body);
 /* Frees the data and gives back the whole charge; the body can be reused. */
 void rs_body_release(rs_body_budget *b, rs_body *body);
 
-/* Charges n more bytes (data that replaces the body, such as the decoded
- * tensors) to the total; false, charging nothing, when that would pass it. */
+/* Charges n more bytes (data that replaces the body: the decoded tensors and
+ * the answer) to the total; false, charging nothing, when that would pass it. */
 bool rs_body_charge(rs_body_budget *b, rs_body *body, size_t n);
 
 #endif /* RS_BODY_H */

@@ -15,13 +15,17 @@
  *                 when the model's queue is full (before any decode),
  *                 else decodes the body and either computes it here (the
  *                 lean path: small work, rs_scheduler_lean) and answers,
- *                 or suspends and admits a task.
+ *                 or suspends and admits a task. The decoded tensors and
+ *                 the answer's most memory replace the body's charge
+ *                 (charge_held; over it: 503, or 413 if it can never fit).
  *   (pool thread) the task's done() marks the state and resumes (task_done
  *                 lists the other threads it may run on).
  *   Model control (load/unload) suspends the same way while the control
  *   worker (control.h) runs the job; its done() resumes.
  *   resumed call  the task's response is queued.
- *   completed     the state is freed (MHD_OPTION_NOTIFY_COMPLETED).
+ *   completed     the state is freed (MHD_OPTION_NOTIFY_COMPLETED: the
+ *                 answer is sent or the connection died; libmicrohttpd frees
+ *                 the answer right after) and its charge given back.
  *
  * Hang-ups mid-upload: the epoll mode of libmicrohttpd 0.9.75 registers
  * sockets edge-triggered without EPOLLRDHUP and, after a recv() shorter than
@@ -488,6 +492,30 @@ static void body_release(req_state *st)
     rs_body_release(st->h->budget, &st->body);
 }
 
+/* Charges held bytes (a decoded request's tensors and its answer's buffer) to
+ * the --max-body-total budget through st's body, given back with it. 0; or
+ * 413 when the whole budget could never hold them (a retry cannot help); or
+ * 503 while other requests hold too much of it. err names the flag. */
+static int charge_held(req_state *st, size_t held, size_t tensors, size_t answer, char *err,
+                       size_t errlen)
+{
+    long long total = (long long)st->h->app->cfg->max_body_total;
+    if (held > (unsigned long long)total) {
+        snprintf(err, errlen,
+                 "this request's decoded inputs (%zu bytes) and its answer (up to %zu bytes) "
+                 "need more than the server's whole --max-body-total of %lld bytes; ask for "
+                 "fewer rows per request, binary outputs, or fewer outputs and diagnostics",
+                 tensors, answer, total);
+        return 413;
+    }
+    if (rs_body_charge(st->h->budget, &st->body, held)) return 0;
+    snprintf(err, errlen,
+             "the server is holding its limit of %lld bytes of request data and answers "
+             "(--max-body-total); retry shortly",
+             total);
+    return 503;
+}
+
 /* The task's answer: a computed or refused inference, or a control job's. */
 static enum MHD_Result finish_inference(req_state *st)
 {
@@ -539,17 +567,25 @@ static enum MHD_Result start_inference(req_state *st)
     }
     if (status) return respond_error(st, status, err);
     st->rows = st->req.rows;
-    /* The body is decoded: give its memory back before the wait, and count the
-     * decoded tensors instead (they live until the answer is sent, and can be
-     * larger than the text: "0,0" is 2 bytes a value, a float 4), by the
-     * counts of the buffers the decoder allocated (rs_request_bind). */
+    /* The body is decoded: give its memory back before the wait, and count
+     * what the request holds from now until its answer is sent instead (the
+     * one charge after the body; on_completed gives it back): the decoded
+     * tensors, by the counts of the buffers the decoder allocated
+     * (rs_request_bind; they can be larger than the text: "0,0" is 2 bytes a
+     * value, a float 4), and the answer's buffer, which the encoder never
+     * grows past rs_response_capacity (lean or batched, v1 or v2, JSON or
+     * binary alike). */
     body_release(st);
-    size_t held = (st->req.x_count + st->req.targets_count) * sizeof(float) +
-                  st->req.labels_count * sizeof(int);
-    if (!rs_body_charge(st->h->budget, &st->body, held))
-        return respond_error(st, 503,
-                             "the server is holding its limit of request data "
-                             "(--max-body-total); retry shortly");
+    size_t tensors = (st->req.x_count + st->req.targets_count) * sizeof(float) +
+                     st->req.labels_count * sizeof(int);
+    rs_model_id mid = {st->mv->name, st->mv->version};
+    size_t answer = rs_response_capacity(&mid, st->mv->model, &st->req);
+    size_t held = answer > SIZE_MAX - tensors ? SIZE_MAX : tensors + answer;
+    status = charge_held(st, held, tensors, answer, err, sizeof err);
+    if (status) {
+        rs_request_free(&st->req); /* not charged: not kept while the refusal is sent */
+        return respond_error(st, status, err);
+    }
 
     rs_task *t = &st->task;
     t->mv = st->mv;

@@ -6,6 +6,7 @@ Bodies are charged as they arrive, one client's unfinished uploads hold at most
 (408) or stall (closed), so slow clients cannot starve the others."""
 
 import json
+import re
 import select
 import socket
 import subprocess
@@ -213,3 +214,137 @@ def test_stalled_upload_is_closed_at_the_deadline(slow_server):
     assert data == b"", data[:200]
     status, head, payload = upload(port, padded_request(250_000), "127.0.0.1")
     assert status == 200, (head, payload)
+
+
+# ------------------------------------------------------------ answers
+
+# Answers are charged to the same budget as the bodies: from the decode (the
+# most their buffer can hold, rs_response_capacity) until they are sent. The
+# requests below are small (zeros, 2 bytes a value) and their answers large
+# (full diagnostics: every row's input gradient, and with v2 preactivations
+# every unit's pre-activation), so without that charge any number of them
+# would fit at once.
+BOUND = re.compile(r"could take up to (\d+) bytes")
+RCVBUF = 64 << 10
+
+
+def answer_body(proto, rows):
+    if proto == "v1":
+        return ('{"instances":[%s],"diagnostics":"full"}'
+                % ",".join(["[0,0,0,0]"] * rows)).encode()
+    return ('{"inputs":[{"name":"input","shape":[%d,4],"datatype":"FP32","data":[%s]}],'
+            '"parameters":{"diagnostics":"full","preactivations":true}}'
+            % (rows, ",".join(["0"] * (4 * rows)))).encode()
+
+
+def answer_path(proto):
+    return "/v1/models/tiny:predict" if proto == "v1" else "/v2/models/tiny/infer"
+
+
+def kernel_buffering():
+    """The most bytes of an answer the kernel can take off the server while
+    the client reads nothing: the server's send buffer at its largest, and the
+    client's receive buffer (set to RCVBUF, which Linux doubles)."""
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        wmem = int(f.read().split()[2])
+    return wmem + 2 * RCVBUF
+
+
+@pytest.fixture(scope="module")
+def probe(repo, tmp_path_factory):
+    """A server whose --max-response-bytes refuses everything: its 413 names
+    the bound of an answer (what the budget is charged for it)."""
+    with helpers.serving(repo[0], ["--max-response-bytes", "1024", "--max-rows", "1000000",
+                                   "--max-body", "64M"],
+                         log_dir=str(tmp_path_factory.mktemp("probe"))) as s:
+        yield s
+
+
+def answer_bound(port, proto, rows):
+    r = helpers.post(port, answer_path(proto), answer_body(proto, rows),
+                     headers={"Content-Type": "application/json"})
+    msg = helpers.assert_error(r, 413, "--max-response-bytes")
+    return int(BOUND.search(msg).group(1))
+
+
+def hold_answer(port, path, body):
+    """Sends a request and reads its answer's head only: until the client
+    reads the rest, the server cannot finish sending it (it is larger than
+    kernel_buffering), so the request stays charged. (socket, head, bytes of
+    the answer read so far)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+    s.settimeout(60 * helpers.SLOW)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return s, head.decode(), rest
+
+
+def content_length(head):
+    return int(re.search(r"(?im)^content-length: *(\d+)", head).group(1))
+
+
+def read_answer_and_ask_again(s, head, rest):
+    """Reads the held answer to its end, then asks for GET /v2/health/live on
+    the same connection: libmicrohttpd reads the next request only after the
+    previous one has completed, so once this answer arrives the held request
+    has given its charge back. Returns the held answer's body length."""
+    want = content_length(head)
+    while len(rest) < want:
+        chunk = s.recv(1 << 20)
+        assert chunk, (len(rest), want)
+        rest += chunk
+    s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    tail = read_answer(s)
+    s.close()
+    assert tail.startswith(b"HTTP/1.1 200 "), tail[:200]
+    return len(rest)
+
+
+@pytest.mark.parametrize("proto,lean", [("v2", False), ("v2", True), ("v1", False)],
+                         ids=["v2-batched", "v2-lean", "v1-batched"])
+def test_answers_count_against_the_total_budget(repo, probe, tmp_path, proto, lean):
+    """Two requests whose answers each fit --max-body-total, but not both at
+    once: while the first answer is still being sent, the second is answered
+    503 with Retry-After naming --max-body-total; a small request is served
+    meanwhile; one whose answer alone could never fit gets 413; and once the
+    first answer is out, the second is served."""
+    per_row = answer_bound(probe.port, proto, 1001) - answer_bound(probe.port, proto, 1000)
+    # rows whose answer (at least a third of its bound: floats' text is
+    # shorter than the longest) outgrows what the kernel buffers
+    rows = kernel_buffering() * 3 // per_row + 1000
+    bound = answer_bound(probe.port, proto, rows)
+    total = bound * 3 // 2  # one answer and its tensors fit, two do not
+    args = ["--max-body", "4M", "--max-body-total", str(total), "--max-rows", str(4 * rows)]
+    if lean:  # computed on the HTTP thread that then sends the answer
+        args += ["--max-batch", str(rows), "--lean-max-flops", str(1 << 40)]
+    path, body = answer_path(proto), answer_body(proto, rows)
+    json_hdr = {"Content-Type": "application/json"}
+    with helpers.serving(repo[0], args, log_dir=str(tmp_path)) as srv:
+        port = srv.port
+        never = helpers.post(port, path, answer_body(proto, 2 * rows), headers=json_hdr)
+        helpers.assert_error(never, 413, "--max-body-total", "its answer", "fewer rows")
+        s, head, rest = hold_answer(port, path, body)
+        assert head.startswith("HTTP/1.1 200 "), head
+        assert content_length(head) > kernel_buffering(), (content_length(head), head)
+        second = helpers.post(port, path, body, headers=json_hdr)
+        helpers.assert_error(second, 503, "--max-body-total", "retry")
+        assert second.headers.get("retry-after") == "1", second.headers
+        small = helpers.post(port, path, answer_body(proto, 1), headers=json_hdr)
+        assert small.status == 200, small
+        assert read_answer_and_ask_again(s, head, rest) == content_length(head)
+        again = helpers.post(port, path, body, headers=json_hdr)
+        assert again.status == 200, again
+        assert len(again.body) == content_length(head)
+        lean_count = helpers.metrics(port).get('reluserve_lean_requests_total{model="tiny"}', 0)
+        # the small request is lean work either way; the big ones only when asked
+        assert lean_count == (3 if lean else 1)
+        log = srv.synced_stderr()
+    assert log.count(" 503 ") == 1 and log.count(" 413 ") == 1, log[-3000:]
