@@ -55,7 +55,9 @@ static const opt_def OPTS[] = {
      "Neither calls BLAS"},
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
      "HTTP polling threads, each running one libmicrohttpd daemon on the shared listen socket; "
-     "0 = 1 on up to 2 cores, else cores/2"},
+     "0 = 1 on up to 2 cores, else cores/2. At most --max-connections plus its margin (below): "
+     "the connections are split among the threads (a larger value is refused at start-up, "
+     "the automatic count is cut to it)"},
     {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64, OFF(busy_poll_us), 0, 100000, "0",
      "low-latency mode: after handling socket activity, each HTTP thread keeps polling "
      "without sleeping until this many microseconds pass with nothing to do, so the next "
@@ -175,6 +177,21 @@ int rs_config_threads(const rs_config *c)
     if (c->threads > 0) return c->threads;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+int rs_config_connection_margin(const rs_config *c)
+{
+    int m = c->max_connections / 8;
+    return m < 16 ? 16 : m > 256 ? 256 : m;
+}
+
+int rs_config_http_threads(const rs_config *c)
+{
+    if (c->http_threads > 0) return c->http_threads; /* within the limit: config_check */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores <= 2 ? 1 : (int)(cores / 2);
+    int limit = c->max_connections + rs_config_connection_margin(c);
+    return n < limit ? n : limit;
 }
 
 static bool parse_int64(const char *s, int64_t *out)
@@ -370,6 +387,15 @@ static int config_check(const rs_config *c, char *err, size_t errlen)
                  "--max-body-total (%lld bytes), or 0 for the default",
                  (long long)c->max_body_per_client, (long long)c->max_body,
                  (long long)c->max_body_total);
+        return -1;
+    }
+    int conn_limit = c->max_connections + rs_config_connection_margin(c);
+    if (c->http_threads > conn_limit) {
+        snprintf(err, errlen,
+                 "--http-threads (%d) must be at most --max-connections (%d) plus its margin of "
+                 "%d, at most %d: that many connections are split among the HTTP threads, and a "
+                 "thread with none would never accept",
+                 c->http_threads, c->max_connections, rs_config_connection_margin(c), conn_limit);
         return -1;
     }
     if ((c->tls_cert && *c->tls_cert) != (c->tls_key && *c->tls_key)) {

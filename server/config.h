@@ -78,4 +78,15 @@ void rs_config_usage(FILE *out);
 /* Compute threads after resolving 0 to the number of online cores. */
 int rs_config_threads(const rs_config *c);
 
+/* Connections libmicrohttpd accepts past --max-connections, so that each
+ * request on them is answered 503 at once (max/8, from 16 to 256). */
+int rs_config_connection_margin(const rs_config *c);
+
+/* HTTP polling threads after resolving 0 (1 on up to 2 cores, else cores/2).
+ * At most --max-connections plus its margin: that limit is split among the
+ * threads' daemons, and a thread with a share of 0 would never accept (a
+ * larger --http-threads is refused by rs_config_parse, the automatic count
+ * is cut to it). */
+int rs_config_http_threads(const rs_config *c);
+
 #endif /* RS_CONFIG_H */

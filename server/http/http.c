@@ -1230,11 +1230,7 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         }
     }
 
-    int threads = cfg->http_threads;
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores <= 2 ? 1 : (int)(cores / 2);
-    }
+    int threads = rs_config_http_threads(cfg);
     int ipv6 = 0;
     int listen_fd = rs_listen_open(cfg->host, cfg->port, &ipv6, &h->port, err, errlen);
     if (listen_fd < 0) {
@@ -1253,8 +1249,9 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
                            ? cfg->connection_timeout_s
                            : EXCESS_IDLE_S;
     /* libmicrohttpd's own thread pool split its limit among its workers this
-     * way; the excess count (on_connection) stays global. */
-    unsigned limit = (unsigned)cfg->max_connections + (unsigned)rs_http_connection_margin(cfg);
+     * way; the excess count (on_connection) stays global. Every share is at
+     * least 1: there are no more threads than the limit (rs_config_http_threads). */
+    unsigned limit = (unsigned)cfg->max_connections + (unsigned)rs_config_connection_margin(cfg);
     int started = 0;
     for (; started < threads; started++) {
         unsigned share =
@@ -1322,12 +1319,6 @@ bool rs_http_close_if_done(rs_http *h)
 void rs_http_close_gate(rs_http *h)
 {
     atomic_fetch_or(&h->owed, OWED_CLOSED);
-}
-
-int rs_http_connection_margin(const rs_config *cfg)
-{
-    int m = cfg->max_connections / 8;
-    return m < 16 ? 16 : m > 256 ? 256 : m;
 }
 
 void rs_http_stop(rs_http *h)

@@ -43,9 +43,6 @@ int rs_http_owed(const rs_http *h);
 bool rs_http_close_if_done(rs_http *h);
 /* Closes the gate even though requests are owed (grace period over). */
 void rs_http_close_gate(rs_http *h);
-/* Connections accepted past --max-connections (each answered 503) before
- * libmicrohttpd stops accepting: max/8, clamped to 16..256. */
-int rs_http_connection_margin(const rs_config *cfg);
 /* Closes every connection, joins the model control worker and frees h (call
  * once nothing is suspended, normally after rs_http_close_if_done). */
 void rs_http_stop(rs_http *h);

@@ -3,6 +3,7 @@
 within it keep being served, and service comes back when they close."""
 
 import json
+import subprocess
 import socket
 import time
 
@@ -115,3 +116,16 @@ def test_connections_past_the_limit_get_503_and_service_resumes(limited):
     again = served_connections(port, LIMIT)
     for c in again:
         c.close()
+
+
+def test_more_http_threads_than_connections_to_share_is_refused_at_startup(repo):
+    """--max-connections 8 and its margin of 16 make 24 connections for the
+    HTTP threads' daemons to share: a 25th thread would get none and never
+    accept, so the server refuses to start, naming both flags."""
+    p = subprocess.run([helpers.binary(), "serve", "--models", str(repo[0]), "--port", "0",
+                        "--max-connections", "8", "--http-threads", "25"],
+                       capture_output=True, text=True, timeout=30 * helpers.SLOW)
+    assert p.returncode != 0
+    assert "--http-threads (25)" in p.stderr and "--max-connections (8)" in p.stderr, p.stderr
+    with helpers.serving(repo[0], ["--max-connections", "8", "--http-threads", "24"]) as s:
+        assert helpers.get(s.port, "/v2/health/live").status == 200

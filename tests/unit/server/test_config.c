@@ -211,6 +211,31 @@ static void test_busy_poll(void **state)
     refused(ARGS("RELUSERVE_BUSY_POLL_US", "1e3"), NULL, "RELUSERVE_BUSY_POLL_US");
 }
 
+/* The connection limit libmicrohttpd is given (--max-connections plus its
+ * margin, max/8 in 16..256) is split among the HTTP threads' daemons: more
+ * threads than that would leave some with a share of 0, never accepting.
+ * Refused when asked for, with both flags named; the automatic count stays
+ * within it. */
+static void test_http_threads_within_the_connection_limit(void **state)
+{
+    (void)state;
+    rs_config c = parsed(NULL, ARGS("--http-threads", "24", "--max-connections", "8"));
+    assert_int_equal(c.http_threads, 24); /* 8 + 16: a share of 1 each */
+    assert_int_equal(rs_config_http_threads(&c), 24);
+    rs_config_free(&c);
+    refused(NULL, ARGS("--http-threads", "25", "--max-connections", "8"), "--http-threads (25)");
+    refused(NULL, ARGS("--http-threads", "25", "--max-connections", "8"), "--max-connections (8)");
+    refused(ARGS("RELUSERVE_HTTP_THREADS", "200", "RELUSERVE_MAX_CONNECTIONS", "100"), NULL,
+            "at most 116");
+    c = parsed(NULL, ARGS("--http-threads", "256", "--max-connections", "2048")); /* 2048 + 256 */
+    assert_int_equal(rs_config_http_threads(&c), 256);
+    rs_config_free(&c);
+    c = parsed(NULL, ARGS("--max-connections", "1"));
+    int n = rs_config_http_threads(&c); /* automatic: 1 on up to 2 cores, else cores/2 */
+    assert_true(n >= 1 && n <= 1 + 16);
+    rs_config_free(&c);
+}
+
 static void test_bad_env_names_the_variable(void **state)
 {
     (void)state;
@@ -247,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_repository_poll),
         cmocka_unit_test(test_busy_poll),
+        cmocka_unit_test(test_http_threads_within_the_connection_limit),
         cmocka_unit_test(test_bad_env_names_the_variable),
         cmocka_unit_test(test_help),
     };
