@@ -164,6 +164,14 @@ $(BUILD)/tests/lib/test_native_pack_nomem: tests/unit/lib/test_native_pack_nomem
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=mlp_aligned_alloc -o $@ $^ $(LDLIBS) -lcmocka
 
+# http.c's MHD_start_daemon made to fail on demand (the test's __wrap_ passes
+# the other calls on to libmicrohttpd's): no descriptor may stay open.
+$(BUILD)/tests/server/http/test_http_start: tests/unit/server/http/test_http_start.c $(SERVER_OBJ) \
+                                            $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=MHD_start_daemon -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@

@@ -73,6 +73,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -1145,6 +1146,22 @@ static char *pem_read(const char *flag, const char *path, char *err, size_t errl
     return buf;
 }
 
+/* Closes fd, the dup of listen_fd a daemon that failed to start was given,
+ * unless libmicrohttpd already has: 0.9.75 closes it on some failure paths
+ * (a refused TLS certificate, for one) and not on others (its option
+ * parsing, its epoll set-up: out of descriptors).
+ * fd is still ours only if it is open on the very socket listen_fd is: had
+ * libmicrohttpd closed it, its number could since be another thread's new
+ * file (the control and loop threads run already), which must stay open;
+ * nothing but this thread makes another descriptor of the listen socket. */
+static void listen_dup_close(int listen_fd, int fd)
+{
+    struct stat ours, now;
+    if (fstat(listen_fd, &ours) == 0 && fstat(fd, &now) == 0 && now.st_dev == ours.st_dev &&
+        now.st_ino == ours.st_ino)
+        close(fd);
+}
+
 /* One daemon of the pool: external epoll mode (its thread is ours, see
  * pollers.h), accepting from a dup of listen_fd, at most limit connections.
  * NULL when libmicrohttpd refuses (it says why through on_mhd_log). */
@@ -1181,8 +1198,7 @@ static struct MHD_Daemon *daemon_start(rs_http *h, int listen_fd, int ipv6, unsi
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY,
                                             opts, MHD_OPTION_END);
-    /* On failure libmicrohttpd has closed fd on some paths and not on others;
-     * a dup left open lives until the exit that follows a failed start. */
+    if (!d) listen_dup_close(listen_fd, fd);
     return d;
 }
 
