@@ -322,14 +322,16 @@ def test_answers_count_against_the_total_budget(repo, probe, tmp_path, proto, le
     rows = kernel_buffering() * 3 // per_row + 1000
     bound = answer_bound(probe.port, proto, rows)
     total = bound * 3 // 2  # one answer and its tensors fit, two do not
-    args = ["--max-body", "4M", "--max-body-total", str(total), "--max-rows", str(4 * rows)]
+    never_body = answer_body(proto, 2 * rows)  # its answer alone is more than the total
+    args = ["--max-body", str(len(never_body) + (1 << 20)), "--max-body-total", str(total),
+            "--max-rows", str(4 * rows), "--max-response-bytes", str(4 * bound)]
     if lean:  # computed on the HTTP thread that then sends the answer
         args += ["--max-batch", str(rows), "--lean-max-flops", str(1 << 40)]
     path, body = answer_path(proto), answer_body(proto, rows)
     json_hdr = {"Content-Type": "application/json"}
     with helpers.serving(repo[0], args, log_dir=str(tmp_path)) as srv:
         port = srv.port
-        never = helpers.post(port, path, answer_body(proto, 2 * rows), headers=json_hdr)
+        never = helpers.post(port, path, never_body, headers=json_hdr)
         helpers.assert_error(never, 413, "--max-body-total", "its answer", "fewer rows")
         s, head, rest = hold_answer(port, path, body)
         assert head.startswith("HTTP/1.1 200 "), head
