@@ -31,7 +31,7 @@ typedef struct {
     const float *x, *w, *b;
     float *z;
     int n, in, out;
-    const float *w_packed; /* W as the model keeps it for the native forward */
+    mlp_native_layer w_packed; /* W as the model keeps it for the native forward */
 } dense_ctx;
 
 static void run_portable(void *p)
@@ -45,7 +45,7 @@ static void run_portable(void *p)
 static void run_native(void *p)
 {
     dense_ctx *c = p;
-    if (c->w_packed)
+    if (c->w_packed.packed)
         mlp_dense_native_packed(mlp_native_isa_best(), c->x, c->n, c->in, c->w_packed, c->b, c->out,
                                 c->z);
     else
@@ -93,7 +93,7 @@ static void fill(mlp_rng *r, float *v, size_t n)
  * length, for the portable (native false) or native kernel. */
 static double max_disagreement(const dense_ctx *c, bool native, float *z_own, float *z_blas)
 {
-    if (native && c->w_packed)
+    if (native && c->w_packed.packed)
         mlp_dense_native_packed(mlp_native_isa_best(), c->x, c->n, c->in, c->w_packed, c->b, c->out,
                                 z_own);
     else if (native)
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
                "port_us", "native_us", "blas_us", "port/blas", "nat/blas", "port_GF", "nat_GF",
                "blas_GF", "auto");
         for (int r = 0; r < n_rows; r++) {
-            dense_ctx c = {x, w, b, g, rows[r], in, out, NULL};
+            dense_ctx c = {x, w, b, g, rows[r], in, out, {0}};
             double t[3];
             measure(&backward, &c, g, g2, samples, sample_us, t, &fail);
             printf(" %5s\n",

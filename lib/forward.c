@@ -50,8 +50,8 @@ mlp_status mlp_forward(const mlp_model *m, mlp_workspace *ws, const float *x, in
     for (int l = 0; l < m->n_layers; l++) {
         const mlp_layer *ly = &m->layers[l];
         const float *w = m->params + ly->weight_offset, *b = m->params + ly->bias_offset;
-        const float *packed = mlp_native_weights(m, isa, l); /* NULL for the portable isa */
-        if (packed)
+        mlp_native_layer packed = mlp_native_weights(m, isa, l); /* none for the portable isa */
+        if (packed.packed)
             mlp_dense_native_packed(isa, in, n, ly->in, packed, b, ly->out, ws->z[l]);
         else
             mlp_dense(ws->kernel, in, n, ly->in, w, b, ly->out, ws->z[l]);

@@ -77,11 +77,19 @@ void mlp_grad_inputs_native(mlp_native_isa isa, const float *dz, const float *w,
  * when the model holds another isa's copy. mlp_native_drop frees it (and
  * forgets a failure): every function that writes a model's parameters calls
  * it. */
-const float *mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer);
+typedef struct {
+    const float *packed; /* NULL: none (see above) */
+    /* every weight of the layer is finite: then a zero input adds exactly
+     * nothing to a chain (0·w = ±0), and a one-row product skips it */
+    bool finite;
+} mlp_native_layer;
+mlp_native_layer mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer);
 void mlp_native_drop(mlp_model *m);
-/* Z = X·Wᵀ + b with W as mlp_native_weights returns it. */
-void mlp_dense_native_packed(mlp_native_isa isa, const float *x, int n, int in,
-                             const float *w_packed, const float *b, int out, float *z);
+/* Z = X·Wᵀ + b with W as mlp_native_weights returns it (packed not NULL).
+ * One row of finite W steps over the zeros of x (NK(gemv_skip) in
+ * lib/kernels_native_body.h): the same bits, fewer lines of W read. */
+void mlp_dense_native_packed(mlp_native_isa isa, const float *x, int n, int in, mlp_native_layer w,
+                             const float *b, int out, float *z);
 
 /* Whether the backward products of an n-row range through an in -> out layer
  * go to BLAS under kernel k. */

@@ -27,6 +27,7 @@
  * AVX-512F + FMA, else AVX2 + FMA, else (no FMA, or not x86-64) the portable
  * kernels, which then are what MLP_KERNEL_NATIVE computes.
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,16 +179,22 @@ void mlp_grad_weights_native(mlp_native_isa isa, const float *dz, const float *a
     }
 }
 
-void mlp_dense_native_packed(mlp_native_isa isa, const float *x, int n, int in,
-                             const float *w_packed, const float *b, int out, float *z)
+void mlp_dense_native_packed(mlp_native_isa isa, const float *x, int n, int in, mlp_native_layer w,
+                             const float *b, int out, float *z)
 {
     switch (isa) {
 #ifdef MLP_NATIVE_X86
     case MLP_ISA_AVX512:
-        avx512_gemm(n, out, in, x, (size_t)in, 1, NULL, 0, true, w_packed, b, z, (size_t)out);
+        if (n == 1 && w.finite)
+            avx512_gemv_skip(out, in, x, w.packed, b, z);
+        else
+            avx512_gemm(n, out, in, x, (size_t)in, 1, NULL, 0, true, w.packed, b, z, (size_t)out);
         return;
     case MLP_ISA_AVX2_FMA:
-        avx2_gemm(n, out, in, x, (size_t)in, 1, NULL, 0, true, w_packed, b, z, (size_t)out);
+        if (n == 1 && w.finite)
+            avx2_gemv_skip(out, in, x, w.packed, b, z);
+        else
+            avx2_gemm(n, out, in, x, (size_t)in, 1, NULL, 0, true, w.packed, b, z, (size_t)out);
         return;
 #endif
     default:
@@ -200,7 +207,8 @@ void mlp_dense_native_packed(mlp_native_isa isa, const float *x, int n, int in,
 struct mlp_native_pack {
     mlp_native_isa isa;
     float *layer[MLP_MAX_LAYERS];
-    float *data; /* one block, MLP_ALIGN-aligned */
+    bool finite[MLP_MAX_LAYERS]; /* every weight of the layer is finite */
+    float *data;                 /* one block, MLP_ALIGN-aligned */
 };
 
 /* What the model keeps when its pack could not be built (out of memory): no
@@ -226,6 +234,13 @@ static size_t packed_floats(const mlp_layer *ly, mlp_native_isa isa)
                                  : avx2_packed_floats(ly->in, ly->out);
 }
 
+static bool all_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return false;
+    return true;
+}
+
 static struct mlp_native_pack *pack_build(const mlp_model *m, mlp_native_isa isa)
 {
     size_t total = 0;
@@ -244,6 +259,7 @@ static struct mlp_native_pack *pack_build(const mlp_model *m, mlp_native_isa isa
         const mlp_layer *ly = &m->layers[l];
         p->layer[l] = p->data + off;
         const float *w = m->params + ly->weight_offset;
+        p->finite[l] = all_finite(w, (size_t)ly->in * (size_t)ly->out);
         if (isa == MLP_ISA_AVX512)
             avx512_pack_weights(w, ly->in, ly->out, p->layer[l]);
         else
@@ -278,11 +294,12 @@ static struct mlp_native_pack *pack_get(const mlp_model *m, mlp_native_isa isa, 
     return p; /* another reader's, published meanwhile */
 }
 
-const float *mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer)
+mlp_native_layer mlp_native_weights(const mlp_model *m, mlp_native_isa isa, int layer)
 {
-    if (isa == MLP_ISA_PORTABLE || layer < 0 || layer >= m->n_layers) return NULL;
+    if (isa == MLP_ISA_PORTABLE || layer < 0 || layer >= m->n_layers) return (mlp_native_layer){0};
     struct mlp_native_pack *p = pack_get(m, isa, false);
-    return p->isa == isa ? p->layer[layer] : NULL;
+    if (p->isa != isa) return (mlp_native_layer){0};
+    return (mlp_native_layer){.packed = p->layer[layer], .finite = p->finite[layer]};
 }
 
 void mlp_native_drop(mlp_model *m)

@@ -357,6 +357,106 @@ static void test_forward_with_kept_weights_is_the_same(void **s)
     }
 }
 
+/* A one-layer identity model in -> out holding params (n_params floats). */
+static mlp_model *layer_model(int in, int out, const float *params)
+{
+    mlp_layer_spec spec[] = {{out, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(in, spec, 1, &m, NULL), MLP_OK);
+    assert_int_equal(mlp_model_set_params(m, params, mlp_model_n_params(m), NULL), MLP_OK);
+    return m;
+}
+
+/* One row through the kept weights of isa, alone and at position 1 of 3
+ * rows (the batch path, which never skips), compared bit for bit with each
+ * other and with the bias plus the fmaf chain over every index. */
+static void assert_one_row_is_the_chain(mlp_native_isa isa, const mlp_model *m, const float *row,
+                                        const char *what)
+{
+    int in = mlp_model_n_inputs(m), out = mlp_model_n_outputs(m);
+    mlp_native_layer kept = mlp_native_weights(m, isa, 0);
+    assert_non_null(kept.packed);
+    float *alone = malloc(sizeof(float) * (size_t)out), *batch = malloc(sizeof(float) * 3 * out);
+    float *x3 = malloc(sizeof(float) * 3 * (size_t)in);
+    assert_true(alone && batch && x3);
+    for (int i = 0; i < 3 * in; i++)
+        x3[i] = (float)(i % 7) - 3.0f;
+    memcpy(x3 + in, row, sizeof(float) * (size_t)in);
+    mlp_dense_native_packed(isa, row, 1, in, kept, mlp_layer_bias(m, 0), out, alone);
+    mlp_dense_native_packed(isa, x3, 3, in, kept, mlp_layer_bias(m, 0), out, batch);
+    for (int j = 0; j < out; j++) {
+        float want =
+            mlp_layer_bias(m, 0)[j] + chain(row, 1, mlp_layer_weight(m, 0) + (size_t)j * in, 1, in);
+        if (memcmp(&alone[j], &want, sizeof want) != 0 ||
+            memcmp(&batch[out + j], &want, sizeof want) != 0) {
+            printf("    %s %d -> %d, %s: z[%d] alone %.9g, in a batch %.9g, chain %.9g\n",
+                   mlp_native_isa_name(isa), in, out, what, j, alone[j], batch[out + j], want);
+            fail();
+        }
+    }
+    free(alone);
+    free(batch);
+    free(x3);
+}
+
+/*
+ * A one-row forward steps over the inputs that are zero (NK(gemv_skip)):
+ * the same bits as the chain over every index, and as the same row in a
+ * batch, for rows that are half zeros of both signs, all zeros (with -0
+ * biases, where a chain that started from the bias would differ), zeros
+ * between terms that cancel exactly, zeros next to NaN and infinite inputs,
+ * and summed lengths past the skip's 512-index pass. A layer holding an
+ * infinite weight is not skipped: 0·inf is NaN, at every batch size.
+ */
+static void test_one_row_skips_zero_inputs_to_the_same_bits(void **s)
+{
+    (void)s;
+    static const int shapes[][2] = {{1, 1},     {7, 9},    {33, 100},  {130, 70},
+                                    {300, 129}, {513, 40}, {784, 512}, {1100, 17}};
+    for (size_t v = 0; v < N_ISAS; v++) {
+        if (!isa_runs(ISAS[v], "one row skipping zero inputs")) continue;
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            int in = shapes[sh][0], out = shapes[sh][1];
+            size_t np = (size_t)in * out + (size_t)out;
+            mlp_rng r;
+            mlp_rng_seed(&r, 9000 + sh);
+            float *p = randv(&r, np), *row = randv(&r, (size_t)in);
+            for (int j = 0; j < out; j += 2)
+                p[(size_t)in * out + j] = -0.0f; /* -0 biases */
+            mlp_model *m = layer_model(in, out, p);
+
+            for (int k = 0; k < in; k++) /* half zeros, both signs */
+                if (mlp_rng_uniform(&r) < 0.5) row[k] = k % 2 ? -0.0f : 0.0f;
+            assert_one_row_is_the_chain(ISAS[v], m, row, "half zeros");
+
+            for (int k = 0; k < in; k++)
+                row[k] = k % 3 ? 0.0f : -0.0f;
+            assert_one_row_is_the_chain(ISAS[v], m, row, "all zeros");
+
+            if (in >= 2) { /* x0·w0 + x1·w1 = +0 exactly, then zeros */
+                for (int j = 0; j < out; j++)
+                    p[(size_t)j * in + 1] = -p[(size_t)j * in];
+                mlp_model_free(m);
+                m = layer_model(in, out, p);
+                row[0] = row[1] = 1.5f;
+                assert_one_row_is_the_chain(ISAS[v], m, row, "cancelling terms");
+                row[0] = NAN, row[in - 1] = INFINITY;
+                assert_one_row_is_the_chain(ISAS[v], m, row, "NaN and inf inputs");
+            }
+
+            p[(size_t)(out - 1) * in + (size_t)(in - 1) / 2] = INFINITY; /* met by a zero */
+            row[(in - 1) / 2] = 0.0f;
+            mlp_model_free(m);
+            m = layer_model(in, out, p);
+            assert_false(mlp_native_weights(m, ISAS[v], 0).finite);
+            assert_one_row_is_the_chain(ISAS[v], m, row, "an infinite weight");
+            mlp_model_free(m);
+            free(p);
+            free(row);
+        }
+    }
+}
+
 /* m and like forward x (n rows) to the same bits with MLP_KERNEL_NATIVE. */
 static void assert_forwards_alike(const mlp_model *m, const mlp_model *like, const float *x, int n)
 {
@@ -427,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_rows_are_batch_invariant),
         cmocka_unit_test(test_dispatch_picks_what_the_cpu_runs),
         cmocka_unit_test(test_forward_with_kept_weights_is_the_same),
+        cmocka_unit_test(test_one_row_skips_zero_inputs_to_the_same_bits),
         cmocka_unit_test(test_model_weights_copy_follows_the_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
