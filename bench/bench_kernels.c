@@ -73,7 +73,7 @@ static void run_grad_native(void *p)
     dense_ctx *c = p;
     mlp_native_isa isa = mlp_native_isa_best();
     mlp_grad_weights_native(isa, c->x, c->w, c->n, c->in, c->out, c->z);
-    mlp_grad_inputs_native(isa, c->x, c->w, c->n, c->in, c->out, c->z);
+    mlp_grad_inputs_native(isa, c->x, c->w, c->n, c->in, c->out, true, c->z);
 }
 
 static void run_grad_blas(void *p)
@@ -116,7 +116,7 @@ static double grad_disagreement(const dense_ctx *c, bool native, float *g_own, f
     if (native) {
         mlp_native_isa isa = mlp_native_isa_best();
         mlp_grad_weights_native(isa, c->x, c->w, c->n, c->in, c->out, g_own);
-        mlp_grad_inputs_native(isa, c->x, c->w, c->n, c->in, c->out, g_own + nw);
+        mlp_grad_inputs_native(isa, c->x, c->w, c->n, c->in, c->out, true, g_own + nw);
     } else {
         mlp_grad_weights_portable(c->x, c->w, c->n, c->in, c->out, g_own);
         mlp_grad_inputs_portable(c->x, c->w, c->n, c->in, c->out, g_own + nw);

@@ -262,9 +262,14 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
         if (losses) losses[k] = w->loss;
     }
 
+    /* Whether W_l is finite, as the native kernel's copy of the weights knows
+     * (false for the other kernels, and when there is no copy): a finite W
+     * lets a one-row dA = dZ·W step over the zeros of dZ. */
+    mlp_native_isa isa = ws->kernel == MLP_KERNEL_NATIVE ? mlp_native_isa_best() : MLP_ISA_PORTABLE;
     for (int l = L; l >= 0; l--) {
         const mlp_layer *ly = &m->layers[l];
         const float *w_l = m->params + ly->weight_offset;
+        bool w_finite = mlp_native_weights(m, isa, l).finite;
         for (int k = 0; k < n_ranges; k++) {
             const mlp_ws_range *w = &ws->ranges[k];
             int n = w->n;
@@ -292,7 +297,7 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
         }
 
         if (l > 0) {
-            mlp_grad_inputs(ws->kernel, dz, w_l, total, ly->in, ly->out, da);
+            mlp_grad_inputs(ws->kernel, dz, w_l, total, ly->in, ly->out, w_finite, da);
             const mlp_layer *prev = &m->layers[l - 1];
             for (int k = 0; k < n_ranges; k++) {
                 const mlp_ws_range *w = &ws->ranges[k];
@@ -306,7 +311,7 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
             dz = da;
             da = tmp;
         } else if (dx_rows == total) {
-            mlp_grad_inputs(ws->kernel, dz, w_l, total, ly->in, ly->out, ws->dx);
+            mlp_grad_inputs(ws->kernel, dz, w_l, total, ly->in, ly->out, w_finite, ws->dx);
         } else if (dx_rows > 0) {
             /* Only some ranges want dg/dX: their dZ_0 rows, stacked in the
              * free buffer, go through one product. */
@@ -316,7 +321,7 @@ static void backward_ranges(const mlp_model *m, mlp_workspace *ws, const mlp_bac
                     memcpy(da + (size_t)w->dx_row * ly->out, dz + (size_t)w->at * ly->out,
                            (size_t)w->n * (size_t)ly->out * sizeof *da);
             }
-            mlp_grad_inputs(ws->kernel, da, w_l, dx_rows, ly->in, ly->out, ws->dx);
+            mlp_grad_inputs(ws->kernel, da, w_l, dx_rows, ly->in, ly->out, w_finite, ws->dx);
         }
     }
     if (m->input_std) {

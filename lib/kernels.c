@@ -375,12 +375,12 @@ void mlp_grad_weights(mlp_kernel k, const float *dz, const float *a, int n, int 
 }
 
 void mlp_grad_inputs(mlp_kernel k, const float *dz, const float *w, int n, int in, int out,
-                     float *da)
+                     bool w_finite, float *da)
 {
     if (mlp_grad_uses_blas(k, n, in, out))
         mlp_grad_inputs_blas(dz, w, n, in, out, da);
     else if (k == MLP_KERNEL_NATIVE)
-        mlp_grad_inputs_native(mlp_native_isa_best(), dz, w, n, in, out, da);
+        mlp_grad_inputs_native(mlp_native_isa_best(), dz, w, n, in, out, w_finite, da);
     else
         mlp_grad_inputs_portable(dz, w, n, in, out, da);
 }

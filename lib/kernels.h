@@ -41,11 +41,13 @@ void mlp_grad_weights(mlp_kernel k, const float *dz, const float *a, int n, int 
                       float *dw);
 
 /* da[n x in] = dz[n x out] · w[out x in]: the gradient flowing into a layer's
- * input. The portable kernel sums each element over j in order. */
+ * input. The portable kernel sums each element over j in order. w_finite:
+ * every value of w is finite, so that the native kernel may step over the
+ * zeros of a single row of dz (the same bits: see mlp_grad_inputs_native). */
 void mlp_grad_inputs_portable(const float *dz, const float *w, int n, int in, int out, float *da);
 void mlp_grad_inputs_blas(const float *dz, const float *w, int n, int in, int out, float *da);
 void mlp_grad_inputs(mlp_kernel k, const float *dz, const float *w, int n, int in, int out,
-                     float *da);
+                     bool w_finite, float *da);
 
 /* The instruction sets of the native kernels, best last. PORTABLE: the CPU
  * has no FMA (or is not x86-64), and the native kernels are the portable ones. */
@@ -65,8 +67,10 @@ void mlp_dense_native(mlp_native_isa isa, const float *x, int n, int in, const f
                       const float *b, int out, float *z);
 void mlp_grad_weights_native(mlp_native_isa isa, const float *dz, const float *a, int n, int in,
                              int out, float *dw);
+/* One row (n = 1) with w_finite steps over the zeros of dz (NK(gemv_skip) in
+ * lib/kernels_native_body.h): the same bits, fewer rows of W read. */
 void mlp_grad_inputs_native(mlp_native_isa isa, const float *dz, const float *w, int n, int in,
-                            int out, float *da);
+                            int out, bool w_finite, float *da);
 
 /* MLP_KERNEL_NATIVE's forward reads each layer's W re-laid out in panels
  * (lib/kernels_native_body.h, NK(pack_weights)): kept with the model, built

@@ -144,16 +144,23 @@ void mlp_dense_native(mlp_native_isa isa, const float *x, int n, int in, const f
 }
 
 void mlp_grad_inputs_native(mlp_native_isa isa, const float *dz, const float *w, int n, int in,
-                            int out, float *da)
+                            int out, bool w_finite, float *da)
 {
     switch (isa) {
 #ifdef MLP_NATIVE_X86
     case MLP_ISA_AVX512:
-        avx512_gemm(n, in, out, dz, (size_t)out, 1, w, (size_t)in, false, NULL, NULL, da,
-                    (size_t)in);
+        if (n == 1 && w_finite)
+            avx512_gemv_skip(in, out, dz, w, (size_t)in, NULL, NULL, da);
+        else
+            avx512_gemm(n, in, out, dz, (size_t)out, 1, w, (size_t)in, false, NULL, NULL, da,
+                        (size_t)in);
         return;
     case MLP_ISA_AVX2_FMA:
-        avx2_gemm(n, in, out, dz, (size_t)out, 1, w, (size_t)in, false, NULL, NULL, da, (size_t)in);
+        if (n == 1 && w_finite)
+            avx2_gemv_skip(in, out, dz, w, (size_t)in, NULL, NULL, da);
+        else
+            avx2_gemm(n, in, out, dz, (size_t)out, 1, w, (size_t)in, false, NULL, NULL, da,
+                      (size_t)in);
         return;
 #endif
     default:
@@ -186,13 +193,13 @@ void mlp_dense_native_packed(mlp_native_isa isa, const float *x, int n, int in, 
 #ifdef MLP_NATIVE_X86
     case MLP_ISA_AVX512:
         if (n == 1 && w.finite)
-            avx512_gemv_skip(out, in, x, w.packed, b, z);
+            avx512_gemv_skip(out, in, x, NULL, 0, w.packed, b, z);
         else
             avx512_gemm(n, out, in, x, (size_t)in, 1, NULL, 0, true, w.packed, b, z, (size_t)out);
         return;
     case MLP_ISA_AVX2_FMA:
         if (n == 1 && w.finite)
-            avx2_gemv_skip(out, in, x, w.packed, b, z);
+            avx2_gemv_skip(out, in, x, NULL, 0, w.packed, b, z);
         else
             avx2_gemm(n, out, in, x, (size_t)in, 1, NULL, 0, true, w.packed, b, z, (size_t)out);
         return;

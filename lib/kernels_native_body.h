@@ -372,59 +372,60 @@ NK_FN void NK(gemm)(int M, int N, int K, const float *x, size_t xr, size_t xk, c
 /* Summed indices per pass of NK(gemv_skip): its list of them is on the stack. */
 #define NK_SKIP_CHUNK 512
 
-/* NK(gemv_skip)'s tile: nv vectors of C from column c0 (cols of them C's),
- * the chains stepping over the summed indices idx[0 .. nz) only. */
+/* NK(gemv_skip)'s tile: nv vectors of C (cols of their columns are C's),
+ * the chains stepping over the summed indices idx[0 .. nz) only; P(t, v·VW)
+ * at pk[t·ld + (v / 2)·pstride + (v % 2)·VW]. Only C's columns of P are read. */
 NK_INLINE void NK(skip_tile)(int nv, const float *x, const int *idx, int nz, const float *pk,
-                             size_t pstride, float *c, const float *bias, int cols, bool first,
-                             bool last)
+                             size_t ld, size_t pstride, float *c, const float *bias, int cols,
+                             bool first, bool last)
 {
+    int tail = cols - (nv - 1) * VW; /* lanes of the last vector */
     VT acc[2 * NK_PANELS];
 #pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) {
-        int lanes = cols - v * VW;
-        acc[v] = first         ? V_ZERO()
-                 : lanes >= VW ? V_LOAD(c + v * VW)
-                               : V_LOAD_MASK(c + v * VW, lanes);
-    }
+    for (int v = 0; v < nv; v++)
+        acc[v] = first                      ? V_ZERO()
+                 : v < nv - 1 || tail == VW ? V_LOAD(c + v * VW)
+                                            : V_LOAD_MASK(c + v * VW, tail);
     for (int i = 0; i < nz; i++) {
-        const float *pt = pk + (size_t)idx[i] * NK_PW;
+        const float *pt = pk + (size_t)idx[i] * ld;
         VT a = V_BCAST(x + idx[i]);
 #pragma GCC unroll 8
-        for (int v = 0; v < nv; v++)
+        for (int v = 0; v < nv; v++) {
+            const float *pv = pt + (size_t)(v / 2) * pstride + (size_t)(v % 2) * VW;
             acc[v] =
-                V_FMA(a, V_LOAD(pt + (size_t)(v / 2) * pstride + (size_t)(v % 2) * VW), acc[v]);
+                V_FMA(a, v < nv - 1 || tail == VW ? V_LOAD(pv) : V_LOAD_MASK(pv, tail), acc[v]);
+        }
     }
 #pragma GCC unroll 8
     for (int v = 0; v < nv; v++) {
-        int lanes = cols - v * VW;
         VT s = acc[v];
-        if (lanes >= VW) {
-            if (last) s = V_ADD(V_LOAD(bias + v * VW), s);
+        if (v < nv - 1 || tail == VW) {
+            if (last && bias) s = V_ADD(V_LOAD(bias + v * VW), s);
             V_STORE(c + v * VW, s);
         } else {
-            if (last) s = V_ADD(V_LOAD_MASK(bias + v * VW, lanes), s);
-            V_STORE_MASK(c + v * VW, lanes, s);
+            if (last && bias) s = V_ADD(V_LOAD_MASK(bias + v * VW, tail), s);
+            V_STORE_MASK(c + v * VW, tail, s);
         }
     }
 }
 
 /*
- * One row (batch 1) of the forward, c = bias + x·W, against W packed whole
- * (`pre`, as NK(gemm) reads it), stepping only over the summed indices whose
- * x is not zero: a ReLU layer's input is often half zeros, a skipped index is
- * a skipped line of every panel, and reading W is what a one-row product
- * waits for. The chains are NK(gemm)'s without the steps fma(±0, w, s), and
- * each of those is exact and changes nothing when w is finite: it adds a
- * zero to s, and s, a chain from +0, is never -0 (a sum is -0 only when both
- * addends are). So the bits are NK(gemm)'s, as at any batch size; the caller
- * passes only W whose weights are all finite (0·inf is NaN). A NaN input
- * compares unequal to zero and is kept.
+ * One row of a product, c = (bias +) Σ_t x[t]·P(t, ·), stepping only over
+ * the summed indices whose x is not zero. P is W packed whole (pre, as
+ * NK(gemm) reads it: the forward) or read in place, P(t, j) = p[t·ld + j]
+ * (dA = dZ·W). A ReLU layer's input, and the gradient at its output, are
+ * often half zeros; each skipped index is a line of P not read, and reading
+ * P is what a one-row product waits for. The chains are NK(gemm)'s without
+ * the steps fma(±0, w, s), and each of those is exact and changes nothing
+ * when w is finite: it adds a zero to s, and s, a chain from +0, is never -0
+ * (a sum is -0 only when both addends are). So the bits are NK(gemm)'s, as
+ * at any batch size; the caller passes only a P whose values are all finite
+ * (0·inf is NaN). A NaN in x compares unequal to zero and is kept.
  */
-NK_FN void NK(gemv_skip)(int N, int K, const float *x, const float *pre, const float *bias,
-                         float *c)
+NK_FN void NK(gemv_skip)(int N, int K, const float *x, const float *p, size_t ld, const float *pre,
+                         const float *bias, float *c)
 {
     int idx[NK_SKIP_CHUNK];
-    size_t pstride = (size_t)K * NK_PW;
     for (int t0 = 0; t0 < K; t0 += NK_SKIP_CHUNK) {
         int kc = K - t0 < NK_SKIP_CHUNK ? K - t0 : NK_SKIP_CHUNK, nz = 0;
         for (int t = t0; t < t0 + kc; t++) {
@@ -434,10 +435,12 @@ NK_FN void NK(gemv_skip)(int N, int K, const float *x, const float *pre, const f
         bool first = t0 == 0, last = t0 + kc == K;
         for (int c0 = 0; c0 < N; c0 += NK_PANELS * NK_PW) {
             int cols = N - c0 < NK_PANELS * NK_PW ? N - c0 : NK_PANELS * NK_PW;
-            const float *pk = pre + (size_t)(c0 / NK_PW) * pstride;
+            const float *pk = pre ? pre + (size_t)(c0 / NK_PW) * (size_t)K * NK_PW : p + c0;
+            size_t ldt = pre ? NK_PW : ld, pstride = pre ? (size_t)K * NK_PW : NK_PW;
+            const float *bc = bias ? bias + c0 : NULL;
 #define NK_CASE(NV)                                                                                \
     case NV:                                                                                       \
-        NK(skip_tile)(NV, x, idx, nz, pk, pstride, c + c0, bias + c0, cols, first, last);          \
+        NK(skip_tile)(NV, x, idx, nz, pk, ldt, pstride, c + c0, bc, cols, first, last);            \
         break;
             switch ((cols + VW - 1) / VW) {
                 NK_CASE(1)

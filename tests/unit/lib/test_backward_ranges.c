@@ -235,6 +235,30 @@ static void test_ranges_equal_alone_one_output(void **s)
     mlp_model_free(m);
 }
 
+/*
+ * A weight of +inf in the first layer: rows whose input meets it with a
+ * negative value have a unit at -inf, inactive, so its gradient is 0 and
+ * 0·inf makes their dg/dX NaN in a batch. A row alone must get the same bits:
+ * the native kernel's one-row product steps over zeros of dZ only for finite
+ * weights (what its copy of the weights knows), and here it must not.
+ */
+static void test_ranges_equal_alone_infinite_weight(void **s)
+{
+    (void)s;
+    const mlp_layer_spec spec[] = {{6, MLP_ACT_RELU, 0}, {3, MLP_ACT_IDENTITY, 0}};
+    mlp_model *m = test_model_random(5, spec, 2, MLP_INIT_HE_NORMAL, 11);
+    size_t np = mlp_model_n_params(m);
+    float *p = malloc(sizeof(float) * np);
+    assert_non_null(p);
+    memcpy(p, mlp_model_params(m), sizeof(float) * np);
+    p[2 * 5 + 1] = INFINITY; /* W_0[2][1] */
+    assert_int_equal(mlp_model_set_params(m, p, np, NULL), MLP_OK);
+    for (int param_grads = 0; param_grads <= 1; param_grads++)
+        check_model_on(m, param_grads, 40 + (uint64_t)param_grads, MLP_KERNEL_NATIVE);
+    free(p);
+    mlp_model_free(m);
+}
+
 /* n uniform values from a stream seeded with seed. */
 static void fill_uniform(float *v, size_t n, uint64_t seed)
 {
@@ -380,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_ranges_equal_alone_classifier),
         cmocka_unit_test(test_ranges_equal_alone_regression),
         cmocka_unit_test(test_ranges_equal_alone_one_output),
+        cmocka_unit_test(test_ranges_equal_alone_infinite_weight),
         cmocka_unit_test(test_one_range_is_backward),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_after_several_ranges),

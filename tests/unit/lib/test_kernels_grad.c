@@ -213,7 +213,7 @@ static void test_dispatch_follows_the_kernel_choice(void **s)
         mlp_grad_weights(kinds[c], B.dz, B.a, n, in, out, B.g);
         (blas ? mlp_grad_weights_blas : mlp_grad_weights_portable)(B.dz, B.a, n, in, out, B.g2);
         assert_memory_equal(B.g, B.g2, sizeof(float) * (size_t)out * in);
-        mlp_grad_inputs(kinds[c], B.dz, B.w, n, in, out, B.g);
+        mlp_grad_inputs(kinds[c], B.dz, B.w, n, in, out, true, B.g);
         (blas ? mlp_grad_inputs_blas : mlp_grad_inputs_portable)(B.dz, B.w, n, in, out, B.g2);
         assert_memory_equal(B.g, B.g2, sizeof(float) * (size_t)n * in);
     }

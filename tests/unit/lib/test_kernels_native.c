@@ -165,7 +165,7 @@ static product grad_inputs(mlp_native_isa isa, mlp_rng *r, int in, int out, int 
 {
     float *dz = randv(r, (size_t)n * out), *w = randv(r, (size_t)out * in);
     float *da = randv(r, (size_t)n * in);
-    mlp_grad_inputs_native(isa, dz, w, n, in, out, da);
+    mlp_grad_inputs_native(isa, dz, w, n, in, out, true, da);
     return (product){"da", n, in, out, da, dz, w, NULL, (size_t)out, 1, 1, (size_t)in};
 }
 
@@ -218,7 +218,7 @@ static void test_rows_are_batch_invariant(void **s)
             float *row = randv(&r, (size_t)in), *drow = randv(&r, (size_t)out);
             float *z1 = randv(&r, (size_t)out), *da1 = randv(&r, (size_t)in);
             mlp_dense_native(ISAS[v], row, 1, in, w, b, out, z1);
-            mlp_grad_inputs_native(ISAS[v], drow, w, 1, in, out, da1);
+            mlp_grad_inputs_native(ISAS[v], drow, w, 1, in, out, true, da1);
             for (int N = 1; N <= MAX_BATCH; N++)
                 for (int pos = 0; pos < N; pos++) {
                     float *x = randv(&r, (size_t)N * in), *dz = randv(&r, (size_t)N * out);
@@ -226,7 +226,7 @@ static void test_rows_are_batch_invariant(void **s)
                     memcpy(x + (size_t)pos * in, row, sizeof(float) * (size_t)in);
                     memcpy(dz + (size_t)pos * out, drow, sizeof(float) * (size_t)out);
                     mlp_dense_native(ISAS[v], x, N, in, w, b, out, z);
-                    mlp_grad_inputs_native(ISAS[v], dz, w, N, in, out, da);
+                    mlp_grad_inputs_native(ISAS[v], dz, w, N, in, out, true, da);
                     if (memcmp(z + (size_t)pos * out, z1, sizeof(float) * (size_t)out) != 0 ||
                         memcmp(da + (size_t)pos * in, da1, sizeof(float) * (size_t)in) != 0) {
                         printf("    %s %d -> %d: row at %d of %d differs from alone\n",
@@ -399,6 +399,66 @@ static void assert_one_row_is_the_chain(mlp_native_isa isa, const mlp_model *m, 
     free(x3);
 }
 
+/* dA = dZ·W for one row dz (out values) of a finite W (out x in), alone with
+ * w_finite and at position 1 of 3 rows, bit for bit against the fmaf chain
+ * over every j. */
+static void assert_one_grad_row_is_the_chain(mlp_native_isa isa, const float *w, int in, int out,
+                                             const float *dz, const char *what)
+{
+    float *alone = malloc(sizeof(float) * (size_t)in), *batch = malloc(sizeof(float) * 3 * in);
+    float *dz3 = malloc(sizeof(float) * 3 * (size_t)out);
+    assert_true(alone && batch && dz3);
+    for (int i = 0; i < 3 * out; i++)
+        dz3[i] = (float)(i % 5) - 2.0f;
+    memcpy(dz3 + out, dz, sizeof(float) * (size_t)out);
+    mlp_grad_inputs_native(isa, dz, w, 1, in, out, true, alone);
+    mlp_grad_inputs_native(isa, dz3, w, 3, in, out, true, batch);
+    for (int k = 0; k < in; k++) {
+        float want = chain(dz, 1, w + k, (size_t)in, out);
+        if (memcmp(&alone[k], &want, sizeof want) != 0 ||
+            memcmp(&batch[in + k], &want, sizeof want) != 0) {
+            printf("    %s dA %d <- %d, %s: da[%d] alone %.9g, in a batch %.9g, chain %.9g\n",
+                   mlp_native_isa_name(isa), in, out, what, k, alone[k], batch[in + k], want);
+            fail();
+        }
+    }
+    free(alone);
+    free(batch);
+    free(dz3);
+}
+
+/*
+ * A one-row dA = dZ·W steps over the zeros of dZ (NK(gemv_skip), W read in
+ * place): the same bits as the chain and as the row in a batch, for half
+ * zeros, all zeros, NaN and infinite gradients, widths that leave a partial
+ * vector (W's last row is read only as far as its columns go) and gradient
+ * lengths past one 512-index pass.
+ */
+static void test_one_grad_row_skips_zeros_to_the_same_bits(void **s)
+{
+    (void)s;
+    static const int shapes[][2] = {{1, 1}, {9, 7}, {100, 33}, {70, 130}, {129, 300}, {17, 1100}};
+    for (size_t v = 0; v < N_ISAS; v++) {
+        if (!isa_runs(ISAS[v], "one gradient row skipping zeros")) continue;
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            int in = shapes[sh][0], out = shapes[sh][1];
+            mlp_rng r;
+            mlp_rng_seed(&r, 9500 + sh);
+            float *w = randv(&r, (size_t)out * in), *dz = randv(&r, (size_t)out);
+            for (int j = 0; j < out; j++)
+                if (mlp_rng_uniform(&r) < 0.5) dz[j] = j % 2 ? -0.0f : 0.0f;
+            assert_one_grad_row_is_the_chain(ISAS[v], w, in, out, dz, "half zeros");
+            dz[0] = NAN, dz[out - 1] = -INFINITY;
+            assert_one_grad_row_is_the_chain(ISAS[v], w, in, out, dz, "NaN and inf");
+            for (int j = 0; j < out; j++)
+                dz[j] = j % 2 ? -0.0f : 0.0f;
+            assert_one_grad_row_is_the_chain(ISAS[v], w, in, out, dz, "all zeros");
+            free(w);
+            free(dz);
+        }
+    }
+}
+
 /*
  * A one-row forward steps over the inputs that are zero (NK(gemv_skip)):
  * the same bits as the chain over every index, and as the same row in a
@@ -528,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_dispatch_picks_what_the_cpu_runs),
         cmocka_unit_test(test_forward_with_kept_weights_is_the_same),
         cmocka_unit_test(test_one_row_skips_zero_inputs_to_the_same_bits),
+        cmocka_unit_test(test_one_grad_row_skips_zeros_to_the_same_bits),
         cmocka_unit_test(test_model_weights_copy_follows_the_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
