@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "http/hosts.h"
+
 typedef enum {
     OPT_STR,
     OPT_INT,
@@ -21,7 +23,8 @@ typedef enum {
     OPT_BOOL,
     OPT_LOGFMT,
     OPT_LOGLVL,
-    OPT_KERNEL
+    OPT_KERNEL,
+    OPT_HOSTS /* a string that http/hosts.h must accept */
 } opt_type;
 
 typedef struct {
@@ -135,6 +138,13 @@ static const opt_def OPTS[] = {
     {"cors-origin", "RELUSERVE_CORS_ORIGIN", OPT_STR, OFF(cors_origin), 0, 0, "(none)",
      "comma-separated origins (scheme://host[:port]) whose web pages may call the server, or *; "
      "a request with any other Origin header but the server's own gets 403"},
+    {"allowed-hosts", "RELUSERVE_ALLOWED_HOSTS", OPT_HOSTS, OFF(allowed_hosts), 0, 0,
+     "(localhost and IP addresses when --host is a loopback address, else any host)",
+     "comma-separated host names this server answers to in the Host header (case-insensitive, "
+     "any port; IPv6 addresses in brackets), or * for any host; localhost and IP addresses are "
+     "always allowed. Any other Host gets 403, so that a web page cannot reach a server on its "
+     "visitor's machine by rebinding its own DNS name to that machine's address. Behind a "
+     "proxy or a DNS name on a loopback --host, list the names clients use"},
     {"tls-cert", "RELUSERVE_TLS_CERT", OPT_STR, OFF(tls_cert), 0, 0, "(none)",
      "PEM certificate (chain) file: serve HTTPS through libmicrohttpd's GnuTLS (needs --tls-key)"},
     {"tls-key", "RELUSERVE_TLS_KEY", OPT_STR, OFF(tls_key), 0, 0, "(none)",
@@ -169,6 +179,7 @@ void rs_config_free(rs_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->cors_origin);
+    free(c->allowed_hosts);
     memset(c, 0, sizeof *c);
 }
 
@@ -252,8 +263,16 @@ static int opt_set(rs_config *c, const opt_def *o, const char *value, const char
 {
     char *field = (char *)c + o->offset;
     int64_t v;
+    char why[256];
     switch (o->type) {
+    case OPT_HOSTS:
     case OPT_STR: {
+        /* A host list is checked here, so that its error names the flag or
+         * the variable it came from; the server parses it again at start. */
+        if (o->type == OPT_HOSTS && rs_hosts_parse(NULL, value, why, sizeof why)) {
+            snprintf(err, errlen, "%s: %s", who, why);
+            return -1;
+        }
         char **p = (char **)(void *)field;
         char *copy = strdup(value);
         if (!copy) {
@@ -482,7 +501,9 @@ void rs_config_usage(FILE *out)
           out);
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_def *o = &OPTS[i];
-        const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " VALUE" : " N";
+        const char *arg = o->type == OPT_BOOL                          ? ""
+                          : o->type == OPT_STR || o->type == OPT_HOSTS ? " VALUE"
+                                                                       : " N";
         if (o->type == OPT_LOGFMT || o->type == OPT_LOGLVL || o->type == OPT_KERNEL) arg = " NAME";
         if (o->type == OPT_BYTES) arg = " BYTES";
         fprintf(out, "  --%s%s\n      %s\n      env %s, default %s\n", o->flag, arg, o->help,

@@ -44,6 +44,9 @@ typedef struct {
     int64_t shutdown_grace_ms;  /* how long shutdown waits for in-flight requests */
     char *api_key;              /* owned; NULL = no authentication */
     char *cors_origin;          /* owned; comma-separated allow-list, "*" for any; NULL = off */
+    char *allowed_hosts;        /* owned; Host allow-list (http/hosts.h), "*" for any; NULL = the
+                                   default: localhost and IP addresses on a loopback --host,
+                                   any host otherwise */
     char *tls_cert;             /* owned; PEM certificate chain file; NULL = plain HTTP */
     char *tls_key;              /* owned; PEM private key file (with tls_cert) */
     rs_log_format log_format;

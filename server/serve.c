@@ -170,10 +170,10 @@ static int serve(const rs_config *cfg)
                      (long long)cfg->busy_poll_us);
         rs_log(RS_LOG_INFO,
                "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, %s, "
-               "kernel %s, max batch %d%s%s%s)",
+               "kernel %s, max batch %d%s, %s%s%s)",
                MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
                cfg->models_dir, s.app.poll ? ", polled" : "", threads, blas, kernel, cfg->max_batch,
-               spin, ready ? "" : "; NOT READY: ", ready ? "" : why);
+               spin, rs_http_hosts_note(s.http), ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {
         uv_close((uv_handle_t *)&s.drain, NULL);

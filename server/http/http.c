@@ -1,13 +1,14 @@
 /*
- * http — the libmicrohttpd front: connections, limits, auth, CORS, suspend.
+ * http — the libmicrohttpd front: connections, limits, auth, Host, CORS, suspend.
  *
  * Threads: one daemon per HTTP polling thread (pollers.h), all accepting from
  * one listen socket; a connection's callbacks all run on its daemon's thread.
  *
  * Life of a request (all on its HTTP polling thread unless noted):
- *   1st call      state created; route, method, auth, content type and a
- *                 declared Content-Length checked; any error is remembered
- *                 and answered once the body has been read (keeps keep-alive).
+ *   1st call      state created; route, method, auth, content type, Origin,
+ *                 Host and a declared Content-Length checked; any error is
+ *                 remembered and answered once the body has been read (and
+ *                 dropped: keeps keep-alive).
  *   body calls    bytes appended up to --max-body (over it: 413 at the end),
  *                 charged to the body budget as they arrive (body.h; over
  *                 it: 503 at the end), until --upload-timeout-ms (408).
@@ -80,6 +81,7 @@
 
 #include "body.h"
 #include "control.h"
+#include "hosts.h"
 #include "log.h"
 #include "pollers.h"
 
@@ -99,6 +101,7 @@ struct rs_http {
     char **origins; /* CORS allow-list; NULL = CORS off */
     int n_origins;
     bool any_origin;
+    rs_hosts hosts;           /* Host header allow-list (--allowed-hosts or its default) */
     char *tls_cert, *tls_key; /* PEM text for GnuTLS, kept for the daemon's life; NULL = HTTP */
     rs_control *control;      /* model control and poll worker; NULL without
                                  --enable-model-control and --repository-poll-s */
@@ -279,6 +282,33 @@ static void judge_origin(req_state *st)
              "header Origin '%.200s' is neither this server's own origin nor allowed by "
              "--cors-origin; web pages of other origins may not call this server",
              origin);
+}
+
+/* ------------------------------------------------------------ Host
+ *
+ * DNS rebinding (hosts.h): a page whose name resolves to this machine calls
+ * the server as its own origin, so judge_origin lets it through; its Host
+ * header, the attacker's name, does not pass this check. A request without
+ * Host (HTTP/1.0 allows that; libmicrohttpd 0.9.75 passes HTTP/1.1 without
+ * one too) is not from a browser, which always sends it, and is served. With
+ * several Host headers libmicrohttpd gives the first; browsers send one. */
+
+/* Refuses st (403, answered after its body is dropped, nothing run) when its
+ * Host is not allowed. Decided after judge_origin, whose verdict it replaces:
+ * the request was not meant for this server at all. */
+static void judge_host(req_state *st)
+{
+    const char *host = header(st->conn, "Host");
+    if (!host || rs_hosts_allow(&st->h->hosts, host)) return;
+    st->is_options = false;
+    st->allow = NULL;
+    st->early_status = 403;
+    snprintf(st->early_msg, sizeof st->early_msg,
+             "header Host '%.200s' is not a name this server answers to: it serves localhost, "
+             "IP addresses and the names on --allowed-hosts (RELUSERVE_ALLOWED_HOSTS), so that "
+             "a web page cannot reach it through a DNS name rebound to its address; add the "
+             "name there if it is yours",
+             host);
 }
 
 static void add_common_headers(req_state *st, struct MHD_Response *r)
@@ -946,6 +976,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->origin = cors_match(h, header(conn, "Origin"));
         judge_headers(st);
         judge_origin(st);
+        judge_host(st);
         if (is_excess(conn)) judge_excess(st);
         const char *cl = header(conn, "Content-Length");
         st->declared = -1;
@@ -1116,6 +1147,7 @@ static void http_free(rs_http *h)
 {
     rs_control_free(h->control);
     rs_body_budget_free(h->budget);
+    rs_hosts_free(&h->hosts);
     for (int i = 0; i < h->n_origins; i++)
         free(h->origins[i]);
     free(h->origins);
@@ -1202,6 +1234,31 @@ static struct MHD_Daemon *daemon_start(rs_http *h, int listen_fd, int ipv6, unsi
     return d;
 }
 
+/* h's Host allow-list: --allowed-hosts when given. Otherwise, on a socket
+ * only this machine can reach (a loopback --host, make run's), localhost and
+ * IP addresses: a browser is the one client there that may carry another
+ * name, and only a rebinding page would. On any other address (0.0.0.0 in
+ * containers) the names clients use (a Service's, a pod IP, a proxy's) are
+ * not ours to know, so every Host is served until a list is given. */
+static int hosts_setup(rs_http *h, int listen_fd, char *err, size_t errlen)
+{
+    const char *list = h->app->cfg->allowed_hosts;
+    if (list) {
+        char why[256];
+        if (!rs_hosts_parse(&h->hosts, list, why, sizeof why)) return 0;
+        snprintf(err, errlen, "--allowed-hosts: %s", why);
+        return -1;
+    }
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(listen_fd, (struct sockaddr *)&sa, &len)) {
+        snprintf(err, errlen, "cannot read the listen socket's address: %s", strerror(errno));
+        return -1;
+    }
+    h->hosts.any = !rs_hosts_loopback((struct sockaddr *)&sa);
+    return 0;
+}
+
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
 {
     const rs_config *cfg = app->cfg;
@@ -1250,6 +1307,11 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
     int ipv6 = 0;
     int listen_fd = rs_listen_open(cfg->host, cfg->port, &ipv6, &h->port, err, errlen);
     if (listen_fd < 0) {
+        http_free(h);
+        return -1;
+    }
+    if (hosts_setup(h, listen_fd, err, errlen)) {
+        close(listen_fd);
         http_free(h);
         return -1;
     }
@@ -1302,6 +1364,13 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
 int rs_http_port(const rs_http *h)
 {
     return h->port;
+}
+
+const char *rs_http_hosts_note(const rs_http *h)
+{
+    if (h->hosts.any) return "any Host";
+    return h->hosts.n_names ? "Host localhost, an IP address or --allowed-hosts"
+                            : "Host localhost or an IP address";
 }
 
 void rs_http_quiesce(rs_http *h)

@@ -1,11 +1,10 @@
 /*
  * http — the libmicrohttpd side of the server. On the HTTP polling threads
  * (pollers.h; one libmicrohttpd daemon each): connection I/O, request bodies
- * up to --max-body, routing, authentication, CORS, the cheap endpoints
- * answered directly and, for inference, the body decoded and either computed
- * there (the lean path) or the connection suspended and the request admitted
- * to the scheduler, whose completion resumes the connection with its
- * response.
+ * up to --max-body, routing, authentication, the Host allow-list (hosts.h),
+ * CORS, the cheap endpoints answered directly and, for inference, the body decoded and either
+ * computed there (the lean path) or the connection suspended and the request admitted to the
+ * scheduler, whose completion resumes the connection with its response.
  *
  * Keep-alive: a response is queued only once the whole request has been
  * read (never in the first access-handler call), except 413 for a declared
@@ -25,6 +24,9 @@ typedef struct rs_http rs_http;
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen);
 /* The port actually bound (useful with --port 0). */
 int rs_http_port(const rs_http *h);
+/* Which Host headers are served (hosts.h), for the start-up line: "any
+ * Host", or the localhost/IP/--allowed-hosts rule in a few words. */
+const char *rs_http_hosts_note(const rs_http *h);
 /* Stops accepting connections; open ones keep being served, and every
  * response from now on carries Connection: close. Model control requests are
  * refused from now on (503), and those waiting for their turn are answered

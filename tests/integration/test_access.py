@@ -22,8 +22,10 @@ INFER_BODY = helpers.v2_body([[1, 2, 3, 4]], diag="none")
 
 @pytest.fixture(scope="module")
 def srv(repo, tmp_path_factory):
+    # reluserve.example: a name the own-origin test sends as Host, as a proxy passes it
     with helpers.serving(repo[0], ["--cors-origin", f" {ALLOWED} ,{ALLOWED2}", "--api-key", KEY,
-                                   "--enable-model-control"],
+                                   "--enable-model-control", "--allowed-hosts",
+                                   "reluserve.example"],
                          log_dir=str(tmp_path_factory.mktemp("accesslogs"))) as s:
         yield s
 

@@ -33,7 +33,7 @@ def open_upload(port, body, first, source="127.0.0.1"):
     (any 127.x address: a different client to the server)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10 * helpers.SLOW,
                                  source_address=(source, 0))
-    s.sendall(b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\n"
+    s.sendall(b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: localhost\r\n"
               b"Content-Type: application/json\r\nConnection: close\r\n"
               b"Content-Length: %d\r\n\r\n" % len(body) + body[:first])
     return s

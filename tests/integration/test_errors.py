@@ -273,7 +273,7 @@ def _chunked(payload, size=1000):
 
 def test_chunked_request_body_is_decoded(port, models):
     body = json.dumps(helpers.v2_body([[1, 2, 3, 4], [0, 1, 0, 1]])).encode()
-    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + _chunked(body, 7))
     resp = _raw(port, req)
     head, _, payload = resp.partition(b"\r\n\r\n")
@@ -299,7 +299,7 @@ def _dechunk(data):
 def test_chunked_body_over_max_body_is_413(port):
     """No Content-Length to refuse up front: the limit must hold while reading."""
     payload = b'{"inputs": [' + b" " * (MAX_BODY + 100000) + b"]}"
-    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(payload, 65536))
     try:
         resp = _raw(port, req)
@@ -313,7 +313,7 @@ def test_pipelined_requests_answered_in_order(port, models):
     data = b""
     for i, x in enumerate(rows):
         body = json.dumps(helpers.v2_body(x, rid=f"p{i}")).encode()
-        data += (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        data += (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
                  b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body) +
                  (b"Connection: close\r\n" if i == len(rows) - 1 else b"") + b"\r\n" + body)
     resp = _raw(port, data, responses=len(rows))
@@ -328,7 +328,7 @@ def test_pipelined_requests_answered_in_order(port, models):
 
 def test_expect_100_continue(port):
     body = json.dumps(good()).encode()
-    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n" % len(body)
            + body)
     resp = _raw(port, req)
@@ -349,7 +349,7 @@ def test_clients_that_hang_up_mid_request_do_not_hurt_the_server(port, models):
     ASan's report)."""
     x = np.random.default_rng(3).normal(size=(MAX_ROWS, 4)).astype(np.float32)
     body = json.dumps(helpers.v2_body(x, labels=[0] * MAX_ROWS, diag="full")).encode()
-    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: %d\r\n\r\n" % len(body) + body)
     for _ in range(30):
         _raw(port, req, read=False)
@@ -368,7 +368,7 @@ def test_a_whole_request_then_a_half_close_is_answered(port):
     a client that hung up mid-upload. Repeated: the FIN's timing varies."""
     import socket
     body = json.dumps(helpers.v2_body([[1, 2, 3, 4]])).encode()
-    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: %d\r\n\r\n" % len(body) + body)
     statuses = []
     for _ in range(20):

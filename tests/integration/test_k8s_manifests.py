@@ -282,5 +282,6 @@ def test_the_container_command_line_serves_every_path_the_manifests_name(label, 
     with helpers.serving(None, args + ["--port", str(port)], env=_env(c), port=port,
                          log_dir=str(tmp_path), flags=False):
         for path in sorted(paths):
-            r = helpers.get(port, path)
+            # as the kubelet and a Prometheus scrape send them: Host is the pod's IP
+            r = helpers.get(port, path, headers={"Host": f"10.244.1.7:{_port(c)}"})
             assert r.status == 200, f"{label}: GET {path} -> {r}"

@@ -288,7 +288,7 @@ def test_aborted_uploads_do_not_hold_up_shutdown(repo, tmp_path):
                          stop_timeout=40) as s:
         x = np.random.default_rng(3).normal(size=(3000, 4)).astype(np.float32)
         body = json.dumps(helpers.v2_body(x)).encode()
-        req = (b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        req = (b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         for _ in range(10):
             c = socket.create_connection(("127.0.0.1", s.port), timeout=10)

@@ -236,6 +236,32 @@ static void test_http_threads_within_the_connection_limit(void **state)
     rs_config_free(&c);
 }
 
+/* --allowed-hosts and its twin: unset by default (the server picks by its
+ * listen address), the list kept as given once its syntax is checked, and
+ * an error naming the flag or the variable it came from. */
+static void test_allowed_hosts(void **state)
+{
+    (void)state;
+    rs_config c = parsed(NULL, NULL);
+    assert_null(c.allowed_hosts);
+    rs_config_free(&c);
+    const char *const *env = ARGS("RELUSERVE_ALLOWED_HOSTS", "a.example");
+    c = parsed(env, NULL);
+    assert_string_equal(c.allowed_hosts, "a.example");
+    rs_config_free(&c);
+    c = parsed(env, ARGS("--allowed-hosts", " B.example, [::1] "));
+    assert_string_equal(c.allowed_hosts, " B.example, [::1] "); /* flag over environment */
+    rs_config_free(&c);
+    c = parsed(NULL, ARGS("--allowed-hosts=*"));
+    assert_string_equal(c.allowed_hosts, "*");
+    rs_config_free(&c);
+    refused(NULL, ARGS("--allowed-hosts", "a.example:8080"),
+            "--allowed-hosts: 'a.example:8080': list host names without a port");
+    refused(NULL, ARGS("--allowed-hosts", ""), "--allowed-hosts: expected host names");
+    refused(ARGS("RELUSERVE_ALLOWED_HOSTS", "*.example"), NULL,
+            "environment variable RELUSERVE_ALLOWED_HOSTS: '*.example'");
+}
+
 static void test_bad_env_names_the_variable(void **state)
 {
     (void)state;
@@ -259,6 +285,8 @@ static void test_help(void **state)
     assert_non_null(strstr(text, "RELUSERVE_BATCH_DELAY_US"));
     assert_non_null(strstr(text, "--monitor-window-s"));
     assert_non_null(strstr(text, "RELUSERVE_API_KEY"));
+    assert_non_null(strstr(text, "--allowed-hosts VALUE"));
+    assert_non_null(strstr(text, "RELUSERVE_ALLOWED_HOSTS"));
     free(text);
 }
 
@@ -273,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_repository_poll),
         cmocka_unit_test(test_busy_poll),
         cmocka_unit_test(test_http_threads_within_the_connection_limit),
+        cmocka_unit_test(test_allowed_hosts),
         cmocka_unit_test(test_bad_env_names_the_variable),
         cmocka_unit_test(test_help),
     };
