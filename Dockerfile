@@ -12,10 +12,16 @@
 #
 #   scripts/docker-base-image            # once: reluserve/debian:bookworm
 #   docker build -t reluserve .          # or --build-arg BASE=debian:bookworm-slim
-#   docker run --rm -p 127.0.0.1:8080:8080 reluserve
+#   docker run --rm -p 127.0.0.1:8080:8080 -e RELUSERVE_ALLOWED_HOSTS=localhost reluserve
 #
 # Serve your own repository by mounting it over /models (read-only is fine):
-#   docker run --rm -p 127.0.0.1:8080:8080 -v "$PWD/models:/models:ro" reluserve
+#   docker run --rm -p 127.0.0.1:8080:8080 -e RELUSERVE_ALLOWED_HOSTS=localhost \
+#       -v "$PWD/models:/models:ro" reluserve
+#
+# RELUSERVE_ALLOWED_HOSTS=localhost: published on this machine's loopback, the
+# container is reachable by a web page that rebinds its DNS name to 127.0.0.1.
+# The image leaves it unset: on 0.0.0.0 the server then answers every Host, as
+# clusters need (docs/api.md, "Host names and DNS rebinding").
 ARG BASE=reluserve/debian:bookworm
 
 # ------------------------------------------------------------------ build
