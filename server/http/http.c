@@ -298,6 +298,7 @@ static void judge_origin(req_state *st)
  * the request was not meant for this server at all. */
 static void judge_host(req_state *st)
 {
+    if (st->h->hosts.any) return; /* not even the header lookup */
     const char *host = header(st->conn, "Host");
     if (!host || rs_hosts_allow(&st->h->hosts, host)) return;
     st->is_options = false;
