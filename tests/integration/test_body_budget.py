@@ -276,7 +276,7 @@ def hold_answer(port, path, body):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
     s.settimeout(60 * helpers.SLOW)
     s.connect(("127.0.0.1", port))
-    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
               b"Content-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body)
     data = b""
     while b"\r\n\r\n" not in data:
@@ -301,7 +301,7 @@ def read_answer_and_ask_again(s, head, rest):
         chunk = s.recv(1 << 20)
         assert chunk, (len(rest), want)
         rest += chunk
-    s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     tail = read_answer(s)
     s.close()
     assert tail.startswith(b"HTTP/1.1 200 "), tail[:200]
