@@ -24,7 +24,8 @@ typedef enum {
     OPT_LOGFMT,
     OPT_LOGLVL,
     OPT_KERNEL,
-    OPT_HOSTS /* a string that http/hosts.h must accept */
+    OPT_INT64_AUTO, /* OPT_INT64, or "auto" (stored as -1) */
+    OPT_HOSTS       /* a string that http/hosts.h must accept */
 } opt_type;
 
 typedef struct {
@@ -61,12 +62,16 @@ static const opt_def OPTS[] = {
      "0 = 1 on up to 2 cores, else cores/2. At most --max-connections plus its margin (below): "
      "the connections are split among the threads (a larger value is refused at start-up, "
      "the automatic count is cut to it)"},
-    {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64, OFF(busy_poll_us), 0, 100000, "0",
+    {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64_AUTO, OFF(busy_poll_us), 0, 100000, "auto",
      "low-latency mode: after handling socket activity, each HTTP thread keeps polling "
      "without sleeping until this many microseconds pass with nothing to do, so the next "
      "request on a busy connection does not wait for an idle CPU to wake (tens of "
-     "microseconds on many machines). Costs up to one core per HTTP thread while requests "
-     "keep arriving within that time, nothing while idle (0 = off: threads sleep at once)"},
+     "microseconds on many virtual machines). Costs up to one core per HTTP thread while "
+     "requests keep arriving within that time and fewer batches compute than --threads, "
+     "nothing while idle. 0 = off: threads sleep at once. auto = 100 when a start-up probe "
+     "measures a blocked thread's wake-up at 10 us or more over a polling one's and the "
+     "process has a CPU (affinity and cgroup quota) for every HTTP thread plus one, else 0; "
+     "the start-up line says which and why"},
     {"max-batch", "RELUSERVE_MAX_BATCH", OPT_INT, OFF(max_batch), 1, 1 << 20, "64",
      "rows the dynamic batcher merges into one batch (1 = batching off)"},
     {"batch-delay-us", "RELUSERVE_BATCH_DELAY_US", OPT_INT64, OFF(batch_delay_us), 0, 10000000, "0",
@@ -283,6 +288,18 @@ static int opt_set(rs_config *c, const opt_def *o, const char *value, const char
         *p = copy;
         return 0;
     }
+    case OPT_INT64_AUTO:
+        if (!strcmp(value, "auto")) {
+            *(int64_t *)(void *)field = -1;
+            return 0;
+        }
+        if (!parse_int64(value, &v) || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s expects auto or an integer from %lld to %lld, got '%s'", who,
+                     (long long)o->min, (long long)o->max, value);
+            return -1;
+        }
+        *(int64_t *)(void *)field = v;
+        return 0;
     case OPT_INT:
     case OPT_INT64:
         if (!parse_int64(value, &v) || v < o->min || v > o->max) {
@@ -506,6 +523,7 @@ void rs_config_usage(FILE *out)
                                                                        : " N";
         if (o->type == OPT_LOGFMT || o->type == OPT_LOGLVL || o->type == OPT_KERNEL) arg = " NAME";
         if (o->type == OPT_BYTES) arg = " BYTES";
+        if (o->type == OPT_INT64_AUTO) arg = " N|auto";
         fprintf(out, "  --%s%s\n      %s\n      env %s, default %s\n", o->flag, arg, o->help,
                 o->env, o->deflt);
     }

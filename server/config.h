@@ -26,7 +26,8 @@ typedef struct {
     mlp_kernel kernel; /* MLP_KERNEL_NATIVE or MLP_KERNEL_PORTABLE (--kernel) */
     int max_batch;     /* rows merged into one batch */
     int64_t batch_delay_us;
-    int64_t busy_poll_us;        /* HTTP threads keep polling this long after activity; 0 = off */
+    int64_t busy_poll_us;        /* HTTP threads keep polling this long after activity; 0 = off,
+                                  * -1 = auto (http/wakeup.h) */
     int64_t lean_max_flops;      /* lean path: largest compute (multiply-adds) run on the HTTP
                                     thread; 0 = off */
     int max_queue;               /* requests waiting per model version */

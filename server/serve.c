@@ -158,16 +158,14 @@ static int serve(const rs_config *cfg)
         rs_scheduler_close(s.app.sched);
         exit_code = 1;
     } else {
-        char why[256], blas[64], kernel[64], spin[64] = "";
+        char why[256], blas[64], kernel[64], spin[200];
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
         blas_note(blas, sizeof blas);
         if (cfg->kernel == MLP_KERNEL_NATIVE)
             snprintf(kernel, sizeof kernel, "native (%s)", mlp_kernel_native_isa());
         else
             snprintf(kernel, sizeof kernel, "portable");
-        if (cfg->busy_poll_us > 0)
-            snprintf(spin, sizeof spin, ", HTTP threads busy-poll %lld us",
-                     (long long)cfg->busy_poll_us);
+        snprintf(spin, sizeof spin, ", %s", rs_http_busy_poll_note(s.http));
         rs_log(RS_LOG_INFO,
                "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, %s, "
                "kernel %s, max batch %d%s, %s%s%s)",

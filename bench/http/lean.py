@@ -10,15 +10,16 @@ Default: common.py's tiny model (4-16-16-3) and batch-1 bodies; three servers
 run side by side on loopback, all --max-batch 64: one with the default
 --lean-max-flops (lean on), one with --lean-max-flops 0 (lean off: every
 request through the queue and the pool, the baseline), and one with the
-default lean path and --busy-poll-us 100 (busy: the HTTP thread keeps polling
-for 100 us after activity instead of sleeping; why 100: bench/README.md;
---busy-poll-us N measures another setting). For
+default lean path and --busy-poll-us 0 (block: the HTTP thread sleeps as soon
+as it runs out of work, where the other two run the default, auto, which on a
+machine with slow wake-ups polls for 100 us after activity: bench/README.md;
+--busy-poll-us N gives the third server another setting). For
 1 and 16 connections and each of GET /v2/health/live, tiny `none` and tiny
 `summary`, wrk runs against the three servers one after the other, so the
 points of a triple see the same load on the machine (--rounds N: N such
 triples, and the median of each server). Prints req/s, p50 and p99 of each,
 the server's CPU per request (all threads, and its busiest thread: the one
-that saturates first), on/off and busy/on ratios, and the issue's targets
+that saturates first), on/off and block/on ratios, and the issue's targets
 (reported, never asserted); --results records them for targets.py.
 
 --sweep: models of growing compute per row (input n, two hidden layers of n,
@@ -36,7 +37,7 @@ import sys
 import common
 
 LEAN_MAX = str(1 << 40)  # the flag's maximum: everything lean
-BUSY_POLL_US = 100  # --busy-poll-us of the third server (bench/README.md#busy-polling)
+BUSY_POLL_US = 0  # --busy-poll-us of the third server (bench/README.md#busy-polling)
 SWEEP = "16,32,64,128,256,512"
 CELL = "%9.0f %8s %8s %5.1f/%5.1f"
 
@@ -65,13 +66,13 @@ def cell(r):
                    r["top_us"])
 
 
-def pair_of_servers(args, tmp, models, on_flags, busy=False):
+def pair_of_servers(args, tmp, models, on_flags, third=False):
     """The lean server (on_flags) and the baseline (--lean-max-flops 0), ready;
-    with busy, a third: on_flags and --busy-poll-us (args.busy_poll_us)."""
+    with third, a third: on_flags and --busy-poll-us (args.busy_poll_us)."""
     servers = []
     kinds = [("on", on_flags), ("off", ["--lean-max-flops", "0"])]
-    if busy:
-        kinds.append(("busy", on_flags + ["--busy-poll-us", str(args.busy_poll_us)]))
+    if third:
+        kinds.append(("block", on_flags + ["--busy-poll-us", str(args.busy_poll_us)]))
     try:
         for name, extra in kinds:
             servers.append(common.Server(args.binary, models, 64,
@@ -86,21 +87,21 @@ def pair_of_servers(args, tmp, models, on_flags, busy=False):
 
 def compare(args, tmp):
     models, bodies = common.write_repo(tmp, names=("tiny",))
-    servers = pair_of_servers(args, tmp, models, [], busy=True)
+    servers = pair_of_servers(args, tmp, models, [], third=True)
     failed, res = False, {}
     try:
         for srv in servers:
             srv.check_infer("tiny", bodies[("tiny", "summary")])
-        print("lean on:  %s\nlean off: %s\nbusy:     %s"
+        print("lean on:  %s\nlean off: %s\nblock:    %s"
               % tuple(s.cmd.replace(tmp, "$TMP") for s in servers))
         print("CPU: server CPU us per request, all threads / the busiest thread")
         print("%-22s %5s | %9s %8s %8s %11s | %9s %8s %8s %11s | %9s %8s %8s %11s | %6s %7s" % (
             "endpoint", "conns", "on req/s", "p50", "p99", "CPU", "off req/s", "p50", "p99",
-            "CPU", "busy r/s", "p50", "p99", "CPU", "on/off", "busy/on"))
+            "CPU", "blk req/s", "p50", "p99", "CPU", "on/off", "blk/on"))
         for c in (1, 16):
             for diag in (None, "none", "summary"):
                 runs = ([], [], [])
-                for _ in range(args.rounds):  # on, off, busy, on, ...: the median of each
+                for _ in range(args.rounds):  # on, off, block, on, ...: the median of each
                     for i, srv in enumerate(servers):
                         if diag is None:
                             r = point(srv, srv.base + "/v2/health/live", None, c, args.duration)
@@ -132,12 +133,12 @@ def compare(args, tmp):
         common.fmt_us(p50[("none", 1)]), common.fmt_us(p50[("summary", 1)]),
         common.fmt_us(res[(None, 1)][0]["p50_us"])))
     print("tiny p50 at 1 conn, --busy-poll-us %s: none %s, summary %s (health %s); "
-          "16 conns req/s busy / on: health %.2f, none %.2f, summary %.2f" % (
+          "16 conns req/s block / on: health %.2f, none %.2f, summary %.2f" % (
               args.busy_poll_us, common.fmt_us(p50[("none", 2)]), common.fmt_us(p50[("summary", 2)]),
               common.fmt_us(res[(None, 1)][2]["p50_us"]),
               *(res[(d, 16)][2]["rps"] / res[(d, 16)][0]["rps"]
                 for d in (None, "none", "summary"))))
-    for i, mode in ((0, "on"), (1, "off"), (2, "busy")):
+    for i, mode in ((0, "on"), (1, "off"), (2, "block")):
         ceiling = res[(None, 16)][i]
         print("tiny / health ceiling at 16 conns, lean %-4s: none %.2f, summary %.2f (req/s); "
               "none %.2f, summary %.2f (busiest thread's CPU per request, health's / tiny's)" % (
@@ -149,7 +150,7 @@ def compare(args, tmp):
           "of health")
     values = {}
     for (diag, c), pair in res.items():
-        for i, mode in ((0, "on"), (1, "off"), (2, "busy")):
+        for i, mode in ((0, "on"), (1, "off"), (2, "block")):
             key = "lean.%s.%s.%d." % (mode, diag or "health", c)
             values.update({key + k: pair[i][k]
                            for k in ("rps", "p50_us", "p99_us", "cpu_us", "top_us")})

@@ -84,6 +84,7 @@
 #include "hosts.h"
 #include "log.h"
 #include "pollers.h"
+#include "wakeup.h"
 
 struct rs_http {
     rs_pollers *pollers; /* the polling threads, each with its daemon */
@@ -105,6 +106,8 @@ struct rs_http {
     char *tls_cert, *tls_key; /* PEM text for GnuTLS, kept for the daemon's life; NULL = HTTP */
     rs_control *control;      /* model control and poll worker; NULL without
                                  --enable-model-control and --repository-poll-s */
+    int64_t busy_poll_us;     /* --busy-poll-us, auto resolved */
+    char busy_poll_note[160]; /* why, for the start-up line */
 };
 
 typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
@@ -1260,6 +1263,35 @@ static int hosts_setup(rs_http *h, int listen_fd, char *err, size_t errlen)
     return 0;
 }
 
+/* --busy-poll-us with auto resolved (wakeup.h), and the start-up line's
+ * words on it. */
+static int64_t busy_poll_setup(rs_http *h, const rs_config *cfg, int threads)
+{
+    h->busy_poll_us = cfg->busy_poll_us;
+    if (h->busy_poll_us < 0) {
+        rs_wakeup w;
+        rs_wakeup_measure(&w);
+        char why[sizeof h->busy_poll_note - 40];
+        h->busy_poll_us = rs_busy_poll_auto(&w, threads, why, sizeof why);
+        snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll %s", why);
+    } else if (h->busy_poll_us > 0) {
+        snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll %lld us",
+                 (long long)h->busy_poll_us);
+    } else {
+        snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll off");
+    }
+    return h->busy_poll_us;
+}
+
+/* The pollers' spin hold: requests of this server wait for the pool. Their
+ * answers wake the thread anyway, and until then the cores are for the loop
+ * and pool threads: spinning would take one from them (measured:
+ * bench/README.md#busy-polling). */
+static bool pool_working(void *h)
+{
+    return atomic_load_explicit(&((rs_http *)h)->suspended, memory_order_relaxed) > 0;
+}
+
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
 {
     const rs_config *cfg = app->cfg;
@@ -1346,7 +1378,11 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
                              : "cannot start libmicrohttpd on %s:%d (see its message above)",
                  cfg->host, cfg->port);
     else
-        rc = rs_pollers_start(&h->pollers, daemons, threads, cfg->busy_poll_us, err, errlen);
+        rc = rs_pollers_start(&h->pollers, daemons, threads,
+                              (rs_spin_policy){.us = busy_poll_setup(h, cfg, threads),
+                                               .hold = pool_working,
+                                               .ctx = h},
+                              err, errlen);
     if (rc) {
         for (int i = 0; i < started; i++) {
             MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
@@ -1365,6 +1401,11 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
 int rs_http_port(const rs_http *h)
 {
     return h->port;
+}
+
+const char *rs_http_busy_poll_note(const rs_http *h)
+{
+    return h->busy_poll_note;
 }
 
 const char *rs_http_hosts_note(const rs_http *h)

@@ -24,6 +24,9 @@ typedef struct rs_http rs_http;
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen);
 /* The port actually bound (useful with --port 0). */
 int rs_http_port(const rs_http *h);
+/* --busy-poll-us as the HTTP threads run it (auto resolved) and why, for the
+ * start-up line: "HTTP threads busy-poll off", "... 100 us", "... auto: ...". */
+const char *rs_http_busy_poll_note(const rs_http *h);
 /* Which Host headers are served (hosts.h), for the start-up line: "any
  * Host", or the localhost/IP/--allowed-hosts rule in a few words. */
 const char *rs_http_hosts_note(const rs_http *h);

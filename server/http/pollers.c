@@ -49,6 +49,9 @@
 
 #include "log.h"
 
+/* How often a spinning thread judges whether it is calm enough to spin. */
+#define SPIN_WINDOW_NS 1000000u
+
 /* listen(2) backlog: what libmicrohttpd was given before (LISTEN_BACKLOG_SIZE). */
 #define LISTEN_BACKLOG 1024
 
@@ -65,7 +68,9 @@ struct rs_poller {
 
 struct rs_pollers {
     int n;
-    uint64_t spin_ns; /* --busy-poll-us in ns; 0 = block at once */
+    uint64_t spin_ns;        /* --busy-poll-us in ns; 0 = block at once */
+    bool (*hold)(void *ctx); /* no spinning while true (NULL: never) */
+    void *hold_ctx;
     atomic_bool quiesce, stop;
     rs_poller p[];
 };
@@ -157,8 +162,8 @@ static void *poller_main(void *arg)
     sigaddset(&sigpipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigpipe, NULL);
 
-    uint64_t last_event = 0;
-    bool spinning = false, warned = false;
+    uint64_t last_event = 0, window_start = now_ns(), window_busy = 0;
+    bool spinning = false, calm = true, warned = false;
     for (;;) {
         struct epoll_event ev[2];
         int n = epoll_wait(p->ep, ev, 2, spinning ? 0 : wait_ms(p));
@@ -183,13 +188,31 @@ static void *poller_main(void *arg)
          * empty round costs only the epoll_wait: no MHD_get_timeout, no
          * MHD_run; its deadlines (whole seconds) are met by the events that
          * keep the spin going, or at the blocking wait once it stops. */
-        if (n > 0 || !spinning) MHD_run(p->d);
-        if (!g->spin_ns) continue;
+        if (!g->spin_ns) {
+            MHD_run(p->d);
+            continue;
+        }
         uint64_t now = now_ns();
+        if (n > 0 || !spinning) {
+            MHD_run(p->d);
+            uint64_t after = now_ns();
+            window_busy += after - now;
+            now = after;
+        }
+        /* Calm: the thread worked less than half of the last window. A
+         * busier one finds its next event waiting most of the time anyway,
+         * and its spinning would take CPU time others need (measured:
+         * bench/README.md#busy-polling). */
+        if (now - window_start >= SPIN_WINDOW_NS) {
+            calm = 2 * window_busy < now - window_start;
+            window_start = now;
+            window_busy = 0;
+        }
         if (n > 0) {
             last_event = now;
-            spinning = true;
-        } else if (spinning && now - last_event >= g->spin_ns) {
+            spinning = calm;
+        } else if (spinning &&
+                   (now - last_event >= g->spin_ns || (g->hold && g->hold(g->hold_ctx)))) {
             spinning = false;
         }
     }
@@ -251,7 +274,7 @@ void rs_pollers_stop(rs_pollers *g)
 }
 
 int rs_pollers_start(rs_pollers **out, struct MHD_Daemon *const *daemons, int n,
-                     int64_t busy_poll_us, char *err, size_t errlen)
+                     rs_spin_policy spin, char *err, size_t errlen)
 {
     rs_pollers *g = calloc(1, sizeof *g + (size_t)n * sizeof g->p[0]);
     if (!g) {
@@ -259,7 +282,9 @@ int rs_pollers_start(rs_pollers **out, struct MHD_Daemon *const *daemons, int n,
         return -1;
     }
     g->n = n;
-    g->spin_ns = (uint64_t)busy_poll_us * 1000u;
+    g->spin_ns = spin.us > 0 ? (uint64_t)spin.us * 1000u : 0;
+    g->hold = spin.hold;
+    g->hold_ctx = spin.ctx;
     for (int i = 0; i < n; i++)
         g->p[i] = (rs_poller){.g = g, .d = daemons[i], .index = i, .ep = -1, .wake = -1};
     for (int i = 0; i < n; i++) {

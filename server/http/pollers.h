@@ -11,6 +11,11 @@
  * then blocks again. A request arriving within N us of the last activity is
  * then picked up at once instead of waiting for an idle CPU to wake up; the
  * price is a core spinning while traffic keeps coming, and nothing while idle.
+ * A thread does not spin while the pool computes requests of this server
+ * (the cores are for the pool then, and the answer wakes the thread), nor
+ * when it was busy more than half of the last millisecond (then its next
+ * event is usually waiting when it looks, and spinning only takes CPU time
+ * from everything else on the machine).
  *
  * The daemons all accept from one listen socket (rs_listen_open); each has a
  * dup of it, which its own thread closes when it quiesces (the socket stops
@@ -19,6 +24,7 @@
 #ifndef RS_POLLERS_H
 #define RS_POLLERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <microhttpd.h>
@@ -32,13 +38,22 @@ typedef struct rs_pollers rs_pollers;
  * *bound the port bound. Returns the fd, or -1 with a sentence in err. */
 int rs_listen_open(const char *host, int port, int *ipv6, int *bound, char *err, size_t errlen);
 
+/* How the threads poll: after activity they keep polling for `us`
+ * microseconds (0 = block at once), but not while hold(ctx) is true (NULL:
+ * never), nor while a thread is busy more than half the time. */
+typedef struct {
+    int64_t us;
+    bool (*hold)(void *ctx);
+    void *ctx;
+} rs_spin_policy;
+
 /* Starts one thread per daemon (n of them; each daemon started without an
  * internal thread, with MHD_USE_EPOLL and a dup of the listen socket) and
  * takes the daemons over: rs_pollers_stop stops them. Returns 0, or -1 with a
  * sentence in err, having stopped the threads it started and left the
  * daemons to the caller. */
 int rs_pollers_start(rs_pollers **out, struct MHD_Daemon *const *daemons, int n,
-                     int64_t busy_poll_us, char *err, size_t errlen);
+                     rs_spin_policy spin, char *err, size_t errlen);
 
 /* The poller of the calling thread (NULL off the polling threads): a
  * connection's callbacks run on its daemon's thread, so this is the thread to

@@ -9,6 +9,7 @@ sleep once the N us have passed."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,7 +43,7 @@ def _serve_fails(repo, args, env=None):
 @pytest.mark.parametrize("value", ["-1", "100001", "fast", ""])
 def test_bad_values_are_refused_naming_the_flag(repo, value):
     err = _serve_fails(repo, ["--busy-poll-us", value])
-    assert "--busy-poll-us expects an integer from 0 to 100000" in err, err
+    assert "--busy-poll-us expects auto or an integer from 0 to 100000" in err, err
 
 
 def test_bad_env_twin_is_refused_naming_the_variable(repo):
@@ -52,15 +53,47 @@ def test_bad_env_twin_is_refused_naming_the_variable(repo):
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_the_flag_and_its_twin_are_applied(repo, tmp_path, how):
-    """The start-up line states the setting (and only when it is on)."""
+    """The start-up line states the setting: N, off, or what auto chose and why."""
     args, env = (["--busy-poll-us", "75"], None) if how == "flag" else \
         ([], {"RELUSERVE_BUSY_POLL_US": "75"})
     with helpers.serving(repo[0], args, env=env, log_dir=str(tmp_path)) as s:
         assert get(s.port, "/v2/health/live").status == 200
-    assert "HTTP threads busy-poll 75 us" in s.stopped[1], s.stopped[1][:3000]
-    with helpers.serving(repo[0], [], log_dir=str(tmp_path)) as s:
+    assert "HTTP threads busy-poll 75 us," in s.stopped[1], s.stopped[1][:3000]
+    with helpers.serving(repo[0], ["--busy-poll-us", "0"], log_dir=str(tmp_path)) as s:
         pass
-    assert "busy-poll" not in s.stopped[1]
+    assert "HTTP threads busy-poll off," in s.stopped[1], s.stopped[1][:3000]
+
+
+def test_auto_is_the_default_and_says_what_it_chose(repo, tmp_path):
+    """Without the flag the server probes: the start-up line says auto, what it
+    chose and why (the wake-up it measured, or the missing core)."""
+    with helpers.serving(repo[0], [], log_dir=str(tmp_path)) as s:
+        assert get(s.port, "/v2/health/live").status == 200
+    line = next((l for l in s.stopped[1].splitlines() if "listening on" in l), "")
+    assert re.search(r"HTTP threads busy-poll auto: (100 us|off), ", line), line
+    assert "a blocked thread wakes in" in line or "no core to spare" in line, line
+
+
+def test_auto_does_not_spin_on_one_cpu(repo, tmp_path):
+    """Pinned to one CPU (taskset, as a cpuset would), a spinning HTTP thread
+    would take the only core from the compute threads: auto says off and why."""
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    p = subprocess.Popen(["taskset", "-c", str(cpu), helpers.binary(), "serve", "--models",
+                          str(repo[0]), "--host", "127.0.0.1", "--port", "0"],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.time() + 30 * helpers.SLOW
+        while "listening on" not in line:
+            assert time.time() < deadline and p.poll() is None, line
+            line = p.stderr.readline()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rest = p.communicate(timeout=30 * helpers.SLOW)[1]
+    assert p.returncode == 0, rest
+    helpers.check_sanitizer_clean(rest)
+    assert "HTTP threads busy-poll auto: off, no core to spare for spinning (1 CPU, 1 HTTP " \
+        "thread)" in line, line
 
 
 def test_help_says_what_it_costs():
@@ -383,3 +416,38 @@ def test_an_idle_server_does_not_spin(repo, tmp_path):
     assert sorted(before) == ["rs-http-0", "rs-http-1"], before
     used = {name: after[name] - before[name] for name in before}
     assert all(t <= 5 for t in used.values()), f"CPU ticks over 1 s idle: {used} ({CLK_TCK}/s)"
+
+
+def test_no_spinning_while_the_pool_computes(busy_repo, tmp_path):
+    """While the pool computes a long batch of this server's, the cores are the
+    pool's (and the answer will wake the HTTP thread): an HTTP thread that
+    keeps getting requests (a health check every ~10 ms, well within the 0.1 s
+    window) must not spin between them.
+    Spinning would use the whole half second (50 ticks); the bound, 15, leaves
+    room for the health checks themselves. The batch must still be computing
+    at the end, or the half second did not test the rule."""
+    args = ["--threads", "1", "--lean-max-flops", "0", "--busy-poll-us", "100000"]
+    with helpers.serving(busy_repo, args, log_dir=str(tmp_path)) as s:
+        x = np.full((2 * BUSY_ROWS, 64), 0.5, np.float32)
+        body, hdrs = helpers.binary_body(x, {"diagnostics": "none"},
+                                         [{"name": "output", "parameters": {"binary_data": True}}])
+        res = {}
+        busy = threading.Thread(target=lambda: res.update(r=post(
+            s.port, "/v2/models/busy/infer", body, headers=hdrs, timeout=600)))
+        busy.start()
+        helpers.wait_metric(s.port, "reluserve_batches_in_flight", 1)
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        before = _http_thread_ticks(s.proc.pid)
+        end = time.time() + 0.5
+        while time.time() < end:
+            conn.request("GET", "/v2/health/live")
+            assert conn.getresponse().read() is not None
+            time.sleep(0.01)
+        after = _http_thread_ticks(s.proc.pid)
+        still = helpers.metrics(s.port).get("reluserve_batches_in_flight", 0)
+        conn.close()
+        busy.join(600)
+        assert getattr(res.get("r"), "status", None) == 200, res
+    assert still == 1, "the batch ended before the half second did: the test proved nothing"
+    used = after["rs-http-0"] - before["rs-http-0"]
+    assert used <= 15, f"HTTP thread CPU ticks over 0.5 s with compute saturated: {used}"

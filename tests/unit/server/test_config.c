@@ -189,13 +189,19 @@ static void test_repository_poll(void **state)
             "--repository-poll-s and --enable-model-control");
 }
 
-/* --busy-poll-us and its twin: off by default, microseconds up to 100000
- * (0.1 s of spinning after activity is already far past any use). */
+/* --busy-poll-us and its twin: auto (-1) by default, else microseconds up to
+ * 100000 (0.1 s of spinning after activity is already far past any use). */
 static void test_busy_poll(void **state)
 {
     (void)state;
     rs_config c = parsed(NULL, NULL);
-    assert_true(c.busy_poll_us == 0); /* off: it costs CPU */
+    assert_true(c.busy_poll_us == -1); /* auto: decided at start (http/wakeup.h) */
+    rs_config_free(&c);
+    c = parsed(ARGS("RELUSERVE_BUSY_POLL_US", "70"), ARGS("--busy-poll-us", "auto"));
+    assert_true(c.busy_poll_us == -1);
+    rs_config_free(&c);
+    c = parsed(ARGS("RELUSERVE_BUSY_POLL_US", "0"), NULL);
+    assert_true(c.busy_poll_us == 0); /* off */
     rs_config_free(&c);
     const char *const *env = ARGS("RELUSERVE_BUSY_POLL_US", "50");
     c = parsed(env, NULL);
@@ -205,7 +211,8 @@ static void test_busy_poll(void **state)
     assert_true(c.busy_poll_us == 100000); /* flag over environment; the maximum */
     rs_config_free(&c);
     refused(NULL, ARGS("--busy-poll-us", "-1"),
-            "--busy-poll-us expects an integer from 0 to 100000, got '-1'");
+            "--busy-poll-us expects auto or an integer from 0 to 100000, got '-1'");
+    refused(NULL, ARGS("--busy-poll-us", "AUTO"), "--busy-poll-us");
     refused(NULL, ARGS("--busy-poll-us", "100001"), "--busy-poll-us");
     refused(NULL, ARGS("--busy-poll-us", "fast"), "--busy-poll-us");
     refused(ARGS("RELUSERVE_BUSY_POLL_US", "1e3"), NULL, "RELUSERVE_BUSY_POLL_US");
