@@ -327,10 +327,13 @@ BUSY_ROWS = 8192  # ~2 s of compute on the 64-1024-1024-10 model here (~5 s unde
 
 
 def _refused(port):
+    """Whether a new connection is refused; a reset counts too: one that
+    reached the backlog just before the last dup of the listen socket closed
+    is reset by the kernel."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
         return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
 
 
