@@ -58,11 +58,16 @@ typedef struct {
     double median_us; /* median over samples of the mean time per call */
 } bench_case;
 
-/* Warm-up and calibration: double the calls until they last a sample. */
+/* Warm-up and calibration: one call untimed, then double the calls until
+ * they last a sample. The untimed call takes what a first call does once
+ * (the native forward packs the model's weights then): timed, a first call
+ * slower than a sample would set one call per sample, each run cold right
+ * after the other cases' samples. */
 static inline long bench_calibrate(bench_fn fn, void *ctx, double sample_us)
 {
     long reps = 1;
     double t;
+    fn(ctx);
     for (;;) {
         double t0 = bench_now_us();
         for (long r = 0; r < reps; r++)
