@@ -188,17 +188,17 @@ $(BUILD)/tools/%: tests/tools/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libmlp.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmlp.a $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 # The codec benchmark also links the server's codec and batch-runner objects.
 CODEC_OBJ = $(filter $(BUILD)/server/codec/%.o $(BUILD)/server/infer.o,$(SERVER_OBJ))
-$(BUILD)/bench/bench_codec: bench/bench_codec.c $(CODEC_OBJ) $(BUILD)/libmlp.a
+$(BUILD)/bench/bench_codec: bench/bench_codec.c $(CODEC_OBJ) $(BUILD)/libmlp.a $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 # ---------------------------------------------------------------- running
 
