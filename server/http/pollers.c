@@ -163,7 +163,7 @@ static void *poller_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &sigpipe, NULL);
 
     uint64_t last_event = 0, window_start = now_ns(), window_busy = 0;
-    bool spinning = false, calm = true, warned = false;
+    bool spinning = false, calm = true, due = false, warned = false;
     for (;;) {
         struct epoll_event ev[2];
         int n = epoll_wait(p->ep, ev, 2, spinning ? 0 : wait_ms(p));
@@ -183,18 +183,22 @@ static void *poller_main(void *arg)
             }
         if (atomic_load(&g->quiesce) || atomic_load(&g->stop)) poller_quiesce(p);
         if (atomic_load(&g->stop)) break;
-        /* MHD_run after any event, and after a blocking wait that ended
-         * without one (libmicrohttpd's deadline came). While spinning, an
-         * empty round costs only the epoll_wait: no MHD_get_timeout, no
-         * MHD_run; its deadlines (whole seconds) are met by the events that
+        /* MHD_run after any event, after a blocking wait that ended without
+         * one (libmicrohttpd's deadline came), and while spinning when the
+         * last run left work due at once (a request read but not yet handed
+         * to the access handler, a resumed connection's answer to send: its
+         * timeout is then 0). Other empty spinning rounds cost only the
+         * epoll_wait; deadlines in whole seconds are met by the events that
          * keep the spin going, or at the blocking wait once it stops. */
         if (!g->spin_ns) {
             MHD_run(p->d);
             continue;
         }
         uint64_t now = now_ns();
-        if (n > 0 || !spinning) {
+        bool worked = n > 0 || due;
+        if (worked || !spinning) {
             MHD_run(p->d);
+            due = wait_ms(p) == 0;
             uint64_t after = now_ns();
             window_busy += after - now;
             now = after;
@@ -208,7 +212,7 @@ static void *poller_main(void *arg)
             window_start = now;
             window_busy = 0;
         }
-        if (n > 0) {
+        if (worked) {
             last_event = now;
             spinning = calm;
         } else if (spinning &&
