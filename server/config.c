@@ -66,12 +66,12 @@ static const opt_def OPTS[] = {
      "low-latency mode: after handling socket activity, each HTTP thread keeps polling "
      "without sleeping until this many microseconds pass with nothing to do, so the next "
      "request on a busy connection does not wait for an idle CPU to wake (tens of "
-     "microseconds on many virtual machines). Costs up to one core per HTTP thread while "
-     "requests keep arriving within that time and fewer batches compute than --threads, "
-     "nothing while idle. 0 = off: threads sleep at once. auto = 100 when a start-up probe "
-     "measures a blocked thread's wake-up at 10 us or more over a polling one's and the "
-     "process has a CPU (affinity and cgroup quota) for every HTTP thread plus one, else 0; "
-     "the start-up line says which and why"},
+     "microseconds on virtual machines whose idle vCPUs halt). Costs up to one core per HTTP "
+     "thread while requests keep arriving within that time, nothing while idle; no thread "
+     "spins while requests wait for the pool or with more than 8 connections open per HTTP "
+     "thread. 0 = off: threads sleep at once. auto = 100 on a virtual machine (CPUID) "
+     "without guest halt-polling where the process has a CPU (affinity and cgroup quota) for "
+     "every HTTP thread plus one, else 0; the start-up line says which and why"},
     {"max-batch", "RELUSERVE_MAX_BATCH", OPT_INT, OFF(max_batch), 1, 1 << 20, "64",
      "rows the dynamic batcher merges into one batch (1 = batching off)"},
     {"batch-delay-us", "RELUSERVE_BATCH_DELAY_US", OPT_INT64, OFF(batch_delay_us), 0, 10000000, "0",

@@ -107,12 +107,19 @@ struct rs_http {
     rs_control *control;      /* model control and poll worker; NULL without
                                  --enable-model-control and --repository-poll-s */
     int64_t busy_poll_us;     /* --busy-poll-us, auto resolved */
+    int spin_max_open;        /* SPIN_MAX_CONNECTIONS x HTTP threads */
     char busy_poll_note[160]; /* why, for the start-up line */
 };
 
 typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
 
 #define OWED_CLOSED (1 << 30)
+/* Open connections per HTTP thread up to which its thread may spin: with
+ * more, their requests overlap, the thread finds its next event waiting most
+ * of the time, and its spinning mostly takes CPU time from everything else
+ * on the machine (bench/README.md#busy-polling: 1.03-1.11x the throughput of
+ * blocking from 2 to 8 connections, 0.92x at 16). */
+#define SPIN_MAX_CONNECTIONS 8
 /* Excess connections are closed after this many idle seconds. */
 #define EXCESS_IDLE_S 2
 /* The socket context of an excess connection points here. */
@@ -1267,10 +1274,11 @@ static int hosts_setup(rs_http *h, int listen_fd, char *err, size_t errlen)
  * words on it. */
 static int64_t busy_poll_setup(rs_http *h, const rs_config *cfg, int threads)
 {
+    h->spin_max_open = SPIN_MAX_CONNECTIONS * threads;
     h->busy_poll_us = cfg->busy_poll_us;
     if (h->busy_poll_us < 0) {
         rs_wakeup w;
-        rs_wakeup_measure(&w);
+        rs_wakeup_inspect(&w);
         char why[sizeof h->busy_poll_note - 40];
         h->busy_poll_us = rs_busy_poll_auto(&w, threads, why, sizeof why);
         snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll %s", why);
@@ -1283,13 +1291,14 @@ static int64_t busy_poll_setup(rs_http *h, const rs_config *cfg, int threads)
     return h->busy_poll_us;
 }
 
-/* The pollers' spin hold: requests of this server wait for the pool. Their
- * answers wake the thread anyway, and until then the cores are for the loop
- * and pool threads: spinning would take one from them (measured:
- * bench/README.md#busy-polling). */
-static bool pool_working(void *h)
+/* The pollers' spin hold: requests of this server wait for the pool (their
+ * answers wake the thread, and until then the cores are the loop and pool
+ * threads'), or more connections are open than spinning pays for. */
+static bool spin_hold(void *h)
 {
-    return atomic_load_explicit(&((rs_http *)h)->suspended, memory_order_relaxed) > 0;
+    rs_http *http = h;
+    return atomic_load_explicit(&http->suspended, memory_order_relaxed) > 0 ||
+           atomic_load_explicit(&http->open, memory_order_relaxed) > http->spin_max_open;
 }
 
 int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
@@ -1378,11 +1387,10 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
                              : "cannot start libmicrohttpd on %s:%d (see its message above)",
                  cfg->host, cfg->port);
     else
-        rc = rs_pollers_start(&h->pollers, daemons, threads,
-                              (rs_spin_policy){.us = busy_poll_setup(h, cfg, threads),
-                                               .hold = pool_working,
-                                               .ctx = h},
-                              err, errlen);
+        rc = rs_pollers_start(
+            &h->pollers, daemons, threads,
+            (rs_spin_policy){.us = busy_poll_setup(h, cfg, threads), .hold = spin_hold, .ctx = h},
+            err, errlen);
     if (rc) {
         for (int i = 0; i < started; i++) {
             MHD_socket fd = MHD_quiesce_daemon(daemons[i]);

@@ -49,9 +49,6 @@
 
 #include "log.h"
 
-/* How often a spinning thread judges whether it is calm enough to spin. */
-#define SPIN_WINDOW_NS 1000000u
-
 /* listen(2) backlog: what libmicrohttpd was given before (LISTEN_BACKLOG_SIZE). */
 #define LISTEN_BACKLOG 1024
 
@@ -162,8 +159,8 @@ static void *poller_main(void *arg)
     sigaddset(&sigpipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigpipe, NULL);
 
-    uint64_t last_event = 0, window_start = now_ns(), window_busy = 0;
-    bool spinning = false, calm = true, due = false, warned = false;
+    uint64_t last_event = 0;
+    bool spinning = false, due = false, warned = false;
     for (;;) {
         struct epoll_event ev[2];
         int n = epoll_wait(p->ep, ev, 2, spinning ? 0 : wait_ms(p));
@@ -194,27 +191,15 @@ static void *poller_main(void *arg)
             MHD_run(p->d);
             continue;
         }
-        uint64_t now = now_ns();
         bool worked = n > 0 || due;
         if (worked || !spinning) {
             MHD_run(p->d);
             due = wait_ms(p) == 0;
-            uint64_t after = now_ns();
-            window_busy += after - now;
-            now = after;
         }
-        /* Calm: the thread worked less than half of the last window. A
-         * busier one finds its next event waiting most of the time anyway,
-         * and its spinning would take CPU time others need (measured:
-         * bench/README.md#busy-polling). */
-        if (now - window_start >= SPIN_WINDOW_NS) {
-            calm = 2 * window_busy < now - window_start;
-            window_start = now;
-            window_busy = 0;
-        }
+        uint64_t now = now_ns();
         if (worked) {
             last_event = now;
-            spinning = calm;
+            spinning = true;
         } else if (spinning &&
                    (now - last_event >= g->spin_ns || (g->hold && g->hold(g->hold_ctx)))) {
             spinning = false;

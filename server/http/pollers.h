@@ -11,11 +11,8 @@
  * then blocks again. A request arriving within N us of the last activity is
  * then picked up at once instead of waiting for an idle CPU to wake up; the
  * price is a core spinning while traffic keeps coming, and nothing while idle.
- * A thread does not spin while the pool computes requests of this server
- * (the cores are for the pool then, and the answer wakes the thread), nor
- * when it was busy more than half of the last millisecond (then its next
- * event is usually waiting when it looks, and spinning only takes CPU time
- * from everything else on the machine).
+ * A thread does not spin while its policy's hold says so (http.c: requests
+ * of the server wait for the pool, or many connections are open).
  *
  * The daemons all accept from one listen socket (rs_listen_open); each has a
  * dup of it, which its own thread closes when it quiesces (the socket stops
@@ -40,7 +37,7 @@ int rs_listen_open(const char *host, int port, int *ipv6, int *bound, char *err,
 
 /* How the threads poll: after activity they keep polling for `us`
  * microseconds (0 = block at once), but not while hold(ctx) is true (NULL:
- * never), nor while a thread is busy more than half the time. */
+ * never). */
 typedef struct {
     int64_t us;
     bool (*hold)(void *ctx);

@@ -1,123 +1,14 @@
 /*
- * wakeup — the wake-up probe and the auto busy-poll window (see wakeup.h).
- *
- * The probe: a prober thread pinned to one CPU sends a number through an
- * eventfd to an echo thread pinned to another, which sends it back; the
- * prober polls for the answer (its own wake-up is not what is measured) and
- * sleeps ~50 us between rounds, long enough for the echo's CPU to go idle.
- * Once with the echo blocking in read(2), as an HTTP thread blocks in
- * epoll_wait, once with it polling: the difference is what a wake-up costs.
- * Every wait is bounded, so a CPU that never answers (stopped, starved)
- * leaves the measurement unmade, never the start-up stuck.
+ * wakeup — the platform facts --busy-poll-us auto decides from, and the
+ * decision (see wakeup.h).
  */
 #include "wakeup.h"
 
-#include <errno.h>
-#include <pthread.h>
+#include <cpuid.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
-#include <unistd.h>
-
-enum { ROUNDS = 41 };                     /* per mode; odd, for the median */
-static const uint64_t STOP = 1ull << 40;  /* an eventfd value no round sends */
-static const double ROUND_LIMIT_US = 1e4; /* a round that takes longer ends the probe */
-
-typedef struct {
-    int to_echo, to_prober; /* eventfds; to_echo blocks unless poll */
-    bool poll;
-    int cpu_prober, cpu_echo;
-    double rtt_us[ROUNDS];
-    bool ok;
-} probe;
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
-}
-
-static void *echo_main(void *arg)
-{
-    probe *p = arg;
-    for (;;) {
-        uint64_t v;
-        ssize_t r = read(p->to_echo, &v, sizeof v);
-        if (r != (ssize_t)sizeof v) {
-            if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue; /* polling */
-            return NULL;
-        }
-        if (v >= STOP || write(p->to_prober, &v, sizeof v) != (ssize_t)sizeof v) return NULL;
-    }
-}
-
-static void *prober_main(void *arg)
-{
-    probe *p = arg;
-    pthread_attr_t attr;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(p->cpu_echo, &set);
-    pthread_t echo;
-    if (pthread_attr_init(&attr)) return NULL;
-    bool started = !pthread_attr_setaffinity_np(&attr, sizeof set, &set) &&
-                   !pthread_create(&echo, &attr, echo_main, p);
-    pthread_attr_destroy(&attr);
-    if (!started) return NULL;
-    p->ok = true;
-    for (int i = 0; i < ROUNDS && p->ok; i++) {
-        nanosleep(&(struct timespec){0, 50000}, NULL);
-        uint64_t one = 1, v;
-        double t0 = now_us(), t = t0;
-        if (write(p->to_echo, &one, sizeof one) != (ssize_t)sizeof one) p->ok = false;
-        while (p->ok && read(p->to_prober, &v, sizeof v) != (ssize_t)sizeof v)
-            if ((t = now_us()) - t0 > ROUND_LIMIT_US) p->ok = false;
-        p->rtt_us[i] = now_us() - t0;
-    }
-    /* An echo that never answered may still be blocked in read: STOP ends it
-     * either way. */
-    (void)!write(p->to_echo, &STOP, sizeof STOP);
-    pthread_join(echo, NULL);
-    return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median round trip with the echo blocking or polling; < 0 if unmade. */
-static double probe_run(bool poll, int cpu_prober, int cpu_echo)
-{
-    probe p = {.poll = poll, .cpu_prober = cpu_prober, .cpu_echo = cpu_echo};
-    p.to_echo = eventfd(0, EFD_CLOEXEC | (poll ? EFD_NONBLOCK : 0));
-    p.to_prober = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    double median = -1.0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu_prober, &set);
-    pthread_attr_t attr;
-    pthread_t prober;
-    if (p.to_echo >= 0 && p.to_prober >= 0 && !pthread_attr_init(&attr)) {
-        if (!pthread_attr_setaffinity_np(&attr, sizeof set, &set) &&
-            !pthread_create(&prober, &attr, prober_main, &p)) {
-            pthread_join(prober, NULL);
-            if (p.ok) {
-                qsort(p.rtt_us, ROUNDS, sizeof p.rtt_us[0], cmp_double);
-                median = p.rtt_us[ROUNDS / 2];
-            }
-        }
-        pthread_attr_destroy(&attr);
-    }
-    if (p.to_echo >= 0) close(p.to_echo);
-    if (p.to_prober >= 0) close(p.to_prober);
-    return median;
-}
 
 /* The CPU quota one cgroup directory sets, in CPUs; 0 if none or unreadable.
  * v2: cpu.max, "max PERIOD" or "QUOTA PERIOD"; v1: cpu.cfs_quota_us (-1 =
@@ -208,23 +99,45 @@ double rs_wakeup_quota_cpus(const char *proc_cgroup, const char *root)
     return least;
 }
 
-void rs_wakeup_measure(rs_wakeup *w)
+/* Whether the CPU says it runs under a hypervisor (CPUID leaf 1, ECX bit 31,
+ * which hypervisors set and hardware leaves clear). */
+static bool under_hypervisor(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 31));
+#else
+    return false; /* no portable test: auto stays off */
+#endif
+}
+
+/* The first line of path, without its newline; "" if unreadable. */
+static void read_line(const char *path, char *out, size_t len)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    if (fgets(out, (int)len, f)) out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+bool rs_wakeup_guest_polls(const char *cpuidle_driver, const char *poll_ns)
+{
+    char driver[64], ns[64];
+    read_line(cpuidle_driver, driver, sizeof driver);
+    read_line(poll_ns, ns, sizeof ns);
+    return !strcmp(driver, "haltpoll") && strtoull(ns, NULL, 10) > 0;
+}
+
+void rs_wakeup_inspect(rs_wakeup *w)
 {
     *w = (rs_wakeup){0};
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set)) return;
-    w->cpus = CPU_COUNT(&set);
+    if (!sched_getaffinity(0, sizeof set, &set)) w->cpus = CPU_COUNT(&set);
     w->quota_cpus = rs_wakeup_quota_cpus("/proc/self/cgroup", "/sys/fs/cgroup");
-    if (w->cpus < 2) return;
-    int cpu[2], found = 0;
-    for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
-        if (CPU_ISSET(c, &set)) cpu[found++] = c;
-    double block = probe_run(false, cpu[0], cpu[1]);
-    double poll = block < 0.0 ? -1.0 : probe_run(true, cpu[0], cpu[1]);
-    if (block < 0.0 || poll < 0.0) return;
-    w->measured = true;
-    w->block_us = block;
-    w->poll_us = poll;
+    w->hypervisor = under_hypervisor();
+    w->guest_polls = rs_wakeup_guest_polls("/sys/devices/system/cpu/cpuidle/current_driver",
+                                           "/sys/module/haltpoll/parameters/guest_halt_poll_ns");
 }
 
 int64_t rs_busy_poll_auto(const rs_wakeup *w, int http_threads, char *note, size_t len)
@@ -239,17 +152,15 @@ int64_t rs_busy_poll_auto(const rs_wakeup *w, int http_threads, char *note, size
                  http_threads, http_threads == 1 ? "" : "s");
         return 0;
     }
-    if (!w->measured) {
-        snprintf(note, len, "auto: off, the wake-up probe could not run");
+    if (!w->hypervisor) {
+        snprintf(note, len, "auto: off, not a virtual machine (idle CPUs wake in a few us)");
         return 0;
     }
-    double cost = w->block_us - w->poll_us;
-    if (cost < RS_WAKEUP_WORTH_US) {
-        snprintf(note, len, "auto: off, a blocked thread wakes in %.0f us more than a polling one",
-                 cost < 0.0 ? 0.0 : cost);
+    if (w->guest_polls) {
+        snprintf(note, len, "auto: off, the kernel's haltpoll already polls idle vCPUs");
         return 0;
     }
-    snprintf(note, len, "auto: %d us, a blocked thread wakes in %.0f us more than a polling one",
-             RS_BUSY_POLL_AUTO_US, cost);
+    snprintf(note, len, "auto: %d us, a virtual machine whose idle vCPUs halt",
+             RS_BUSY_POLL_AUTO_US);
     return RS_BUSY_POLL_AUTO_US;
 }

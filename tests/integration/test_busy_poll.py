@@ -65,13 +65,15 @@ def test_the_flag_and_its_twin_are_applied(repo, tmp_path, how):
 
 
 def test_auto_is_the_default_and_says_what_it_chose(repo, tmp_path):
-    """Without the flag the server probes: the start-up line says auto, what it
-    chose and why (the wake-up it measured, or the missing core)."""
+    """Without the flag the server decides: the start-up line says auto, what
+    it chose and why (a virtual machine or not, guest halt-polling, or the
+    missing core)."""
     with helpers.serving(repo[0], [], log_dir=str(tmp_path)) as s:
         assert get(s.port, "/v2/health/live").status == 200
     line = next((l for l in s.stopped[1].splitlines() if "listening on" in l), "")
     assert re.search(r"HTTP threads busy-poll auto: (100 us|off), ", line), line
-    assert "a blocked thread wakes in" in line or "no core to spare" in line, line
+    assert re.search(r"auto: (100 us, a virtual machine whose idle vCPUs halt|off, not a "
+                     r"virtual machine|off, the kernel's haltpoll|off, no core to spare)", line), line
 
 
 def test_auto_does_not_spin_on_one_cpu(repo, tmp_path):
@@ -454,3 +456,29 @@ def test_no_spinning_while_the_pool_computes(busy_repo, tmp_path):
     assert still == 1, "the batch ended before the half second did: the test proved nothing"
     used = after["rs-http-0"] - before["rs-http-0"]
     assert used <= 15, f"HTTP thread CPU ticks over 0.5 s with compute saturated: {used}"
+
+
+def test_no_spinning_with_many_connections_open(repo, tmp_path):
+    """With more than 8 connections open per HTTP thread, their requests
+    overlap and spinning pays no more: a thread that keeps getting requests (a
+    health check every ~10 ms on one of 10 kept-alive connections, well
+    within the 0.1 s window) must not spin between them. Spinning would use
+    the whole half second (50 ticks); the bound, 15, leaves room for the
+    health checks themselves."""
+    with helpers.serving(repo[0], ["--busy-poll-us", "100000", "--http-threads", "1"],
+                         log_dir=str(tmp_path)) as s:
+        conns = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=30) for _ in range(10)]
+        for c in conns:  # each accepted and answered once, then kept open
+            c.request("GET", "/v2/health/live")
+            assert c.getresponse().read() is not None
+        before = _http_thread_ticks(s.proc.pid)
+        end = time.time() + 0.5
+        while time.time() < end:
+            conns[0].request("GET", "/v2/health/live")
+            assert conns[0].getresponse().read() is not None
+            time.sleep(0.01)
+        after = _http_thread_ticks(s.proc.pid)
+        for c in conns:
+            c.close()
+    used = after["rs-http-0"] - before["rs-http-0"]
+    assert used <= 15, f"HTTP thread CPU ticks over 0.5 s with 10 connections open: {used}"

@@ -1,9 +1,9 @@
 /*
  * test_wakeup — server/http/wakeup.c: the window --busy-poll-us auto picks
- * (from the CPUs, the cgroup quota and the measured wake-up), the cgroup
- * quota as v2 and v1 hierarchies state it (fake trees in a temporary
- * directory), and the probe itself on this machine: what it reports about
- * the CPUs, that it runs with two of them and is skipped with one.
+ * (from the CPUs, the cgroup quota, the hypervisor and guest halt-polling),
+ * the cgroup quota as v2 and v1 hierarchies state it and the haltpoll state
+ * as sysfs does (fake trees in a temporary directory), and what
+ * rs_wakeup_inspect reports on this machine.
  */
 #include <sched.h>
 #include <setjmp.h>
@@ -20,49 +20,41 @@
 
 #include "http/wakeup.h"
 
-static int64_t decide(int cpus, double quota, bool measured, double block, double poll, int threads,
+static int64_t decide(int cpus, double quota, bool hypervisor, bool guest_polls, int threads,
                       char *note)
 {
-    rs_wakeup w = {.cpus = cpus,
-                   .quota_cpus = quota,
-                   .measured = measured,
-                   .block_us = block,
-                   .poll_us = poll};
+    rs_wakeup w = {
+        .cpus = cpus, .quota_cpus = quota, .hypervisor = hypervisor, .guest_polls = guest_polls};
     return rs_busy_poll_auto(&w, threads, note, 160);
 }
 
-static void test_auto_spins_where_a_wake_up_costs_and_a_core_is_free(void **s)
+static void test_auto_spins_on_a_vm_whose_vcpus_halt(void **s)
 {
     (void)s;
     char note[160];
-    assert_int_equal(decide(2, 0, true, 30, 2, 1, note), RS_BUSY_POLL_AUTO_US);
-    assert_string_equal(note,
-                        "auto: 100 us, a blocked thread wakes in 28 us more than a polling one");
-    /* the threshold: 10 us more spins, just under it does not */
-    assert_int_equal(decide(8, 0, true, 12, 2, 1, note), RS_BUSY_POLL_AUTO_US);
-    assert_int_equal(decide(8, 0, true, 11.9, 2, 1, note), 0);
-    assert_string_equal(note, "auto: off, a blocked thread wakes in 10 us more than a polling one");
-    assert_int_equal(decide(8, 0, true, 2, 3, 1, note), 0); /* noise: never negative */
-    assert_string_equal(note, "auto: off, a blocked thread wakes in 0 us more than a polling one");
-    assert_int_equal(decide(8, 0, false, 0, 0, 1, note), 0);
-    assert_string_equal(note, "auto: off, the wake-up probe could not run");
+    assert_int_equal(decide(2, 0, true, false, 1, note), RS_BUSY_POLL_AUTO_US);
+    assert_string_equal(note, "auto: 100 us, a virtual machine whose idle vCPUs halt");
+    assert_int_equal(decide(64, 0, false, false, 1, note), 0);
+    assert_string_equal(note, "auto: off, not a virtual machine (idle CPUs wake in a few us)");
+    assert_int_equal(decide(8, 0, true, true, 1, note), 0);
+    assert_string_equal(note, "auto: off, the kernel's haltpoll already polls idle vCPUs");
 }
 
 static void test_auto_never_takes_the_last_core(void **s)
 {
     (void)s;
     char note[160];
-    assert_int_equal(decide(1, 0, false, 0, 0, 1, note), 0);
+    assert_int_equal(decide(1, 0, true, false, 1, note), 0);
     assert_string_equal(note, "auto: off, no core to spare for spinning (1 CPU, 1 HTTP thread)");
-    assert_int_equal(decide(2, 0, true, 50, 1, 2, note), 0); /* two spinners, two CPUs */
+    assert_int_equal(decide(2, 0, true, false, 2, note), 0); /* two spinners, two CPUs */
     assert_string_equal(note, "auto: off, no core to spare for spinning (2 CPUs, 2 HTTP threads)");
-    assert_int_equal(decide(3, 0, true, 50, 1, 2, note), RS_BUSY_POLL_AUTO_US);
+    assert_int_equal(decide(3, 0, true, false, 2, note), RS_BUSY_POLL_AUTO_US);
     /* a quota below the CPUs counts: 1.5 CPUs leave no whole core beside one spinner */
-    assert_int_equal(decide(16, 1.5, true, 50, 1, 1, note), 0);
+    assert_int_equal(decide(16, 1.5, true, false, 1, note), 0);
     assert_string_equal(note, "auto: off, no core to spare for spinning (1.5 CPUs by cgroup "
                               "quota, 1 HTTP thread)");
-    assert_int_equal(decide(16, 2, true, 50, 1, 1, note), RS_BUSY_POLL_AUTO_US);
-    assert_int_equal(decide(2, 8, true, 50, 1, 1, note), RS_BUSY_POLL_AUTO_US); /* quota > CPUs */
+    assert_int_equal(decide(16, 2, true, false, 1, note), RS_BUSY_POLL_AUTO_US);
+    assert_int_equal(decide(2, 8, true, false, 1, note), RS_BUSY_POLL_AUTO_US); /* quota > CPUs */
 }
 
 /* ------------------------------------------------------- cgroup quotas */
@@ -145,48 +137,62 @@ static void test_quota_v1_in_the_cpu_hierarchy(void **s)
     assert_true(quota("3:cpu,cpuacct:/docker\n") == 0.0); /* -1: none */
 }
 
-/* ---------------------------------------------------------------- probe */
+/* ------------------------------------------------------------ haltpoll */
 
-static void test_probe_reports_this_machine(void **s)
+static bool polls(const char *driver, const char *ns)
+{
+    char d[128], n[128];
+    snprintf(d, sizeof d, "%s/driver", root);
+    snprintf(n, sizeof n, "%s/ns", root);
+    unlink(d);
+    unlink(n);
+    if (driver) put("driver", driver);
+    if (ns) put("ns", ns);
+    return rs_wakeup_guest_polls(d, n);
+}
+
+static void test_guest_polls_only_with_haltpoll_and_a_poll_time(void **s)
+{
+    (void)s;
+    assert_true(polls("haltpoll\n", "200000\n"));
+    assert_false(polls("haltpoll\n", "0\n")); /* this project's VM: the driver, no polling */
+    assert_false(polls("acpi_idle\n", "200000\n"));
+    assert_false(polls("haltpoll\n", NULL)); /* no module parameters */
+    assert_false(polls(NULL, NULL));
+}
+
+/* ------------------------------------------------------------ inspect */
+
+static void test_inspect_reports_this_machine(void **s)
 {
     (void)s;
     cpu_set_t all;
     assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
     rs_wakeup w;
-    rs_wakeup_measure(&w);
+    rs_wakeup_inspect(&w);
     assert_int_equal(w.cpus, CPU_COUNT(&all));
-    printf("    %d CPUs, quota %.3g, measured %d: blocking %.1f us, polling %.1f us\n", w.cpus,
-           w.quota_cpus, w.measured, w.block_us, w.poll_us);
-    if (w.measured) {
-        assert_true(w.block_us > 0.0 && w.block_us < 1e4);
-        assert_true(w.poll_us > 0.0 && w.poll_us < 1e4);
-    }
-
-    /* One CPU: nothing to measure across, and nothing spins. */
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &all)) {
-            CPU_SET(c, &one);
-            break;
-        }
-    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
-    rs_wakeup_measure(&w);
-    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
-    assert_int_equal(w.cpus, 1);
-    assert_false(w.measured);
-    char note[160];
-    assert_int_equal(rs_busy_poll_auto(&w, 1, note, sizeof note), 0);
+    /* the hypervisor bit as the kernel reports it in /proc/cpuinfo's flags */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    assert_non_null(f);
+    char line[4096];
+    bool flag = false;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "flags", 5) && strstr(line, " hypervisor")) flag = true;
+    fclose(f);
+    printf("    %d CPUs, quota %.3g, hypervisor %d, guest halt-polling %d\n", w.cpus, w.quota_cpus,
+           w.hypervisor, w.guest_polls);
+    assert_int_equal(w.hypervisor, flag);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_auto_spins_where_a_wake_up_costs_and_a_core_is_free),
+        cmocka_unit_test(test_auto_spins_on_a_vm_whose_vcpus_halt),
         cmocka_unit_test(test_auto_never_takes_the_last_core),
         cmocka_unit_test(test_quota_v2_is_the_least_up_the_tree),
         cmocka_unit_test(test_quota_v1_in_the_cpu_hierarchy),
-        cmocka_unit_test(test_probe_reports_this_machine),
+        cmocka_unit_test(test_guest_polls_only_with_haltpoll_and_a_poll_time),
+        cmocka_unit_test(test_inspect_reports_this_machine),
     };
     return cmocka_run_group_tests(tests, setup_root, remove_root);
 }
