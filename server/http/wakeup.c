@@ -4,11 +4,14 @@
  */
 #include "wakeup.h"
 
-#include <cpuid.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 /* The CPU quota one cgroup directory sets, in CPUs; 0 if none or unreadable.
  * v2: cpu.max, "max PERIOD" or "QUOTA PERIOD"; v1: cpu.cfs_quota_us (-1 =
