@@ -106,7 +106,6 @@ struct rs_http {
     char *tls_cert, *tls_key; /* PEM text for GnuTLS, kept for the daemon's life; NULL = HTTP */
     rs_control *control;      /* model control and poll worker; NULL without
                                  --enable-model-control and --repository-poll-s */
-    int64_t busy_poll_us;     /* --busy-poll-us, auto resolved */
     int spin_max_open;        /* SPIN_MAX_CONNECTIONS x HTTP threads */
     char busy_poll_note[160]; /* why, for the start-up line */
 };
@@ -1275,20 +1274,20 @@ static int hosts_setup(rs_http *h, int listen_fd, char *err, size_t errlen)
 static int64_t busy_poll_setup(rs_http *h, const rs_config *cfg, int threads)
 {
     h->spin_max_open = SPIN_MAX_CONNECTIONS * threads;
-    h->busy_poll_us = cfg->busy_poll_us;
-    if (h->busy_poll_us < 0) {
+    int64_t us = cfg->busy_poll_us;
+    if (us < 0) {
         rs_wakeup w;
         rs_wakeup_inspect(&w);
         char why[sizeof h->busy_poll_note - 40];
-        h->busy_poll_us = rs_busy_poll_auto(&w, threads, why, sizeof why);
+        us = rs_busy_poll_auto(&w, threads, why, sizeof why);
         snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll %s", why);
-    } else if (h->busy_poll_us > 0) {
+    } else if (us > 0) {
         snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll %lld us",
-                 (long long)h->busy_poll_us);
+                 (long long)us);
     } else {
         snprintf(h->busy_poll_note, sizeof h->busy_poll_note, "HTTP threads busy-poll off");
     }
-    return h->busy_poll_us;
+    return us;
 }
 
 /* The pollers' spin hold: requests of this server wait for the pool (their
