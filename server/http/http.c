@@ -1002,14 +1002,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             snprintf(st->early_msg, sizeof st->early_msg,
                      "request body of %llu bytes is over the limit of %llu bytes (--max-body)", n,
                      max);
-            /* Most clients send the whole body before reading: answering now and
-             * closing would reset the connection under them, so an oversized body
-             * is read and dropped, and answered once complete. Only an absurd one
-             * (over 4x the limit plus 16 MiB) is answered at once, closing the
-             * connection. */
-            if (n > 4 * max + (16ull << 20))
-                return owed_take(st) ? respond_error(st, 413, st->early_msg) : MHD_NO;
         }
+        /* Most clients send the whole body before reading: answering now and
+         * closing would reset the connection under them, so the body of a
+         * refused request is read and dropped, and the refusal answered once
+         * it is complete. Only an absurd one (over 4x the limit plus 16 MiB) is
+         * answered at once, closing the connection, whatever the refusal (413,
+         * or one decided above: Host, Origin, auth...): reading it would only
+         * hold the connection until --upload-timeout-ms. */
+        if (cl_ok && n > 4 * max + (16ull << 20) && !st->is_options)
+            return owed_take(st) ? respond_error(st, st->early_status, st->early_msg) : MHD_NO;
         upload_start(st);
         upload_watch(st);
         return MHD_YES;

@@ -140,6 +140,19 @@ def test_refusals_keep_the_connection_and_the_server_serving(srv):
     assert request(port, "GET", "/v2/health/ready").status == 200
 
 
+def test_an_absurd_body_of_a_refused_request_is_not_waited_for(srv):
+    """A refused request that declares an absurd body (over 4x --max-body plus
+    16 MiB) and sends none of it is answered at once with its refusal, and the
+    connection closed: the server does not hold the connection reading and
+    dropping a body that may never come (until --upload-timeout-ms, 60 s)."""
+    data = (b"POST /v2/models/reg/infer HTTP/1.1\r\nHost: evil.example\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n")
+    out = raw(srv.port, data)  # reads until the server closes the connection
+    assert out.startswith(b"HTTP/1.1 403"), out[:500]
+    assert b"header Host 'evil.example'" in out, out[:2000]
+    assert request(srv.port, "GET", "/v2/health/ready").status == 200
+
+
 def test_a_request_without_host_is_served(srv):
     """HTTP/1.0 may omit Host (and libmicrohttpd passes HTTP/1.1 without it);
     browsers always send it, so such a request is no rebinding page's."""
