@@ -43,7 +43,8 @@
  * (peer_hung_up): a pending EOF means the body can never complete, and the
  * request is aborted at once. Not at the headers: libmicrohttpd may hold the
  * whole body in its buffer by then, from a client that sent it all and
- * half-closed (upload_watch).
+ * half-closed; a body still incomplete once the run that read its headers
+ * ends is checked then (uploads_settle, upload_watch).
  *
  * Connection limit: libmicrohttpd stops polling the listen socket once at its
  * limit, so a client past it would wait silently in the listen backlog.
@@ -86,8 +87,11 @@
 #include "pollers.h"
 #include "wakeup.h"
 
+typedef struct req_state req_state;
+
 struct rs_http {
     rs_pollers *pollers; /* the polling threads, each with its daemon */
+    req_state **fresh;   /* per HTTP thread: its uploads begun in the current MHD_run */
     rs_app *app;
     int port;
     atomic_int active, suspended;
@@ -124,7 +128,7 @@ typedef enum { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED } phase;
 /* The socket context of an excess connection points here. */
 static char excess_mark;
 
-typedef struct {
+struct req_state {
     rs_http *h;
     struct MHD_Connection *conn;
     rs_poller *poller; /* the thread polling conn's daemon: woken after a resume */
@@ -150,8 +154,9 @@ typedef struct {
     rs_control_job job; /* model control: its result moves into task */
     int rows;           /* for the access line; -1 = none */
     char request_id[72];
-    const char *origin; /* allowed Origin to echo, or NULL */
-} req_state;
+    const char *origin;                  /* allowed Origin to echo, or NULL */
+    req_state *fresh_next, **fresh_link; /* on h->fresh (uploads_settle); NULL link: not */
+};
 
 static uint64_t now_ns(void)
 {
@@ -727,12 +732,13 @@ static bool upload_abandoned(req_state *st)
     return true;
 }
 
-/* First call: a pending EOF does not show yet that the body is lost.
- * libmicrohttpd may hold all of it in its read buffer already (a client that
- * sent its whole request, then closed its sending side) and hands it over in
- * the next calls, where upload_abandoned judges what arrived. When it holds
- * none, no next call comes: the connection's idle timeout drops to a second
- * (upload_finished restores it if the body does come), so it is closed soon. */
+/* A body still incomplete after the run that read its headers
+ * (uploads_settle): a pending EOF now says the client hung up before sending
+ * it all, since libmicrohttpd has handed over everything it had read. The
+ * bytes that did arrive are judged as they come (upload_abandoned). When
+ * none come, no further call comes either: the connection's idle timeout
+ * drops to a second (upload_finished restores it if the body does come), so
+ * it is closed soon. */
 static void upload_watch(req_state *st)
 {
     if (st->declared <= 0 || !peer_hung_up(st->conn)) return;
@@ -776,20 +782,63 @@ static void upload_timeout_arm(req_state *st, uint64_t now)
     MHD_set_connection_option(st->conn, MHD_CONNECTION_OPTION_TIMEOUT, s);
 }
 
-/* First call: the deadline of st's body, if it has one to come. */
+/* ------------------------------------------------ uploads begun this run
+ *
+ * An upload whose body does not come with its headers needs its deadline
+ * armed as the connection's timeout and a look for a pending hang-up
+ * (upload_watch): two libmicrohttpd calls that each take a mutex, and a
+ * recv(). Most bodies arrive with their headers, and libmicrohttpd then hands
+ * over both in the same MHD_run, so the first call only puts the request on
+ * its thread's list of fresh uploads (upload_start), the body's completion
+ * takes it off (upload_finished), and after the run the polling thread gives
+ * the ones still on it those checks (uploads_settle). A body that did come
+ * whole costs none of them. */
+
+static void fresh_remove(req_state *st)
+{
+    if (!st->fresh_link) return;
+    *st->fresh_link = st->fresh_next;
+    if (st->fresh_next) st->fresh_next->fresh_link = st->fresh_link;
+    st->fresh_link = NULL;
+}
+
+/* First call: the deadline of st's body, if it has one to come, and its
+ * place on the fresh list. */
 static void upload_start(req_state *st)
 {
     int64_t ms = st->h->app->cfg->upload_timeout_ms;
-    const char *te = header(st->conn, "Transfer-Encoding");
-    if (ms <= 0 || (st->declared <= 0 && !te)) return;
-    st->upload_deadline_ns = st->start_ns + (uint64_t)ms * 1000000u;
-    upload_timeout_arm(st, st->start_ns);
+    const char *te = st->declared > 0 ? NULL : header(st->conn, "Transfer-Encoding");
+    if (st->declared <= 0 && !te) return;
+    if (ms > 0) st->upload_deadline_ns = st->start_ns + (uint64_t)ms * 1000000u;
+    if (!st->poller) return; /* not on a polling thread: no run ends for it */
+    req_state **head = &st->h->fresh[rs_poller_index(st->poller)];
+    st->fresh_next = *head;
+    if (*head) (*head)->fresh_link = &st->fresh_next;
+    *head = st;
+    st->fresh_link = head;
+}
+
+/* After each MHD_run, on the polling thread: the uploads it began whose body
+ * is still to come get their deadline and their hang-up check. */
+static void uploads_settle(void *ctx)
+{
+    rs_http *h = ctx;
+    req_state **head = &h->fresh[rs_poller_index(rs_poller_current())];
+    if (!*head) return;
+    uint64_t now = now_ns();
+    while (*head) {
+        req_state *st = *head;
+        fresh_remove(st);
+        if (st->upload_deadline_ns) upload_timeout_arm(st, now);
+        upload_watch(st);
+    }
 }
 
 /* The body is in: it stops counting against its client (it is decoded and
  * answered now), and the connection gets its usual idle timeout back. */
 static void upload_finished(req_state *st)
 {
+    fresh_remove(st);
     rs_body_complete(st->h->budget, &st->body);
     st->upload_deadline_ns = 0;
     if (!st->idle_timeout_s) return;
@@ -1013,7 +1062,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cl_ok && n > 4 * max + (16ull << 20) && !st->is_options)
             return owed_take(st) ? respond_error(st, st->early_status, st->early_msg) : MHD_NO;
         upload_start(st);
-        upload_watch(st);
         return MHD_YES;
     }
     if (st->responded) {
@@ -1085,6 +1133,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_state *st = *con_cls;
     if (!st) return;
     *con_cls = NULL;
+    fresh_remove(st);
     body_release(st);
     rs_buf_free(&st->task.body);
     rs_request_free(&st->req);
@@ -1165,6 +1214,7 @@ static void http_free(rs_http *h)
     free(h->origins);
     free(h->tls_cert);
     free(h->tls_key);
+    free(h->fresh);
     free(h);
 }
 
@@ -1359,7 +1409,9 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
         return -1;
     }
     struct MHD_Daemon **daemons = calloc((size_t)threads, sizeof *daemons);
-    if (!daemons) {
+    h->fresh = calloc((size_t)threads, sizeof *h->fresh);
+    if (!daemons || !h->fresh) {
+        free(daemons);
         close(listen_fd);
         http_free(h);
         snprintf(err, errlen, "out of memory");
@@ -1388,10 +1440,12 @@ int rs_http_start(rs_http **out, rs_app *app, char *err, size_t errlen)
                              : "cannot start libmicrohttpd on %s:%d (see its message above)",
                  cfg->host, cfg->port);
     else
-        rc = rs_pollers_start(
-            &h->pollers, daemons, threads,
-            (rs_spin_policy){.us = busy_poll_setup(h, cfg, threads), .hold = spin_hold, .ctx = h},
-            err, errlen);
+        rc = rs_pollers_start(&h->pollers, daemons, threads,
+                              (rs_poll_policy){.us = busy_poll_setup(h, cfg, threads),
+                                               .hold = spin_hold,
+                                               .after_run = uploads_settle,
+                                               .ctx = h},
+                              err, errlen);
     if (rc) {
         for (int i = 0; i < started; i++) {
             MHD_socket fd = MHD_quiesce_daemon(daemons[i]);

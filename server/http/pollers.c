@@ -67,7 +67,8 @@ struct rs_pollers {
     int n;
     uint64_t spin_ns;        /* --busy-poll-us in ns; 0 = block at once */
     bool (*hold)(void *ctx); /* no spinning while true (NULL: never) */
-    void *hold_ctx;
+    void (*after_run)(void *ctx);
+    void *ctx;
     atomic_bool quiesce, stop;
     rs_poller p[];
 };
@@ -145,6 +146,12 @@ static int wait_ms(rs_poller *p)
     return t < INT_MAX ? (int)t : INT_MAX;
 }
 
+static void poller_run(rs_poller *p)
+{
+    MHD_run(p->d);
+    if (p->g->after_run) p->g->after_run(p->g->ctx);
+}
+
 static void *poller_main(void *arg)
 {
     rs_poller *p = arg;
@@ -188,20 +195,19 @@ static void *poller_main(void *arg)
          * epoll_wait; deadlines in whole seconds are met by the events that
          * keep the spin going, or at the blocking wait once it stops. */
         if (!g->spin_ns) {
-            MHD_run(p->d);
+            poller_run(p);
             continue;
         }
         bool worked = n > 0 || due;
         if (worked || !spinning) {
-            MHD_run(p->d);
+            poller_run(p);
             due = wait_ms(p) == 0;
         }
         uint64_t now = now_ns();
         if (worked) {
             last_event = now;
             spinning = true;
-        } else if (spinning &&
-                   (now - last_event >= g->spin_ns || (g->hold && g->hold(g->hold_ctx)))) {
+        } else if (spinning && (now - last_event >= g->spin_ns || (g->hold && g->hold(g->ctx)))) {
             spinning = false;
         }
     }
@@ -211,6 +217,11 @@ static void *poller_main(void *arg)
 rs_poller *rs_poller_current(void)
 {
     return current;
+}
+
+int rs_poller_index(const rs_poller *p)
+{
+    return p->index;
 }
 
 void rs_poller_wake(rs_poller *p)
@@ -263,7 +274,7 @@ void rs_pollers_stop(rs_pollers *g)
 }
 
 int rs_pollers_start(rs_pollers **out, struct MHD_Daemon *const *daemons, int n,
-                     rs_spin_policy spin, char *err, size_t errlen)
+                     rs_poll_policy policy, char *err, size_t errlen)
 {
     rs_pollers *g = calloc(1, sizeof *g + (size_t)n * sizeof g->p[0]);
     if (!g) {
@@ -271,9 +282,10 @@ int rs_pollers_start(rs_pollers **out, struct MHD_Daemon *const *daemons, int n,
         return -1;
     }
     g->n = n;
-    g->spin_ns = spin.us > 0 ? (uint64_t)spin.us * 1000u : 0;
-    g->hold = spin.hold;
-    g->hold_ctx = spin.ctx;
+    g->spin_ns = policy.us > 0 ? (uint64_t)policy.us * 1000u : 0;
+    g->hold = policy.hold;
+    g->after_run = policy.after_run;
+    g->ctx = policy.ctx;
     for (int i = 0; i < n; i++)
         g->p[i] = (rs_poller){.g = g, .d = daemons[i], .index = i, .ep = -1, .wake = -1};
     for (int i = 0; i < n; i++) {

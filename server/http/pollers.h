@@ -37,12 +37,15 @@ int rs_listen_open(const char *host, int port, int *ipv6, int *bound, char *err,
 
 /* How the threads poll: after activity they keep polling for `us`
  * microseconds (0 = block at once), but not while hold(ctx) is true (NULL:
- * never). */
+ * never). after_run(ctx), if set, runs on a polling thread after each of its
+ * MHD_run calls: the place for work that waits to see whether a run finished
+ * something (rs_poller_current tells which thread it is). */
 typedef struct {
     int64_t us;
     bool (*hold)(void *ctx);
+    void (*after_run)(void *ctx);
     void *ctx;
-} rs_spin_policy;
+} rs_poll_policy;
 
 /* Starts one thread per daemon (n of them; each daemon started without an
  * internal thread, with MHD_USE_EPOLL and a dup of the listen socket) and
@@ -50,12 +53,15 @@ typedef struct {
  * sentence in err, having stopped the threads it started and left the
  * daemons to the caller. */
 int rs_pollers_start(rs_pollers **out, struct MHD_Daemon *const *daemons, int n,
-                     rs_spin_policy spin, char *err, size_t errlen);
+                     rs_poll_policy policy, char *err, size_t errlen);
 
 /* The poller of the calling thread (NULL off the polling threads): a
  * connection's callbacks run on its daemon's thread, so this is the thread to
  * wake for it. */
 rs_poller *rs_poller_current(void);
+
+/* p's place among the threads: 0 .. n-1 in the daemons' order. */
+int rs_poller_index(const rs_poller *p);
 
 /* Makes p's thread run its daemon soon: the call to follow
  * MHD_resume_connection from another thread (in external mode libmicrohttpd

@@ -388,6 +388,34 @@ def test_a_whole_request_then_a_half_close_is_answered(port):
     assert statuses == ["200"] * 20, statuses
 
 
+@pytest.mark.parametrize("sent", [0, 40])
+def test_a_client_that_hangs_up_mid_upload_is_closed_soon(repo, tmp_path, sent):
+    """Headers that declare a 4000-byte body, `sent` bytes of it, then the
+    client's FIN (shutdown(SHUT_WR)): the body can never complete. The server
+    closes the connection within seconds (a body cut short at once, one not
+    begun after a second), not at --upload-timeout-ms or
+    --connection-timeout-s, both 300 s here. libmicrohttpd 0.9.75 alone would
+    keep it until then (http.c: "Hang-ups mid-upload"). Several connections,
+    since the FIN may come in the same segment as the bytes or after them."""
+    req = (b"POST " + INFER.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+           b"Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n" + b" " * sent)
+    with helpers.serving(repo[0], ["--upload-timeout-ms", "300000", "--connection-timeout-s",
+                                   "300"], log_dir=str(tmp_path)) as s:
+        socks = []
+        try:
+            for _ in range(4):
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=20 * helpers.SLOW)
+                socks.append(c)
+                c.sendall(req)
+                c.shutdown(socket.SHUT_WR)
+            for c in socks:
+                assert c.recv(65536) == b"", "the server answered a request it never got whole"
+        finally:
+            for c in socks:
+                c.close()
+        assert post(s.port, INFER, helpers.v2_body([[1, 2, 3, 4]])).status == 200
+
+
 # ------------------------------------------------- values and combinations
 
 def test_value_beyond_float32_is_400(port):
