@@ -34,33 +34,33 @@ static void floats_write(rs_buf *out, const float *v, size_t n)
 }
 
 /* Members after the first of a JSON object being written: ,"key":value. */
-static void key_write(rs_buf *out, const char *key)
+static inline void key_write(rs_buf *out, const char *key)
 {
     rs_buf_puts(out, ",\"");
     rs_buf_puts(out, key);
     rs_buf_puts(out, "\":");
 }
 
-static void float_field(rs_buf *out, const char *key, float v)
+static inline void float_field(rs_buf *out, const char *key, float v)
 {
     key_write(out, key);
     rs_buf_float(out, v);
 }
 
-static void int_field(rs_buf *out, const char *key, long long v)
+static inline void int_field(rs_buf *out, const char *key, long long v)
 {
     key_write(out, key);
     rs_buf_int(out, v);
 }
 
-static void bool_field(rs_buf *out, const char *key, bool b)
+static inline void bool_field(rs_buf *out, const char *key, bool b)
 {
     key_write(out, key);
     rs_buf_puts(out, b ? "true" : "false");
 }
 
 /* A string value that needs no escaping (the library's own names). */
-static void name_field(rs_buf *out, const char *key, const char *name)
+static inline void name_field(rs_buf *out, const char *key, const char *name)
 {
     key_write(out, key);
     rs_buf_puts(out, "\"");
@@ -432,7 +432,7 @@ int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
     int status = 0;
     /* Doubling could otherwise hold up to twice the answer: the memory stays
      * within what was charged for it (rs_response_capacity). */
-    out->limit = rs_response_capacity(mid, m, req);
+    out->limit = rs_request_capacity(req, mid, m);
     if (req->proto == RS_PROTO_V2) {
         status = v2_encode(out, mid, m, req, y, d, z, json_len);
     } else {
