@@ -114,6 +114,10 @@ typedef struct rs_request {
     int classification;      /* top-k classes for the primary output; 0 = raw tensor */
     bool preactivations;     /* v2 parameters.preactivations: Z of every layer in "full" */
     bool v1_instances;       /* v1: "instances" form (rows as a list) */
+    /* rs_response_capacity of this request for the model and names its
+     * decoder was given (rs_decode_limits.mid), recorded once there; 0 when
+     * decoded without limits (see rs_request_capacity). */
+    size_t capacity;
 } rs_request;
 
 /* The model version an answer names (its "model_name" and "model_version"). */
@@ -186,6 +190,16 @@ size_t rs_response_bound(const rs_model_id *mid, const mlp_model *m, const rs_re
  * before the request is computed, and gives it back once the answer is sent.
  */
 size_t rs_response_capacity(const rs_model_id *mid, const mlp_model *m, const rs_request *req);
+
+/* rs_response_capacity of req for mid and m: the value its decoder recorded
+ * (the server decodes with the same model and names it answers with), else
+ * computed now. The answer's bound is otherwise worked out three times a
+ * request (the limit check, the charge, the encoder's buffer limit). */
+static inline size_t rs_request_capacity(const rs_request *req, const rs_model_id *mid,
+                                         const mlp_model *m)
+{
+    return req->capacity ? req->capacity : rs_response_capacity(mid, m, req);
+}
 
 /* The "diagnostics" object of DESIGN.md for one request. */
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,

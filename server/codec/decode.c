@@ -123,12 +123,13 @@ static size_t advice_add(char *out, size_t cap, size_t n, const char *s)
     return rs_text_put(out, cap, n > 0 ? rs_text_put(out, cap, n, ", ") : n, s);
 }
 
-int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, const rs_request *req,
+int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, rs_request *req,
                             char *err, size_t errlen)
 {
-    if (lim == NULL || lim->max_response_bytes == 0) return 0;
+    if (lim == NULL) return 0;
     size_t bound = rs_response_bound(&lim->mid, m, req);
-    if (bound <= lim->max_response_bytes) return 0;
+    req->capacity = bound < SIZE_MAX ? bound + 1 : SIZE_MAX;
+    if (lim->max_response_bytes == 0 || bound <= lim->max_response_bytes) return 0;
     /* What makes the answer large, in the order it usually matters. */
     char advice[256];
     size_t n = advice_add(advice, sizeof advice, 0, "fewer rows per request");

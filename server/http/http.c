@@ -625,7 +625,7 @@ static enum MHD_Result start_inference(req_state *st)
     size_t tensors = (st->req.x_count + st->req.targets_count) * sizeof(float) +
                      st->req.labels_count * sizeof(int);
     rs_model_id mid = {st->mv->name, st->mv->version};
-    size_t answer = rs_response_capacity(&mid, st->mv->model, &st->req);
+    size_t answer = rs_request_capacity(&st->req, &mid, st->mv->model);
     size_t held = answer > SIZE_MAX - tensors ? SIZE_MAX : tensors + answer;
     status = charge_held(st, held, tensors, answer, err, sizeof err);
     if (status) {

@@ -365,6 +365,10 @@ static void test_decoders_refuse_answers_over_the_limit(void **state)
     char err[512];
     assert_int_equal(rs_decode_v2(m, body, strlen(body), 0, &lim, &req, err, sizeof err), 0);
     size_t bound = rs_response_bound(&lim.mid, m, &req);
+    /* The decoder records the capacity the server charges and encodes to. */
+    assert_int_equal(req.capacity, bound + 1);
+    assert_int_equal(rs_request_capacity(&req, &lim.mid, m),
+                     rs_response_capacity(&lim.mid, m, &req));
     rs_request_free(&req);
 
     lim.max_response_bytes = bound; /* at the limit: served */
@@ -409,6 +413,7 @@ static void test_decoders_refuse_answers_over_the_limit(void **state)
     lim.max_response_bytes = 0;
     assert_int_equal(rs_decode_v1(m, v1, strlen(v1), &lim, &req, err, sizeof err), 0);
     bound = rs_response_bound(&lim.mid, m, &req);
+    assert_int_equal(req.capacity, bound + 1); /* recorded without a limit too */
     rs_request_free(&req);
     lim.max_response_bytes = bound;
     assert_int_equal(rs_decode_v1(m, v1, strlen(v1), &lim, &req, err, sizeof err), 0);
