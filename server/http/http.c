@@ -326,6 +326,37 @@ static void judge_host(req_state *st)
              host);
 }
 
+static enum MHD_Result host_header_count(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, "Host") == 0) (*(int *)cls)++;
+    return MHD_YES;
+}
+
+/* RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host header,
+ * and a server answers 400 to one without it or with more (two could name
+ * different hosts to a proxy in front and to us; libmicrohttpd 0.9.75 takes
+ * the first and lets the request through). HTTP/1.0 may omit it. Judged last
+ * among the headers: the request is malformed whatever else it asks. */
+static void judge_host_count(req_state *st, const char *version)
+{
+    int n = 0;
+    MHD_get_connection_values(st->conn, MHD_HEADER_KIND, host_header_count, &n);
+    if (n == 1 || (n == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) != 0)) return;
+    st->is_options = false;
+    st->allow = NULL;
+    st->early_status = 400;
+    if (n == 0)
+        snprintf(st->early_msg, sizeof st->early_msg,
+                 "header Host: an HTTP/1.1 request must carry one (RFC 9112), naming the host "
+                 "and port it was sent to");
+    else
+        snprintf(st->early_msg, sizeof st->early_msg,
+                 "header Host: sent %d times; a request carries exactly one (RFC 9112)", n);
+}
+
 static void add_common_headers(req_state *st, struct MHD_Response *r)
 {
     MHD_add_response_header(r, "X-Request-Id", st->request_id);
@@ -1007,7 +1038,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     rs_http *h = cls;
     req_state *st = *con_cls;
     if (!st) {
@@ -1036,6 +1066,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         judge_headers(st);
         judge_origin(st);
         judge_host(st);
+        judge_host_count(st, version);
         if (is_excess(conn)) judge_excess(st);
         const char *cl = header(conn, "Content-Length");
         st->declared = -1;

@@ -9,6 +9,7 @@ with 403 before anything runs, and the server goes on serving. The decision
 for a server on every interface (any Host by default) is a unit test
 (test_hosts.c): binding 0.0.0.0 here would expose a test server."""
 
+import json
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ from helpers import assert_error, request
 
 V2 = '{"inputs":[{"name":"input","shape":[1,5],"datatype":"FP32","data":[1,2,3,4,5]}]}'
 TINY = helpers.v2_body([[1, 2, 3, 4]], diag="none")
+TINY_BYTES = json.dumps(TINY).encode()
 
 
 @pytest.fixture(scope="module")
@@ -153,13 +155,33 @@ def test_an_absurd_body_of_a_refused_request_is_not_waited_for(srv):
     assert request(srv.port, "GET", "/v2/health/ready").status == 200
 
 
-def test_a_request_without_host_is_served(srv):
-    """HTTP/1.0 may omit Host (and libmicrohttpd passes HTTP/1.1 without it);
-    browsers always send it, so such a request is no rebinding page's."""
-    for req in (b"GET /v2/health/ready HTTP/1.0\r\n\r\n",
-                b"GET /v2/health/ready HTTP/1.1\r\nConnection: close\r\n\r\n"):
+def test_an_http_1_0_request_without_host_is_served(srv):
+    """HTTP/1.0 may omit Host; browsers always send it, so such a request is
+    no rebinding page's."""
+    out = raw(srv.port, b"GET /v2/health/ready HTTP/1.0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.") and b" 200 " in out.split(b"\r\n")[0], out[:500]
+
+
+@pytest.mark.parametrize("headers,said", [
+    (b"", b"an HTTP/1.1 request must carry one"),
+    (b"Host: localhost\r\nHost: evil.example\r\n", b"sent 2 times"),
+    (b"Host: evil.example\r\nhost: localhost\r\n", b"sent 2 times"),
+    (b"Host: localhost\r\nHost: localhost\r\n", b"sent 2 times"),
+])
+def test_an_http_1_1_request_needs_exactly_one_host(srv, headers, said):
+    """RFC 9112: an HTTP/1.1 request without Host, or with more than one, is
+    answered 400 (libmicrohttpd 0.9.75 alone served it, reading the first
+    Host only), on GET and POST alike, and the server keeps serving."""
+    for req in (b"GET /v2/health/ready HTTP/1.1\r\n" + headers + b"Connection: close\r\n\r\n",
+                b"POST /v2/models/tiny/infer HTTP/1.1\r\n" + headers +
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n" % len(TINY_BYTES) + TINY_BYTES):
         out = raw(srv.port, req)
-        assert out.startswith(b"HTTP/1.") and b" 200 " in out.split(b"\r\n")[0], out[:500]
+        assert out.startswith(b"HTTP/1.1 400 "), out[:500]
+        body = out.split(b"\r\n\r\n", 1)[1]
+        assert json.loads(body)["error"].startswith("header Host: "), body
+        assert said in body, body
+    assert request(srv.port, "GET", "/v2/health/ready").status == 200
 
 
 def test_the_list_allows_its_names_besides_localhost_and_addresses(repo, tmp_path):
