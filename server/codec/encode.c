@@ -425,6 +425,9 @@ static void v1_encode(rs_buf *out, const mlp_model *m, const rs_request *req, co
     rs_buf_puts(out, "}");
 }
 
+/* The most rs_encode_response allocates before it writes (see there). */
+#define ANSWER_FIRST_ALLOC 65536
+
 int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
                        const rs_request *req, const float *y, const mlp_diagnostics *d,
                        const float *const *z, size_t *json_len)
@@ -433,6 +436,13 @@ int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
     /* Doubling could otherwise hold up to twice the answer: the memory stays
      * within what was charged for it (rs_response_capacity). */
     out->limit = rs_request_capacity(req, mid, m);
+    /* A fresh buffer is allocated once at its bound (charged already) rather
+     * than grown from 256 bytes by doubling: three reallocations and copies
+     * for a tiny model's summary answer. Past ANSWER_FIRST_ALLOC it grows as
+     * it fills, since the bound overstates large answers most. */
+    if (out->cap == 0 && out->limit > 0)
+        rs_buf_reserve(out,
+                       (out->limit < ANSWER_FIRST_ALLOC ? out->limit : ANSWER_FIRST_ALLOC) - 1);
     if (req->proto == RS_PROTO_V2) {
         status = v2_encode(out, mid, m, req, y, d, z, json_len);
     } else {
