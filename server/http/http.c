@@ -948,6 +948,29 @@ static void judge_excess(req_state *st)
              st->h->max_open);
 }
 
+/* The HTTP front's gauges, after the application's metrics: what its limits
+ * bound, beside the limits, so a dashboard shows how near they are. */
+static void front_metrics(rs_http *h, rs_buf *out)
+{
+    const rs_config *cfg = h->app->cfg;
+    rs_buf_printf(out,
+                  "# HELP reluserve_open_connections Client connections open now (over "
+                  "--max-connections they are answered 503).\n"
+                  "# TYPE reluserve_open_connections gauge\nreluserve_open_connections %d\n"
+                  "# HELP reluserve_max_connections --max-connections.\n"
+                  "# TYPE reluserve_max_connections gauge\nreluserve_max_connections %d\n",
+                  atomic_load(&h->open), h->max_open);
+    rs_buf_printf(out,
+                  "# HELP reluserve_request_memory_bytes Bytes held now for requests: bodies "
+                  "arriving, then decoded inputs and answers until sent (--max-body-total).\n"
+                  "# TYPE reluserve_request_memory_bytes gauge\nreluserve_request_memory_bytes "
+                  "%lld\n"
+                  "# HELP reluserve_request_memory_limit_bytes --max-body-total.\n"
+                  "# TYPE reluserve_request_memory_limit_bytes gauge\n"
+                  "reluserve_request_memory_limit_bytes %lld\n",
+                  (long long)rs_body_budget_held(h->budget), (long long)cfg->max_body_total);
+}
+
 static enum MHD_Result answer(req_state *st)
 {
     rs_app *app = st->h->app;
@@ -974,9 +997,11 @@ static enum MHD_Result answer(req_state *st)
     rs_buf out;
     rs_buf_init(&out);
     int status = handle(app, &st->route, &out);
-    if (st->route.kind == RS_ROUTE_METRICS)
+    if (st->route.kind == RS_ROUTE_METRICS) {
+        front_metrics(st->h, &out);
         return respond_buf(st, status, &out, "text/plain; version=0.0.4; charset=utf-8",
                            (size_t)-1);
+    }
     return respond_json(st, status, &out);
 }
 

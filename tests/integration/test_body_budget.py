@@ -80,6 +80,31 @@ def test_uploads_past_the_total_budget_get_503_and_the_budget_comes_back(budget_
     assert r.status == 200, r
 
 
+def test_metrics_show_the_memory_and_connections_held(budget_server):
+    """/metrics shows what the budget holds and its limit, and the open
+    connections and theirs: an upload holds at least the bytes that arrived
+    (its buffer), nothing once it is given up, and its connection counts
+    while open."""
+    port = budget_server.port
+    m = helpers.metrics(port)
+    assert m["reluserve_request_memory_limit_bytes"] == 150 * 1024
+    assert m["reluserve_max_connections"] >= 1
+    assert m["reluserve_request_memory_bytes"] == 0, m
+    assert m["reluserve_open_connections"] >= 1  # this request's own
+    a = open_upload(port, padded_request(BODY), 80_000)
+    try:
+        helpers.wait_metric(port, "reluserve_request_memory_bytes", 80_000)
+        m = helpers.metrics(port)
+        assert 80_000 <= m["reluserve_request_memory_bytes"] <= 2 * BODY, m
+        assert m["reluserve_open_connections"] >= 2, m
+    finally:
+        a.close()
+    deadline = time.time() + 30 * helpers.SLOW
+    while helpers.metrics(port)["reluserve_request_memory_bytes"] != 0:
+        assert time.time() < deadline, "the abandoned upload's memory was never given back"
+        time.sleep(0.01)
+
+
 def test_total_below_max_body_is_refused_at_startup(repo):
     p = subprocess.run([helpers.binary(), "serve", "--models", str(repo[0]), "--port", "0",
                         "--max-body", "1M", "--max-body-total", "100K"],
