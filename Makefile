@@ -94,7 +94,7 @@ TOOLS      = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES    = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test-deps run test test-docker unit lib-tests integration bench soak fuzz fuzz-clang install format \
-        clean models check-format
+        clean models check-format float-text-exhaustive
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/libmlp.a $(BUILD)/libmlp.so $(BUILD)/reluserve
@@ -172,6 +172,22 @@ $(BUILD)/tests/server/http/test_http_start: tests/unit/server/http/test_http_sta
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=MHD_start_daemon -o $@ $^ $(LDLIBS) -lcmocka
 
+# The implementation mlp_format_float replaced, kept to check the new one
+# against: test_float_text_ref (a sample, in make test) and the one-off
+# float_text_exhaustive tool (all 2^32 floats, make float-text-exhaustive).
+FLOAT_REF = tests/ref/float_text_ref.c $(wildcard tests/ref/*.h)
+$(BUILD)/tests/lib/test_float_text_ref: tests/unit/lib/test_float_text_ref.c $(FLOAT_REF) \
+                                        $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
+
+$(BUILD)/tools/float_text_exhaustive: tests/tools/float_text_exhaustive.c $(FLOAT_REF) \
+                                      $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
+
 $(BUILD)/tests/server/%: tests/unit/server/%.c $(SERVER_OBJ) $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
 	$(say) CCLD $@
@@ -242,6 +258,12 @@ unit: $(TESTS) $(TOOLS)
 lib-tests: $(filter $(BUILD)/tests/lib/%,$(TESTS))
 integration: all $(TOOLS)
 
+# All 2^32 float32 texts against the previous implementation, byte for byte,
+# and every scaled product against exact arithmetic: one core, about five
+# minutes. A one-off proof run for changes to lib/float_*; not in make test.
+float-text-exhaustive: $(BUILD)/tools/float_text_exhaustive
+	$(BUILD)/tools/float_text_exhaustive
+
 bench: all $(BENCHES)
 	@scripts/run-bench $(BUILD)
 
@@ -305,7 +327,7 @@ install: all
 	install -m 755 $(BUILD)/reluserve $(DESTDIR)$(PREFIX)/bin/
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] server/*/*.[ch] cli/*.[ch] tests/unit/*/*.c tests/unit/*/*/*.c tests/tools/*.c tests/fuzz/*.[ch] bench/*.c)
+	clang-format -i $(wildcard lib/*.[ch] server/*.[ch] server/*/*.[ch] cli/*.[ch] tests/unit/*/*.c tests/unit/*/*/*.c tests/tools/*.c tests/ref/*.[ch] tests/fuzz/*.[ch] bench/*.c)
 
 check-format:
 	@scripts/check-format

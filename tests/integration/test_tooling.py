@@ -50,3 +50,12 @@ def test_install_deps_says_what_it_checked():
     p = subprocess.run([INSTALL_DEPS, "--test"], capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert p.stdout.startswith("install-deps: "), p.stdout[:500]
+
+
+def test_float_pow10_table_is_what_its_generator_writes():
+    """lib/float_pow10.h is generated, and the generator checks every constant
+    float_text.c relies on with exact integers: both hold for the committed file."""
+    gen = os.path.join(helpers.ROOT, "scripts", "gen-float-pow10")
+    p = subprocess.run(["/usr/bin/python3", gen, "--check"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -1,0 +1,136 @@
+/*
+ * float_shortest — the shortest decimal in a float32's rounding interval, the
+ * digits mlp_format_float (float_text.c) lays out as text. Static inline, so
+ * tests/tools/float_text_exhaustive.c can check its steps on every input.
+ *
+ * A finite non-zero |f| = c·2^q (c < 2^24, q in [-149, 104]) is what strtof
+ * returns for every real of its rounding interval R: within half a spacing,
+ * the end points included when c is even (ties to even). The spacing is 2^q,
+ * below a power of two with a normal float under it 2^(q-1). Wanted: the
+ * decimal in R with the fewest significant digits, the nearest to |f| if two
+ * are that short, the even one on a tie.
+ *
+ * The Schubfach algorithm (Raffaello Giulietti, "The Schubfach way to render
+ * doubles", 2020), worked out here for binary32:
+ *
+ * 1. k = floor(log10 2^q), or floor(log10 (3/4)·2^q) at such a power of two,
+ *    so that R scaled by 10^-k is at least 1 and under 10 units wide: it
+ *    holds one or two integers and at most one multiple of 10.
+ * 2. The scaled ends and centre of R in quarter units, X·2^q·10^-k for
+ *    X = 4c - 2 (4c - 1 at the power of two), 4c and 4c + 2, each from one
+ *    multiplication of X by a 64-bit table entry g of 10^-k (float_pow10.h,
+ *    made and checked by scripts/gen-float-pow10), rounded to odd: the
+ *    integer part, its lowest bit set when a fraction is left. Rounding to
+ *    odd keeps every comparison with an even integer exact (the rounded
+ *    value is below, equal to or above 2n exactly when the true one is), and
+ *    everything compared is even in quarter units: the candidate decimals
+ *    and the midpoint between two neighbouring ones.
+ * 3. If a multiple of 10 units lies in R it is the answer: R is under 10
+ *    units wide, so no other decimal that short is inside. Otherwise, of the
+ *    one or two integers in R, the one nearer to |f|, the even one on a tie.
+ *
+ * Why the rounding to odd is exact: g exceeds 10^-k·2^(63-E) (E = floor(log2
+ * 10^-k)) by at most one unit, so the computed product exceeds the true
+ * X·2^q·10^-k by less than X·2^(q+E-63) < 2^26·2^(3-63) = 2^-34 (the
+ * generator checks q + E <= 3). A true integer keeps its integer part and
+ * shows a fraction under 2^-32, read as none. A true non-integer keeps its
+ * integer part and shows a fraction as long as its own fraction is in
+ * [2^-32, 1 - 2^-34). Schubfach's proof bounds how close these products come
+ * to integers; for binary32 the bound is checked on every input instead:
+ * tests/tools/float_text_exhaustive.c compares each of the 2^32 rounded
+ * products' "exact or not" with divisibility (X·2^q·10^-k is an integer
+ * exactly when 2^(k-q) divides X for k <= 0, 5^k divides X for k > 0), and
+ * the text with the earlier, independent implementation (tests/ref/). The
+ * closest any fraction comes is 1.21·2^-32 above an integer (0x668442d3) and
+ * 5.9·2^-32 below one (0x024007f9).
+ *
+ * Only 32x32 -> 64-bit multiplications: the same code on every target, no
+ * 128-bit integers, no floating point.
+ */
+#ifndef MLP_FLOAT_SHORTEST_H
+#define MLP_FLOAT_SHORTEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "float_pow10.h"
+
+/* floor(q·log10 2) and floor(q·log10 2 + log10 3/4) for q in [-149, 104],
+ * floor(e·log2 10) for e in [-31, 45]: the constants are the logarithms
+ * times 2^22 or 2^19, and the bias keeps the shifted value non-negative (a
+ * right shift of a negative int is implementation-defined). The generator
+ * checks each over its whole range against exact floors. */
+static inline int floor_log10_pow2(int q, bool three_quarters)
+{
+    return ((q * 1262611 - (three_quarters ? 524031 : 0) + (256 << 22)) >> 22) - 256;
+}
+
+static inline int floor_log2_pow10(int e)
+{
+    return ((e * 1741647 + (256 << 19)) >> 19) - 256;
+}
+
+/* x·g·2^-32 rounded down, as 32.32 fixed point: x·g·2^-64 with its top 32
+ * fraction bits (x < 2^31). g is split in 32-bit halves so two 32x32 -> 64
+ * products suffice: lo < 2^63, and the sum < 2^63 + 2^31 cannot overflow.
+ * The bits dropped (lo's low half) can only make a fraction larger, never
+ * reach the integer part: what is kept is floor(x·g·2^-32). */
+static inline uint64_t scale_fixed(uint64_t g, uint32_t x)
+{
+    uint64_t lo = (uint64_t)x * (uint32_t)g;
+    return (uint64_t)x * (uint32_t)(g >> 32) + (lo >> 32);
+}
+
+/* x·g·2^-64 rounded to odd: the integer part (< 2^30 here, as the scaled
+ * interval ends are below 4·13.4·2^24), its lowest bit set when the
+ * fraction is at least 2^-32 (see the header for why that threshold). */
+static inline uint32_t scale_round_odd(uint64_t g, uint32_t x)
+{
+    uint64_t m = scale_fixed(g, x);
+    return (uint32_t)(m >> 32) | ((uint32_t)m != 0);
+}
+
+typedef struct {
+    uint32_t digits; /* < 10^9, may end in zeros */
+    int exp10;       /* value = digits·10^exp10 */
+} decimal;
+
+/* The shortest decimal in |f|'s rounding interval, the nearest if two are
+ * (see the header): c·2^q is |f|, lower_closer marks the power of two whose
+ * lower neighbour is half as far as the upper one. */
+static inline decimal decimal_shortest(uint32_t c, int q, bool lower_closer)
+{
+    int k = floor_log10_pow2(q, lower_closer);
+    /* h = q + E + 1 is in [1, 4]: the products below are t·2^64 with
+     * t = X·2^q·10^-k, so their top 64 bits are t's integer part. */
+    int h = q + floor_log2_pow10(-k) + 1;
+    uint64_t g = float_pow10[-k - FLOAT_POW10_MIN];
+    uint32_t cb = c << 2;
+    uint32_t vb = scale_round_odd(g, cb << h);
+    uint32_t vbl = scale_round_odd(g, (cb - 2 + lower_closer) << h);
+    uint32_t vbr = scale_round_odd(g, (cb + 2) << h);
+    /* An end point is in R only when c is even: for an odd c, "end < 4n"
+     * on integers is "end + 1 <= 4n". */
+    uint32_t out = c & 1;
+    vbl += out;
+    vbr -= out;
+
+    /* A multiple of 10 units in R: at most one fits (R < 40 quarter units). */
+    uint32_t s = vb >> 2; /* floor(|f|·10^-k): the rounding to odd left bits 2+ alone */
+    uint32_t sp = s / 10;
+    bool up_in = vbl <= 40 * sp;
+    bool wp_in = 40 * sp + 40 <= vbr;
+    if (up_in != wp_in) return (decimal){sp + wp_in, k + 1};
+
+    /* Otherwise s or s + 1, at least one of them in R (R >= 4 quarter units). */
+    bool u_in = vbl <= 4 * s;
+    bool w_in = 4 * s + 4 <= vbr;
+    if (u_in != w_in) return (decimal){s + w_in, k};
+    /* Both: the nearer to |f|; the midpoint 4s + 2 is even, so the compare
+     * with the rounded centre is exact, and a tie goes to the even one. */
+    uint32_t mid = 4 * s + 2;
+    bool up = vb > mid || (vb == mid && (s & 1));
+    return (decimal){s + up, k};
+}
+
+#endif
