@@ -95,16 +95,26 @@ typedef struct {
     int exp10;       /* value = digits·10^exp10 */
 } decimal;
 
-/* The shortest decimal in |f|'s rounding interval, the nearest if two are
- * (see the header): c·2^q is |f|, lower_closer marks the power of two whose
- * lower neighbour is half as far as the upper one. */
-static inline decimal decimal_shortest(uint32_t c, int q, bool lower_closer)
+/* The scaling of 2^q by 10^-k: g, k and the shift h = q + floor(log2 10^-k)
+ * + 1, which is in [1, 4], so that the products below are t·2^64 for
+ * t = X·2^q·10^-k and their top 64 bits t's integer part. float_scales[]
+ * holds it for each biased exponent; this computes it, for the powers of
+ * two with the nearer lower neighbour (lower_closer) and for the tests. */
+static inline float_scale float_scale_of(int q, bool lower_closer)
 {
     int k = floor_log10_pow2(q, lower_closer);
-    /* h = q + E + 1 is in [1, 4]: the products below are t·2^64 with
-     * t = X·2^q·10^-k, so their top 64 bits are t's integer part. */
-    int h = q + floor_log2_pow10(-k) + 1;
-    uint64_t g = float_pow10[-k - FLOAT_POW10_MIN];
+    float_scale sc = {float_pow10[-k - FLOAT_POW10_MIN], k, q + floor_log2_pow10(-k) + 1};
+    return sc;
+}
+
+/* The shortest decimal in |f|'s rounding interval, the nearest if two are
+ * (see the header): |f| = c·2^q, sc its scaling (float_scale_of(q,
+ * lower_closer)), lower_closer set at a power of two whose lower neighbour
+ * is half as far as the upper one. */
+static inline decimal decimal_shortest(uint32_t c, float_scale sc, bool lower_closer)
+{
+    uint64_t g = sc.g;
+    int k = sc.k, h = sc.h;
     uint32_t cb = c << 2;
     uint32_t vb = scale_round_odd(g, cb << h);
     uint32_t vbl = scale_round_odd(g, (cb - 2 + lower_closer) << h);
@@ -120,17 +130,24 @@ static inline decimal decimal_shortest(uint32_t c, int q, bool lower_closer)
     uint32_t sp = s / 10;
     bool up_in = vbl <= 40 * sp;
     bool wp_in = 40 * sp + 40 <= vbr;
-    if (up_in != wp_in) return (decimal){sp + wp_in, k + 1};
+    bool shorter = up_in != wp_in;
 
-    /* Otherwise s or s + 1, at least one of them in R (R >= 4 quarter units). */
+    /* Otherwise s or s + 1, at least one of them in R (R >= 4 quarter units):
+     * s + 1 when s is out, or both are in and s + 1 is nearer to |f| or as
+     * near and even. vb - 4s is 0 to 3 and the midpoint is 4s + 2, even, so
+     * the rounded centre compares with it exactly: above it when vb - 4s is
+     * 3, on it when 2 (then up if s is odd), i.e. when (vb - 4s) + (s & 1)
+     * >= 3. */
     bool u_in = vbl <= 4 * s;
     bool w_in = 4 * s + 4 <= vbr;
-    if (u_in != w_in) return (decimal){s + w_in, k};
-    /* Both: the nearer to |f|; the midpoint 4s + 2 is even, so the compare
-     * with the rounded centre is exact, and a tie goes to the even one. */
-    uint32_t mid = 4 * s + 2;
-    bool up = vb > mid || (vb == mid && (s & 1));
-    return (decimal){s + up, k};
+    uint32_t nearer_up = ((vb & 3) + (s & 1) + 1) >> 2;
+    uint32_t up = (uint32_t)!u_in | ((uint32_t)w_in & nearer_up);
+
+    /* Which case is as likely as not for typical values: selected with a
+     * mask rather than a branch the processor would often mispredict. */
+    uint32_t take_sp = 0u - (uint32_t)shorter;
+    decimal d = {((sp + wp_in) & take_sp) | ((s + up) & ~take_sp), k + shorter};
+    return d;
 }
 
 #endif

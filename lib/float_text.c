@@ -35,90 +35,111 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-/* Writes the nd decimal digits of d (exactly nd, d < 10^nd) at out. */
-static inline void digits_fixed(uint32_t d, int nd, char *out)
+/* Stores the 8 bytes of v at p, the lowest first: one store where the byte
+ * order is little-endian (x86-64, arm64, 32-bit arm as usually built), byte
+ * by byte elsewhere (FLOAT_TEXT_BYTE_STORES forces that path, for its test). */
+static inline void store8(char *p, uint64_t v)
 {
-    char *o = out + nd;
-    while (d >= 100) {
-        uint32_t r = d % 100;
-        d /= 100;
-        o -= 2;
-        o[0] = digit_pairs[2 * r];
-        o[1] = digit_pairs[2 * r + 1];
-    }
-    if (d >= 10) {
-        o -= 2;
-        o[0] = digit_pairs[2 * d];
-        o[1] = digit_pairs[2 * d + 1];
-    } else {
-        *--o = (char)('0' + d);
-    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&                        \
+    !defined(FLOAT_TEXT_BYTE_STORES)
+    memcpy(p, &v, 8);
+#else
+    for (int i = 0; i < 8; i++)
+        p[i] = (char)(v >> (8 * i));
+#endif
 }
 
+/* The 8 decimal digits of x < 10^8 (leading zeros included) as ASCII in
+ * the bytes of a uint64_t, the first digit in the lowest byte. The value is
+ * split into lanes that are divided all at once: two 32-bit lanes of 4
+ * digits, then four 16-bit lanes of 2, then eight bytes of 1. Division by
+ * 100 of a lane < 10^4 is (x·10486) >> 20 and by 10 of a lane < 100 is
+ * (x·103) >> 10 (exact over those ranges, as scripts/gen-float-pow10
+ * checks); no product reaches the next lane. */
+static inline uint64_t digits8(uint32_t x)
+{
+    uint64_t v = x / 10000u | (uint64_t)(x % 10000u) << 32;
+    uint64_t h = (v * 10486u) >> 20 & 0x0000007f0000007full;
+    v = h | (v - h * 100u) << 16;
+    h = (v * 103u) >> 10 & 0x000f000f000f000full;
+    v = h | (v - h * 10u) << 8;
+    return v + 0x3030303030303030ull;
+}
+
+/* Digits of 0 < d < 10^9: from its bit length b, floor(b·log10 2) (1233 /
+ * 4096 is log10 2 rounded up) is the count or one less, which one compare
+ * settles (the generator checks every b). */
 static inline int digits_count(uint32_t d)
 {
-    int n = 1;
-    while (n < 10 && d >= ipow10[n])
-        n++;
-    return n;
+    int t = ((32 - __builtin_clz(d)) * 1233) >> 12;
+    return t + (d >= ipow10[t]);
 }
 
-/* Lays out d·10^q (d < 2^32): plain decimal when the leading digit's
- * exponent is in [-5, 8], otherwise d.ddde±x. Returns characters written. */
+/* "0.000000" as store8 writes it. */
+#define ZERO_POINT_ZEROS 0x3030303030302e30ull
+
+/*
+ * Lays out d·10^q (0 < d < 10^9, trailing zeros allowed): plain decimal when
+ * the leading digit's exponent e is in [-5, 8], otherwise d.ddde±x. Returns
+ * the length. The digits are held left-aligned as 9 characters — d·10^(9 -
+ * its digit count), the first in `first`, the other 8 in `rest` — so the
+ * significant ones are those before the trailing '0's (counted in `rest`
+ * without a loop) and an integer's zeros come with them. They are written
+ * with 8-byte stores that may run past the text: every write stays within
+ * out[0..15], and the NUL is written last.
+ */
 static int decimal_layout(uint32_t d, int q, char *out)
 {
-    while (d % 10 == 0) {
-        d /= 10;
-        q++;
-    }
     int nd = digits_count(d);
     int e = q + nd - 1;
-    char *o = out;
-    if (e >= -5 && e < 0) {
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = 0; i < -e - 1; i++)
-            *o++ = '0';
-        digits_fixed(d, nd, o);
-        o += nd;
+    uint32_t d9 = d * ipow10[9 - nd];
+    uint64_t first = '0' + d9 / 100000000u;
+    uint64_t rest = digits8(d9 % 100000000u);
+    /* Trailing '0's of the 8 are the highest bytes of rest that equal '0'. */
+    uint64_t nonzero = rest ^ 0x3030303030303030ull;
+    int sig = nonzero ? 9 - (__builtin_clzll(nonzero) >> 3) : 1;
+    uint64_t head = first | rest << 8; /* the first 8 of the 9 */
+    char last = (char)(rest >> 56);    /* the ninth */
+    int n;
+    if (e >= -5 && e < 0) { /* "0.", -e - 1 zeros, the digits: at most 15 */
+        int z = -e - 1;
+        store8(out, ZERO_POINT_ZEROS);
+        store8(out + 2 + z, head);
+        out[10 + z] = last;
+        n = 2 + z + sig;
     } else if (e >= 0 && e <= 8) {
-        if (nd <= e + 1) {
-            digits_fixed(d, nd, o);
-            o += nd;
-            for (int i = 0; i < e + 1 - nd; i++)
-                *o++ = '0';
-        } else {
-            /* Write the digits one place right, then pull the integer part
-             * left over the gap and put the point in it. */
-            digits_fixed(d, nd, o + 1);
-            for (int i = 0; i <= e; i++)
-                o[i] = o[i + 1];
-            o[e + 1] = '.';
-            o += nd + 1;
+        store8(out, head);
+        if (sig <= e + 1) { /* an integer: its e + 1 digits, zeros included */
+            out[8] = last;
+            n = e + 1;
+        } else if (e < 7) { /* e + 1 digits, the point, the rest */
+            store8(out + e + 2, rest >> (8 * e));
+            out[e + 1] = '.';
+            n = sig + 1;
+        } else { /* 8 digits, the point, the ninth */
+            out[8] = '.';
+            out[9] = last;
+            n = 10;
         }
-    } else {
-        digits_fixed(d, nd, o + 1);
-        o[0] = o[1];
-        if (nd > 1) {
-            o[1] = '.';
-            o += nd + 1;
-        } else {
-            o += 1;
-        }
-        *o++ = 'e';
+    } else { /* d.ddd, then e and the exponent: at most 14 */
+        out[0] = (char)first;
+        out[1] = '.';
+        store8(out + 2, rest);
+        n = sig > 1 ? sig + 1 : 1;
+        out[n++] = 'e';
         if (e < 0) {
-            *o++ = '-';
+            out[n++] = '-';
             e = -e;
         }
         if (e >= 10) {
-            *o++ = digit_pairs[2 * e];
-            *o++ = digit_pairs[2 * e + 1];
+            out[n++] = digit_pairs[2 * e];
+            out[n++] = digit_pairs[2 * e + 1];
         } else {
-            *o++ = (char)('0' + e);
+            out[n++] = (char)('0' + e);
         }
     }
-    *o = '\0';
-    return (int)(o - out);
+    out[n] = '\0';
+    return n;
 }
 
 /*
@@ -127,7 +148,8 @@ static int decimal_layout(uint32_t d, int q, char *out)
  * (9 always suffice for float32, and floats in [1e-5, 1e-4) do need 9). Every
  * other layout is shorter: an exponent form has at most 1 + 9 + 1 + 4 =
  * 15 ("-1.23456789e-38"), a plain number >= 1 at most 1 + 9 + 1 = 11.
- * decimal_layout's scratch writes stay within the final length.
+ * decimal_layout's 8-byte stores may run past the text but stay within the
+ * 16 bytes after the sign's place: within MLP_FLOAT_TEXT_MAX bytes in all.
  */
 int mlp_format_float(float f, char *out)
 {
@@ -148,8 +170,13 @@ int mlp_format_float(float f, char *out)
     /* Subnormals share the smallest normal exponent, without the hidden bit;
      * only a power of two above the smallest normal binade has the nearer
      * lower neighbour. */
-    uint32_t c = bexp == 0 ? man : man | 0x800000u;
-    int q = bexp == 0 ? -149 : (int)bexp - 150;
-    decimal d = decimal_shortest(c, q, man == 0 && bexp > 1);
+    uint32_t c = man | (uint32_t)(bexp != 0) << 23;
+    float_scale sc = float_scales[bexp];
+    bool lower_closer = false;
+    if (__builtin_expect(man == 0, 0) && bexp > 1) {
+        lower_closer = true;
+        sc = float_scale_of((int)bexp - 150, true);
+    }
+    decimal d = decimal_shortest(c, sc, lower_closer);
     return (int)(o - out) + decimal_layout(d.digits, d.exp10, o);
 }

@@ -49,9 +49,9 @@ static inline bool float_shortest_products_exact(uint32_t bits, product_margins 
     uint32_t c = bexp == 0 ? man : man | 0x800000u;
     int q = bexp == 0 ? -149 : (int)bexp - 150;
     bool lower_closer = man == 0 && bexp > 1;
-    int k = floor_log10_pow2(q, lower_closer);
-    int h = q + floor_log2_pow10(-k) + 1;
-    uint64_t g = float_pow10[-k - FLOAT_POW10_MIN];
+    float_scale sc = float_scale_of(q, lower_closer);
+    int k = sc.k, h = sc.h;
+    uint64_t g = sc.g;
     uint32_t xs[3] = {4 * c - 2 + lower_closer, 4 * c, 4 * c + 2};
     for (int i = 0; i < 3; i++) {
         uint32_t frac = (uint32_t)scale_fixed(g, xs[i] << h);
