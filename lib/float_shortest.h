@@ -81,15 +81,6 @@ static inline uint64_t scale_fixed(uint64_t g, uint32_t x)
     return (uint64_t)x * (uint32_t)(g >> 32) + (lo >> 32);
 }
 
-/* x·g·2^-64 rounded to odd: the integer part (< 2^30 here, as the scaled
- * interval ends are below 4·13.4·2^24), its lowest bit set when the
- * fraction is at least 2^-32 (see the header for why that threshold). */
-static inline uint32_t scale_round_odd(uint64_t g, uint32_t x)
-{
-    uint64_t m = scale_fixed(g, x);
-    return (uint32_t)(m >> 32) | ((uint32_t)m != 0);
-}
-
 typedef struct {
     uint32_t digits; /* < 10^9, may end in zeros */
     int exp10;       /* value = digits·10^exp10 */
@@ -115,38 +106,40 @@ static inline decimal decimal_shortest(uint32_t c, float_scale sc, bool lower_cl
 {
     uint64_t g = sc.g;
     int k = sc.k, h = sc.h;
+    /* The scaled ends and centre in quarter units, 32.32 fixed point. */
     uint32_t cb = c << 2;
-    uint32_t vb = scale_round_odd(g, cb << h);
-    uint32_t vbl = scale_round_odd(g, (cb - 2 + lower_closer) << h);
-    uint32_t vbr = scale_round_odd(g, (cb + 2) << h);
-    /* An end point is in R only when c is even: for an odd c, "end < 4n"
-     * on integers is "end + 1 <= 4n". */
-    uint32_t out = c & 1;
+    uint64_t vb = scale_fixed(g, cb << h);
+    uint64_t vbl = scale_fixed(g, (cb - 2 + lower_closer) << h);
+    uint64_t vbr = scale_fixed(g, (cb + 2) << h);
+    /* An end point is in R only when c is even: for an odd c, "end < n"
+     * is "end + 1 <= n" (one fixed-point unit). */
+    uint64_t out = c & 1;
     vbl += out;
     vbr -= out;
 
-    /* A multiple of 10 units in R: at most one fits (R < 40 quarter units). */
-    uint32_t s = vb >> 2; /* floor(|f|·10^-k): the rounding to odd left bits 2+ alone */
+    /* A multiple of 10 units in R: at most one fits (R < 40 quarter units).
+     * s = floor(|f|·10^-k), and 40·sp quarter units is 10·sp units. */
+    uint32_t s = (uint32_t)(vb >> 34);
     uint32_t sp = s / 10;
-    bool up_in = vbl <= 40 * sp;
-    bool wp_in = 40 * sp + 40 <= vbr;
+    uint64_t up = (uint64_t)(40 * sp) << 32;
+    bool up_in = vbl <= up;
+    bool wp_in = up + (40ull << 32) <= vbr;
     bool shorter = up_in != wp_in;
 
     /* Otherwise s or s + 1, at least one of them in R (R >= 4 quarter units):
      * s + 1 when s is out, or both are in and s + 1 is nearer to |f| or as
-     * near and even. vb - 4s is 0 to 3 and the midpoint is 4s + 2, even, so
-     * the rounded centre compares with it exactly: above it when vb - 4s is
-     * 3, on it when 2 (then up if s is odd), i.e. when (vb - 4s) + (s & 1)
-     * >= 3. */
-    bool u_in = vbl <= 4 * s;
-    bool w_in = 4 * s + 4 <= vbr;
-    uint32_t nearer_up = ((vb & 3) + (s & 1) + 1) >> 2;
-    uint32_t up = (uint32_t)!u_in | ((uint32_t)w_in & nearer_up);
+     * near and even: the centre is above the midpoint 4s + 2, or on it and s
+     * is odd. */
+    uint64_t u = vb & ~((1ull << 34) - 1); /* 4s quarter units */
+    bool u_in = vbl <= u;
+    bool w_in = u + (4ull << 32) <= vbr;
+    bool nearer_up = (vb - u) + (s & 1) > (2ull << 32);
+    uint32_t take_up = (uint32_t)!u_in | ((uint32_t)w_in & (uint32_t)nearer_up);
 
     /* Which case is as likely as not for typical values: selected with a
      * mask rather than a branch the processor would often mispredict. */
     uint32_t take_sp = 0u - (uint32_t)shorter;
-    decimal d = {((sp + wp_in) & take_sp) | ((s + up) & ~take_sp), k + shorter};
+    decimal d = {((sp + wp_in) & take_sp) | ((s + take_up) & ~take_sp), k + shorter};
     return d;
 }
 

@@ -81,36 +81,42 @@ static inline int digits_count(uint32_t d)
 /*
  * Lays out d·10^q (0 < d < 10^9, trailing zeros allowed): plain decimal when
  * the leading digit's exponent e is in [-5, 8], otherwise d.ddde±x. Returns
- * the length. The digits are held left-aligned as 9 characters — d·10^(9 -
- * its digit count), the first in `first`, the other 8 in `rest` — so the
- * significant ones are those before the trailing '0's (counted in `rest`
- * without a loop) and an integer's zeros come with them. They are written
- * with 8-byte stores that may run past the text: every write stays within
- * out[0..15], and the NUL is written last.
+ * the length. The digits are held left-aligned as 9 characters, as if d had
+ * 9 digits with zeros after it: `head` the first 8, `first` the first,
+ * `rest` the last 8, `last` the ninth. So the significant ones are those
+ * before the trailing '0's (counted in `rest` without a loop), and an
+ * integer's zeros come with them. They are written with 8-byte stores that
+ * may run past the text: every write stays within out[0..15], and the NUL
+ * is written last.
  */
 static int decimal_layout(uint32_t d, int q, char *out)
 {
     int nd = digits_count(d);
     int e = q + nd - 1;
-    uint32_t d9 = d * ipow10[9 - nd];
-    uint64_t first = '0' + d9 / 100000000u;
-    uint64_t rest = digits8(d9 % 100000000u);
+    /* d's 9 digits right-aligned (c0 then r8, computed without waiting for
+     * nd), then shifted left over the 9 - nd leading zeros; OR-ing '0' into
+     * every byte turns the bytes shifted in into '0' and leaves digits be. */
+    uint64_t c0 = '0' + d / 100000000u;
+    uint64_t r8 = digits8(d % 100000000u);
+    unsigned lead = (unsigned)(9 - nd);
+    uint64_t head = (lead ? r8 >> (8 * lead - 8) : (c0 | r8 << 8)) | 0x3030303030303030ull;
+    uint64_t last = lead ? '0' : r8 >> 56;
+    uint64_t first = head & 0xff;
+    uint64_t rest = head >> 8 | last << 56;
     /* Trailing '0's of the 8 are the highest bytes of rest that equal '0'. */
     uint64_t nonzero = rest ^ 0x3030303030303030ull;
     int sig = nonzero ? 9 - (__builtin_clzll(nonzero) >> 3) : 1;
-    uint64_t head = first | rest << 8; /* the first 8 of the 9 */
-    char last = (char)(rest >> 56);    /* the ninth */
     int n;
     if (e >= -5 && e < 0) { /* "0.", -e - 1 zeros, the digits: at most 15 */
         int z = -e - 1;
         store8(out, ZERO_POINT_ZEROS);
         store8(out + 2 + z, head);
-        out[10 + z] = last;
+        out[10 + z] = (char)last;
         n = 2 + z + sig;
     } else if (e >= 0 && e <= 8) {
         store8(out, head);
         if (sig <= e + 1) { /* an integer: its e + 1 digits, zeros included */
-            out[8] = last;
+            out[8] = (char)last;
             n = e + 1;
         } else if (e < 7) { /* e + 1 digits, the point, the rest */
             store8(out + e + 2, rest >> (8 * e));
@@ -118,7 +124,7 @@ static int decimal_layout(uint32_t d, int q, char *out)
             n = sig + 1;
         } else { /* 8 digits, the point, the ninth */
             out[8] = '.';
-            out[9] = last;
+            out[9] = (char)last;
             n = 10;
         }
     } else { /* d.ddd, then e and the exponent: at most 14 */
