@@ -106,11 +106,18 @@ static inline decimal decimal_shortest(uint32_t c, float_scale sc, bool lower_cl
 {
     uint64_t g = sc.g;
     int k = sc.k, h = sc.h;
-    /* The scaled ends and centre in quarter units, 32.32 fixed point. */
-    uint32_t cb = c << 2;
-    uint64_t vb = scale_fixed(g, cb << h);
-    uint64_t vbl = scale_fixed(g, (cb - 2 + lower_closer) << h);
-    uint64_t vbr = scale_fixed(g, (cb + 2) << h);
+    /* The scaled centre and ends in quarter units, 32.32 fixed point:
+     * scale_fixed(g, X << h) for X = 4c, 4c + 2 and 4c - 2 (4c - 1). The
+     * ends' products differ from the centre's by exactly g << (h + 1)
+     * (g << h), so they come from the centre's exact product (vb·2^32 +
+     * frac) by one exact addition or subtraction, floored the same way. */
+    uint32_t xb = (c << 2) << h;
+    uint64_t lo = (uint64_t)xb * (uint32_t)g;
+    uint64_t vb = (uint64_t)xb * (uint32_t)(g >> 32) + (lo >> 32);
+    uint64_t frac = (uint32_t)lo;
+    int sr = h + 1, sl = h + 1 - lower_closer;
+    uint64_t vbr = vb + (g >> (32 - sr)) + ((frac + (uint32_t)(g << sr)) >> 32);
+    uint64_t vbl = vb - (g >> (32 - sl)) - (frac < (uint32_t)(g << sl));
     /* An end point is in R only when c is even: for an odd c, "end < n"
      * is "end + 1 <= n" (one fixed-point unit). */
     uint64_t out = c & 1;

@@ -177,12 +177,10 @@ int mlp_format_float(float f, char *out)
      * only a power of two above the smallest normal binade has the nearer
      * lower neighbour. */
     uint32_t c = man | (uint32_t)(bexp != 0) << 23;
-    float_scale sc = float_scales[bexp];
-    bool lower_closer = false;
-    if (__builtin_expect(man == 0, 0) && bexp > 1) {
-        lower_closer = true;
-        sc = float_scale_of((int)bexp - 150, true);
-    }
-    decimal d = decimal_shortest(c, sc, lower_closer);
+    decimal d;
+    if (__builtin_expect(man == 0, 0) && bexp > 1)
+        d = decimal_shortest(c, float_scale_of((int)bexp - 150, true), true);
+    else
+        d = decimal_shortest(c, float_scales[bexp], false);
     return (int)(o - out) + decimal_layout(d.digits, d.exp10, o);
 }
