@@ -16,32 +16,35 @@
  * 1. k = floor(log10 2^q), or floor(log10 (3/4)·2^q) at such a power of two,
  *    so that R scaled by 10^-k is at least 1 and under 10 units wide: it
  *    holds one or two integers and at most one multiple of 10.
- * 2. The scaled ends and centre of R in quarter units, X·2^q·10^-k for
- *    X = 4c - 2 (4c - 1 at the power of two), 4c and 4c + 2, each from one
- *    multiplication of X by a 64-bit table entry g of 10^-k (float_pow10.h,
- *    made and checked by scripts/gen-float-pow10), rounded to odd: the
- *    integer part, its lowest bit set when a fraction is left. Rounding to
- *    odd keeps every comparison with an even integer exact (the rounded
- *    value is below, equal to or above 2n exactly when the true one is), and
- *    everything compared is even in quarter units: the candidate decimals
- *    and the midpoint between two neighbouring ones.
+ * 2. The scaled centre and ends of R in quarter units, t = X·2^q·10^-k for
+ *    X = 4c, 4c + 2 and 4c - 2 (4c - 1 at the power of two), in 32.32 fixed
+ *    point: floor((X << h)·g / 2^32) with g a 64-bit entry of 10^-k
+ *    (float_pow10.h, made and checked by scripts/gen-float-pow10). The
+ *    centre's product takes two 32x32 -> 64-bit multiplications; the ends'
+ *    differ from it by exactly g << (h + 1) (g << h), so one addition or
+ *    subtraction each gives them, exactly as their own products would. All
+ *    they are compared with are integers in quarter units — candidate
+ *    decimals (4n) and the midpoint between two neighbouring ones (4n + 2) —
+ *    and those comparisons are exact (below).
  * 3. If a multiple of 10 units lies in R it is the answer: R is under 10
  *    units wide, so no other decimal that short is inside. Otherwise, of the
  *    one or two integers in R, the one nearer to |f|, the even one on a tie.
  *
- * Why the rounding to odd is exact: g exceeds 10^-k·2^(63-E) (E = floor(log2
- * 10^-k)) by at most one unit, so the computed product exceeds the true
- * X·2^q·10^-k by less than X·2^(q+E-63) < 2^26·2^(3-63) = 2^-34 (the
- * generator checks q + E <= 3). A true integer keeps its integer part and
- * shows a fraction under 2^-32, read as none. A true non-integer keeps its
- * integer part and shows a fraction as long as its own fraction is in
- * [2^-32, 1 - 2^-34). Schubfach's proof bounds how close these products come
- * to integers; for binary32 the bound is checked on every input instead:
- * tests/tools/float_text_exhaustive.c compares each of the 2^32 rounded
- * products' "exact or not" with divisibility (X·2^q·10^-k is an integer
- * exactly when 2^(k-q) divides X for k <= 0, 5^k divides X for k > 0), and
+ * Why comparing the fixed-point values with integers is exact (Schubfach
+ * keeps the same facts in fewer bits by rounding to odd): g exceeds
+ * 10^-k·2^(63-E) (E = floor(log2 10^-k)) by at most one unit, so the
+ * computed value exceeds the true t by less than X·2^(q+E-63) < 2^26·2^(3-63)
+ * = 2^-34 (the generator checks q + E <= 3). A true integer n therefore shows
+ * as n with no fraction bits set. A true non-integer shows its own integer
+ * part and some fraction bit set as long as its fraction is in [2^-32,
+ * 1 - 2^-34); then it compares with every integer as the true value does.
+ * Schubfach's proof bounds how close these products come to integers; for
+ * binary32 that is checked on every input instead:
+ * tests/tools/float_text_exhaustive.c compares, for each of the 2^32 floats
+ * and each X, "fraction bits all zero" with "t is an integer" decided by
+ * divisibility (2^(k-q) divides X for k <= 0, 5^k divides X for k > 0), and
  * the text with the earlier, independent implementation (tests/ref/). The
- * closest any fraction comes is 1.21·2^-32 above an integer (0x668442d3) and
+ * closest any t comes to an integer is 1.21·2^-32 above one (0x668442d3) and
  * 5.9·2^-32 below one (0x024007f9).
  *
  * Only 32x32 -> 64-bit multiplications: the same code on every target, no
@@ -70,11 +73,10 @@ static inline int floor_log2_pow10(int e)
     return ((e * 1741647 + (256 << 19)) >> 19) - 256;
 }
 
-/* x·g·2^-32 rounded down, as 32.32 fixed point: x·g·2^-64 with its top 32
- * fraction bits (x < 2^31). g is split in 32-bit halves so two 32x32 -> 64
- * products suffice: lo < 2^63, and the sum < 2^63 + 2^31 cannot overflow.
- * The bits dropped (lo's low half) can only make a fraction larger, never
- * reach the integer part: what is kept is floor(x·g·2^-32). */
+/* floor(x·g / 2^32), exactly (x < 2^31): x·g·2^-64 as 32.32 fixed point.
+ * g is split in 32-bit halves so two 32x32 -> 64 products suffice: lo <
+ * 2^63, and the sum < 2^63 + 2^31 cannot overflow. decimal_shortest
+ * computes the same for its centre inline; the tests use this one. */
 static inline uint64_t scale_fixed(uint64_t g, uint32_t x)
 {
     uint64_t lo = (uint64_t)x * (uint32_t)g;
@@ -87,8 +89,8 @@ typedef struct {
 } decimal;
 
 /* The scaling of 2^q by 10^-k: g, k and the shift h = q + floor(log2 10^-k)
- * + 1, which is in [1, 4], so that the products below are t·2^64 for
- * t = X·2^q·10^-k and their top 64 bits t's integer part. float_scales[]
+ * + 1, which is in [1, 4], so that (X << h)·g is t·2^64 (up to g's
+ * rounding) for t = X·2^q·10^-k. float_scales[]
  * holds it for each biased exponent; this computes it, for the powers of
  * two with the nearer lower neighbour (lower_closer) and for the tests. */
 static inline float_scale float_scale_of(int q, bool lower_closer)

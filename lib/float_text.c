@@ -11,9 +11,11 @@
  * lower neighbour is only 2^(q-1) away.
  *
  * float_shortest.h finds that decimal with the Schubfach algorithm (Raffaello
- * Giulietti, 2020): one 32x64-bit multiplication per interval end by a
- * table entry of 10^-k, exact comparisons thanks to rounding to odd, no
- * floating point and no retries; see there for why each step is exact.
+ * Giulietti, 2020): one 32x64-bit product by a table entry of 10^-k gives
+ * the scaled value and, by exact additions, the interval ends; comparisons
+ * with the candidates are exact, with no floating point and no retries (see
+ * there for why each step is exact). The digits are then made eight at a
+ * time in one 64-bit word and written with 8-byte stores.
  *
  * The text: plain decimal when the leading digit's exponent is in [-5, 8],
  * otherwise d.ddde±x; "null" for NaN and infinities, which JSON lacks.

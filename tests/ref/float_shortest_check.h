@@ -1,11 +1,12 @@
 /*
  * float_shortest_check — checks lib/float_shortest.h's one inexact step, the
- * rounding to odd of X·2^q·10^-k, against exact arithmetic for one float:
- * the product must show no fraction (its 32.32 fraction bits all zero)
- * exactly when the true value is an integer. Given the generator's bound on
- * the table error (the computed value is above the true one by less than
- * 2^-34), that is all rounding to odd needs: a wrong integer part would come
- * with a fraction of zero on a true non-integer, which this reports too.
+ * 32.32 fixed-point products t = X·2^q·10^-k (by a rounded-up power of
+ * ten), against exact arithmetic for one float: the product must show no
+ * fraction bits exactly when the true t is an integer. Given the
+ * generator's bound on the table error (the computed value is above the
+ * true one by less than 2^-34), that is all the comparisons with integers
+ * need: a wrong integer part would come with no fraction bits on a true
+ * non-integer, which this reports too.
  *
  * Integer or not is decided by divisibility, no big numbers needed:
  * X·2^q·10^-k = X·2^(q-k)·5^-k is an integer for k <= 0 exactly when
@@ -41,8 +42,8 @@ typedef struct {
 } product_margins;
 
 /* For the finite non-zero float with these bits: true when each of its three
- * products (interval ends and centre) rounds to odd as exact arithmetic
- * says. Updates *m when m is not NULL. */
+ * products (interval ends and centre) shows fraction bits exactly when the
+ * true value is not an integer. Updates *m when m is not NULL. */
 static inline bool float_shortest_products_exact(uint32_t bits, product_margins *m)
 {
     uint32_t bexp = (bits >> 23) & 0xffu, man = bits & 0x7fffffu;

@@ -2,7 +2,7 @@
  * float_text_exhaustive — mlp_format_float against the implementation it
  * replaced (tests/ref/float_text_ref.c) on every one of the 2^32 float32 bit
  * patterns, byte for byte, and for every finite non-zero magnitude the
- * rounding to odd of lib/float_shortest.h against exact arithmetic
+ * fixed-point products of lib/float_shortest.h against exact arithmetic
  * (tests/ref/float_shortest_check.h). A one-off proof run, not part of make
  * test: about five minutes on one core.
  *
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
          * the non-finite (exponent 0xff) left out. */
         if (bits >> 31 == 0 && bits != 0 && bits < 0x7f800000u &&
             !float_shortest_products_exact(bits, &margins)) {
-            if (inexact < 20) printf("0x%08x: a product rounds wrongly to odd\n", (unsigned)bits);
+            if (inexact < 20) printf("0x%08x: a product misreads an integer\n", (unsigned)bits);
             inexact++;
         }
         if ((bits & 0x0fffffffu) == 0x0fffffffu) {
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     printf("0x%08llx..0x%08llx: %llu bit patterns, %llu differ from the reference (besides "
-           "%llu of its %d known mistakes), %llu with a product not rounded to odd exactly, "
+           "%llu of its %d known mistakes), %llu with a product that misreads an integer, "
            "%.1f s\n",
            (unsigned long long)first, (unsigned long long)last,
            (unsigned long long)(last - first + 1), (unsigned long long)differ,

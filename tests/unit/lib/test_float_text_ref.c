@@ -14,8 +14,8 @@
  * reads back as f (strtof), no decimal with one significant digit fewer
  * does, and of the decimals with as many digits that read back, it is the
  * nearest to f (an even last digit on a tie), judged from f's exact decimal
- * expansion (printf). The rounding to odd inside the new code is checked
- * against exact divisibility on the whole sample.
+ * expansion (printf). The fixed-point products inside the new code are
+ * checked against exact divisibility on the whole sample.
  */
 #include <float.h>
 #include <math.h>
@@ -47,14 +47,14 @@ static uint32_t to_bits(float f)
     return u;
 }
 
-/* Every finite non-zero magnitude's products round to odd as exact
- * arithmetic says. */
+/* Every finite non-zero magnitude's products show fraction bits exactly
+ * when the true value is not an integer. */
 static void check_products(uint32_t bits)
 {
     uint32_t mag = bits & 0x7fffffffu;
     if (mag == 0 || mag >= 0x7f800000u) return;
     if (!float_shortest_products_exact(mag, NULL))
-        fail_msg("0x%08x: a scaled product is not rounded to odd exactly", (unsigned)mag);
+        fail_msg("0x%08x: a scaled product misreads an integer", (unsigned)mag);
 }
 
 static void check_independently(uint32_t bits);
