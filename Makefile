@@ -182,6 +182,16 @@ $(BUILD)/tests/lib/test_float_text_ref: tests/unit/lib/test_float_text_ref.c $(F
 	$(say) CCLD $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
 
+# The same test on float_text.c built with its byte-by-byte stores, the path
+# big-endian targets take (little-endian ones store 8 bytes at once).
+TESTS += $(BUILD)/tests/lib/test_float_text_ref_bytes
+$(BUILD)/tests/lib/test_float_text_ref_bytes: tests/unit/lib/test_float_text_ref.c lib/float_text.c \
+                                              $(FLOAT_REF) $(BUILD)/libmlp.a
+	@mkdir -p $(dir $@)
+	$(say) CCLD $@
+	$(Q)$(CC) $(ALL_CFLAGS) -DFLOAT_TEXT_BYTE_STORES $(LDFLAGS) -o $@ $(filter-out %.h,$^) \
+	    $(LDLIBS) -lcmocka
+
 $(BUILD)/tools/float_text_exhaustive: tests/tools/float_text_exhaustive.c $(FLOAT_REF) \
                                       $(BUILD)/libmlp.a
 	@mkdir -p $(dir $@)
