@@ -8,8 +8,10 @@
  *   encode  rs_encode_response of a v2 response with it   vs  building the same
  *           response with jansson and json_dumps(JSON_COMPACT | JSON_REAL_PRECISION(9))
  *   binary  the same request and response with the binary tensor extension
- * MB/s counts the bytes of the body (decode) or of the response (encode);
- * ratios divide our time into the baseline's (> 1: we are faster).
+ *   mlp_format_float alone on the tensor's values (ns per float)
+ * Every case is the median of interleaved samples (bench_run). MB/s counts the bytes of the body
+ * (decode) or of the response (encode); ratios divide our time into the baseline's (> 1: we are
+ * faster).
  *
  *     build/bench/bench_codec [--quick]
  *

@@ -168,8 +168,10 @@ int mlp_format_float(float f, char *out)
         memcpy(out, "null", 5);
         return 4;
     }
-    char *o = out;
-    if (bits >> 31) *o++ = '-';
+    /* The sign without a branch (answers mix signs unpredictably): '-' is
+     * written either way, and the text overwrites it when f is positive. */
+    out[0] = '-';
+    char *o = out + (bits >> 31);
     if (bexp == 0 && man == 0) {
         *o++ = '0';
         *o = '\0';
