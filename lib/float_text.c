@@ -82,16 +82,18 @@ static inline int digits_count(uint32_t d)
 
 /*
  * Lays out d·10^q (0 < d < 10^9, trailing zeros allowed): plain decimal when
- * the leading digit's exponent e is in [-5, 8], otherwise d.ddde±x. Returns
- * the length. The digits are held left-aligned as 9 characters, as if d had
+ * the leading digit's exponent e is in [-5, 8], otherwise d.ddde±x. The
+ * digits are held left-aligned as 9 characters, as if d had
  * 9 digits with zeros after it: `head` the first 8, `first` the first,
  * `rest` the last 8, `last` the ninth. So the significant ones are those
  * before the trailing '0's (counted in `rest` without a loop), and an
  * integer's zeros come with them. They are written with 8-byte stores that
  * may run past the text: every write stays within out[0..15], and the NUL
- * is written last.
+ * is written last. Returns prefix + the length: mlp_format_float ends in a
+ * jump here, and keeping this out of line leaves each half few enough
+ * registers to save (15.5 instead of 16.2 ns per float on the development VM).
  */
-static int decimal_layout(uint32_t d, int q, char *out)
+__attribute__((noinline)) static int decimal_layout(uint32_t d, int q, char *out, int prefix)
 {
     int nd = digits_count(d);
     int e = q + nd - 1;
@@ -147,7 +149,7 @@ static int decimal_layout(uint32_t d, int q, char *out)
         }
     }
     out[n] = '\0';
-    return n;
+    return prefix + n;
 }
 
 /*
@@ -186,5 +188,5 @@ int mlp_format_float(float f, char *out)
         d = decimal_shortest(c, float_scale_of((int)bexp - 150, true), true);
     else
         d = decimal_shortest(c, float_scales[bexp], false);
-    return (int)(o - out) + decimal_layout(d.digits, d.exp10, o);
+    return decimal_layout(d.digits, d.exp10, o, (int)(o - out));
 }
