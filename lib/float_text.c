@@ -60,11 +60,15 @@ static inline void store8(char *p, uint64_t v)
  * checks); no product reaches the next lane. */
 static inline uint64_t digits8(uint32_t x)
 {
-    uint64_t v = x / 10000u | (uint64_t)(x % 10000u) << 32;
-    uint64_t h = (v * 10486u) >> 20 & 0x0000007f0000007full;
-    v = h | (v - h * 100u) << 16;
-    h = (v * 103u) >> 10 & 0x000f000f000f000full;
-    v = h | (v - h * 10u) << 8;
+    /* Each step puts a lane's quotient q in its low half and the remainder
+     * r = v - q·m in its high half: q + (r << w) = (v << w) + q·(1 - m·2^w),
+     * one multiplication and one addition (mod 2^64, where it is exact). */
+    uint64_t q = x / 10000u;
+    uint64_t v = ((uint64_t)x << 32) + q * (1u - (10000ull << 32));
+    q = (v * 10486u) >> 20 & 0x0000007f0000007full;
+    v = (v << 16) + q * (1u - (100ull << 16));
+    q = (v * 103u) >> 10 & 0x000f000f000f000full;
+    v = (v << 8) + q * (1u - (10ull << 8));
     return v + 0x3030303030303030ull;
 }
 
