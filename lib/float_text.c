@@ -111,9 +111,10 @@ __attribute__((noinline)) static int decimal_layout(uint32_t d, int q, char *out
     uint64_t last = lead ? '0' : r8 >> 56;
     uint64_t first = head & 0xff;
     uint64_t rest = head >> 8 | last << 56;
-    /* Trailing '0's of the 8 are the highest bytes of rest that equal '0'. */
-    uint64_t nonzero = rest ^ 0x3030303030303030ull;
-    int sig = nonzero ? 9 - (__builtin_clzll(nonzero) >> 3) : 1;
+    /* d's trailing zeros are r8's highest bytes that equal '0' (all 8 and
+     * then d = c0·10^8); counted in r8, beside the shift above. */
+    uint64_t nonzero = r8 ^ 0x3030303030303030ull;
+    int sig = nd - (nonzero ? __builtin_clzll(nonzero) >> 3 : 8);
     int n;
     if (e >= -5 && e < 0) { /* "0.", -e - 1 zeros, the digits: at most 15 */
         int z = -e - 1;
