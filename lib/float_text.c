@@ -58,12 +58,13 @@ static inline void store8(char *p, uint64_t v)
  * 100 of a lane < 10^4 is (x·10486) >> 20 and by 10 of a lane < 100 is
  * (x·103) >> 10 (exact over those ranges, as scripts/gen-float-pow10
  * checks); no product reaches the next lane. */
-static inline uint64_t digits8(uint32_t x)
+static inline uint64_t digits8(uint32_t x, uint32_t x_div_10000)
 {
     /* Each step puts a lane's quotient q in its low half and the remainder
      * r = v - q·m in its high half: q + (r << w) = (v << w) + q·(1 - m·2^w),
-     * one multiplication and one addition (mod 2^64, where it is exact). */
-    uint64_t q = x / 10000u;
+     * one multiplication and one addition (mod 2^64, where it is exact).
+     * The caller passes x / 10^4, which it can get sooner than this could. */
+    uint64_t q = x_div_10000;
     uint64_t v = ((uint64_t)x << 32) + q * (1u - (10000ull << 32));
     q = (v * 10486u) >> 20 & 0x0000007f0000007full;
     v = (v << 16) + q * (1u - (100ull << 16));
@@ -104,8 +105,9 @@ __attribute__((noinline)) static int decimal_layout(uint32_t d, int q, char *out
     /* d's 9 digits right-aligned (c0 then r8, computed without waiting for
      * nd), then shifted left over the 9 - nd leading zeros; OR-ing '0' into
      * every byte turns the bytes shifted in into '0' and leaves digits be. */
-    uint64_t c0 = '0' + d / 100000000u;
-    uint64_t r8 = digits8(d % 100000000u);
+    uint32_t top = d / 100000000u, mid4 = d / 10000u; /* side by side */
+    uint64_t c0 = '0' + top;
+    uint64_t r8 = digits8(d - top * 100000000u, mid4 - top * 10000u);
     unsigned lead = (unsigned)(9 - nd);
     uint64_t head = (lead ? r8 >> (8 * lead - 8) : (c0 | r8 << 8)) | 0x3030303030303030ull;
     uint64_t last = lead ? '0' : r8 >> 56;
