@@ -88,11 +88,11 @@ static inline int digits_count(uint32_t d)
 /*
  * Lays out d·10^q (0 < d < 10^9, trailing zeros allowed): plain decimal when
  * the leading digit's exponent e is in [-5, 8], otherwise d.ddde±x. The
- * digits are held left-aligned as 9 characters, as if d had
- * 9 digits with zeros after it: `head` the first 8, `first` the first,
- * `rest` the last 8, `last` the ninth. So the significant ones are those
- * before the trailing '0's (counted in `rest` without a loop), and an
- * integer's zeros come with them. They are written with 8-byte stores that
+ * digits are held left-aligned as 9 characters, as if d had 9 digits with
+ * zeros after it: `head` the first 8, `first` the first, `rest` the last 8,
+ * `last` the ninth. So an integer's zeros come with them, and the text ends
+ * after the significant ones (`sig`, d's digits less its trailing zeros,
+ * counted without a loop). They are written with 8-byte stores that
  * may run past the text: every write stays within out[0..15], and the NUL
  * is written last. Returns prefix + the length: mlp_format_float ends in a
  * jump here, and keeping this out of line leaves each half few enough
