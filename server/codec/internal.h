@@ -91,6 +91,9 @@ int rs_json_string_dup(rs_json *j, size_t maxlen, const char *what, char **out);
 
 /* A number; *integral is true when it has no fraction or exponent part. */
 int rs_json_number(rs_json *j, double *out, bool *integral);
+/* rs_parse_number that also tells whether the number was written without a
+ * fraction or exponent part (*integral, set when it returns > 0). */
+size_t rs_number_scan(const char *s, const char *end, double *out, bool *integral);
 /* true/false */
 int rs_json_bool(rs_json *j, bool *out);
 /* Checks that only whitespace is left. */

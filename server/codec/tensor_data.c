@@ -5,7 +5,9 @@
  * The JSON reader is the decoder's hot loop: one pass, digits straight into
  * the float buffer, and only the facts the datatype check needs afterwards
  * (were there booleans, fractions, what were min and max) — because "shape"
- * and "datatype" may come after "data" in the object.
+ * and "datatype" may come after "data" in the object. Runs of `,number`
+ * take a tighter loop (data_run) with the short-number reader inline; the
+ * general path below handles everything else and every error.
  */
 #include <float.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "number.h"
 
 /* Every datatype the protocol names, its element size in the binary
  * extension, and for integer types the inclusive range of its values. */
@@ -111,7 +114,8 @@ static inline int data_scalar(rs_json *j, rs_tensor_data *t, size_t hint, const 
         return 0;
     }
     double d;
-    size_t n = rs_parse_number(p, j->end, &d);
+    bool integral;
+    size_t n = rs_number_scan(p, j->end, &d, &integral);
     if (n == 0) {
         int k = rs_json_peek(j);
         if (k == '"' || k == '{' || k == 'n')
@@ -119,14 +123,10 @@ static inline int data_scalar(rs_json *j, rs_tensor_data *t, size_t hint, const 
                                 rs_json_kind(k));
         return rs_json_syntax(j, "a number");
     }
-    if (!t->saw_fraction) {
-        for (size_t i = 0; i < n; i++)
-            if (p[i] == '.' || p[i] == 'e' || p[i] == 'E') {
-                t->saw_fraction = true;
-                t->fraction_at = t->n;
-                t->fraction_value = (double)(float)d;
-                break;
-            }
+    if (!integral && !t->saw_fraction) {
+        t->saw_fraction = true;
+        t->fraction_at = t->n;
+        t->fraction_value = (double)(float)d;
     }
     float f = (float)d;
     if (isinf(f))
@@ -142,6 +142,50 @@ static inline int data_scalar(rs_json *j, rs_tensor_data *t, size_t hint, const 
     t->v[t->n++] = f;
     j->p = p + n;
     return 0;
+}
+
+/*
+ * After a number or boolean, the run of `,number` (or `, number`, as
+ * Python's json.dumps writes it) that follows: the common case of the hot
+ * loop, taken without the general loop's per-element checks, which cannot
+ * change within the run (the element kind and depth; the buffer's room is
+ * checked against a local count). Each value is read by rs_number_short;
+ * anything else — a number it does not take, the first fraction (a fact to
+ * record), a boolean, other whitespace, the array's end, fewer than
+ * RS_NUMBER_SHORT_READ bytes left, a full buffer — ends the run before that
+ * element, with j->p after the last number consumed, and data_array's
+ * general path takes it from there, so values, facts and messages are what
+ * the general path alone gives (test_number.c compares them). Returns the
+ * values consumed. Out of line: inlined into the recursive data_array, its
+ * loop variables would live on the stack.
+ */
+static __attribute__((noinline)) size_t data_run(rs_json *j, rs_tensor_data *t)
+{
+    if (!t->saw_number) return 0;
+    const char *p = j->p, *end = j->end;
+    float *v = t->v;
+    size_t n = t->n, cap = t->cap, n0 = n;
+    double lo = t->min, hi = t->max;
+    bool fractions_ok = t->saw_fraction;
+    while (n < cap && end - p >= RS_NUMBER_SHORT_READ + 2 && *p == ',') {
+        const char *q = p + 1;
+        if (*q == ' ') q++; /* ", " as Python's json.dumps writes it */
+        double d;
+        bool integral;
+        size_t len = rs_number_short(q, &d, &integral);
+        if (len == 0 || !(integral || fractions_ok)) break;
+        /* |d| < 10^7 (at most 7 integer digits): finite as a float,
+         * unlike what data_scalar must check. */
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        v[n++] = (float)d;
+        p = q + len;
+    }
+    t->n = n;
+    t->min = lo;
+    t->max = hi;
+    j->p = p;
+    return n - n0;
 }
 
 /* "[2047][0]": where the reader is, one index per open array up to depth. */
@@ -194,6 +238,7 @@ static int data_array(rs_json *j, rs_tensor_data *t, int depth, size_t hint, con
                     return data_mixed(j, t, depth, path);
                 if (c == -1) return rs_json_syntax(j, "a value");
                 if (data_scalar(j, t, hint, path) < 0) return -1;
+                count += data_run(j, t);
             }
             count++;
             c = rs_json_peek(j);
