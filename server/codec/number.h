@@ -96,6 +96,14 @@ static RS_NUM_INLINE double rs_with_sign(double d, bool neg)
     return d;
 }
 
+/* The bytes of w outside '-'..'9' (the digits, '-', '.' and '/'), marked as
+ * by rs_non_digits. */
+static RS_NUM_INLINE uint64_t rs_non_numeric(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    return ((w + 0x46 * ones) | (w - 0x2d * ones)) & (0x80 * ones);
+}
+
 /* How many bytes rs_number_short may read at s. */
 #define RS_NUMBER_SHORT_READ 24
 
@@ -108,7 +116,8 @@ static RS_NUM_INLINE double rs_with_sign(double d, bool neg)
  * sign are two words; the '.' is cut out of them, so that the integer and
  * fraction digits are one run, whose value (< 10^15, an exact double) is
  * divided by 10^(fraction digits) (exact as well): one correctly rounded
- * division, Clinger's fast path, the same double as strtod. Returns the
+ * division, Clinger's fast path, the same double as strtod. The length
+ * returned is taken first from a cheaper mask and must agree. Returns the
  * bytes read, the double in *out and in *integral whether there was no
  * fraction; 0 for everything else, also for text that is no number:
  * rs_number_scan decides those. Needs RS_NUMBER_SHORT_READ readable bytes
@@ -116,6 +125,16 @@ static RS_NUM_INLINE double rs_with_sign(double d, bool neg)
  */
 static RS_NUM_INLINE size_t rs_number_short(const char *s, double *out, bool *integral)
 {
+    /* The length first, from the words at s alone: the run of bytes in
+     * '-'..'9' (signs, '.', '/' and digits). The caller's next number waits
+     * for it, and would wait about twice as long for the reading below
+     * (dependent loads and masks); that reading must find the same length,
+     * or the number is refused, so the length returned is always the
+     * reading's. */
+    uint64_t a0 = rs_load8(s);
+    uint64_t r0 = rs_non_numeric(a0);
+    unsigned len = r0 ? rs_first_marked(r0)
+                      : 8 + rs_first_marked(rs_non_numeric(rs_load8(s + 8)) | 1ull << 63);
     bool neg = s[0] == '-';
     const char *p = s + neg;
     uint64_t w0 = rs_load8(p), w1 = rs_load8(p + 8);
@@ -128,15 +147,19 @@ static RS_NUM_INLINE size_t rs_number_short(const char *s, double *out, bool *in
     uint64_t d0 = dot ? (w0 & below) | (((w0 >> 8) | (w1 << 56)) & ~below) : w0;
     uint64_t d1 = dot ? w1 >> 8 : w1;
     /* All the digits: the first non-digit of the joined words (d1's top byte
-     * is 0 after a cut; without one the run ends in d0 or is refused). */
+     * is 0 after a cut; without one the run ends in d0 or is refused). The
+     * '.' is found at ni or not at all: a second one ends the run. */
     uint64_t m0 = rs_non_digits(d0), m1 = rs_non_digits(d1);
     unsigned nd = m0 ? rs_first_marked(m0) : 8 + (m1 ? rs_first_marked(m1) : 8);
     /* Refused: no integer digit, 8 or more of them, a leading zero ("012"
      * is 0 and then something else), "1." without fraction digits, more
-     * than 15 digits (the run then goes on past the cut's 0 byte), an
-     * exponent. In real data none of these happens, so each is a branch
-     * that is always guessed right (and costs less than folding them). */
-    if (ni - 1 > 6 || (ni > 1 && (w0 & 0xff) == '0') || (dot && nd == ni) || nd > 15) return 0;
+     * than 15 digits (the run then goes on past the cut's 0 byte), a
+     * length other than the quick one, an exponent. In real data none of
+     * these happens, so each is a branch that is always guessed right (and
+     * costs less than folding them). */
+    if (ni - 1 > 6 || (ni > 1 && (w0 & 0xff) == '0') || (dot && nd == ni) || nd > 15 ||
+        len != neg + nd + dot)
+        return 0;
     unsigned char next = (unsigned char)p[nd + dot];
     if ((unsigned char)(next - '0') < 10 || (next | 0x20) == 'e') return 0;
     uint64_t sig =
@@ -148,7 +171,7 @@ static RS_NUM_INLINE size_t rs_number_short(const char *s, double *out, bool *in
      * register and back to set its sign. */
     *out = (double)(int64_t)sig / rs_p10_signed[16 * neg + nf];
     *integral = !dot;
-    return (size_t)neg + nd + dot;
+    return len;
 }
 
 #endif
