@@ -56,10 +56,11 @@ static RS_NUM_INLINE uint64_t rs_non_digits(uint64_t w)
 }
 
 /* The index (0-7) of the lowest marked byte of a nonzero rs_non_digits()
- * mask: how many digits lead the word. */
+ * mask: how many digits lead the word. The loop is for compilers without
+ * the builtin; test_number.c runs it too (RS_NUMBER_PORTABLE). */
 static RS_NUM_INLINE unsigned rs_first_marked(uint64_t m)
 {
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(RS_NUMBER_PORTABLE)
     return (unsigned)__builtin_ctzll(m) >> 3;
 #else
     unsigned k = 0;
