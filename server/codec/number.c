@@ -110,6 +110,13 @@ typedef struct {
     bool inexact;
 } long_significand;
 
+/* frac and dropped stop counting here. A number whose counts pass it (2^28
+ * digits: a 256 MiB number, which --max-body, up to 1 TiB, may let in) has a
+ * decimal exponent far outside Clinger's +-22 either way, so it goes to
+ * strtod with its whole text all the same; and the int arithmetic on the
+ * counts (e10) cannot overflow, as it could past 2^31 digits. */
+#define DIGIT_COUNT_MAX (1 << 28)
+
 static COLD long_significand long_digits(const char *ip, size_t ni, const char *fp, size_t nf)
 {
     long_significand r = {0, 0, 0, false};
@@ -119,7 +126,7 @@ static COLD long_significand long_digits(const char *ip, size_t ni, const char *
             r.sig = r.sig * 10 + (uint64_t)(ip[i] - '0');
             nsig++;
         } else {
-            r.dropped++;
+            r.dropped += r.dropped < DIGIT_COUNT_MAX;
             if (ip[i] != '0') r.inexact = true;
         }
     }
@@ -127,7 +134,7 @@ static COLD long_significand long_digits(const char *ip, size_t ni, const char *
         if (nsig < 19) {
             r.sig = r.sig * 10 + (uint64_t)(fp[i] - '0');
             if (r.sig != 0) nsig++;
-            r.frac++;
+            r.frac += r.frac < DIGIT_COUNT_MAX;
         } else if (fp[i] != '0') {
             r.inexact = true;
         }
