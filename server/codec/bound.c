@@ -165,7 +165,12 @@ size_t rs_response_bound(const rs_model_id *mid, const mlp_model *m, const rs_re
     return n;
 }
 
+size_t rs_capacity_of_bound(size_t bound)
+{
+    return add(bound > RS_ERROR_BODY_MAX ? bound : RS_ERROR_BODY_MAX, 1);
+}
+
 size_t rs_response_capacity(const rs_model_id *mid, const mlp_model *m, const rs_request *req)
 {
-    return add(rs_response_bound(mid, m, req), 1);
+    return rs_capacity_of_bound(rs_response_bound(mid, m, req));
 }

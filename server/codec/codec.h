@@ -183,13 +183,23 @@ int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
  */
 size_t rs_response_bound(const rs_model_id *mid, const mlp_model *m, const rs_request *req);
 
+/* The longest error message rs_encode_error writes (bytes; a longer one is
+ * cut), and so the longest error body: every byte escaped as \u00XX, its
+ * key, quotes, braces and newline. An inference fails into the same buffer
+ * its answer would have used, so a capacity holds either. */
+#define RS_ERROR_TEXT_MAX 1024
+#define RS_ERROR_BODY_MAX (6 * RS_ERROR_TEXT_MAX + 16)
+
 /*
- * The most memory the answer to req holds: its bound and the NUL after it
- * (SIZE_MAX when that does not fit). rs_encode_response never grows its
+ * The most memory the answer to req holds: its bound, or an error body
+ * (RS_ERROR_BODY_MAX) if larger, and the NUL after it (SIZE_MAX when that
+ * does not fit). Neither rs_encode_response nor rs_encode_error grows a
  * buffer past it, so the HTTP front charges exactly this to --max-body-total
  * before the request is computed, and gives it back once the answer is sent.
  */
 size_t rs_response_capacity(const rs_model_id *mid, const mlp_model *m, const rs_request *req);
+/* rs_response_capacity from the answer's bound. */
+size_t rs_capacity_of_bound(size_t bound);
 
 /* rs_response_capacity of req for mid and m: the value its decoder recorded
  * (the server decodes with the same model and names it answers with), else
@@ -205,7 +215,8 @@ static inline size_t rs_request_capacity(const rs_request *req, const rs_model_i
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
                            rs_diag_level level);
 
-/* {"error": "<msg>"} */
+/* {"error": msg} with at most RS_ERROR_TEXT_MAX bytes of msg (a longer one
+ * ends in "..."): at most RS_ERROR_BODY_MAX bytes with the newline after. */
 void rs_encode_error(rs_buf *out, const char *msg);
 
 #endif /* RS_CODEC_H */

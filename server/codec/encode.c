@@ -96,6 +96,13 @@ static void binary_size_end(rs_buf *out, size_t bytes)
 
 void rs_encode_error(rs_buf *out, const char *msg)
 {
+    char cut[RS_ERROR_TEXT_MAX + 1];
+    if (strlen(msg) > RS_ERROR_TEXT_MAX) {
+        /* A character cut in two becomes U+FFFD (rs_buf_json_string). */
+        memcpy(cut, msg, RS_ERROR_TEXT_MAX - 3);
+        memcpy(cut + RS_ERROR_TEXT_MAX - 3, "...", 4);
+        msg = cut;
+    }
     rs_buf_puts(out, "{\"error\":");
     rs_buf_json_string(out, msg);
     rs_buf_puts(out, "}");

@@ -7,7 +7,8 @@
  * answers the batch runner really computes. The decoders refuse a request
  * whose bound is over the limit with a 413 that names the flag and what to
  * ask for instead, and accept it at the limit. The encoder's buffer never
- * grows past the bound and its NUL (rs_response_capacity), the memory the HTTP
+ * grows past the bound and its NUL, nor an error's past the longest error
+ * body (rs_response_capacity: the larger of the two), the memory the HTTP
  * front charges to --max-body-total for the answer before computing it.
  */
 #include <math.h>
@@ -208,14 +209,14 @@ static size_t sent_bytes(const rs_buf *b, size_t json_len)
 
 /* The answer's buffer, once it ends as it is sent (a JSON answer with the
  * newline respond_buf adds), holds no more than rs_response_capacity: doubling
- * never takes it past the bound. */
+ * never takes it past the bound (or the longest error body, if larger). */
 static void check_held(int c, rs_buf *b, size_t json_len, const rs_model_id *mid,
                        const mlp_model *m, const rs_request *req)
 {
     if (json_len == b->len) rs_buf_append(b, "\n", 1);
     assert_false(b->failed);
     size_t capacity = rs_response_capacity(mid, m, req);
-    assert_int_equal(capacity, rs_response_bound(mid, m, req) + 1);
+    assert_int_equal(capacity, rs_capacity_of_bound(rs_response_bound(mid, m, req)));
     if (b->cap > capacity)
         fail_msg("case %d: a buffer of %zu bytes for an answer of %zu, over its capacity %zu", c,
                  b->cap, b->len, capacity);
@@ -366,7 +367,8 @@ static void test_decoders_refuse_answers_over_the_limit(void **state)
     assert_int_equal(rs_decode_v2(m, body, strlen(body), 0, &lim, &req, err, sizeof err), 0);
     size_t bound = rs_response_bound(&lim.mid, m, &req);
     /* The decoder records the capacity the server charges and encodes to. */
-    assert_int_equal(req.capacity, bound + 1);
+    assert_int_equal(req.capacity, rs_capacity_of_bound(bound));
+    assert_true(req.capacity >= bound + 1);
     assert_int_equal(rs_request_capacity(&req, &lim.mid, m),
                      rs_response_capacity(&lim.mid, m, &req));
     rs_request_free(&req);
@@ -413,7 +415,7 @@ static void test_decoders_refuse_answers_over_the_limit(void **state)
     lim.max_response_bytes = 0;
     assert_int_equal(rs_decode_v1(m, v1, strlen(v1), &lim, &req, err, sizeof err), 0);
     bound = rs_response_bound(&lim.mid, m, &req);
-    assert_int_equal(req.capacity, bound + 1); /* recorded without a limit too */
+    assert_int_equal(req.capacity, rs_capacity_of_bound(bound)); /* without a limit too */
     rs_request_free(&req);
     lim.max_response_bytes = bound;
     assert_int_equal(rs_decode_v1(m, v1, strlen(v1), &lim, &req, err, sizeof err), 0);
@@ -425,6 +427,51 @@ static void test_decoders_refuse_answers_over_the_limit(void **state)
     mlp_model_free(m);
 }
 
+/* An inference that fails writes its error into the buffer its answer would
+ * have used, so the capacity charged for the answer must hold the longest
+ * error too: messages of control characters and of bytes that are no UTF-8
+ * (each written as 6 bytes), short and far past RS_ERROR_TEXT_MAX, into the
+ * buffer of a tiny model's one-row answer, with the newline the server adds. */
+static void test_errors_fit_the_smallest_capacity(void **state)
+{
+    (void)state;
+    mlp_model *m = TEST_MODEL(4, {3, MLP_ACT_SOFTMAX, 0});
+    char *body = v2_body(1, "");
+    rs_decode_limits lim = {.max_rows = 10, .mid = {"m", "1"}};
+    rs_request req;
+    char err[512];
+    assert_int_equal(rs_decode_v2(m, body, strlen(body), 0, &lim, &req, err, sizeof err), 0);
+    assert_true(rs_response_bound(&lim.mid, m, &req) < RS_ERROR_BODY_MAX); /* the error decides */
+    size_t cap = req.capacity;
+    assert_int_equal(cap, RS_ERROR_BODY_MAX + 1);
+    static const unsigned char fill[] = {0x01, 0xff, '"', 'a'};
+    static const size_t lengths[] = {10, RS_ERROR_TEXT_MAX - 1, RS_ERROR_TEXT_MAX,
+                                     RS_ERROR_TEXT_MAX + 1, 5000};
+    for (size_t f = 0; f < sizeof fill; f++) {
+        for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+            size_t n = lengths[k];
+            char *msg = malloc(n + 1);
+            assert_non_null(msg);
+            memset(msg, fill[f], n);
+            msg[n] = '\0';
+            rs_buf out;
+            rs_buf_init(&out);
+            out.limit = cap;
+            rs_encode_error(&out, msg);
+            rs_buf_puts(&out, "\n");
+            assert_false(out.failed);
+            assert_true(out.len + 1 <= cap);
+            assert_true(out.cap <= cap);
+            if (n > RS_ERROR_TEXT_MAX) assert_memory_equal(out.data + out.len - 6, "...\"}\n", 6);
+            rs_buf_free(&out);
+            free(msg);
+        }
+    }
+    rs_request_free(&req);
+    free(body);
+    mlp_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_computed_answers_fit_the_bound),
         cmocka_unit_test(test_bound_is_close_for_big_answers),
         cmocka_unit_test(test_decoders_refuse_answers_over_the_limit),
+        cmocka_unit_test(test_errors_fit_the_smallest_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
