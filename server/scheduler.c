@@ -198,7 +198,7 @@ bool rs_scheduler_lean(rs_scheduler *s, rs_task *t)
     t->queue_ns = 0;
     if (mv->stats) rs_stats_queue(mv->stats, 0);
     rs_infer_item item = {t->req, 0, {0}, 0};
-    rs_buf_init(&item.body);
+    rs_buf_init_answer(&item.body, t->req);
     rs_model_id mid = {mv->name, mv->version};
     /* No borrowed activity (the monitor lends those on the loop thread only):
      * the forward's Z stay in sc->ws, and rs_monitor_count adds them. */
@@ -226,7 +226,7 @@ static void dispatch(rs_scheduler *s);
 /* Answers t without computing it (timeout). */
 static void task_reject(rs_task *t, int status, const char *msg)
 {
-    rs_buf_init(&t->body);
+    rs_buf_init_answer(&t->body, t->req);
     rs_encode_error(&t->body, msg);
     t->status = status;
     t->json_len = t->body.len;
@@ -427,7 +427,7 @@ static void batch_submit(rs_scheduler *s, rs_model_version *mv, uint64_t now)
         tail = t;
         b->items[k].req = t->req;
         b->items[k].status = 0;
-        rs_buf_init(&b->items[k].body);
+        rs_buf_init_answer(&b->items[k].body, t->req);
         b->items[k].json_len = 0;
         rows += t->req->rows;
         k++;

@@ -211,6 +211,15 @@ static inline size_t rs_request_capacity(const rs_request *req, const rs_model_i
     return req->capacity ? req->capacity : rs_response_capacity(mid, m, req);
 }
 
+/* An empty buffer for req's answer: it never grows past req's capacity (the
+ * memory charged for it), whether the answer or an error is written into it
+ * (a buffer without that limit would double past it). */
+static inline void rs_buf_init_answer(rs_buf *b, const rs_request *req)
+{
+    rs_buf_init(b);
+    b->limit = req->capacity;
+}
+
 /* The "diagnostics" object of DESIGN.md for one request. */
 void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
                            rs_diag_level level);

@@ -679,7 +679,7 @@ static enum MHD_Result start_inference(req_state *st)
     MHD_suspend_connection(st->conn);
     status = rs_scheduler_admit(app->sched, t, err, sizeof err);
     if (status) {
-        rs_buf_init(&t->body);
+        rs_buf_init_answer(&t->body, &st->req);
         rs_encode_error(&t->body, err);
         t->status = status;
         t->json_len = t->body.len;

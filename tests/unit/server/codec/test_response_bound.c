@@ -455,8 +455,7 @@ static void test_errors_fit_the_smallest_capacity(void **state)
             memset(msg, fill[f], n);
             msg[n] = '\0';
             rs_buf out;
-            rs_buf_init(&out);
-            out.limit = cap;
+            rs_buf_init_answer(&out, &req); /* as the server's answers start */
             rs_encode_error(&out, msg);
             rs_buf_puts(&out, "\n");
             assert_false(out.failed);
