@@ -595,7 +595,6 @@ int rs_cmd_train(int argc, char **argv)
         fprintf(stderr, "one sigmoid output: P('%s') against '%s' (binary cross-entropy)\n",
                 d.classes[1], d.classes[0]);
     w = (rs_train_watch){.m = m,
-                         .train = rows_of(&d),
                          .val = rows_of(&val),
                          .epochs = o.tp.epochs,
                          .log_every = o.log_every,
@@ -608,8 +607,7 @@ int rs_cmd_train(int argc, char **argv)
         fprintf(stderr, "reluserve train: %s\n", w.msg);
         goto done;
     }
-    o.tp.on_epoch = rs_train_watch_epoch;
-    o.tp.user = &w;
+    rs_train_watch_params(&w, &o.tp);
     mlp_error err;
     mlp_status trained = mlp_train(m, d.x, d.labels, d.targets, d.n, &o.tp, &err);
     rs_train_watch_finish(&w);

@@ -5,7 +5,10 @@
  * fixed-order kernels, like training, so the history file holds the same
  * numbers on every machine. The dead fraction is counted over every
  * training row after the epoch (mlp_activity: finite and <= 0 on all of
- * them), not over the last mini-batch, which says little about a unit.
+ * them), not over the last mini-batch, which says little about a unit; it
+ * is mlp_train that counts it, in the pass over the training rows it makes
+ * after each epoch anyway (mlp_train_params.activity, set by
+ * rs_train_watch_params), so the rows go through one forward pass, not two.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -59,21 +62,6 @@ mlp_status rs_rows_measure(const mlp_model *m, mlp_workspace *ws, const rs_rows 
     *loss = (float)(sum / r->n);
     if (r->labels) return mlp_accuracy(m, ws, r->x, r->labels, r->n, metric, err);
     *metric = (float)sqrt(sum / r->n); /* MSE is the loss: its root is in the target's units */
-    return MLP_OK;
-}
-
-/* Never-active fraction per hidden layer over the training rows, into w->act. */
-static mlp_status dead_count(rs_train_watch *w, mlp_error *err)
-{
-    const mlp_model *m = w->m;
-    mlp_activity_reset(&w->act);
-    for (int r0 = 0; r0 < w->train.n; r0 += WATCH_CHUNK) {
-        int rows = w->train.n - r0 < WATCH_CHUNK ? w->train.n - r0 : WATCH_CHUNK;
-        mlp_status s = mlp_forward(
-            m, w->ws, w->train.x + (size_t)r0 * (size_t)mlp_model_n_inputs(m), rows, NULL, err);
-        if (s == MLP_OK) s = mlp_activity_add(&w->act, w->ws, 0, rows, err);
-        if (s != MLP_OK) return s;
-    }
     return MLP_OK;
 }
 
@@ -182,13 +170,20 @@ static void progress_show(rs_train_watch *w, const mlp_epoch_stats *s, bool last
             (double)s->loss, acc, val, dead, (double)s->grad_norm);
 }
 
+void rs_train_watch_params(rs_train_watch *w, mlp_train_params *tp)
+{
+    tp->on_epoch = rs_train_watch_epoch;
+    tp->user = w;
+    tp->activity = &w->act;
+}
+
 bool rs_train_watch_epoch(const mlp_epoch_stats *s, void *user)
 {
     rs_train_watch *w = user;
     mlp_error err;
     w->last_epoch = s->epoch;
-    mlp_status st = dead_count(w, &err);
-    if (st == MLP_OK && w->val.n)
+    mlp_status st = MLP_OK;
+    if (w->val.n)
         st = rs_rows_measure(w->m, w->ws, &w->val, &w->last_val_loss, &w->last_val_metric, &err);
     if (st != MLP_OK) {
         snprintf(w->msg, sizeof w->msg, "epoch %d: %s", s->epoch, err.msg);

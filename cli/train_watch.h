@@ -1,6 +1,7 @@
 /*
  * train_watch — what `reluserve train` does after every epoch: measures the
- * model on the validation rows and its dead units on the training rows,
+ * model on the validation rows, reads its dead units on the training rows
+ * (counted by mlp_train's own pass after the epoch: rs_train_watch_params),
  * keeps the best weights for --early-stop, shows the progress and writes the
  * --history CSV. It only reads the model while training runs, so a run
  * without a validation split trains exactly the bits it trained before.
@@ -23,7 +24,6 @@ typedef struct {
 
 typedef struct {
     mlp_model *m;  /* trained in place; restored to the best epoch at the end */
-    rs_rows train; /* the rows mlp_train fits (dead units are counted on them) */
     rs_rows val;   /* validation rows; n == 0 without --val-split */
     int epochs;    /* planned */
     int log_every; /* plain lines: every N epochs, plus the first and last */
@@ -53,6 +53,9 @@ bool rs_train_watch_init(rs_train_watch *w);
 /* mlp_train's epoch callback (user = the rs_train_watch). Returns false to
  * stop: patience exhausted, or a failure (w->failed, w->msg). */
 bool rs_train_watch_epoch(const mlp_epoch_stats *s, void *user);
+/* Hooks w (made by rs_train_watch_init) into tp: the callback, and the
+ * activity mlp_train counts on the training rows after each epoch. */
+void rs_train_watch_params(rs_train_watch *w, mlp_train_params *tp);
 /* After training: ends the tty line, restores the best weights when early
  * stopping kept some. */
 void rs_train_watch_finish(rs_train_watch *w);

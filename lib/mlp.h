@@ -598,6 +598,13 @@ typedef struct {
     uint64_t seed;               /* shuffling, default 1 */
     mlp_epoch_cb on_epoch;
     void *user;
+    /* With on_epoch: when set (made by mlp_activity_init for this model), it
+     * is reset and counts every training row's activity with the epoch's
+     * final weights before each call, in the pass that measures a
+     * classifier's accuracy (a pass of its own for a regressor), so the
+     * callback has the units never active after the epoch without a forward
+     * pass of its own. NULL (the default): not counted. */
+    mlp_activity *activity;
 } mlp_train_params;
 
 mlp_train_params mlp_train_default_params(void);

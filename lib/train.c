@@ -77,25 +77,29 @@ static int argmax_row(const float *row, int k)
 }
 
 /*
- * Fraction of rows whose predicted class (argmax of the output; ties go to the
- * lowest index) equals the reference class: labels[i], or the argmax of the
- * target row when labels is NULL (target distributions). A one-output
- * classifier predicts class 1 when its logit z is > 0, which is σ(z) > 1/2
- * decided on z (σ of a tiny z rounds to exactly 0.5 in float); its reference
- * class for a target t (the probability of class 1) is t > 1/2, the argmax of
- * (1-t, t). Forwards in chunks so the workspace never needs more than
- * TRAIN_EVAL_CHUNK rows.
+ * One forward pass over n rows, in chunks so the workspace never needs more
+ * than TRAIN_EVAL_CHUNK rows, that measures what is asked of it: with
+ * accuracy, the fraction of rows whose predicted class (argmax of the
+ * output; ties go to the lowest index) equals the reference class:
+ * labels[i], or the argmax of the target row when labels is NULL (target
+ * distributions). A one-output classifier predicts class 1 when its logit z
+ * is > 0, which is σ(z) > 1/2 decided on z (σ of a tiny z rounds to exactly
+ * 0.5 in float); its reference class for a target t (the probability of
+ * class 1) is t > 1/2, the argmax of (1-t, t). With act, every row's
+ * activity is added to it.
  */
-static mlp_status accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const float *x,
-                                   const int *labels, const float *targets, int n, float *accuracy,
-                                   mlp_error *err)
+static mlp_status eval_pass(const mlp_model *m, mlp_workspace *ws, const float *x,
+                            const int *labels, const float *targets, int n, float *accuracy,
+                            mlp_activity *act, mlp_error *err)
 {
     long right = 0;
     const bool binary = mlp_model_classes(m) == 2 && m->n_outputs == 1;
     for (int r0 = 0; r0 < n; r0 += TRAIN_EVAL_CHUNK) {
         int rows = n - r0 < TRAIN_EVAL_CHUNK ? n - r0 : TRAIN_EVAL_CHUNK;
         mlp_status s = mlp_forward(m, ws, x + (size_t)r0 * m->n_inputs, rows, NULL, err);
+        if (s == MLP_OK && act) s = mlp_activity_add(act, ws, 0, rows, err);
         if (s != MLP_OK) return s;
+        if (!accuracy) continue;
         const float *y = mlp_workspace_output(ws);
         if (binary) {
             const float *z = mlp_workspace_preactivation(ws, m->n_layers - 1);
@@ -111,7 +115,7 @@ static mlp_status accuracy_chunked(const mlp_model *m, mlp_workspace *ws, const 
             if (argmax_row(y + (size_t)i * m->n_outputs, m->n_outputs) == want) right++;
         }
     }
-    *accuracy = (float)((double)right / (double)n);
+    if (accuracy) *accuracy = (float)((double)right / (double)n);
     return MLP_OK;
 }
 
@@ -122,7 +126,7 @@ mlp_status mlp_accuracy(const mlp_model *m, mlp_workspace *ws, const float *x, c
         return mlp_set_error(err, MLP_ERR_INVALID,
                              "model, workspace, x, labels or accuracy pointer is NULL");
     if (n < 1) return mlp_set_error(err, MLP_ERR_INVALID, "rows must be >= 1, got %d", n);
-    return accuracy_chunked(m, ws, x, labels, NULL, n, accuracy, err);
+    return eval_pass(m, ws, x, labels, NULL, n, accuracy, NULL, err);
 }
 
 /* ---------------------------------------------------------- optimisers */
@@ -378,8 +382,10 @@ mlp_status mlp_train(mlp_model *m, const float *x, const int *labels, const floa
         }
         if (!p.on_epoch) continue;
         es.loss = (float)(loss_sum / n);
-        if (classify) {
-            s = accuracy_chunked(m, b.ws, x, labels, targets, n, &es.accuracy, err);
+        if (p.activity) mlp_activity_reset(p.activity);
+        if (classify || p.activity) {
+            s = eval_pass(m, b.ws, x, labels, targets, n, classify ? &es.accuracy : NULL,
+                          p.activity, err);
             if (s != MLP_OK) goto done;
         }
         if (!p.on_epoch(&es, p.user)) break;

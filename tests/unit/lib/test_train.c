@@ -145,6 +145,101 @@ static void test_default_params(void **state)
     assert_int_equal(p.epochs, 100);
     assert_int_equal(p.batch_size, 32);
     assert_null(p.on_epoch);
+    assert_null(p.activity);
+}
+
+/* ----------------------------------------------- activity after epochs */
+
+typedef struct {
+    const mlp_model *m;
+    const float *x;
+    int n;
+    mlp_activity *counted; /* what mlp_train counted (params.activity) */
+    int epochs;
+    int some_dead; /* epochs with a never-active unit: the test saw one */
+} activity_check;
+
+/* Counts the activity of every row again, with a workspace of its own and
+ * one row at a time (libmlp's portable kernel gives the same Z at any batch
+ * size), and requires mlp_train's counts to be exactly these. */
+static bool check_activity(const mlp_epoch_stats *s, void *user)
+{
+    (void)s;
+    activity_check *c = user;
+    mlp_error e;
+    mlp_workspace *ws;
+    mlp_activity mine;
+    assert_int_equal(mlp_workspace_create(&ws, &e), MLP_OK);
+    assert_int_equal(mlp_workspace_set_kernel(ws, MLP_KERNEL_PORTABLE, &e), MLP_OK);
+    assert_int_equal(mlp_activity_init(c->m, &mine, &e), MLP_OK);
+    for (int i = 0; i < c->n; i++) {
+        const float *row = c->x + (size_t)i * (size_t)mlp_model_n_inputs(c->m);
+        assert_int_equal(mlp_forward(c->m, ws, row, 1, NULL, &e), MLP_OK);
+        assert_int_equal(mlp_activity_add(&mine, ws, 0, 1, &e), MLP_OK);
+    }
+    assert_int_equal(c->counted->rows, (uint64_t)c->n);
+    assert_int_equal(mine.rows, c->counted->rows);
+    bool dead = false;
+    assert_int_equal(mine.n_layers, c->counted->n_layers);
+    for (int l = 0; l < mine.n_layers; l++) { /* the hidden layers */
+        size_t units = (size_t)mine.units[l];
+        assert_memory_equal(mine.active[l], c->counted->active[l], units * sizeof(uint64_t));
+        assert_memory_equal(mine.nonfinite[l], c->counted->nonfinite[l], units * sizeof(uint64_t));
+        dead |= mlp_activity_never_active_fraction(c->counted, l) > 0.0f;
+    }
+    c->some_dead += dead;
+    c->epochs++;
+    mlp_activity_free(&mine);
+    mlp_workspace_free(ws);
+    return true;
+}
+
+/* params.activity holds, at every epoch's callback, the activity of every
+ * training row under the epoch's final weights, counted once, for a
+ * classifier (in its accuracy pass) and a regressor (a pass of its own);
+ * without it the training is the same bits. A high learning rate kills some
+ * units, so never-active counts are really compared. */
+static void test_activity_is_counted_after_each_epoch(void **state)
+{
+    (void)state;
+    float x[150 * 4];
+    int y[150];
+    int n = iris_load(x, y, 150);
+    for (int regress = 0; regress <= 1; regress++) {
+        mlp_model *m = regress ? TEST_MODEL(4, {16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0},
+                                            {1, MLP_ACT_IDENTITY, 0})
+                               : TEST_MODEL(4, {16, MLP_ACT_RELU, 0}, {16, MLP_ACT_RELU, 0},
+                                            {3, MLP_ACT_SOFTMAX, 0});
+        mlp_error e;
+        assert_int_equal(mlp_model_init(m, MLP_INIT_HE_NORMAL, 5, &e), MLP_OK);
+        mlp_model *twin;
+        assert_int_equal(mlp_model_clone(m, &twin, &e), MLP_OK);
+        float *t = malloc((size_t)n * sizeof(float));
+        assert_non_null(t);
+        for (int i = 0; i < n; i++)
+            t[i] = x[i * 4 + 2]; /* regress petal length on the others */
+        mlp_activity act;
+        assert_int_equal(mlp_activity_init(m, &act, &e), MLP_OK);
+        activity_check c = {m, x, n, &act, 0, 0};
+        mlp_train_params p = params(MLP_OPT_SGD, regress ? 0.05f : 0.5f, 12, 16, NULL);
+        p.on_epoch = check_activity;
+        p.user = &c;
+        p.activity = &act;
+        assert_int_equal(mlp_train(m, x, regress ? NULL : y, regress ? t : NULL, n, &p, &e),
+                         MLP_OK);
+        assert_int_equal(c.epochs, 12);
+        assert_true(c.some_dead > 0);
+        /* The same run without the activity: the same weights. */
+        mlp_train_params q = params(MLP_OPT_SGD, regress ? 0.05f : 0.5f, 12, 16, NULL);
+        assert_int_equal(mlp_train(twin, x, regress ? NULL : y, regress ? t : NULL, n, &q, &e),
+                         MLP_OK);
+        assert_memory_equal(mlp_model_params(m), mlp_model_params(twin),
+                            mlp_model_n_params(m) * sizeof(float));
+        mlp_activity_free(&act);
+        free(t);
+        mlp_model_free(twin);
+        mlp_model_free(m);
+    }
 }
 
 /* ------------------------------------------------- optimiser semantics */
@@ -542,6 +637,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_params),
+        cmocka_unit_test(test_activity_is_counted_after_each_epoch),
         cmocka_unit_test(test_sgd_momentum_matches_torch),
         cmocka_unit_test(test_adam_matches_torch),
         cmocka_unit_test(test_clipping_matches_torch),
