@@ -44,18 +44,17 @@
 
 #include "reference_decoder.h"
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+/* libmlp's generator, seeded once in main: every run tests the same texts. */
+static mlp_rng rng;
+
 static uint64_t rng_next(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return mlp_rng_next(&rng);
 }
 
 static unsigned rng_below(unsigned n)
 {
-    return (unsigned)(rng_next() % n);
+    return (unsigned)mlp_rng_below(&rng, n);
 }
 
 /* The heap block every text is parsed from: the text ends at its last byte. */
@@ -517,6 +516,7 @@ static void test_tensor_data_against_reference(void **s)
 
 int main(void)
 {
+    mlp_rng_seed(&rng, 0x2545f4914f6cdd1dull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_written),
         cmocka_unit_test(test_random_shapes_every_cut),
