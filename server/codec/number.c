@@ -29,9 +29,10 @@
 #include "internal.h"
 #include "number.h"
 
-const double rs_p10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+/* 10^0 .. 10^22, the powers of ten a double holds exactly (Clinger's range). */
+static const double p10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 const double rs_p10_signed[32] = {1e0,  1e1,  1e2,   1e3,   1e4,   1e5,   1e6,   1e7,
                                   1e8,  1e9,  1e10,  1e11,  1e12,  1e13,  1e14,  1e15,
@@ -222,8 +223,8 @@ static NOINLINE size_t scan_general(const char *s, const char *end, double *out,
     }
     if (!m.inexact && m.dropped == 0 && m.sig <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
         double d = (double)m.sig;
-        d = e10 >= 0 ? d * rs_p10_exact[e10] : d / rs_p10_exact[-e10];
-        *out = rs_with_sign(d, neg);
+        d = e10 >= 0 ? d * p10_exact[e10] : d / p10_exact[-e10];
+        *out = neg ? -d : d;
         return n;
     }
 

@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 /* The scanner's helpers must go inline into it: called out of line, their
  * results go through memory and the short path costs more than the loop it
@@ -25,9 +24,7 @@
 #define RS_NUM_INLINE inline
 #endif
 
-/* 10^0 .. 10^22, the powers of ten a double holds exactly (Clinger's
- * range), and 10^0 .. 10^19 as integers (number.c). */
-extern const double rs_p10_exact[23];
+/* 10^0 .. 10^19 as integers (number.c). */
 extern const uint64_t rs_p10_u64[20];
 /* 10^0 .. 10^15, then -10^0 .. -10^15. */
 extern const double rs_p10_signed[32];
@@ -85,16 +82,6 @@ static RS_NUM_INLINE uint64_t rs_value8(uint64_t w, unsigned k)
     return (((w & lanes) * (100 + (1000000ull << 32))) +
             (((w >> 16) & lanes) * (1 + (10000ull << 32)))) >>
            32;
-}
-
-/* d with its sign bit set if neg (d >= 0): -d without a branch. */
-static RS_NUM_INLINE double rs_with_sign(double d, bool neg)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    u |= (uint64_t)neg << 63;
-    memcpy(&d, &u, sizeof d);
-    return d;
 }
 
 /* The bytes of w outside '-'..'9' (the digits, '-', '.' and '/'), marked as
