@@ -114,10 +114,10 @@ typedef struct rs_request {
     int classification;      /* top-k classes for the primary output; 0 = raw tensor */
     bool preactivations;     /* v2 parameters.preactivations: Z of every layer in "full" */
     bool v1_instances;       /* v1: "instances" form (rows as a list) */
-    /* rs_response_capacity of this request for the model and names its
-     * decoder was given (rs_decode_limits.mid), recorded once there; 0 when
-     * decoded without limits (see rs_request_capacity). */
-    size_t capacity;
+    /* rs_response_bound of this request for the model and names its decoder
+     * was given (rs_decode_limits.mid), recorded once there; 0 when decoded
+     * without limits (see rs_request_bound). */
+    size_t bound;
 } rs_request;
 
 /* The model version an answer names (its "model_name" and "model_version"). */
@@ -201,23 +201,31 @@ size_t rs_response_capacity(const rs_model_id *mid, const mlp_model *m, const rs
 /* rs_response_capacity from the answer's bound. */
 size_t rs_capacity_of_bound(size_t bound);
 
-/* rs_response_capacity of req for mid and m: the value its decoder recorded
+/* rs_response_bound of req for mid and m: the value its decoder recorded
  * (the server decodes with the same model and names it answers with), else
- * computed now. The answer's bound is otherwise worked out three times a
- * request (the limit check, the charge, the encoder's buffer limit). */
+ * computed now. Otherwise it would be worked out three times a request (the
+ * limit check, the charge, the encoder's buffer limit). */
+static inline size_t rs_request_bound(const rs_request *req, const rs_model_id *mid,
+                                      const mlp_model *m)
+{
+    return req->bound ? req->bound : rs_response_bound(mid, m, req);
+}
+
+/* rs_response_capacity of req for mid and m, from rs_request_bound. */
 static inline size_t rs_request_capacity(const rs_request *req, const rs_model_id *mid,
                                          const mlp_model *m)
 {
-    return req->capacity ? req->capacity : rs_response_capacity(mid, m, req);
+    return rs_capacity_of_bound(rs_request_bound(req, mid, m));
 }
 
 /* An empty buffer for req's answer: it never grows past req's capacity (the
  * memory charged for it), whether the answer or an error is written into it
- * (a buffer without that limit would double past it). */
+ * (a buffer without that limit would double past it). No limit for a
+ * request decoded without limits, whose bound was not recorded. */
 static inline void rs_buf_init_answer(rs_buf *b, const rs_request *req)
 {
     rs_buf_init(b);
-    b->limit = req->capacity;
+    b->limit = req->bound ? rs_capacity_of_bound(req->bound) : 0;
 }
 
 /* The "diagnostics" object of DESIGN.md for one request. */

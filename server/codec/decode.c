@@ -128,7 +128,7 @@ int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, rs_
 {
     if (lim == NULL) return 0;
     size_t bound = rs_response_bound(&lim->mid, m, req);
-    req->capacity = rs_capacity_of_bound(bound);
+    req->bound = bound;
     if (lim->max_response_bytes == 0 || bound <= lim->max_response_bytes) return 0;
     /* What makes the answer large, in the order it usually matters. */
     char advice[256];

@@ -442,14 +442,15 @@ int rs_encode_response(rs_buf *out, const rs_model_id *mid, const mlp_model *m,
     int status = 0;
     /* Doubling could otherwise hold up to twice the answer: the memory stays
      * within what was charged for it (rs_response_capacity). */
-    out->limit = rs_request_capacity(req, mid, m);
-    /* A fresh buffer is allocated once at its bound (charged already) rather
-     * than grown from 256 bytes by doubling: three reallocations and copies
-     * for a tiny model's summary answer. Past ANSWER_FIRST_ALLOC it grows as
-     * it fills, since the bound overstates large answers most. */
-    if (out->cap == 0 && out->limit > 0)
-        rs_buf_reserve(out,
-                       (out->limit < ANSWER_FIRST_ALLOC ? out->limit : ANSWER_FIRST_ALLOC) - 1);
+    size_t bound = rs_request_bound(req, mid, m);
+    out->limit = rs_capacity_of_bound(bound);
+    /* A fresh buffer is allocated once at the answer's bound (within the
+     * charge) rather than grown from 256 bytes by doubling: three
+     * reallocations and copies for a tiny model's summary answer. Not at the
+     * capacity, whose room for an error body no answer uses; past
+     * ANSWER_FIRST_ALLOC it grows as it fills, since the bound overstates
+     * large answers most. */
+    if (out->cap == 0) rs_buf_reserve(out, bound < ANSWER_FIRST_ALLOC ? bound : ANSWER_FIRST_ALLOC);
     if (req->proto == RS_PROTO_V2) {
         status = v2_encode(out, mid, m, req, y, d, z, json_len);
     } else {

@@ -251,7 +251,7 @@ int rs_decode_rows(const rs_decode_limits *lim, int64_t rows, const char *name, 
 /* The answer to the decoded req within lim->max_response_bytes
  * (rs_response_bound): 0, or 413 with err naming the flag, the bound and
  * what to ask for instead. Each decoder's last check; with lim given it also
- * records req->capacity (limit or none). */
+ * records req->bound (limit or none). */
 int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, rs_request *req,
                             char *err, size_t errlen);
 /* "diagnostics" and "timeout_us" parameter values into req: 1 when key was
