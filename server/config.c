@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "http/hosts.h"
 
 typedef enum {
@@ -49,7 +50,8 @@ static const opt_def OPTS[] = {
     {"port", "RELUSERVE_PORT", OPT_INT, OFF(port), 0, 65535, "8080",
      "TCP port (0 = any free port)"},
     {"threads", "RELUSERVE_THREADS", OPT_INT, OFF(threads), 0, 1024, "0",
-     "compute threads of the libuv pool (UV_THREADPOOL_SIZE); 0 = number of cores"},
+     "compute threads of the libuv pool (UV_THREADPOOL_SIZE); 0 = the usable CPUs (the process's "
+     "CPU affinity, capped by its cgroup CPU quota rounded up)"},
     {"kernel", "RELUSERVE_KERNEL", OPT_KERNEL, OFF(kernel), 0, 0, "native",
      "the matrix kernels of inference and diagnostics. native: fused multiply-adds on the widest "
      "vectors this CPU has (AVX-512 or AVX2; the start-up line names them; a CPU without FMA "
@@ -59,7 +61,8 @@ static const opt_def OPTS[] = {
      "Neither calls BLAS"},
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
      "HTTP polling threads, each running one libmicrohttpd daemon on the shared listen socket; "
-     "0 = 1 on up to 2 cores, else cores/2. At most --max-connections plus its margin (below): "
+     "0 = 1 on up to 2 usable CPUs, else half of them. At most --max-connections plus its margin "
+     "(below): "
      "the connections are split among the threads (a larger value is refused at start-up, "
      "the automatic count is cut to it)"},
     {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64_AUTO, OFF(busy_poll_us), 0, 100000, "auto",
@@ -191,8 +194,7 @@ void rs_config_free(rs_config *c)
 int rs_config_threads(const rs_config *c)
 {
     if (c->threads > 0) return c->threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return c->cpus > 0 ? c->cpus : 1;
 }
 
 int rs_config_connection_margin(const rs_config *c)
@@ -204,8 +206,8 @@ int rs_config_connection_margin(const rs_config *c)
 int rs_config_http_threads(const rs_config *c)
 {
     if (c->http_threads > 0) return c->http_threads; /* within the limit: config_check */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = cores <= 2 ? 1 : (int)(cores / 2);
+    int cores = c->cpus > 0 ? c->cpus : 1;
+    int n = cores <= 2 ? 1 : cores / 2;
     int limit = c->max_connections + rs_config_connection_margin(c);
     return n < limit ? n : limit;
 }
@@ -386,6 +388,9 @@ void rs_config_defaults(rs_config *c)
         if (OPTS[i].deflt[0] != '(')
             opt_set(c, &OPTS[i], OPTS[i].deflt, OPTS[i].flag, err, sizeof err);
     }
+    rs_cpus cpus;
+    rs_cpus_inspect(&cpus);
+    c->cpus = rs_cpus_usable(&cpus);
 }
 
 static const opt_def *opt_find(const char *name, size_t len)

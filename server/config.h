@@ -21,8 +21,8 @@ typedef struct {
     char *models_dir; /* owned */
     char *host;       /* owned; address to bind */
     int port;
-    int threads;       /* compute pool threads (UV_THREADPOOL_SIZE); 0 = cores */
-    int http_threads;  /* HTTP polling threads; 0 = auto */
+    int threads;       /* compute pool threads (UV_THREADPOOL_SIZE); 0 = the usable CPUs */
+    int http_threads;  /* HTTP polling threads; 0 = auto (from the usable CPUs) */
     mlp_kernel kernel; /* MLP_KERNEL_NATIVE or MLP_KERNEL_PORTABLE (--kernel) */
     int max_batch;     /* rows merged into one batch */
     int64_t batch_delay_us;
@@ -57,6 +57,9 @@ typedef struct {
     double vanishing_threshold;
     double exploding_threshold;
     int monitor_window_s;
+    /* Not a flag: the usable CPUs (cpus.h) the automatic counts size from,
+     * found by rs_config_parse; a test sets its own. */
+    int cpus;
 } rs_config;
 
 /* Looks an environment variable up; getenv when NULL is passed. */
@@ -79,14 +82,15 @@ int rs_config_parse(rs_config *c, int argc, char **argv, rs_env_fn env, char *er
 /* The --help text: every flag with its environment twin and default. */
 void rs_config_usage(FILE *out);
 
-/* Compute threads after resolving 0 to the number of online cores. */
+/* Compute threads after resolving 0 to the usable CPUs (c->cpus). */
 int rs_config_threads(const rs_config *c);
 
 /* Connections libmicrohttpd accepts past --max-connections, so that each
  * request on them is answered 503 at once (max/8, from 16 to 256). */
 int rs_config_connection_margin(const rs_config *c);
 
-/* HTTP polling threads after resolving 0 (1 on up to 2 cores, else cores/2).
+/* HTTP polling threads after resolving 0 (1 on up to 2 usable CPUs, else
+ * half of them).
  * At most --max-connections plus its margin: that limit is split among the
  * threads' daemons, and a thread with a share of 0 would never accept (a
  * larger --http-threads is refused by rs_config_parse, the automatic count

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "cpus.h"
 #include "http/handlers.h"
 #include "http/http.h"
 #include "log.h"
@@ -158,20 +159,27 @@ static int serve(const rs_config *cfg)
         rs_scheduler_close(s.app.sched);
         exit_code = 1;
     } else {
-        char why[256], blas[64], kernel[64], spin[200];
+        char why[256], blas[64], kernel[64], spin[320];
         bool ready = rs_registry_ready(s.app.reg, why, sizeof why);
         blas_note(blas, sizeof blas);
         if (cfg->kernel == MLP_KERNEL_NATIVE)
             snprintf(kernel, sizeof kernel, "native (%s)", mlp_kernel_native_isa());
         else
             snprintf(kernel, sizeof kernel, "portable");
-        snprintf(spin, sizeof spin, ", %s", rs_http_busy_poll_note(s.http));
+        rs_cpus cpus;
+        rs_cpus_inspect(&cpus);
+        char usable[96];
+        rs_cpus_describe(&cpus, usable, sizeof usable);
+        int http_threads = rs_config_http_threads(cfg);
+        snprintf(spin, sizeof spin, ", %d HTTP thread%s for %s, %s", http_threads,
+                 http_threads == 1 ? "" : "s", usable, rs_http_busy_poll_note(s.http));
         rs_log(RS_LOG_INFO,
-               "reluserve %s listening on %s://%s:%d (models %s%s, %d compute threads, %s, "
+               "reluserve %s listening on %s://%s:%d (models %s%s, %d compute thread%s, %s, "
                "kernel %s, max batch %d%s, %s%s%s)",
                MLP_VERSION, cfg->tls_cert ? "https" : "http", cfg->host, rs_http_port(s.http),
-               cfg->models_dir, s.app.poll ? ", polled" : "", threads, blas, kernel, cfg->max_batch,
-               spin, rs_http_hosts_note(s.http), ready ? "" : "; NOT READY: ", ready ? "" : why);
+               cfg->models_dir, s.app.poll ? ", polled" : "", threads, threads == 1 ? "" : "s",
+               blas, kernel, cfg->max_batch, spin, rs_http_hosts_note(s.http),
+               ready ? "" : "; NOT READY: ", ready ? "" : why);
     }
     if (exit_code) {
         uv_close((uv_handle_t *)&s.drain, NULL);

@@ -25,8 +25,8 @@
 
 /* What auto decides from. */
 typedef struct {
-    int cpus;          /* CPUs this process may run on (sched_getaffinity) */
-    double quota_cpus; /* the cgroup CPU quota in CPUs; 0 = none */
+    int cpus;          /* CPUs this process may run on (rs_cpus.affinity) */
+    double quota_cpus; /* the cgroup CPU quota in CPUs; 0 = none (rs_cpus.quota) */
     bool hypervisor;   /* the CPU reports a hypervisor (CPUID) */
     bool guest_polls;  /* the guest kernel polls before halting (haltpoll) */
 } rs_wakeup;
@@ -40,14 +40,6 @@ void rs_wakeup_inspect(rs_wakeup *w);
  * poll_ns (normally /sys/module/haltpoll/parameters/guest_halt_poll_ns)
  * holds a poll time above 0. */
 bool rs_wakeup_guest_polls(const char *cpuidle_driver, const char *poll_ns);
-
-/* The cgroup CPU quota in CPUs: the smallest that the process's cgroup or
- * any of its parents sets (v2 cpu.max; v1 cpu.cfs_quota_us over
- * cpu.cfs_period_us, in the hierarchy that has the cpu controller), with the
- * hierarchies mounted under root (normally "/sys/fs/cgroup") and the
- * process's cgroups read from proc_cgroup (normally "/proc/self/cgroup");
- * 0 when none is set or none can be read. */
-double rs_wakeup_quota_cpus(const char *proc_cgroup, const char *root);
 
 /* The window auto polls for: bench/README.md#busy-polling measures it. */
 #define RS_BUSY_POLL_AUTO_US 100

@@ -9,6 +9,7 @@
 #   real v2 inference matches numpy and the host's own build byte for byte,
 #   diagnostics included; errors, the playground; not root; no OpenBLAS and
 #   nothing unresolved in what the binary loads; the preStop command exists;
+#   a container with --cpus 1 sizes its threads to that one CPU;
 #   then SIGTERM (docker stop) under load: every request the clients sent is
 #   answered, the access log holds exactly those, and the exit code is 0.
 #   docker/compose.yaml: two replicas behind nginx; inferences reach both;
@@ -208,6 +209,20 @@ check "every library the binary loads is there" sh -c "! grep -q 'not found' '$w
 check "no OpenBLAS in the image (the server computes with libmlp's own kernels)" \
     sh -c "! grep -qi blas '$work/ldd.txt' && ! docker exec '$NAME' sh -c 'ls /usr/lib/*/ | grep -qi blas'"
 check "the Kubernetes preStop command (sleep) runs in the image" docker exec "$NAME" sleep 0
+
+# A CPU limit (docker --cpus, a Kubernetes CPU limit: the cgroup quota) sizes
+# the thread defaults, not the host's cores.
+docker run -d --name "$NAME-cpu" --network "$NAME" --cpus 1 "$IMAGE" >/dev/null
+banner=""
+for _ in $(seq 100); do
+    banner=$(docker logs "$NAME-cpu" 2>&1 | grep "listening on")
+    [ -n "$banner" ] && break
+    sleep 0.1
+done
+docker rm -f "$NAME-cpu" >/dev/null
+echo "$banner" >"$work/cpu-banner.txt"
+check "a container with --cpus 1 starts 1 compute thread and 1 HTTP thread for 1 CPU" \
+    sh -c "grep -q ', 1 compute thread, .*, 1 HTTP thread for 1 CPU' '$work/cpu-banner.txt'"
 
 step "SIGTERM under load"
 $CLIENT load "$URL" "$work/load1.json" --clients 16 --until-close --ready "$work/load1.ready" \

@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import time
 import uuid
@@ -341,8 +342,45 @@ def test_openblas_runs_single_threaded_whatever_the_environment(repo, tmp_path):
     linked = b"libopenblas" in subprocess.run(["ldd", helpers.binary()], capture_output=True,
                                               check=True).stdout
     # make BLAS=0 builds the binary without OpenBLAS: then there is nothing to pin
-    want = "compute threads, 1 OpenBLAS thread each," if linked else "compute threads, no BLAS"
-    assert want in log, log[:2000]
+    want = r"compute threads?, 1 OpenBLAS thread each," if linked else r"compute threads?, no BLAS"
+    assert re.search(want, log), log[:2000]
+
+
+def test_thread_defaults_follow_the_cpu_affinity(repo):
+    """--threads and --http-threads default to the CPUs the process may use,
+    not the machine's cores: pinned to one CPU (taskset, as a cpuset or a
+    Kubernetes static CPU policy would pin it), the server starts one compute
+    thread and one HTTP thread and says why; with no pinning, one compute
+    thread per CPU of its affinity. (A cgroup CPU quota caps the count the
+    same way: test_cpus, and make test-docker runs a container with --cpus.)"""
+    cpus = sorted(os.sched_getaffinity(0))
+    online = os.sysconf("SC_NPROCESSORS_ONLN")
+
+    def banner(prefix):
+        p = subprocess.Popen(prefix + [helpers.binary(), "serve", "--models", str(repo[0]),
+                                       "--host", "127.0.0.1", "--port", "0"],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = ""
+            deadline = time.time() + 30 * helpers.SLOW
+            while "listening on" not in line:
+                assert time.time() < deadline and p.poll() is None, line
+                line = p.stderr.readline()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rest = p.communicate(timeout=30 * helpers.SLOW)[1]
+        assert p.returncode == 0, rest
+        helpers.check_sanitizer_clean(rest)
+        return line
+
+    line = banner(["taskset", "-c", str(cpus[0])])
+    assert ", 1 compute thread, " in line, line
+    by = " by affinity of %d online" % online if online > 1 else ""
+    assert ", 1 HTTP thread for 1 CPU%s, " % by in line, line
+    line = banner([])
+    n = len(cpus)
+    assert ", %d compute thread%s, " % (n, "s" if n > 1 else "") in line \
+        or re.search(r"HTTP threads? for \d+ CPUs? by cgroup quota", line), line
 
 
 def test_flag_wins_over_env_twin(repo, tmp_path):

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "cpus.h"
 
 /* A fake environment: NULL-terminated pairs. */
 static const char *const *g_env;
@@ -238,8 +239,33 @@ static void test_http_threads_within_the_connection_limit(void **state)
     assert_int_equal(rs_config_http_threads(&c), 256);
     rs_config_free(&c);
     c = parsed(NULL, ARGS("--max-connections", "1"));
-    int n = rs_config_http_threads(&c); /* automatic: 1 on up to 2 cores, else cores/2 */
-    assert_true(n >= 1 && n <= 1 + 16);
+    c.cpus = 64; /* automatic: 32, cut to the limit 1 + 16 */
+    assert_int_equal(rs_config_http_threads(&c), 17);
+    rs_config_free(&c);
+}
+
+/* The automatic counts size from the usable CPUs (cpus.h: the affinity,
+ * capped by the cgroup quota), found at parse time, not from the machine's
+ * online cores: a container limited to 2 CPUs on a 64-core node runs 2
+ * compute threads and 1 HTTP thread, not 64 and 32. */
+static void test_automatic_threads_follow_the_usable_cpus(void **state)
+{
+    (void)state;
+    rs_config c = parsed(NULL, NULL);
+    rs_cpus here;
+    rs_cpus_inspect(&here);
+    assert_int_equal(c.cpus, rs_cpus_usable(&here));
+    const int cpus[] = {1, 2, 3, 16, 64}, compute[] = {1, 2, 3, 16, 64}, http[] = {1, 1, 1, 8, 32};
+    for (int i = 0; i < 5; i++) {
+        c.cpus = cpus[i];
+        assert_int_equal(rs_config_threads(&c), compute[i]);
+        assert_int_equal(rs_config_http_threads(&c), http[i]);
+    }
+    rs_config_free(&c);
+    c = parsed(NULL, ARGS("--threads", "5", "--http-threads", "3")); /* given: kept */
+    c.cpus = 64;
+    assert_int_equal(rs_config_threads(&c), 5);
+    assert_int_equal(rs_config_http_threads(&c), 3);
     rs_config_free(&c);
 }
 
@@ -308,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_repository_poll),
         cmocka_unit_test(test_busy_poll),
         cmocka_unit_test(test_http_threads_within_the_connection_limit),
+        cmocka_unit_test(test_automatic_threads_follow_the_usable_cpus),
         cmocka_unit_test(test_allowed_hosts),
         cmocka_unit_test(test_bad_env_names_the_variable),
         cmocka_unit_test(test_help),

@@ -1,9 +1,9 @@
 /*
  * test_wakeup — server/http/wakeup.c: the window --busy-poll-us auto picks
  * (from the CPUs, the cgroup quota, the hypervisor and guest halt-polling),
- * the cgroup quota as v2 and v1 hierarchies state it and the haltpoll state
- * as sysfs does (fake trees in a temporary directory), and what
- * rs_wakeup_inspect reports on this machine.
+ * the haltpoll state as sysfs states it (fake trees in a temporary
+ * directory), and what rs_wakeup_inspect reports on this machine. The
+ * cgroup quota's reading is test_cpus's.
  */
 #include <sched.h>
 #include <setjmp.h>
@@ -57,7 +57,7 @@ static void test_auto_never_takes_the_last_core(void **s)
     assert_int_equal(decide(2, 8, true, false, 1, note), RS_BUSY_POLL_AUTO_US); /* quota > CPUs */
 }
 
-/* ------------------------------------------------------- cgroup quotas */
+/* ---------------------------------------------------------- fake trees */
 
 static char root[64];
 
@@ -77,15 +77,6 @@ static void put(const char *rel, const char *text)
     fclose(f);
 }
 
-static double quota(const char *proc_cgroup_text)
-{
-    put("proc-cgroup", proc_cgroup_text);
-    char pc[128], mnt[128];
-    snprintf(pc, sizeof pc, "%s/proc-cgroup", root);
-    snprintf(mnt, sizeof mnt, "%s/fs", root);
-    return rs_wakeup_quota_cpus(pc, mnt);
-}
-
 static int setup_root(void **s)
 {
     (void)s;
@@ -99,42 +90,6 @@ static int remove_root(void **s)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-static void test_quota_v2_is_the_least_up_the_tree(void **s)
-{
-    (void)s;
-    put("fs/kubepods/pod1/c1/cpu.max", "max 100000\n");
-    put("fs/kubepods/pod1/cpu.max", "150000 100000\n");
-    put("fs/kubepods/cpu.max", "800000 100000\n");
-    assert_true(quota("0::/kubepods/pod1/c1\n") == 1.5); /* the pod's, above the container */
-    put("fs/kubepods/pod1/c1/cpu.max", "50000 100000\n");
-    assert_true(quota("0::/kubepods/pod1/c1\n") == 0.5);
-    put("fs/cpu.max", "max 100000\n");
-    assert_true(quota("0::/\n") == 0.0);        /* none */
-    assert_true(quota("0::/nowhere\n") == 0.0); /* unreadable */
-    assert_true(quota("garbage\n") == 0.0);
-    put("fs/bad/cpu.max", "x y\n");
-    assert_true(quota("0::/bad\n") == 0.0);
-}
-
-static void test_quota_v1_in_the_cpu_hierarchy(void **s)
-{
-    (void)s;
-    put("fs/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "200000\n");
-    put("fs/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
-    put("fs/cpu,cpuacct/docker/cpu.cfs_quota_us", "-1\n");
-    put("fs/cpu,cpuacct/docker/cpu.cfs_period_us", "100000\n");
-    assert_true(quota("4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n") == 2.0);
-    /* mounted as plain "cpu" */
-    put("fs/cpu/lxc/cpu.cfs_quota_us", "25000\n");
-    put("fs/cpu/lxc/cpu.cfs_period_us", "100000\n");
-    assert_true(quota("2:cpu:/lxc\n") == 0.25);
-    /* "cpuset" is not "cpu" */
-    put("fs/cpuset/x/cpu.cfs_quota_us", "25000\n");
-    put("fs/cpuset/x/cpu.cfs_period_us", "100000\n");
-    assert_true(quota("5:cpuset:/x\n") == 0.0);
-    assert_true(quota("3:cpu,cpuacct:/docker\n") == 0.0); /* -1: none */
 }
 
 /* ------------------------------------------------------------ haltpoll */
@@ -189,8 +144,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_spins_on_a_vm_whose_vcpus_halt),
         cmocka_unit_test(test_auto_never_takes_the_last_core),
-        cmocka_unit_test(test_quota_v2_is_the_least_up_the_tree),
-        cmocka_unit_test(test_quota_v1_in_the_cpu_hierarchy),
         cmocka_unit_test(test_guest_polls_only_with_haltpoll_and_a_poll_time),
         cmocka_unit_test(test_inspect_reports_this_machine),
     };
