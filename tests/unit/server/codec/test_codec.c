@@ -564,6 +564,209 @@ static void test_v2_every_truncation(void **s)
     }
 }
 
+/* ------------------------------------------------- exact error messages */
+
+#define LAB(shape, data)                                                                           \
+    "{\"name\":\"labels\",\"shape\":" shape ",\"datatype\":\"INT32\",\"data\":" data "}"
+#define X1 IN("[1,4]", "FP32", "[1,2,3,4]")
+#define DT_ONE_OF                                                                                  \
+    "expected one of FP32, FP64, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64, BOOL"
+
+/* The whole message, byte for byte, for errors deep in a request: the paths
+ * ("inputs[1].shape[2]") are composed only when an error is reported, so
+ * each index and field of them is checked here, and every string error at
+ * its byte offset. */
+static void test_v2_error_messages_exact(void **s)
+{
+    const mlp_model *m = the_classifier(s);
+    static const refusal cases[] = {
+        {"{\"inputs\":[" X1 "," LAB("[1,1,-3]", "[0]") "]}", 400,
+         "inputs[1].shape[2]: expected a non-negative integer below 2^31"},
+        {"{\"inputs\":[" X1 "," LAB("[1,1,\"x\"]", "[0]") "]}", 400,
+         "inputs[1].shape[2]: expected a non-negative integer below 2^31, got a string"},
+        {"{\"inputs\":[" X1 "," LAB("[1,1,1.5]", "[0]") "]}", 400,
+         "inputs[1].shape[2]: expected a non-negative integer below 2^31"},
+        {"{\"inputs\":[" X1 "," LAB("[1,1,2147483648]", "[0]") "]}", 400,
+         "inputs[1].shape[2]: expected a non-negative integer below 2^31"},
+        {"{\"inputs\":[" X1 "," LAB("[1,1,-]", "[0]") "]}", 400,
+         "invalid JSON at byte 107: expected a number, got '-'"},
+        {"{\"inputs\":[" IN("[1,4]", "FP32", "{}") "]}", 400,
+         "inputs[0].data: expected an array, got an object"},
+        {"{\"inputs\":[" X1 "," LAB("[1]", "[0]") "," LAB("[1]", "[0,\"a\"]") "]}", 400,
+         "inputs[2].data[1]: expected a number, got a string"},
+        {"{\"inputs\":[" X1 "," LAB("[1]", "[[0,1],[2]]") "]}", 400,
+         "inputs[1].data: nested arrays are ragged (lengths 2 and 1 at level 2)"},
+        {"{\"inputs\":[" X1 "," LAB("[1]", "[0]") ",{\"name\":\"targets\",\"parameters\":"
+                                                  "{\"binary_data_size\":-1}}]}",
+         400, "inputs[2].parameters.binary_data_size: expected a byte count"},
+        {"{\"inputs\":[" X1 "," LAB("[1]", "[0]") ",{\"name\":\"targets\",\"parameters\":"
+                                                  "{\"binary_data_size\":\"8\"}}]}",
+         400, "inputs[2].parameters.binary_data_size: expected a byte count, got a string"},
+        {"{\"inputs\":[" X1 "," LAB("[1]", "[0]") ",{\"name\":\"targets\",\"parameters\":"
+                                                  "{\"binary_data_size\":8,"
+                                                  "\"binary_data_size\":8}}]}",
+         400, "inputs[2].parameters: 'binary_data_size' given twice"},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"data\":[0],\"data\":[0]}]}", 400,
+         "inputs[1]: 'data' given twice"},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"datatype\":\"FP16\"}]}", 400,
+         "inputs[1].datatype: " DT_ONE_OF},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"datatype\":\"FP3\"}]}", 400,
+         "inputs[1].datatype: " DT_ONE_OF},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"datatype\":\"fp32\"}]}", 400,
+         "inputs[1].datatype: " DT_ONE_OF},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"datatype\":\"FP32FP32FP32FP32FP32\"}]}", 400,
+         "inputs[1].datatype: " DT_ONE_OF},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"datatype\":7}]}", 400,
+         "inputs[1].datatype: expected a string, got a number"},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"shape\":{}}]}", 400,
+         "inputs[1].shape: expected an array of integers, got an object"},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"parameters\":[]}]}", 400,
+         "inputs[1].parameters: expected an object, got an array"},
+        {"{\"inputs\":[" X1 ",{\"name\":\"labels\",\"shape\":[1,1,1,1,1,1,1,1,1]}]}", 400,
+         "inputs[1].shape: more than 8 dimensions"},
+        {"{\"inputs\":[" X1 ",{\"name\":[]}]}", 400,
+         "inputs[1].name: expected a string, got an array"},
+        {"{\"inputs\":[" X1 ",7]}", 400, "inputs[1]: expected an object, got a number"},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"timeout_us\":1.5}}", 400,
+         "parameters.timeout_us: expected a non-negative integer"},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"diagnostics\":\"summary\",\"timeout_us\":\"x\"}}",
+         400, "parameters.timeout_us: expected a non-negative integer, got a string"},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"diagnostics\":\"summary2\"}}", 400,
+         "parameters.diagnostics: expected \"none\", \"summary\" or \"full\""},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"diagnostics\":\"summarysummarysummary\"}}", 400,
+         "parameters.diagnostics: expected \"none\", \"summary\" or \"full\""},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"classification\":1.5}}", 400,
+         "parameters.classification: expected a positive integer"},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"binary_data_output\":\"x\"}}", 400,
+         "parameters.binary_data_output: expected true or false, got a string"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"loss\","
+         "\"parameters\":{\"binary_data\":1}}]}",
+         400, "outputs[1].parameters.binary_data: expected true or false, got a number"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"output\","
+         "\"parameters\":{\"classification\":0}}]}",
+         400, "outputs[1].parameters.classification: expected a positive integer"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},{\"name\":5}]}", 400,
+         "outputs[1].name: expected a string, got a number"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},{\"parameters\":5}]}", 400,
+         "outputs[1].parameters: expected an object, got a number"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},[]]}", 400,
+         "outputs[1]: expected an object, got an array"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"loss\","
+         "\"parameters\":{\"classification\":2}}]}",
+         400,
+         "outputs[1].parameters.classification: only the model output 'output' can be "
+         "classified"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"output\"},{\"name\":\"nope\"}]}", 400,
+         "outputs[1].name: unknown output 'nope'; expected one of 'output', 'input_gradient', "
+         "'layer_dead_fraction', 'layer_sparsity', 'layer_weight_grad_norm', "
+         "'layer_bias_grad_norm', 'layer_activation_grad_norm', 'dead_fraction', 'loss'"},
+        /* Strings: escapes and UTF-8 in keys and values, and each string error at its byte. */
+        {"{\"inputs\":[{\"na\\u006de\":\"inp\\u00fct\",\"shape\":[1,4],\"datatype\":\"FP32\","
+         "\"data\":[1,2,3,4]}]}",
+         400, "inputs[0]: unknown input 'inp\xc3\xbct'; expected 'input', 'labels' or 'targets'"},
+        {"{\"inputs\":[{\"name\":\"in\xc3\xbc\",\"shape\":[1,4],\"datatype\":\"FP32\","
+         "\"data\":[1,2,3,4]}]}",
+         400, "inputs[0]: unknown input 'in\xc3\xbc'; expected 'input', 'labels' or 'targets'"},
+        {"{\"inputs\":[{\"name\":\"in\x01\"}]}", 400,
+         "invalid JSON at byte 22: expected an escaped control character, got byte 0x01"},
+        {"{\"inp", 400,
+         "invalid JSON: the body ends at byte 5 where '\"' closing the string was expected"},
+        {"{\"inputs\\", 400, "invalid JSON at byte 8: expected an escape sequence, got '\\'"},
+        {"{\"inputs\\x\":1}", 400,
+         "invalid JSON at byte 9: expected a valid escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u), "
+         "got 'x'"},
+        {"{\"\\u12G4\":1}", 400,
+         "invalid JSON at byte 4: expected 4 hex digits after \\u, got '1'"},
+        {"{\"\\u12", 400, "invalid JSON at byte 4: expected 4 hex digits after \\u, got '1'"},
+        {"{\"\\ud800x\":1}", 400,
+         "invalid JSON at byte 8: expected a low surrogate \\uDC00-\\uDFFF, got 'x'"},
+        {"{\"\\udc00\":1}", 400,
+         "invalid JSON at byte 8: expected a high surrogate before a low one, got '\"'"},
+        {"{\"in\xc3\":1}", 400,
+         "invalid JSON at byte 4: expected valid UTF-8 in the string, got byte 0xc3"},
+        {"{\"in\xff\":1}", 400,
+         "invalid JSON at byte 4: expected valid UTF-8 in the string, got byte 0xff"},
+    };
+    for (size_t i = 0; i < N_CASES(cases); i++) {
+        rs_request r;
+        char err[512] = "";
+        rs_decode_limits lim = {.max_rows = 64};
+        int st =
+            rs_decode_v2(m, cases[i].body, strlen(cases[i].body), 0, &lim, &r, err, sizeof err);
+        if (st != cases[i].status || strcmp(err, cases[i].msg) != 0)
+            fail_msg("case %zu: %.120s\n  got %d '%s'\n  want %d '%s'", i, cases[i].body, st, err,
+                     cases[i].status, cases[i].msg);
+        assert_null(r.x);
+        rs_request_free(&r);
+    }
+}
+
+/* A JSON string and what it decodes to. */
+typedef struct {
+    const char *text; /* with its quotes, then at least one more byte */
+    const char *want;
+    size_t want_len;
+} json_string_case;
+#define JS(text, want)                                                                             \
+    {                                                                                              \
+        text, want, sizeof(want) - 1                                                               \
+    }
+
+/* rs_json_string at every output capacity: the value is always consumed in
+ * full (the cursor after the closing quote), out holds its first cap - 1
+ * bytes (cut inside a UTF-8 sequence if that is where cap falls), and it
+ * returns 1 exactly when the value was longer; cut anywhere before its
+ * closing quote it is an error, never a read past the end (ASan: each cut
+ * is its own allocation of exactly that length). Runs of plain bytes,
+ * escapes and UTF-8 mixed, at the start, middle and end. */
+static void test_json_string_every_cap(void **s)
+{
+    (void)s;
+    static const json_string_case cases[] = {
+        JS("\"\"x", ""),
+        JS("\"a\"x", "a"),
+        JS("\"inputs\":", "inputs"),
+        JS("\"\\n\"x", "\n"),
+        JS("\"ab\\ncd\\u00e9ef\\ud83d\\ude00gh\"x", "ab\ncd\xc3\xa9"
+                                                    "ef\xf0\x9f\x98\x80gh"),
+        JS("\"\\\"\\\\\\/\\b\\f\\r\\t\\u0041\\u0000z\"x", "\"\\/\b\f\r\tA\0z"),
+        JS("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!\"x",
+           "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!"),
+        JS("\"0123456789abcdefghijklmnopqrstuvwxyz ~!#$%&'()*+,-./:;<=>?@[]^_`{|}\x7f\"x",
+           "0123456789abcdefghijklmnopqrstuvwxyz ~!#$%&'()*+,-./:;<=>?@[]^_`{|}\x7f"),
+    };
+    for (size_t i = 0; i < N_CASES(cases); i++) {
+        const json_string_case *c = &cases[i];
+        size_t tlen = strlen(c->text), slen = tlen - 1; /* the string token */
+        for (size_t cap = 0; cap <= c->want_len + 2; cap++) {
+            char out[96];
+            memset(out, '#', sizeof out);
+            size_t len = 999;
+            rs_json j;
+            rs_json_init(&j, c->text, tlen, NULL, 0);
+            int r = rs_json_string(&j, out, cap, &len);
+            size_t keep = c->want_len < cap ? c->want_len : (cap ? cap - 1 : 0);
+            assert_int_equal(r, c->want_len + 1 > cap ? 1 : 0);
+            assert_int_equal(len, keep);
+            assert_ptr_equal(j.p, c->text + slen);
+            assert_memory_equal(out, c->want, keep);
+            if (cap > 0) assert_int_equal(out[keep], '\0');
+            assert_int_equal(out[cap], '#'); /* nothing written at or past cap */
+        }
+        for (size_t n = 0; n < slen; n++) {
+            char *cut = malloc(n ? n : 1);
+            memcpy(cut, c->text, n);
+            char out[8];
+            rs_json j;
+            char err[160] = "";
+            rs_json_init(&j, cut, n, err, sizeof err);
+            assert_int_equal(rs_json_string(&j, out, sizeof out, NULL), -1);
+            assert_true(j.failed && strncmp(err, "invalid JSON", 12) == 0);
+            free(cut);
+        }
+    }
+}
+
 /* ------------------------------------------------ the validated tensor */
 
 /* The reader's view of nested arrays: rectangular or refused. */
@@ -1550,6 +1753,8 @@ int main(void)
         cmocka_unit_test(test_empty_body_without_buffer),
         cmocka_unit_test(test_v2_row_limit_is_413),
         cmocka_unit_test(test_v2_every_truncation),
+        cmocka_unit_test(test_v2_error_messages_exact),
+        cmocka_unit_test(test_json_string_every_cap),
         cmocka_unit_test(test_tensor_data_nesting),
         cmocka_unit_test(test_tensor_data_memory_follows_the_values),
         cmocka_unit_test(test_tensor_constructors),
