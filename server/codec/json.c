@@ -193,61 +193,85 @@ static inline void out_put(char *out, size_t cap, size_t *n, char c)
     (*n)++;
 }
 
+/* The bytes a string may hold as they are (1): not '"', '\\', a control
+ * character or a byte of a UTF-8 sequence (0x80 and up, left 0 here), which
+ * take the checks below. A table: one load per byte of the scan. */
+static const unsigned char plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
+};
+
 int rs_json_string(rs_json *j, char *out, size_t cap, size_t *len)
 {
     if (rs_json_peek(j) != '"') return rs_json_syntax(j, "a string");
-    j->p++;
+    /* The cursor in a local: out may alias *j as far as the compiler knows,
+     * so j->p itself would be reloaded and stored for every byte written.
+     * It goes back to j->p before each return (an error's byte offset is
+     * where it points). */
+    const char *p = j->p + 1, *end = j->end;
     size_t n = 0;
+#define STRING_FAIL(at, what) (j->p = (at), rs_json_syntax(j, what))
     for (;;) {
-        if (j->p >= j->end) return rs_json_syntax(j, "'\"' closing the string");
-        unsigned char c = (unsigned char)*j->p;
+        /* A run of plain bytes, copied at once as far as out has room (what
+         * out_put would keep of them one by one). */
+        const char *run = p;
+        while (p < end && plain_byte[(unsigned char)*p])
+            p++;
+        size_t k = (size_t)(p - run);
+        if (k > 0) {
+            size_t room = n + 1 < cap ? cap - 1 - n : 0;
+            if (room > 0) memcpy(out + n, run, k < room ? k : room);
+            n += k;
+        }
+        if (p >= end) return STRING_FAIL(p, "'\"' closing the string");
+        unsigned char c = (unsigned char)*p;
         if (c == '"') {
-            j->p++;
+            p++;
             break;
         }
-        if (c < 0x20) return rs_json_syntax(j, "an escaped control character");
+        if (c < 0x20) return STRING_FAIL(p, "an escaped control character");
         if (c >= 0x80) {
             /* JSON text is UTF-8 (RFC 8259); refusing anything else here
              * means every string we echo back is valid too. */
-            int k = rs_utf8_sequence((const unsigned char *)j->p, (const unsigned char *)j->end);
-            if (k == 0) return rs_json_syntax(j, "valid UTF-8 in the string");
-            for (int i = 0; i < k; i++)
-                out_put(out, cap, &n, j->p[i]);
-            j->p += k;
+            int u = rs_utf8_sequence((const unsigned char *)p, (const unsigned char *)end);
+            if (u == 0) return STRING_FAIL(p, "valid UTF-8 in the string");
+            for (int i = 0; i < u; i++)
+                out_put(out, cap, &n, p[i]);
+            p += u;
             continue;
         }
-        if (c != '\\') {
-            out_put(out, cap, &n, (char)c);
-            j->p++;
-            continue;
-        }
-        if (j->end - j->p < 2) return rs_json_syntax(j, "an escape sequence");
-        char e = j->p[1];
-        j->p += 2;
+        /* c == '\\' */
+        if (end - p < 2) return STRING_FAIL(p, "an escape sequence");
+        char e = p[1];
+        p += 2;
         static const char simple[] = "\"\\/bfnrt", meaning[] = "\"\\/\b\f\n\r\t";
-        const char *k = e != '\0' ? strchr(simple, e) : NULL;
-        if (k != NULL) {
-            out_put(out, cap, &n, meaning[k - simple]);
+        const char *s = e != '\0' ? strchr(simple, e) : NULL;
+        if (s != NULL) {
+            out_put(out, cap, &n, meaning[s - simple]);
             continue;
         }
-        if (e != 'u') {
-            j->p -= 1;
-            return rs_json_syntax(j, "a valid escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)");
-        }
-        if (j->end - j->p < 4) return rs_json_syntax(j, "4 hex digits after \\u");
-        long cp = hex4(j->p);
-        if (cp < 0) return rs_json_syntax(j, "4 hex digits after \\u");
-        j->p += 4;
+        if (e != 'u')
+            return STRING_FAIL(p - 1, "a valid escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)");
+        if (end - p < 4) return STRING_FAIL(p, "4 hex digits after \\u");
+        long cp = hex4(p);
+        if (cp < 0) return STRING_FAIL(p, "4 hex digits after \\u");
+        p += 4;
         if (cp >= 0xd800 && cp <= 0xdbff) {
             /* A high surrogate must be followed by \u and a low one. */
             long lo = -1;
-            if (j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') lo = hex4(j->p + 2);
+            if (end - p >= 6 && p[0] == '\\' && p[1] == 'u') lo = hex4(p + 2);
             if (lo < 0xdc00 || lo > 0xdfff)
-                return rs_json_syntax(j, "a low surrogate \\uDC00-\\uDFFF");
-            j->p += 6;
+                return STRING_FAIL(p, "a low surrogate \\uDC00-\\uDFFF");
+            p += 6;
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-            return rs_json_syntax(j, "a high surrogate before a low one");
+            return STRING_FAIL(p, "a high surrogate before a low one");
         }
         /* UTF-8 encoding of the code point. */
         if (cp < 0x80) {
@@ -266,6 +290,8 @@ int rs_json_string(rs_json *j, char *out, size_t cap, size_t *len)
             out_put(out, cap, &n, (char)(0x80 | (cp & 0x3f)));
         }
     }
+#undef STRING_FAIL
+    j->p = p;
     bool truncated = n + 1 > cap;
     if (cap > 0) out[truncated ? cap - 1 : n] = '\0';
     if (len != NULL) *len = truncated ? (cap > 0 ? cap - 1 : 0) : n;

@@ -765,6 +765,29 @@ static void test_json_string_every_cap(void **s)
             free(cut);
         }
     }
+    /* Every byte value inside a string: kept as it is, or taken by the
+     * check it needs (control, escape, UTF-8, end of the string). */
+    for (int c = 0; c < 256; c++) {
+        char text[] = {'"', 'a', (char)c, 'x', '"'}, out[8] = "";
+        rs_json j;
+        char err[160] = "";
+        rs_json_init(&j, text, sizeof text, err, sizeof err);
+        int r = rs_json_string(&j, out, sizeof out, NULL);
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            assert_int_equal(r, 0);
+            assert_true(out[0] == 'a' && out[1] == (char)c && out[2] == 'x' && out[3] == '\0');
+        } else if (c == '"') {
+            assert_int_equal(r, 0);
+            assert_string_equal(out, "a");
+        } else {
+            const char *why = c < 0x20    ? "an escaped control character"
+                              : c == '\\' ? "a valid escape"
+                                          : "valid UTF-8";
+            assert_int_equal(r, -1);
+            assert_non_null(strstr(err, why));
+            assert_non_null(strstr(err, c == '\\' ? "at byte 3:" : "at byte 2:"));
+        }
+    }
 }
 
 /* ------------------------------------------------ the validated tensor */
