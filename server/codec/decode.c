@@ -4,6 +4,7 @@
  * parameters, and the typed values (integers, booleans) with their messages.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,33 +153,41 @@ int rs_decode_response_fits(const mlp_model *m, const rs_decode_limits *lim, rs_
 }
 
 /* Common parameter values: "diagnostics" and "timeout_us". Returns 1 when
- * key was one of them (value consumed), 0 when not, -1 on error. */
+ * key was one of them (value consumed), 0 when not, -1 on error. Messages
+ * name "<path>.<key>", composed only for an error. */
 int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *req)
 {
-    static const struct {
-        const char *name;
-        rs_diag_level level;
-    } levels[] = {{"none", RS_DIAG_NONE}, {"summary", RS_DIAG_SUMMARY}, {"full", RS_DIAG_FULL}};
-    char vpath[RS_KEY_CAP + 32], v[16];
-    size_t n = rs_text_put(vpath, sizeof vpath, rs_text_put(vpath, sizeof vpath, 0, path), ".");
-    rs_text_put(vpath, sizeof vpath, n, key);
-    if (strcmp(key, "timeout_us") == 0) {
+    size_t n = strlen(key);
+    if (RS_KEY_IS(key, n, "timeout_us")) {
         double d;
-        if (rs_decode_integer(j, vpath, 0, 9.2e18, "a non-negative integer", &d) < 0) return -1;
+        if (rs_decode_integer_at(j, 0, 9.2e18, "a non-negative integer", &d, "%s.%s", path, key) <
+            0)
+            return -1;
         req->timeout_us = (int64_t)d;
         return 1;
     }
-    if (strcmp(key, "diagnostics") != 0) return 0;
+    if (!RS_KEY_IS(key, n, "diagnostics")) return 0;
     const char *want = "\"none\", \"summary\" or \"full\"";
-    if (rs_json_expect(j, '"', want, "%s", vpath) < 0) return -1;
+    if (rs_json_expect(j, '"', want, "%s.%s", path, key) < 0) return -1;
+    char v[16];
     int r = rs_json_string(j, v, sizeof v, NULL);
     if (r < 0) return -1;
-    for (size_t i = 0; r == 0 && i < sizeof levels / sizeof levels[0]; i++)
-        if (strcmp(v, levels[i].name) == 0) {
-            req->diag = levels[i].level;
-            return 1;
-        }
-    return rs_json_fail(j, "%s: expected %s", vpath, want);
+    /* By strlen, as strcmp compared: a value cut by an escaped NUL
+     * ("summary\u0000x") reads as its first part. */
+    size_t vn = r == 0 ? strlen(v) : 0;
+    if (r == 0 && RS_KEY_IS(v, vn, "none")) {
+        req->diag = RS_DIAG_NONE;
+        return 1;
+    }
+    if (r == 0 && RS_KEY_IS(v, vn, "summary")) {
+        req->diag = RS_DIAG_SUMMARY;
+        return 1;
+    }
+    if (r == 0 && RS_KEY_IS(v, vn, "full")) {
+        req->diag = RS_DIAG_FULL;
+        return 1;
+    }
+    return rs_json_fail(j, "%s.%s: expected %s", path, key, want);
 }
 
 /* The "parameters" object being read: where it is and who takes the rest. */
@@ -205,22 +214,44 @@ int rs_decode_parameters(rs_json *j, const char *path, rs_request *req, rs_membe
     return rs_json_members(j, 2, parameters_member, &c);
 }
 
+int rs_decode_integer_at(rs_json *j, double lo, double hi, const char *what, double *out,
+                         const char *path_fmt, ...)
+{
+    int c = rs_json_peek(j);
+    bool number = c == '-' || (c >= '0' && c <= '9');
+    bool integral = false;
+    if (number) {
+        if (rs_json_number(j, out, &integral) < 0) return -1;
+        if (integral && *out >= lo && *out <= hi) return 0;
+    }
+    char path[RS_KEY_CAP + 64];
+    va_list ap;
+    va_start(ap, path_fmt);
+    vsnprintf(path, sizeof path, path_fmt, ap);
+    va_end(ap);
+    if (!number) return rs_json_fail(j, "%s: expected %s, got %s", path, what, rs_json_kind(c));
+    return rs_json_fail(j, "%s: expected %s", path, what);
+}
+
 int rs_decode_integer(rs_json *j, const char *path, double lo, double hi, const char *what,
                       double *out)
 {
+    return rs_decode_integer_at(j, lo, hi, what, out, "%s", path);
+}
+
+int rs_decode_bool_at(rs_json *j, bool *out, const char *path_fmt, ...)
+{
     int c = rs_json_peek(j);
-    if (!(c == '-' || (c >= '0' && c <= '9')))
-        return rs_json_fail(j, "%s: expected %s, got %s", path, what, rs_json_kind(c));
-    bool integral;
-    if (rs_json_number(j, out, &integral) < 0) return -1;
-    if (!integral || *out < lo || *out > hi) return rs_json_fail(j, "%s: expected %s", path, what);
-    return 0;
+    if (c == 't' || c == 'f') return rs_json_bool(j, out);
+    char path[RS_KEY_CAP + 64];
+    va_list ap;
+    va_start(ap, path_fmt);
+    vsnprintf(path, sizeof path, path_fmt, ap);
+    va_end(ap);
+    return rs_json_fail(j, "%s: expected true or false, got %s", path, rs_json_kind(c));
 }
 
 int rs_decode_bool(rs_json *j, const char *path, bool *out)
 {
-    int c = rs_json_peek(j);
-    if (c != 't' && c != 'f')
-        return rs_json_fail(j, "%s: expected true or false, got %s", path, rs_json_kind(c));
-    return rs_json_bool(j, out);
+    return rs_decode_bool_at(j, out, "%s", path);
 }

@@ -48,35 +48,26 @@ typedef struct {
     rs_tensor tensor; /* the validated values (JSON or binary) */
 } v2_input;
 
-/* "<base><mid><idx>]" into out, e.g. "inputs[0]" or "inputs[0].shape[1]". */
-static void path_index(char *out, size_t cap, const char *base, const char *mid, int idx)
-{
-    size_t n = rs_text_put(out, cap, 0, base);
-    n = rs_text_put(out, cap, n, mid);
-    n = rs_text_int(out, cap, n, idx);
-    rs_text_put(out, cap, n, "]");
-}
+/*
+ * Messages name the field by its path ("inputs[0].shape[1]"). The paths are
+ * composed only when there is an error to report (printf formats with the
+ * index), never for a valid request: building them for every field cost
+ * more than reading the field.
+ */
 
-/* "<base><suffix>" into out, e.g. "inputs[0].data". */
-static void path_join(char *out, size_t cap, const char *base, const char *suffix)
+static int v2_shape(rs_json *j, v2_input *t, int idx)
 {
-    rs_text_put(out, cap, rs_text_put(out, cap, 0, base), suffix);
-}
-
-static int v2_shape(rs_json *j, v2_input *t, const char *path)
-{
-    if (rs_json_expect(j, '[', "an array of integers", "%s.shape", path) < 0) return -1;
+    if (rs_json_expect(j, '[', "an array of integers", "inputs[%d].shape", idx) < 0) return -1;
     rs_json_array_begin(j);
     bool first = true;
     int r;
     t->rank = 0;
     while ((r = rs_json_array_next(j, &first)) == 1) {
         if (t->rank == RS_MAX_RANK)
-            return rs_json_fail(j, "%s.shape: more than %d dimensions", path, RS_MAX_RANK);
-        char dim[48];
-        path_index(dim, sizeof dim, path, ".shape[", t->rank);
+            return rs_json_fail(j, "inputs[%d].shape: more than %d dimensions", idx, RS_MAX_RANK);
         double d;
-        if (rs_decode_integer(j, dim, 0, 2147483647.0, "a non-negative integer below 2^31", &d) < 0)
+        if (rs_decode_integer_at(j, 0, 2147483647.0, "a non-negative integer below 2^31", &d,
+                                 "inputs[%d].shape[%d]", idx, t->rank) < 0)
             return -1;
         t->shape[t->rank++] = (int64_t)d;
     }
@@ -85,68 +76,89 @@ static int v2_shape(rs_json *j, v2_input *t, const char *path)
     return 0;
 }
 
-/* One input tensor being read, and its path ("inputs[0]") for messages. */
+/* One input tensor being read, and its index in "inputs" for messages. */
 typedef struct {
     v2_input *t;
-    const char *path;
+    int idx;
 } v2_input_ctx;
 
 static int v2_input_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v2_input_ctx *c = ctx;
-    if (truncated || strcmp(key, "binary_data_size") != 0) return 1;
-    char path[64];
-    path_join(path, sizeof path, c->path, ".parameters.binary_data_size");
+    if (truncated || !RS_KEY_IS(key, strlen(key), "binary_data_size")) return 1;
     double d;
-    if (rs_decode_integer(j, path, 0, 9e15, "a byte count", &d) < 0) return -1;
+    if (rs_decode_integer_at(j, 0, 9e15, "a byte count", &d,
+                             "inputs[%d].parameters.binary_data_size", c->idx) < 0)
+        return -1;
     if (c->t->has_binary)
-        return rs_json_fail(j, "%s.parameters: 'binary_data_size' given twice", c->path);
+        return rs_json_fail(j, "inputs[%d].parameters: 'binary_data_size' given twice", c->idx);
     c->t->has_binary = true;
     c->t->binary_size = (uint64_t)d;
     return 0;
 }
 
-/* A string member into out (cap bytes): 1 when it was longer, -1 on error. */
-static int v2_string(rs_json *j, const char *path, const char *field, char *out, size_t cap)
+/* A string member of "<base>[<idx>]" into out (cap bytes): 1 when it was
+ * longer, -1 on error. */
+static int v2_string(rs_json *j, const char *base, int idx, const char *field, char *out,
+                     size_t cap)
 {
-    if (rs_json_expect(j, '"', "a string", "%s.%s", path, field) < 0) return -1;
+    if (rs_json_expect(j, '"', "a string", "%s[%d].%s", base, idx, field) < 0) return -1;
     return rs_json_string(j, out, cap, NULL);
 }
+
+/* The members of an input tensor the decoder reads. */
+typedef enum { IN_OTHER, IN_NAME, IN_SHAPE, IN_DATATYPE, IN_DATA, IN_PARAMETERS } v2_input_key;
+
+static v2_input_key input_key(const char *key)
+{
+    size_t n = strlen(key);
+    return RS_KEY_IS(key, n, "name")         ? IN_NAME
+           : RS_KEY_IS(key, n, "shape")      ? IN_SHAPE
+           : RS_KEY_IS(key, n, "datatype")   ? IN_DATATYPE
+           : RS_KEY_IS(key, n, "data")       ? IN_DATA
+           : RS_KEY_IS(key, n, "parameters") ? IN_PARAMETERS
+                                             : IN_OTHER;
+}
+
+/* "inputs[<idx>].data", the path tensor_data.c names in its messages: one
+ * digit written into a template (MAX_INPUTS keeps the index to one). */
+_Static_assert(MAX_INPUTS <= 10, "the data path has room for one digit of index");
+#define DATA_PATH_TEMPLATE "inputs[0].data"
+#define DATA_PATH_DIGIT    7 /* where the '0' is */
 
 static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v2_input_ctx *c = ctx;
     v2_input *t = c->t;
-    if (truncated) return 1;
-    bool *seen = strcmp(key, "name") == 0       ? &t->has_name
-                 : strcmp(key, "shape") == 0    ? &t->has_shape
-                 : strcmp(key, "datatype") == 0 ? &t->has_dt
-                 : strcmp(key, "data") == 0     ? &t->has_data
-                                                : NULL;
-    if (seen && *seen) return rs_json_fail(j, "%s: '%s' given twice", c->path, key);
-    if (strcmp(key, "name") == 0) {
-        int s = v2_string(j, c->path, "name", t->name, sizeof t->name);
+    v2_input_key k = truncated ? IN_OTHER : input_key(key);
+    bool seen = (k == IN_NAME && t->has_name) || (k == IN_SHAPE && t->has_shape) ||
+                (k == IN_DATATYPE && t->has_dt) || (k == IN_DATA && t->has_data);
+    if (seen) return rs_json_fail(j, "inputs[%d]: '%s' given twice", c->idx, key);
+    switch (k) {
+    case IN_NAME: {
+        int s = v2_string(j, "inputs", c->idx, "name", t->name, sizeof t->name);
         t->name_long = s == 1;
         t->has_name = s >= 0;
         return s < 0 ? -1 : 0;
     }
-    if (strcmp(key, "shape") == 0) return v2_shape(j, t, c->path);
-    if (strcmp(key, "datatype") == 0) {
+    case IN_SHAPE:
+        return v2_shape(j, t, c->idx);
+    case IN_DATATYPE: {
         char dt[16];
-        int s = v2_string(j, c->path, "datatype", dt, sizeof dt);
+        int s = v2_string(j, "inputs", c->idx, "datatype", dt, sizeof dt);
         if (s < 0) return -1;
         t->dt = s == 0 ? rs_datatype_parse(dt) : RS_DT_INVALID;
         if (t->dt == RS_DT_INVALID)
             return rs_json_fail(j,
-                                "%s.datatype: expected one of FP32, FP64, INT8, INT16, INT32, "
-                                "INT64, UINT8, UINT16, UINT32, UINT64, BOOL",
-                                c->path);
+                                "inputs[%d].datatype: expected one of FP32, FP64, INT8, INT16, "
+                                "INT32, INT64, UINT8, UINT16, UINT32, UINT64, BOOL",
+                                c->idx);
         t->has_dt = true;
         return 0;
     }
-    if (strcmp(key, "data") == 0) {
-        char dpath[40];
-        path_join(dpath, sizeof dpath, c->path, ".data");
+    case IN_DATA: {
+        char dpath[] = DATA_PATH_TEMPLATE;
+        dpath[DATA_PATH_DIGIT] = (char)('0' + c->idx);
         /* The declared count (negative when too large: no hint): the
          * reader's buffer stops growing at it, never starts there. */
         int64_t count = t->has_shape ? rs_shape_count(t->shape, t->rank) : 0;
@@ -155,19 +167,19 @@ static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ct
         t->has_data = true;
         return 0;
     }
-    if (strcmp(key, "parameters") == 0) {
-        if (rs_json_expect(j, '{', "an object", "%s.parameters", c->path) < 0) return -1;
+    case IN_PARAMETERS:
+        if (rs_json_expect(j, '{', "an object", "inputs[%d].parameters", c->idx) < 0) return -1;
         return rs_json_members(j, 3, v2_input_parameter, c);
+    case IN_OTHER:
+        break;
     }
     return 1;
 }
 
 static int v2_input_parse(rs_json *j, v2_input *t, int idx)
 {
-    char path[32];
-    path_index(path, sizeof path, "", "inputs[", idx);
-    v2_input_ctx c = {t, path};
-    if (rs_json_expect(j, '{', "an object", "%s", path) < 0) return -1;
+    v2_input_ctx c = {t, idx};
+    if (rs_json_expect(j, '{', "an object", "inputs[%d]", idx) < 0) return -1;
     return rs_json_members(j, 2, v2_input_member, &c);
 }
 
@@ -181,8 +193,12 @@ static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size
         snprintf(err, errlen, "inputs[%d]: missing 'name'", idx);
         return 400;
     }
-    size_t nl = rs_text_put(name, sizeof name, 0, "input '");
-    rs_text_put(name, sizeof name, rs_text_put(name, sizeof name, nl, t->name), "'");
+    /* "input '<name>'" (the name is at most RS_KEY_CAP - 1 bytes: it fits). */
+    static const char pre[] = "input '";
+    size_t nl = strlen(t->name);
+    memcpy(name, pre, sizeof pre - 1);
+    memcpy(name + sizeof pre - 1, t->name, nl);
+    memcpy(name + sizeof pre - 1 + nl, "'", 2);
     if (!t->has_shape) {
         snprintf(err, errlen, "%s: missing 'shape'", name);
         return 400;
@@ -242,7 +258,7 @@ typedef struct {
 /* One entry of "outputs" being read. */
 typedef struct {
     const mlp_model *m;
-    const char *path; /* "outputs[0]" */
+    int idx; /* in "outputs", for messages */
     bool has_name, has_bin, bin;
     int k;
     unsigned flag;
@@ -251,17 +267,17 @@ typedef struct {
 static int v2_output_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v2_output_ctx *c = ctx;
-    char path[64];
     if (truncated) return 1;
-    if (strcmp(key, "binary_data") == 0) {
-        path_join(path, sizeof path, c->path, ".parameters.binary_data");
+    size_t n = strlen(key);
+    if (RS_KEY_IS(key, n, "binary_data")) {
         c->has_bin = true;
-        return rs_decode_bool(j, path, &c->bin);
+        return rs_decode_bool_at(j, &c->bin, "outputs[%d].parameters.binary_data", c->idx);
     }
-    if (strcmp(key, "classification") == 0) {
-        path_join(path, sizeof path, c->path, ".parameters.classification");
+    if (RS_KEY_IS(key, n, "classification")) {
         double d;
-        if (rs_decode_integer(j, path, 1, 1e9, "a positive integer", &d) < 0) return -1;
+        if (rs_decode_integer_at(j, 1, 1e9, "a positive integer", &d,
+                                 "outputs[%d].parameters.classification", c->idx) < 0)
+            return -1;
         c->k = (int)d;
         return 0;
     }
@@ -271,13 +287,14 @@ static int v2_output_parameter(rs_json *j, const char *key, bool truncated, void
 static int v2_output_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v2_output_ctx *c = ctx;
-    if (!truncated && strcmp(key, "parameters") == 0) {
-        if (rs_json_expect(j, '{', "an object", "%s.parameters", c->path) < 0) return -1;
+    size_t n = truncated ? 0 : strlen(key);
+    if (!truncated && RS_KEY_IS(key, n, "parameters")) {
+        if (rs_json_expect(j, '{', "an object", "outputs[%d].parameters", c->idx) < 0) return -1;
         return rs_json_members(j, 3, v2_output_parameter, c);
     }
-    if (truncated || strcmp(key, "name") != 0) return 1;
+    if (truncated || !RS_KEY_IS(key, n, "name")) return 1;
     char name[RS_KEY_CAP];
-    int s = v2_string(j, c->path, "name", name, sizeof name);
+    int s = v2_string(j, "outputs", c->idx, "name", name, sizeof name);
     if (s < 0) return -1;
     c->flag = 0;
     if (s == 0 && strcmp(name, mlp_model_output_name(c->m)) == 0) c->flag = RS_OUT_PRIMARY;
@@ -286,8 +303,8 @@ static int v2_output_member(rs_json *j, const char *key, bool truncated, void *c
     if (c->flag == 0) {
         char exp[512];
         outputs_expected(c->m, exp, sizeof exp);
-        return rs_json_fail(j, "%s.name: unknown output '%s'; expected one of %s", c->path, name,
-                            exp);
+        return rs_json_fail(j, "outputs[%d].name: unknown output '%s'; expected one of %s", c->idx,
+                            name, exp);
     }
     c->has_name = true;
     return 0;
@@ -295,18 +312,16 @@ static int v2_output_member(rs_json *j, const char *key, bool truncated, void *c
 
 static int v2_output_parse(rs_json *j, const mlp_model *m, v2_outputs *o, int idx)
 {
-    char path[32];
-    path_index(path, sizeof path, "", "outputs[", idx);
-    v2_output_ctx c = {.m = m, .path = path};
-    if (rs_json_expect(j, '{', "an object", "%s", path) < 0 ||
+    v2_output_ctx c = {.m = m, .idx = idx};
+    if (rs_json_expect(j, '{', "an object", "outputs[%d]", idx) < 0 ||
         rs_json_members(j, 2, v2_output_member, &c) < 0)
         return -1;
-    if (!c.has_name) return rs_json_fail(j, "%s: missing 'name'", path);
+    if (!c.has_name) return rs_json_fail(j, "outputs[%d]: missing 'name'", idx);
     if (c.k > 0 && c.flag != RS_OUT_PRIMARY)
         return rs_json_fail(j,
-                            "%s.parameters.classification: only the model output '%s' can be "
-                            "classified",
-                            path, mlp_model_output_name(m));
+                            "outputs[%d].parameters.classification: only the model output '%s' "
+                            "can be classified",
+                            idx, mlp_model_output_name(m));
     if (c.k > 0) o->classification = c.k;
     o->requested |= c.flag;
     if (c.has_bin) {
@@ -344,11 +359,12 @@ static int v2_parameter(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v2_body *b = ctx;
     if (truncated) return 1;
-    if (strcmp(key, "binary_data_output") == 0)
+    size_t n = strlen(key);
+    if (RS_KEY_IS(key, n, "binary_data_output"))
         return rs_decode_bool(j, "parameters.binary_data_output", &b->binary_output);
-    if (strcmp(key, "preactivations") == 0)
+    if (RS_KEY_IS(key, n, "preactivations"))
         return rs_decode_bool(j, "parameters.preactivations", &b->req->preactivations);
-    if (strcmp(key, "classification") != 0) return 1;
+    if (!RS_KEY_IS(key, n, "classification")) return 1;
     double d;
     if (rs_decode_integer(j, "parameters.classification", 1, 1e9, "a positive integer", &d) < 0)
         return -1;
@@ -390,14 +406,15 @@ static int v2_member(rs_json *j, const char *key, bool truncated, void *ctx)
 {
     v2_body *b = ctx;
     if (truncated) return 1;
-    if (strcmp(key, "id") == 0) {
+    size_t n = strlen(key);
+    if (RS_KEY_IS(key, n, "id")) {
         free(b->req->id);
         b->req->id = NULL;
         return rs_json_string_dup(j, ID_MAX, "id", &b->req->id) < 0 ? -1 : 0;
     }
-    if (strcmp(key, "inputs") == 0) return v2_inputs(j, b);
-    if (strcmp(key, "outputs") == 0) return v2_outputs_read(j, b);
-    if (strcmp(key, "parameters") == 0)
+    if (RS_KEY_IS(key, n, "inputs")) return v2_inputs(j, b);
+    if (RS_KEY_IS(key, n, "outputs")) return v2_outputs_read(j, b);
+    if (RS_KEY_IS(key, n, "parameters"))
         return rs_decode_parameters(j, "parameters", b->req, v2_parameter, b);
     return 1;
 }

@@ -6,6 +6,8 @@
 #ifndef RS_CODEC_INTERNAL_H
 #define RS_CODEC_INTERNAL_H
 
+#include <string.h> /* memcmp in RS_KEY_IS */
+
 #include "codec.h"
 
 #define RS_JSON_MAX_DEPTH 64  /* nesting the scanner accepts anywhere */
@@ -68,6 +70,11 @@ int rs_json_skip(rs_json *j, int depth);
 int rs_json_expect(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Whether key, n bytes long (strlen(key)), is the string literal lit: by
+ * length, then a compare of known size (no strcmp chain per key). */
+#define RS_KEY_IS(key, n, lit)                                                                     \
+    ((n) == sizeof(lit) - 1 && memcmp((key), (lit), sizeof(lit) - 1) == 0)
+
 /* One member of an object: key (truncated to RS_KEY_CAP - 1 bytes when
  * `truncated`) with the cursor on its value. Returns 0 after consuming the
  * value, 1 to have it skipped, -1 on error. */
@@ -109,7 +116,7 @@ int rs_utf8_sequence(const unsigned char *p, const unsigned char *end);
 /* Appends s (rs_text_put) or the decimal v (rs_text_int) to out at out[len],
  * as snprintf(out + len, cap - len, ...) would: cut at cap - 1 bytes,
  * NUL-terminated. Returns the new length (len when out was full already).
- * For the message paths every request builds: snprintf costs more. */
+ * For the message paths v1 builds per row, and shapes: snprintf costs more. */
 size_t rs_text_put(char *out, size_t cap, size_t len, const char *s);
 size_t rs_text_int(char *out, size_t cap, size_t len, long long v);
 
@@ -265,7 +272,15 @@ int rs_decode_parameters(rs_json *j, const char *path, rs_request *req, rs_membe
  * (", got <kind>" when it is not a number at all). */
 int rs_decode_integer(rs_json *j, const char *path, double lo, double hi, const char *what,
                       double *out);
+/* rs_decode_integer with the path printf-formatted from path_fmt, which
+ * happens only when there is an error to report ("inputs[%d].shape[%d]":
+ * nothing is composed for a valid value). */
+int rs_decode_integer_at(rs_json *j, double lo, double hi, const char *what, double *out,
+                         const char *path_fmt, ...) __attribute__((format(printf, 6, 7)));
 /* true or false; otherwise "<path>: expected true or false, got <kind>". */
 int rs_decode_bool(rs_json *j, const char *path, bool *out);
+/* rs_decode_bool with the path printf-formatted, only for an error. */
+int rs_decode_bool_at(rs_json *j, bool *out, const char *path_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* RS_CODEC_INTERNAL_H */

@@ -1,10 +1,11 @@
 /*
  * text — bounded appends for the decoders' message paths and shapes.
  *
- * Paths like "inputs[0].shape[1]" are built for every request, though only an
- * error message shows them; snprintf cost more than parsing a small body, so
- * these append by hand. The result is what snprintf would write: cut at
- * cap - 1 bytes and always NUL-terminated (cap > 0).
+ * v1 builds a path like "instances[3]" for every row, though only an error
+ * message shows it; snprintf cost more than parsing a small row, so these
+ * append by hand. (v2 composes its paths only for an error.) The result is
+ * what snprintf would write: cut at cap - 1 bytes and always NUL-terminated
+ * (cap > 0).
  */
 #include <string.h>
 
