@@ -19,24 +19,26 @@
 #include "number.h"
 
 /* Every datatype the protocol names, its element size in the binary
- * extension, and for integer types the inclusive range of its values. */
+ * extension, and for integer types the inclusive range of its values. In
+ * the order the decoder's message lists them, FP32 (what nearly every
+ * request sends) first, where the lookups below find it at once. */
 static const struct {
     const char *name;
     rs_datatype dt;
     size_t size;
     double lo, hi;
 } datatypes[] = {
-    {"BOOL", RS_DT_BOOL, 1, 0, 1},
-    {"UINT8", RS_DT_UINT8, 1, 0, 255},
-    {"UINT16", RS_DT_UINT16, 2, 0, 65535},
-    {"UINT32", RS_DT_UINT32, 4, 0, 4294967295.0},
-    {"UINT64", RS_DT_UINT64, 8, 0, 18446744073709551615.0},
+    {"FP32", RS_DT_FP32, 4, -INFINITY, INFINITY},
+    {"FP64", RS_DT_FP64, 8, -INFINITY, INFINITY},
     {"INT8", RS_DT_INT8, 1, -128, 127},
     {"INT16", RS_DT_INT16, 2, -32768, 32767},
     {"INT32", RS_DT_INT32, 4, -2147483648.0, 2147483647.0},
     {"INT64", RS_DT_INT64, 8, -9223372036854775808.0, 9223372036854775807.0},
-    {"FP32", RS_DT_FP32, 4, -INFINITY, INFINITY},
-    {"FP64", RS_DT_FP64, 8, -INFINITY, INFINITY},
+    {"UINT8", RS_DT_UINT8, 1, 0, 255},
+    {"UINT16", RS_DT_UINT16, 2, 0, 65535},
+    {"UINT32", RS_DT_UINT32, 4, 0, 4294967295.0},
+    {"UINT64", RS_DT_UINT64, 8, 0, 18446744073709551615.0},
+    {"BOOL", RS_DT_BOOL, 1, 0, 1},
 };
 #define N_DATATYPES (sizeof datatypes / sizeof datatypes[0])
 
@@ -50,8 +52,11 @@ static int datatype_index(rs_datatype t)
 
 rs_datatype rs_datatype_parse(const char *s)
 {
+    /* The first letter before a strcmp: one strcmp for FP32, not one per
+     * row of the table. */
     for (size_t i = 0; i < N_DATATYPES; i++)
-        if (strcmp(s, datatypes[i].name) == 0) return datatypes[i].dt;
+        if (datatypes[i].name[0] == s[0] && strcmp(s, datatypes[i].name) == 0)
+            return datatypes[i].dt;
     return RS_DT_INVALID;
 }
 
