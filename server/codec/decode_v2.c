@@ -38,6 +38,7 @@ typedef struct {
     bool has_name, name_long;
     int64_t shape[RS_MAX_RANK];
     int rank;
+    int64_t count; /* rs_shape_count of shape, once it is read */
     bool has_shape;
     rs_datatype dt;
     bool has_dt;
@@ -72,6 +73,7 @@ static int v2_shape(rs_json *j, v2_input *t, int idx)
         t->shape[t->rank++] = (int64_t)d;
     }
     if (r < 0) return -1;
+    t->count = rs_shape_count(t->shape, t->rank);
     t->has_shape = true;
     return 0;
 }
@@ -161,8 +163,7 @@ static int v2_input_member(rs_json *j, const char *key, bool truncated, void *ct
         dpath[DATA_PATH_DIGIT] = (char)('0' + c->idx);
         /* The declared count (negative when too large: no hint): the
          * reader's buffer stops growing at it, never starts there. */
-        int64_t count = t->has_shape ? rs_shape_count(t->shape, t->rank) : 0;
-        size_t hint = count > 0 ? (size_t)count : 0;
+        size_t hint = t->has_shape && t->count > 0 ? (size_t)t->count : 0;
         if (rs_tensor_data_read(j, &t->data, hint, dpath) < 0) return -1;
         t->has_data = true;
         return 0;
@@ -207,7 +208,7 @@ static int v2_input_finish(v2_input *t, int idx, const unsigned char *tail, size
         snprintf(err, errlen, "%s: missing 'datatype'", name);
         return 400;
     }
-    if (rs_shape_count(t->shape, t->rank) < 0) {
+    if (t->count < 0) {
         char sh[128];
         rs_shape_format(t->shape, t->rank, sh, sizeof sh);
         snprintf(err, errlen, "%s: shape %s is too large", name, sh);

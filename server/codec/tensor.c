@@ -69,13 +69,13 @@ static int shape_check(const int64_t *shape, int rank, const char *name, int64_t
     return 0;
 }
 
-int rs_tensor_from_values(rs_tensor *t, const int64_t *shape, int rank, float *v, size_t written,
-                          const char *name, char *err, size_t errlen)
+/* The last step of every constructor, after its shape_check gave count:
+ * written must be count; then t takes v (freed on failure). */
+static int tensor_take(rs_tensor *t, const int64_t *shape, int rank, int64_t count, float *v,
+                       size_t written, const char *name, char *err, size_t errlen)
 {
-    memset(t, 0, sizeof *t);
-    int64_t count;
-    int st = shape_check(shape, rank, name, &count, err, errlen);
-    if (st == 0 && (uint64_t)count != (uint64_t)written) {
+    int st = 0;
+    if ((uint64_t)count != (uint64_t)written) {
         char sh[128];
         rs_shape_format(shape, rank, sh, sizeof sh);
         snprintf(err, errlen, "%s: shape %s needs %lld values, got %zu", name, sh, (long long)count,
@@ -98,6 +98,19 @@ int rs_tensor_from_values(rs_tensor *t, const int64_t *shape, int rank, float *v
     t->count = (size_t)count;
     t->v = v;
     return 0;
+}
+
+int rs_tensor_from_values(rs_tensor *t, const int64_t *shape, int rank, float *v, size_t written,
+                          const char *name, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    int64_t count;
+    int st = shape_check(shape, rank, name, &count, err, errlen);
+    if (st) {
+        free(v);
+        return st;
+    }
+    return tensor_take(t, shape, rank, count, v, written, name, err, errlen);
 }
 
 int rs_tensor_from_json(rs_tensor *t, rs_tensor_data *d, const int64_t *shape, int rank,
@@ -127,7 +140,7 @@ int rs_tensor_from_json(rs_tensor *t, rs_tensor_data *d, const int64_t *shape, i
     float *v = d->v;
     d->v = NULL;
     d->cap = 0;
-    return rs_tensor_from_values(t, shape, rank, v, d->n, name, err, errlen);
+    return tensor_take(t, shape, rank, count, v, d->n, name, err, errlen);
 }
 
 int rs_tensor_from_bytes(rs_tensor *t, const unsigned char *src, size_t avail, uint64_t nbytes,
@@ -168,5 +181,5 @@ int rs_tensor_from_bytes(rs_tensor *t, const unsigned char *src, size_t avail, u
         free(v);
         return 400;
     }
-    return rs_tensor_from_values(t, shape, rank, v, (size_t)count, name, err, errlen);
+    return tensor_take(t, shape, rank, count, v, (size_t)count, name, err, errlen);
 }
