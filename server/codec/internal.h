@@ -66,8 +66,12 @@ int rs_json_skip(rs_json *j, int depth);
 
 /* The next value must start with ch ('{', '[' or '"'); otherwise records
  * "<path>: expected <what>, got <kind>" (path printf-formatted) and returns
- * -1. */
-int rs_json_expect(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
+ * -1. A macro around the out-of-line function, so that the check itself is
+ * inline: a valid request passes a dozen of them and formats no path. */
+#define rs_json_expect(j, ch, what, ...)                                                           \
+    (rs_json_peek(j) == (ch) ? 0 : rs_json_expect_failed((j), (ch), (what), __VA_ARGS__))
+/* What rs_json_expect calls when the value does not start with ch. */
+int rs_json_expect_failed(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Whether key, n bytes long (strlen(key)), is the string literal lit: by

@@ -398,10 +398,10 @@ int rs_json_end(rs_json *j)
     return 0;
 }
 
-int rs_json_expect(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
+int rs_json_expect_failed(rs_json *j, int ch, const char *what, const char *path_fmt, ...)
 {
     int c = rs_json_peek(j);
-    if (c == ch) return 0;
+    if (c == ch) return 0; /* as rs_json_expect, when called directly */
     char path[RS_KEY_CAP + 64];
     va_list ap;
     va_start(ap, path_fmt);
