@@ -155,13 +155,12 @@ int rs_json_bool(rs_json *j, bool *out)
 int rs_json_number(rs_json *j, double *out, bool *integral)
 {
     rs_json_ws(j);
-    size_t n = rs_parse_number(j->p, j->end, out);
+    /* rs_number_scan tells integral as it reads (no '.', 'e' or 'E'
+     * consumed: test_number.c checks it against the text). */
+    bool whole;
+    size_t n = rs_number_scan(j->p, j->end, out, &whole);
     if (n == 0) return rs_json_syntax(j, "a number");
-    if (integral != NULL) {
-        *integral = true;
-        for (size_t i = 0; i < n; i++)
-            if (j->p[i] == '.' || j->p[i] == 'e' || j->p[i] == 'E') *integral = false;
-    }
+    if (integral != NULL) *integral = whole;
     j->p += n;
     return 0;
 }
