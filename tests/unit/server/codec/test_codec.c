@@ -17,6 +17,7 @@
 #include "codec/codec.h"
 #include "codec/internal.h"
 #include "../../test_models.h"
+#include "reference_string.h"
 
 static mlp_model *classifier(void)
 {
@@ -787,6 +788,105 @@ static void test_json_string_every_cap(void **s)
             assert_non_null(strstr(err, why));
             assert_non_null(strstr(err, c == '\\' ? "at byte 3:" : "at byte 2:"));
         }
+    }
+}
+
+/* One random piece of a JSON string's text: plain runs, the end quote,
+ * escapes valid and not, surrogate pairs and halves, UTF-8 valid and not,
+ * control bytes. */
+static size_t string_piece(mlp_rng *rng, char *out)
+{
+    static const char *const pieces[] = {
+        "\"",
+        "\\",
+        "\\n",
+        "\\\"",
+        "\\\\",
+        "\\/",
+        "\\b",
+        "\\f",
+        "\\r",
+        "\\t",
+        "\\x",
+        "\\u0041",
+        "\\u00e9",
+        "\\u20ac",
+        "\\ud83d\\ude00",
+        "\\ud800",
+        "\\udc00",
+        "\\u12G4",
+        "\\u0000",
+        "\\uD834\\uDD1E",
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xc3",
+        "\xc0\xaf",
+        "\xed\xa0\x80",
+        "\xf8",
+        "\x80",
+        "\xff",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        " ",
+    };
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                " !#$%&'()*+,-./:;<=>?@[]^_`{|}~";
+    uint64_t r = mlp_rng_next(rng);
+    if (r % 3 != 0) { /* a plain run, 1 to 24 bytes */
+        size_t n = 1 + (size_t)((r >> 8) % 24);
+        for (size_t i = 0; i < n; i++)
+            out[i] = plain[mlp_rng_next(rng) % (sizeof plain - 1)];
+        return n;
+    }
+    const char *s = pieces[(r >> 8) % (sizeof pieces / sizeof pieces[0])];
+    size_t n = strlen(s);
+    memcpy(out, s, n);
+    return n;
+}
+
+/* rs_json_string against the byte-at-a-time reader it replaced
+ * (reference_string.h) on random texts, cut at random lengths, at output
+ * capacities around every length: the same return value, bytes in out
+ * (also what is not written), length, cursor, failure and message. */
+static void test_json_string_matches_reference(void **s)
+{
+    (void)s;
+    mlp_rng rng;
+    mlp_rng_seed(&rng, 0x6a09e667f3bcc908ull);
+    for (int iter = 0; iter < 20000; iter++) {
+        char text[512];
+        size_t n = 0;
+        text[n++] = '"';
+        int pieces = (int)(mlp_rng_next(&rng) % 12);
+        for (int i = 0; i < pieces; i++)
+            n += string_piece(&rng, text + n);
+        if (mlp_rng_next(&rng) % 4 != 0) text[n++] = '"';
+        text[n++] = ':';
+        /* Cut anywhere (often nowhere): each length its own allocation. */
+        size_t len = mlp_rng_next(&rng) % 3 == 0 ? (size_t)(mlp_rng_next(&rng) % (n + 1)) : n;
+        char *body = malloc(len ? len : 1);
+        memcpy(body, text, len);
+        size_t caps[] = {0, 1, 2, 3, 7, 8, 9, 16, 128, (size_t)(mlp_rng_next(&rng) % 64)};
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            char got[160], want[160], gerr[200] = "", werr[200] = "";
+            memset(got, '#', sizeof got);
+            memset(want, '#', sizeof want);
+            size_t glen = 777, wlen = 777;
+            rs_json gj, wj;
+            rs_json_init(&gj, body, len, gerr, sizeof gerr);
+            rs_json_init(&wj, body, len, werr, sizeof werr);
+            int gr = rs_json_string(&gj, got, caps[c], &glen);
+            int wr = ref_json_string(&wj, want, caps[c], &wlen);
+            if (gr != wr || gj.p != wj.p || gj.failed != wj.failed || strcmp(gerr, werr) != 0 ||
+                memcmp(got, want, sizeof got) != 0 || (wr >= 0 && glen != wlen))
+                fail_msg("iteration %d cap %zu: '%.*s'\n  got %d at %td '%s' len %zu\n  want %d at "
+                         "%td '%s' len %zu",
+                         iter, caps[c], (int)len, body, gr, gj.p - body, gerr, glen, wr,
+                         wj.p - body, werr, wlen);
+        }
+        free(body);
     }
 }
 
@@ -1778,6 +1878,7 @@ int main(void)
         cmocka_unit_test(test_v2_every_truncation),
         cmocka_unit_test(test_v2_error_messages_exact),
         cmocka_unit_test(test_json_string_every_cap),
+        cmocka_unit_test(test_json_string_matches_reference),
         cmocka_unit_test(test_tensor_data_nesting),
         cmocka_unit_test(test_tensor_data_memory_follows_the_values),
         cmocka_unit_test(test_tensor_constructors),
