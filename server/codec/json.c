@@ -206,7 +206,30 @@ static const unsigned char plain_byte[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
 };
 
+/* Out of line: inlined, its registers would be saved for every string. */
+static __attribute__((noinline)) int string_general(rs_json *j, char *out, size_t cap, size_t *len);
+
 int rs_json_string(rs_json *j, char *out, size_t cap, size_t *len)
+{
+    /* Nearly every string a request holds (keys, names, datatypes) is plain
+     * bytes that fit in out: one scan, one copy, and a call with few
+     * registers to save. Anything else is read from its start again by the
+     * general reader below. */
+    if (rs_json_peek(j) != '"') return rs_json_syntax(j, "a string");
+    const char *s = j->p + 1, *p = s, *end = j->end;
+    while (p < end && plain_byte[(unsigned char)*p])
+        p++;
+    size_t n = (size_t)(p - s);
+    if (p == end || *p != '"' || n + 1 > cap) return string_general(j, out, cap, len);
+    memcpy(out, s, n);
+    out[n] = '\0';
+    if (len != NULL) *len = n;
+    j->p = p + 1;
+    return 0;
+}
+
+/* rs_json_string for any string: escapes, UTF-8, a value longer than out. */
+static __attribute__((noinline)) int string_general(rs_json *j, char *out, size_t cap, size_t *len)
 {
     if (rs_json_peek(j) != '"') return rs_json_syntax(j, "a string");
     /* The cursor in a local: out may alias *j as far as the compiler knows,
