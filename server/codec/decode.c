@@ -170,11 +170,11 @@ int rs_decode_param(rs_json *j, const char *key, const char *path, rs_request *r
     const char *want = "\"none\", \"summary\" or \"full\"";
     if (rs_json_expect(j, '"', want, "%s.%s", path, key) < 0) return -1;
     char v[16];
-    int r = rs_json_string(j, v, sizeof v, NULL);
+    size_t vn;
+    int r = rs_json_string(j, v, sizeof v, &vn);
     if (r < 0) return -1;
-    /* By strlen, as strcmp compared: a value cut by an escaped NUL
-     * ("summary\u0000x") reads as its first part. */
-    size_t vn = r == 0 ? strlen(v) : 0;
+    /* By the decoded length: "summary\u0000x" is none of the three. */
+    if (r != 0) vn = 0;
     if (r == 0 && RS_KEY_IS(v, vn, "none")) {
         req->diag = RS_DIAG_NONE;
         return 1;

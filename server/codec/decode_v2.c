@@ -100,12 +100,18 @@ static int v2_input_parameter(rs_json *j, const char *key, bool truncated, void 
 }
 
 /* A string member of "<base>[<idx>]" into out (cap bytes): 1 when it was
- * longer, -1 on error. */
+ * longer, -1 on error. An escaped NUL is an error: out is read as a C
+ * string, which would end there ("FP32\u0000x" would read as FP32). */
 static int v2_string(rs_json *j, const char *base, int idx, const char *field, char *out,
                      size_t cap)
 {
     if (rs_json_expect(j, '"', "a string", "%s[%d].%s", base, idx, field) < 0) return -1;
-    return rs_json_string(j, out, cap, NULL);
+    size_t len;
+    int r = rs_json_string(j, out, cap, &len);
+    if (r >= 0 && memchr(out, '\0', len) != NULL)
+        return rs_json_fail(j, "%s[%d].%s: a NUL character (\\u0000) in the string", base, idx,
+                            field);
+    return r;
 }
 
 /* The members of an input tensor the decoder reads. */

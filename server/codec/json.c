@@ -121,7 +121,10 @@ int rs_json_object_next(rs_json *j, bool *first, char *key, size_t keycap, bool 
     size_t len;
     r = rs_json_string(j, key, keycap, &len);
     if (r < 0) return -1;
-    if (key_truncated != NULL) *key_truncated = r == 1;
+    /* A key with an escaped NUL ("name\u0000x") is no key a decoder knows:
+     * reported like one too long for key, so it is skipped as unknown,
+     * never read as the C string before its NUL. */
+    if (key_truncated != NULL) *key_truncated = r == 1 || memchr(key, '\0', len) != NULL;
     if (rs_json_peek(j) != ':') return rs_json_syntax(j, "':'");
     j->p++;
     rs_json_ws(j);
@@ -367,6 +370,10 @@ int rs_json_string_dup(rs_json *j, size_t maxlen, const char *what, char **out)
     if (len > maxlen) {
         free(s);
         return rs_json_fail(j, "%s: longer than %zu bytes", what, maxlen);
+    }
+    if (memchr(s, '\0', len) != NULL) { /* a C string would end there */
+        free(s);
+        return rs_json_fail(j, "%s: a NUL character (\\u0000) in the string", what);
     }
     *out = s;
     return 0;

@@ -573,6 +573,45 @@ static void test_v2_every_truncation(void **s)
 #define DT_ONE_OF                                                                                  \
     "expected one of FP32, FP64, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64, BOOL"
 
+/* JSON allows an escaped NUL in a string; every name, key and id the
+ * decoders read is a C string, which would end there. So a value with one is
+ * refused naming its field, and a key with one is no key the decoder knows
+ * (skipped like any unknown key), never read as the text before the NUL:
+ * "FP32\u0000x" is not FP32 and "name\u0000x" is not name. */
+static void test_escaped_nul_is_not_cut(void **s)
+{
+    const mlp_model *m = the_classifier(s);
+    static const refusal cases[] = {
+        {"{\"inputs\":[{\"name\":\"input\\u0000x\",\"shape\":[1,4],\"datatype\":\"FP32\","
+         "\"data\":[1,2,3,4]}]}",
+         400, "inputs[0].name: a NUL character (\\u0000) in the string"},
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\\u0000\","
+         "\"data\":[1,2,3,4]}]}",
+         400, "inputs[0].datatype: a NUL character (\\u0000) in the string"},
+        {"{\"inputs\":[" X1 "],\"outputs\":[{\"name\":\"loss\\u0000\"}]}", 400,
+         "outputs[0].name: a NUL character (\\u0000) in the string"},
+        {"{\"inputs\":[" X1 "],\"parameters\":{\"diagnostics\":\"summary\\u0000x\"}}", 400,
+         "parameters.diagnostics: expected \"none\", \"summary\" or \"full\""},
+        {"{\"id\":\"a\\u0000b\",\"inputs\":[" X1 "]}", 400,
+         "id: a NUL character (\\u0000) in the string"},
+        /* the key is skipped: the input has no shape */
+        {"{\"inputs\":[{\"name\":\"input\",\"shape\\u0000\":[1,4],\"datatype\":\"FP32\","
+         "\"data\":[1,2,3,4]}]}",
+         400, "input 'input': missing 'shape'"},
+    };
+    expect_refusals(m, 0, 64, cases, N_CASES(cases));
+    /* A key with a NUL beside the real one is an unknown extra member. */
+    rs_request r;
+    char err[256] = "";
+    assert_int_equal(decode2(m,
+                             "{\"inputs\":[{\"name\":\"input\",\"name\\u0000\":\"x\","
+                             "\"shape\":[1,4],\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}",
+                             &r, err),
+                     0);
+    assert_int_equal(r.rows, 1);
+    rs_request_free(&r);
+}
+
 /* The whole message, byte for byte, for errors deep in a request: the paths
  * ("inputs[1].shape[2]") are composed only when an error is reported, so
  * each index and field of them is checked here, and every string error at
@@ -1877,6 +1916,7 @@ int main(void)
         cmocka_unit_test(test_v2_row_limit_is_413),
         cmocka_unit_test(test_v2_every_truncation),
         cmocka_unit_test(test_v2_error_messages_exact),
+        cmocka_unit_test(test_escaped_nul_is_not_cut),
         cmocka_unit_test(test_json_string_every_cap),
         cmocka_unit_test(test_json_string_matches_reference),
         cmocka_unit_test(test_tensor_data_nesting),
