@@ -23,11 +23,12 @@
  * places (both stay within a few float32 roundings of the exact sum: see
  * the bounds in the tests), but they run near the core's peak.
  *
- * Which ISA runs is decided from the CPU at each call (mlp_native_isa_best):
+ * Which ISA runs is decided from the CPU, once (mlp_native_isa_best):
  * AVX-512F + FMA, else AVX2 + FMA, else (no FMA, or not x86-64) the portable
  * kernels, which then are what MLP_KERNEL_NATIVE computes.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,9 +105,18 @@ bool mlp_native_isa_supported(mlp_native_isa isa)
  * vector registers (XCR0), so a supported ISA is one that runs. */
 mlp_native_isa mlp_native_isa_best(void)
 {
-    if (mlp_native_isa_supported(MLP_ISA_AVX512)) return MLP_ISA_AVX512;
-    if (mlp_native_isa_supported(MLP_ISA_AVX2_FMA)) return MLP_ISA_AVX2_FMA;
-    return MLP_ISA_PORTABLE;
+    /* The CPU's answer cannot change while the process runs, and every
+     * forward and backward asks: found once. Relaxed: first callers that
+     * race store the same value. */
+    static _Atomic int best = -1;
+    int b = atomic_load_explicit(&best, memory_order_relaxed);
+    if (b < 0) {
+        b = mlp_native_isa_supported(MLP_ISA_AVX512)     ? MLP_ISA_AVX512
+            : mlp_native_isa_supported(MLP_ISA_AVX2_FMA) ? MLP_ISA_AVX2_FMA
+                                                         : MLP_ISA_PORTABLE;
+        atomic_store_explicit(&best, b, memory_order_relaxed);
+    }
+    return (mlp_native_isa)b;
 }
 
 const char *mlp_native_isa_name(mlp_native_isa isa)
