@@ -62,9 +62,8 @@ static const opt_def OPTS[] = {
     {"http-threads", "RELUSERVE_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 256, "0",
      "HTTP polling threads, each running one libmicrohttpd daemon on the shared listen socket; "
      "0 = 1 on up to 2 usable CPUs, else half of them. At most --max-connections plus its margin "
-     "(below): "
-     "the connections are split among the threads (a larger value is refused at start-up, "
-     "the automatic count is cut to it)"},
+     "(below): the connections are split among the threads (a larger value is refused at "
+     "start-up, the automatic count is cut to it)"},
     {"busy-poll-us", "RELUSERVE_BUSY_POLL_US", OPT_INT64_AUTO, OFF(busy_poll_us), 0, 100000, "auto",
      "low-latency mode: after handling socket activity, each HTTP thread keeps polling "
      "without sleeping until this many microseconds pass with nothing to do, so the next "
