@@ -78,18 +78,15 @@ void rs_buf_printf(rs_buf *b, const char *fmt, ...)
 
 void rs_buf_int(rs_buf *b, long long v)
 {
-    char tmp[RS_TEXT_DECIMAL_MAX];
-    char *p = rs_text_decimal(tmp + sizeof tmp, v);
-    rs_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    char *o = rs_buf_room(b, RS_TEXT_DECIMAL_MAX);
+    if (o != NULL) rs_buf_commit(b, rs_text_decimal_at(o, v));
 }
 
 void rs_buf_float(rs_buf *b, float f)
 {
-    /* reserve keeps a byte past `extra` for the NUL */
-    if (!rs_buf_reserve(b, MLP_FLOAT_TEXT_MAX - 1)) return;
-    int n = mlp_format_float(f, b->data + b->len);
-    b->len += (size_t)n;
-    b->data[b->len] = '\0';
+    /* the room's byte for the NUL takes mlp_format_float's */
+    char *o = rs_buf_room(b, MLP_FLOAT_TEXT_MAX - 1);
+    if (o != NULL) rs_buf_commit(b, o + mlp_format_float(f, o));
 }
 
 void rs_utf8_scrub(char *s)

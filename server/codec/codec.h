@@ -38,16 +38,32 @@ void rs_buf_reset(rs_buf *b); /* len = 0, keeps the memory */
  * written at data + len directly; false (and failed set) if it cannot. May
  * reallocate b->data. */
 bool rs_buf_reserve(rs_buf *b, size_t extra);
+/* Room for n more bytes and the NUL after them at the end of b: where to
+ * write them, or NULL when b failed or cannot grow. May reallocate b->data.
+ * One check for a run of writes whose total is at most n, which the writer
+ * ends with rs_buf_commit. Inline: most answers' appends fit without growing
+ * (len < cap whenever data is allocated, so cap - len never wraps). */
+static inline char *rs_buf_room(rs_buf *b, size_t n)
+{
+    if ((b->failed || n >= b->cap - b->len) && !rs_buf_reserve(b, n)) return NULL;
+    return b->data + b->len;
+}
+/* Ends the writes into rs_buf_room's room: end is just past the last byte
+ * written, at most n bytes past where the room began. */
+static inline void rs_buf_commit(rs_buf *b, char *end)
+{
+    b->len = (size_t)(end - b->data);
+    *end = '\0';
+}
 /* Each of these may reallocate b->data. rs_buf_append and rs_buf_puts are
  * inline: a response is dozens of small appends, most of them literals whose
- * length the compiler then knows, and most fit without growing (len < cap
- * whenever data is allocated, so cap - len never wraps). */
+ * length the compiler then knows. */
 static inline void rs_buf_append(rs_buf *b, const void *data, size_t len)
 {
-    if ((b->failed || len >= b->cap - b->len) && !rs_buf_reserve(b, len)) return;
-    if (len > 0) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
+    char *o = rs_buf_room(b, len);
+    if (o == NULL) return;
+    if (len > 0) memcpy(o, data, len);
+    rs_buf_commit(b, o + len);
 }
 static inline void rs_buf_puts(rs_buf *b, const char *s)
 {

@@ -129,6 +129,9 @@ size_t rs_text_int(char *out, size_t cap, size_t len, long long v);
  * RS_TEXT_DECIMAL_MAX bytes ("-9223372036854775808"); no NUL. */
 #define RS_TEXT_DECIMAL_MAX 20
 char *rs_text_decimal(char *end, long long v);
+/* The same digits forwards from o: returns the end of them (the answers'
+ * integers, written into room made for RS_TEXT_DECIMAL_MAX bytes). */
+char *rs_text_decimal_at(char *o, long long v);
 
 /* ---------------------------------------------------------- tensor data */
 

@@ -34,6 +34,23 @@ char *rs_text_decimal(char *end, long long v)
     return p;
 }
 
+char *rs_text_decimal_at(char *o, long long v)
+{
+    /* Most of an answer's integers (indexes, widths, counts, rows) are below
+     * 100: their digits directly, without counting them first. */
+    if (v >= 0 && v < 100) {
+        if (v >= 10) *o++ = (char)('0' + v / 10);
+        *o++ = (char)('0' + v % 10);
+        return o;
+    }
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    size_t n = v < 0 ? 2 : 1;
+    for (; u >= 10; u /= 10)
+        n++;
+    rs_text_decimal(o + n, v);
+    return o + n;
+}
+
 size_t rs_text_int(char *out, size_t cap, size_t len, long long v)
 {
     char tmp[RS_TEXT_DECIMAL_MAX + 1];

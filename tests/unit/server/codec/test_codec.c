@@ -1868,6 +1868,49 @@ static void test_text_appends_match_snprintf(void **s)
     assert_string_equal(e, "[]");
 }
 
+/* rs_text_decimal_at (the answers' integers, written forwards into room made
+ * for RS_TEXT_DECIMAL_MAX bytes) and rs_buf_int write snprintf's digits, and
+ * nothing past them: every value from -1100 to 1100 (the short path below 100
+ * and its edges), each power of ten and its neighbours, both signs, and the
+ * extremes. */
+static void test_decimal_at_matches_snprintf(void **s)
+{
+    (void)s;
+    long long values[1000 + 2201];
+    size_t n = 0;
+    for (long long v = -1100; v <= 1100; v++)
+        values[n++] = v;
+    long long ten = 1;
+    for (int k = 1; k <= 18; k++) { /* 10 to 10^18 */
+        ten *= 10;
+        long long near[] = {ten - 1, ten, ten + 1, -(ten - 1), -ten, -(ten + 1)};
+        for (size_t i = 0; i < 6; i++)
+            values[n++] = near[i];
+    }
+    values[n++] = 9223372036854775807LL;
+    values[n++] = -9223372036854775807LL - 1;
+    rs_buf b;
+    rs_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        char want[32], got[RS_TEXT_DECIMAL_MAX + 4];
+        int w = snprintf(want, sizeof want, "%lld", values[i]);
+        memset(got, '#', sizeof got);
+        char *end = rs_text_decimal_at(got + 1, values[i]);
+        if (end - (got + 1) != w || memcmp(got + 1, want, (size_t)w) != 0)
+            fail_msg("%lld: wrote \"%.*s\"", values[i], (int)(end - (got + 1)), got + 1);
+        assert_true(w <= RS_TEXT_DECIMAL_MAX);
+        for (char *p = end; p < got + sizeof got; p++)
+            assert_int_equal(*p, '#');
+        assert_int_equal(got[0], '#');
+        rs_buf_reset(&b);
+        rs_buf_puts(&b, "x");
+        rs_buf_int(&b, values[i]);
+        assert_int_equal(b.len, 1 + (size_t)w);
+        assert_string_equal(b.data + 1, want);
+    }
+    rs_buf_free(&b);
+}
+
 static void test_buf_helpers(void **s)
 {
     (void)s;
@@ -1938,6 +1981,7 @@ int main(void)
         cmocka_unit_test(test_encode_v1),
         cmocka_unit_test(test_encode_diagnostics_non_finite_is_null),
         cmocka_unit_test(test_text_appends_match_snprintf),
+        cmocka_unit_test(test_decimal_at_matches_snprintf),
         cmocka_unit_test(test_buf_helpers),
     };
     return cmocka_run_group_tests_name("test_codec", tests, models_create, models_free);
