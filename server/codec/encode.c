@@ -33,57 +33,84 @@ static void floats_write(rs_buf *out, const float *v, size_t n)
     out->data[out->len] = '\0';
 }
 
+/* Copies the string literal lit to o and returns the end of the copy: its
+ * length is known here, so the copy is a few stores. */
+#define PUT(o, lit) ((char *)memcpy((o), (lit), sizeof(lit) - 1) + sizeof(lit) - 1)
+
+/* ,"key": of a member after an object's first, as one literal (key is a
+ * string literal), so that it is written with one copy. */
+#define KEY(key) ",\"" key "\":"
+
+/*
+ * A literal (lit, n bytes) and then a value, in one room made for both at
+ * their longest: one check of the buffer for the pair instead of one per
+ * piece. Through the macros below, which pass a literal and its size.
+ */
+static inline void lit_float(rs_buf *out, const char *lit, size_t n, float v)
+{
+    /* the room's byte for the NUL takes mlp_format_float's */
+    char *o = rs_buf_room(out, n + FLOAT_TEXT_MAX - 1);
+    if (o == NULL) return;
+    memcpy(o, lit, n);
+    rs_buf_commit(out, o + n + mlp_format_float(v, o + n));
+}
+
+static inline void lit_int(rs_buf *out, const char *lit, size_t n, long long v)
+{
+    char *o = rs_buf_room(out, n + RS_TEXT_DECIMAL_MAX);
+    if (o == NULL) return;
+    memcpy(o, lit, n);
+    rs_buf_commit(out, rs_text_decimal_at(o + n, v));
+}
+
+/* lit, then name and its closing quote (a string that needs no escaping:
+ * the library's own names). */
+static inline void lit_name(rs_buf *out, const char *lit, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    char *o = rs_buf_room(out, n + len + 1);
+    if (o == NULL) return;
+    memcpy(o, lit, n);
+    memcpy(o + n, name, len);
+    o[n + len] = '"';
+    rs_buf_commit(out, o + n + len + 1);
+}
+
+#define LIT_FLOAT(out, lit, v) lit_float((out), (lit), sizeof(lit) - 1, (v))
+#define LIT_INT(out, lit, v)   lit_int((out), (lit), sizeof(lit) - 1, (v))
+
 /* Members after the first of a JSON object being written: ,"key":value. */
-static inline void key_write(rs_buf *out, const char *key)
-{
-    rs_buf_puts(out, ",\"");
-    rs_buf_puts(out, key);
-    rs_buf_puts(out, "\":");
-}
-
-static inline void float_field(rs_buf *out, const char *key, float v)
-{
-    key_write(out, key);
-    rs_buf_float(out, v);
-}
-
-static inline void int_field(rs_buf *out, const char *key, long long v)
-{
-    key_write(out, key);
-    rs_buf_int(out, v);
-}
-
-static inline void bool_field(rs_buf *out, const char *key, bool b)
-{
-    key_write(out, key);
-    rs_buf_puts(out, b ? "true" : "false");
-}
-
-/* A string value that needs no escaping (the library's own names). */
-static inline void name_field(rs_buf *out, const char *key, const char *name)
-{
-    key_write(out, key);
-    rs_buf_puts(out, "\"");
-    rs_buf_puts(out, name);
-    rs_buf_puts(out, "\"");
-}
+#define FLOAT_FIELD(out, key, v)   LIT_FLOAT(out, KEY(key), v)
+#define INT_FIELD(out, key, v)     LIT_INT(out, KEY(key), v)
+#define NAME_FIELD(out, key, name) lit_name((out), KEY(key) "\"", sizeof(KEY(key) "\"") - 1, (name))
+#define BOOL_FIELD(out, key, b)                                                                    \
+    do {                                                                                           \
+        if (b)                                                                                     \
+            rs_buf_puts((out), KEY(key) "true");                                                   \
+        else                                                                                       \
+            rs_buf_puts((out), KEY(key) "false");                                                  \
+    } while (0)
 
 /* A tensor's opening up to its shape: {"name":...,"datatype":...,"shape":[rows
  * (,cols when cols >= 0)]. */
-static void tensor_head(rs_buf *out, const char *name, const char *datatype, long long rows,
-                        long long cols)
+static void tensor_head(rs_buf *out, const char *name, bool bytes, long long rows, long long cols)
 {
     rs_buf_puts(out, "{\"name\":");
     rs_buf_json_string(out, name);
-    name_field(out, "datatype", datatype);
-    key_write(out, "shape");
-    rs_buf_puts(out, "[");
-    rs_buf_int(out, rows);
+    char *o = rs_buf_room(out, sizeof(",\"datatype\":\"BYTES\",\"shape\":[,]") - 1 +
+                                   2 * RS_TEXT_DECIMAL_MAX);
+    if (o == NULL) return;
+    if (bytes)
+        o = PUT(o, ",\"datatype\":\"BYTES\",\"shape\":[");
+    else
+        o = PUT(o, ",\"datatype\":\"FP32\",\"shape\":[");
+    o = rs_text_decimal_at(o, rows);
     if (cols >= 0) {
-        rs_buf_puts(out, ",");
-        rs_buf_int(out, cols);
+        *o++ = ',';
+        o = rs_text_decimal_at(o, cols);
     }
-    rs_buf_puts(out, "]");
+    *o++ = ']';
+    rs_buf_commit(out, o);
 }
 
 /* The binary extension's closing of a tensor whose bytes went to the tail. */
@@ -138,30 +165,31 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
 static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
                               rs_diag_level level, const float *const *z)
 {
-    rs_buf_puts(out, "{\"rows\":");
-    rs_buf_int(out, d->rows);
-    float_field(out, "dead_fraction", d->dead_fraction);
-    bool_field(out, "collapsed", d->collapsed);
-    bool_field(out, "nonfinite", d->nonfinite);
-    name_field(out, "gradient_target", gradient_target(d));
-    if (d->has_loss) float_field(out, "loss", d->loss);
+    LIT_INT(out, "{\"rows\":", d->rows);
+    FLOAT_FIELD(out, "dead_fraction", d->dead_fraction);
+    BOOL_FIELD(out, "collapsed", d->collapsed);
+    BOOL_FIELD(out, "nonfinite", d->nonfinite);
+    NAME_FIELD(out, "gradient_target", gradient_target(d));
+    if (d->has_loss) FLOAT_FIELD(out, "loss", d->loss);
     if (d->has_gradients) {
-        float_field(out, "gradient_ratio", d->gradient_ratio);
-        bool_field(out, "vanishing", d->vanishing);
-        bool_field(out, "exploding", d->exploding);
+        FLOAT_FIELD(out, "gradient_ratio", d->gradient_ratio);
+        BOOL_FIELD(out, "vanishing", d->vanishing);
+        BOOL_FIELD(out, "exploding", d->exploding);
     }
     rs_buf_puts(out, ",\"layers\":[");
     for (int l = 0; l < d->n_layers; l++) {
         const mlp_layer_diag *L = &d->layers[l];
-        rs_buf_puts(out, l ? ",{\"index\":" : "{\"index\":");
-        rs_buf_int(out, L->index);
-        name_field(out, "activation", mlp_activation_name(L->activation));
-        int_field(out, "units", L->units);
-        float_field(out, "mean_activation", L->mean_activation);
-        int_field(out, "nonfinite_units", L->n_nonfinite);
+        if (l)
+            LIT_INT(out, ",{\"index\":", L->index);
+        else
+            LIT_INT(out, "{\"index\":", L->index);
+        NAME_FIELD(out, "activation", mlp_activation_name(L->activation));
+        INT_FIELD(out, "units", L->units);
+        FLOAT_FIELD(out, "mean_activation", L->mean_activation);
+        INT_FIELD(out, "nonfinite_units", L->n_nonfinite);
         if (L->relu_stats) {
-            float_field(out, "dead_fraction", L->dead_fraction);
-            float_field(out, "sparsity", L->sparsity);
+            FLOAT_FIELD(out, "dead_fraction", L->dead_fraction);
+            FLOAT_FIELD(out, "sparsity", L->sparsity);
             if (level == RS_DIAG_FULL) {
                 rs_buf_puts(out, ",\"dead_units\":[");
                 for (int i = 0; i < L->n_dead; i++) {
@@ -171,11 +199,11 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
                 rs_buf_puts(out, "]");
             }
         }
-        if (L->saturation_stats) float_field(out, "saturated_fraction", L->saturated_fraction);
+        if (L->saturation_stats) FLOAT_FIELD(out, "saturated_fraction", L->saturated_fraction);
         if (d->has_gradients) {
-            float_field(out, "weight_grad_norm", L->weight_grad_norm);
-            float_field(out, "bias_grad_norm", L->bias_grad_norm);
-            float_field(out, "activation_grad_norm", L->activation_grad_norm);
+            FLOAT_FIELD(out, "weight_grad_norm", L->weight_grad_norm);
+            FLOAT_FIELD(out, "bias_grad_norm", L->bias_grad_norm);
+            FLOAT_FIELD(out, "activation_grad_norm", L->activation_grad_norm);
         }
         rs_buf_puts(out, "}");
     }
@@ -212,7 +240,7 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
 static void tensor_write(rs_buf *out, rs_buf *tail, const char *name, const float *v, size_t rows,
                          size_t cols, bool rank2, bool binary)
 {
-    tensor_head(out, name, "FP32", (long long)rows, rank2 ? (long long)cols : -1);
+    tensor_head(out, name, false, (long long)rows, rank2 ? (long long)cols : -1);
     size_t n = rank2 ? rows * cols : rows;
     if (binary) {
         binary_size_end(out, n * sizeof(float));
@@ -266,7 +294,7 @@ static int classification_write(rs_buf *out, rs_buf *tail, const mlp_model *m, c
 {
     scored *sc = malloc((size_t)mlp_model_n_outputs(m) * sizeof *sc);
     if (sc == NULL) return -1;
-    tensor_head(out, mlp_model_output_name(m), "BYTES", rows, k);
+    tensor_head(out, mlp_model_output_name(m), true, rows, k);
     if (!binary) rs_buf_puts(out, ",\"data\":[");
     size_t tail_start = tail->len;
     rs_buf s;
@@ -341,10 +369,10 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
     rs_buf_init(&tail);
     rs_buf_puts(out, "{\"model_name\":");
     rs_buf_json_string(out, mid->name);
-    key_write(out, "model_version");
+    rs_buf_puts(out, KEY("model_version"));
     rs_buf_json_string(out, mid->version);
     if (req->id != NULL) {
-        key_write(out, "id");
+        rs_buf_puts(out, KEY("id"));
         rs_buf_json_string(out, req->id);
     }
     rs_buf_puts(out, ",\"outputs\":[");
@@ -399,9 +427,8 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
     }
     rs_buf_puts(out, "]");
     if (have_diag) {
-        rs_buf_puts(out, ",\"parameters\":{\"dead_fraction\":");
-        rs_buf_float(out, d->dead_fraction);
-        if (d->has_loss) float_field(out, "loss", d->loss);
+        LIT_FLOAT(out, ",\"parameters\":{\"dead_fraction\":", d->dead_fraction);
+        if (d->has_loss) FLOAT_FIELD(out, "loss", d->loss);
         rs_buf_puts(out, "},\"diagnostics\":");
         diagnostics_write(out, m, d, req->diag, req->preactivations ? z : NULL);
     }
