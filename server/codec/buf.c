@@ -107,12 +107,15 @@ void rs_buf_json_string(rs_buf *b, const char *s)
     static const char hex[] = "0123456789abcdef";
     size_t n = strlen(s);
     /* Worst case every byte becomes \u00XX (6 bytes), plus two quotes. */
-    if (n > (SIZE_MAX - 2) / 6 || !rs_buf_reserve(b, n * 6 + 2)) return;
-    char *o = b->data + b->len;
+    if (n > (SIZE_MAX - 2) / 6) return;
+    char *o = rs_buf_room(b, n * 6 + 2);
+    if (o == NULL) return;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* most bytes of most names */
+            *o++ = (char)c;
+        } else if (c == '"' || c == '\\') {
             *o++ = '\\';
             *o++ = (char)c;
         } else if (c >= 0x80) {
@@ -128,8 +131,6 @@ void rs_buf_json_string(rs_buf *b, const char *s)
                 memcpy(o, "\\ufffd", 6);
                 o += 6;
             }
-        } else if (c >= 0x20) {
-            *o++ = (char)c;
         } else if (c == '\n') {
             *o++ = '\\';
             *o++ = 'n';
@@ -147,8 +148,7 @@ void rs_buf_json_string(rs_buf *b, const char *s)
         }
     }
     *o++ = '"';
-    b->len = (size_t)(o - b->data);
-    b->data[b->len] = '\0';
+    rs_buf_commit(b, o);
 }
 
 char *rs_buf_steal(rs_buf *b, size_t *len)

@@ -21,16 +21,15 @@
  * response: room is reserved once, then digits go straight into the buffer. */
 static void floats_write(rs_buf *out, const float *v, size_t n)
 {
-    if (n == 0) return;
-    if (n > (SIZE_MAX / 2) / FLOAT_TEXT_MAX || !rs_buf_reserve(out, n * FLOAT_TEXT_MAX)) return;
-    char *o = out->data + out->len;
+    if (n == 0 || n > (SIZE_MAX / 2) / FLOAT_TEXT_MAX) return;
+    char *o = rs_buf_room(out, n * FLOAT_TEXT_MAX);
+    if (o == NULL) return;
     o += mlp_format_float(v[0], o);
     for (size_t i = 1; i < n; i++) {
         *o++ = ',';
         o += mlp_format_float(v[i], o);
     }
-    out->len = (size_t)(o - out->data);
-    out->data[out->len] = '\0';
+    rs_buf_commit(out, o);
 }
 
 /* Copies the string literal lit to o and returns the end of the copy: its

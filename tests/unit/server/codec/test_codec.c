@@ -1911,6 +1911,45 @@ static void test_decimal_at_matches_snprintf(void **s)
     rs_buf_free(&b);
 }
 
+/* rs_buf_json_string writes each byte value as JSON must have it: printable
+ * ASCII as is, '"' and '\\' escaped, \n \t \r by name, other control bytes
+ * as \u00XX, a byte that starts no valid UTF-8 sequence as \ufffd; alone,
+ * and between plain bytes. */
+static void test_json_string_writes_every_byte(void **s)
+{
+    (void)s;
+    rs_buf b;
+    rs_buf_init(&b);
+    for (int c = 1; c < 256; c++) {
+        char want[16];
+        if (c == '"' || c == '\\')
+            snprintf(want, sizeof want, "\\%c", c);
+        else if (c == '\n')
+            strcpy(want, "\\n");
+        else if (c == '\t')
+            strcpy(want, "\\t");
+        else if (c == '\r')
+            strcpy(want, "\\r");
+        else if (c < 0x20)
+            snprintf(want, sizeof want, "\\u%04x", c);
+        else if (c >= 0x80)
+            strcpy(want, "\\ufffd");
+        else
+            snprintf(want, sizeof want, "%c", c);
+        char one[2] = {(char)c, 0}, mid[8] = {'a', 'b', (char)c, 'y', 'z', 0};
+        char expect[64];
+        rs_buf_reset(&b);
+        rs_buf_json_string(&b, one);
+        snprintf(expect, sizeof expect, "\"%s\"", want);
+        assert_string_equal(b.data, expect);
+        rs_buf_reset(&b);
+        rs_buf_json_string(&b, mid);
+        snprintf(expect, sizeof expect, "\"ab%syz\"", want);
+        assert_string_equal(b.data, expect);
+    }
+    rs_buf_free(&b);
+}
+
 static void test_buf_helpers(void **s)
 {
     (void)s;
@@ -1982,6 +2021,7 @@ int main(void)
         cmocka_unit_test(test_encode_diagnostics_non_finite_is_null),
         cmocka_unit_test(test_text_appends_match_snprintf),
         cmocka_unit_test(test_decimal_at_matches_snprintf),
+        cmocka_unit_test(test_json_string_writes_every_byte),
         cmocka_unit_test(test_buf_helpers),
     };
     return cmocka_run_group_tests_name("test_codec", tests, models_create, models_free);
