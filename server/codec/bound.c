@@ -105,7 +105,7 @@ static size_t diagnostics_bound(const mlp_model *m, const rs_request *req, bool 
     size_t rows = (size_t)req->rows;
     bool full = req->diag == RS_DIAG_FULL;
     size_t n = DIAG_FIXED;
-    for (int l = 0; l < mlp_model_n_layers(m); l++) {
+    for (int l = 0, layers = mlp_model_n_layers(m); l < layers; l++) {
         const mlp_layer *L = mlp_model_layer(m, l);
         n = add(n, LAYER_FIXED + strlen(mlp_activation_name(L->activation)));
         if (full) /* dead_units: every unit at most, each with its comma */
@@ -134,8 +134,11 @@ static size_t v2_outputs_bound(const mlp_model *m, const rs_request *req)
         else
             n = add(n, values_bound(mul(rows, (size_t)mlp_model_n_outputs(m)), bin));
     }
-    for (unsigned f = RS_OUT_INPUT_GRADIENT; f <= RS_OUT_LOSS; f <<= 1) {
-        if (!(req->outputs & f)) continue;
+    /* the diagnostic tensors named (the flags from RS_OUT_INPUT_GRADIENT to
+     * RS_OUT_LOSS), lowest first: a loop over the ones set */
+    unsigned diagnostic = 2 * RS_OUT_LOSS - RS_OUT_INPUT_GRADIENT;
+    for (unsigned named = req->outputs & diagnostic; named != 0; named &= named - 1) {
+        unsigned f = named & -named;
         size_t values = f == RS_OUT_INPUT_GRADIENT ? mul(rows, (size_t)mlp_model_n_inputs(m))
                         : f == RS_OUT_DEAD_FRACTION || f == RS_OUT_LOSS
                             ? 1
