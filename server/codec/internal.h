@@ -130,8 +130,18 @@ size_t rs_text_int(char *out, size_t cap, size_t len, long long v);
 #define RS_TEXT_DECIMAL_MAX 20
 char *rs_text_decimal(char *end, long long v);
 /* The same digits forwards from o: returns the end of them (the answers'
- * integers, written into room made for RS_TEXT_DECIMAL_MAX bytes). */
-char *rs_text_decimal_at(char *o, long long v);
+ * integers, written into room made for RS_TEXT_DECIMAL_MAX bytes). Inline
+ * for the integers below 100 most of an answer's are (indexes, widths,
+ * counts, rows): their digits directly, without counting them first. */
+char *rs_text_decimal_counted(char *o, long long v);
+static inline char *rs_text_decimal_at(char *o, long long v)
+{
+    if (v < 0 || v >= 100) return rs_text_decimal_counted(o, v);
+    unsigned u = (unsigned)v;
+    if (u >= 10) *o++ = (char)('0' + u / 10);
+    *o++ = (char)('0' + u % 10);
+    return o;
+}
 
 /* ---------------------------------------------------------- tensor data */
 

@@ -34,15 +34,8 @@ char *rs_text_decimal(char *end, long long v)
     return p;
 }
 
-char *rs_text_decimal_at(char *o, long long v)
+char *rs_text_decimal_counted(char *o, long long v)
 {
-    /* Most of an answer's integers (indexes, widths, counts, rows) are below
-     * 100: their digits directly, without counting them first. */
-    if (v >= 0 && v < 100) {
-        if (v >= 10) *o++ = (char)('0' + v / 10);
-        *o++ = (char)('0' + v % 10);
-        return o;
-    }
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
     size_t n = v < 0 ? 2 : 1;
     for (; u >= 10; u /= 10)
