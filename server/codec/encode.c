@@ -402,9 +402,13 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
         {RS_OUT_DEAD_FRACTION, "dead_fraction"},
         {RS_OUT_LOSS, "loss"},
     };
-    for (size_t i = 0; have_diag && i < sizeof diag_tensors / sizeof diag_tensors[0]; i++) {
+    /* the diagnostic tensors named and not yet written: none for most
+     * requests, so the table is not walked */
+    unsigned left = have_diag ? req->outputs & ~(unsigned)RS_OUT_PRIMARY : 0;
+    for (size_t i = 0; left != 0 && i < sizeof diag_tensors / sizeof diag_tensors[0]; i++) {
         unsigned f = diag_tensors[i].flag;
-        if (!(req->outputs & f)) continue;
+        if (!(left & f)) continue;
+        left &= ~f;
         bool bin = (req->binary_outputs & f) != 0;
         float v[MLP_MAX_LAYERS];
         if (any) rs_buf_puts(out, ",");
