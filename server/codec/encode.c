@@ -41,54 +41,101 @@ static void floats_write(rs_buf *out, const float *v, size_t n)
 #define KEY(key) ",\"" key "\":"
 
 /*
- * A literal (lit, n bytes) and then a value, in one room made for both at
- * their longest: one check of the buffer for the pair instead of one per
- * piece. Through the macros below, which pass a literal and its size.
+ * A run of members written straight into out's room: o is the next byte,
+ * left how many more fit before the byte kept for the NUL. Each writer below
+ * checks the room it needs, a literal and a value at their longest, against
+ * left, a register (rs_buf_room reads out's length and capacity again after
+ * every store), and out's length is set once, by span_end; between
+ * span_begin and span_end only these writers write to out. o is NULL once
+ * out has failed, and every later writer does nothing.
  */
-static inline void lit_float(rs_buf *out, const char *lit, size_t n, float v)
+typedef struct {
+    char *o;
+    size_t left;
+} span;
+
+static inline span span_begin(rs_buf *out)
 {
-    /* the room's byte for the NUL takes mlp_format_float's */
-    char *o = rs_buf_room(out, n + FLOAT_TEXT_MAX - 1);
-    if (o == NULL) return;
-    memcpy(o, lit, n);
-    rs_buf_commit(out, o + n + mlp_format_float(v, o + n));
+    if (out->failed || out->cap == 0) return (span){NULL, 0};
+    return (span){out->data + out->len, out->cap - out->len - 1};
 }
 
-static inline void lit_int(rs_buf *out, const char *lit, size_t n, long long v)
+static inline void span_end(rs_buf *out, span s)
 {
-    char *o = rs_buf_room(out, n + RS_TEXT_DECIMAL_MAX);
-    if (o == NULL) return;
-    memcpy(o, lit, n);
-    rs_buf_commit(out, rs_text_decimal_at(o + n, v));
+    if (s.o != NULL) rs_buf_commit(out, s.o);
+}
+
+/* s's bytes committed, out grown for n more, and the span after them. */
+static span span_grow(rs_buf *out, span s, size_t n)
+{
+    span_end(out, s);
+    if (rs_buf_room(out, n) == NULL) return (span){NULL, 0};
+    return span_begin(out);
+}
+
+/* s with room for n bytes (s.left >= n), or with o NULL. */
+static inline span span_room(rs_buf *out, span s, size_t n)
+{
+    return n <= s.left ? s : span_grow(out, s, n);
+}
+
+/* s once what was written into its room ends at end. */
+static inline span span_to(span s, char *end)
+{
+    return (span){end, s.left - (size_t)(end - s.o)};
+}
+
+/* The literal lit (n bytes) and then a value. Through the macros below,
+ * which pass a literal and its size. */
+static inline span lit_float(rs_buf *out, span s, const char *lit, size_t n, float v)
+{
+    /* the room's byte for the NUL takes mlp_format_float's */
+    s = span_room(out, s, n + FLOAT_TEXT_MAX - 1);
+    if (s.o == NULL) return s;
+    memcpy(s.o, lit, n);
+    return span_to(s, s.o + n + mlp_format_float(v, s.o + n));
+}
+
+static inline span lit_int(rs_buf *out, span s, const char *lit, size_t n, long long v)
+{
+    s = span_room(out, s, n + RS_TEXT_DECIMAL_MAX);
+    if (s.o == NULL) return s;
+    memcpy(s.o, lit, n);
+    return span_to(s, rs_text_decimal_at(s.o + n, v));
+}
+
+static inline span lit_only(rs_buf *out, span s, const char *lit, size_t n)
+{
+    s = span_room(out, s, n);
+    if (s.o == NULL) return s;
+    memcpy(s.o, lit, n);
+    return span_to(s, s.o + n);
 }
 
 /* lit, then name and its closing quote (a string that needs no escaping:
  * the library's own names). */
-static inline void lit_name(rs_buf *out, const char *lit, size_t n, const char *name)
+static inline span lit_name(rs_buf *out, span s, const char *lit, size_t n, const char *name)
 {
     size_t len = strlen(name);
-    char *o = rs_buf_room(out, n + len + 1);
-    if (o == NULL) return;
-    memcpy(o, lit, n);
-    memcpy(o + n, name, len);
-    o[n + len] = '"';
-    rs_buf_commit(out, o + n + len + 1);
+    s = span_room(out, s, n + len + 1);
+    if (s.o == NULL) return s;
+    memcpy(s.o, lit, n);
+    memcpy(s.o + n, name, len);
+    s.o[n + len] = '"';
+    return span_to(s, s.o + n + len + 1);
 }
 
-#define LIT_FLOAT(out, lit, v) lit_float((out), (lit), sizeof(lit) - 1, (v))
-#define LIT_INT(out, lit, v)   lit_int((out), (lit), sizeof(lit) - 1, (v))
+#define LIT(out, s, lit)          lit_only((out), (s), (lit), sizeof(lit) - 1)
+#define LIT_FLOAT(out, s, lit, v) lit_float((out), (s), (lit), sizeof(lit) - 1, (v))
+#define LIT_INT(out, s, lit, v)   lit_int((out), (s), (lit), sizeof(lit) - 1, (v))
 
 /* Members after the first of a JSON object being written: ,"key":value. */
-#define FLOAT_FIELD(out, key, v)   LIT_FLOAT(out, KEY(key), v)
-#define INT_FIELD(out, key, v)     LIT_INT(out, KEY(key), v)
-#define NAME_FIELD(out, key, name) lit_name((out), KEY(key) "\"", sizeof(KEY(key) "\"") - 1, (name))
-#define BOOL_FIELD(out, key, b)                                                                    \
-    do {                                                                                           \
-        if (b)                                                                                     \
-            rs_buf_puts((out), KEY(key) "true");                                                   \
-        else                                                                                       \
-            rs_buf_puts((out), KEY(key) "false");                                                  \
-    } while (0)
+#define FLOAT_MEMBER(out, s, key, v) LIT_FLOAT(out, s, KEY(key), v)
+#define INT_MEMBER(out, s, key, v)   LIT_INT(out, s, KEY(key), v)
+#define NAME_MEMBER(out, s, key, name)                                                             \
+    lit_name((out), (s), KEY(key) "\"", sizeof(KEY(key) "\"") - 1, (name))
+#define BOOL_MEMBER(out, s, key, b)                                                                \
+    ((b) ? LIT(out, s, KEY(key) "true") : LIT(out, s, KEY(key) "false"))
 
 /* A tensor's opening up to its shape: {"name":...,"datatype":...,"shape":[rows
  * (,cols when cols >= 0)]. */
@@ -164,49 +211,54 @@ void rs_encode_diagnostics(rs_buf *out, const mlp_model *m, const mlp_diagnostic
 static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnostics *d,
                               rs_diag_level level, const float *const *z)
 {
-    LIT_INT(out, "{\"rows\":", d->rows);
-    FLOAT_FIELD(out, "dead_fraction", d->dead_fraction);
-    BOOL_FIELD(out, "collapsed", d->collapsed);
-    BOOL_FIELD(out, "nonfinite", d->nonfinite);
-    NAME_FIELD(out, "gradient_target", gradient_target(d));
-    if (d->has_loss) FLOAT_FIELD(out, "loss", d->loss);
+    span s = span_begin(out);
+    s = LIT_INT(out, s, "{\"rows\":", d->rows);
+    s = FLOAT_MEMBER(out, s, "dead_fraction", d->dead_fraction);
+    s = BOOL_MEMBER(out, s, "collapsed", d->collapsed);
+    s = BOOL_MEMBER(out, s, "nonfinite", d->nonfinite);
+    s = NAME_MEMBER(out, s, "gradient_target", gradient_target(d));
+    if (d->has_loss) s = FLOAT_MEMBER(out, s, "loss", d->loss);
     if (d->has_gradients) {
-        FLOAT_FIELD(out, "gradient_ratio", d->gradient_ratio);
-        BOOL_FIELD(out, "vanishing", d->vanishing);
-        BOOL_FIELD(out, "exploding", d->exploding);
+        s = FLOAT_MEMBER(out, s, "gradient_ratio", d->gradient_ratio);
+        s = BOOL_MEMBER(out, s, "vanishing", d->vanishing);
+        s = BOOL_MEMBER(out, s, "exploding", d->exploding);
     }
-    rs_buf_puts(out, ",\"layers\":[");
+    s = LIT(out, s, ",\"layers\":[");
     for (int l = 0; l < d->n_layers; l++) {
         const mlp_layer_diag *L = &d->layers[l];
         if (l)
-            LIT_INT(out, ",{\"index\":", L->index);
+            s = LIT_INT(out, s, ",{\"index\":", L->index);
         else
-            LIT_INT(out, "{\"index\":", L->index);
-        NAME_FIELD(out, "activation", mlp_activation_name(L->activation));
-        INT_FIELD(out, "units", L->units);
-        FLOAT_FIELD(out, "mean_activation", L->mean_activation);
-        INT_FIELD(out, "nonfinite_units", L->n_nonfinite);
+            s = LIT_INT(out, s, "{\"index\":", L->index);
+        s = NAME_MEMBER(out, s, "activation", mlp_activation_name(L->activation));
+        s = INT_MEMBER(out, s, "units", L->units);
+        s = FLOAT_MEMBER(out, s, "mean_activation", L->mean_activation);
+        s = INT_MEMBER(out, s, "nonfinite_units", L->n_nonfinite);
         if (L->relu_stats) {
-            FLOAT_FIELD(out, "dead_fraction", L->dead_fraction);
-            FLOAT_FIELD(out, "sparsity", L->sparsity);
+            s = FLOAT_MEMBER(out, s, "dead_fraction", L->dead_fraction);
+            s = FLOAT_MEMBER(out, s, "sparsity", L->sparsity);
             if (level == RS_DIAG_FULL) {
-                rs_buf_puts(out, ",\"dead_units\":[");
+                s = LIT(out, s, ",\"dead_units\":[");
                 for (int i = 0; i < L->n_dead; i++) {
-                    if (i) rs_buf_puts(out, ",");
-                    rs_buf_int(out, L->dead_units[i]);
+                    if (i)
+                        s = LIT_INT(out, s, ",", L->dead_units[i]);
+                    else
+                        s = LIT_INT(out, s, "", L->dead_units[i]);
                 }
-                rs_buf_puts(out, "]");
+                s = LIT(out, s, "]");
             }
         }
-        if (L->saturation_stats) FLOAT_FIELD(out, "saturated_fraction", L->saturated_fraction);
+        if (L->saturation_stats)
+            s = FLOAT_MEMBER(out, s, "saturated_fraction", L->saturated_fraction);
         if (d->has_gradients) {
-            FLOAT_FIELD(out, "weight_grad_norm", L->weight_grad_norm);
-            FLOAT_FIELD(out, "bias_grad_norm", L->bias_grad_norm);
-            FLOAT_FIELD(out, "activation_grad_norm", L->activation_grad_norm);
+            s = FLOAT_MEMBER(out, s, "weight_grad_norm", L->weight_grad_norm);
+            s = FLOAT_MEMBER(out, s, "bias_grad_norm", L->bias_grad_norm);
+            s = FLOAT_MEMBER(out, s, "activation_grad_norm", L->activation_grad_norm);
         }
-        rs_buf_puts(out, "}");
+        s = LIT(out, s, "}");
     }
-    rs_buf_puts(out, "]");
+    s = LIT(out, s, "]");
+    span_end(out, s);
     if (level == RS_DIAG_FULL && d->has_gradients && d->input_gradient != NULL) {
         rs_buf_puts(out, ",\"input_gradient\":{\"shape\":[");
         rs_buf_int(out, d->rows);
@@ -430,8 +482,10 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
     }
     rs_buf_puts(out, "]");
     if (have_diag) {
-        LIT_FLOAT(out, ",\"parameters\":{\"dead_fraction\":", d->dead_fraction);
-        if (d->has_loss) FLOAT_FIELD(out, "loss", d->loss);
+        span s = span_begin(out);
+        s = LIT_FLOAT(out, s, ",\"parameters\":{\"dead_fraction\":", d->dead_fraction);
+        if (d->has_loss) s = FLOAT_MEMBER(out, s, "loss", d->loss);
+        span_end(out, s);
         rs_buf_puts(out, "},\"diagnostics\":");
         diagnostics_write(out, m, d, req->diag, req->preactivations ? z : NULL);
     }

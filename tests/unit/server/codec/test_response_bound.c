@@ -11,6 +11,7 @@
  * body (rs_response_capacity: the larger of the two), the memory the HTTP
  * front charges to --max-body-total for the answer before computing it.
  */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -334,6 +335,84 @@ static void test_bound_is_close_for_big_answers(void **state)
     mlp_model_free(m);
 }
 
+/* A buffer whose capacity is exactly cap bytes (so an answer written into it
+ * meets the end of its room at a chosen byte), without a limit after. */
+static void buf_with_capacity(rs_buf *b, size_t cap)
+{
+    rs_buf_init(b);
+    b->limit = cap;
+    assert_true(rs_buf_reserve(b, cap - 1));
+    assert_int_equal(b->cap, cap);
+    b->limit = 0;
+}
+
+/* The encoder's writers check the room they need once for a literal and a
+ * value at its longest, then write without checks: each must make room for
+ * all it writes. Answers whose every value has its longest text (floats,
+ * and integers at INT_MIN where the encoder takes them from an int) are
+ * written into buffers of every capacity up to their length, so every
+ * writer meets the end of its room at every byte; a writer that made too
+ * little room writes past the allocation (ASan reports it) or differs from
+ * the answer written in one piece. */
+static void test_writers_make_room_at_every_edge(void **state)
+{
+    (void)state;
+    mlp_model *m =
+        TEST_MODEL(3, {4, MLP_ACT_RELU, 0}, {5, MLP_ACT_LEAKY_RELU, 0}, {2, MLP_ACT_SIGMOID, 0});
+    worst_diag w;
+    worst_diag_make(&w, m, 2);
+    int dead[5] = {INT_MIN, INT_MIN, INT_MIN, INT_MIN, INT_MIN};
+    for (int l = 0; l < w.d.n_layers; l++) {
+        w.layers[l].index = INT_MIN;
+        w.layers[l].units = INT_MIN;
+        w.layers[l].n_nonfinite = INT_MIN;
+        w.layers[l].dead_units = dead;
+    }
+    float *y = longest_floats(2 * 2);
+    const float *z[3] = {longest_floats(2 * 4), longest_floats(2 * 5), y};
+    rs_model_id mid = {"m\"\x01", "1"};
+    rs_request req = {.proto = RS_PROTO_V2,
+                      .rows = 2,
+                      .diag = RS_DIAG_FULL,
+                      .outputs = RS_OUT_PRIMARY | RS_OUT_LAYER_SPARSITY | RS_OUT_LOSS,
+                      .preactivations = true,
+                      .id = "r\\1"};
+    for (int kind = 0; kind < 3; kind++) {
+        /* kind 0: the diagnostics object alone (rows at INT_MIN too), 1: a
+         * v2 answer with it, 2: the same with the output as classes */
+        w.d.rows = kind == 0 ? INT_MIN : 2;
+        w.d.input_gradient = kind == 0 ? NULL : w.input_gradient;
+        req.classification = kind == 2 ? 2 : 0;
+        rs_buf whole;
+        rs_buf_init(&whole);
+        size_t json_len;
+        if (kind == 0)
+            rs_encode_diagnostics(&whole, m, &w.d, RS_DIAG_FULL);
+        else
+            assert_int_equal(rs_encode_response(&whole, &mid, m, &req, y, &w.d, z, &json_len), 0);
+        assert_false(whole.failed);
+        for (size_t cap = 1; cap <= whole.len + 1; cap++) {
+            rs_buf b;
+            buf_with_capacity(&b, cap);
+            if (kind == 0)
+                rs_encode_diagnostics(&b, m, &w.d, RS_DIAG_FULL);
+            else
+                assert_int_equal(rs_encode_response(&b, &mid, m, &req, y, &w.d, z, &json_len), 0);
+            assert_false(b.failed);
+            if (b.len != whole.len || memcmp(b.data, whole.data, b.len) != 0)
+                fail_msg("kind %d, capacity %zu: the answer differs from the one written whole",
+                         kind, cap);
+            rs_buf_free(&b);
+        }
+        rs_buf_free(&whole);
+    }
+    worst_diag_free(&w);
+    free((void *)z[0]);
+    free((void *)z[1]);
+    free(y);
+    mlp_model_free(m);
+}
+
 /* A v2 body of rows rows of a 4-input model: "outputs" and "parameters"
  * spliced in as given. */
 static char *v2_body(int rows, const char *rest)
@@ -476,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_longest_answers_fit_the_bound),
         cmocka_unit_test(test_computed_answers_fit_the_bound),
         cmocka_unit_test(test_bound_is_close_for_big_answers),
+        cmocka_unit_test(test_writers_make_room_at_every_edge),
         cmocka_unit_test(test_decoders_refuse_answers_over_the_limit),
         cmocka_unit_test(test_errors_fit_the_smallest_capacity),
     };
