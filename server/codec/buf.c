@@ -102,10 +102,30 @@ void rs_utf8_scrub(char *s)
     }
 }
 
+/* A byte a JSON string holds as itself: printable ASCII but '"' and '\\'. */
+static inline bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 void rs_buf_json_string(rs_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = strlen(s);
+    /* The common case, a name of plain bytes: one scan that finds its end
+     * (no strlen first), then one copy. */
+    size_t plain = 0;
+    while (json_plain((unsigned char)s[plain]))
+        plain++;
+    if (s[plain] == '\0') {
+        char *o = rs_buf_room(b, plain + 2);
+        if (o == NULL) return;
+        *o = '"';
+        memcpy(o + 1, s, plain);
+        o[plain + 1] = '"';
+        rs_buf_commit(b, o + plain + 2);
+        return;
+    }
+    size_t n = plain + strlen(s + plain);
     /* Worst case every byte becomes \u00XX (6 bytes), plus two quotes. */
     if (n > (SIZE_MAX - 2) / 6) return;
     char *o = rs_buf_room(b, n * 6 + 2);
@@ -113,7 +133,7 @@ void rs_buf_json_string(rs_buf *b, const char *s)
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* most bytes of most names */
+        if (json_plain(c)) {
             *o++ = (char)c;
         } else if (c == '"' || c == '\\') {
             *o++ = '\\';
