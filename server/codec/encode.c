@@ -17,20 +17,31 @@
  * MLP_FLOAT_TEXT_MAX counts the NUL, which takes the separator's place). */
 #define FLOAT_TEXT_MAX MLP_FLOAT_TEXT_MAX
 
-/* Writes n floats separated by commas (no brackets). The hot loop of every
- * response: room is reserved once, then digits go straight into the buffer. */
-static void floats_write(rs_buf *out, const float *v, size_t n)
+/* open, n floats separated by commas, then close (open and close are
+ * open_len and close_len bytes): the hot loop of every response, in one room
+ * made for all of it, then the digits straight into the buffer. Through
+ * FLOATS, which passes literals and their sizes. */
+static inline void floats_write(rs_buf *out, const char *open, size_t open_len, const float *v,
+                                size_t n, const char *close, size_t close_len)
 {
-    if (n == 0 || n > (SIZE_MAX / 2) / FLOAT_TEXT_MAX) return;
-    char *o = rs_buf_room(out, n * FLOAT_TEXT_MAX);
+    if (n > (SIZE_MAX / 2) / FLOAT_TEXT_MAX) { /* more than any buffer holds */
+        out->failed = true;
+        return;
+    }
+    char *o = rs_buf_room(out, open_len + n * FLOAT_TEXT_MAX + close_len);
     if (o == NULL) return;
-    o += mlp_format_float(v[0], o);
-    for (size_t i = 1; i < n; i++) {
-        *o++ = ',';
+    memcpy(o, open, open_len);
+    o += open_len;
+    for (size_t i = 0; i < n; i++) {
+        if (i) *o++ = ',';
         o += mlp_format_float(v[i], o);
     }
-    rs_buf_commit(out, o);
+    memcpy(o, close, close_len);
+    rs_buf_commit(out, o + close_len);
 }
+
+#define FLOATS(out, open, v, n, close)                                                             \
+    floats_write((out), (open), sizeof(open) - 1, (v), (n), (close), sizeof(close) - 1)
 
 /* Copies the string literal lit to o and returns the end of the copy: its
  * length is known here, so the copy is a few stores. */
@@ -264,9 +275,8 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
         rs_buf_int(out, d->rows);
         rs_buf_puts(out, ",");
         rs_buf_int(out, mlp_model_n_inputs(m));
-        rs_buf_puts(out, "],\"data\":[");
-        floats_write(out, d->input_gradient, (size_t)d->rows * (size_t)mlp_model_n_inputs(m));
-        rs_buf_puts(out, "]}");
+        FLOATS(out, "],\"data\":[", d->input_gradient,
+               (size_t)d->rows * (size_t)mlp_model_n_inputs(m), "]}");
     }
     if (level == RS_DIAG_FULL && z != NULL) {
         rs_buf_puts(out, ",\"preactivations\":[");
@@ -276,9 +286,7 @@ static void diagnostics_write(rs_buf *out, const mlp_model *m, const mlp_diagnos
             rs_buf_int(out, d->rows);
             rs_buf_puts(out, ",");
             rs_buf_int(out, units);
-            rs_buf_puts(out, "],\"data\":[");
-            floats_write(out, z[l], (size_t)d->rows * (size_t)units);
-            rs_buf_puts(out, "]}");
+            FLOATS(out, "],\"data\":[", z[l], (size_t)d->rows * (size_t)units, "]}");
         }
         rs_buf_puts(out, "]");
     }
@@ -306,9 +314,7 @@ static void tensor_write(rs_buf *out, rs_buf *tail, const char *name, const floa
         }
 #endif
     } else {
-        rs_buf_puts(out, ",\"data\":[");
-        floats_write(out, v, n);
-        rs_buf_puts(out, "]}");
+        FLOATS(out, ",\"data\":[", v, n, "]}");
     }
 }
 
@@ -480,14 +486,15 @@ static int v2_encode(rs_buf *out, const rs_model_id *mid, const mlp_model *m, co
             tensor_write(out, &tail, diag_tensors[i].name, v, (size_t)d->n_layers, 1, false, bin);
         }
     }
-    rs_buf_puts(out, "]");
-    if (have_diag) {
+    if (have_diag) { /* the outputs' closing bracket, then the parameters */
         span s = span_begin(out);
-        s = LIT_FLOAT(out, s, ",\"parameters\":{\"dead_fraction\":", d->dead_fraction);
+        s = LIT_FLOAT(out, s, "],\"parameters\":{\"dead_fraction\":", d->dead_fraction);
         if (d->has_loss) s = FLOAT_MEMBER(out, s, "loss", d->loss);
+        s = LIT(out, s, "},\"diagnostics\":");
         span_end(out, s);
-        rs_buf_puts(out, "},\"diagnostics\":");
         diagnostics_write(out, m, d, req->diag, req->preactivations ? z : NULL);
+    } else {
+        rs_buf_puts(out, "]");
     }
     rs_buf_puts(out, "}");
     *json_len = out->len;
@@ -504,9 +511,10 @@ static void v1_encode(rs_buf *out, const mlp_model *m, const rs_request *req, co
     rs_buf_puts(out, req->v1_instances ? "{\"predictions\":[" : "{\"outputs\":[");
     size_t w = (size_t)mlp_model_n_outputs(m);
     for (int r = 0; r < req->rows; r++) {
-        rs_buf_puts(out, r ? ",[" : "[");
-        floats_write(out, y + (size_t)r * w, w);
-        rs_buf_puts(out, "]");
+        if (r)
+            FLOATS(out, ",[", y + (size_t)r * w, w, "]");
+        else
+            FLOATS(out, "[", y, w, "]");
     }
     rs_buf_puts(out, "]");
     if (req->diag != RS_DIAG_NONE && d != NULL) {

@@ -364,7 +364,6 @@ static void test_writers_make_room_at_every_edge(void **state)
     int dead[5] = {INT_MIN, INT_MIN, INT_MIN, INT_MIN, INT_MIN};
     for (int l = 0; l < w.d.n_layers; l++) {
         w.layers[l].index = INT_MIN;
-        w.layers[l].units = INT_MIN;
         w.layers[l].n_nonfinite = INT_MIN;
         w.layers[l].dead_units = dead;
     }
@@ -378,9 +377,13 @@ static void test_writers_make_room_at_every_edge(void **state)
                       .preactivations = true,
                       .id = "r\\1"};
     for (int kind = 0; kind < 3; kind++) {
-        /* kind 0: the diagnostics object alone (rows at INT_MIN too), 1: a
-         * v2 answer with it, 2: the same with the output as classes */
+        /* kind 0: the diagnostics object alone (rows and units at INT_MIN
+         * too), 1: a v2 answer with it (rows and units sizing the
+         * preactivations as the request's), 2: the same with the output as
+         * classes */
         w.d.rows = kind == 0 ? INT_MIN : 2;
+        for (int l = 0; l < w.d.n_layers; l++)
+            w.layers[l].units = kind == 0 ? INT_MIN : mlp_model_layer(m, l)->out;
         w.d.input_gradient = kind == 0 ? NULL : w.input_gradient;
         req.classification = kind == 2 ? 2 : 0;
         rs_buf whole;
