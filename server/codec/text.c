@@ -5,7 +5,8 @@
  * message shows it; snprintf cost more than parsing a small row, so these
  * append by hand. (v2 composes its paths only for an error.) The result is
  * what snprintf would write: cut at cap - 1 bytes and always NUL-terminated
- * (cap > 0).
+ * (cap > 0). The answers' integers are written forwards into room their
+ * writer made (rs_text_decimal_at), from the same digits.
  */
 #include <string.h>
 
