@@ -127,7 +127,10 @@ void rs_buf_json_string(rs_buf *b, const char *s)
     }
     size_t n = plain + strlen(s + plain);
     /* Worst case every byte becomes \u00XX (6 bytes), plus two quotes. */
-    if (n > (SIZE_MAX - 2) / 6) return;
+    if (n > (SIZE_MAX - 2) / 6) { /* more than any buffer holds */
+        b->failed = true;
+        return;
+    }
     char *o = rs_buf_room(b, n * 6 + 2);
     if (o == NULL) return;
     *o++ = '"';
