@@ -258,6 +258,27 @@ def check_sanitizer_clean(log):
         assert marker not in log, f"sanitizer report in the server log:\n{log[-6000:]}"
 
 
+def start_line(models_dir, prefix=(), args=()):
+    """The start-up line ("... listening on ...") of `reluserve serve` started
+    under the command prefix (e.g. taskset -c 0) on any free port, once the
+    server has stopped cleanly on SIGTERM."""
+    p = subprocess.Popen(list(prefix) + [binary(), "serve", "--models", str(models_dir),
+                                         "--host", "127.0.0.1", "--port", "0"] + list(args),
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.time() + 30 * SLOW
+        while "listening on" not in line:
+            assert time.time() < deadline and p.poll() is None, line
+            line = p.stderr.readline()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rest = p.communicate(timeout=30 * SLOW)[1]
+    assert p.returncode == 0, rest
+    check_sanitizer_clean(rest)
+    return line
+
+
 # ------------------------------------------------------------ repository
 
 def make_repo(root, seed=1234):

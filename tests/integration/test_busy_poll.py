@@ -104,20 +104,7 @@ def test_auto_does_not_spin_on_one_cpu(repo, tmp_path):
     """Pinned to one CPU (taskset, as a cpuset would), a spinning HTTP thread
     would take the only core from the compute threads: auto says off and why."""
     cpu = sorted(os.sched_getaffinity(0))[0]
-    p = subprocess.Popen(["taskset", "-c", str(cpu), helpers.binary(), "serve", "--models",
-                          str(repo[0]), "--host", "127.0.0.1", "--port", "0"],
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        deadline = time.time() + 30 * helpers.SLOW
-        while "listening on" not in line:
-            assert time.time() < deadline and p.poll() is None, line
-            line = p.stderr.readline()
-    finally:
-        p.send_signal(signal.SIGTERM)
-        rest = p.communicate(timeout=30 * helpers.SLOW)[1]
-    assert p.returncode == 0, rest
-    helpers.check_sanitizer_clean(rest)
+    line = helpers.start_line(repo[0], ["taskset", "-c", str(cpu)])
     assert "HTTP threads busy-poll auto: off, no core to spare for spinning (1 CPU, 1 HTTP " \
         "thread)" in line, line
 

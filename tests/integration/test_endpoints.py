@@ -2,7 +2,6 @@
 
 import os
 import re
-import signal
 import subprocess
 import time
 import uuid
@@ -356,28 +355,11 @@ def test_thread_defaults_follow_the_cpu_affinity(repo):
     cpus = sorted(os.sched_getaffinity(0))
     online = os.sysconf("SC_NPROCESSORS_ONLN")
 
-    def banner(prefix):
-        p = subprocess.Popen(prefix + [helpers.binary(), "serve", "--models", str(repo[0]),
-                                       "--host", "127.0.0.1", "--port", "0"],
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            line = ""
-            deadline = time.time() + 30 * helpers.SLOW
-            while "listening on" not in line:
-                assert time.time() < deadline and p.poll() is None, line
-                line = p.stderr.readline()
-        finally:
-            p.send_signal(signal.SIGTERM)
-            rest = p.communicate(timeout=30 * helpers.SLOW)[1]
-        assert p.returncode == 0, rest
-        helpers.check_sanitizer_clean(rest)
-        return line
-
-    line = banner(["taskset", "-c", str(cpus[0])])
+    line = helpers.start_line(repo[0], ["taskset", "-c", str(cpus[0])])
     assert ", 1 compute thread, " in line, line
     by = " by affinity of %d online" % online if online > 1 else ""
     assert ", 1 HTTP thread for 1 CPU%s, " % by in line, line
-    line = banner([])
+    line = helpers.start_line(repo[0])
     n = len(cpus)
     assert ", %d compute thread%s, " % (n, "s" if n > 1 else "") in line \
         or re.search(r"HTTP threads? for \d+ CPUs? by cgroup quota", line), line

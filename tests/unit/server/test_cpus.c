@@ -18,81 +18,51 @@
 #include <cmocka.h>
 
 #include "cpus.h"
+#include "fake_tree.h"
 
-static char root[64];
-
-static void put(const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (char *p = path + strlen(root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0700);
-            *p = '/';
-        }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
+/* The quota rs_cpus_quota reads for a process whose /proc/self/cgroup says
+ * proc_cgroup_text, with the hierarchies under the fake tree's fs/. */
 static double quota(const char *proc_cgroup_text)
 {
-    put("proc-cgroup", proc_cgroup_text);
+    fake_put("proc-cgroup", proc_cgroup_text);
     char pc[128], mnt[128];
-    snprintf(pc, sizeof pc, "%s/proc-cgroup", root);
-    snprintf(mnt, sizeof mnt, "%s/fs", root);
+    snprintf(pc, sizeof pc, "%s/proc-cgroup", fake_root);
+    snprintf(mnt, sizeof mnt, "%s/fs", fake_root);
     return rs_cpus_quota(pc, mnt);
-}
-
-static int setup_root(void **s)
-{
-    (void)s;
-    snprintf(root, sizeof root, "/tmp/test_cpus.XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int remove_root(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static void test_quota_v2_is_the_least_up_the_tree(void **s)
 {
     (void)s;
-    put("fs/kubepods/pod1/c1/cpu.max", "max 100000\n");
-    put("fs/kubepods/pod1/cpu.max", "150000 100000\n");
-    put("fs/kubepods/cpu.max", "800000 100000\n");
+    fake_put("fs/kubepods/pod1/c1/cpu.max", "max 100000\n");
+    fake_put("fs/kubepods/pod1/cpu.max", "150000 100000\n");
+    fake_put("fs/kubepods/cpu.max", "800000 100000\n");
     assert_true(quota("0::/kubepods/pod1/c1\n") == 1.5); /* the pod's, above the container */
-    put("fs/kubepods/pod1/c1/cpu.max", "50000 100000\n");
+    fake_put("fs/kubepods/pod1/c1/cpu.max", "50000 100000\n");
     assert_true(quota("0::/kubepods/pod1/c1\n") == 0.5);
-    put("fs/cpu.max", "max 100000\n");
+    fake_put("fs/cpu.max", "max 100000\n");
     assert_true(quota("0::/\n") == 0.0);        /* none */
     assert_true(quota("0::/nowhere\n") == 0.0); /* unreadable */
     assert_true(quota("garbage\n") == 0.0);
-    put("fs/bad/cpu.max", "x y\n");
+    fake_put("fs/bad/cpu.max", "x y\n");
     assert_true(quota("0::/bad\n") == 0.0);
 }
 
 static void test_quota_v1_in_the_cpu_hierarchy(void **s)
 {
     (void)s;
-    put("fs/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "200000\n");
-    put("fs/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
-    put("fs/cpu,cpuacct/docker/cpu.cfs_quota_us", "-1\n");
-    put("fs/cpu,cpuacct/docker/cpu.cfs_period_us", "100000\n");
+    fake_put("fs/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "200000\n");
+    fake_put("fs/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+    fake_put("fs/cpu,cpuacct/docker/cpu.cfs_quota_us", "-1\n");
+    fake_put("fs/cpu,cpuacct/docker/cpu.cfs_period_us", "100000\n");
     assert_true(quota("4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n") == 2.0);
     /* mounted as plain "cpu" */
-    put("fs/cpu/lxc/cpu.cfs_quota_us", "25000\n");
-    put("fs/cpu/lxc/cpu.cfs_period_us", "100000\n");
+    fake_put("fs/cpu/lxc/cpu.cfs_quota_us", "25000\n");
+    fake_put("fs/cpu/lxc/cpu.cfs_period_us", "100000\n");
     assert_true(quota("2:cpu:/lxc\n") == 0.25);
     /* "cpuset" is not "cpu" */
-    put("fs/cpuset/x/cpu.cfs_quota_us", "25000\n");
-    put("fs/cpuset/x/cpu.cfs_period_us", "100000\n");
+    fake_put("fs/cpuset/x/cpu.cfs_quota_us", "25000\n");
+    fake_put("fs/cpuset/x/cpu.cfs_period_us", "100000\n");
     assert_true(quota("5:cpuset:/x\n") == 0.0);
     assert_true(quota("3:cpu,cpuacct:/docker\n") == 0.0); /* -1: none */
 }
@@ -168,5 +138,5 @@ int main(void)
         cmocka_unit_test(test_describe_names_the_limit),
         cmocka_unit_test(test_inspect_reports_this_process),
     };
-    return cmocka_run_group_tests(tests, setup_root, remove_root);
+    return cmocka_run_group_tests(tests, fake_tree_setup, fake_tree_remove);
 }

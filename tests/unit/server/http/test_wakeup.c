@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../fake_tree.h"
 #include "http/wakeup.h"
 
 static int64_t decide(int cpus, double quota, bool hypervisor, bool guest_polls, int threads,
@@ -57,52 +58,17 @@ static void test_auto_never_takes_the_last_core(void **s)
     assert_int_equal(decide(2, 8, true, false, 1, note), RS_BUSY_POLL_AUTO_US); /* quota > CPUs */
 }
 
-/* ---------------------------------------------------------- fake trees */
-
-static char root[64];
-
-static void put(const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (char *p = path + strlen(root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0700);
-            *p = '/';
-        }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int setup_root(void **s)
-{
-    (void)s;
-    snprintf(root, sizeof root, "/tmp/test_wakeup.XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int remove_root(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 /* ------------------------------------------------------------ haltpoll */
 
 static bool polls(const char *driver, const char *ns)
 {
     char d[128], n[128];
-    snprintf(d, sizeof d, "%s/driver", root);
-    snprintf(n, sizeof n, "%s/ns", root);
+    snprintf(d, sizeof d, "%s/driver", fake_root);
+    snprintf(n, sizeof n, "%s/ns", fake_root);
     unlink(d);
     unlink(n);
-    if (driver) put("driver", driver);
-    if (ns) put("ns", ns);
+    if (driver) fake_put("driver", driver);
+    if (ns) fake_put("ns", ns);
     return rs_wakeup_guest_polls(d, n);
 }
 
@@ -147,5 +113,5 @@ int main(void)
         cmocka_unit_test(test_guest_polls_only_with_haltpoll_and_a_poll_time),
         cmocka_unit_test(test_inspect_reports_this_machine),
     };
-    return cmocka_run_group_tests(tests, setup_root, remove_root);
+    return cmocka_run_group_tests(tests, fake_tree_setup, fake_tree_remove);
 }
