@@ -108,7 +108,7 @@ static int v2_string(rs_json *j, const char *base, int idx, const char *field, c
     if (rs_json_expect(j, '"', "a string", "%s[%d].%s", base, idx, field) < 0) return -1;
     size_t len;
     int r = rs_json_string(j, out, cap, &len);
-    if (r >= 0 && memchr(out, '\0', len) != NULL)
+    if (r >= 0 && rs_json_has_nul(j, out, len))
         return rs_json_fail(j, "%s[%d].%s: a NUL character (\\u0000) in the string", base, idx,
                             field);
     return r;

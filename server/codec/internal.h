@@ -6,7 +6,7 @@
 #ifndef RS_CODEC_INTERNAL_H
 #define RS_CODEC_INTERNAL_H
 
-#include <string.h> /* memcmp in RS_KEY_IS */
+#include <string.h> /* memcmp in RS_KEY_IS, memchr in rs_json_has_nul */
 
 #include "codec.h"
 
@@ -23,7 +23,17 @@ typedef struct {
     char *err;
     size_t errlen;
     bool failed;
+    /* A string so far held an escaped NUL (\u0000): only then can a decoded
+     * string differ from the C string before its first NUL, so only then do
+     * callers that read strings as C strings need to look (rs_json_has_nul). */
+    bool nul_seen;
 } rs_json;
+
+/* Whether s (len bytes, decoded by rs_json_string from j) holds a NUL. */
+static inline bool rs_json_has_nul(const rs_json *j, const char *s, size_t len)
+{
+    return j->nul_seen && memchr(s, '\0', len) != NULL;
+}
 
 void rs_json_init(rs_json *j, const char *s, size_t len, char *err, size_t errlen);
 

@@ -22,6 +22,7 @@ void rs_json_init(rs_json *j, const char *s, size_t len, char *err, size_t errle
     j->err = err;
     j->errlen = errlen;
     j->failed = false;
+    j->nul_seen = false;
 }
 
 int rs_json_fail(rs_json *j, const char *fmt, ...)
@@ -124,7 +125,7 @@ int rs_json_object_next(rs_json *j, bool *first, char *key, size_t keycap, bool 
     /* A key with an escaped NUL ("name\u0000x") is no key a decoder knows:
      * reported like one too long for key, so it is skipped as unknown,
      * never read as the C string before its NUL. */
-    if (key_truncated != NULL) *key_truncated = r == 1 || memchr(key, '\0', len) != NULL;
+    if (key_truncated != NULL) *key_truncated = r == 1 || rs_json_has_nul(j, key, len);
     if (rs_json_peek(j) != ':') return rs_json_syntax(j, "':'");
     j->p++;
     rs_json_ws(j);
@@ -298,6 +299,7 @@ static __attribute__((noinline)) int string_general(rs_json *j, char *out, size_
         } else if (cp >= 0xdc00 && cp <= 0xdfff) {
             return STRING_FAIL(p, "a high surrogate before a low one");
         }
+        if (cp == 0) j->nul_seen = true;
         /* UTF-8 encoding of the code point. */
         if (cp < 0x80) {
             out_put(out, cap, &n, (char)cp);
@@ -371,7 +373,7 @@ int rs_json_string_dup(rs_json *j, size_t maxlen, const char *what, char **out)
         free(s);
         return rs_json_fail(j, "%s: longer than %zu bytes", what, maxlen);
     }
-    if (memchr(s, '\0', len) != NULL) { /* a C string would end there */
+    if (rs_json_has_nul(j, s, len)) { /* a C string would end there */
         free(s);
         return rs_json_fail(j, "%s: a NUL character (\\u0000) in the string", what);
     }
